@@ -1,0 +1,65 @@
+//! Creates what the template creates on AWS, against the emulators: the table (from the one
+//! definition in `shared`), the queues with their dead-letter queues, the verified sender.
+
+use aws_sdk_sqs::types::QueueAttributeName;
+
+/// The queues of the system, each with a dead-letter queue (names as in template.yaml).
+pub const NOTIFICATION_QUEUE: &str = "chat-notifications";
+/// Tries before a message moves to the dead-letter queue (as in template.yaml).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
+    let created = shared::storage::schema::create_table(client, table)
+        .await
+        .map_err(|err| format!("cannot create table {table}: {err:?}"))?;
+    tracing::info!(table, created, "table ready");
+    Ok(())
+}
+
+/// Creates `name` and `name-dlq` (idempotent) and returns the main queue's URL.
+pub async fn ensure_queue(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BoxError> {
+    let dlq_url = client
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no dead-letter queue URL")?;
+    let dlq_arn = client
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|mut attrs| attrs.remove(&QueueAttributeName::QueueArn))
+        .ok_or("no dead-letter queue ARN")?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVE_COUNT.to_string(),
+    });
+    let url = client
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .send()
+        .await?
+        .queue_url
+        .ok_or("no queue URL")?;
+    tracing::info!(queue = name, url, "queue ready");
+    Ok(url)
+}
+
+/// SES refuses mail from unverified senders; moto verifies at once.
+pub async fn verify_sender(client: &aws_sdk_ses::Client, sender: &str) -> Result<(), BoxError> {
+    client
+        .verify_email_identity()
+        .email_address(sender)
+        .send()
+        .await?;
+    tracing::info!(sender, "SES sender verified");
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `local-gateway`: the whole HTTP API on loopback against DynamoDB Local and moto.
+//! Started by `make dev` (infra/scripts/dev.sh), which starts the emulators first and sets
+//! `AWS_ENDPOINT_URL_*`. Ports: `HTTP_PORT` (default 3000).
+
+use std::net::SocketAddr;
+
+use local_gateway::bootstrap::{self, BoxError};
+use shared::config::Config;
+use shared::AppContext;
+
+const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    shared::telemetry::init();
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ses = aws_sdk_ses::Client::new(&sdk);
+
+    let table = env_or("TABLE_NAME", "chat");
+    let sender = env_or("SENDER_EMAIL", "noreply@chat.local");
+    bootstrap::ensure_table(&dynamodb, &table).await?;
+    let notification_queue = bootstrap::ensure_queue(&sqs, bootstrap::NOTIFICATION_QUEUE).await?;
+    bootstrap::verify_sender(&ses, &sender).await?;
+
+    let config = Config::from_lookup(|name| match name {
+        "TABLE_NAME" => Some(table.clone()),
+        "NOTIFICATION_QUEUE_URL" => Some(notification_queue.clone()),
+        "SENDER_EMAIL" => Some(sender.clone()),
+        "JWT_SECRET" => Some(env_or("JWT_SECRET", DEV_JWT_SECRET)),
+        other => std::env::var(other).ok(),
+    })?;
+    let ctx = AppContext::new(config, &sdk);
+
+    let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
+    println!();
+    println!("  HTTP API         http://{}", listener.local_addr()?);
+    println!("  OpenAPI          http://{}/openapi.json", listener.local_addr()?);
+    println!("  DynamoDB Local   {}", env_or("AWS_ENDPOINT_URL_DYNAMODB", "(AWS)"));
+    println!("  moto (SQS, SES)  {}", env_or("AWS_ENDPOINT_URL_SQS", "(AWS)"));
+    println!("  table            {table}");
+    println!("  email queue      {notification_queue}");
+    println!();
+    println!("  Ctrl-C stops everything.");
+    tokio::select! {
+        served = local_gateway::serve_http(listener, ctx) => served?,
+        _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
+    }
+    Ok(())
+}

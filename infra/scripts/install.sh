@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs whatever this machine lacks to run the local stack and the tests, into .local/
+# (git-ignored). Safe to run repeatedly: every step is skipped when its result exists.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+LOCAL="$ROOT/.local"
+mkdir -p "$LOCAL"
+
+log() { printf '\033[1m[install]\033[0m %s\n' "$*" >&2; }
+
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    log "missing $* and no apt-get: install it with your package manager"; exit 1
+  fi
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+command -v curl >/dev/null || { log "installing curl"; apt_install curl ca-certificates; }
+command -v java >/dev/null || { log "installing Java 17 (DynamoDB Local)"; apt_install openjdk-17-jre-headless; }
+command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nodejs npm; }
+command -v python3 >/dev/null || { log "installing Python 3"; apt_install python3 python3-venv; }
+python3 -c 'import venv, ensurepip' 2>/dev/null || { log "installing python3-venv"; apt_install python3-venv; }
+
+# Lint components of the toolchain rustup installed.
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || { log "adding $component"; rustup component add "$component"; }
+  done
+fi
+
+# DynamoDB Local (the official jar) ships inside this npm package; AWS's own download is not reachable.
+DDB_DIR="$LOCAL/dynamodb"
+if [ ! -f "$DDB_DIR/node_modules/amplify-dynamodb-simulator/emulator/DynamoDBLocal.jar" ]; then
+  log "installing DynamoDB Local into $DDB_DIR"
+  mkdir -p "$DDB_DIR"
+  npm install --prefix "$DDB_DIR" --no-audit --no-fund --silent amplify-dynamodb-simulator >/dev/null
+fi
+
+# moto server (SQS, SES) in its own venv.
+MOTO_VENV="$LOCAL/venv-moto"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+  log "installing moto server into $MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]'
+fi
+log "local tools ready in $LOCAL"

@@ -1,0 +1,137 @@
+//! Configuration from environment variables, read once at start-up.
+
+use std::time::Duration;
+
+/// Everything a function needs from its environment. Every missing variable is named in one
+/// error so a broken deployment is fixed in one go.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `TABLE_NAME`: the single DynamoDB table.
+    pub table_name: String,
+    /// `NOTIFICATION_QUEUE_URL`: SQS queue read by the email worker.
+    pub notification_queue_url: String,
+    /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors).
+    pub jwt_secret: String,
+    /// `TOKEN_TTL_SECONDS` (default 86400): lifetime of an access token.
+    pub token_ttl: Duration,
+    /// `SENDER_EMAIL`: the verified SES identity emails come from.
+    pub sender_email: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("missing environment variables: {}", .0.join(", "))]
+    Missing(Vec<&'static str>),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// The shortest JWT secret accepted: HS256 keys below 256 bits are guessable offline.
+const MIN_SECRET_LEN: usize = 32;
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut missing = Vec::new();
+        let mut required = |name: &'static str| match lookup(name).filter(|v| !v.trim().is_empty()) {
+            Some(value) => value,
+            None => {
+                missing.push(name);
+                String::new()
+            }
+        };
+        let table_name = required("TABLE_NAME");
+        let notification_queue_url = required("NOTIFICATION_QUEUE_URL");
+        let jwt_secret = required("JWT_SECRET");
+        let sender_email = required("SENDER_EMAIL");
+        if !missing.is_empty() {
+            return Err(ConfigError::Missing(missing));
+        }
+        if jwt_secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
+            });
+        }
+        let token_ttl = match lookup("TOKEN_TTL_SECONDS") {
+            None => Duration::from_secs(24 * 3600),
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "TOKEN_TTL_SECONDS",
+                        reason: "must be a positive number of seconds".into(),
+                    })
+                }
+            },
+        };
+        Ok(Self {
+            table_name,
+            notification_queue_url,
+            jwt_secret,
+            token_ttl,
+            sender_email,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn names_every_missing_variable() {
+        let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "missing environment variables: NOTIFICATION_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
+        );
+    }
+
+    #[test]
+    fn reads_a_complete_environment() {
+        let config = Config::from_lookup(lookup(&[
+            ("TABLE_NAME", "chat"),
+            ("NOTIFICATION_QUEUE_URL", "http://q"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("SENDER_EMAIL", "noreply@example.com"),
+            ("TOKEN_TTL_SECONDS", "60"),
+        ]))
+        .unwrap();
+        assert_eq!(config.table_name, "chat");
+        assert_eq!(config.token_ttl, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn rejects_a_short_secret_and_a_bad_ttl() {
+        let base = [
+            ("TABLE_NAME", "chat"),
+            ("NOTIFICATION_QUEUE_URL", "http://q"),
+            ("SENDER_EMAIL", "noreply@example.com"),
+        ];
+        let mut vars = base.to_vec();
+        vars.push(("JWT_SECRET", "short"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&vars)),
+            Err(ConfigError::Invalid { name: "JWT_SECRET", .. })
+        ));
+        let mut vars = base.to_vec();
+        vars.push(("JWT_SECRET", "0123456789abcdef0123456789abcdef"));
+        vars.push(("TOKEN_TTL_SECONDS", "soon"));
+        assert!(matches!(
+            Config::from_lookup(lookup(&vars)),
+            Err(ConfigError::Invalid { name: "TOKEN_TTL_SECONDS", .. })
+        ));
+    }
+}

@@ -1,0 +1,99 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A user id: a UUIDv7 in canonical form, or the built-in assistant's fixed id.
+/// Anything else cannot name a user, so parsing fails (and routes answer 404).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UserId(String);
+
+impl UserId {
+    pub const ASSISTANT: &'static str = "assistant";
+
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7().to_string())
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        if raw == Self::ASSISTANT {
+            return Some(Self(raw.to_string()));
+        }
+        canonical_uuid(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A partner request id (UUIDv7: ids sort by creation time).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(String);
+
+impl RequestId {
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7().to_string())
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        canonical_uuid(raw).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Only the canonical lowercase hyphenated form is accepted, so one id has one spelling
+/// (and one key in the table).
+fn canonical_uuid(raw: &str) -> Option<String> {
+    let parsed = Uuid::try_parse(raw).ok()?;
+    let canonical = parsed.hyphenated().to_string();
+    (canonical == raw).then_some(canonical)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_sort_by_time() {
+        let first = UserId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = UserId::generate();
+        assert!(first < second);
+        assert_eq!(UserId::parse(first.as_str()), Some(first));
+    }
+
+    #[test]
+    fn rejects_anything_that_is_not_a_canonical_id() {
+        for raw in [
+            "",
+            "abc",
+            "USER#1",
+            "0190F1B2-3C4D-7E5F-8A9B-0C1D2E3F4A5B",
+            "0190f1b23c4d7e5f8a9b0c1d2e3f4a5b",
+            "0190f1b2-3c4d-7e5f-8a9b-0c1d2e3f4a5b#x",
+        ] {
+            assert_eq!(UserId::parse(raw), None, "{raw}");
+            assert_eq!(RequestId::parse(raw), None, "{raw}");
+        }
+        assert!(UserId::parse("assistant").is_some());
+        assert!(RequestId::parse("assistant").is_none());
+    }
+}

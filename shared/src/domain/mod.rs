@@ -1,0 +1,17 @@
+//! The domain: newtypes that parse input once, and the rules of users, partner requests and
+//! partnerships. Nothing here performs I/O, so every rule is unit-tested directly.
+
+mod ids;
+mod page;
+mod partner;
+mod time;
+mod user;
+
+pub use ids::{RequestId, UserId};
+pub use page::{Limit, Page, PageRequest};
+pub use partner::{
+    Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,
+    StatusFilter,
+};
+pub use time::Timestamp;
+pub use user::{Email, NewUser, Password, PublicUser, User, UserName};

@@ -1,0 +1,141 @@
+//! The contract's error type: every failure maps to one status, one code and a message that
+//! is safe to show. Internal causes are logged, never returned.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Field name → reason, for `validation_failed`.
+pub type FieldErrors = BTreeMap<String, String>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request is invalid")]
+    Validation(FieldErrors),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than {} bytes", crate::http::MAX_BODY_BYTES)]
+    PayloadTooLarge,
+    /// A dependency (the table, the queue) could not be reached; retrying later may succeed.
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+/// The JSON body of every non-2xx answer.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail<'a> {
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<&'a FieldErrors>,
+}
+
+impl AppError {
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::NotFound(what.into())
+    }
+
+    pub fn conflict(what: impl Into<String>) -> Self {
+        Self::Conflict(what.into())
+    }
+
+    pub fn forbidden(what: impl Into<String>) -> Self {
+        Self::Forbidden(what.into())
+    }
+
+    pub fn invalid_field(field: &str, reason: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(field.to_string(), reason.into())]))
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) | Self::Validation(_) => 400,
+            Self::Unauthorized(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::PayloadTooLarge => 413,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Validation(_) => "validation_failed",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody<'_> {
+        let message = match self {
+            Self::Internal(_) => "an internal error occurred; it has been logged".to_string(),
+            Self::Unavailable(what) => {
+                format!("{what} is temporarily unavailable; retry shortly")
+            }
+            other => other.to_string(),
+        };
+        let details = match self {
+            Self::Validation(fields) => Some(fields),
+            _ => None,
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                details,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_show_their_cause() {
+        let err = AppError::internal("table chat-prod: credentials expired at 10:00");
+        let json = serde_json::to_string(&err.body()).unwrap();
+        assert!(!json.contains("credentials"), "{json}");
+        assert_eq!(err.status(), 500);
+        assert!(json.contains(r#""code":"internal""#));
+    }
+
+    #[test]
+    fn validation_errors_carry_their_fields() {
+        let err = AppError::invalid_field("email", "must contain @");
+        let json = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(json["error"]["code"], "validation_failed");
+        assert_eq!(json["error"]["details"]["email"], "must contain @");
+        assert_eq!(err.status(), 400);
+    }
+}

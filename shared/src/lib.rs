@@ -1,0 +1,19 @@
+//! Everything the Lambda functions share: the domain rules (pure, no I/O), the DynamoDB
+//! single-table storage (the only code that knows key formats), authentication, the
+//! notification queue, the contract's error type and the HTTP plumbing around `lambda_http`.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod notify;
+pub mod openapi;
+pub mod routes;
+pub mod service;
+pub mod storage;
+pub mod telemetry;
+
+pub use context::AppContext;
+pub use error::AppError;

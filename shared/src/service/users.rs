@@ -1,0 +1,143 @@
+use serde::Serialize;
+
+use super::{existing_caller, require_caller};
+use crate::domain::{Email, NewUser, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId, UserName};
+use crate::error::AppError;
+use crate::storage::Presence;
+use crate::AppContext;
+
+/// A signed-in user: `{user, token}`.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    pub user: User,
+    pub token: String,
+}
+
+/// `{user_id, name, last_seen}` of an online contact.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct OnlineContact {
+    pub user_id: UserId,
+    pub name: UserName,
+    pub last_seen: Option<Timestamp>,
+}
+
+const BAD_CREDENTIALS: AppError = AppError::Unauthorized("wrong email or password");
+
+/// Registers a user: hash, then one transaction (profile + unique email). 409 on a taken email.
+pub async fn register(ctx: &AppContext, new: NewUser) -> Result<Session, AppError> {
+    let hash = ctx.passwords.hash(&new.password).await?;
+    let user = User {
+        id: UserId::generate(),
+        email: new.email,
+        name: new.name,
+        created_at: Timestamp::now(),
+        last_seen: None,
+    };
+    ctx.store.create_user(&user, &hash).await?;
+    let token = ctx.tokens.issue(&user.id)?;
+    Ok(Session { user, token })
+}
+
+/// Logs in. Every failure is the same 401 and costs the same hashing time, so neither the
+/// message nor the timing tells whether an email is registered.
+pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<Session, AppError> {
+    let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
+        return Err(BAD_CREDENTIALS);
+    };
+    let Some((user_id, hash)) = ctx.store.find_credentials(&email).await? else {
+        ctx.passwords.verify_decoy(&password).await?;
+        return Err(BAD_CREDENTIALS);
+    };
+    if !ctx.passwords.verify(&password, &hash).await? {
+        return Err(BAD_CREDENTIALS);
+    }
+    // The credentials outlive nothing: a deleted account has neither.
+    let user = ctx.store.get_user(&user_id).await?.ok_or(BAD_CREDENTIALS)?;
+    let token = ctx.tokens.issue(&user.id)?;
+    Ok(Session { user, token })
+}
+
+pub async fn me(ctx: &AppContext, caller: &UserId) -> Result<User, AppError> {
+    require_caller(ctx, caller).await
+}
+
+/// Renames the caller: one conditional update that also proves the account exists.
+pub async fn rename(ctx: &AppContext, caller: &UserId, name: UserName) -> Result<User, AppError> {
+    existing_caller(ctx.store.rename_user(caller, &name).await?)
+}
+
+/// Deletes the caller's account. Its tokens stop working at once. Partnerships and requests
+/// that name it stay until the maintenance worker purges them; readers skip missing users.
+pub async fn delete_account(ctx: &AppContext, caller: &UserId) -> Result<(), AppError> {
+    let user = require_caller(ctx, caller).await?;
+    if !ctx.store.delete_user(&user).await? {
+        return Err(AppError::Unauthorized("the account no longer exists"));
+    }
+    tracing::info!(user_id = %user.id, "account deleted");
+    Ok(())
+}
+
+pub async fn list_users(
+    ctx: &AppContext,
+    caller: &UserId,
+    page: &PageRequest,
+) -> Result<Page<PublicUser>, AppError> {
+    let (_, users) = tokio::try_join!(require_caller(ctx, caller), ctx.store.list_users(page))?;
+    Ok(users.map(PublicUser::from))
+}
+
+pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<PublicUser, AppError> {
+    let target = parse_user_id(id)?;
+    let users = ctx.store.get_users(&[caller.clone(), target.clone()]).await?;
+    existing_caller(users.get(caller).cloned())?;
+    users
+        .get(&target)
+        .cloned()
+        .map(PublicUser::from)
+        .ok_or_else(user_not_found)
+}
+
+/// `{user_id, online, last_seen}`: the profile and the connection count in parallel.
+pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Presence, AppError> {
+    let target = parse_user_id(id)?;
+    let both = [caller.clone(), target.clone()];
+    let (users, online) = tokio::try_join!(
+        ctx.store.get_users(&both),
+        ctx.store.is_online(&target)
+    )?;
+    existing_caller(users.get(caller).cloned())?;
+    let user = users.get(&target).ok_or_else(user_not_found)?;
+    Ok(Presence {
+        user_id: target,
+        online,
+        last_seen: user.last_seen,
+    })
+}
+
+/// The caller's partners (and, once channels exist, channel co-members) that are online.
+pub async fn online_contacts(ctx: &AppContext, caller: &UserId) -> Result<Vec<OnlineContact>, AppError> {
+    let (_, partners) = tokio::try_join!(require_caller(ctx, caller), ctx.store.partner_ids(caller))?;
+    let (online, users) = tokio::try_join!(
+        ctx.store.online_among(&partners),
+        ctx.store.get_users(&partners)
+    )?;
+    let mut contacts: Vec<OnlineContact> = users
+        .into_values()
+        .filter(|user| online.contains(&user.id))
+        .map(|user| OnlineContact {
+            user_id: user.id,
+            name: user.name,
+            last_seen: user.last_seen,
+        })
+        .collect();
+    contacts.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    Ok(contacts)
+}
+
+pub(crate) fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
+    UserId::parse(raw).ok_or_else(user_not_found)
+}
+
+pub(crate) fn user_not_found() -> AppError {
+    AppError::not_found("user not found")
+}

@@ -1,0 +1,119 @@
+//! Item shapes, (de)serialized with serde_dynamo. Each carries its own key attributes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{
+    Counterpart, Email, PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp,
+    User, UserId, UserName,
+};
+use crate::error::AppError;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub id: UserId,
+    pub email: Email,
+    pub name: UserName,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Timestamp>,
+}
+
+impl From<UserItem> for User {
+    fn from(item: UserItem) -> Self {
+        Self {
+            id: item.id,
+            email: item.email,
+            name: item.name,
+            created_at: item.created_at,
+            last_seen: item.last_seen,
+        }
+    }
+}
+
+/// The login record, keyed by the normalized email. It also makes emails unique: it is put
+/// with `attribute_not_exists` in the same transaction as the user.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CredentialsItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub user_id: UserId,
+    pub password_hash: String,
+}
+
+/// One party's copy of a partner request.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RequestItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub id: RequestId,
+    pub sender_id: UserId,
+    pub sender_name: UserName,
+    pub recipient_id: UserId,
+    pub recipient_name: UserName,
+    pub status: RequestStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<RequestMessage>,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responded_at: Option<Timestamp>,
+}
+
+impl From<RequestItem> for PartnerRequest {
+    fn from(item: RequestItem) -> Self {
+        Self {
+            id: item.id,
+            sender: Counterpart {
+                id: item.sender_id,
+                name: item.sender_name,
+            },
+            recipient: Counterpart {
+                id: item.recipient_id,
+                name: item.recipient_name,
+            },
+            status: item.status,
+            message: item.message,
+            created_at: item.created_at,
+            responded_at: item.responded_at,
+        }
+    }
+}
+
+/// One side of a partnership, in the partition of `pk`'s user.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PartnerItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub user_id: UserId,
+    pub since: Timestamp,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConnectionItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub connection_id: String,
+    pub user_id: UserId,
+    pub connected_at: Timestamp,
+    pub expires_at: i64,
+}
+
+pub fn from_item<T: serde::de::DeserializeOwned>(item: super::Item) -> Result<T, AppError> {
+    serde_dynamo::from_item(item).map_err(|err| AppError::internal(format!("corrupt item: {err}")))
+}
+
+pub fn to_item<T: Serialize>(value: &T) -> Result<super::Item, AppError> {
+    serde_dynamo::to_item(value).map_err(AppError::internal)
+}

@@ -1,0 +1,75 @@
+//! Key formats of the single table. Nothing outside `storage` builds or parses these.
+
+use super::{s, Item};
+use crate::domain::{PairKey, RequestId, RequestStatus, UserId};
+
+pub const PK: &str = "pk";
+pub const SK: &str = "sk";
+pub const GSI1: &str = "gsi1";
+pub const GSI1_PK: &str = "gsi1pk";
+pub const GSI1_SK: &str = "gsi1sk";
+/// Epoch seconds after which an item is dead; DynamoDB's TTL deletes it eventually, and
+/// readers filter on it because deletion is late (and never happens in DynamoDB Local).
+pub const TTL: &str = "expires_at";
+
+pub const PROFILE: &str = "PROFILE";
+pub const CREDENTIALS: &str = "CREDENTIALS";
+pub const PAIR: &str = "PAIR";
+pub const CONNECTION: &str = "CONN";
+/// The GSI1 partition that lists every user.
+pub const ALL_USERS: &str = "USERS";
+
+pub fn user_pk(user: &UserId) -> String {
+    format!("USER#{user}")
+}
+
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    Item::from([(PK.to_string(), s(pk)), (SK.to_string(), s(sk))])
+}
+
+pub fn user_key(user: &UserId) -> Item {
+    key(user_pk(user), PROFILE)
+}
+
+pub fn credentials_pk(normalized_email: &str) -> String {
+    format!("EMAIL#{normalized_email}")
+}
+
+pub fn pair_key(pair: &PairKey) -> Item {
+    key(format!("PAIR#{}#{}", pair.low, pair.high), PAIR)
+}
+
+/// Prefix of the sort keys of a user's partnership items.
+pub const PARTNER_PREFIX: &str = "PARTNER#";
+
+pub fn partner_sk(other: &UserId) -> String {
+    format!("{PARTNER_PREFIX}{other}")
+}
+
+/// A request is stored twice, once in each party's partition ("IN" for the recipient,
+/// "OUT" for the sender), so each side lists and finds it with a key lookup.
+pub fn request_prefix(incoming: bool) -> &'static str {
+    if incoming {
+        "PREQ#IN#"
+    } else {
+        "PREQ#OUT#"
+    }
+}
+
+pub fn request_sk(incoming: bool, id: &RequestId) -> String {
+    format!("{}{id}", request_prefix(incoming))
+}
+
+/// GSI1 partition of one party's requests of one status.
+pub fn request_status_pk(owner: &UserId, incoming: bool, status: RequestStatus) -> String {
+    format!("{}#{}{status}", user_pk(owner), request_prefix(incoming))
+}
+
+pub fn connection_key(connection_id: &str) -> Item {
+    key(format!("CONN#{connection_id}"), CONNECTION)
+}
+
+/// GSI1 partition of a user's connections.
+pub fn user_connections_pk(user: &UserId) -> String {
+    format!("{}#CONN", user_pk(user))
+}

@@ -1,0 +1,154 @@
+//! DynamoDB single-table storage. This module is the only code that knows key formats,
+//! item shapes and index names; everything above it speaks domain types.
+//! The design and the cost of every access pattern are in `docs/data-model.md`.
+
+mod cursor;
+mod errors;
+mod items;
+mod keys;
+mod partners;
+mod presence;
+pub mod schema;
+mod users;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::Client;
+
+pub use cursor::CursorCodec;
+pub use partners::RequestDirection;
+pub use presence::{ConnectionRecord, Presence};
+
+use crate::error::AppError;
+use errors::db_error;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Handle on the table. Cheap to clone; build it once per Lambda instance.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+    cursors: CursorCodec,
+}
+
+impl Store {
+    pub fn new(client: Client, table: impl Into<String>, cursors: CursorCodec) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            cursors,
+        }
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One cheap call that proves the table is reachable (for `GET /health`).
+    pub async fn ping(&self) -> Result<(), AppError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Strongly consistent BatchGetItem of up to 100 keys in one round trip (plus retries of
+    /// unprocessed keys, which only happen under throttling).
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, AppError> {
+        let mut found = Vec::with_capacity(keys.len());
+        if keys.is_empty() {
+            return Ok(found);
+        }
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(AppError::internal)?,
+        );
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(db_error)?;
+            if let Some(mut responses) = output.responses {
+                found.extend(responses.remove(&self.table).unwrap_or_default());
+            }
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut rest| rest.remove(&self.table))
+                .filter(|rest| !rest.keys().is_empty());
+            if pending.is_some() {
+                attempt += 1;
+                if attempt > 8 {
+                    return Err(AppError::Unavailable("the database"));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5))).await;
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// `{"S": value}`.
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+mod tx;
+
+impl Store {
+    /// Runs one Query page of at most `page.limit()` items. It asks for one item more than it
+    /// returns, so `next_cursor` is `None` exactly when nothing follows (no empty last page);
+    /// the cursor is the key of the last item returned, signed and bound to `scope`.
+    async fn query_page(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        scope: &str,
+        page: &crate::domain::PageRequest,
+        key_attributes: &[&str],
+    ) -> Result<(Vec<Item>, Option<String>), AppError> {
+        let limit = page.limit().get();
+        let start = match &page.cursor {
+            Some(cursor) => Some(self.cursors.decode(scope, cursor)?),
+            None => None,
+        };
+        let output = query
+            .limit(limit + 1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let mut items = output.items.unwrap_or_default();
+        let next = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|last| {
+                key_attributes
+                    .iter()
+                    .filter_map(|name| last.get(*name).map(|v| (name.to_string(), v.clone())))
+                    .collect::<Item>()
+            })
+        } else {
+            // Fewer items than asked: only the 1 MB page limit can leave more behind.
+            output.last_evaluated_key
+        };
+        let cursor = match next {
+            Some(key) => Some(self.cursors.encode(scope, &key)?),
+            None => None,
+        };
+        Ok((items, cursor))
+    }
+}

@@ -1,0 +1,77 @@
+//! The one table definition: used by the local stack, the tests, and checked against
+//! `template.yaml`. Keys: `pk`/`sk` (strings), one overloaded GSI `gsi1` (`gsi1pk`/`gsi1sk`,
+//! projection ALL), TTL on `expires_at`.
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_dynamodb::Client;
+
+use super::errors::db_error;
+use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
+use crate::error::AppError;
+
+/// Attribute names of the table's keys, GSIs and TTL (for the template parity check).
+pub const KEY_ATTRIBUTES: [&str; 4] = [PK, SK, GSI1_PK, GSI1_SK];
+pub const GSI_NAMES: [&str; 1] = [GSI1];
+pub const TTL_ATTRIBUTE: &str = TTL;
+
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, AppError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(AppError::internal)
+}
+
+/// Creates the table (on demand) with its GSI and TTL. Returns `false` if it already existed.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, AppError> {
+    let mut definitions = Vec::new();
+    for name in KEY_ATTRIBUTES {
+        definitions.push(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(AppError::internal)?,
+        );
+    }
+    let gsi1 = GlobalSecondaryIndex::builder()
+        .index_name(GSI1)
+        .key_schema(key_element(GSI1_PK, KeyType::Hash)?)
+        .key_schema(key_element(GSI1_SK, KeyType::Range)?)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .map_err(AppError::internal)?;
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(definitions))
+        .key_schema(key_element(PK, KeyType::Hash)?)
+        .key_schema(key_element(SK, KeyType::Range)?)
+        .global_secondary_indexes(gsi1)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(err) if err.code() == Some("ResourceInUseException") => return Ok(false),
+        Err(err) => return Err(db_error(err)),
+    }
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL)
+                .enabled(true)
+                .build()
+                .map_err(AppError::internal)?,
+        )
+        .send()
+        .await
+        .map_err(db_error)?;
+    Ok(true)
+}

@@ -1,0 +1,190 @@
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+
+use super::errors::db_error;
+use super::items::{from_item, to_item, CredentialsItem, UserItem};
+use super::keys::{self, ALL_USERS, CREDENTIALS, GSI1, PK, SK};
+use super::tx::{failed_conditions, TxError};
+use super::{s, Store};
+use crate::domain::{Email, Page, PageRequest, User, UserId, UserName};
+use crate::error::AppError;
+
+impl Store {
+    /// Stores a new user and its credentials in one transaction; the credentials item keyed by
+    /// the normalized email makes the email unique (409 when taken).
+    pub async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), AppError> {
+        let profile = UserItem {
+            pk: keys::user_pk(&user.id),
+            sk: keys::PROFILE.into(),
+            gsi1pk: ALL_USERS.into(),
+            gsi1sk: user.id.to_string(),
+            entity: "user".into(),
+            id: user.id.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            created_at: user.created_at,
+            last_seen: None,
+        };
+        let credentials = CredentialsItem {
+            pk: keys::credentials_pk(&user.email.normalized()),
+            sk: CREDENTIALS.into(),
+            entity: "credentials".into(),
+            user_id: user.id.clone(),
+            password_hash: password_hash.to_string(),
+        };
+        let put = |item| -> Result<TransactWriteItem, AppError> {
+            Ok(TransactWriteItem::builder()
+                .put(
+                    Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .build()
+                        .map_err(AppError::internal)?,
+                )
+                .build())
+        };
+        let actions = vec![put(to_item(&profile)?)?, put(to_item(&credentials)?)?];
+        match self.transact(actions).await {
+            Ok(()) => Ok(()),
+            Err(TxError::ConditionFailed(reasons)) if failed_conditions(&reasons) == [1] => Err(
+                AppError::conflict("an account with this email already exists"),
+            ),
+            Err(TxError::ConditionFailed(_)) => Err(AppError::internal("user id collision")),
+            Err(TxError::Other(err)) => Err(err),
+        }
+    }
+
+    pub async fn get_user(&self, id: &UserId) -> Result<Option<User>, AppError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        output
+            .item
+            .map(|item| from_item::<UserItem>(item).map(User::from))
+            .transpose()
+    }
+
+    /// Many users in one BatchGetItem (at most 100 ids); unknown ids are simply absent.
+    pub async fn get_users(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
+        let mut unique: Vec<&UserId> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut users = HashMap::with_capacity(unique.len());
+        for chunk in unique.chunks(100) {
+            let keys = chunk.iter().map(|id| keys::user_key(id)).collect();
+            for item in self.batch_get(keys).await? {
+                let user = User::from(from_item::<UserItem>(item)?);
+                users.insert(user.id.clone(), user);
+            }
+        }
+        Ok(users)
+    }
+
+    /// The user id and password hash stored for an email, if any.
+    pub async fn find_credentials(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(UserId, String)>, AppError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::key(
+                keys::credentials_pk(&email.normalized()),
+                CREDENTIALS,
+            )))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let credentials: CredentialsItem = from_item(item)?;
+        Ok(Some((credentials.user_id, credentials.password_hash)))
+    }
+
+    /// Renames a user; `None` if the user does not exist (the update never creates one).
+    pub async fn rename_user(&self, id: &UserId, name: &UserName) -> Result<Option<User>, AppError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(id)))
+            .update_expression("SET #name = :name")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(|item| from_item::<UserItem>(item).map(User::from))
+                .transpose(),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(db_error(err)),
+        }
+    }
+
+    /// Deletes the profile and the credentials together. From then on the user's tokens are
+    /// refused (every authenticated route reads the profile) and the email can register again.
+    /// Returns `false` if the user was already gone.
+    pub async fn delete_user(&self, user: &User) -> Result<bool, AppError> {
+        let delete = |key, condition: bool| -> Result<TransactWriteItem, AppError> {
+            let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
+            if condition {
+                delete = delete.condition_expression("attribute_exists(pk)");
+            }
+            Ok(TransactWriteItem::builder()
+                .delete(delete.build().map_err(AppError::internal)?)
+                .build())
+        };
+        let actions = vec![
+            delete(keys::user_key(&user.id), true)?,
+            delete(
+                keys::key(keys::credentials_pk(&user.email.normalized()), CREDENTIALS),
+                false,
+            )?,
+        ];
+        match self.transact(actions).await {
+            Ok(()) => Ok(true),
+            Err(TxError::ConditionFailed(_)) => Ok(false),
+            Err(TxError::Other(err)) => Err(err),
+        }
+    }
+
+    /// Every user, oldest first (ids are time-ordered), one page per call.
+    pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, AppError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression("gsi1pk = :all")
+            .expression_attribute_values(":all", AttributeValue::S(ALL_USERS.into()));
+        let (items, next_cursor) = self
+            .query_page(query, "users", page, &[PK, SK, keys::GSI1_PK, keys::GSI1_SK])
+            .await?;
+        let items = items
+            .into_iter()
+            .map(|item| from_item::<UserItem>(item).map(User::from))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+}

@@ -1,0 +1,215 @@
+//! Test harness: every test gets its own table and queue on the emulators that
+//! `infra/scripts/with-emulators.sh` started (so tests run in parallel), and calls the
+//! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use local_gateway::event::{http_api_event, to_lambda_request, HttpCall};
+use serde_json::Value;
+use shared::config::Config;
+use shared::routes::{match_route, PARTNERS_API, USERS_API};
+use shared::AppContext;
+
+pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+/// A handler's answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: http::HeaderMap,
+}
+
+impl Answer {
+    /// The contract's error code of a non-2xx answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+    }
+}
+
+/// A registered user of a test.
+#[derive(Clone, Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub token: String,
+}
+
+pub struct TestEnv {
+    pub ctx: AppContext,
+    pub sqs: aws_sdk_sqs::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub queue_url: String,
+    pub table: String,
+}
+
+fn require_emulators() {
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() || std::env::var("AWS_ENDPOINT_URL_SQS").is_err() {
+        panic!(
+            "integration tests need DynamoDB Local and moto: run `make test`, or \
+             `infra/scripts/with-emulators.sh cargo test --workspace`"
+        );
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A name no other test (or earlier run against the same emulators) uses.
+pub fn unique(prefix: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{}-{n}", uuid::Uuid::new_v4().simple())
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        require_emulators();
+        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let table = unique("test");
+        shared::storage::schema::create_table(&dynamodb, &table)
+            .await
+            .expect("create the test table");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(unique("notify"))
+            .attributes(QueueAttributeName::VisibilityTimeout, "300")
+            .send()
+            .await
+            .expect("create the test queue")
+            .queue_url
+            .expect("queue url");
+        let config = Config::from_lookup(|name| match name {
+            "TABLE_NAME" => Some(table.clone()),
+            "NOTIFICATION_QUEUE_URL" => Some(queue_url.clone()),
+            "JWT_SECRET" => Some(TEST_SECRET.into()),
+            "SENDER_EMAIL" => Some("noreply@example.com".into()),
+            _ => None,
+        })
+        .expect("test config");
+        Self {
+            ctx: AppContext::new(config, &sdk),
+            sqs,
+            dynamodb,
+            queue_url,
+            table,
+        }
+    }
+
+    /// Calls the function owning `method path` with the API Gateway event the gateway builds.
+    pub async fn call(&self, method: &str, path_and_query: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        if let Some(token) = token {
+            headers.push(("authorization".to_string(), format!("Bearer {token}")));
+        }
+        self.call_raw(method, path_and_query, &headers, &body).await
+    }
+
+    pub async fn call_raw(&self, method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let found = match_route(method, path).unwrap_or_else(|| panic!("no route for {method} {path}"));
+        let call = HttpCall {
+            method,
+            path,
+            raw_query: query,
+            headers,
+            body,
+            source_ip: "127.0.0.1",
+        };
+        let event = http_api_event(&call, &found.route.key(), &found.path_parameters, &uuid::Uuid::new_v4().to_string());
+        self.call_event(found.route.function, &event).await
+    }
+
+    /// Feeds a raw API Gateway event (e.g. a file of events/) to a function's handler.
+    pub async fn call_event(&self, function: &str, event: &Value) -> Answer {
+        let request = to_lambda_request(event).expect("a valid API Gateway event");
+        let response = match function {
+            USERS_API => users_api::handle(&self.ctx, request).await,
+            PARTNERS_API => partners_api::handle(&self.ctx, request).await,
+            other => panic!("unknown function {other}"),
+        };
+        let Ok(response) = response;
+        let (parts, body) = response.into_parts();
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
+        };
+        Answer {
+            status: parts.status.as_u16(),
+            body,
+            headers: parts.headers,
+        }
+    }
+
+    pub async fn register(&self, name: &str) -> TestUser {
+        let email = format!("{}@example.com", unique(&name.to_lowercase()));
+        let password = "correct horse battery".to_string();
+        let answer = self
+            .call(
+                "POST",
+                "/auth/register",
+                None,
+                Some(serde_json::json!({ "email": email, "name": name, "password": password })),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "register {name}: {:?}", answer.body);
+        TestUser {
+            id: answer.body["user"]["id"].as_str().expect("user id").to_string(),
+            name: name.to_string(),
+            email,
+            password,
+            token: answer.body["token"].as_str().expect("token").to_string(),
+        }
+    }
+
+    /// Sends a partner request from `from` to `to`; returns the request id.
+    pub async fn request_partner(&self, from: &TestUser, to: &TestUser) -> String {
+        let answer = self
+            .call("POST", "/partner-requests", Some(&from.token), Some(serde_json::json!({ "recipient_id": to.id })))
+            .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        answer.body["id"].as_str().expect("request id").to_string()
+    }
+
+    /// Makes two users partners.
+    pub async fn make_partners(&self, a: &TestUser, b: &TestUser) {
+        let id = self.request_partner(a, b).await;
+        let answer = self.call("POST", &format!("/partner-requests/{id}/accept"), Some(&b.token), None).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+    }
+
+    /// Every message now on the test's notification queue (each read once).
+    pub async fn queued_messages(&self) -> Vec<Value> {
+        let mut messages = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive from the test queue");
+            let batch = output.messages.unwrap_or_default();
+            if batch.is_empty() {
+                return messages;
+            }
+            for message in batch {
+                messages.push(serde_json::from_str(message.body().unwrap_or("null")).expect("JSON message"));
+            }
+        }
+    }
+
+    /// Waits briefly so that queue reads see every message sent before (moto is immediate,
+    /// SQS is not).
+    pub async fn settle() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

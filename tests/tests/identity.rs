@@ -1,0 +1,328 @@
+//! Identity and users: every route and error row of the contract's Identity section,
+//! through the users-api handler with real API Gateway events on DynamoDB Local.
+
+use integration_tests::{unique, TestEnv};
+use serde_json::json;
+use shared::domain::{Timestamp, UserId};
+use shared::storage::ConnectionRecord;
+
+#[tokio::test]
+async fn register_returns_the_user_and_a_working_token() {
+    let env = TestEnv::new().await;
+    let email = format!("{}@Example.com", unique("ada"));
+    let answer = env
+        .call("POST", "/auth/register", None, Some(json!({"email": email, "name": "  Ada  ", "password": "correct horse"})))
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let user = &answer.body["user"];
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(user["email"], email);
+    assert!(UserId::parse(user["id"].as_str().unwrap()).is_some());
+    assert!(Timestamp::parse(user["created_at"].as_str().unwrap()).is_some());
+    assert!(user.get("password").is_none() && user.get("password_hash").is_none());
+    assert!(answer.headers.contains_key("x-request-id"));
+
+    let me = env.call("GET", "/me", answer.body["token"].as_str(), None).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body, *user);
+}
+
+#[tokio::test]
+async fn emails_are_unique_case_insensitively() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let answer = env
+        .call("POST", "/auth/register", None, Some(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"})))
+        .await;
+    assert_eq!(answer.status, 409);
+    assert_eq!(answer.code(), "conflict");
+}
+
+#[tokio::test]
+async fn registration_validates_every_field() {
+    let env = TestEnv::new().await;
+    let answer = env
+        .call("POST", "/auth/register", None, Some(json!({"email": "not-an-email", "name": "   ", "password": "short"})))
+        .await;
+    assert_eq!(answer.status, 400);
+    assert_eq!(answer.code(), "validation_failed");
+    let details = answer.body["error"]["details"].as_object().unwrap();
+    assert_eq!(details.keys().collect::<Vec<_>>(), ["email", "name", "password"]);
+
+    let long_name = env
+        .call("POST", "/auth/register", None, Some(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"})))
+        .await;
+    assert_eq!(long_name.code(), "validation_failed");
+    assert!(long_name.body["error"]["details"]["name"].is_string());
+
+    let missing = env.call("POST", "/auth/register", None, Some(json!({}))).await;
+    assert_eq!(missing.code(), "validation_failed");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_bad_requests() {
+    let env = TestEnv::new().await;
+    let json_header = vec![("content-type".to_string(), "application/json".to_string())];
+    for body in [&b"{not json"[..], b"", b"[1,", &[0xff, 0xfe, 0x00]] {
+        let answer = env.call_raw("POST", "/auth/register", &json_header, body).await;
+        assert_eq!(answer.status, 400, "{body:?}");
+        assert_eq!(answer.code(), "bad_request");
+    }
+    let wrong_types = env.call("POST", "/auth/register", None, Some(json!({"email": 1, "name": [], "password": true}))).await;
+    assert_eq!(wrong_types.code(), "bad_request");
+
+    let form = vec![("content-type".to_string(), "application/x-www-form-urlencoded".to_string())];
+    let answer = env.call_raw("POST", "/auth/login", &form, b"email=a&password=b").await;
+    assert_eq!(answer.code(), "bad_request");
+
+    let huge = json!({"email": "a@b.io", "name": "x".repeat(70 * 1024), "password": "12345678"});
+    let answer = env.call("POST", "/auth/register", None, Some(huge)).await;
+    assert_eq!(answer.status, 413);
+    assert_eq!(answer.code(), "payload_too_large");
+}
+
+#[tokio::test]
+async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wrong() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let ok = env
+        .call("POST", "/auth/login", None, Some(json!({"email": ada.email.to_uppercase(), "password": ada.password})))
+        .await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["user"]["id"], ada.id.as_str());
+    assert_eq!(env.call("GET", "/me", ok.body["token"].as_str(), None).await.status, 200);
+
+    let wrong_password = env
+        .call("POST", "/auth/login", None, Some(json!({"email": ada.email, "password": "wrong password"})))
+        .await;
+    let unknown_email = env
+        .call("POST", "/auth/login", None, Some(json!({"email": "nobody@example.com", "password": "wrong password"})))
+        .await;
+    let malformed = env.call("POST", "/auth/login", None, Some(json!({"email": "nobody", "password": ""}))).await;
+    for answer in [&wrong_password, &unknown_email, &malformed] {
+        assert_eq!(answer.status, 401);
+        assert_eq!(answer.code(), "unauthorized");
+        assert_eq!(answer.body["error"]["message"], wrong_password.body["error"]["message"]);
+    }
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let no_token = env.call("GET", "/me", None, None).await;
+    assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
+
+    let basic = vec![("authorization".to_string(), "Basic YWRhOnB3".to_string())];
+    assert_eq!(env.call_raw("GET", "/me", &basic, b"").await.status, 401);
+
+    let mut tampered = ada.token.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(env.call("GET", "/me", Some(&tampered), None).await.status, 401);
+
+    let id = UserId::parse(&ada.id).unwrap();
+    let hour_ago = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 48 * 3_600_000).unwrap();
+    let expired = env.ctx.tokens.issue_at(&id, hour_ago).unwrap();
+    let answer = env.call("GET", "/me", Some(&expired), None).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.body["error"]["message"], "the token has expired");
+
+    let forged = shared::auth::TokenService::new("some-other-secret-some-other-secret", std::time::Duration::from_secs(600))
+        .issue(&id)
+        .unwrap();
+    assert_eq!(env.call("GET", "/me", Some(&forged), None).await.status, 401);
+}
+
+#[tokio::test]
+async fn patch_me_renames_with_validation() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let answer = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": " Ada L. "}))).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["name"], "Ada L.");
+    assert_eq!(answer.body["email"], ada.email.as_str());
+    let public = env.call("GET", &format!("/users/{}", ada.id), Some(&ada.token), None).await;
+    assert_eq!(public.body["name"], "Ada L.");
+
+    let empty = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": ""}))).await;
+    assert_eq!(empty.code(), "validation_failed");
+    assert!(empty.body["error"]["details"]["name"].is_string());
+    let typed = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": 5}))).await;
+    assert_eq!(typed.code(), "bad_request");
+    assert_eq!(env.call("PATCH", "/me", None, Some(json!({"name": "x"}))).await.status, 401);
+}
+
+#[tokio::test]
+async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    assert_eq!(env.call("DELETE", "/me", Some(&ada.token), None).await.status, 204);
+
+    for (method, path) in [("GET", "/me"), ("GET", "/users"), ("DELETE", "/me"), ("GET", "/partnerships")] {
+        let answer = env.call(method, path, Some(&ada.token), None).await;
+        assert_eq!(answer.status, 401, "{method} {path}");
+    }
+    let rename = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": "Ghost"}))).await;
+    assert_eq!(rename.status, 401);
+    let request = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({"recipient_id": bob.id}))).await;
+    assert_eq!(request.status, 401);
+
+    let login = env.call("POST", "/auth/login", None, Some(json!({"email": ada.email, "password": ada.password}))).await;
+    assert_eq!(login.status, 401);
+    assert_eq!(env.call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None).await.status, 404);
+
+    let again = env
+        .call("POST", "/auth/register", None, Some(json!({"email": ada.email, "name": "Ada", "password": "a new password"})))
+        .await;
+    assert_eq!(again.status, 201);
+    assert_ne!(again.body["user"]["id"], ada.id.as_str());
+    assert_eq!(env.call("GET", "/me", Some(&ada.token), None).await.status, 401, "old token of the old account");
+}
+
+#[tokio::test]
+async fn users_are_listed_in_pages_with_signed_cursors() {
+    let env = TestEnv::new().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(env.register(&format!("User{i}")).await.id);
+    }
+    let token = env.register("Reader").await.token;
+    ids.push(String::new()); // the reader, id unknown until read below
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/users?limit=2&cursor={c}"),
+            None => "/users?limit=2".to_string(),
+        };
+        let answer = env.call("GET", &path, Some(&token), None).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        let items = answer.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        for item in items {
+            assert_eq!(item.as_object().unwrap().keys().collect::<Vec<_>>(), ["created_at", "id", "name"]);
+            seen.push(item["id"].as_str().unwrap().to_string());
+        }
+        pages += 1;
+        match answer.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "6 users in pages of 2, no empty last page");
+    assert_eq!(seen.len(), 6);
+    assert_eq!(&seen[..5], &ids[..5], "oldest first");
+
+    let first = env.call("GET", "/users?limit=2", Some(&token), None).await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let mut tampered = cursor.to_string();
+    tampered.insert(10, 'x');
+    let answer = env.call("GET", &format!("/users?cursor={tampered}"), Some(&token), None).await;
+    assert_eq!((answer.status, answer.code()), (400, "bad_request"));
+    let answer = env.call("GET", &format!("/partnerships?cursor={cursor}"), Some(&token), None).await;
+    assert_eq!((answer.status, answer.code()), (400, "bad_request"), "a cursor is bound to its query");
+    for bad in ["0", "101", "x"] {
+        let answer = env.call("GET", &format!("/users?limit={bad}"), Some(&token), None).await;
+        assert_eq!(answer.code(), "bad_request", "limit={bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_public_user_is_found_by_id() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let answer = env.call("GET", &format!("/users/{}", bob.id), Some(&ada.token), None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body["name"], "Bob");
+    assert!(answer.body.get("email").is_none(), "public users have no email");
+    for unknown in [UserId::generate().to_string(), "not-an-id".to_string()] {
+        let answer = env.call("GET", &format!("/users/{unknown}"), Some(&ada.token), None).await;
+        assert_eq!((answer.status, answer.code()), (404, "not_found"));
+    }
+}
+
+async fn connect(env: &TestEnv, user: &str, live: bool) {
+    let now = Timestamp::now();
+    let expires_at = if live { now.unix_seconds() + 3 * 3600 } else { now.unix_seconds() - 1 };
+    env.ctx
+        .store
+        .put_connection(&ConnectionRecord {
+            connection_id: unique("conn"),
+            user_id: UserId::parse(user).unwrap(),
+            connected_at: now,
+            expires_at,
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn presence_follows_live_connections_only() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let path = format!("/users/{}/presence", bob.id);
+
+    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"user_id": bob.id, "online": false, "last_seen": null}));
+
+    connect(&env, &bob.id, false).await;
+    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    assert_eq!(answer.body["online"], false, "an expired connection is not presence");
+
+    connect(&env, &bob.id, true).await;
+    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    assert_eq!(answer.body["online"], true);
+
+    let unknown = env.call("GET", &format!("/users/{}/presence", UserId::generate()), Some(&ada.token), None).await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn online_lists_only_online_partners() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let cy = env.register("Cy").await;
+    let stranger = env.register("Stranger").await;
+    env.make_partners(&ada, &bob).await;
+    env.make_partners(&cy, &ada).await;
+    connect(&env, &bob.id, true).await;
+    connect(&env, &stranger.id, true).await;
+    connect(&env, &cy.id, false).await;
+
+    let answer = env.call("GET", "/presence/online", Some(&ada.token), None).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"items": [{"user_id": bob.id, "name": "Bob", "last_seen": null}]}));
+}
+
+#[tokio::test]
+async fn health_and_openapi_need_no_token() {
+    let env = TestEnv::new().await;
+    let health = env.call("GET", "/health", None, None).await;
+    assert_eq!((health.status, &health.body), (200, &json!({"status": "ok"})));
+    let openapi = env.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(openapi.status, 200);
+    assert_eq!(openapi.body["openapi"], "3.1.0");
+}
+
+#[tokio::test]
+async fn health_reports_an_unreachable_table() {
+    let mut env = TestEnv::new().await;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = shared::config::Config {
+        table_name: unique("missing"),
+        ..(*env.ctx.config).clone()
+    };
+    env.ctx = shared::AppContext::new(config, &sdk);
+    let health = env.call("GET", "/health", None, None).await;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.code(), "unavailable");
+    assert_eq!(health.body["error"]["details"]["dependency"], "dynamodb");
+}

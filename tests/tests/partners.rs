@@ -1,0 +1,288 @@
+//! Partner requests and partnerships: every route and error row of the contract's section,
+//! through the partners-api handler on DynamoDB Local, with the email events read from moto.
+
+use integration_tests::{TestEnv, TestUser};
+use serde_json::{json, Value};
+use shared::domain::{Timestamp, UserId};
+
+async fn send(env: &TestEnv, from: &TestUser, to: &str, message: Option<&str>) -> integration_tests::Answer {
+    let mut body = json!({ "recipient_id": to });
+    if let Some(message) = message {
+        body["message"] = json!(message);
+    }
+    env.call("POST", "/partner-requests", Some(&from.token), Some(body)).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn sending_a_request_stores_it_and_queues_one_email_event() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let answer = send(&env, &ada, &bob.id, Some("  Let's work together  ")).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let request = &answer.body;
+    assert_eq!(request["status"], "pending");
+    assert_eq!(request["sender"], json!({"id": ada.id, "name": "Ada"}));
+    assert_eq!(request["recipient"], json!({"id": bob.id, "name": "Bob"}));
+    assert_eq!(request["message"], "Let's work together");
+    assert_eq!(request["responded_at"], Value::Null);
+    assert!(Timestamp::parse(request["created_at"].as_str().unwrap()).is_some());
+
+    TestEnv::settle().await;
+    let events = env.queued_messages().await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["kind"], "partner_request.created");
+    assert_eq!(event["request_id"], request["id"]);
+    assert_eq!(event["event_id"], format!("partner_request:{}:created", request["id"].as_str().unwrap()));
+    assert_eq!(event["sender"], json!({"id": ada.id, "name": "Ada"}));
+    assert_eq!(event["recipient"], json!({"id": bob.id, "name": "Bob"}));
+
+    let received = env.call("GET", "/partner-requests/received", Some(&bob.token), None).await;
+    assert_eq!(received.status, 200);
+    assert_eq!(received.body["items"][0], *request);
+    assert_eq!(received.body["next_cursor"], Value::Null);
+    let sent = env.call("GET", "/partner-requests/sent", Some(&ada.token), None).await;
+    assert_eq!(sent.body["items"][0], *request);
+    let none = env.call("GET", "/partner-requests/received", Some(&ada.token), None).await;
+    assert_eq!(none.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn request_errors() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+
+    let to_self = send(&env, &ada, &ada.id, None).await;
+    assert_eq!((to_self.status, to_self.code()), (400, "validation_failed"));
+    assert!(to_self.body["error"]["details"]["recipient_id"].is_string());
+
+    let missing = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({}))).await;
+    assert_eq!(missing.code(), "validation_failed");
+    let typed = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({"recipient_id": 7}))).await;
+    assert_eq!(typed.code(), "bad_request");
+    let long = send(&env, &ada, &bob.id, Some(&"x".repeat(501))).await;
+    assert_eq!(long.code(), "validation_failed");
+
+    for unknown in [UserId::generate().to_string(), "nobody".to_string()] {
+        let answer = send(&env, &ada, &unknown, None).await;
+        assert_eq!((answer.status, answer.code()), (404, "not_found"));
+    }
+
+    assert_eq!(send(&env, &ada, &bob.id, None).await.status, 201);
+    let again = send(&env, &ada, &bob.id, None).await;
+    assert_eq!((again.status, again.code()), (409, "conflict"));
+    let reverse = send(&env, &bob, &ada.id, None).await;
+    assert_eq!((reverse.status, reverse.code()), (409, "conflict"), "pending in the other direction");
+
+    let unauthenticated = env.call("POST", "/partner-requests", None, Some(json!({"recipient_id": bob.id}))).await;
+    assert_eq!(unauthenticated.status, 401);
+
+    TestEnv::settle().await;
+    assert_eq!(env.queued_messages().await.len(), 1, "only the stored request queued an email");
+}
+
+#[tokio::test]
+async fn accepting_makes_a_partnership_and_emails_the_sender() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = env.request_partner(&ada, &bob).await;
+    env.queued_messages().await; // the "created" event
+
+    let answer = env.call("POST", &format!("/partner-requests/{id}/accept"), Some(&bob.token), None).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert_eq!(answer.body["status"], "accepted");
+    assert!(Timestamp::parse(answer.body["responded_at"].as_str().unwrap()).is_some());
+    let mut pair = vec![ada.id.clone(), bob.id.clone()];
+    pair.sort();
+    assert_eq!(answer.body["partnership"]["user_ids"], json!(pair));
+    assert_eq!(answer.body["partnership"]["since"], answer.body["responded_at"]);
+
+    TestEnv::settle().await;
+    let events = env.queued_messages().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["kind"], "partner_request.accepted");
+    assert_eq!(events[0]["event_id"], format!("partner_request:{id}:accepted"));
+
+    for (user, other) in [(&ada, &bob), (&bob, &ada)] {
+        let list = env.call("GET", "/partnerships", Some(&user.token), None).await;
+        assert_eq!(list.status, 200);
+        assert_eq!(
+            list.body,
+            json!({"items": [{"user": {"id": other.id, "name": other.name}, "since": answer.body["responded_at"]}], "next_cursor": null})
+        );
+    }
+
+    let again = send(&env, &ada, &bob.id, None).await;
+    assert_eq!((again.status, again.code()), (409, "conflict"), "already partners");
+    assert_eq!(again.body["error"]["message"], "you are already partners");
+
+    let received = env.call("GET", "/partner-requests/received", Some(&bob.token), None).await;
+    assert_eq!(received.body["items"], json!([]), "default filter is pending");
+    let accepted = env.call("GET", "/partner-requests/received?status=accepted", Some(&bob.token), None).await;
+    assert_eq!(ids(&accepted.body), [id.clone()]);
+    let all = env.call("GET", "/partner-requests/sent?status=all", Some(&ada.token), None).await;
+    assert_eq!(all.body["items"][0]["status"], "accepted");
+}
+
+#[tokio::test]
+async fn accept_and_reject_errors() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let eve = env.register("Eve").await;
+    let id = env.request_partner(&ada, &bob).await;
+
+    for action in ["accept", "reject"] {
+        let path = format!("/partner-requests/{id}/{action}");
+        let by_sender = env.call("POST", &path, Some(&ada.token), None).await;
+        assert_eq!((by_sender.status, by_sender.code()), (403, "forbidden"), "{action}");
+        let by_stranger = env.call("POST", &path, Some(&eve.token), None).await;
+        assert_eq!((by_stranger.status, by_stranger.code()), (404, "not_found"), "{action}");
+        let unknown = env
+            .call("POST", &format!("/partner-requests/{}/{action}", UserId::generate()), Some(&bob.token), None)
+            .await;
+        assert_eq!(unknown.status, 404);
+        let garbage = env.call("POST", &format!("/partner-requests/x/{action}"), Some(&bob.token), None).await;
+        assert_eq!(garbage.status, 404);
+    }
+
+    let rejected = env.call("POST", &format!("/partner-requests/{id}/reject"), Some(&bob.token), None).await;
+    assert_eq!(rejected.status, 200);
+    assert_eq!(rejected.body["status"], "rejected");
+    assert!(rejected.body.get("partnership").is_none());
+    for action in ["accept", "reject"] {
+        let late = env.call("POST", &format!("/partner-requests/{id}/{action}"), Some(&bob.token), None).await;
+        assert_eq!((late.status, late.code()), (409, "conflict"), "{action} after reject");
+    }
+    let partnerships = env.call("GET", "/partnerships", Some(&bob.token), None).await;
+    assert_eq!(partnerships.body["items"], json!([]));
+
+    // A rejected request frees the pair: either side may ask again.
+    assert_eq!(send(&env, &bob, &ada.id, None).await.status, 201);
+}
+
+#[tokio::test]
+async fn only_the_sender_cancels_a_pending_request() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let eve = env.register("Eve").await;
+    let id = env.request_partner(&ada, &bob).await;
+    let path = format!("/partner-requests/{id}");
+
+    let by_recipient = env.call("DELETE", &path, Some(&bob.token), None).await;
+    assert_eq!((by_recipient.status, by_recipient.code()), (403, "forbidden"));
+    assert_eq!(env.call("DELETE", &path, Some(&eve.token), None).await.status, 404);
+    let cancelled = env.call("DELETE", &path, Some(&ada.token), None).await;
+    assert_eq!(cancelled.status, 204);
+    assert_eq!(cancelled.body, Value::Null);
+    let again = env.call("DELETE", &path, Some(&ada.token), None).await;
+    assert_eq!((again.status, again.code()), (409, "conflict"));
+    let accept = env.call("POST", &format!("{path}/accept"), Some(&bob.token), None).await;
+    assert_eq!(accept.status, 409);
+
+    let sent = env.call("GET", "/partner-requests/sent?status=cancelled", Some(&ada.token), None).await;
+    assert_eq!(ids(&sent.body), [id]);
+    assert!(sent.body["items"][0]["responded_at"].is_string());
+    assert_eq!(send(&env, &ada, &bob.id, None).await.status, 201, "the pair is free again");
+}
+
+#[tokio::test]
+async fn request_lists_filter_and_page_newest_first() {
+    let env = TestEnv::new().await;
+    let bob = env.register("Bob").await;
+    let mut senders = Vec::new();
+    for i in 0..5 {
+        let sender = env.register(&format!("Sender{i}")).await;
+        let id = env.request_partner(&sender, &bob).await;
+        senders.push((sender, id));
+    }
+    let (first_sender, first_id) = &senders[0];
+    env.call("POST", &format!("/partner-requests/{first_id}/reject"), Some(&bob.token), None).await;
+    let _ = first_sender;
+
+    let mut seen = Vec::new();
+    let mut path = "/partner-requests/received?limit=2".to_string();
+    loop {
+        let page = env.call("GET", &path, Some(&bob.token), None).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        seen.extend(ids(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/partner-requests/received?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = senders[1..].iter().map(|(_, id)| id.clone()).collect();
+    expected.reverse();
+    assert_eq!(seen, expected, "pending only, newest first");
+
+    let all = env.call("GET", "/partner-requests/received?status=all&limit=100", Some(&bob.token), None).await;
+    assert_eq!(ids(&all.body).len(), 5);
+    let rejected = env.call("GET", "/partner-requests/received?status=rejected", Some(&bob.token), None).await;
+    assert_eq!(ids(&rejected.body), [first_id.clone()]);
+    let bad = env.call("GET", "/partner-requests/received?status=maybe", Some(&bob.token), None).await;
+    assert_eq!((bad.status, bad.code()), (400, "bad_request"));
+
+    let first = env.call("GET", "/partner-requests/received?limit=1", Some(&bob.token), None).await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let reused = env.call("GET", &format!("/partner-requests/received?status=all&cursor={cursor}"), Some(&bob.token), None).await;
+    assert_eq!(reused.code(), "bad_request", "a cursor is bound to its filter");
+    let other_user = env.call("GET", &format!("/partner-requests/received?cursor={cursor}"), Some(&senders[1].0.token), None).await;
+    assert_eq!(other_user.code(), "bad_request", "and to its user");
+}
+
+#[tokio::test]
+async fn partnerships_show_current_names_and_can_be_ended() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let cy = env.register("Cy").await;
+    env.make_partners(&ada, &bob).await;
+    env.make_partners(&cy, &ada).await;
+
+    env.call("PATCH", "/me", Some(&bob.token), Some(json!({"name": "Robert"}))).await;
+    let list = env.call("GET", "/partnerships?limit=1", Some(&ada.token), None).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+    let cursor = list.body["next_cursor"].as_str().unwrap().to_string();
+    let rest = env.call("GET", &format!("/partnerships?limit=1&cursor={cursor}"), Some(&ada.token), None).await;
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    let mut names: Vec<String> = [&list.body, &rest.body]
+        .iter()
+        .map(|page| page["items"][0]["user"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Cy", "Robert"]);
+
+    assert_eq!(env.call("DELETE", &format!("/partnerships/{}", bob.id), Some(&ada.token), None).await.status, 204);
+    let after = env.call("GET", "/partnerships", Some(&bob.token), None).await;
+    assert_eq!(after.body["items"], json!([]), "ended for both sides");
+    let again = env.call("DELETE", &format!("/partnerships/{}", bob.id), Some(&ada.token), None).await;
+    assert_eq!((again.status, again.code()), (404, "not_found"));
+    let stranger = env.call("DELETE", &format!("/partnerships/{}", UserId::generate()), Some(&ada.token), None).await;
+    assert_eq!(stranger.status, 404);
+    assert_eq!(send(&env, &bob, &ada.id, None).await.status, 201, "they may ask again");
+}
+
+#[tokio::test]
+async fn deleted_accounts_vanish_from_partnerships_and_cannot_be_accepted() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let cy = env.register("Cy").await;
+    env.make_partners(&ada, &bob).await;
+    let pending = env.request_partner(&cy, &ada).await;
+    env.call("DELETE", "/me", Some(&bob.token), None).await;
+    env.call("DELETE", "/me", Some(&cy.token), None).await;
+
+    let list = env.call("GET", "/partnerships", Some(&ada.token), None).await;
+    assert_eq!(list.body["items"], json!([]));
+    let accept = env.call("POST", &format!("/partner-requests/{pending}/accept"), Some(&ada.token), None).await;
+    assert_eq!(accept.status, 404, "{:?}", accept.body);
+}
