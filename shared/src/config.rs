@@ -37,7 +37,8 @@ impl Config {
     /// Reads the configuration through `lookup`, so tests need not touch the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut missing = Vec::new();
-        let mut required = |name: &'static str| match lookup(name).filter(|v| !v.trim().is_empty()) {
+        let mut required = |name: &'static str| match lookup(name).filter(|v| !v.trim().is_empty())
+        {
             Some(value) => value,
             None => {
                 missing.push(name);
@@ -85,8 +86,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -124,14 +127,20 @@ mod tests {
         vars.push(("JWT_SECRET", "short"));
         assert!(matches!(
             Config::from_lookup(lookup(&vars)),
-            Err(ConfigError::Invalid { name: "JWT_SECRET", .. })
+            Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                ..
+            })
         ));
         let mut vars = base.to_vec();
         vars.push(("JWT_SECRET", "0123456789abcdef0123456789abcdef"));
         vars.push(("TOKEN_TTL_SECONDS", "soon"));
         assert!(matches!(
             Config::from_lookup(lookup(&vars)),
-            Err(ConfigError::Invalid { name: "TOKEN_TTL_SECONDS", .. })
+            Err(ConfigError::Invalid {
+                name: "TOKEN_TTL_SECONDS",
+                ..
+            })
         ));
     }
 }

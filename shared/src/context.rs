@@ -23,7 +23,11 @@ impl AppContext {
         let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
-            store: Store::new(dynamodb, &config.table_name, CursorCodec::new(&config.jwt_secret)),
+            store: Store::new(
+                dynamodb,
+                &config.table_name,
+                CursorCodec::new(&config.jwt_secret),
+            ),
             tokens: TokenService::new(&config.jwt_secret, config.token_ttl),
             passwords: PasswordHasher::new(),
             notifier: Notifier::new(sqs, &config.notification_queue_url),

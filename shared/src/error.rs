@@ -24,7 +24,10 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("the request body is larger than {} bytes", crate::http::MAX_BODY_BYTES)]
+    #[error(
+        "the request body is larger than {} bytes",
+        crate::http::MAX_BODY_BYTES
+    )]
     PayloadTooLarge,
     /// A dependency (the table, the queue) could not be reached; retrying later may succeed.
     #[error("{0} is unavailable")]

@@ -28,8 +28,8 @@ impl ApiRequest {
             }
             _ => (None, None),
         };
-        let route_key = route_key
-            .unwrap_or_else(|| format!("{} {}", inner.method(), inner.uri().path()));
+        let route_key =
+            route_key.unwrap_or_else(|| format!("{} {}", inner.method(), inner.uri().path()));
         let request_id = request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         Self {
             inner,
@@ -111,8 +111,9 @@ impl ApiRequest {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(AppError::BadRequest("a JSON body is required".into()));
         }
-        serde_json::from_slice(bytes)
-            .map_err(|err| AppError::BadRequest(format!("the body is not valid JSON for this route: {err}")))
+        serde_json::from_slice(bytes).map_err(|err| {
+            AppError::BadRequest(format!("the body is not valid JSON for this route: {err}"))
+        })
     }
 }
 

@@ -69,7 +69,9 @@ impl Notifier {
                 SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                     AppError::Unavailable("the notification queue")
                 }
-                other => AppError::internal(aws_sdk_sqs::error::DisplayErrorContext(other).to_string()),
+                other => {
+                    AppError::internal(aws_sdk_sqs::error::DisplayErrorContext(other).to_string())
+                }
             })?;
         Ok(())
     }

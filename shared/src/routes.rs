@@ -20,7 +20,12 @@ impl Route {
 pub const USERS_API: &str = "users-api";
 pub const PARTNERS_API: &str = "partners-api";
 
-const fn route(method: &'static str, path: &'static str, function: &'static str, auth: bool) -> Route {
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    function: &'static str,
+    auth: bool,
+) -> Route {
     Route {
         method,
         path,
@@ -84,7 +89,13 @@ pub fn match_route(method: &str, path: &str) -> Option<RouteMatch> {
                     return None;
                 }
             }
-            Some((literals, RouteMatch { route, path_parameters: params }))
+            Some((
+                literals,
+                RouteMatch {
+                    route,
+                    path_parameters: params,
+                },
+            ))
         })
         .max_by_key(|(literals, _)| *literals)
         .map(|(_, found)| found)
@@ -125,8 +136,20 @@ mod tests {
         let found = match_route("GET", "/users/abc/presence").unwrap();
         assert_eq!(found.route.path, "/users/{id}/presence");
         assert_eq!(found.path_parameters, vec![("id".into(), "abc".into())]);
-        assert_eq!(match_route("GET", "/partner-requests/received").unwrap().route.path, "/partner-requests/received");
-        assert_eq!(match_route("DELETE", "/partner-requests/x").unwrap().route.path, "/partner-requests/{id}");
+        assert_eq!(
+            match_route("GET", "/partner-requests/received")
+                .unwrap()
+                .route
+                .path,
+            "/partner-requests/received"
+        );
+        assert_eq!(
+            match_route("DELETE", "/partner-requests/x")
+                .unwrap()
+                .route
+                .path,
+            "/partner-requests/{id}"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! `infra/scripts/with-emulators.sh` started (so tests run in parallel), and calls the
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
+pub mod openapi;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -25,7 +27,9 @@ pub struct Answer {
 impl Answer {
     /// The contract's error code of a non-2xx answer.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 }
 
@@ -48,12 +52,19 @@ pub struct TestEnv {
 }
 
 fn require_emulators() {
-    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() || std::env::var("AWS_ENDPOINT_URL_SQS").is_err() {
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err()
+        || std::env::var("AWS_ENDPOINT_URL_SQS").is_err()
+    {
         panic!(
             "integration tests need DynamoDB Local and moto: run `make test`, or \
              `infra/scripts/with-emulators.sh cargo test --workspace`"
         );
     }
+}
+
+fn openapi_document() -> &'static openapi::Document {
+    static DOCUMENT: std::sync::OnceLock<openapi::Document> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(openapi::Document::load)
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -101,7 +112,13 @@ impl TestEnv {
     }
 
     /// Calls the function owning `method path` with the API Gateway event the gateway builds.
-    pub async fn call(&self, method: &str, path_and_query: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn call(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
         let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
         if let Some(token) = token {
@@ -110,9 +127,18 @@ impl TestEnv {
         self.call_raw(method, path_and_query, &headers, &body).await
     }
 
-    pub async fn call_raw(&self, method: &str, path_and_query: &str, headers: &[(String, String)], body: &[u8]) -> Answer {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let found = match_route(method, path).unwrap_or_else(|| panic!("no route for {method} {path}"));
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Answer {
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        let found =
+            match_route(method, path).unwrap_or_else(|| panic!("no route for {method} {path}"));
         let call = HttpCall {
             method,
             path,
@@ -121,8 +147,21 @@ impl TestEnv {
             body,
             source_ip: "127.0.0.1",
         };
-        let event = http_api_event(&call, &found.route.key(), &found.path_parameters, &uuid::Uuid::new_v4().to_string());
-        self.call_event(found.route.function, &event).await
+        let event = http_api_event(
+            &call,
+            &found.route.key(),
+            &found.path_parameters,
+            &uuid::Uuid::new_v4().to_string(),
+        );
+        let answer = self.call_event(found.route.function, &event).await;
+        // Every answer any test sees must be one the OpenAPI document promises.
+        openapi_document().check(
+            found.route.method,
+            found.route.path,
+            answer.status,
+            &answer.body,
+        );
+        answer
     }
 
     /// Feeds a raw API Gateway event (e.g. a file of events/) to a function's handler.
@@ -138,7 +177,8 @@ impl TestEnv {
         let body = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
         };
         Answer {
             status: parts.status.as_u16(),
@@ -160,7 +200,10 @@ impl TestEnv {
             .await;
         assert_eq!(answer.status, 201, "register {name}: {:?}", answer.body);
         TestUser {
-            id: answer.body["user"]["id"].as_str().expect("user id").to_string(),
+            id: answer.body["user"]["id"]
+                .as_str()
+                .expect("user id")
+                .to_string(),
             name: name.to_string(),
             email,
             password,
@@ -171,7 +214,12 @@ impl TestEnv {
     /// Sends a partner request from `from` to `to`; returns the request id.
     pub async fn request_partner(&self, from: &TestUser, to: &TestUser) -> String {
         let answer = self
-            .call("POST", "/partner-requests", Some(&from.token), Some(serde_json::json!({ "recipient_id": to.id })))
+            .call(
+                "POST",
+                "/partner-requests",
+                Some(&from.token),
+                Some(serde_json::json!({ "recipient_id": to.id })),
+            )
             .await;
         assert_eq!(answer.status, 201, "{:?}", answer.body);
         answer.body["id"].as_str().expect("request id").to_string()
@@ -180,7 +228,14 @@ impl TestEnv {
     /// Makes two users partners.
     pub async fn make_partners(&self, a: &TestUser, b: &TestUser) {
         let id = self.request_partner(a, b).await;
-        let answer = self.call("POST", &format!("/partner-requests/{id}/accept"), Some(&b.token), None).await;
+        let answer = self
+            .call(
+                "POST",
+                &format!("/partner-requests/{id}/accept"),
+                Some(&b.token),
+                None,
+            )
+            .await;
         assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
 
@@ -202,7 +257,9 @@ impl TestEnv {
                 return messages;
             }
             for message in batch {
-                messages.push(serde_json::from_str(message.body().unwrap_or("null")).expect("JSON message"));
+                messages.push(
+                    serde_json::from_str(message.body().unwrap_or("null")).expect("JSON message"),
+                );
             }
         }
     }

@@ -60,7 +60,9 @@ async fn walk_through_over_http() {
     assert_eq!(request["status"], "pending");
 
     let inbox: Value = http
-        .get(format!("{base}/partner-requests/received?status=pending&limit=10"))
+        .get(format!(
+            "{base}/partner-requests/received?status=pending&limit=10"
+        ))
         .bearer_auth(&tokens[1])
         .send()
         .await
@@ -71,7 +73,10 @@ async fn walk_through_over_http() {
     assert_eq!(inbox["items"][0]["id"], request["id"]);
 
     let accepted = http
-        .post(format!("{base}/partner-requests/{}/accept", request["id"].as_str().unwrap()))
+        .post(format!(
+            "{base}/partner-requests/{}/accept",
+            request["id"].as_str().unwrap()
+        ))
         .bearer_auth(&tokens[1])
         .send()
         .await
@@ -87,7 +92,10 @@ async fn walk_through_over_http() {
         .json()
         .await
         .unwrap();
-    assert_eq!(partnerships["items"][0]["user"], json!({"id": ids[1], "name": "Bob"}));
+    assert_eq!(
+        partnerships["items"][0]["user"],
+        json!({"id": ids[1], "name": "Bob"})
+    );
 }
 
 #[tokio::test]
@@ -125,6 +133,13 @@ async fn the_gateway_answers_in_the_contract_shape_for_what_no_function_sees() {
         .unwrap();
     assert_eq!(invalid_utf8.status(), StatusCode::BAD_REQUEST);
 
-    let openapi: Value = http.get(format!("{base}/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let openapi: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(openapi["openapi"], "3.1.0");
 }

@@ -11,7 +11,12 @@ async fn register_returns_the_user_and_a_working_token() {
     let env = TestEnv::new().await;
     let email = format!("{}@Example.com", unique("ada"));
     let answer = env
-        .call("POST", "/auth/register", None, Some(json!({"email": email, "name": "  Ada  ", "password": "correct horse"})))
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"email": email, "name": "  Ada  ", "password": "correct horse"})),
+        )
         .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let user = &answer.body["user"];
@@ -22,7 +27,9 @@ async fn register_returns_the_user_and_a_working_token() {
     assert!(user.get("password").is_none() && user.get("password_hash").is_none());
     assert!(answer.headers.contains_key("x-request-id"));
 
-    let me = env.call("GET", "/me", answer.body["token"].as_str(), None).await;
+    let me = env
+        .call("GET", "/me", answer.body["token"].as_str(), None)
+        .await;
     assert_eq!(me.status, 200);
     assert_eq!(me.body, *user);
 }
@@ -42,12 +49,20 @@ async fn emails_are_unique_case_insensitively() {
 async fn registration_validates_every_field() {
     let env = TestEnv::new().await;
     let answer = env
-        .call("POST", "/auth/register", None, Some(json!({"email": "not-an-email", "name": "   ", "password": "short"})))
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"email": "not-an-email", "name": "   ", "password": "short"})),
+        )
         .await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.code(), "validation_failed");
     let details = answer.body["error"]["details"].as_object().unwrap();
-    assert_eq!(details.keys().collect::<Vec<_>>(), ["email", "name", "password"]);
+    assert_eq!(
+        details.keys().collect::<Vec<_>>(),
+        ["email", "name", "password"]
+    );
 
     let long_name = env
         .call("POST", "/auth/register", None, Some(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"})))
@@ -55,7 +70,9 @@ async fn registration_validates_every_field() {
     assert_eq!(long_name.code(), "validation_failed");
     assert!(long_name.body["error"]["details"]["name"].is_string());
 
-    let missing = env.call("POST", "/auth/register", None, Some(json!({}))).await;
+    let missing = env
+        .call("POST", "/auth/register", None, Some(json!({})))
+        .await;
     assert_eq!(missing.code(), "validation_failed");
 }
 
@@ -64,15 +81,29 @@ async fn malformed_bodies_are_bad_requests() {
     let env = TestEnv::new().await;
     let json_header = vec![("content-type".to_string(), "application/json".to_string())];
     for body in [&b"{not json"[..], b"", b"[1,", &[0xff, 0xfe, 0x00]] {
-        let answer = env.call_raw("POST", "/auth/register", &json_header, body).await;
+        let answer = env
+            .call_raw("POST", "/auth/register", &json_header, body)
+            .await;
         assert_eq!(answer.status, 400, "{body:?}");
         assert_eq!(answer.code(), "bad_request");
     }
-    let wrong_types = env.call("POST", "/auth/register", None, Some(json!({"email": 1, "name": [], "password": true}))).await;
+    let wrong_types = env
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"email": 1, "name": [], "password": true})),
+        )
+        .await;
     assert_eq!(wrong_types.code(), "bad_request");
 
-    let form = vec![("content-type".to_string(), "application/x-www-form-urlencoded".to_string())];
-    let answer = env.call_raw("POST", "/auth/login", &form, b"email=a&password=b").await;
+    let form = vec![(
+        "content-type".to_string(),
+        "application/x-www-form-urlencoded".to_string(),
+    )];
+    let answer = env
+        .call_raw("POST", "/auth/login", &form, b"email=a&password=b")
+        .await;
     assert_eq!(answer.code(), "bad_request");
 
     let huge = json!({"email": "a@b.io", "name": "x".repeat(70 * 1024), "password": "12345678"});
@@ -86,23 +117,53 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let ok = env
-        .call("POST", "/auth/login", None, Some(json!({"email": ada.email.to_uppercase(), "password": ada.password})))
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": ada.email.to_uppercase(), "password": ada.password})),
+        )
         .await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["user"]["id"], ada.id.as_str());
-    assert_eq!(env.call("GET", "/me", ok.body["token"].as_str(), None).await.status, 200);
+    assert_eq!(
+        env.call("GET", "/me", ok.body["token"].as_str(), None)
+            .await
+            .status,
+        200
+    );
 
     let wrong_password = env
-        .call("POST", "/auth/login", None, Some(json!({"email": ada.email, "password": "wrong password"})))
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": "wrong password"})),
+        )
         .await;
     let unknown_email = env
-        .call("POST", "/auth/login", None, Some(json!({"email": "nobody@example.com", "password": "wrong password"})))
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": "wrong password"})),
+        )
         .await;
-    let malformed = env.call("POST", "/auth/login", None, Some(json!({"email": "nobody", "password": ""}))).await;
+    let malformed = env
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": "nobody", "password": ""})),
+        )
+        .await;
     for answer in [&wrong_password, &unknown_email, &malformed] {
         assert_eq!(answer.status, 401);
         assert_eq!(answer.code(), "unauthorized");
-        assert_eq!(answer.body["error"]["message"], wrong_password.body["error"]["message"]);
+        assert_eq!(
+            answer.body["error"]["message"],
+            wrong_password.body["error"]["message"]
+        );
     }
 }
 
@@ -119,38 +180,66 @@ async fn bad_tokens_are_refused() {
     let mut tampered = ada.token.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(env.call("GET", "/me", Some(&tampered), None).await.status, 401);
+    assert_eq!(
+        env.call("GET", "/me", Some(&tampered), None).await.status,
+        401
+    );
 
     let id = UserId::parse(&ada.id).unwrap();
-    let hour_ago = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 48 * 3_600_000).unwrap();
+    let hour_ago =
+        Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 48 * 3_600_000).unwrap();
     let expired = env.ctx.tokens.issue_at(&id, hour_ago).unwrap();
     let answer = env.call("GET", "/me", Some(&expired), None).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.body["error"]["message"], "the token has expired");
 
-    let forged = shared::auth::TokenService::new("some-other-secret-some-other-secret", std::time::Duration::from_secs(600))
-        .issue(&id)
-        .unwrap();
-    assert_eq!(env.call("GET", "/me", Some(&forged), None).await.status, 401);
+    let forged = shared::auth::TokenService::new(
+        "some-other-secret-some-other-secret",
+        std::time::Duration::from_secs(600),
+    )
+    .issue(&id)
+    .unwrap();
+    assert_eq!(
+        env.call("GET", "/me", Some(&forged), None).await.status,
+        401
+    );
 }
 
 #[tokio::test]
 async fn patch_me_renames_with_validation() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
-    let answer = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": " Ada L. "}))).await;
+    let answer = env
+        .call(
+            "PATCH",
+            "/me",
+            Some(&ada.token),
+            Some(json!({"name": " Ada L. "})),
+        )
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["name"], "Ada L.");
     assert_eq!(answer.body["email"], ada.email.as_str());
-    let public = env.call("GET", &format!("/users/{}", ada.id), Some(&ada.token), None).await;
+    let public = env
+        .call("GET", &format!("/users/{}", ada.id), Some(&ada.token), None)
+        .await;
     assert_eq!(public.body["name"], "Ada L.");
 
-    let empty = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": ""}))).await;
+    let empty = env
+        .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": ""})))
+        .await;
     assert_eq!(empty.code(), "validation_failed");
     assert!(empty.body["error"]["details"]["name"].is_string());
-    let typed = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": 5}))).await;
+    let typed = env
+        .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": 5})))
+        .await;
     assert_eq!(typed.code(), "bad_request");
-    assert_eq!(env.call("PATCH", "/me", None, Some(json!({"name": "x"}))).await.status, 401);
+    assert_eq!(
+        env.call("PATCH", "/me", None, Some(json!({"name": "x"})))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -158,27 +247,72 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    assert_eq!(env.call("DELETE", "/me", Some(&ada.token), None).await.status, 204);
+    assert_eq!(
+        env.call("DELETE", "/me", Some(&ada.token), None)
+            .await
+            .status,
+        204
+    );
 
-    for (method, path) in [("GET", "/me"), ("GET", "/users"), ("DELETE", "/me"), ("GET", "/partnerships")] {
+    for (method, path) in [
+        ("GET", "/me"),
+        ("GET", "/users"),
+        ("DELETE", "/me"),
+        ("GET", "/partnerships"),
+    ] {
         let answer = env.call(method, path, Some(&ada.token), None).await;
         assert_eq!(answer.status, 401, "{method} {path}");
     }
-    let rename = env.call("PATCH", "/me", Some(&ada.token), Some(json!({"name": "Ghost"}))).await;
+    let rename = env
+        .call(
+            "PATCH",
+            "/me",
+            Some(&ada.token),
+            Some(json!({"name": "Ghost"})),
+        )
+        .await;
     assert_eq!(rename.status, 401);
-    let request = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({"recipient_id": bob.id}))).await;
+    let request = env
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&ada.token),
+            Some(json!({"recipient_id": bob.id})),
+        )
+        .await;
     assert_eq!(request.status, 401);
 
-    let login = env.call("POST", "/auth/login", None, Some(json!({"email": ada.email, "password": ada.password}))).await;
+    let login = env
+        .call(
+            "POST",
+            "/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": ada.password})),
+        )
+        .await;
     assert_eq!(login.status, 401);
-    assert_eq!(env.call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None).await.status, 404);
+    assert_eq!(
+        env.call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None)
+            .await
+            .status,
+        404
+    );
 
     let again = env
-        .call("POST", "/auth/register", None, Some(json!({"email": ada.email, "name": "Ada", "password": "a new password"})))
+        .call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"email": ada.email, "name": "Ada", "password": "a new password"})),
+        )
         .await;
     assert_eq!(again.status, 201);
     assert_ne!(again.body["user"]["id"], ada.id.as_str());
-    assert_eq!(env.call("GET", "/me", Some(&ada.token), None).await.status, 401, "old token of the old account");
+    assert_eq!(
+        env.call("GET", "/me", Some(&ada.token), None).await.status,
+        401,
+        "old token of the old account"
+    );
 }
 
 #[tokio::test]
@@ -204,7 +338,10 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
         let items = answer.body["items"].as_array().unwrap();
         assert!(items.len() <= 2);
         for item in items {
-            assert_eq!(item.as_object().unwrap().keys().collect::<Vec<_>>(), ["created_at", "id", "name"]);
+            assert_eq!(
+                item.as_object().unwrap().keys().collect::<Vec<_>>(),
+                ["created_at", "id", "name"]
+            );
             seen.push(item["id"].as_str().unwrap().to_string());
         }
         pages += 1;
@@ -221,12 +358,32 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let mut tampered = cursor.to_string();
     tampered.insert(10, 'x');
-    let answer = env.call("GET", &format!("/users?cursor={tampered}"), Some(&token), None).await;
+    let answer = env
+        .call(
+            "GET",
+            &format!("/users?cursor={tampered}"),
+            Some(&token),
+            None,
+        )
+        .await;
     assert_eq!((answer.status, answer.code()), (400, "bad_request"));
-    let answer = env.call("GET", &format!("/partnerships?cursor={cursor}"), Some(&token), None).await;
-    assert_eq!((answer.status, answer.code()), (400, "bad_request"), "a cursor is bound to its query");
+    let answer = env
+        .call(
+            "GET",
+            &format!("/partnerships?cursor={cursor}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (400, "bad_request"),
+        "a cursor is bound to its query"
+    );
     for bad in ["0", "101", "x"] {
-        let answer = env.call("GET", &format!("/users?limit={bad}"), Some(&token), None).await;
+        let answer = env
+            .call("GET", &format!("/users?limit={bad}"), Some(&token), None)
+            .await;
         assert_eq!(answer.code(), "bad_request", "limit={bad}");
     }
 }
@@ -236,19 +393,30 @@ async fn a_public_user_is_found_by_id() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let answer = env.call("GET", &format!("/users/{}", bob.id), Some(&ada.token), None).await;
+    let answer = env
+        .call("GET", &format!("/users/{}", bob.id), Some(&ada.token), None)
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["name"], "Bob");
-    assert!(answer.body.get("email").is_none(), "public users have no email");
+    assert!(
+        answer.body.get("email").is_none(),
+        "public users have no email"
+    );
     for unknown in [UserId::generate().to_string(), "not-an-id".to_string()] {
-        let answer = env.call("GET", &format!("/users/{unknown}"), Some(&ada.token), None).await;
+        let answer = env
+            .call("GET", &format!("/users/{unknown}"), Some(&ada.token), None)
+            .await;
         assert_eq!((answer.status, answer.code()), (404, "not_found"));
     }
 }
 
 async fn connect(env: &TestEnv, user: &str, live: bool) {
     let now = Timestamp::now();
-    let expires_at = if live { now.unix_seconds() + 3 * 3600 } else { now.unix_seconds() - 1 };
+    let expires_at = if live {
+        now.unix_seconds() + 3 * 3600
+    } else {
+        now.unix_seconds() - 1
+    };
     env.ctx
         .store
         .put_connection(&ConnectionRecord {
@@ -270,17 +438,30 @@ async fn presence_follows_live_connections_only() {
 
     let answer = env.call("GET", &path, Some(&ada.token), None).await;
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, json!({"user_id": bob.id, "online": false, "last_seen": null}));
+    assert_eq!(
+        answer.body,
+        json!({"user_id": bob.id, "online": false, "last_seen": null})
+    );
 
     connect(&env, &bob.id, false).await;
     let answer = env.call("GET", &path, Some(&ada.token), None).await;
-    assert_eq!(answer.body["online"], false, "an expired connection is not presence");
+    assert_eq!(
+        answer.body["online"], false,
+        "an expired connection is not presence"
+    );
 
     connect(&env, &bob.id, true).await;
     let answer = env.call("GET", &path, Some(&ada.token), None).await;
     assert_eq!(answer.body["online"], true);
 
-    let unknown = env.call("GET", &format!("/users/{}/presence", UserId::generate()), Some(&ada.token), None).await;
+    let unknown = env
+        .call(
+            "GET",
+            &format!("/users/{}/presence", UserId::generate()),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(unknown.status, 404);
 }
 
@@ -297,16 +478,24 @@ async fn online_lists_only_online_partners() {
     connect(&env, &stranger.id, true).await;
     connect(&env, &cy.id, false).await;
 
-    let answer = env.call("GET", "/presence/online", Some(&ada.token), None).await;
+    let answer = env
+        .call("GET", "/presence/online", Some(&ada.token), None)
+        .await;
     assert_eq!(answer.status, 200);
-    assert_eq!(answer.body, json!({"items": [{"user_id": bob.id, "name": "Bob", "last_seen": null}]}));
+    assert_eq!(
+        answer.body,
+        json!({"items": [{"user_id": bob.id, "name": "Bob", "last_seen": null}]})
+    );
 }
 
 #[tokio::test]
 async fn health_and_openapi_need_no_token() {
     let env = TestEnv::new().await;
     let health = env.call("GET", "/health", None, None).await;
-    assert_eq!((health.status, &health.body), (200, &json!({"status": "ok"})));
+    assert_eq!(
+        (health.status, &health.body),
+        (200, &json!({"status": "ok"}))
+    );
     let openapi = env.call("GET", "/openapi.json", None, None).await;
     assert_eq!(openapi.status, 200);
     assert_eq!(openapi.body["openapi"], "3.1.0");

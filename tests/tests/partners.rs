@@ -5,16 +5,27 @@ use integration_tests::{TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::{Timestamp, UserId};
 
-async fn send(env: &TestEnv, from: &TestUser, to: &str, message: Option<&str>) -> integration_tests::Answer {
+async fn send(
+    env: &TestEnv,
+    from: &TestUser,
+    to: &str,
+    message: Option<&str>,
+) -> integration_tests::Answer {
     let mut body = json!({ "recipient_id": to });
     if let Some(message) = message {
         body["message"] = json!(message);
     }
-    env.call("POST", "/partner-requests", Some(&from.token), Some(body)).await
+    env.call("POST", "/partner-requests", Some(&from.token), Some(body))
+        .await
 }
 
 fn ids(page: &Value) -> Vec<String> {
-    page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -38,17 +49,29 @@ async fn sending_a_request_stores_it_and_queues_one_email_event() {
     let event = &events[0];
     assert_eq!(event["kind"], "partner_request.created");
     assert_eq!(event["request_id"], request["id"]);
-    assert_eq!(event["event_id"], format!("partner_request:{}:created", request["id"].as_str().unwrap()));
+    assert_eq!(
+        event["event_id"],
+        format!(
+            "partner_request:{}:created",
+            request["id"].as_str().unwrap()
+        )
+    );
     assert_eq!(event["sender"], json!({"id": ada.id, "name": "Ada"}));
     assert_eq!(event["recipient"], json!({"id": bob.id, "name": "Bob"}));
 
-    let received = env.call("GET", "/partner-requests/received", Some(&bob.token), None).await;
+    let received = env
+        .call("GET", "/partner-requests/received", Some(&bob.token), None)
+        .await;
     assert_eq!(received.status, 200);
     assert_eq!(received.body["items"][0], *request);
     assert_eq!(received.body["next_cursor"], Value::Null);
-    let sent = env.call("GET", "/partner-requests/sent", Some(&ada.token), None).await;
+    let sent = env
+        .call("GET", "/partner-requests/sent", Some(&ada.token), None)
+        .await;
     assert_eq!(sent.body["items"][0], *request);
-    let none = env.call("GET", "/partner-requests/received", Some(&ada.token), None).await;
+    let none = env
+        .call("GET", "/partner-requests/received", Some(&ada.token), None)
+        .await;
     assert_eq!(none.body["items"], json!([]));
 }
 
@@ -62,9 +85,23 @@ async fn request_errors() {
     assert_eq!((to_self.status, to_self.code()), (400, "validation_failed"));
     assert!(to_self.body["error"]["details"]["recipient_id"].is_string());
 
-    let missing = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({}))).await;
+    let missing = env
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&ada.token),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(missing.code(), "validation_failed");
-    let typed = env.call("POST", "/partner-requests", Some(&ada.token), Some(json!({"recipient_id": 7}))).await;
+    let typed = env
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&ada.token),
+            Some(json!({"recipient_id": 7})),
+        )
+        .await;
     assert_eq!(typed.code(), "bad_request");
     let long = send(&env, &ada, &bob.id, Some(&"x".repeat(501))).await;
     assert_eq!(long.code(), "validation_failed");
@@ -78,13 +115,28 @@ async fn request_errors() {
     let again = send(&env, &ada, &bob.id, None).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
     let reverse = send(&env, &bob, &ada.id, None).await;
-    assert_eq!((reverse.status, reverse.code()), (409, "conflict"), "pending in the other direction");
+    assert_eq!(
+        (reverse.status, reverse.code()),
+        (409, "conflict"),
+        "pending in the other direction"
+    );
 
-    let unauthenticated = env.call("POST", "/partner-requests", None, Some(json!({"recipient_id": bob.id}))).await;
+    let unauthenticated = env
+        .call(
+            "POST",
+            "/partner-requests",
+            None,
+            Some(json!({"recipient_id": bob.id})),
+        )
+        .await;
     assert_eq!(unauthenticated.status, 401);
 
     TestEnv::settle().await;
-    assert_eq!(env.queued_messages().await.len(), 1, "only the stored request queued an email");
+    assert_eq!(
+        env.queued_messages().await.len(),
+        1,
+        "only the stored request queued an email"
+    );
 }
 
 #[tokio::test]
@@ -95,23 +147,38 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     let id = env.request_partner(&ada, &bob).await;
     env.queued_messages().await; // the "created" event
 
-    let answer = env.call("POST", &format!("/partner-requests/{id}/accept"), Some(&bob.token), None).await;
+    let answer = env
+        .call(
+            "POST",
+            &format!("/partner-requests/{id}/accept"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["status"], "accepted");
     assert!(Timestamp::parse(answer.body["responded_at"].as_str().unwrap()).is_some());
     let mut pair = vec![ada.id.clone(), bob.id.clone()];
     pair.sort();
     assert_eq!(answer.body["partnership"]["user_ids"], json!(pair));
-    assert_eq!(answer.body["partnership"]["since"], answer.body["responded_at"]);
+    assert_eq!(
+        answer.body["partnership"]["since"],
+        answer.body["responded_at"]
+    );
 
     TestEnv::settle().await;
     let events = env.queued_messages().await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["kind"], "partner_request.accepted");
-    assert_eq!(events[0]["event_id"], format!("partner_request:{id}:accepted"));
+    assert_eq!(
+        events[0]["event_id"],
+        format!("partner_request:{id}:accepted")
+    );
 
     for (user, other) in [(&ada, &bob), (&bob, &ada)] {
-        let list = env.call("GET", "/partnerships", Some(&user.token), None).await;
+        let list = env
+            .call("GET", "/partnerships", Some(&user.token), None)
+            .await;
         assert_eq!(list.status, 200);
         assert_eq!(
             list.body,
@@ -120,14 +187,38 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     }
 
     let again = send(&env, &ada, &bob.id, None).await;
-    assert_eq!((again.status, again.code()), (409, "conflict"), "already partners");
+    assert_eq!(
+        (again.status, again.code()),
+        (409, "conflict"),
+        "already partners"
+    );
     assert_eq!(again.body["error"]["message"], "you are already partners");
 
-    let received = env.call("GET", "/partner-requests/received", Some(&bob.token), None).await;
-    assert_eq!(received.body["items"], json!([]), "default filter is pending");
-    let accepted = env.call("GET", "/partner-requests/received?status=accepted", Some(&bob.token), None).await;
-    assert_eq!(ids(&accepted.body), [id.clone()]);
-    let all = env.call("GET", "/partner-requests/sent?status=all", Some(&ada.token), None).await;
+    let received = env
+        .call("GET", "/partner-requests/received", Some(&bob.token), None)
+        .await;
+    assert_eq!(
+        received.body["items"],
+        json!([]),
+        "default filter is pending"
+    );
+    let accepted = env
+        .call(
+            "GET",
+            "/partner-requests/received?status=accepted",
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&accepted.body), [id.as_str()]);
+    let all = env
+        .call(
+            "GET",
+            "/partner-requests/sent?status=all",
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(all.body["items"][0]["status"], "accepted");
 }
 
@@ -142,26 +233,66 @@ async fn accept_and_reject_errors() {
     for action in ["accept", "reject"] {
         let path = format!("/partner-requests/{id}/{action}");
         let by_sender = env.call("POST", &path, Some(&ada.token), None).await;
-        assert_eq!((by_sender.status, by_sender.code()), (403, "forbidden"), "{action}");
+        assert_eq!(
+            (by_sender.status, by_sender.code()),
+            (403, "forbidden"),
+            "{action}"
+        );
         let by_stranger = env.call("POST", &path, Some(&eve.token), None).await;
-        assert_eq!((by_stranger.status, by_stranger.code()), (404, "not_found"), "{action}");
+        assert_eq!(
+            (by_stranger.status, by_stranger.code()),
+            (404, "not_found"),
+            "{action}"
+        );
         let unknown = env
-            .call("POST", &format!("/partner-requests/{}/{action}", UserId::generate()), Some(&bob.token), None)
+            .call(
+                "POST",
+                &format!("/partner-requests/{}/{action}", UserId::generate()),
+                Some(&bob.token),
+                None,
+            )
             .await;
         assert_eq!(unknown.status, 404);
-        let garbage = env.call("POST", &format!("/partner-requests/x/{action}"), Some(&bob.token), None).await;
+        let garbage = env
+            .call(
+                "POST",
+                &format!("/partner-requests/x/{action}"),
+                Some(&bob.token),
+                None,
+            )
+            .await;
         assert_eq!(garbage.status, 404);
     }
 
-    let rejected = env.call("POST", &format!("/partner-requests/{id}/reject"), Some(&bob.token), None).await;
+    let rejected = env
+        .call(
+            "POST",
+            &format!("/partner-requests/{id}/reject"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
     assert_eq!(rejected.status, 200);
     assert_eq!(rejected.body["status"], "rejected");
     assert!(rejected.body.get("partnership").is_none());
     for action in ["accept", "reject"] {
-        let late = env.call("POST", &format!("/partner-requests/{id}/{action}"), Some(&bob.token), None).await;
-        assert_eq!((late.status, late.code()), (409, "conflict"), "{action} after reject");
+        let late = env
+            .call(
+                "POST",
+                &format!("/partner-requests/{id}/{action}"),
+                Some(&bob.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (late.status, late.code()),
+            (409, "conflict"),
+            "{action} after reject"
+        );
     }
-    let partnerships = env.call("GET", "/partnerships", Some(&bob.token), None).await;
+    let partnerships = env
+        .call("GET", "/partnerships", Some(&bob.token), None)
+        .await;
     assert_eq!(partnerships.body["items"], json!([]));
 
     // A rejected request frees the pair: either side may ask again.
@@ -178,20 +309,41 @@ async fn only_the_sender_cancels_a_pending_request() {
     let path = format!("/partner-requests/{id}");
 
     let by_recipient = env.call("DELETE", &path, Some(&bob.token), None).await;
-    assert_eq!((by_recipient.status, by_recipient.code()), (403, "forbidden"));
-    assert_eq!(env.call("DELETE", &path, Some(&eve.token), None).await.status, 404);
+    assert_eq!(
+        (by_recipient.status, by_recipient.code()),
+        (403, "forbidden")
+    );
+    assert_eq!(
+        env.call("DELETE", &path, Some(&eve.token), None)
+            .await
+            .status,
+        404
+    );
     let cancelled = env.call("DELETE", &path, Some(&ada.token), None).await;
     assert_eq!(cancelled.status, 204);
     assert_eq!(cancelled.body, Value::Null);
     let again = env.call("DELETE", &path, Some(&ada.token), None).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
-    let accept = env.call("POST", &format!("{path}/accept"), Some(&bob.token), None).await;
+    let accept = env
+        .call("POST", &format!("{path}/accept"), Some(&bob.token), None)
+        .await;
     assert_eq!(accept.status, 409);
 
-    let sent = env.call("GET", "/partner-requests/sent?status=cancelled", Some(&ada.token), None).await;
+    let sent = env
+        .call(
+            "GET",
+            "/partner-requests/sent?status=cancelled",
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(ids(&sent.body), [id]);
     assert!(sent.body["items"][0]["responded_at"].is_string());
-    assert_eq!(send(&env, &ada, &bob.id, None).await.status, 201, "the pair is free again");
+    assert_eq!(
+        send(&env, &ada, &bob.id, None).await.status,
+        201,
+        "the pair is free again"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +357,13 @@ async fn request_lists_filter_and_page_newest_first() {
         senders.push((sender, id));
     }
     let (first_sender, first_id) = &senders[0];
-    env.call("POST", &format!("/partner-requests/{first_id}/reject"), Some(&bob.token), None).await;
+    env.call(
+        "POST",
+        &format!("/partner-requests/{first_id}/reject"),
+        Some(&bob.token),
+        None,
+    )
+    .await;
     let _ = first_sender;
 
     let mut seen = Vec::new();
@@ -223,18 +381,64 @@ async fn request_lists_filter_and_page_newest_first() {
     expected.reverse();
     assert_eq!(seen, expected, "pending only, newest first");
 
-    let all = env.call("GET", "/partner-requests/received?status=all&limit=100", Some(&bob.token), None).await;
+    let all = env
+        .call(
+            "GET",
+            "/partner-requests/received?status=all&limit=100",
+            Some(&bob.token),
+            None,
+        )
+        .await;
     assert_eq!(ids(&all.body).len(), 5);
-    let rejected = env.call("GET", "/partner-requests/received?status=rejected", Some(&bob.token), None).await;
-    assert_eq!(ids(&rejected.body), [first_id.clone()]);
-    let bad = env.call("GET", "/partner-requests/received?status=maybe", Some(&bob.token), None).await;
+    let rejected = env
+        .call(
+            "GET",
+            "/partner-requests/received?status=rejected",
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&rejected.body), [first_id.as_str()]);
+    let bad = env
+        .call(
+            "GET",
+            "/partner-requests/received?status=maybe",
+            Some(&bob.token),
+            None,
+        )
+        .await;
     assert_eq!((bad.status, bad.code()), (400, "bad_request"));
 
-    let first = env.call("GET", "/partner-requests/received?limit=1", Some(&bob.token), None).await;
+    let first = env
+        .call(
+            "GET",
+            "/partner-requests/received?limit=1",
+            Some(&bob.token),
+            None,
+        )
+        .await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    let reused = env.call("GET", &format!("/partner-requests/received?status=all&cursor={cursor}"), Some(&bob.token), None).await;
-    assert_eq!(reused.code(), "bad_request", "a cursor is bound to its filter");
-    let other_user = env.call("GET", &format!("/partner-requests/received?cursor={cursor}"), Some(&senders[1].0.token), None).await;
+    let reused = env
+        .call(
+            "GET",
+            &format!("/partner-requests/received?status=all&cursor={cursor}"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reused.code(),
+        "bad_request",
+        "a cursor is bound to its filter"
+    );
+    let other_user = env
+        .call(
+            "GET",
+            &format!("/partner-requests/received?cursor={cursor}"),
+            Some(&senders[1].0.token),
+            None,
+        )
+        .await;
     assert_eq!(other_user.code(), "bad_request", "and to its user");
 }
 
@@ -247,27 +451,77 @@ async fn partnerships_show_current_names_and_can_be_ended() {
     env.make_partners(&ada, &bob).await;
     env.make_partners(&cy, &ada).await;
 
-    env.call("PATCH", "/me", Some(&bob.token), Some(json!({"name": "Robert"}))).await;
-    let list = env.call("GET", "/partnerships?limit=1", Some(&ada.token), None).await;
+    env.call(
+        "PATCH",
+        "/me",
+        Some(&bob.token),
+        Some(json!({"name": "Robert"})),
+    )
+    .await;
+    let list = env
+        .call("GET", "/partnerships?limit=1", Some(&ada.token), None)
+        .await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     let cursor = list.body["next_cursor"].as_str().unwrap().to_string();
-    let rest = env.call("GET", &format!("/partnerships?limit=1&cursor={cursor}"), Some(&ada.token), None).await;
+    let rest = env
+        .call(
+            "GET",
+            &format!("/partnerships?limit=1&cursor={cursor}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(rest.body["next_cursor"], Value::Null);
     let mut names: Vec<String> = [&list.body, &rest.body]
         .iter()
-        .map(|page| page["items"][0]["user"]["name"].as_str().unwrap().to_string())
+        .map(|page| {
+            page["items"][0]["user"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     names.sort();
     assert_eq!(names, ["Cy", "Robert"]);
 
-    assert_eq!(env.call("DELETE", &format!("/partnerships/{}", bob.id), Some(&ada.token), None).await.status, 204);
-    let after = env.call("GET", "/partnerships", Some(&bob.token), None).await;
+    assert_eq!(
+        env.call(
+            "DELETE",
+            &format!("/partnerships/{}", bob.id),
+            Some(&ada.token),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+    let after = env
+        .call("GET", "/partnerships", Some(&bob.token), None)
+        .await;
     assert_eq!(after.body["items"], json!([]), "ended for both sides");
-    let again = env.call("DELETE", &format!("/partnerships/{}", bob.id), Some(&ada.token), None).await;
+    let again = env
+        .call(
+            "DELETE",
+            &format!("/partnerships/{}", bob.id),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
-    let stranger = env.call("DELETE", &format!("/partnerships/{}", UserId::generate()), Some(&ada.token), None).await;
+    let stranger = env
+        .call(
+            "DELETE",
+            &format!("/partnerships/{}", UserId::generate()),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(stranger.status, 404);
-    assert_eq!(send(&env, &bob, &ada.id, None).await.status, 201, "they may ask again");
+    assert_eq!(
+        send(&env, &bob, &ada.id, None).await.status,
+        201,
+        "they may ask again"
+    );
 }
 
 #[tokio::test]
@@ -281,8 +535,17 @@ async fn deleted_accounts_vanish_from_partnerships_and_cannot_be_accepted() {
     env.call("DELETE", "/me", Some(&bob.token), None).await;
     env.call("DELETE", "/me", Some(&cy.token), None).await;
 
-    let list = env.call("GET", "/partnerships", Some(&ada.token), None).await;
+    let list = env
+        .call("GET", "/partnerships", Some(&ada.token), None)
+        .await;
     assert_eq!(list.body["items"], json!([]));
-    let accept = env.call("POST", &format!("/partner-requests/{pending}/accept"), Some(&ada.token), None).await;
+    let accept = env
+        .call(
+            "POST",
+            &format!("/partner-requests/{pending}/accept"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     assert_eq!(accept.status, 404, "{:?}", accept.body);
 }

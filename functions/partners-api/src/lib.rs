@@ -36,9 +36,9 @@ async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError>
     match route {
         "POST /partner-requests" => {
             let body: NewRequestBody = req.json()?;
-            let recipient = body.recipient_id.ok_or_else(|| {
-                AppError::invalid_field("recipient_id", "is required")
-            })?;
+            let recipient = body
+                .recipient_id
+                .ok_or_else(|| AppError::invalid_field("recipient_id", "is required"))?;
             let request =
                 partners::send_request(ctx, &caller, &recipient, body.message.as_deref()).await?;
             Reply::created(&request)

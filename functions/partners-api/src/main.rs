@@ -6,5 +6,8 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let ctx = AppContext::from_env().await?;
     let ctx = &ctx;
-    run(service_fn(move |request| partners_api::handle(ctx, request))).await
+    run(service_fn(move |request| {
+        partners_api::handle(ctx, request)
+    }))
+    .await
 }

@@ -127,7 +127,10 @@ fn decode_component(raw: &str) -> String {
             }
             b'%' => {
                 let hex = |b: u8| (b as char).to_digit(16);
-                match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+                match (
+                    bytes.get(i + 1).and_then(|b| hex(*b)),
+                    bytes.get(i + 2).and_then(|b| hex(*b)),
+                ) {
                     (Some(high), Some(low)) => {
                         out.push((high * 16 + low) as u8);
                         i += 3;
@@ -174,13 +177,24 @@ mod tests {
             source_ip: "127.0.0.1",
         };
         let params = vec![("id".to_string(), "abc".to_string())];
-        let event = http_api_event(&call, "POST /partner-requests/{id}/accept", &params, "req-1");
+        let event = http_api_event(
+            &call,
+            "POST /partner-requests/{id}/accept",
+            &params,
+            "req-1",
+        );
         assert_eq!(event["headers"]["x-multi"], "a,b");
         let request = to_lambda_request(&event).unwrap();
         assert_eq!(request.method(), "POST");
         assert_eq!(request.uri().path(), "/partner-requests/abc/accept");
-        assert_eq!(request.path_parameters_ref().unwrap().first("id"), Some("abc"));
-        assert_eq!(request.query_string_parameters_ref().unwrap().first("q"), Some("a b c"));
+        assert_eq!(
+            request.path_parameters_ref().unwrap().first("id"),
+            Some("abc")
+        );
+        assert_eq!(
+            request.query_string_parameters_ref().unwrap().first("q"),
+            Some("a b c")
+        );
     }
 
     #[test]

@@ -22,10 +22,12 @@ const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
 /// The HTTP API as an axum router over the functions' handlers.
 pub fn http_router(ctx: AppContext) -> Router {
-    Router::new().fallback(move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-        let ctx = ctx.clone();
-        async move { forward(&ctx, peer, request).await }
-    })
+    Router::new().fallback(
+        move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
+            let ctx = ctx.clone();
+            async move { forward(&ctx, peer, request).await }
+        },
+    )
 }
 
 /// Serves the HTTP API on `listener` until the future is dropped.
@@ -44,7 +46,12 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
         return gateway_error(404, "not_found", "no such route", &request_id);
     };
     let Ok(body) = to_bytes(body, GATEWAY_BODY_LIMIT).await else {
-        return gateway_error(413, "payload_too_large", "the request body is too large", &request_id);
+        return gateway_error(
+            413,
+            "payload_too_large",
+            "the request body is too large",
+            &request_id,
+        );
     };
     let headers: Vec<(String, String)> = parts
         .headers
@@ -59,7 +66,12 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
         body: &body,
         source_ip: &peer.ip().to_string(),
     };
-    let event = http_api_event(&call, &found.route.key(), &found.path_parameters, &request_id);
+    let event = http_api_event(
+        &call,
+        &found.route.key(),
+        &found.path_parameters,
+        &request_id,
+    );
     let lambda_request = match to_lambda_request(&event) {
         Ok(request) => request,
         Err(err) => {
@@ -71,7 +83,10 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
         USERS_API => users_api::handle(ctx, lambda_request).await,
         PARTNERS_API => partners_api::handle(ctx, lambda_request).await,
         other => {
-            tracing::error!(function = other, "route owned by a function the gateway does not host");
+            tracing::error!(
+                function = other,
+                "route owned by a function the gateway does not host"
+            );
             return gateway_error(500, "internal", "an internal error occurred", &request_id);
         }
     };
@@ -82,7 +97,8 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
 
 fn gateway_error(status: u16, code: &str, message: &str, request_id: &str) -> Response {
     let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    let status = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let status =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     (
         status,
         [

@@ -11,7 +11,10 @@ use shared::AppContext;
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_string())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
 }
 
 #[tokio::main]
@@ -38,12 +41,22 @@ async fn main() -> Result<(), BoxError> {
     let ctx = AppContext::new(config, &sdk);
 
     let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
     println!();
     println!("  HTTP API         http://{}", listener.local_addr()?);
-    println!("  OpenAPI          http://{}/openapi.json", listener.local_addr()?);
-    println!("  DynamoDB Local   {}", env_or("AWS_ENDPOINT_URL_DYNAMODB", "(AWS)"));
-    println!("  moto (SQS, SES)  {}", env_or("AWS_ENDPOINT_URL_SQS", "(AWS)"));
+    println!(
+        "  OpenAPI          http://{}/openapi.json",
+        listener.local_addr()?
+    );
+    println!(
+        "  DynamoDB Local   {}",
+        env_or("AWS_ENDPOINT_URL_DYNAMODB", "(AWS)")
+    );
+    println!(
+        "  moto (SQS, SES)  {}",
+        env_or("AWS_ENDPOINT_URL_SQS", "(AWS)")
+    );
     println!("  table            {table}");
     println!("  email queue      {notification_queue}");
     println!();

@@ -30,8 +30,8 @@ impl Default for PasswordHasher {
 impl PasswordHasher {
     pub fn new() -> Self {
         let (memory_kib, passes, lanes) = ARGON2_PARAMS;
-        let params = Params::new(memory_kib, passes, lanes, None)
-            .unwrap_or_else(|_| Params::default());
+        let params =
+            Params::new(memory_kib, passes, lanes, None).unwrap_or_else(|_| Params::default());
         Self {
             argon2: Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params)),
             decoy: Arc::new(OnceLock::new()),
@@ -93,7 +93,10 @@ mod tests {
         let hasher = PasswordHasher::new();
         let password = Password::parse("correct horse battery").unwrap();
         let hash = hasher.hash(&password).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert!(hasher.verify(&password, &hash).await.unwrap());
         let wrong = Password::parse("wrong horse battery").unwrap();
         assert!(!hasher.verify(&wrong, &hash).await.unwrap());

@@ -87,15 +87,21 @@ mod tests {
     fn rejects_expired_tampered_and_foreign_tokens() {
         let tokens = TokenService::new(SECRET, Duration::from_secs(60));
         let user = UserId::generate();
-        let hour_ago = Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000).unwrap();
+        let hour_ago =
+            Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000).unwrap();
         let expired = tokens.issue_at(&user, hour_ago).unwrap();
-        assert_eq!(tokens.verify(&expired).unwrap_err().to_string(), "the token has expired");
+        assert_eq!(
+            tokens.verify(&expired).unwrap_err().to_string(),
+            "the token has expired"
+        );
 
         let token = tokens.issue(&user).unwrap();
         let mut tampered = token.clone().into_bytes();
         let i = token.find('.').unwrap() + 3;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
-        assert!(tokens.verify(std::str::from_utf8(&tampered).unwrap()).is_err());
+        assert!(tokens
+            .verify(std::str::from_utf8(&tampered).unwrap())
+            .is_err());
 
         let other = TokenService::new("another-secret-another-secret-xx", Duration::from_secs(60));
         assert!(tokens.verify(&other.issue(&user).unwrap()).is_err());

@@ -171,7 +171,12 @@ impl PartnerRequest {
 
     /// The recipient accepts or rejects. The sender gets 403, anyone else 404 (they may not
     /// learn the request exists), and a request that is no longer pending 409.
-    pub fn respond(&self, caller: &UserId, decision: Decision, now: Timestamp) -> Result<Self, AppError> {
+    pub fn respond(
+        &self,
+        caller: &UserId,
+        decision: Decision,
+        now: Timestamp,
+    ) -> Result<Self, AppError> {
         let verb = match decision {
             Decision::Accept => "accept",
             Decision::Reject => "reject",
@@ -282,25 +287,67 @@ mod tests {
         let recipient = request.recipient.id.clone();
         let stranger = UserId::generate();
 
-        assert_eq!(request.respond(&sender, Decision::Accept, now).unwrap_err().status(), 403);
-        assert_eq!(request.respond(&stranger, Decision::Accept, now).unwrap_err().status(), 404);
+        assert_eq!(
+            request
+                .respond(&sender, Decision::Accept, now)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            request
+                .respond(&stranger, Decision::Accept, now)
+                .unwrap_err()
+                .status(),
+            404
+        );
         let accepted = request.respond(&recipient, Decision::Accept, now).unwrap();
         assert_eq!(accepted.status, RequestStatus::Accepted);
         assert_eq!(accepted.responded_at, Some(now));
-        assert_eq!(accepted.respond(&recipient, Decision::Reject, now).unwrap_err().status(), 409);
+        assert_eq!(
+            accepted
+                .respond(&recipient, Decision::Reject, now)
+                .unwrap_err()
+                .status(),
+            409
+        );
         // The role check comes first: the sender learns 403 even after the request was answered.
-        assert_eq!(accepted.respond(&sender, Decision::Reject, now).unwrap_err().status(), 403);
+        assert_eq!(
+            accepted
+                .respond(&sender, Decision::Reject, now)
+                .unwrap_err()
+                .status(),
+            403
+        );
     }
 
     #[test]
     fn only_the_sender_cancels_a_pending_request() {
         let request = pending();
         let now = Timestamp::now();
-        assert_eq!(request.cancel(&request.recipient.id, now).unwrap_err().status(), 403);
-        assert_eq!(request.cancel(&UserId::generate(), now).unwrap_err().status(), 404);
+        assert_eq!(
+            request
+                .cancel(&request.recipient.id, now)
+                .unwrap_err()
+                .status(),
+            403
+        );
+        assert_eq!(
+            request
+                .cancel(&UserId::generate(), now)
+                .unwrap_err()
+                .status(),
+            404
+        );
         let cancelled = request.cancel(&request.sender.id, now).unwrap();
         assert_eq!(cancelled.status, RequestStatus::Cancelled);
-        assert_eq!(cancelled.cancel(&request.sender.id, now).unwrap_err().status(), 409);
+        assert_eq!(
+            cancelled
+                .cancel(&request.sender.id, now)
+                .unwrap_err()
+                .status(),
+            409
+        );
     }
 
     #[test]
@@ -311,7 +358,10 @@ mod tests {
 
     #[test]
     fn status_filter_defaults_to_pending() {
-        assert_eq!(StatusFilter::parse(None).unwrap(), StatusFilter::Only(RequestStatus::Pending));
+        assert_eq!(
+            StatusFilter::parse(None).unwrap(),
+            StatusFilter::Only(RequestStatus::Pending)
+        );
         assert_eq!(StatusFilter::parse(Some("all")).unwrap(), StatusFilter::All);
         assert!(StatusFilter::parse(Some("open")).is_err());
     }
@@ -320,7 +370,13 @@ mod tests {
     fn request_messages_are_optional_and_bounded() {
         assert_eq!(RequestMessage::parse(None).unwrap(), None);
         assert_eq!(RequestMessage::parse(Some("   ")).unwrap(), None);
-        assert_eq!(RequestMessage::parse(Some(" hi ")).unwrap().unwrap().as_str(), "hi");
+        assert_eq!(
+            RequestMessage::parse(Some(" hi "))
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "hi"
+        );
         assert!(RequestMessage::parse(Some(&"x".repeat(501))).is_err());
     }
 }

@@ -69,7 +69,11 @@ pub async fn send_request(
 }
 
 /// Finds a request the caller is a party to (with the caller's profile, in one read).
-async fn load_request(ctx: &AppContext, caller: &UserId, id: &str) -> Result<PartnerRequest, AppError> {
+async fn load_request(
+    ctx: &AppContext,
+    caller: &UserId,
+    id: &str,
+) -> Result<PartnerRequest, AppError> {
     let id = RequestId::parse(id).ok_or_else(PartnerRequest::not_found)?;
     let (user, request) = ctx.store.find_request_for(caller, &id).await?;
     existing_caller(user)?;
@@ -151,7 +155,11 @@ pub async fn list_partnerships(
     })
 }
 
-pub async fn end_partnership(ctx: &AppContext, caller: &UserId, other: &str) -> Result<(), AppError> {
+pub async fn end_partnership(
+    ctx: &AppContext,
+    caller: &UserId,
+    other: &str,
+) -> Result<(), AppError> {
     let other = parse_user_id(other).map_err(|_| AppError::not_found("you are not partners"))?;
     require_caller(ctx, caller).await?;
     ctx.store.delete_partnership(caller, &other).await

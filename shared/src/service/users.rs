@@ -1,7 +1,9 @@
 use serde::Serialize;
 
 use super::{existing_caller, require_caller};
-use crate::domain::{Email, NewUser, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId, UserName};
+use crate::domain::{
+    Email, NewUser, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId, UserName,
+};
 use crate::error::AppError;
 use crate::storage::Presence;
 use crate::AppContext;
@@ -88,7 +90,10 @@ pub async fn list_users(
 
 pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<PublicUser, AppError> {
     let target = parse_user_id(id)?;
-    let users = ctx.store.get_users(&[caller.clone(), target.clone()]).await?;
+    let users = ctx
+        .store
+        .get_users(&[caller.clone(), target.clone()])
+        .await?;
     existing_caller(users.get(caller).cloned())?;
     users
         .get(&target)
@@ -101,10 +106,8 @@ pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Pub
 pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Presence, AppError> {
     let target = parse_user_id(id)?;
     let both = [caller.clone(), target.clone()];
-    let (users, online) = tokio::try_join!(
-        ctx.store.get_users(&both),
-        ctx.store.is_online(&target)
-    )?;
+    let (users, online) =
+        tokio::try_join!(ctx.store.get_users(&both), ctx.store.is_online(&target))?;
     existing_caller(users.get(caller).cloned())?;
     let user = users.get(&target).ok_or_else(user_not_found)?;
     Ok(Presence {
@@ -115,8 +118,12 @@ pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Pre
 }
 
 /// The caller's partners (and, once channels exist, channel co-members) that are online.
-pub async fn online_contacts(ctx: &AppContext, caller: &UserId) -> Result<Vec<OnlineContact>, AppError> {
-    let (_, partners) = tokio::try_join!(require_caller(ctx, caller), ctx.store.partner_ids(caller))?;
+pub async fn online_contacts(
+    ctx: &AppContext,
+    caller: &UserId,
+) -> Result<Vec<OnlineContact>, AppError> {
+    let (_, partners) =
+        tokio::try_join!(require_caller(ctx, caller), ctx.store.partner_ids(caller))?;
     let (online, users) = tokio::try_join!(
         ctx.store.online_among(&partners),
         ctx.store.get_users(&partners)

@@ -45,7 +45,9 @@ impl CursorCodec {
             .iter()
             .map(|(name, value)| match value {
                 AttributeValue::S(text) => Ok((name.clone(), text.clone())),
-                _ => Err(AppError::internal(format!("non-string key attribute {name}"))),
+                _ => Err(AppError::internal(format!(
+                    "non-string key attribute {name}"
+                ))),
             })
             .collect::<Result<_, _>>()?;
         let claims = CursorClaims {
@@ -86,7 +88,10 @@ mod tests {
         ]);
         let cursor = codec.encode("users", &key).unwrap();
         assert_eq!(codec.decode("users", &cursor).unwrap(), key);
-        assert_eq!(codec.decode("partners:x", &cursor).unwrap_err().status(), 400);
+        assert_eq!(
+            codec.decode("partners:x", &cursor).unwrap_err().status(),
+            400
+        );
         let mut tampered = cursor.clone();
         tampered.insert(cursor.len() / 2, 'x');
         assert_eq!(codec.decode("users", &tampered).unwrap_err().status(), 400);

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Counterpart, Email, PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp,
-    User, UserId, UserName,
+    Counterpart, Email, PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp, User,
+    UserId, UserName,
 };
 use crate::error::AppError;
 

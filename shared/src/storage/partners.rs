@@ -221,7 +221,9 @@ impl Store {
                 if failed.iter().any(|&i| i <= 2) {
                     Err(PartnerRequest::no_longer_pending())
                 } else if failed.contains(&5) {
-                    Err(AppError::not_found("the sender of this request no longer exists"))
+                    Err(AppError::not_found(
+                        "the sender of this request no longer exists",
+                    ))
                 } else {
                     Err(AppError::conflict("you are already partners"))
                 }
@@ -330,7 +332,10 @@ impl Store {
         let delete = |owner: &UserId, partner: &UserId, must_exist: bool| {
             let mut delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(keys::key(keys::user_pk(owner), keys::partner_sk(partner))));
+                .set_key(Some(keys::key(
+                    keys::user_pk(owner),
+                    keys::partner_sk(partner),
+                )));
             if must_exist {
                 delete = delete.condition_expression("attribute_exists(pk)");
             }

@@ -113,7 +113,11 @@ impl Store {
     }
 
     /// Renames a user; `None` if the user does not exist (the update never creates one).
-    pub async fn rename_user(&self, id: &UserId, name: &UserName) -> Result<Option<User>, AppError> {
+    pub async fn rename_user(
+        &self,
+        id: &UserId,
+        name: &UserName,
+    ) -> Result<Option<User>, AppError> {
         let result = self
             .client
             .update_item()
@@ -179,7 +183,12 @@ impl Store {
             .key_condition_expression("gsi1pk = :all")
             .expression_attribute_values(":all", AttributeValue::S(ALL_USERS.into()));
         let (items, next_cursor) = self
-            .query_page(query, "users", page, &[PK, SK, keys::GSI1_PK, keys::GSI1_SK])
+            .query_page(
+                query,
+                "users",
+                page,
+                &[PK, SK, keys::GSI1_PK, keys::GSI1_SK],
+            )
             .await?;
         let items = items
             .into_iter()
