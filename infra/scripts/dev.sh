@@ -6,7 +6,8 @@ set -euo pipefail
 # shellcheck source=emulators.sh
 source "$(dirname "$0")/emulators.sh"
 cd "$ROOT"
-cargo build --quiet -p local-gateway
+# The whole workspace, so features unify as in `make test` and artifacts are shared.
+cargo build --quiet --workspace
 start_emulators
 export TABLE_NAME="${TABLE_NAME:-chat}"
 export LOG_FORMAT="${LOG_FORMAT:-text}"
