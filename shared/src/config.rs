@@ -18,12 +18,20 @@ pub struct Config {
     pub sender_email: String,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
     #[error("missing environment variables: {}", .0.join(", "))]
     Missing(Vec<&'static str>),
     #[error("environment variable {name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+/// A function's `main` returns this error, and Rust prints an error returned from `main` with
+/// `Debug`: make that the readable message, so the log says what to fix.
+impl std::fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// The shortest JWT secret accepted: HS256 keys below 256 bits are guessable offline.

@@ -38,7 +38,21 @@ impl AppContext {
     /// Reads the configuration and the AWS environment; fails naming any missing variable.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Ok(Self::new(config, &sdk))
+        Ok(Self::new(config, &load_sdk_config().await))
     }
+}
+
+/// The AWS SDK configuration from the environment, with timeouts that fit an API function
+/// (10 s Lambda timeout): an unreachable dependency fails fast with a 503 instead of hanging
+/// until Lambda kills the invocation.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(1))
+        .operation_attempt_timeout(std::time::Duration::from_secs(2))
+        .operation_timeout(std::time::Duration::from_secs(6))
+        .build();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }

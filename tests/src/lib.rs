@@ -3,6 +3,8 @@
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
 pub mod openapi;
+pub mod runtime_api;
+pub mod samples;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -78,7 +80,7 @@ pub fn unique(prefix: &str) -> String {
 impl TestEnv {
     pub async fn new() -> Self {
         require_emulators();
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let sdk = shared::context::load_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
         let table = unique("test");

@@ -504,7 +504,7 @@ async fn health_and_openapi_need_no_token() {
 #[tokio::test]
 async fn health_reports_an_unreachable_table() {
     let mut env = TestEnv::new().await;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::context::load_sdk_config().await;
     let config = shared::config::Config {
         table_name: unique("missing"),
         ..(*env.ctx.config).clone()

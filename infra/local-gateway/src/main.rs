@@ -20,7 +20,7 @@ fn env_or(name: &str, default: &str) -> String {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     shared::telemetry::init();
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = shared::context::load_sdk_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ses = aws_sdk_ses::Client::new(&sdk);

@@ -1,0 +1,212 @@
+//! A minimal Lambda Runtime API (the interface Lambda offers a `provided.al2023` bootstrap):
+//! starts a function's real binary with `AWS_LAMBDA_RUNTIME_API` pointing here, hands it
+//! events through `/invocation/next`, and collects what it posts back.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+/// What the function did with one event.
+#[derive(Debug)]
+pub enum Outcome {
+    Response(Value),
+    Error(Value),
+}
+
+struct Pending {
+    id: String,
+    event: Value,
+}
+
+#[derive(Clone)]
+struct Shared {
+    next: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    init_error: Arc<Mutex<Option<Value>>>,
+}
+
+pub struct RuntimeHarness {
+    child: Child,
+    events: mpsc::Sender<Pending>,
+    shared: Shared,
+    /// When the process was spawned.
+    pub started: Instant,
+}
+
+/// `target/<profile>/<name>`, next to the test binary's own `deps/` folder.
+pub fn binary_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+async fn next(State(shared): State<Shared>) -> (HeaderMap, String) {
+    let pending = shared.next.lock().await.recv().await;
+    let mut headers = HeaderMap::new();
+    let Some(pending) = pending else {
+        // The harness is gone; the function will be killed.
+        return (headers, "{}".into());
+    };
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() + 30_000)
+        .unwrap_or_default();
+    let insert = |headers: &mut HeaderMap, name: &'static str, value: String| {
+        if let Ok(value) = value.parse() {
+            headers.insert(name, value);
+        }
+    };
+    insert(
+        &mut headers,
+        "lambda-runtime-aws-request-id",
+        pending.id.clone(),
+    );
+    insert(
+        &mut headers,
+        "lambda-runtime-deadline-ms",
+        deadline.to_string(),
+    );
+    insert(
+        &mut headers,
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:000000000000:function:local".into(),
+    );
+    insert(
+        &mut headers,
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000".into(),
+    );
+    (headers, pending.event.to_string())
+}
+
+async fn respond(
+    State(shared): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    deliver(&shared, &id, Outcome::Response(parse(&body))).await
+}
+
+async fn error(
+    State(shared): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    body: String,
+) -> StatusCode {
+    deliver(&shared, &id, Outcome::Error(parse(&body))).await
+}
+
+async fn init_error(State(shared): State<Shared>, body: String) -> StatusCode {
+    *shared.init_error.lock().await = Some(parse(&body));
+    StatusCode::ACCEPTED
+}
+
+fn parse(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
+}
+
+async fn deliver(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
+    match shared.waiting.lock().await.remove(id) {
+        Some(waiter) => {
+            let _ = waiter.send(outcome);
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+impl RuntimeHarness {
+    /// Starts `binary` as Lambda would, with `env` added to a Lambda-like environment.
+    pub async fn start(binary: &Path, env: &[(String, String)]) -> Self {
+        let (events, receiver) = mpsc::channel(16);
+        let shared = Shared {
+            next: Arc::new(Mutex::new(receiver)),
+            waiting: Arc::default(),
+            init_error: Arc::default(),
+        };
+        let router = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind runtime API");
+        let address = listener.local_addr().expect("runtime API address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        let name = binary
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("spawn {}: {err}", binary.display()));
+        Self {
+            child,
+            events,
+            shared,
+            started,
+        }
+    }
+
+    /// Sends one event and waits (at most 30 s) for the function's answer.
+    pub async fn invoke(&mut self, event: Value) -> Outcome {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (sender, receiver) = oneshot::channel();
+        self.shared.waiting.lock().await.insert(id.clone(), sender);
+        self.events
+            .send(Pending { id, event })
+            .await
+            .expect("runtime API alive");
+        match tokio::time::timeout(Duration::from_secs(30), receiver).await {
+            Ok(Ok(outcome)) => outcome,
+            _ => {
+                let init = self.shared.init_error.lock().await.clone();
+                let status = self.child.try_wait().ok().flatten();
+                panic!("no answer within 30 s (init error: {init:?}, exit: {status:?})")
+            }
+        }
+    }
+
+    /// The process id, for memory readings.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+}

@@ -1,0 +1,73 @@
+//! The sample events of `events/`, in the order they can be replayed against an empty table.
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+use shared::routes::{Route, ROUTES};
+
+pub struct Sample {
+    pub function: String,
+    pub name: String,
+    pub event: Value,
+    pub route: &'static Route,
+}
+
+impl Sample {
+    /// The status the function answers with on a fresh table: registration and login of the
+    /// sample account succeed; routes needing a token get 401 (the files carry a placeholder).
+    pub fn expected_status(&self) -> u16 {
+        match self.name.as_str() {
+            "register.json" => 201,
+            "login.json" => 200,
+            _ if self.route.auth => 401,
+            _ => 200,
+        }
+    }
+}
+
+/// Every file of `events/<function>/`, register.json first in each folder.
+pub fn load() -> Vec<Sample> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(&root).expect("events/ exists") {
+        let dir = dir.expect("events/ entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let function = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        for file in std::fs::read_dir(&dir).expect("function folder") {
+            let path = file.expect("event file").path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
+                    .unwrap_or_else(|err| panic!("{function}/{name}: {err}"));
+            let route_key = event["routeKey"].as_str().unwrap_or_default().to_string();
+            let route = ROUTES
+                .iter()
+                .find(|r| r.key() == route_key)
+                .unwrap_or_else(|| panic!("{function}/{name}: {route_key} is not a route"));
+            found.push(Sample {
+                function: function.clone(),
+                name,
+                event,
+                route,
+            });
+        }
+    }
+    found.sort_by_key(|s| {
+        (
+            s.function.clone(),
+            s.name != "register.json",
+            s.name.clone(),
+        )
+    });
+    found
+}

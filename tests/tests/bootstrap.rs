@@ -1,0 +1,69 @@
+//! The real bootstrap binaries under a Lambda Runtime API: each function answers its
+//! events/ files through the runtime protocol, with DynamoDB Local and moto behind it.
+
+use integration_tests::runtime_api::{binary_path, Outcome, RuntimeHarness};
+use integration_tests::{samples, TestEnv, TEST_SECRET};
+use serde_json::Value;
+
+fn function_env(env: &TestEnv) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA"))
+        .collect();
+    vars.extend([
+        ("TABLE_NAME".into(), env.table.clone()),
+        ("NOTIFICATION_QUEUE_URL".into(), env.queue_url.clone()),
+        ("JWT_SECRET".into(), TEST_SECRET.into()),
+        ("SENDER_EMAIL".into(), "noreply@example.com".into()),
+        ("RUST_LOG".into(), "warn".into()),
+    ]);
+    vars
+}
+
+#[tokio::test]
+async fn bootstrap_binaries_answer_their_sample_events() {
+    let env = TestEnv::new().await;
+    let samples = samples::load();
+    for function in ["users-api", "partners-api"] {
+        let mut harness = RuntimeHarness::start(&binary_path(function), &function_env(&env)).await;
+        for sample in samples.iter().filter(|s| s.function == function) {
+            let Outcome::Response(response) = harness.invoke(sample.event.clone()).await else {
+                panic!("{function}/{}: the function reported an error", sample.name);
+            };
+            assert_eq!(
+                response["statusCode"].as_u64(),
+                Some(u64::from(sample.expected_status())),
+                "{function}/{}: {response}",
+                sample.name
+            );
+            assert!(
+                response["headers"]["x-request-id"].is_string(),
+                "{response}"
+            );
+            let body: Value = serde_json::from_str(response["body"].as_str().unwrap_or("null"))
+                .unwrap_or(Value::Null);
+            if sample.expected_status() >= 400 {
+                assert!(
+                    body["error"]["code"].is_string(),
+                    "{function}/{}: {body}",
+                    sample.name
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bootstrap_without_configuration_names_what_is_missing() {
+    let output = tokio::process::Command::new(binary_path("partners-api"))
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+        .output()
+        .await
+        .expect("run the binary");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
+        "{stderr}"
+    );
+}
