@@ -37,6 +37,7 @@ fn strings(value: &Value, field: &str) -> Vec<String> {
 fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
     let template = template();
     let mut deployed = Vec::new();
+    let mut default_route = Vec::new();
     for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
         let code = function["Properties"]["CodeUri"].as_str().expect("CodeUri");
         let name = code.trim_start_matches("functions/").to_string();
@@ -49,7 +50,9 @@ fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
             .into_iter()
             .flatten()
         {
-            if event["Type"] == "HttpApi" {
+            if event["Type"] == "HttpApi" && event["Properties"].get("Path").is_none() {
+                default_route.push(name.clone());
+            } else if event["Type"] == "HttpApi" {
                 let props = &event["Properties"];
                 deployed.push((
                     props["Method"].as_str().expect("Method").to_string(),
@@ -59,6 +62,11 @@ fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
             }
         }
     }
+    assert_eq!(
+        default_route,
+        ["users-api"],
+        "one $default route, answering 404 in the contract's shape"
+    );
     deployed.sort();
     let mut table: Vec<(String, String, String)> = ROUTES
         .iter()

@@ -53,12 +53,18 @@ async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError>
         }
         "POST /auth/login" => {
             let body: LoginBody = req.json()?;
-            let session = users::login(
-                ctx,
-                body.email.as_deref().unwrap_or_default(),
-                body.password.as_deref().unwrap_or_default(),
-            )
-            .await?;
+            let mut missing = shared::error::FieldErrors::new();
+            for (field, value) in [("email", &body.email), ("password", &body.password)] {
+                if value.is_none() {
+                    missing.insert(field.into(), "is required".into());
+                }
+            }
+            let (Some(email), Some(password), true) =
+                (body.email, body.password, missing.is_empty())
+            else {
+                return Err(AppError::Validation(missing));
+            };
+            let session = users::login(ctx, &email, &password).await?;
             Reply::ok(&session)
         }
         "GET /me" => Reply::ok(&users::me(ctx, &req.caller(ctx)?).await?),

@@ -160,7 +160,11 @@ pub async fn end_partnership(
     caller: &UserId,
     other: &str,
 ) -> Result<(), AppError> {
-    let other = parse_user_id(other).map_err(|_| AppError::not_found("you are not partners"))?;
+    let not_partners = || AppError::not_found("you are not partners");
+    let other = parse_user_id(other).map_err(|_| not_partners())?;
+    if &other == caller {
+        return Err(not_partners());
+    }
     require_caller(ctx, caller).await?;
     ctx.store.delete_partnership(caller, &other).await
 }

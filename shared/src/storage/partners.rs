@@ -165,7 +165,10 @@ impl Store {
         updated: &PartnerRequest,
     ) -> Result<Option<Partnership>, AppError> {
         let now = updated.responded_at.unwrap_or_else(Timestamp::now);
-        let mut actions = Vec::with_capacity(7);
+        // Action order matters: failures are reported by index below.
+        // 0, 1: both copies; 2: pair; on acceptance 3, 4: partnership sides; 5: sender exists;
+        // 6: recipient exists.
+        let mut actions = Vec::with_capacity(8);
         for incoming in [true, false] {
             let view = request_item(updated, incoming);
             let update = Update::builder()
@@ -213,12 +216,15 @@ impl Store {
                 actions.push(self.put_new(to_item(&item)?)?);
             }
             actions.push(self.user_must_exist(sender)?);
+            actions.push(self.user_must_exist(recipient)?);
         }
         match self.transact(actions).await {
             Ok(()) => Ok(accepted.then(|| Partnership::between(sender, recipient, now))),
             Err(TxError::ConditionFailed(reasons)) => {
                 let failed = failed_conditions(&reasons);
-                if failed.iter().any(|&i| i <= 2) {
+                if failed.contains(&6) {
+                    Err(AppError::Unauthorized("the account no longer exists"))
+                } else if failed.iter().any(|&i| i <= 2) {
                     Err(PartnerRequest::no_longer_pending())
                 } else if failed.contains(&5) {
                     Err(AppError::not_found(

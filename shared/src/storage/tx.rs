@@ -65,11 +65,24 @@ impl Store {
             if !failed_conditions(&reasons).is_empty() {
                 return Err(TxError::ConditionFailed(reasons));
             }
+            let codes: Vec<&str> = reasons.iter().filter_map(|r| r.code()).collect();
+            let contention = codes
+                .iter()
+                .all(|c| matches!(*c, "None" | "TransactionConflict"));
+            if !contention {
+                let throttled = codes
+                    .iter()
+                    .any(|c| matches!(*c, "ThrottlingError" | "ProvisionedThroughputExceeded"));
+                return Err(TxError::Other(if throttled {
+                    AppError::Unavailable("the database")
+                } else {
+                    AppError::internal(format!("transaction cancelled: {codes:?}"))
+                }));
+            }
             attempt += 1;
             if attempt > CONTENTION_RETRIES {
-                return Err(TxError::Other(AppError::conflict(
-                    "the resource is being changed by another request; retry",
-                )));
+                // Still colliding after every retry: the table is too busy for this item now.
+                return Err(TxError::Other(AppError::Unavailable("the database")));
             }
             // Jittered backoff so colliding callers spread out.
             let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 20;
