@@ -10,6 +10,8 @@ pub struct Config {
     pub table_name: String,
     /// `NOTIFICATION_QUEUE_URL`: SQS queue read by the email worker.
     pub notification_queue_url: String,
+    /// `MAINTENANCE_QUEUE_URL`: SQS queue read by the maintenance worker (purges).
+    pub maintenance_queue_url: String,
     /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors).
     pub jwt_secret: String,
     /// `TOKEN_TTL_SECONDS` (default 86400): lifetime of an access token.
@@ -55,6 +57,7 @@ impl Config {
         };
         let table_name = required("TABLE_NAME");
         let notification_queue_url = required("NOTIFICATION_QUEUE_URL");
+        let maintenance_queue_url = required("MAINTENANCE_QUEUE_URL");
         let jwt_secret = required("JWT_SECRET");
         let sender_email = required("SENDER_EMAIL");
         if !missing.is_empty() {
@@ -81,6 +84,7 @@ impl Config {
         Ok(Self {
             table_name,
             notification_queue_url,
+            maintenance_queue_url,
             jwt_secret,
             token_ttl,
             sender_email,
@@ -106,7 +110,7 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "missing environment variables: NOTIFICATION_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
+            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
         );
     }
 
@@ -115,6 +119,7 @@ mod tests {
         let config = Config::from_lookup(lookup(&[
             ("TABLE_NAME", "chat"),
             ("NOTIFICATION_QUEUE_URL", "http://q"),
+            ("MAINTENANCE_QUEUE_URL", "http://m"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("SENDER_EMAIL", "noreply@example.com"),
             ("TOKEN_TTL_SECONDS", "60"),
@@ -129,6 +134,7 @@ mod tests {
         let base = [
             ("TABLE_NAME", "chat"),
             ("NOTIFICATION_QUEUE_URL", "http://q"),
+            ("MAINTENANCE_QUEUE_URL", "http://m"),
             ("SENDER_EMAIL", "noreply@example.com"),
         ];
         let mut vars = base.to_vec();

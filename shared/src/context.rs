@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::auth::{PasswordHasher, TokenService};
 use crate::config::Config;
-use crate::notify::Notifier;
+use crate::events::EventBus;
+use crate::queue::Queue;
 use crate::storage::{CursorCodec, Store};
 
 #[derive(Clone)]
@@ -13,7 +14,12 @@ pub struct AppContext {
     pub store: Store,
     pub tokens: TokenService,
     pub passwords: PasswordHasher,
-    pub notifier: Notifier,
+    /// Email events for the email worker.
+    pub notifications: Queue,
+    /// Jobs for the maintenance worker (purges).
+    pub maintenance: Queue,
+    /// Domain events of pushed changes.
+    pub events: EventBus,
 }
 
 impl AppContext {
@@ -30,7 +36,9 @@ impl AppContext {
             ),
             tokens: TokenService::new(&config.jwt_secret, config.token_ttl),
             passwords: PasswordHasher::new(),
-            notifier: Notifier::new(sqs, &config.notification_queue_url),
+            notifications: Queue::new(sqs.clone(), &config.notification_queue_url),
+            maintenance: Queue::new(sqs, &config.maintenance_queue_url),
+            events: EventBus::new(),
             config: Arc::new(config),
         }
     }

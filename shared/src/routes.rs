@@ -19,6 +19,7 @@ impl Route {
 
 pub const USERS_API: &str = "users-api";
 pub const PARTNERS_API: &str = "partners-api";
+pub const CHANNELS_API: &str = "channels-api";
 
 const fn route(
     method: &'static str,
@@ -54,6 +55,14 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/partner-requests/{id}", PARTNERS_API, true),
     route("GET", "/partnerships", PARTNERS_API, true),
     route("DELETE", "/partnerships/{user_id}", PARTNERS_API, true),
+    route("POST", "/channels", CHANNELS_API, true),
+    route("GET", "/channels", CHANNELS_API, true),
+    route("GET", "/channels/public", CHANNELS_API, true),
+    route("GET", "/channels/{id}", CHANNELS_API, true),
+    route("POST", "/channels/{id}/members", CHANNELS_API, true),
+    route("POST", "/channels/{id}/join", CHANNELS_API, true),
+    route("POST", "/channels/{id}/leave", CHANNELS_API, true),
+    route("DELETE", "/channels/{id}", CHANNELS_API, true),
 ];
 
 /// A matched route with its path parameters.

@@ -13,7 +13,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use local_gateway::event::{http_api_event, to_lambda_request, HttpCall};
 use serde_json::Value;
 use shared::config::Config;
-use shared::routes::{match_route, PARTNERS_API, USERS_API};
+use shared::routes::{match_route, CHANNELS_API, PARTNERS_API, USERS_API};
 use shared::AppContext;
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -50,6 +50,7 @@ pub struct TestEnv {
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub queue_url: String,
+    pub maintenance_queue_url: String,
     pub table: String,
 }
 
@@ -62,6 +63,17 @@ fn require_emulators() {
              `infra/scripts/with-emulators.sh cargo test --workspace`"
         );
     }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
+    sqs.create_queue()
+        .queue_name(unique(prefix))
+        .attributes(QueueAttributeName::VisibilityTimeout, "300")
+        .send()
+        .await
+        .expect("create a test queue")
+        .queue_url
+        .expect("queue url")
 }
 
 fn openapi_document() -> &'static openapi::Document {
@@ -87,18 +99,12 @@ impl TestEnv {
         shared::storage::schema::create_table(&dynamodb, &table)
             .await
             .expect("create the test table");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(unique("notify"))
-            .attributes(QueueAttributeName::VisibilityTimeout, "300")
-            .send()
-            .await
-            .expect("create the test queue")
-            .queue_url
-            .expect("queue url");
+        let queue_url = create_queue(&sqs, "notify").await;
+        let maintenance_queue_url = create_queue(&sqs, "maintenance").await;
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some(table.clone()),
             "NOTIFICATION_QUEUE_URL" => Some(queue_url.clone()),
+            "MAINTENANCE_QUEUE_URL" => Some(maintenance_queue_url.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
             _ => None,
@@ -109,6 +115,7 @@ impl TestEnv {
             sqs,
             dynamodb,
             queue_url,
+            maintenance_queue_url,
             table,
         }
     }
@@ -172,6 +179,7 @@ impl TestEnv {
         let response = match function {
             USERS_API => users_api::handle(&self.ctx, request).await,
             PARTNERS_API => partners_api::handle(&self.ctx, request).await,
+            CHANNELS_API => channels_api::handle(&self.ctx, request).await,
             other => panic!("unknown function {other}"),
         };
         let Ok(response) = response;
@@ -243,12 +251,21 @@ impl TestEnv {
 
     /// Every message now on the test's notification queue (each read once).
     pub async fn queued_messages(&self) -> Vec<Value> {
+        self.drain(&self.queue_url).await
+    }
+
+    /// Every job now on the test's maintenance queue (each read once).
+    pub async fn queued_jobs(&self) -> Vec<Value> {
+        self.drain(&self.maintenance_queue_url).await
+    }
+
+    async fn drain(&self, queue_url: &str) -> Vec<Value> {
         let mut messages = Vec::new();
         loop {
             let output = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .wait_time_seconds(0)
                 .send()

@@ -12,6 +12,10 @@ fn function_env(env: &TestEnv) -> Vec<(String, String)> {
     vars.extend([
         ("TABLE_NAME".into(), env.table.clone()),
         ("NOTIFICATION_QUEUE_URL".into(), env.queue_url.clone()),
+        (
+            "MAINTENANCE_QUEUE_URL".into(),
+            env.maintenance_queue_url.clone(),
+        ),
         ("JWT_SECRET".into(), TEST_SECRET.into()),
         ("SENDER_EMAIL".into(), "noreply@example.com".into()),
         ("RUST_LOG".into(), "warn".into()),
@@ -23,7 +27,7 @@ fn function_env(env: &TestEnv) -> Vec<(String, String)> {
 async fn bootstrap_binaries_answer_their_sample_events() {
     let env = TestEnv::new().await;
     let samples = samples::load();
-    for function in ["users-api", "partners-api"] {
+    for function in ["users-api", "partners-api", "channels-api"] {
         let mut harness = RuntimeHarness::start(&binary_path(function), &function_env(&env)).await;
         for sample in samples.iter().filter(|s| s.function == function) {
             let Outcome::Response(response) = harness.invoke(sample.event.clone()).await else {
@@ -63,7 +67,7 @@ async fn a_bootstrap_without_configuration_names_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
+        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
         "{stderr}"
     );
 }

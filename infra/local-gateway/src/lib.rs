@@ -11,7 +11,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use shared::routes::{match_route, PARTNERS_API, USERS_API};
+use shared::routes::{match_route, CHANNELS_API, PARTNERS_API, USERS_API};
 use shared::AppContext;
 
 use event::{http_api_event, to_lambda_request, HttpCall};
@@ -82,6 +82,7 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
     let response = match found.route.function {
         USERS_API => users_api::handle(ctx, lambda_request).await,
         PARTNERS_API => partners_api::handle(ctx, lambda_request).await,
+        CHANNELS_API => channels_api::handle(ctx, lambda_request).await,
         other => {
             tracing::error!(
                 function = other,

@@ -1,12 +1,17 @@
 //! The domain: newtypes that parse input once, and the rules of users, partner requests and
 //! partnerships. Nothing here performs I/O, so every rule is unit-tested directly.
 
+mod channel;
 mod ids;
 mod page;
 mod partner;
 mod time;
 mod user;
 
+pub use channel::{
+    Channel, ChannelId, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
+    MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
+};
 pub use ids::{RequestId, UserId};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{

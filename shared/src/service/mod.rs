@@ -1,6 +1,7 @@
 //! Use cases: each public function is one operation of the API, composed from the domain
 //! rules and the store. Handlers call these and only translate HTTP in and out.
 
+pub mod channels;
 pub mod partners;
 pub mod users;
 

@@ -8,7 +8,7 @@ use crate::domain::{
     RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
-use crate::notify::{NotificationEvent, NotificationKind};
+use crate::queue::{NotificationEvent, NotificationKind};
 use crate::storage::RequestDirection;
 use crate::AppContext;
 
@@ -59,11 +59,9 @@ pub async fn send_request(
         Timestamp::now(),
     )?;
     ctx.store.insert_request(&request).await?;
-    ctx.notifier
-        .send_after_commit(&NotificationEvent::for_request(
-            NotificationKind::PartnerRequestCreated,
-            &request,
-        ))
+    let event = NotificationEvent::for_request(NotificationKind::PartnerRequestCreated, &request);
+    ctx.notifications
+        .send_after_commit(&event, "new partner request email")
         .await;
     Ok(request)
 }
@@ -92,11 +90,10 @@ pub async fn respond(
     let updated = request.respond(caller, decision, Timestamp::now())?;
     let partnership = ctx.store.record_response(&updated).await?;
     if partnership.is_some() {
-        ctx.notifier
-            .send_after_commit(&NotificationEvent::for_request(
-                NotificationKind::PartnerRequestAccepted,
-                &updated,
-            ))
+        let event =
+            NotificationEvent::for_request(NotificationKind::PartnerRequestAccepted, &updated);
+        ctx.notifications
+            .send_after_commit(&event, "request accepted email")
             .await;
     }
     Ok(Response {

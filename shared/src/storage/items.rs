@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Counterpart, Email, PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp, User,
-    UserId, UserName,
+    Channel, ChannelId, ChannelKind, ChannelName, Counterpart, Email, MemberRole, Membership,
+    PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp, User, UserId, UserName,
 };
 use crate::error::AppError;
 
@@ -116,4 +116,71 @@ pub fn from_item<T: serde::de::DeserializeOwned>(item: super::Item) -> Result<T,
 
 pub fn to_item<T: Serialize>(value: &T) -> Result<super::Item, AppError> {
     serde_dynamo::to_item(value).map_err(AppError::internal)
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChannelItem {
+    pub pk: String,
+    pub sk: String,
+    /// Set for public channels only (sparse index of public channels).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    pub entity: String,
+    pub id: ChannelId,
+    pub name: ChannelName,
+    pub kind: ChannelKind,
+    pub private: bool,
+    pub created_by: UserId,
+    pub created_at: Timestamp,
+    pub member_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl From<ChannelItem> for Channel {
+    fn from(item: ChannelItem) -> Self {
+        Self {
+            id: item.id,
+            name: item.name,
+            kind: item.kind,
+            private: item.private,
+            created_by: item.created_by,
+            created_at: item.created_at,
+            member_count: item.member_count,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MemberItem {
+    pub pk: String,
+    pub sk: String,
+    pub gsi1pk: String,
+    pub gsi1sk: String,
+    pub entity: String,
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub role: MemberRole,
+    pub joined_at: Timestamp,
+}
+
+impl From<MemberItem> for Membership {
+    fn from(item: MemberItem) -> Self {
+        Self {
+            channel_id: item.channel_id,
+            user_id: item.user_id,
+            role: item.role,
+            joined_at: item.joined_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DirectItem {
+    pub pk: String,
+    pub sk: String,
+    pub entity: String,
+    pub channel_id: ChannelId,
 }

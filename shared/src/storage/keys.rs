@@ -1,7 +1,7 @@
 //! Key formats of the single table. Nothing outside `storage` builds or parses these.
 
 use super::{s, Item};
-use crate::domain::{PairKey, RequestId, RequestStatus, UserId};
+use crate::domain::{ChannelId, PairKey, RequestId, RequestStatus, UserId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -72,4 +72,31 @@ pub fn connection_key(connection_id: &str) -> Item {
 /// GSI1 partition of a user's connections.
 pub fn user_connections_pk(user: &UserId) -> String {
     format!("{}#CONN", user_pk(user))
+}
+
+pub const CHANNEL_META: &str = "META";
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+/// The GSI1 partition listing public channels.
+pub const PUBLIC_CHANNELS: &str = "PUBLIC_CHANNELS";
+
+pub fn channel_pk(channel: &ChannelId) -> String {
+    format!("CHAN#{channel}")
+}
+
+pub fn channel_key(channel: &ChannelId) -> Item {
+    key(channel_pk(channel), CHANNEL_META)
+}
+
+pub fn member_key(channel: &ChannelId, user: &UserId) -> Item {
+    key(channel_pk(channel), format!("{MEMBER_PREFIX}{user}"))
+}
+
+/// GSI1 partition of a user's memberships.
+pub fn user_channels_pk(user: &UserId) -> String {
+    format!("{}#CHAN", user_pk(user))
+}
+
+/// The claim that makes a pair's direct channel unique.
+pub fn direct_key(pair: &PairKey) -> Item {
+    key(format!("DIRECT#{}#{}", pair.low, pair.high), "DIRECT")
 }

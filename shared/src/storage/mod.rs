@@ -2,6 +2,7 @@
 //! item shapes and index names; everything above it speaks domain types.
 //! The design and the cost of every access pattern are in `docs/data-model.md`.
 
+mod channels;
 mod cursor;
 mod errors;
 mod items;
@@ -16,6 +17,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
+pub use channels::{Admission, ChannelAccess};
 pub use cursor::CursorCodec;
 pub use partners::RequestDirection;
 pub use presence::{ConnectionRecord, Presence};

@@ -1,9 +1,10 @@
-//! The notification queue: events that make the email worker send a message.
+//! SQS queues the API writes to: email events for the email worker, maintenance jobs for the
+//! maintenance worker. Messages are sent after the change they describe has committed.
 
 use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Counterpart, PartnerRequest, RequestId, Timestamp};
+use crate::domain::{ChannelId, Counterpart, PartnerRequest, RequestId, Timestamp};
 use crate::error::AppError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,31 +44,52 @@ impl NotificationEvent {
     }
 }
 
-#[derive(Clone)]
-pub struct Notifier {
-    client: aws_sdk_sqs::Client,
-    queue_url: String,
+/// A job for the maintenance worker: `{"kind": "purge_channel", ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MaintenanceJob {
+    /// Delete every item of a channel that was marked deleted.
+    PurgeChannel {
+        channel_id: ChannelId,
+        requested_at: Timestamp,
+    },
 }
 
-impl Notifier {
-    pub fn new(client: aws_sdk_sqs::Client, queue_url: impl Into<String>) -> Self {
+impl MaintenanceJob {
+    pub fn purge_channel(channel: &ChannelId) -> Self {
+        Self::PurgeChannel {
+            channel_id: channel.clone(),
+            requested_at: Timestamp::now(),
+        }
+    }
+}
+
+/// One SQS queue.
+#[derive(Clone)]
+pub struct Queue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+}
+
+impl Queue {
+    pub fn new(client: aws_sdk_sqs::Client, url: impl Into<String>) -> Self {
         Self {
             client,
-            queue_url: queue_url.into(),
+            url: url.into(),
         }
     }
 
-    pub async fn send(&self, event: &NotificationEvent) -> Result<(), AppError> {
-        let body = serde_json::to_string(event).map_err(AppError::internal)?;
+    pub async fn send(&self, message: &impl Serialize) -> Result<(), AppError> {
+        let body = serde_json::to_string(message).map_err(AppError::internal)?;
         self.client
             .send_message()
-            .queue_url(&self.queue_url)
+            .queue_url(&self.url)
             .message_body(body)
             .send()
             .await
             .map_err(|err| match err {
                 SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                    AppError::Unavailable("the notification queue")
+                    AppError::Unavailable("the queue")
                 }
                 other => {
                     AppError::internal(aws_sdk_sqs::error::DisplayErrorContext(other).to_string())
@@ -76,14 +98,14 @@ impl Notifier {
         Ok(())
     }
 
-    /// Queues an event after the change it reports has committed. The change stands whatever
-    /// happens here, so a failure is logged with the event id (for a replay) and not returned.
-    pub async fn send_after_commit(&self, event: &NotificationEvent) {
-        if let Err(err) = self.send(event).await {
+    /// Sends a message about a change that has already committed. The change stands whatever
+    /// happens here, so a failure is logged with what was lost (for a replay), not returned.
+    pub async fn send_after_commit(&self, message: &impl Serialize, what: &str) {
+        if let Err(err) = self.send(message).await {
             tracing::error!(
-                event_id = %event.event_id,
+                message = %serde_json::to_string(message).unwrap_or_default(),
                 error = ?err,
-                "notification not queued; the email for this event will not be sent"
+                "{what}: message not queued"
             );
         }
     }

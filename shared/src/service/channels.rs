@@ -1,0 +1,309 @@
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::existing_caller;
+use super::require_caller;
+use crate::domain::{
+    Channel, ChannelId, ChannelKind, Member, MemberRole, Membership, NewChannel, Page, PageRequest,
+    PairKey, Timestamp, User, UserId, UserName,
+};
+use crate::error::AppError;
+use crate::events::DomainEvent;
+use crate::queue::MaintenanceJob;
+use crate::storage::{Admission, ChannelAccess};
+use crate::AppContext;
+
+/// A channel with its members, as `GET /channels/{id}` shows it.
+#[derive(Debug, Serialize)]
+pub struct ChannelView {
+    #[serde(flatten)]
+    pub channel: Channel,
+    pub members: Vec<Member>,
+}
+
+/// Whether a create made a new channel or found the pair's existing direct channel.
+pub enum Created {
+    New(ChannelView),
+    Existing(ChannelView),
+}
+
+const ASSISTANT_NAME: &str = "Assistant";
+
+fn parse_channel_id(raw: &str) -> Result<ChannelId, AppError> {
+    ChannelId::parse(raw).ok_or_else(Channel::not_found)
+}
+
+/// Names the members (current names; the assistant has a fixed one). Members whose account
+/// was deleted are left out until the maintenance worker removes them.
+fn name_members(memberships: Vec<Membership>, users: &HashMap<UserId, User>) -> Vec<Member> {
+    let mut members: Vec<Member> = memberships
+        .into_iter()
+        .filter_map(|m| {
+            let name = if m.user_id.as_str() == UserId::ASSISTANT {
+                UserName::parse(ASSISTANT_NAME).ok()?
+            } else {
+                users.get(&m.user_id)?.name.clone()
+            };
+            Some(Member {
+                user_id: m.user_id,
+                name,
+                role: m.role,
+                joined_at: m.joined_at,
+            })
+        })
+        .collect();
+    members.sort_by(|a, b| (a.joined_at, &a.user_id).cmp(&(b.joined_at, &b.user_id)));
+    members
+}
+
+async fn view(
+    ctx: &AppContext,
+    channel: Channel,
+    memberships: Vec<Membership>,
+) -> Result<ChannelView, AppError> {
+    let ids: Vec<UserId> = memberships.iter().map(|m| m.user_id.clone()).collect();
+    let users = ctx.store.get_users(&ids).await?;
+    Ok(ChannelView {
+        channel,
+        members: name_members(memberships, &users),
+    })
+}
+
+/// Reads the channel, the caller's membership and profile (one BatchGetItem) and, in
+/// parallel, every member. Refuses deleted accounts and unknown or deleted channels.
+async fn load(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &ChannelId,
+) -> Result<(Channel, Option<Membership>, Vec<Membership>), AppError> {
+    let caller_only = [caller.clone()];
+    let (access, members) = tokio::try_join!(
+        ctx.store.channel_access(channel, caller, &caller_only),
+        ctx.store.channel_members(channel)
+    )?;
+    let ChannelAccess {
+        channel,
+        membership,
+        users,
+    } = access;
+    existing_caller(users.into_iter().next())?;
+    let channel = channel.ok_or_else(Channel::not_found)?;
+    Ok((channel, membership, members))
+}
+
+/// `POST /channels`: one read of the named users, one transaction.
+pub async fn create(
+    ctx: &AppContext,
+    caller: &UserId,
+    new: NewChannel,
+) -> Result<Created, AppError> {
+    let mut wanted = vec![caller.clone()];
+    wanted.extend(new.member_ids.iter().cloned());
+    let users = ctx.store.get_users(&wanted).await?;
+    existing_caller(users.get(caller).cloned())?;
+    let unknown: Vec<&str> = new
+        .member_ids
+        .iter()
+        .filter(|id| !users.contains_key(*id))
+        .map(UserId::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(AppError::invalid_field(
+            "unknown_member_ids",
+            unknown.join(","),
+        ));
+    }
+
+    let now = Timestamp::now();
+    let id = ChannelId::generate();
+    let membership = |user_id: UserId, role| Membership {
+        channel_id: id.clone(),
+        user_id,
+        role,
+        joined_at: now,
+    };
+    let mut memberships = vec![membership(caller.clone(), MemberRole::Owner)];
+    memberships.extend(
+        new.member_ids
+            .iter()
+            .map(|m| membership(m.clone(), MemberRole::Member)),
+    );
+    if new.kind == ChannelKind::Assistant {
+        if let Some(assistant) = UserId::parse(UserId::ASSISTANT) {
+            memberships.push(membership(assistant, MemberRole::Member));
+        }
+    }
+    let channel = Channel {
+        id: id.clone(),
+        name: new.name,
+        kind: new.kind,
+        private: new.private,
+        created_by: caller.clone(),
+        created_at: now,
+        member_count: memberships.len() as u32,
+    };
+    let pair = match (new.kind, new.member_ids.first()) {
+        (ChannelKind::Direct, Some(other)) => Some(PairKey::of(caller, other)),
+        _ => None,
+    };
+    match ctx
+        .store
+        .create_channel(&channel, &memberships, pair.as_ref())
+        .await?
+    {
+        None => Ok(Created::New(ChannelView {
+            members: name_members(memberships, &users),
+            channel,
+        })),
+        Some(existing) => {
+            let (channel, _, members) = load(ctx, caller, &existing).await?;
+            Ok(Created::Existing(view(ctx, channel, members).await?))
+        }
+    }
+}
+
+pub async fn get(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
+    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    channel.ensure_visible(membership.as_ref())?;
+    view(ctx, channel, members).await
+}
+
+/// The caller's channels (without members), in channel id order.
+pub async fn list_mine(
+    ctx: &AppContext,
+    caller: &UserId,
+    page: &PageRequest,
+) -> Result<Page<Channel>, AppError> {
+    let (_, ids) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.list_member_channel_ids(caller, page)
+    )?;
+    Ok(Page {
+        items: ctx.store.get_channels(&ids.items).await?,
+        next_cursor: ids.next_cursor,
+    })
+}
+
+pub async fn list_public(
+    ctx: &AppContext,
+    caller: &UserId,
+    page: &PageRequest,
+) -> Result<Page<Channel>, AppError> {
+    let (_, page) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.list_public_channels(page)
+    )?;
+    Ok(page)
+}
+
+/// Adds `user` as a member (a group channel, by one of its members). Pushes `member.joined`.
+pub async fn add_member(
+    ctx: &AppContext,
+    caller: &UserId,
+    id: &str,
+    user: &str,
+) -> Result<ChannelView, AppError> {
+    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    channel.ensure_can_add(membership.as_ref())?;
+    let user = UserId::parse(user)
+        .filter(|u| u.as_str() != UserId::ASSISTANT)
+        .ok_or_else(|| AppError::not_found("user not found"))?;
+    admit(ctx, channel, members, user, Admission::AddedBy(caller)).await
+}
+
+/// Joins a public channel. Pushes `member.joined`.
+pub async fn join(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
+    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    channel.ensure_can_join(membership.as_ref())?;
+    admit(ctx, channel, members, caller.clone(), Admission::Joined).await
+}
+
+async fn admit(
+    ctx: &AppContext,
+    mut channel: Channel,
+    mut members: Vec<Membership>,
+    user: UserId,
+    admission: Admission<'_>,
+) -> Result<ChannelView, AppError> {
+    if members.iter().any(|m| m.user_id == user) {
+        return Err(AppError::conflict("already a member"));
+    }
+    if channel.is_full() {
+        return Err(AppError::conflict("the channel is full"));
+    }
+    let membership = Membership {
+        channel_id: channel.id.clone(),
+        user_id: user,
+        role: MemberRole::Member,
+        joined_at: Timestamp::now(),
+    };
+    let mut ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
+    ids.push(membership.user_id.clone());
+    let (_, users) = tokio::try_join!(
+        ctx.store.add_member(&channel, &membership, admission),
+        ctx.store.get_users(&ids)
+    )?;
+    channel.member_count += 1;
+    members.push(membership.clone());
+    let view = ChannelView {
+        members: name_members(members, &users),
+        channel,
+    };
+    if let Some(member) = view
+        .members
+        .iter()
+        .find(|m| m.user_id == membership.user_id)
+    {
+        ctx.events.publish(DomainEvent::MemberJoined {
+            channel_id: view.channel.id.clone(),
+            member: member.clone(),
+        });
+    }
+    Ok(view)
+}
+
+/// Leaves a channel. Pushes `member.left`.
+pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
+    let channel_id = parse_channel_id(id)?;
+    let caller_only = [caller.clone()];
+    let access = ctx
+        .store
+        .channel_access(&channel_id, caller, &caller_only)
+        .await?;
+    existing_caller(access.users.into_iter().next())?;
+    let channel = access.channel.ok_or_else(Channel::not_found)?;
+    channel.ensure_visible(access.membership.as_ref())?;
+    if access.membership.is_none() {
+        return Err(AppError::conflict("you are not a member"));
+    }
+    ctx.store.remove_member(&channel.id, caller).await?;
+    ctx.events.publish(DomainEvent::MemberLeft {
+        channel_id: channel.id,
+        user_id: caller.clone(),
+    });
+    Ok(())
+}
+
+/// Deletes a channel (owner only): hidden at once, its items purged by a queued job.
+pub async fn delete(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
+    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    channel.ensure_can_delete(membership.as_ref())?;
+    let pair = match channel.kind {
+        ChannelKind::Direct => {
+            let other = members
+                .iter()
+                .find(|m| &m.user_id != caller)
+                .map(|m| &m.user_id);
+            other.map(|other| PairKey::of(caller, other))
+        }
+        _ => None,
+    };
+    ctx.store
+        .mark_channel_deleted(&channel, caller, pair.as_ref(), Timestamp::now())
+        .await?;
+    ctx.maintenance
+        .send_after_commit(&MaintenanceJob::purge_channel(&channel.id), "purge channel")
+        .await;
+    Ok(())
+}

@@ -1,0 +1,554 @@
+//! Channels and membership: every row of the contract's Channels section, through the
+//! channels-api handler on DynamoDB Local.
+
+use futures::future::join_all;
+use integration_tests::{Answer, TestEnv, TestUser};
+use serde_json::{json, Value};
+use shared::domain::UserId;
+use shared::events::DomainEvent;
+
+async fn create(env: &TestEnv, owner: &TestUser, body: Value) -> Answer {
+    env.call("POST", "/channels", Some(&owner.token), Some(body))
+        .await
+}
+
+async fn group(env: &TestEnv, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let answer = create(
+        env,
+        owner,
+        json!({"name": "Team", "member_ids": ids, "private": private}),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
+fn member_ids(channel: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = channel["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn creating_a_group_makes_the_creator_owner() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let answer = create(
+        &env,
+        &ada,
+        json!({"name": "  Launch  ", "member_ids": [bob.id]}),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let channel = &answer.body;
+    assert_eq!(channel["name"], "Launch");
+    assert_eq!(channel["kind"], "group");
+    assert_eq!(channel["private"], true);
+    assert_eq!(channel["created_by"], ada.id.as_str());
+    assert_eq!(channel["member_count"], 2);
+    let members = channel["members"].as_array().unwrap();
+    let ada_member = members
+        .iter()
+        .find(|m| m["user_id"] == ada.id.as_str())
+        .unwrap();
+    assert_eq!(
+        (ada_member["role"].as_str(), ada_member["name"].as_str()),
+        (Some("owner"), Some("Ada"))
+    );
+    let bob_member = members
+        .iter()
+        .find(|m| m["user_id"] == bob.id.as_str())
+        .unwrap();
+    assert_eq!(bob_member["role"], "member");
+
+    let id = channel["id"].as_str().unwrap();
+    let got = env
+        .call("GET", &format!("/channels/{id}"), Some(&bob.token), None)
+        .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, *channel);
+}
+
+#[tokio::test]
+async fn creation_rules() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let ghost = UserId::generate().to_string();
+
+    let bad = create(
+        &env,
+        &ada,
+        json!({"name": "x", "member_ids": [ghost, "nope", bob.id, bob.id, ada.id]}),
+    )
+    .await;
+    assert_eq!((bad.status, bad.code()), (400, "validation_failed"));
+    let details = &bad.body["error"]["details"];
+    assert_eq!(details["unknown_member_ids"], "nope");
+    assert_eq!(
+        details["duplicate_member_ids"],
+        format!("{},{}", bob.id, ada.id)
+    );
+    let missing_user = create(&env, &ada, json!({"name": "x", "member_ids": [ghost]})).await;
+    assert_eq!(
+        missing_user.body["error"]["details"]["unknown_member_ids"],
+        ghost.as_str()
+    );
+
+    let no_name = create(&env, &ada, json!({"member_ids": []})).await;
+    assert!(no_name.body["error"]["details"]["name"].is_string());
+    let bad_kind = create(&env, &ada, json!({"name": "x", "kind": "broadcast"})).await;
+    assert_eq!(bad_kind.code(), "bad_request");
+
+    let too_many: Vec<String> = (0..98).map(|_| UserId::generate().to_string()).collect();
+    let big = create(&env, &ada, json!({"name": "x", "member_ids": too_many})).await;
+    assert!(big.body["error"]["details"]["member_ids"].is_string());
+
+    let direct_two = create(
+        &env,
+        &ada,
+        json!({"name": "dm", "kind": "direct", "member_ids": []}),
+    )
+    .await;
+    assert!(direct_two.body["error"]["details"]["member_ids"].is_string());
+    let assistant_with = create(
+        &env,
+        &ada,
+        json!({"name": "ai", "kind": "assistant", "member_ids": [bob.id]}),
+    )
+    .await;
+    assert!(assistant_with.body["error"]["details"]["member_ids"].is_string());
+    let public_direct = create(
+        &env,
+        &ada,
+        json!({"name": "dm", "kind": "direct", "member_ids": [bob.id], "private": false}),
+    )
+    .await;
+    assert!(public_direct.body["error"]["details"]["private"].is_string());
+}
+
+#[tokio::test]
+async fn a_pair_has_one_direct_channel() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let first = create(
+        &env,
+        &ada,
+        json!({"name": "dm", "kind": "direct", "member_ids": [bob.id]}),
+    )
+    .await;
+    assert_eq!(first.status, 201);
+    assert_eq!(member_ids(&first.body), sorted(&[&ada.id, &bob.id]));
+    let again = create(
+        &env,
+        &bob,
+        json!({"name": "other name", "kind": "direct", "member_ids": [ada.id]}),
+    )
+    .await;
+    assert_eq!(again.status, 200, "the existing channel, from either side");
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.body["name"], "dm");
+
+    // Concurrent creations by both sides still make one channel.
+    let cy = env.register("Cy").await;
+    let dee = env.register("Dee").await;
+    let (a, b) = tokio::join!(
+        create(
+            &env,
+            &cy,
+            json!({"name": "dm", "kind": "direct", "member_ids": [dee.id]})
+        ),
+        create(
+            &env,
+            &dee,
+            json!({"name": "dm", "kind": "direct", "member_ids": [cy.id]})
+        ),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 201]);
+    assert_eq!(a.body["id"], b.body["id"]);
+
+    // Deleting it frees the pair.
+    let id = first.body["id"].as_str().unwrap();
+    assert_eq!(
+        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+            .await
+            .status,
+        204
+    );
+    let fresh = create(
+        &env,
+        &bob,
+        json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]}),
+    )
+    .await;
+    assert_eq!(fresh.status, 201);
+    assert_ne!(fresh.body["id"], first.body["id"]);
+}
+
+#[tokio::test]
+async fn the_assistant_joins_assistant_channels() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let answer = create(&env, &ada, json!({"name": "Ask", "kind": "assistant"})).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    assert_eq!(answer.body["private"], true);
+    let assistant = answer.body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user_id"] == "assistant")
+        .cloned();
+    assert_eq!(
+        assistant.map(|m| (m["name"].clone(), m["role"].clone())),
+        Some((json!("Assistant"), json!("member")))
+    );
+    let id = answer.body["id"].as_str().unwrap();
+    let bob = env.register("Bob").await;
+    let add = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/members"),
+            Some(&ada.token),
+            Some(json!({"user_id": bob.id})),
+        )
+        .await;
+    assert_eq!((add.status, add.code()), (400, "bad_request"));
+}
+
+#[tokio::test]
+async fn lists_of_my_channels_and_public_channels_page() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let mut mine = Vec::new();
+    for i in 0..3 {
+        mine.push(group(&env, &ada, &[], i == 0).await);
+    }
+    let bobs_public = group(&env, &bob, &[], false).await;
+    let _bobs_private = group(&env, &bob, &[], true).await;
+
+    let mut seen = Vec::new();
+    let mut path = "/channels?limit=2".to_string();
+    loop {
+        let page = env.call("GET", &path, Some(&ada.token), None).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        for item in page.body["items"].as_array().unwrap() {
+            assert!(item.get("members").is_none(), "lists carry no member lists");
+            seen.push(item["id"].as_str().unwrap().to_string());
+        }
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/channels?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    seen.sort();
+    mine.sort();
+    assert_eq!(seen, mine);
+
+    let public = env
+        .call("GET", "/channels/public?limit=100", Some(&ada.token), None)
+        .await;
+    let ids: Vec<&str> = public.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "two of Ada's, one of Bob's; no private one");
+    assert!(ids.contains(&bobs_public.as_str()));
+}
+
+#[tokio::test]
+async fn adding_members() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let cy = env.register("Cy").await;
+    let outsider = env.register("Eve").await;
+    let private = group(&env, &ada, &[&bob], true).await;
+    let public = group(&env, &ada, &[], false).await;
+    let mut events = env.ctx.events.subscribe();
+
+    let path = format!("/channels/{private}/members");
+    let added = env
+        .call(
+            "POST",
+            &path,
+            Some(&bob.token),
+            Some(json!({"user_id": cy.id})),
+        )
+        .await;
+    assert_eq!(added.status, 200, "any member may add");
+    assert_eq!(member_ids(&added.body), sorted(&[&ada.id, &bob.id, &cy.id]));
+    assert_eq!(added.body["member_count"], 3);
+    match events.try_recv() {
+        Ok(DomainEvent::MemberJoined { channel_id, member }) => {
+            assert_eq!(channel_id.as_str(), private);
+            assert_eq!(member.user_id.as_str(), cy.id);
+        }
+        other => panic!("expected member.joined, got {other:?}"),
+    }
+
+    let again = env
+        .call(
+            "POST",
+            &path,
+            Some(&ada.token),
+            Some(json!({"user_id": cy.id})),
+        )
+        .await;
+    assert_eq!((again.status, again.code()), (409, "conflict"));
+    let unknown = env
+        .call(
+            "POST",
+            &path,
+            Some(&ada.token),
+            Some(json!({"user_id": UserId::generate()})),
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
+    let hidden = env
+        .call(
+            "POST",
+            &path,
+            Some(&outsider.token),
+            Some(json!({"user_id": outsider.id})),
+        )
+        .await;
+    assert_eq!(
+        hidden.status, 404,
+        "a private channel does not exist for outsiders"
+    );
+    let not_member = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/members"),
+            Some(&outsider.token),
+            Some(json!({"user_id": cy.id})),
+        )
+        .await;
+    assert_eq!((not_member.status, not_member.code()), (403, "forbidden"));
+    let missing = env
+        .call("POST", &path, Some(&ada.token), Some(json!({})))
+        .await;
+    assert_eq!(missing.code(), "validation_failed");
+}
+
+#[tokio::test]
+async fn joining_and_leaving() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let public = group(&env, &ada, &[], false).await;
+    let private = group(&env, &ada, &[], true).await;
+    let mut events = env.ctx.events.subscribe();
+
+    let joined = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/join"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(joined.status, 200);
+    assert_eq!(member_ids(&joined.body), sorted(&[&ada.id, &bob.id]));
+    assert!(matches!(
+        events.try_recv(),
+        Ok(DomainEvent::MemberJoined { .. })
+    ));
+    let twice = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/join"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!((twice.status, twice.code()), (409, "conflict"));
+    let closed = env
+        .call(
+            "POST",
+            &format!("/channels/{private}/join"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!((closed.status, closed.code()), (403, "forbidden"));
+
+    let left = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/leave"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(left.status, 204);
+    match events.try_recv() {
+        Ok(DomainEvent::MemberLeft { user_id, .. }) => assert_eq!(user_id.as_str(), bob.id),
+        other => panic!("expected member.left, got {other:?}"),
+    }
+    let not_member = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/leave"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!((not_member.status, not_member.code()), (409, "conflict"));
+    let channel = env
+        .call(
+            "GET",
+            &format!("/channels/{public}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(channel.body["member_count"], 1);
+    let mine = env.call("GET", "/channels", Some(&bob.token), None).await;
+    assert_eq!(mine.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = group(&env, &ada, &[&bob], false).await;
+
+    let by_member = env
+        .call("DELETE", &format!("/channels/{id}"), Some(&bob.token), None)
+        .await;
+    assert_eq!((by_member.status, by_member.code()), (403, "forbidden"));
+    assert_eq!(
+        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+            .await
+            .status,
+        204
+    );
+
+    for user in [&ada, &bob] {
+        assert_eq!(
+            env.call("GET", &format!("/channels/{id}"), Some(&user.token), None)
+                .await
+                .status,
+            404
+        );
+        assert_eq!(
+            env.call("GET", "/channels", Some(&user.token), None)
+                .await
+                .body["items"],
+            json!([])
+        );
+    }
+    assert_eq!(
+        env.call("GET", "/channels/public", Some(&bob.token), None)
+            .await
+            .body["items"],
+        json!([])
+    );
+    assert_eq!(
+        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        env.call(
+            "POST",
+            &format!("/channels/{id}/join"),
+            Some(&bob.token),
+            None
+        )
+        .await
+        .status,
+        404
+    );
+
+    TestEnv::settle().await;
+    let jobs = env.queued_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["kind"], "purge_channel");
+    assert_eq!(jobs[0]["channel_id"], id.as_str());
+}
+
+#[tokio::test]
+async fn an_outsider_gets_nothing_of_a_private_channel() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let eve = env.register("Eve").await;
+    let id = group(&env, &ada, &[], true).await;
+    let add = json!({"user_id": eve.id});
+    for (method, path, body, expected) in [
+        ("GET", format!("/channels/{id}"), None, 404),
+        ("POST", format!("/channels/{id}/members"), Some(add), 404),
+        ("POST", format!("/channels/{id}/leave"), None, 404),
+        ("DELETE", format!("/channels/{id}"), None, 404),
+        ("POST", format!("/channels/{id}/join"), None, 403),
+    ] {
+        let answer = env.call(method, &path, Some(&eve.token), body).await;
+        assert_eq!(answer.status, expected, "{method} {path}");
+        assert!(
+            answer.body.get("members").is_none() && answer.body.get("name").is_none(),
+            "{method} {path} leaks"
+        );
+    }
+    assert_eq!(
+        env.call("GET", "/channels", Some(&eve.token), None)
+            .await
+            .body["items"],
+        json!([])
+    );
+    for unknown in [UserId::generate().to_string(), "x".to_string()] {
+        assert_eq!(
+            env.call(
+                "GET",
+                &format!("/channels/{unknown}"),
+                Some(&ada.token),
+                None
+            )
+            .await
+            .status,
+            404
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_joins_add_each_member_once() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let public = group(&env, &ada, &[], false).await;
+    let path = format!("/channels/{public}/join");
+    let answers = join_all((0..10).map(|_| env.call("POST", &path, Some(&bob.token), None))).await;
+    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1);
+    assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
+    let channel = env
+        .call(
+            "GET",
+            &format!("/channels/{public}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(channel.body["member_count"], 2);
+}
