@@ -12,6 +12,8 @@ pub struct Config {
     pub notification_queue_url: String,
     /// `MAINTENANCE_QUEUE_URL`: SQS queue read by the maintenance worker (purges).
     pub maintenance_queue_url: String,
+    /// `ASSISTANT_QUEUE_URL`: SQS queue read by the assistant worker.
+    pub assistant_queue_url: String,
     /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors).
     pub jwt_secret: String,
     /// `TOKEN_TTL_SECONDS` (default 86400): lifetime of an access token.
@@ -58,6 +60,7 @@ impl Config {
         let table_name = required("TABLE_NAME");
         let notification_queue_url = required("NOTIFICATION_QUEUE_URL");
         let maintenance_queue_url = required("MAINTENANCE_QUEUE_URL");
+        let assistant_queue_url = required("ASSISTANT_QUEUE_URL");
         let jwt_secret = required("JWT_SECRET");
         let sender_email = required("SENDER_EMAIL");
         if !missing.is_empty() {
@@ -85,6 +88,7 @@ impl Config {
             table_name,
             notification_queue_url,
             maintenance_queue_url,
+            assistant_queue_url,
             jwt_secret,
             token_ttl,
             sender_email,
@@ -110,7 +114,7 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
+            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
         );
     }
 
@@ -120,6 +124,7 @@ mod tests {
             ("TABLE_NAME", "chat"),
             ("NOTIFICATION_QUEUE_URL", "http://q"),
             ("MAINTENANCE_QUEUE_URL", "http://m"),
+            ("ASSISTANT_QUEUE_URL", "http://a"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("SENDER_EMAIL", "noreply@example.com"),
             ("TOKEN_TTL_SECONDS", "60"),
@@ -135,6 +140,7 @@ mod tests {
             ("TABLE_NAME", "chat"),
             ("NOTIFICATION_QUEUE_URL", "http://q"),
             ("MAINTENANCE_QUEUE_URL", "http://m"),
+            ("ASSISTANT_QUEUE_URL", "http://a"),
             ("SENDER_EMAIL", "noreply@example.com"),
         ];
         let mut vars = base.to_vec();

@@ -18,6 +18,8 @@ pub struct AppContext {
     pub notifications: Queue,
     /// Jobs for the maintenance worker (purges).
     pub maintenance: Queue,
+    /// Reply jobs for the assistant worker.
+    pub assistant: Queue,
     /// Domain events of pushed changes.
     pub events: EventBus,
 }
@@ -37,7 +39,8 @@ impl AppContext {
             tokens: TokenService::new(&config.jwt_secret, config.token_ttl),
             passwords: PasswordHasher::new(),
             notifications: Queue::new(sqs.clone(), &config.notification_queue_url),
-            maintenance: Queue::new(sqs, &config.maintenance_queue_url),
+            maintenance: Queue::new(sqs.clone(), &config.maintenance_queue_url),
+            assistant: Queue::new(sqs, &config.assistant_queue_url),
             events: EventBus::new(),
             config: Arc::new(config),
         }

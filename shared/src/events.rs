@@ -6,7 +6,9 @@
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use crate::domain::{ChannelId, Member, UserId};
+use std::collections::BTreeMap;
+
+use crate::domain::{ChannelId, Emoji, Member, Message, MessageId, ReadMarker, UserId};
 
 /// A pushed event: `{"type": "...", "channel_id": ..., ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,6 +24,33 @@ pub enum DomainEvent {
         channel_id: ChannelId,
         user_id: UserId,
     },
+    #[serde(rename = "message.created")]
+    MessageCreated {
+        channel_id: ChannelId,
+        message: Message,
+    },
+    #[serde(rename = "message.updated")]
+    MessageUpdated {
+        channel_id: ChannelId,
+        message: Message,
+    },
+    #[serde(rename = "message.deleted")]
+    MessageDeleted {
+        channel_id: ChannelId,
+        message_id: MessageId,
+    },
+    #[serde(rename = "reaction.updated")]
+    ReactionUpdated {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        reactions: BTreeMap<Emoji, Vec<UserId>>,
+    },
+    /// The marker carries its `channel_id`.
+    #[serde(rename = "read_receipt")]
+    ReadReceipt {
+        #[serde(flatten)]
+        marker: ReadMarker,
+    },
 }
 
 impl DomainEvent {
@@ -29,6 +58,11 @@ impl DomainEvent {
         match self {
             Self::MemberJoined { .. } => "member.joined",
             Self::MemberLeft { .. } => "member.left",
+            Self::MessageCreated { .. } => "message.created",
+            Self::MessageUpdated { .. } => "message.updated",
+            Self::MessageDeleted { .. } => "message.deleted",
+            Self::ReactionUpdated { .. } => "reaction.updated",
+            Self::ReadReceipt { .. } => "read_receipt",
         }
     }
 }

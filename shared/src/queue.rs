@@ -4,7 +4,7 @@
 use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChannelId, Counterpart, PartnerRequest, RequestId, Timestamp};
+use crate::domain::{ChannelId, Counterpart, MessageId, PartnerRequest, RequestId, Timestamp};
 use crate::error::AppError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,14 @@ impl MaintenanceJob {
             requested_at: Timestamp::now(),
         }
     }
+}
+
+/// A job for the assistant worker: answer one user message of an assistant channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssistantJob {
+    pub channel_id: ChannelId,
+    pub message_id: MessageId,
+    pub requested_at: Timestamp,
 }
 
 /// One SQS queue.

@@ -63,6 +63,36 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/channels/{id}/join", CHANNELS_API, true),
     route("POST", "/channels/{id}/leave", CHANNELS_API, true),
     route("DELETE", "/channels/{id}", CHANNELS_API, true),
+    route("POST", "/channels/{id}/messages", CHANNELS_API, true),
+    route("GET", "/channels/{id}/messages", CHANNELS_API, true),
+    route("GET", "/channels/{id}/messages/{mid}", CHANNELS_API, true),
+    route("PATCH", "/channels/{id}/messages/{mid}", CHANNELS_API, true),
+    route(
+        "DELETE",
+        "/channels/{id}/messages/{mid}",
+        CHANNELS_API,
+        true,
+    ),
+    route(
+        "GET",
+        "/channels/{id}/messages/{mid}/replies",
+        CHANNELS_API,
+        true,
+    ),
+    route(
+        "PUT",
+        "/channels/{id}/messages/{mid}/reactions/{emoji}",
+        CHANNELS_API,
+        true,
+    ),
+    route(
+        "DELETE",
+        "/channels/{id}/messages/{mid}/reactions/{emoji}",
+        CHANNELS_API,
+        true,
+    ),
+    route("POST", "/channels/{id}/read", CHANNELS_API, true),
+    route("GET", "/channels/{id}/read-receipts", CHANNELS_API, true),
 ];
 
 /// A matched route with its path parameters.

@@ -51,6 +51,7 @@ pub struct TestEnv {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub queue_url: String,
     pub maintenance_queue_url: String,
+    pub assistant_queue_url: String,
     pub table: String,
 }
 
@@ -101,10 +102,12 @@ impl TestEnv {
             .expect("create the test table");
         let queue_url = create_queue(&sqs, "notify").await;
         let maintenance_queue_url = create_queue(&sqs, "maintenance").await;
+        let assistant_queue_url = create_queue(&sqs, "assistant").await;
         let config = Config::from_lookup(|name| match name {
             "TABLE_NAME" => Some(table.clone()),
             "NOTIFICATION_QUEUE_URL" => Some(queue_url.clone()),
             "MAINTENANCE_QUEUE_URL" => Some(maintenance_queue_url.clone()),
+            "ASSISTANT_QUEUE_URL" => Some(assistant_queue_url.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
             _ => None,
@@ -116,6 +119,7 @@ impl TestEnv {
             dynamodb,
             queue_url,
             maintenance_queue_url,
+            assistant_queue_url,
             table,
         }
     }
@@ -257,6 +261,11 @@ impl TestEnv {
     /// Every job now on the test's maintenance queue (each read once).
     pub async fn queued_jobs(&self) -> Vec<Value> {
         self.drain(&self.maintenance_queue_url).await
+    }
+
+    /// Every job now on the test's assistant queue (each read once).
+    pub async fn queued_assistant_jobs(&self) -> Vec<Value> {
+        self.drain(&self.assistant_queue_url).await
     }
 
     async fn drain(&self, queue_url: &str) -> Vec<Value> {

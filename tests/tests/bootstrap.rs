@@ -16,6 +16,10 @@ fn function_env(env: &TestEnv) -> Vec<(String, String)> {
             "MAINTENANCE_QUEUE_URL".into(),
             env.maintenance_queue_url.clone(),
         ),
+        (
+            "ASSISTANT_QUEUE_URL".into(),
+            env.assistant_queue_url.clone(),
+        ),
         ("JWT_SECRET".into(), TEST_SECRET.into()),
         ("SENDER_EMAIL".into(), "noreply@example.com".into()),
         ("RUST_LOG".into(), "warn".into()),
@@ -67,7 +71,7 @@ async fn a_bootstrap_without_configuration_names_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
+        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
         "{stderr}"
     );
 }

@@ -6,6 +6,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 /// The queues of the system, each with a dead-letter queue (names as in template.yaml).
 pub const NOTIFICATION_QUEUE: &str = "chat-notifications";
 pub const MAINTENANCE_QUEUE: &str = "chat-maintenance";
+pub const ASSISTANT_QUEUE: &str = "chat-assistant";
 /// Tries before a message moves to the dead-letter queue (as in template.yaml).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 

@@ -30,12 +30,14 @@ async fn main() -> Result<(), BoxError> {
     bootstrap::ensure_table(&dynamodb, &table).await?;
     let notification_queue = bootstrap::ensure_queue(&sqs, bootstrap::NOTIFICATION_QUEUE).await?;
     let maintenance_queue = bootstrap::ensure_queue(&sqs, bootstrap::MAINTENANCE_QUEUE).await?;
+    let assistant_queue = bootstrap::ensure_queue(&sqs, bootstrap::ASSISTANT_QUEUE).await?;
     bootstrap::verify_sender(&ses, &sender).await?;
 
     let config = Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.clone()),
         "NOTIFICATION_QUEUE_URL" => Some(notification_queue.clone()),
         "MAINTENANCE_QUEUE_URL" => Some(maintenance_queue.clone()),
+        "ASSISTANT_QUEUE_URL" => Some(assistant_queue.clone()),
         "SENDER_EMAIL" => Some(sender.clone()),
         "JWT_SECRET" => Some(env_or("JWT_SECRET", DEV_JWT_SECRET)),
         other => std::env::var(other).ok(),
@@ -62,6 +64,7 @@ async fn main() -> Result<(), BoxError> {
     println!("  table            {table}");
     println!("  email queue      {notification_queue}");
     println!("  maintenance      {maintenance_queue}");
+    println!("  assistant queue  {assistant_queue}");
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::select! {

@@ -224,6 +224,16 @@ impl Channel {
         Ok(())
     }
 
+    /// Messages are for members: an outsider of a private channel gets 404 (it does not
+    /// exist for them), of a public one 403.
+    pub fn ensure_member<'a>(
+        &self,
+        membership: Option<&'a Membership>,
+    ) -> Result<&'a Membership, AppError> {
+        self.ensure_visible(membership)?;
+        membership.ok_or_else(|| AppError::forbidden("join the channel first"))
+    }
+
     /// Adding someone needs a member of a group channel.
     pub fn ensure_can_add(&self, membership: Option<&Membership>) -> Result<(), AppError> {
         self.ensure_visible(membership)?;

@@ -3,6 +3,7 @@
 
 mod channel;
 mod ids;
+mod message;
 mod page;
 mod partner;
 mod time;
@@ -13,6 +14,9 @@ pub use channel::{
     MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
 };
 pub use ids::{RequestId, UserId};
+pub use message::{
+    ClientId, Emoji, Message, MessageBody, MessageId, MessageRole, Order, ReadMarker,
+};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,

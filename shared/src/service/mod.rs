@@ -2,6 +2,7 @@
 //! rules and the store. Handlers call these and only translate HTTP in and out.
 
 pub mod channels;
+pub mod messages;
 pub mod partners;
 pub mod users;
 

@@ -1,7 +1,7 @@
 //! Key formats of the single table. Nothing outside `storage` builds or parses these.
 
 use super::{s, Item};
-use crate::domain::{ChannelId, PairKey, RequestId, RequestStatus, UserId};
+use crate::domain::{ChannelId, ClientId, MessageId, PairKey, RequestId, RequestStatus, UserId};
 
 pub const PK: &str = "pk";
 pub const SK: &str = "sk";
@@ -99,4 +99,31 @@ pub fn user_channels_pk(user: &UserId) -> String {
 /// The claim that makes a pair's direct channel unique.
 pub fn direct_key(pair: &PairKey) -> Item {
     key(format!("DIRECT#{}#{}", pair.low, pair.high), "DIRECT")
+}
+
+pub const MESSAGE_PREFIX: &str = "MSG#";
+pub const READ_PREFIX: &str = "READ#";
+/// Reactions are top-level string sets named `react#<emoji>` (users who reacted), so adding
+/// and removing one is an atomic, idempotent `ADD`/`DELETE` on the message item.
+pub const REACTION_PREFIX: &str = "react#";
+
+pub fn message_key(channel: &ChannelId, message: &MessageId) -> Item {
+    key(channel_pk(channel), format!("{MESSAGE_PREFIX}{message}"))
+}
+
+/// GSI1 partition of a thread's replies.
+pub fn thread_pk(channel: &ChannelId, parent: &MessageId) -> String {
+    format!("THREAD#{channel}#{parent}")
+}
+
+/// The idempotency claim of a `client_id`, per sender and channel.
+pub fn client_key(channel: &ChannelId, sender: &UserId, client: &ClientId) -> Item {
+    key(
+        channel_pk(channel),
+        format!("CLIENT#{sender}#{}", client.as_str()),
+    )
+}
+
+pub fn read_key(channel: &ChannelId, user: &UserId) -> Item {
+    key(channel_pk(channel), format!("{READ_PREFIX}{user}"))
 }

@@ -7,6 +7,7 @@ mod cursor;
 mod errors;
 mod items;
 mod keys;
+mod messages;
 mod partners;
 mod presence;
 pub mod schema;
@@ -19,6 +20,7 @@ use aws_sdk_dynamodb::Client;
 
 pub use channels::{Admission, ChannelAccess};
 pub use cursor::CursorCodec;
+pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
 pub use partners::RequestDirection;
 pub use presence::{ConnectionRecord, Presence};
 
@@ -123,13 +125,27 @@ impl Store {
         page: &crate::domain::PageRequest,
         key_attributes: &[&str],
     ) -> Result<(Vec<Item>, Option<String>), AppError> {
+        self.query_page_window(query, scope, page, key_attributes, 0)
+            .await
+    }
+
+    /// As `query_page`, but evaluating up to `window` items (for filtered queries, whose
+    /// matches are sparser than the items read). Still exactly one Query call.
+    async fn query_page_window(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        scope: &str,
+        page: &crate::domain::PageRequest,
+        key_attributes: &[&str],
+        window: i32,
+    ) -> Result<(Vec<Item>, Option<String>), AppError> {
         let limit = page.limit().get();
         let start = match &page.cursor {
             Some(cursor) => Some(self.cursors.decode(scope, cursor)?),
             None => None,
         };
         let output = query
-            .limit(limit + 1)
+            .limit((limit + 1).max(window))
             .set_exclusive_start_key(start)
             .send()
             .await

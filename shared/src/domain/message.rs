@@ -1,0 +1,301 @@
+//! Messages: what a message may contain and who may change it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ChannelId, Counterpart, MemberRole, Membership, Timestamp, UserId};
+use crate::error::AppError;
+
+/// A message id: a UUIDv7, so ids sort by time.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub fn generate() -> Self {
+        Self(uuid::Uuid::now_v7().to_string())
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let parsed = uuid::Uuid::try_parse(raw).ok()?;
+        let canonical = parsed.hyphenated().to_string();
+        (canonical == raw).then_some(Self(canonical))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A message body: not blank, at most 4,000 characters (kept as written).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageBody(String);
+
+impl MessageBody {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        if raw.trim().is_empty() {
+            return Err(AppError::invalid_field("body", "must not be empty"));
+        }
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(AppError::invalid_field(
+                "body",
+                "must be at most 4000 characters",
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The sender's own id for a send, making retries idempotent: 1 to 64 visible ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientId(String);
+
+impl ClientId {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let ok = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        if !ok {
+            return Err(AppError::invalid_field(
+                "client_id",
+                "must be 1 to 64 visible ASCII characters",
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A reaction: 1 to 32 characters, no whitespace or control characters.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Emoji(String);
+
+impl Emoji {
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        let chars = raw.chars().count();
+        if !(1..=32).contains(&chars) || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(AppError::invalid_field(
+                "emoji",
+                "must be 1 to 32 characters without spaces",
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageRole {
+    User,
+    Assistant,
+    System,
+}
+
+impl MessageRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::System => "system",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, AppError> {
+        match raw {
+            "user" => Ok(Self::User),
+            "assistant" => Ok(Self::Assistant),
+            "system" => Ok(Self::System),
+            _ => Err(AppError::BadRequest(
+                "role must be user, assistant or system".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub channel_id: ChannelId,
+    pub sender: Counterpart,
+    pub role: MessageRole,
+    pub body: MessageBody,
+    pub parent_id: Option<MessageId>,
+    pub reply_count: u32,
+    pub reactions: BTreeMap<Emoji, Vec<UserId>>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub client_id: Option<ClientId>,
+    #[serde(skip)]
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl Message {
+    pub fn not_found() -> AppError {
+        AppError::not_found("message not found")
+    }
+
+    /// A message can be a reply only to a live top-level message of the same channel.
+    pub fn ensure_can_be_parent(&self) -> Result<(), AppError> {
+        if self.deleted_at.is_some() {
+            return Err(AppError::not_found("parent message not found"));
+        }
+        if self.parent_id.is_some() {
+            return Err(AppError::invalid_field(
+                "parent_id",
+                "replies go to the thread's first message",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn ensure_can_edit(&self, caller: &UserId) -> Result<(), AppError> {
+        if self.deleted_at.is_some() {
+            return Err(Self::not_found());
+        }
+        if &self.sender.id != caller {
+            return Err(AppError::forbidden("only the sender can edit a message"));
+        }
+        Ok(())
+    }
+
+    /// The sender or the channel's owner may delete.
+    pub fn ensure_can_delete(&self, caller: &Membership) -> Result<(), AppError> {
+        if self.deleted_at.is_some() {
+            return Err(Self::not_found());
+        }
+        if self.sender.id != caller.user_id && caller.role != MemberRole::Owner {
+            return Err(AppError::forbidden(
+                "only the sender or the channel owner can delete a message",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `?order=` of a history page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    NewestFirst,
+    OldestFirst,
+}
+
+impl Order {
+    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+        match raw {
+            None | Some("desc") => Ok(Self::NewestFirst),
+            Some("asc") => Ok(Self::OldestFirst),
+            Some(_) => Err(AppError::BadRequest("order must be asc or desc".into())),
+        }
+    }
+}
+
+/// The read position of a member: `{channel_id, user_id, last_read_message_id, read_at}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReadMarker {
+    pub channel_id: ChannelId,
+    pub user_id: UserId,
+    pub last_read_message_id: MessageId,
+    pub read_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserName;
+
+    #[test]
+    fn bodies_are_not_blank_and_bounded() {
+        assert!(MessageBody::parse(" hi ").is_ok());
+        assert!(MessageBody::parse("  \n ").is_err());
+        assert!(MessageBody::parse(&"é".repeat(4000)).is_ok());
+        assert!(MessageBody::parse(&"é".repeat(4001)).is_err());
+    }
+
+    #[test]
+    fn client_ids_and_emoji() {
+        assert!(ClientId::parse("c-1:retry").is_ok());
+        assert!(ClientId::parse("").is_err());
+        assert!(ClientId::parse("has space").is_err());
+        assert!(ClientId::parse(&"x".repeat(65)).is_err());
+        assert!(Emoji::parse("👍").is_ok());
+        assert!(Emoji::parse(":thumbs_up:").is_ok());
+        assert!(Emoji::parse("").is_err());
+        assert!(Emoji::parse("a b").is_err());
+        assert!(Emoji::parse(&"x".repeat(33)).is_err());
+    }
+
+    fn message(sender: &UserId) -> Message {
+        Message {
+            id: MessageId::generate(),
+            channel_id: ChannelId::generate(),
+            sender: Counterpart {
+                id: sender.clone(),
+                name: UserName::parse("Ada").unwrap(),
+            },
+            role: MessageRole::User,
+            body: MessageBody::parse("hi").unwrap(),
+            parent_id: None,
+            reply_count: 0,
+            reactions: BTreeMap::new(),
+            created_at: Timestamp::now(),
+            edited_at: None,
+            client_id: None,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn only_senders_edit_and_senders_or_owners_delete() {
+        let ada = UserId::generate();
+        let bob = UserId::generate();
+        let m = message(&ada);
+        assert!(m.ensure_can_edit(&ada).is_ok());
+        assert_eq!(m.ensure_can_edit(&bob).unwrap_err().status(), 403);
+        let member = |user: &UserId, role| Membership {
+            channel_id: m.channel_id.clone(),
+            user_id: user.clone(),
+            role,
+            joined_at: Timestamp::now(),
+        };
+        assert!(m
+            .ensure_can_delete(&member(&ada, MemberRole::Member))
+            .is_ok());
+        assert!(m
+            .ensure_can_delete(&member(&bob, MemberRole::Owner))
+            .is_ok());
+        assert_eq!(
+            m.ensure_can_delete(&member(&bob, MemberRole::Member))
+                .unwrap_err()
+                .status(),
+            403
+        );
+        let deleted = Message {
+            deleted_at: Some(Timestamp::now()),
+            ..m
+        };
+        assert_eq!(deleted.ensure_can_edit(&ada).unwrap_err().status(), 404);
+        assert_eq!(deleted.ensure_can_be_parent().unwrap_err().status(), 404);
+    }
+}

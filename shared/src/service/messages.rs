@@ -1,0 +1,336 @@
+use serde::Serialize;
+
+use super::existing_caller;
+use crate::domain::{
+    Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
+    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, UserId,
+};
+use crate::error::AppError;
+use crate::events::DomainEvent;
+use crate::queue::AssistantJob;
+use crate::storage::{HistoryFilter, Inserted, MessageContext};
+use crate::AppContext;
+
+/// Whether a send stored a new message or found the one sent before with the same
+/// `client_id`.
+pub enum Sent {
+    New(Message),
+    Duplicate(Message),
+}
+
+/// `GET /channels/{id}/messages` parameters, as received.
+#[derive(Default)]
+pub struct HistoryQuery<'a> {
+    pub order: Option<&'a str>,
+    pub q: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub parent_id: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct ReadReceipts {
+    pub items: Vec<ReadMarker>,
+}
+
+fn channel_id(raw: &str) -> Result<ChannelId, AppError> {
+    ChannelId::parse(raw).ok_or_else(Channel::not_found)
+}
+
+fn message_id(raw: &str) -> Result<MessageId, AppError> {
+    MessageId::parse(raw).ok_or_else(Message::not_found)
+}
+
+/// The checks every message route starts with: the caller's account, the channel, and
+/// membership (404 for outsiders of a private channel, 403 of a public one).
+fn member_of(context: &MessageContext) -> Result<(&Channel, &Membership), AppError> {
+    existing_caller(context.caller.clone())?;
+    let channel = context.channel.as_ref().ok_or_else(Channel::not_found)?;
+    let membership = channel.ensure_member(context.membership.as_ref())?;
+    Ok((channel, membership))
+}
+
+fn live(message: Option<Message>) -> Result<Message, AppError> {
+    message
+        .filter(|m| m.deleted_at.is_none())
+        .ok_or_else(Message::not_found)
+}
+
+/// Sends a message: one read (channel, membership, caller, parent, `client_id` claim), one
+/// transaction. The same `client_id` from the same sender in the same channel answers the
+/// original message, also when the sends race. In an assistant channel, queues a reply job.
+pub async fn send(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    body: &str,
+    client_id: Option<&str>,
+    parent_id: Option<&str>,
+) -> Result<Sent, AppError> {
+    let channel_id = channel_id(channel)?;
+    let body = MessageBody::parse(body)?;
+    let client_id = client_id.map(ClientId::parse).transpose()?;
+    let parent_id = parent_id
+        .map(|raw| {
+            MessageId::parse(raw).ok_or_else(|| AppError::not_found("parent message not found"))
+        })
+        .transpose()?;
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, parent_id.as_ref(), client_id.as_ref())
+        .await?;
+    let (channel, _) = member_of(&context)?;
+    if let Some(original) = &context.claimed {
+        return original_message(ctx, &channel_id, original).await;
+    }
+    if parent_id.is_some() {
+        let parent = context
+            .message
+            .as_ref()
+            .ok_or_else(|| AppError::not_found("parent message not found"))?;
+        parent.ensure_can_be_parent()?;
+    }
+    let sender = context
+        .caller
+        .as_ref()
+        .ok_or(AppError::Unauthorized("the account no longer exists"))?;
+    let message = Message {
+        id: MessageId::generate(),
+        channel_id: channel_id.clone(),
+        sender: Counterpart {
+            id: sender.id.clone(),
+            name: sender.name.clone(),
+        },
+        role: MessageRole::User,
+        body,
+        parent_id,
+        reply_count: 0,
+        reactions: Default::default(),
+        created_at: Timestamp::now(),
+        edited_at: None,
+        client_id,
+        deleted_at: None,
+    };
+    match ctx.store.insert_message(&message).await? {
+        Inserted::Duplicate(original) => original_message(ctx, &channel_id, &original).await,
+        Inserted::New => {
+            ctx.events.publish(DomainEvent::MessageCreated {
+                channel_id: channel_id.clone(),
+                message: message.clone(),
+            });
+            if channel.kind == ChannelKind::Assistant {
+                let job = AssistantJob {
+                    channel_id,
+                    message_id: message.id.clone(),
+                    requested_at: message.created_at,
+                };
+                ctx.assistant
+                    .send_after_commit(&job, "assistant reply job")
+                    .await;
+            }
+            Ok(Sent::New(message))
+        }
+    }
+}
+
+async fn original_message(
+    ctx: &AppContext,
+    channel: &ChannelId,
+    id: &MessageId,
+) -> Result<Sent, AppError> {
+    let message = ctx
+        .store
+        .get_message(channel, id)
+        .await?
+        .ok_or_else(|| AppError::internal("a client_id claim names a missing message"))?;
+    Ok(Sent::Duplicate(message))
+}
+
+/// One page of history (or of a thread with `parent_id`): the access check and the Query
+/// run in parallel, so a page is one round trip.
+pub async fn history(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    query: HistoryQuery<'_>,
+    page: &PageRequest,
+) -> Result<Page<Message>, AppError> {
+    let channel_id = channel_id(channel)?;
+    let order = Order::parse(query.order)?;
+    let role = query.role.map(MessageRole::parse).transpose()?;
+    let text = query
+        .q
+        .map(str::to_lowercase)
+        .filter(|q| !q.trim().is_empty());
+    if text.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        return Err(AppError::BadRequest(
+            "q must be at most 200 characters".into(),
+        ));
+    }
+    let thread = query
+        .parent_id
+        .map(|raw| MessageId::parse(raw).ok_or_else(Message::not_found))
+        .transpose()?;
+    let filter = HistoryFilter { text, role };
+    let (context, messages) = tokio::try_join!(
+        ctx.store
+            .message_context(&channel_id, caller, thread.as_ref(), None),
+        ctx.store
+            .list_messages(&channel_id, thread.as_ref(), order, &filter, page)
+    )?;
+    member_of(&context)?;
+    if thread.is_some() {
+        live(context.message)?;
+    }
+    Ok(messages)
+}
+
+/// A thread, oldest first.
+pub async fn replies(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    parent: &str,
+    page: &PageRequest,
+) -> Result<Page<Message>, AppError> {
+    let query = HistoryQuery {
+        order: Some("asc"),
+        parent_id: Some(parent),
+        ..HistoryQuery::default()
+    };
+    history(ctx, caller, channel, query, page).await
+}
+
+pub async fn get(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    id: &str,
+) -> Result<Message, AppError> {
+    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, Some(&id), None)
+        .await?;
+    member_of(&context)?;
+    live(context.message)
+}
+
+/// Edits a message (sender only). Pushes `message.updated`.
+pub async fn edit(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    id: &str,
+    body: &str,
+) -> Result<Message, AppError> {
+    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
+    let body = MessageBody::parse(body)?;
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, Some(&id), None)
+        .await?;
+    member_of(&context)?;
+    let message = live(context.message)?;
+    message.ensure_can_edit(caller)?;
+    let edited = ctx
+        .store
+        .edit_message(&message, caller, &body, Timestamp::now())
+        .await?;
+    ctx.events.publish(DomainEvent::MessageUpdated {
+        channel_id,
+        message: edited.clone(),
+    });
+    Ok(edited)
+}
+
+/// Soft-deletes a message (sender or channel owner). Pushes `message.deleted`.
+pub async fn delete(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    id: &str,
+) -> Result<(), AppError> {
+    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, Some(&id), None)
+        .await?;
+    let (_, membership) = member_of(&context)?;
+    let message = live(context.message.clone())?;
+    message.ensure_can_delete(membership)?;
+    ctx.store.delete_message(&message, Timestamp::now()).await?;
+    ctx.events.publish(DomainEvent::MessageDeleted {
+        channel_id,
+        message_id: message.id,
+    });
+    Ok(())
+}
+
+/// Adds (`add`) or removes the caller's reaction; idempotent. Pushes `reaction.updated`.
+pub async fn react(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    id: &str,
+    emoji: &str,
+    add: bool,
+) -> Result<Message, AppError> {
+    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
+    let emoji = Emoji::parse(emoji)?;
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, None, None)
+        .await?;
+    member_of(&context)?;
+    let message = ctx
+        .store
+        .react(&channel_id, &id, &emoji, caller, add)
+        .await?;
+    ctx.events.publish(DomainEvent::ReactionUpdated {
+        channel_id,
+        message_id: message.id.clone(),
+        reactions: message.reactions.clone(),
+    });
+    Ok(message)
+}
+
+/// Moves the caller's read marker forward to `message_id` (never back). Pushes `read_receipt`
+/// when it moved.
+pub async fn mark_read(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    message: &str,
+) -> Result<ReadMarker, AppError> {
+    let (channel_id, id) = (channel_id(channel)?, message_id(message)?);
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, Some(&id), None)
+        .await?;
+    member_of(&context)?;
+    live(context.message)?;
+    let (marker, moved) = ctx
+        .store
+        .mark_read(&channel_id, caller, &id, Timestamp::now())
+        .await?;
+    if moved {
+        ctx.events.publish(DomainEvent::ReadReceipt {
+            marker: marker.clone(),
+        });
+    }
+    Ok(marker)
+}
+
+pub async fn read_receipts(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+) -> Result<ReadReceipts, AppError> {
+    let channel_id = channel_id(channel)?;
+    let (context, items) = tokio::try_join!(
+        ctx.store.message_context(&channel_id, caller, None, None),
+        ctx.store.read_markers(&channel_id)
+    )?;
+    member_of(&context)?;
+    Ok(ReadReceipts { items })
+}

@@ -1,0 +1,563 @@
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use serde::{Deserialize, Serialize};
+
+use super::errors::db_error;
+use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
+use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use super::tx::{failed_conditions, TxError};
+use super::{s, Item, Store};
+use crate::domain::{
+    Channel, ChannelId, ClientId, Counterpart, Emoji, Membership, Message, MessageBody, MessageId,
+    MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, User, UserId, UserName,
+};
+use crate::error::AppError;
+
+/// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.
+pub const SEARCH_WINDOW: i32 = 200;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct MessageItem {
+    pk: String,
+    sk: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsi1sk: Option<String>,
+    entity: String,
+    id: MessageId,
+    channel_id: ChannelId,
+    sender_id: UserId,
+    sender_name: UserName,
+    role: MessageRole,
+    body: MessageBody,
+    /// Lower-cased body, for case-insensitive `q` filters.
+    body_search: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    parent_id: Option<MessageId>,
+    reply_count: u32,
+    created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    edited_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_id: Option<ClientId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ClaimItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    message_id: MessageId,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ReadItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    channel_id: ChannelId,
+    user_id: UserId,
+    last_read_message_id: MessageId,
+    read_at: Timestamp,
+}
+
+impl From<ReadItem> for ReadMarker {
+    fn from(item: ReadItem) -> Self {
+        Self {
+            channel_id: item.channel_id,
+            user_id: item.user_id,
+            last_read_message_id: item.last_read_message_id,
+            read_at: item.read_at,
+        }
+    }
+}
+
+fn message_from(item: Item) -> Result<Message, AppError> {
+    let mut reactions = BTreeMap::new();
+    for (name, value) in &item {
+        if let (Some(emoji), AttributeValue::Ss(users)) =
+            (name.strip_prefix(keys::REACTION_PREFIX), value)
+        {
+            if let Ok(emoji) = Emoji::parse(emoji) {
+                let mut users: Vec<UserId> =
+                    users.iter().filter_map(|u| UserId::parse(u)).collect();
+                users.sort();
+                reactions.insert(emoji, users);
+            }
+        }
+    }
+    let item: MessageItem = from_item(item)?;
+    Ok(Message {
+        id: item.id,
+        channel_id: item.channel_id,
+        sender: Counterpart {
+            id: item.sender_id,
+            name: item.sender_name,
+        },
+        role: item.role,
+        body: item.body,
+        parent_id: item.parent_id,
+        reply_count: item.reply_count,
+        reactions,
+        created_at: item.created_at,
+        edited_at: item.edited_at,
+        client_id: item.client_id,
+        deleted_at: item.deleted_at,
+    })
+}
+
+fn string_of(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        _ => String::new(),
+    }
+}
+
+/// What one read found for a message route: the channel (absent if unknown or deleted), the
+/// caller's membership and profile, the message asked for, and a `client_id` claim.
+#[derive(Default)]
+pub struct MessageContext {
+    pub channel: Option<Channel>,
+    pub membership: Option<Membership>,
+    pub caller: Option<User>,
+    pub message: Option<Message>,
+    pub claimed: Option<MessageId>,
+}
+
+/// Filters of a history page.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    /// Lower-cased substring of the body.
+    pub text: Option<String>,
+    pub role: Option<MessageRole>,
+}
+
+/// Result of storing a send.
+pub enum Inserted {
+    New,
+    /// The same sender already sent this `client_id` in this channel.
+    Duplicate(MessageId),
+}
+
+impl Store {
+    /// One BatchGetItem for every message route's first step.
+    pub async fn message_context(
+        &self,
+        channel: &ChannelId,
+        caller: &UserId,
+        message: Option<&MessageId>,
+        client: Option<&ClientId>,
+    ) -> Result<MessageContext, AppError> {
+        let mut wanted = vec![
+            keys::channel_key(channel),
+            keys::member_key(channel, caller),
+            keys::user_key(caller),
+        ];
+        wanted.extend(message.map(|m| keys::message_key(channel, m)));
+        wanted.extend(client.map(|c| keys::client_key(channel, caller, c)));
+        let mut context = MessageContext::default();
+        for item in self.batch_get(wanted).await? {
+            let sk = string_of(&item, SK);
+            if sk == keys::CHANNEL_META {
+                let channel: ChannelItem = from_item(item)?;
+                if channel.deleted_at.is_none() {
+                    context.channel = Some(Channel::from(channel));
+                }
+            } else if sk == keys::PROFILE {
+                context.caller = Some(User::from(from_item::<UserItem>(item)?));
+            } else if sk.starts_with(keys::MEMBER_PREFIX) {
+                context.membership = Some(Membership::from(from_item::<MemberItem>(item)?));
+            } else if sk.starts_with(keys::MESSAGE_PREFIX) {
+                context.message = Some(message_from(item)?);
+            } else {
+                context.claimed = Some(from_item::<ClaimItem>(item)?.message_id);
+            }
+        }
+        Ok(context)
+    }
+
+    /// Stores a message in one transaction: the message, its `client_id` claim, the parent's
+    /// reply count, and a check that the sender is still a member.
+    pub async fn insert_message(&self, message: &Message) -> Result<Inserted, AppError> {
+        let key = keys::message_key(&message.channel_id, &message.id);
+        let item = MessageItem {
+            pk: string_of(&key, PK),
+            sk: string_of(&key, SK),
+            gsi1pk: message
+                .parent_id
+                .as_ref()
+                .map(|p| keys::thread_pk(&message.channel_id, p)),
+            gsi1sk: message.parent_id.as_ref().map(|_| message.id.to_string()),
+            entity: "message".into(),
+            id: message.id.clone(),
+            channel_id: message.channel_id.clone(),
+            sender_id: message.sender.id.clone(),
+            sender_name: message.sender.name.clone(),
+            role: message.role,
+            body: message.body.clone(),
+            body_search: message.body.as_str().to_lowercase(),
+            parent_id: message.parent_id.clone(),
+            reply_count: 0,
+            created_at: message.created_at,
+            edited_at: None,
+            client_id: message.client_id.clone(),
+            deleted_at: None,
+        };
+        let put = |item: Item, all_old: bool| -> Result<TransactWriteItem, AppError> {
+            let mut put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)");
+            if all_old {
+                put = put.return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            }
+            Ok(TransactWriteItem::builder()
+                .put(put.build().map_err(AppError::internal)?)
+                .build())
+        };
+        let mut actions = vec![put(to_item(&item)?, false)?];
+        let mut claim_index = None;
+        if let Some(client) = &message.client_id {
+            let key = keys::client_key(&message.channel_id, &message.sender.id, client);
+            let claim = ClaimItem {
+                pk: string_of(&key, PK),
+                sk: string_of(&key, SK),
+                entity: "client_claim".into(),
+                message_id: message.id.clone(),
+            };
+            actions.push(put(to_item(&claim)?, true)?);
+            claim_index = Some(actions.len() - 1);
+        }
+        let parent_index = match &message.parent_id {
+            Some(parent) => {
+                let bump = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::message_key(&message.channel_id, parent)))
+                    .update_expression("SET reply_count = reply_count + :one")
+                    .condition_expression(
+                        "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
+                    )
+                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                    .build()
+                    .map_err(AppError::internal)?;
+                actions.push(TransactWriteItem::builder().update(bump).build());
+                Some(actions.len() - 1)
+            }
+            None => None,
+        };
+        actions.push(
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(keys::member_key(
+                            &message.channel_id,
+                            &message.sender.id,
+                        )))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .map_err(AppError::internal)?,
+                )
+                .build(),
+        );
+        let member_index = actions.len() - 1;
+        match self.transact(actions).await {
+            Ok(()) => Ok(Inserted::New),
+            Err(TxError::ConditionFailed(reasons)) => {
+                let failed = failed_conditions(&reasons);
+                if let Some(i) = claim_index.filter(|i| failed.contains(i)) {
+                    let claim = reasons[i]
+                        .item()
+                        .cloned()
+                        .map(from_item::<ClaimItem>)
+                        .transpose()?
+                        .ok_or_else(|| AppError::internal("claim without its item"))?;
+                    return Ok(Inserted::Duplicate(claim.message_id));
+                }
+                Err(if failed.contains(&member_index) {
+                    AppError::forbidden("you are not a member of this channel")
+                } else if parent_index.is_some_and(|i| failed.contains(&i)) {
+                    AppError::not_found("parent message not found")
+                } else {
+                    AppError::internal("message id collision")
+                })
+            }
+            Err(TxError::Other(err)) => Err(err),
+        }
+    }
+
+    pub async fn get_message(
+        &self,
+        channel: &ChannelId,
+        id: &MessageId,
+    ) -> Result<Option<Message>, AppError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::message_key(channel, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        output.item.map(message_from).transpose()
+    }
+
+    /// One page of a channel's history (or of one thread), deleted messages left out. With
+    /// `q` or `role` it is a bounded search: one Query evaluating at most `SEARCH_WINDOW`
+    /// items, returning a cursor when it stopped before the end.
+    pub async fn list_messages(
+        &self,
+        channel: &ChannelId,
+        thread: Option<&MessageId>,
+        order: Order,
+        filter: &HistoryFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Message>, AppError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(order == Order::OldestFirst);
+        let key_attributes: &[&str] = match thread {
+            Some(parent) => {
+                query = query
+                    .index_name(GSI1)
+                    .key_condition_expression("gsi1pk = :pk")
+                    .expression_attribute_values(":pk", s(keys::thread_pk(channel, parent)));
+                &[PK, SK, GSI1_PK, GSI1_SK]
+            }
+            None => {
+                query = query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+                    .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX));
+                &[PK, SK]
+            }
+        };
+        let mut conditions = vec!["attribute_not_exists(deleted_at)".to_string()];
+        if let Some(text) = &filter.text {
+            conditions.push("contains(body_search, :q)".into());
+            query = query.expression_attribute_values(":q", s(text.clone()));
+        }
+        if let Some(role) = filter.role {
+            conditions.push("#role = :role".into());
+            query = query
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":role", s(role.as_str()));
+        }
+        query = query.filter_expression(conditions.join(" AND "));
+        let searching = filter.text.is_some() || filter.role.is_some();
+        let window = if searching { SEARCH_WINDOW } else { 0 };
+        let scope = format!(
+            "messages:{channel}:{}:{order:?}:{}:{}",
+            thread.map(MessageId::as_str).unwrap_or("-"),
+            filter.text.as_deref().unwrap_or(""),
+            filter.role.map(MessageRole::as_str).unwrap_or("")
+        );
+        let (items, next_cursor) = self
+            .query_page_window(query, &scope, page, key_attributes, window)
+            .await?;
+        let items = items
+            .into_iter()
+            .map(message_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Edits the body; only the sender, only a live message. 403/404 from the condition.
+    pub async fn edit_message(
+        &self,
+        message: &Message,
+        editor: &UserId,
+        body: &MessageBody,
+        now: Timestamp,
+    ) -> Result<Message, AppError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::message_key(&message.channel_id, &message.id)))
+            .update_expression("SET body = :body, body_search = :search, edited_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND sender_id = :me",
+            )
+            .expression_attribute_values(":body", s(body.as_str()))
+            .expression_attribute_values(":search", s(body.as_str().to_lowercase()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":me", s(editor.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        self.updated_message(result)
+    }
+
+    fn updated_message(
+        &self,
+        result: Result<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+            aws_sdk_dynamodb::error::SdkError<
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            >,
+        >,
+    ) -> Result<Message, AppError> {
+        match result {
+            Ok(output) => output
+                .attributes
+                .map(message_from)
+                .transpose()?
+                .ok_or_else(|| AppError::internal("update returned no item")),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(Message::not_found())
+            }
+            Err(err) => Err(db_error(err)),
+        }
+    }
+
+    /// Soft-deletes a message (and takes a reply out of its parent's count) in one transaction.
+    pub async fn delete_message(&self, message: &Message, now: Timestamp) -> Result<(), AppError> {
+        let hide = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::message_key(&message.channel_id, &message.id)))
+            .update_expression("SET deleted_at = :now")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_values(":now", s(now.to_string()))
+            .build()
+            .map_err(AppError::internal)?;
+        let mut actions = vec![TransactWriteItem::builder().update(hide).build()];
+        if let Some(parent) = &message.parent_id {
+            let unbump = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::message_key(&message.channel_id, parent)))
+                .update_expression("SET reply_count = reply_count - :one")
+                .condition_expression("attribute_exists(pk) AND reply_count > :zero")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                .build()
+                .map_err(AppError::internal)?;
+            actions.push(TransactWriteItem::builder().update(unbump).build());
+        }
+        match self.transact(actions).await {
+            Ok(()) => Ok(()),
+            Err(TxError::ConditionFailed(_)) => Err(Message::not_found()),
+            Err(TxError::Other(err)) => Err(err),
+        }
+    }
+
+    /// Adds or removes the user's reaction (idempotent set operations on a live message).
+    pub async fn react(
+        &self,
+        channel: &ChannelId,
+        message: &MessageId,
+        emoji: &Emoji,
+        user: &UserId,
+        add: bool,
+    ) -> Result<Message, AppError> {
+        let action = if add { "ADD" } else { "DELETE" };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::message_key(channel, message)))
+            .update_expression(format!("{action} #reaction :user"))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+            .expression_attribute_names(
+                "#reaction",
+                format!("{}{}", keys::REACTION_PREFIX, emoji.as_str()),
+            )
+            .expression_attribute_values(":user", AttributeValue::Ss(vec![user.to_string()]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        self.updated_message(result)
+    }
+
+    /// Moves the user's read marker to `message` if that is further than where it is; returns
+    /// the marker as stored and whether it moved.
+    pub async fn mark_read(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+        message: &MessageId,
+        now: Timestamp,
+    ) -> Result<(ReadMarker, bool), AppError> {
+        let key = keys::read_key(channel, user);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .update_expression(
+                "SET last_read_message_id = :m, read_at = :now, entity = :entity, channel_id = :c, user_id = :u",
+            )
+            .condition_expression("attribute_not_exists(last_read_message_id) OR last_read_message_id < :m")
+            .expression_attribute_values(":m", s(message.as_str()))
+            .expression_attribute_values(":now", s(now.to_string()))
+            .expression_attribute_values(":entity", s("read_marker"))
+            .expression_attribute_values(":c", s(channel.as_str()))
+            .expression_attribute_values(":u", s(user.as_str()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output
+                    .attributes
+                    .ok_or_else(|| AppError::internal("no marker returned"))?;
+                Ok((ReadMarker::from(from_item::<ReadItem>(item)?), true))
+            }
+            Err(err) => {
+                let current = err.as_service_error().and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item().cloned()
+                    }
+                    _ => None,
+                });
+                match current {
+                    Some(item) => Ok((ReadMarker::from(from_item::<ReadItem>(item)?), false)),
+                    None => Err(db_error(err)),
+                }
+            }
+        }
+    }
+
+    /// Every member's read marker in a channel (one per member: at most 500).
+    pub async fn read_markers(&self, channel: &ChannelId) -> Result<Vec<ReadMarker>, AppError> {
+        let mut markers = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+                .expression_attribute_values(":prefix", s(keys::READ_PREFIX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            for item in output.items.unwrap_or_default() {
+                markers.push(ReadMarker::from(from_item::<ReadItem>(item)?));
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(markers);
+            }
+        }
+    }
+}

@@ -1,0 +1,796 @@
+//! Messages: every row of the contract's Messages section, through the channels-api handler
+//! on DynamoDB Local, with the pushed domain events and the assistant queue on moto.
+
+use futures::future::join_all;
+use integration_tests::{Answer, TestEnv, TestUser};
+use serde_json::{json, Value};
+use shared::domain::UserId;
+use shared::events::DomainEvent;
+
+async fn channel(env: &TestEnv, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let answer = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&owner.token),
+            Some(json!({"name": "Team", "member_ids": ids, "private": private})),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
+async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Answer {
+    env.call(
+        "POST",
+        &format!("/channels/{channel}/messages"),
+        Some(&user.token),
+        Some(body),
+    )
+    .await
+}
+
+async fn say(env: &TestEnv, user: &TestUser, channel: &str, text: &str) -> String {
+    let answer = send(env, user, channel, json!({"body": text})).await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
+fn bodies(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn sending_stores_and_publishes_a_message() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = channel(&env, &ada, &[&bob], true).await;
+    let mut events = env.ctx.events.subscribe();
+
+    let answer = send(
+        &env,
+        &ada,
+        &id,
+        json!({"body": "Hello *team*", "client_id": "c-1"}),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{:?}", answer.body);
+    let message = &answer.body;
+    assert_eq!(message["channel_id"], id.as_str());
+    assert_eq!(message["sender"], json!({"id": ada.id, "name": "Ada"}));
+    assert_eq!(
+        (message["role"].as_str(), message["body"].as_str()),
+        (Some("user"), Some("Hello *team*"))
+    );
+    assert_eq!(
+        (message["parent_id"].clone(), message["reply_count"].clone()),
+        (Value::Null, json!(0))
+    );
+    assert_eq!(
+        (message["reactions"].clone(), message["edited_at"].clone()),
+        (json!({}), Value::Null)
+    );
+    assert_eq!(message["client_id"], "c-1");
+    match events.try_recv() {
+        Ok(DomainEvent::MessageCreated {
+            message: pushed, ..
+        }) => assert_eq!(pushed.id.as_str(), message["id"]),
+        other => panic!("expected message.created, got {other:?}"),
+    }
+    let got = env
+        .call(
+            "GET",
+            &format!(
+                "/channels/{id}/messages/{}",
+                message["id"].as_str().unwrap()
+            ),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(got.body, *message);
+    TestEnv::settle().await;
+    assert!(
+        env.queued_assistant_jobs().await.is_empty(),
+        "no assistant outside assistant channels"
+    );
+}
+
+#[tokio::test]
+async fn send_errors() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let eve = env.register("Eve").await;
+    let private = channel(&env, &ada, &[], true).await;
+    let public = channel(&env, &ada, &[], false).await;
+    let other = channel(&env, &ada, &[], true).await;
+
+    for body in [
+        json!({"body": "   "}),
+        json!({"body": "x".repeat(4001)}),
+        json!({}),
+    ] {
+        let answer = send(&env, &ada, &private, body).await;
+        assert_eq!((answer.status, answer.code()), (400, "validation_failed"));
+    }
+    assert_eq!(
+        send(&env, &ada, &private, json!({"body": "x".repeat(4000)}))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        send(&env, &ada, &private, json!({"body": 5})).await.code(),
+        "bad_request"
+    );
+
+    let outsider_public = send(&env, &eve, &public, json!({"body": "hi"})).await;
+    assert_eq!(
+        (outsider_public.status, outsider_public.code()),
+        (403, "forbidden")
+    );
+    let outsider_private = send(&env, &eve, &private, json!({"body": "hi"})).await;
+    assert_eq!(outsider_private.status, 404);
+    let unknown = send(
+        &env,
+        &ada,
+        &UserId::generate().to_string(),
+        json!({"body": "hi"}),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+
+    let elsewhere = say(&env, &ada, &other, "in another channel").await;
+    for parent in [
+        elsewhere,
+        UserId::generate().to_string(),
+        "nope".to_string(),
+    ] {
+        let answer = send(
+            &env,
+            &ada,
+            &private,
+            json!({"body": "re", "parent_id": parent}),
+        )
+        .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (404, "not_found"),
+            "{parent}"
+        );
+    }
+    let root = say(&env, &ada, &private, "root").await;
+    let reply = send(
+        &env,
+        &ada,
+        &private,
+        json!({"body": "re", "parent_id": root}),
+    )
+    .await;
+    let nested = send(
+        &env,
+        &ada,
+        &private,
+        json!({"body": "re re", "parent_id": reply.body["id"]}),
+    )
+    .await;
+    assert_eq!(nested.code(), "validation_failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_identical_sends_store_one_message() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = channel(&env, &ada, &[&bob], true).await;
+    let body = json!({"body": "once", "client_id": "retry-me"});
+    let answers = join_all((0..50).map(|_| send(&env, &ada, &id, body.clone()))).await;
+    let created = answers.iter().filter(|a| a.status == 201).count();
+    let repeated = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(
+        (created, repeated),
+        (1, 49),
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    let first = &answers[0].body["id"];
+    assert!(
+        answers.iter().all(|a| a.body["id"] == *first),
+        "all answer the original"
+    );
+    let history = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&history.body), ["once"]);
+
+    // The key is (sender, channel, client_id): another sender's same client_id is a new message.
+    assert_eq!(send(&env, &bob, &id, body.clone()).await.status, 201);
+    assert_eq!(send(&env, &ada, &id, body).await.status, 200);
+}
+
+#[tokio::test]
+async fn history_pages_in_both_orders_and_filters() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let id = channel(&env, &ada, &[], true).await;
+    for i in 0..7 {
+        say(
+            &env,
+            &ada,
+            &id,
+            &format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }),
+        )
+        .await;
+    }
+    let deleted = say(&env, &ada, &id, "gone about rust").await;
+    env.call(
+        "DELETE",
+        &format!("/channels/{id}/messages/{deleted}"),
+        Some(&ada.token),
+        None,
+    )
+    .await;
+
+    let mut newest_first = Vec::new();
+    let mut path = format!("/channels/{id}/messages?limit=3");
+    loop {
+        let page = env.call("GET", &path, Some(&ada.token), None).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        newest_first.extend(bodies(&page.body));
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/channels/{id}/messages?limit=3&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..7)
+        .rev()
+        .map(|i| format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }))
+        .collect();
+    assert_eq!(newest_first, expected, "deleted messages are left out");
+    let oldest = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?order=asc&limit=2"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&oldest.body), ["Message 0 about Rust", "Message 1"]);
+
+    let search = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?q=RUST"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        bodies(&search.body),
+        [
+            "Message 6 about Rust",
+            "Message 3 about Rust",
+            "Message 0 about Rust"
+        ]
+    );
+    let by_role = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?role=assistant"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(by_role.body["items"], json!([]));
+    let users = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?role=user&limit=100"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&users.body).len(), 7);
+
+    for bad in ["order=sideways", "role=robot", "limit=0", "cursor=forged"] {
+        let answer = env
+            .call(
+                "GET",
+                &format!("/channels/{id}/messages?{bad}"),
+                Some(&ada.token),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (400, "bad_request"),
+            "{bad}"
+        );
+    }
+    let first = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?limit=1"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    let cursor = first.body["next_cursor"].as_str().unwrap();
+    let other_query = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?order=asc&cursor={cursor}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        other_query.code(),
+        "bad_request",
+        "a cursor is bound to its query"
+    );
+}
+
+#[tokio::test]
+async fn threads_count_their_replies() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = channel(&env, &ada, &[&bob], true).await;
+    let root = say(&env, &ada, &id, "root").await;
+    let mut replies = Vec::new();
+    for (user, text) in [(&bob, "first"), (&ada, "second"), (&bob, "third")] {
+        let answer = send(&env, user, &id, json!({"body": text, "parent_id": root})).await;
+        assert_eq!(answer.body["parent_id"], root.as_str());
+        replies.push(answer.body["id"].as_str().unwrap().to_string());
+    }
+    let thread = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{root}/replies"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        bodies(&thread.body),
+        ["first", "second", "third"],
+        "oldest first"
+    );
+    let filtered = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages?parent_id={root}&order=asc"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&filtered.body), ["first", "second", "third"]);
+    let parent = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{root}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(parent.body["reply_count"], 3);
+
+    env.call(
+        "DELETE",
+        &format!("/channels/{id}/messages/{}", replies[1]),
+        Some(&ada.token),
+        None,
+    )
+    .await;
+    let parent = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{root}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        parent.body["reply_count"], 2,
+        "a deleted reply leaves the count"
+    );
+    let thread = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{root}/replies"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(bodies(&thread.body), ["first", "third"]);
+    let unknown = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{}/replies", UserId::generate()),
+            Some(&bob.token),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn editing_and_deleting() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let cy = env.register("Cy").await;
+    let id = channel(&env, &ada, &[&bob, &cy], true).await;
+    let bobs = say(&env, &bob, &id, "typo").await;
+    let mut events = env.ctx.events.subscribe();
+    let path = format!("/channels/{id}/messages/{bobs}");
+
+    let not_sender = env
+        .call(
+            "PATCH",
+            &path,
+            Some(&ada.token),
+            Some(json!({"body": "fixed"})),
+        )
+        .await;
+    assert_eq!((not_sender.status, not_sender.code()), (403, "forbidden"));
+    let empty = env
+        .call("PATCH", &path, Some(&bob.token), Some(json!({"body": " "})))
+        .await;
+    assert_eq!(empty.code(), "validation_failed");
+    let edited = env
+        .call(
+            "PATCH",
+            &path,
+            Some(&bob.token),
+            Some(json!({"body": "fixed"})),
+        )
+        .await;
+    assert_eq!(edited.status, 200);
+    assert_eq!(edited.body["body"], "fixed");
+    assert!(edited.body["edited_at"].is_string());
+    assert!(matches!(
+        events.try_recv(),
+        Ok(DomainEvent::MessageUpdated { .. })
+    ));
+
+    let by_member = env.call("DELETE", &path, Some(&cy.token), None).await;
+    assert_eq!(
+        (by_member.status, by_member.code()),
+        (403, "forbidden"),
+        "neither sender nor owner"
+    );
+    assert_eq!(
+        env.call("DELETE", &path, Some(&ada.token), None)
+            .await
+            .status,
+        204,
+        "the owner may"
+    );
+    assert!(matches!(
+        events.try_recv(),
+        Ok(DomainEvent::MessageDeleted { .. })
+    ));
+    let again = env.call("DELETE", &path, Some(&bob.token), None).await;
+    assert_eq!((again.status, again.code()), (404, "not_found"));
+    assert_eq!(
+        env.call("GET", &path, Some(&bob.token), None).await.status,
+        404
+    );
+    assert_eq!(
+        env.call("PATCH", &path, Some(&bob.token), Some(json!({"body": "x"})))
+            .await
+            .status,
+        404
+    );
+
+    let own = say(&env, &cy, &id, "mine").await;
+    assert_eq!(
+        env.call(
+            "DELETE",
+            &format!("/channels/{id}/messages/{own}"),
+            Some(&cy.token),
+            None
+        )
+        .await
+        .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn reactions_are_idempotent_per_user() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = channel(&env, &ada, &[&bob], true).await;
+    let message = say(&env, &ada, &id, "react to me").await;
+    let thumbs = "%F0%9F%91%8D"; // 👍
+    let path = |emoji: &str| format!("/channels/{id}/messages/{message}/reactions/{emoji}");
+    let mut events = env.ctx.events.subscribe();
+
+    for _ in 0..2 {
+        let answer = env.call("PUT", &path(thumbs), Some(&ada.token), None).await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["reactions"], json!({"👍": [ada.id]}));
+    }
+    let both = env.call("PUT", &path(thumbs), Some(&bob.token), None).await;
+    let mut expected = vec![ada.id.clone(), bob.id.clone()];
+    expected.sort();
+    assert_eq!(both.body["reactions"]["👍"], json!(expected));
+    let party = env
+        .call("PUT", &path(":tada:"), Some(&bob.token), None)
+        .await;
+    assert_eq!(party.body["reactions"][":tada:"], json!([bob.id]));
+    match events.try_recv() {
+        Ok(DomainEvent::ReactionUpdated { message_id, .. }) => {
+            assert_eq!(message_id.as_str(), message)
+        }
+        other => panic!("expected reaction.updated, got {other:?}"),
+    }
+
+    let removed = env
+        .call("DELETE", &path(thumbs), Some(&ada.token), None)
+        .await;
+    assert_eq!(removed.body["reactions"]["👍"], json!([bob.id]));
+    let removed_again = env
+        .call("DELETE", &path(thumbs), Some(&ada.token), None)
+        .await;
+    assert_eq!(removed_again.status, 200);
+    assert_eq!(removed_again.body["reactions"]["👍"], json!([bob.id]));
+
+    let too_long = env
+        .call("PUT", &path(&"x".repeat(33)), Some(&ada.token), None)
+        .await;
+    assert_eq!(
+        (too_long.status, too_long.code()),
+        (400, "validation_failed")
+    );
+    let unknown = env
+        .call(
+            "PUT",
+            &format!("/channels/{id}/messages/{}/reactions/x", UserId::generate()),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+
+    // Concurrent reactions by many users all land.
+    let mut users = Vec::new();
+    for i in 0..8 {
+        let user = env.register(&format!("Fan{i}")).await;
+        env.call(
+            "POST",
+            &format!("/channels/{id}/members"),
+            Some(&ada.token),
+            Some(json!({"user_id": user.id})),
+        )
+        .await;
+        users.push(user);
+    }
+    let heart = path("%E2%9D%A4");
+    join_all(
+        users
+            .iter()
+            .map(|u| env.call("PUT", &heart, Some(&u.token), None)),
+    )
+    .await;
+    let got = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{message}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(got.body["reactions"]["❤"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn read_markers_only_move_forward() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let id = channel(&env, &ada, &[&bob], true).await;
+    let first = say(&env, &ada, &id, "one").await;
+    let second = say(&env, &ada, &id, "two").await;
+    let mut events = env.ctx.events.subscribe();
+    let read = |message: &str| json!({"message_id": message});
+
+    let marker = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/read"),
+            Some(&bob.token),
+            Some(read(&second)),
+        )
+        .await;
+    assert_eq!(marker.status, 200, "{:?}", marker.body);
+    assert_eq!(marker.body["last_read_message_id"], second.as_str());
+    assert_eq!(
+        (
+            marker.body["user_id"].as_str(),
+            marker.body["channel_id"].as_str()
+        ),
+        (Some(bob.id.as_str()), Some(id.as_str()))
+    );
+    assert!(matches!(
+        events.try_recv(),
+        Ok(DomainEvent::ReadReceipt { .. })
+    ));
+
+    let back = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/read"),
+            Some(&bob.token),
+            Some(read(&first)),
+        )
+        .await;
+    assert_eq!(back.status, 200);
+    assert_eq!(
+        back.body["last_read_message_id"],
+        second.as_str(),
+        "never moves back"
+    );
+    assert!(
+        events.try_recv().is_err(),
+        "nothing pushed when it did not move"
+    );
+
+    let elsewhere = channel(&env, &ada, &[], true).await;
+    let foreign = say(&env, &ada, &elsewhere, "x").await;
+    let wrong = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/read"),
+            Some(&bob.token),
+            Some(read(&foreign)),
+        )
+        .await;
+    assert_eq!((wrong.status, wrong.code()), (404, "not_found"));
+
+    env.call(
+        "POST",
+        &format!("/channels/{id}/read"),
+        Some(&ada.token),
+        Some(read(&first)),
+    )
+    .await;
+    let receipts = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/read-receipts"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(receipts.status, 200);
+    let mut items: Vec<(String, String)> = receipts.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["user_id"].as_str().unwrap().to_string(),
+                r["last_read_message_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    items.sort();
+    let mut expected = vec![
+        (ada.id.clone(), first.clone()),
+        (bob.id.clone(), second.clone()),
+    ];
+    expected.sort();
+    assert_eq!(items, expected);
+}
+
+#[tokio::test]
+async fn assistant_channels_queue_one_reply_job_per_user_message() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let created = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada.token),
+            Some(json!({"name": "Ask", "kind": "assistant"})),
+        )
+        .await;
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let first = say(&env, &ada, &id, "hello").await;
+    let again = send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
+    send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await; // a retry: no new job
+    TestEnv::settle().await;
+    let jobs = env.queued_assistant_jobs().await;
+    let mut ids: Vec<&str> = jobs
+        .iter()
+        .map(|j| j["message_id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut expected = vec![first.as_str(), again.body["id"].as_str().unwrap()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(jobs.iter().all(|j| j["channel_id"] == id.as_str()));
+}
+
+#[tokio::test]
+async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let eve = env.register("Eve").await;
+    let id = channel(&env, &ada, &[], true).await;
+    let m = say(&env, &ada, &id, "secret").await;
+    let calls: Vec<(&str, String, Option<Value>)> = vec![
+        (
+            "POST",
+            format!("/channels/{id}/messages"),
+            Some(json!({"body": "hi"})),
+        ),
+        ("GET", format!("/channels/{id}/messages"), None),
+        ("GET", format!("/channels/{id}/messages?q=secret"), None),
+        ("GET", format!("/channels/{id}/messages/{m}"), None),
+        (
+            "PATCH",
+            format!("/channels/{id}/messages/{m}"),
+            Some(json!({"body": "x"})),
+        ),
+        ("DELETE", format!("/channels/{id}/messages/{m}"), None),
+        ("GET", format!("/channels/{id}/messages/{m}/replies"), None),
+        (
+            "PUT",
+            format!("/channels/{id}/messages/{m}/reactions/x"),
+            None,
+        ),
+        (
+            "DELETE",
+            format!("/channels/{id}/messages/{m}/reactions/x"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/channels/{id}/read"),
+            Some(json!({"message_id": m})),
+        ),
+        ("GET", format!("/channels/{id}/read-receipts"), None),
+    ];
+    for (method, path, body) in calls {
+        let answer = env.call(method, &path, Some(&eve.token), body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (404, "not_found"),
+            "{method} {path}"
+        );
+        assert!(
+            !answer.body.to_string().contains("secret"),
+            "{method} {path} leaks"
+        );
+    }
+    let still = env
+        .call(
+            "GET",
+            &format!("/channels/{id}/messages/{m}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (still.body["body"].as_str(), still.body["reactions"].clone()),
+        (Some("secret"), json!({}))
+    );
+}
