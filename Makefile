@@ -7,12 +7,13 @@ CARGO ?= cargo
 # so cargo-lambda finds zig as `python3 -m ziglang`.
 SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: help install dev test lint template-lint build fmt
+.PHONY: help install dev test lint template-lint build bench fmt
 
 help:
 	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
 	@echo "make test           install what is missing, lint code and template, run the whole test suite"
 	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
+	@echo "make bench          messaging benchmark against DynamoDB Local (10,000 messages)"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
 	@echo "make template-lint  sam validate --lint and cfn-lint on template.yaml"
 
@@ -41,6 +42,11 @@ test: install lint template-lint
 build: install
 	$(SAM_ENV) sam build --no-cached --beta-features
 	@infra/scripts/sizes.sh
+
+# Dev profile: the time goes to DynamoDB Local, not to our code, and a release build of the
+# whole dependency tree would take longer than the benchmark.
+bench: install
+	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench messages
 
 fmt:
 	$(CARGO) fmt --all

@@ -28,7 +28,15 @@ impl AppContext {
     /// Builds the clients from an SDK configuration; endpoints come from it too, so
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` point a local run at the emulators.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+        Self::with_dynamodb(config, sdk, aws_sdk_dynamodb::Client::new(sdk))
+    }
+
+    /// As `new`, with a DynamoDB client of the caller's (the benchmark counts its calls).
+    pub fn with_dynamodb(
+        config: Config,
+        sdk: &aws_config::SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+    ) -> Self {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         Self {
             store: Store::new(

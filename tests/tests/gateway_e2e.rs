@@ -143,3 +143,170 @@ async fn the_gateway_answers_in_the_contract_shape_for_what_no_function_sees() {
         .unwrap();
     assert_eq!(openapi["openapi"], "3.1.0");
 }
+
+/// A whole conversation over HTTP: create a channel, send, reply in a thread, react, edit,
+/// delete, mark read, page the history.
+#[tokio::test]
+async fn a_conversation_over_http() {
+    let env = TestEnv::new().await;
+    let base = start_gateway(&env).await;
+    let http = reqwest::Client::new();
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let call = |method: reqwest::Method, path: String, token: &str, body: Option<Value>| {
+        let mut request = http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<Value>(&text).unwrap_or(Value::Null),
+            )
+        }
+    };
+    use reqwest::Method;
+
+    let (status, channel) = call(
+        Method::POST,
+        "/channels".into(),
+        &ada.token,
+        Some(json!({"name": "Launch", "member_ids": [bob.id]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = channel["id"].as_str().unwrap().to_string();
+    let messages = format!("/channels/{id}/messages");
+
+    let (status, hello) = call(
+        Method::POST,
+        messages.clone(),
+        &ada.token,
+        Some(json!({"body": "Hello Bob", "client_id": "a-1"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = call(
+        Method::POST,
+        messages.clone(),
+        &ada.token,
+        Some(json!({"body": "Hello Bob", "client_id": "a-1"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &again["id"]),
+        (StatusCode::OK, &hello["id"]),
+        "a retried send answers the original"
+    );
+    let hello_id = hello["id"].as_str().unwrap();
+
+    let (status, reply) = call(
+        Method::POST,
+        messages.clone(),
+        &bob.token,
+        Some(json!({"body": "Hi Ada", "parent_id": hello_id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, thread) = call(
+        Method::GET,
+        format!("{messages}/{hello_id}/replies"),
+        &ada.token,
+        None,
+    )
+    .await;
+    assert_eq!(thread["items"][0]["id"], reply["id"]);
+
+    let (status, reacted) = call(
+        Method::PUT,
+        format!("{messages}/{hello_id}/reactions/%F0%9F%8E%89"),
+        &bob.token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reacted["reactions"]["🎉"], json!([bob.id]));
+
+    let (status, edited) = call(
+        Method::PATCH,
+        format!("{messages}/{hello_id}"),
+        &ada.token,
+        Some(json!({"body": "Hello, Bob!"})),
+    )
+    .await;
+    assert_eq!(
+        (status, edited["body"].as_str()),
+        (StatusCode::OK, Some("Hello, Bob!"))
+    );
+
+    let (_, oops) = call(
+        Method::POST,
+        messages.clone(),
+        &ada.token,
+        Some(json!({"body": "wrong channel, sorry"})),
+    )
+    .await;
+    let (status, _) = call(
+        Method::DELETE,
+        format!("{messages}/{}", oops["id"].as_str().unwrap()),
+        &ada.token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, marker) = call(
+        Method::POST,
+        format!("/channels/{id}/read"),
+        &bob.token,
+        Some(json!({"message_id": hello_id})),
+    )
+    .await;
+    assert_eq!(
+        (status, marker["last_read_message_id"].as_str()),
+        (StatusCode::OK, Some(hello_id))
+    );
+    let (_, receipts) = call(
+        Method::GET,
+        format!("/channels/{id}/read-receipts"),
+        &ada.token,
+        None,
+    )
+    .await;
+    assert_eq!(receipts["items"][0]["user_id"], bob.id.as_str());
+
+    let (_, first) = call(
+        Method::GET,
+        format!("{messages}?limit=1&order=asc"),
+        &bob.token,
+        None,
+    )
+    .await;
+    assert_eq!(first["items"][0]["body"], "Hello, Bob!");
+    assert_eq!(first["items"][0]["reply_count"], 1);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, rest) = call(
+        Method::GET,
+        format!("{messages}?limit=10&order=asc&cursor={cursor}"),
+        &bob.token,
+        None,
+    )
+    .await;
+    let bodies: Vec<&str> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        ["Hi Ada"],
+        "the deleted message is gone from the history"
+    );
+    assert_eq!(rest["next_cursor"], Value::Null);
+}

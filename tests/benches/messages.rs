@@ -1,0 +1,164 @@
+//! Messaging benchmark against DynamoDB Local (`make bench`): sends 10,000 messages into one
+//! channel, then pages through the whole history, and prints messages per second and the
+//! DynamoDB calls each operation made (counted by an SDK interceptor on the client).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use futures::{stream, StreamExt};
+use integration_tests::TestEnv;
+use shared::domain::{NewChannel, PageRequest, UserId};
+use shared::service::messages::{self, HistoryQuery, Sent};
+use shared::service::{channels, users};
+use shared::AppContext;
+
+const MESSAGES: usize = 10_000;
+const CONCURRENCY: usize = 16;
+const PAGE: &str = "100";
+
+/// Counts every request the DynamoDB client sends (retries included).
+#[derive(Debug, Clone, Default)]
+struct CallCounter(Arc<AtomicU64>);
+
+impl Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl CallCounter {
+    fn take(&self) -> u64 {
+        self.0.swap(0, Ordering::Relaxed)
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
+    let env = TestEnv::new().await;
+    let sdk = shared::context::load_sdk_config().await;
+    let counter = CallCounter::default();
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let ctx = AppContext::with_dynamodb((*env.ctx.config).clone(), &sdk, dynamodb);
+
+    let new_user = shared::domain::NewUser::parse(
+        &format!("{}@bench.example", integration_tests::unique("bench")),
+        "Bench",
+        "bench password",
+    )
+    .expect("valid user");
+    let user = users::register(&ctx, new_user)
+        .await
+        .expect("register")
+        .user;
+    let new_channel = NewChannel::parse(&user.id, "bench", None, &[], None).expect("valid channel");
+    let channel = match channels::create(&ctx, &user.id, new_channel)
+        .await
+        .expect("channel")
+    {
+        channels::Created::New(view) | channels::Created::Existing(view) => {
+            view.channel.id.to_string()
+        }
+    };
+    counter.take();
+
+    let started = Instant::now();
+    let sent = stream::iter(0..MESSAGES)
+        .map(|i| send(&ctx, &user.id, &channel, i))
+        .buffer_unordered(CONCURRENCY)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await;
+    let send_secs = started.elapsed().as_secs_f64();
+    let send_calls = counter.take();
+    assert_eq!(sent, MESSAGES, "every send succeeded");
+
+    let started = Instant::now();
+    let (mut pages, mut read, mut cursor) = (0u64, 0usize, None::<String>);
+    loop {
+        let page = PageRequest::parse(Some(PAGE), cursor.as_deref()).expect("page");
+        let result = messages::history(&ctx, &user.id, &channel, HistoryQuery::default(), &page)
+            .await
+            .expect("history page");
+        pages += 1;
+        read += result.items.len();
+        cursor = result.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let page_secs = started.elapsed().as_secs_f64();
+    let page_calls = counter.take();
+    assert_eq!(read, MESSAGES, "the whole history was read");
+
+    let started = Instant::now();
+    let query = HistoryQuery {
+        q: Some("message 9999"),
+        ..HistoryQuery::default()
+    };
+    let page = PageRequest::parse(Some("50"), None).expect("page");
+    let found = messages::history(&ctx, &user.id, &channel, query, &page)
+        .await
+        .expect("search")
+        .items
+        .len();
+    let search_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let search_calls = counter.take();
+
+    println!();
+    println!("messaging benchmark: {MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} concurrent senders");
+    println!("| operation | throughput | DynamoDB calls per operation |");
+    println!("|---|---|---|");
+    println!(
+        "| send a message | {:.0} messages/s | {:.2} |",
+        MESSAGES as f64 / send_secs,
+        send_calls as f64 / MESSAGES as f64
+    );
+    println!(
+        "| read history, pages of {PAGE} (newest first) | {:.0} messages/s ({pages} pages) | {:.2} per page |",
+        read as f64 / page_secs,
+        page_calls as f64 / pages as f64
+    );
+    println!(
+        "| search `q` (one bounded page of 200) | {search_ms:.1} ms, {found} found | {search_calls} |"
+    );
+}
+
+async fn send(ctx: &AppContext, user: &UserId, channel: &str, i: usize) -> bool {
+    matches!(
+        messages::send(
+            ctx,
+            user,
+            channel,
+            &format!("Message {i} of the benchmark"),
+            None,
+            None
+        )
+        .await,
+        Ok(Sent::New(_))
+    )
+}
