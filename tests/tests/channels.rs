@@ -2,6 +2,7 @@
 //! channels-api handler on DynamoDB Local.
 
 use futures::future::join_all;
+use futures::StreamExt;
 use integration_tests::{Answer, TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::UserId;
@@ -551,4 +552,88 @@ async fn concurrent_joins_add_each_member_once() {
         )
         .await;
     assert_eq!(channel.body["member_count"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_group_holds_at_most_500_members() {
+    use shared::domain::{
+        ChannelId, Email, MemberRole, Membership, Timestamp, User, UserName, MAX_GROUP_MEMBERS,
+    };
+    use shared::storage::Admission;
+
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let late = env.register("Late").await;
+    let id = group(&env, &ada, &[], false).await;
+    let store = &env.ctx.store;
+    let channel_id = ChannelId::parse(&id).unwrap();
+    let channel = store
+        .channel_access(&channel_id, &UserId::parse(&ada.id).unwrap(), &[])
+        .await
+        .unwrap()
+        .channel
+        .unwrap();
+
+    // Fill the group through the store (registering 499 users over HTTP would mostly measure
+    // password hashing).
+    let fill = (1..MAX_GROUP_MEMBERS).map(|i| {
+        let channel = channel.clone();
+        async move {
+            let user = User {
+                id: UserId::generate(),
+                email: Email::parse(&format!(
+                    "{}@fill.example",
+                    integration_tests::unique(&i.to_string())
+                ))
+                .unwrap(),
+                name: UserName::parse(&format!("Member {i}")).unwrap(),
+                created_at: Timestamp::now(),
+                last_seen: None,
+            };
+            store.create_user(&user, "not-a-login").await.unwrap();
+            let membership = Membership {
+                channel_id: channel.id.clone(),
+                user_id: user.id,
+                role: MemberRole::Member,
+                joined_at: Timestamp::now(),
+            };
+            store
+                .add_member(&channel, &membership, Admission::Joined)
+                .await
+                .unwrap();
+        }
+    });
+    futures::stream::iter(fill)
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+
+    let full = env
+        .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)
+        .await;
+    assert_eq!(full.body["member_count"], 500);
+    assert_eq!(full.body["members"].as_array().unwrap().len(), 500);
+    let refused = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/join"),
+            Some(&late.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (409, "conflict"),
+        "{:?}",
+        refused.body
+    );
+    let added = env
+        .call(
+            "POST",
+            &format!("/channels/{id}/members"),
+            Some(&ada.token),
+            Some(json!({"user_id": late.id})),
+        )
+        .await;
+    assert_eq!(added.status, 409);
 }

@@ -381,15 +381,20 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// Channels by id (one BatchGetItem per 100), deleted ones left out, in the given order.
+    /// Channels by id (one BatchGetItem per 100, sent at once), deleted ones left out, in the
+    /// given order.
     pub async fn get_channels(&self, ids: &[ChannelId]) -> Result<Vec<Channel>, AppError> {
+        let batches = ids
+            .chunks(100)
+            .map(|chunk| self.batch_get(chunk.iter().map(keys::channel_key).collect()));
         let mut found = std::collections::HashMap::new();
-        for chunk in ids.chunks(100) {
-            let wanted = chunk.iter().map(keys::channel_key).collect();
-            for item in self.batch_get(wanted).await? {
-                if let Some(channel) = live_channel(from_item(item)?) {
-                    found.insert(channel.id.clone(), channel);
-                }
+        for item in futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            if let Some(channel) = live_channel(from_item(item)?) {
+                found.insert(channel.id.clone(), channel);
             }
         }
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())

@@ -72,18 +72,23 @@ impl Store {
             .transpose()
     }
 
-    /// Many users in one BatchGetItem (at most 100 ids); unknown ids are simply absent.
+    /// Many users by id: one BatchGetItem per 100 ids, all sent at once (one round trip);
+    /// unknown ids are simply absent.
     pub async fn get_users(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
         let mut unique: Vec<&UserId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
+        let batches = unique
+            .chunks(100)
+            .map(|chunk| self.batch_get(chunk.iter().map(|id| keys::user_key(id)).collect()));
         let mut users = HashMap::with_capacity(unique.len());
-        for chunk in unique.chunks(100) {
-            let keys = chunk.iter().map(|id| keys::user_key(id)).collect();
-            for item in self.batch_get(keys).await? {
-                let user = User::from(from_item::<UserItem>(item)?);
-                users.insert(user.id.clone(), user);
-            }
+        for item in futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let user = User::from(from_item::<UserItem>(item)?);
+            users.insert(user.id.clone(), user);
         }
         Ok(users)
     }
