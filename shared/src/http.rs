@@ -13,6 +13,19 @@ use crate::AppContext;
 /// Bodies above this are refused with 413 before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The whole `main` of an HTTP API function: JSON logs, configuration and clients built once
+/// (a missing variable stops the function naming it), then the Lambda runtime loop.
+pub async fn run_api<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static AppContext, Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, std::convert::Infallible>> + Send,
+{
+    crate::telemetry::init();
+    // Lives as long as the process, like the Lambda execution environment it serves.
+    let ctx: &'static AppContext = Box::leak(Box::new(AppContext::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |request| handle(ctx, request))).await
+}
+
 /// A request as a handler sees it.
 pub struct ApiRequest {
     inner: Request,

@@ -1,13 +1,4 @@
-use lambda_http::{run, service_fn, Error};
-use shared::AppContext;
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let ctx = AppContext::from_env().await?;
-    let ctx = &ctx;
-    run(service_fn(move |request| {
-        channels_api::handle(ctx, request)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::http::run_api(channels_api::handle).await
 }

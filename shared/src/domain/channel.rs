@@ -1,40 +1,11 @@
 //! Channels and membership: what a channel may contain and who may do what to it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Timestamp, UserId, UserName};
+use super::{ChannelId, Timestamp, UserId, UserName};
 use crate::error::{AppError, FieldErrors};
-
-/// A channel id (UUIDv7).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ChannelId(String);
-
-impl ChannelId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
-    }
-
-    /// Only canonical UUIDs name a channel; anything else is simply not found.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let parsed = uuid::Uuid::try_parse(raw).ok()?;
-        let canonical = parsed.hyphenated().to_string();
-        (canonical == raw).then_some(Self(canonical))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ChannelId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A channel name: trimmed, 1 to 80 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

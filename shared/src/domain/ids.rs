@@ -34,30 +34,49 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A partner request id (UUIDv7: ids sort by creation time).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RequestId(String);
+/// An id that is a UUIDv7 (ids sort by creation time), parsed only from its canonical form.
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl RequestId {
-    pub fn generate() -> Self {
-        Self(Uuid::now_v7().to_string())
-    }
+        impl $name {
+            pub fn generate() -> Self {
+                Self(Uuid::now_v7().to_string())
+            }
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        canonical_uuid(raw).map(Self)
-    }
+            /// Anything but a canonical UUID names nothing, so parsing fails (and routes 404).
+            pub fn parse(raw: &str) -> Option<Self> {
+                canonical_uuid(raw).map(Self)
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
 }
 
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+uuid_id!(
+    /// A partner request id.
+    RequestId
+);
+uuid_id!(
+    /// A channel id.
+    ChannelId
+);
+uuid_id!(
+    /// A message id: sorting message ids sorts messages by time.
+    MessageId
+);
 
 /// Only the canonical lowercase hyphenated form is accepted, so one id has one spelling
 /// (and one key in the table).

@@ -1,39 +1,11 @@
 //! Messages: what a message may contain and who may change it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelId, Counterpart, MemberRole, Membership, Timestamp, UserId};
+use super::{ChannelId, Counterpart, MemberRole, Membership, MessageId, Timestamp, UserId};
 use crate::error::AppError;
-
-/// A message id: a UUIDv7, so ids sort by time.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MessageId(String);
-
-impl MessageId {
-    pub fn generate() -> Self {
-        Self(uuid::Uuid::now_v7().to_string())
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        let parsed = uuid::Uuid::try_parse(raw).ok()?;
-        let canonical = parsed.hyphenated().to_string();
-        (canonical == raw).then_some(Self(canonical))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for MessageId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 
 /// A message body: not blank, at most 4,000 characters (kept as written).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

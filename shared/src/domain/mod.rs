@@ -10,13 +10,11 @@ mod time;
 mod user;
 
 pub use channel::{
-    Channel, ChannelId, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
+    Channel, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
     MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
 };
-pub use ids::{RequestId, UserId};
-pub use message::{
-    ClientId, Emoji, Message, MessageBody, MessageId, MessageRole, Order, ReadMarker,
-};
+pub use ids::{ChannelId, MessageId, RequestId, UserId};
+pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,

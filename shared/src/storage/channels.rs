@@ -1,13 +1,9 @@
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
-use super::errors::db_error;
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::tx::{failed_conditions, TxError};
-use super::{s, Item, Store};
+use super::{s, string_of, Item, Store};
 use crate::domain::{
     Channel, ChannelId, MemberRole, Membership, Page, PageRequest, PairKey, Timestamp, User,
     UserId, MAX_GROUP_MEMBERS,
@@ -46,34 +42,11 @@ fn member_item(membership: &Membership) -> MemberItem {
     }
 }
 
-fn string_of(key: &Item, name: &str) -> String {
-    match key.get(name) {
-        Some(AttributeValue::S(value)) => value.clone(),
-        _ => String::new(),
-    }
-}
-
 fn live_channel(item: ChannelItem) -> Option<Channel> {
     item.deleted_at.is_none().then(|| Channel::from(item))
 }
 
 impl Store {
-    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, AppError> {
-        Ok(TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .build()
-                    .map_err(AppError::internal)?,
-            )
-            .build())
-    }
-
     fn must_exist(&self, key: Item, condition: &str) -> Result<TransactWriteItem, AppError> {
         Ok(TransactWriteItem::builder()
             .condition_check(
@@ -112,9 +85,9 @@ impl Store {
             member_count: channel.member_count,
             deleted_at: None,
         };
-        let mut actions = vec![self.put_if_absent(to_item(&item)?)?];
+        let mut actions = vec![self.put_if_absent(to_item(&item)?, false)?];
         for member in members {
-            actions.push(self.put_if_absent(to_item(&member_item(member))?)?);
+            actions.push(self.put_if_absent(to_item(&member_item(member))?, false)?);
         }
         if let Some(pair) = direct_pair {
             let key = keys::direct_key(pair);
@@ -124,7 +97,7 @@ impl Store {
                 entity: "direct_channel".into(),
                 channel_id: channel.id.clone(),
             };
-            actions.push(self.put_if_absent(to_item(&claim)?)?);
+            actions.push(self.put_if_absent(to_item(&claim)?, true)?);
         }
         let claim_index = actions.len() - 1;
         match self.transact(actions).await {
@@ -177,28 +150,11 @@ impl Store {
 
     /// Every member of a channel (at most 500, far below one Query page).
     pub async fn channel_members(&self, channel: &ChannelId) -> Result<Vec<Membership>, AppError> {
-        let mut members = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-                .expression_attribute_values(":prefix", s(keys::MEMBER_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            for item in output.items.unwrap_or_default() {
-                members.push(Membership::from(from_item::<MemberItem>(item)?));
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(members);
-            }
-        }
+        self.query_all(keys::channel_pk(channel), keys::MEMBER_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<MemberItem>(item).map(Membership::from))
+            .collect()
     }
 
     /// Adds a member: the membership, the channel's count (below the group limit, channel not
@@ -228,7 +184,7 @@ impl Store {
                 .expression_attribute_values(":false", AttributeValue::Bool(false));
         }
         let mut actions = vec![
-            self.put_if_absent(to_item(&member_item(membership))?)?,
+            self.put_if_absent(to_item(&member_item(membership))?, false)?,
             TransactWriteItem::builder()
                 .update(count.build().map_err(AppError::internal)?)
                 .build(),

@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use super::errors::db_error;
 use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::tx::{failed_conditions, TxError};
-use super::{s, Item, Store};
+use super::{s, string_of, Item, Store};
 use crate::domain::{
     Channel, ChannelId, ClientId, Counterpart, Emoji, Membership, Message, MessageBody, MessageId,
     MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, User, UserId, UserName,
@@ -113,13 +113,6 @@ fn message_from(item: Item) -> Result<Message, AppError> {
     })
 }
 
-fn string_of(item: &Item, name: &str) -> String {
-    match item.get(name) {
-        Some(AttributeValue::S(value)) => value.clone(),
-        _ => String::new(),
-    }
-}
-
 /// What one read found for a message route: the channel (absent if unknown or deleted), the
 /// caller's membership and profile, the message asked for, and a `client_id` claim.
 #[derive(Default)]
@@ -210,21 +203,7 @@ impl Store {
             client_id: message.client_id.clone(),
             deleted_at: None,
         };
-        let put = |item: Item, all_old: bool| -> Result<TransactWriteItem, AppError> {
-            let mut put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(pk)");
-            if all_old {
-                put = put.return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            }
-            Ok(TransactWriteItem::builder()
-                .put(put.build().map_err(AppError::internal)?)
-                .build())
-        };
-        let mut actions = vec![put(to_item(&item)?, false)?];
+        let mut actions = vec![self.put_if_absent(to_item(&item)?, false)?];
         let mut claim_index = None;
         if let Some(client) = &message.client_id {
             let key = keys::client_key(&message.channel_id, &message.sender.id, client);
@@ -234,7 +213,7 @@ impl Store {
                 entity: "client_claim".into(),
                 message_id: message.id.clone(),
             };
-            actions.push(put(to_item(&claim)?, true)?);
+            actions.push(self.put_if_absent(to_item(&claim)?, true)?);
             claim_index = Some(actions.len() - 1);
         }
         let parent_index = match &message.parent_id {
@@ -537,27 +516,10 @@ impl Store {
 
     /// Every member's read marker in a channel (one per member: at most 500).
     pub async fn read_markers(&self, channel: &ChannelId) -> Result<Vec<ReadMarker>, AppError> {
-        let mut markers = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-                .expression_attribute_values(":prefix", s(keys::READ_PREFIX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            for item in output.items.unwrap_or_default() {
-                markers.push(ReadMarker::from(from_item::<ReadItem>(item)?));
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(markers);
-            }
-        }
+        self.query_all(keys::channel_pk(channel), keys::READ_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<ReadItem>(item).map(ReadMarker::from))
+            .collect()
     }
 }

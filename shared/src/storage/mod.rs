@@ -112,6 +112,63 @@ fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
+/// A string attribute of an item (empty if absent or not a string).
+fn string_of(item: &Item, name: &str) -> String {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => value.clone(),
+        _ => String::new(),
+    }
+}
+
+impl Store {
+    /// A transaction action that puts `item` only if no item has its key. With
+    /// `return_existing`, a failed condition hands back the item in the way (cancellation
+    /// reasons carry it), which callers use to answer with what already exists.
+    fn put_if_absent(
+        &self,
+        item: Item,
+        return_existing: bool,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, AppError> {
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)");
+        if return_existing {
+            put = put.return_values_on_condition_check_failure(
+                aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure::AllOld,
+            );
+        }
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .put(put.build().map_err(AppError::internal)?)
+            .build())
+    }
+
+    /// Every item of `pk` whose sort key starts with `prefix`, following pages (for bounded
+    /// collections: a channel's members or read markers, a user's partners).
+    async fn query_all(&self, pk: String, prefix: &str) -> Result<Vec<Item>, AppError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
 mod tx;
 
 impl Store {

@@ -1,13 +1,12 @@
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 
-use super::errors::db_error;
 use super::items::{from_item, to_item, PartnerItem, RequestItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::tx::{failed_conditions, TxError};
-use super::{s, Item, Store};
+use super::{s, Store};
 use crate::domain::{
     Page, PageRequest, PairKey, PartnerRequest, Partnership, RequestStatus, StatusFilter,
     Timestamp, User, UserId,
@@ -52,19 +51,6 @@ fn request_item(request: &PartnerRequest, incoming: bool) -> RequestItem {
 }
 
 impl Store {
-    fn put_new(&self, item: Item) -> Result<TransactWriteItem, AppError> {
-        Ok(TransactWriteItem::builder()
-            .put(
-                Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression("attribute_not_exists(pk)")
-                    .build()
-                    .map_err(AppError::internal)?,
-            )
-            .build())
-    }
-
     fn user_must_exist(&self, user: &UserId) -> Result<TransactWriteItem, AppError> {
         Ok(TransactWriteItem::builder()
             .condition_check(
@@ -97,8 +83,8 @@ impl Store {
             .map_err(AppError::internal)?;
         let actions = vec![
             TransactWriteItem::builder().update(claim_pair).build(),
-            self.put_new(to_item(&request_item(request, true))?)?,
-            self.put_new(to_item(&request_item(request, false))?)?,
+            self.put_if_absent(to_item(&request_item(request, true))?, false)?,
+            self.put_if_absent(to_item(&request_item(request, false))?, false)?,
             self.user_must_exist(&request.recipient.id)?,
             self.user_must_exist(&request.sender.id)?,
         ];
@@ -213,7 +199,7 @@ impl Store {
                     user_id: other.clone(),
                     since: now,
                 };
-                actions.push(self.put_new(to_item(&item)?)?);
+                actions.push(self.put_if_absent(to_item(&item)?, false)?);
             }
             actions.push(self.user_must_exist(sender)?);
             actions.push(self.user_must_exist(recipient)?);
@@ -305,31 +291,11 @@ impl Store {
 
     /// Every partner id of a user (one Query page holds about 10,000 of them).
     pub async fn partner_ids(&self, user: &UserId) -> Result<Vec<UserId>, AppError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::user_pk(user)))
-                .expression_attribute_values(":prefix", s(keys::PARTNER_PREFIX))
-                .projection_expression("user_id")
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            for item in output.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(id)) = item.get("user_id") {
-                    ids.extend(UserId::parse(id));
-                }
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
-        }
+        self.query_all(keys::user_pk(user), keys::PARTNER_PREFIX)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<PartnerItem>(item).map(|p| p.user_id))
+            .collect()
     }
 
     /// Ends a partnership: both sides and the pair flag go in one transaction. 404 when the

@@ -10,7 +10,7 @@ use futures::{stream, StreamExt, TryStreamExt};
 use super::errors::db_error;
 use super::items::{to_item, ConnectionItem};
 use super::keys::{self, GSI1};
-use super::{s, Store};
+use super::{s, string_of, Store};
 use crate::domain::{Timestamp, UserId};
 use crate::error::AppError;
 
@@ -90,12 +90,5 @@ impl Store {
             .try_filter_map(|(online, user)| async move { Ok(online.then_some(user)) })
             .try_collect()
             .await
-    }
-}
-
-fn string_of(key: &super::Item, name: &str) -> String {
-    match key.get(name) {
-        Some(AttributeValue::S(value)) => value.clone(),
-        _ => String::new(),
     }
 }

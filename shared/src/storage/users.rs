@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
 
 use super::errors::db_error;
 use super::items::{from_item, to_item, CredentialsItem, UserItem};
@@ -33,19 +33,10 @@ impl Store {
             user_id: user.id.clone(),
             password_hash: password_hash.to_string(),
         };
-        let put = |item| -> Result<TransactWriteItem, AppError> {
-            Ok(TransactWriteItem::builder()
-                .put(
-                    Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk)")
-                        .build()
-                        .map_err(AppError::internal)?,
-                )
-                .build())
-        };
-        let actions = vec![put(to_item(&profile)?)?, put(to_item(&credentials)?)?];
+        let actions = vec![
+            self.put_if_absent(to_item(&profile)?, false)?,
+            self.put_if_absent(to_item(&credentials)?, false)?,
+        ];
         match self.transact(actions).await {
             Ok(()) => Ok(()),
             Err(TxError::ConditionFailed(reasons)) if failed_conditions(&reasons) == [1] => Err(
