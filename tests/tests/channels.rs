@@ -426,6 +426,42 @@ async fn joining_and_leaving() {
     assert_eq!(channel.body["member_count"], 1);
     let mine = env.call("GET", "/channels", Some(&bob.token), None).await;
     assert_eq!(mine.body["items"], json!([]));
+
+    let owner = env
+        .call(
+            "POST",
+            &format!("/channels/{public}/leave"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (owner.status, owner.code()),
+        (409, "conflict"),
+        "a channel keeps its owner"
+    );
+    let dm = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&bob.token),
+            Some(json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]})),
+        )
+        .await;
+    let dm = dm.body["id"].as_str().unwrap().to_string();
+    let leave_dm = env
+        .call(
+            "POST",
+            &format!("/channels/{dm}/leave"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (leave_dm.status, leave_dm.code()),
+        (400, "bad_request"),
+        "a direct channel is deleted, not left"
+    );
 }
 
 #[tokio::test]

@@ -215,6 +215,34 @@ async fn fifty_identical_sends_store_one_message() {
         .await;
     assert_eq!(bodies(&history.body), ["once"]);
 
+    // A retry after the message was deleted does not bring its body back.
+    let doomed = send(
+        &env,
+        &ada,
+        &id,
+        json!({"body": "oops", "client_id": "doomed"}),
+    )
+    .await;
+    env.call(
+        "DELETE",
+        &format!(
+            "/channels/{id}/messages/{}",
+            doomed.body["id"].as_str().unwrap()
+        ),
+        Some(&ada.token),
+        None,
+    )
+    .await;
+    let retry = send(
+        &env,
+        &ada,
+        &id,
+        json!({"body": "oops", "client_id": "doomed"}),
+    )
+    .await;
+    assert_eq!((retry.status, retry.code()), (409, "conflict"));
+    assert!(!retry.body.to_string().contains("oops"));
+
     // The key is (sender, channel, client_id): another sender's same client_id is a new message.
     assert_eq!(send(&env, &bob, &id, body.clone()).await.status, 201);
     assert_eq!(send(&env, &ada, &id, body).await.status, 200);

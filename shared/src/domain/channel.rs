@@ -231,6 +231,26 @@ impl Channel {
         Ok(())
     }
 
+    /// Leaving needs membership; a direct channel cannot be left (delete it instead), and the
+    /// owner cannot leave a channel that would then have no owner.
+    pub fn ensure_can_leave(&self, membership: Option<&Membership>) -> Result<(), AppError> {
+        self.ensure_visible(membership)?;
+        let Some(membership) = membership else {
+            return Err(AppError::conflict("you are not a member"));
+        };
+        if self.kind == ChannelKind::Direct {
+            return Err(AppError::BadRequest(
+                "a direct channel cannot be left; delete it instead".into(),
+            ));
+        }
+        if membership.role == MemberRole::Owner {
+            return Err(AppError::conflict(
+                "the owner cannot leave; delete the channel instead",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn ensure_can_delete(&self, membership: Option<&Membership>) -> Result<(), AppError> {
         self.ensure_visible(membership)?;
         match membership {
@@ -335,6 +355,37 @@ mod tests {
         assert!(public.ensure_visible(None).is_ok());
         assert_eq!(public.ensure_can_add(None).unwrap_err().status(), 403);
         assert!(public.ensure_can_join(None).is_ok());
+    }
+
+    #[test]
+    fn leaving_rules() {
+        let group = channel(false, ChannelKind::Group);
+        assert_eq!(group.ensure_can_leave(None).unwrap_err().status(), 409);
+        assert!(group
+            .ensure_can_leave(Some(&member(MemberRole::Member)))
+            .is_ok());
+        assert_eq!(
+            group
+                .ensure_can_leave(Some(&member(MemberRole::Owner)))
+                .unwrap_err()
+                .status(),
+            409
+        );
+        let direct = channel(true, ChannelKind::Direct);
+        assert_eq!(
+            direct
+                .ensure_can_leave(Some(&member(MemberRole::Member)))
+                .unwrap_err()
+                .status(),
+            400
+        );
+        assert_eq!(
+            channel(true, ChannelKind::Group)
+                .ensure_can_leave(None)
+                .unwrap_err()
+                .status(),
+            404
+        );
     }
 
     #[test]

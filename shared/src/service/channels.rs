@@ -273,10 +273,7 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), Ap
         .await?;
     existing_caller(access.users.into_iter().next())?;
     let channel = access.channel.ok_or_else(Channel::not_found)?;
-    channel.ensure_visible(access.membership.as_ref())?;
-    if access.membership.is_none() {
-        return Err(AppError::conflict("you are not a member"));
-    }
+    channel.ensure_can_leave(access.membership.as_ref())?;
     ctx.store.remove_member(&channel.id, caller).await?;
     ctx.events.publish(DomainEvent::MemberLeft {
         channel_id: channel.id,

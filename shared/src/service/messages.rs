@@ -142,6 +142,11 @@ async fn original_message(
         .get_message(channel, id)
         .await?
         .ok_or_else(|| AppError::internal("a client_id claim names a missing message"))?;
+    if message.deleted_at.is_some() {
+        return Err(AppError::conflict(
+            "the message sent with this client_id has been deleted",
+        ));
+    }
     Ok(Sent::Duplicate(message))
 }
 

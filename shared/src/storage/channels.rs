@@ -216,7 +216,7 @@ impl Store {
         }
     }
 
-    /// Removes a member and decrements the count; 409 if not a member.
+    /// Removes a member (and their read marker) and decrements the count; 409 if not a member.
     pub async fn remove_member(&self, channel: &ChannelId, user: &UserId) -> Result<(), AppError> {
         let leave = Delete::builder()
             .table_name(&self.table)
@@ -232,9 +232,16 @@ impl Store {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(AppError::internal)?;
+        // The member's read marker goes too, so read receipts list members only.
+        let marker = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::read_key(channel, user)))
+            .build()
+            .map_err(AppError::internal)?;
         let actions = vec![
             TransactWriteItem::builder().delete(leave).build(),
             TransactWriteItem::builder().update(count).build(),
+            TransactWriteItem::builder().delete(marker).build(),
         ];
         match self.transact(actions).await {
             Ok(()) => Ok(()),

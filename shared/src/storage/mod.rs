@@ -156,6 +156,8 @@ impl Store {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":prefix", s(prefix))
+                // A member who just joined is in the very next read.
+                .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
