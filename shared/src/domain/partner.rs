@@ -165,10 +165,6 @@ impl PartnerRequest {
         })
     }
 
-    pub fn is_party(&self, user: &UserId) -> bool {
-        &self.sender.id == user || &self.recipient.id == user
-    }
-
     /// The recipient accepts or rejects. The sender gets 403, anyone else 404 (they may not
     /// learn the request exists), and a request that is no longer pending 409.
     pub fn respond(

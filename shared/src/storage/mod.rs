@@ -46,14 +46,6 @@ impl Store {
         }
     }
 
-    pub fn table_name(&self) -> &str {
-        &self.table
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// One cheap call that proves the table is reachable (for `GET /health`).
     pub async fn ping(&self) -> Result<(), AppError> {
         self.client
