@@ -20,6 +20,10 @@ pub struct Config {
     pub token_ttl: Duration,
     /// `SENDER_EMAIL`: the verified SES identity emails come from.
     pub sender_email: String,
+    /// `WEBSOCKET_API_ENDPOINT` (optional): the WebSocket API's management endpoint
+    /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`) for pushes made outside
+    /// a WebSocket invocation. WebSocket functions use their event's domain and stage instead.
+    pub websocket_endpoint: Option<String>,
 }
 
 #[derive(thiserror::Error, PartialEq, Eq)]
@@ -84,6 +88,17 @@ impl Config {
                 }
             },
         };
+        let websocket_endpoint = lookup("WEBSOCKET_API_ENDPOINT")
+            .map(|raw| raw.trim().trim_end_matches('/').to_string())
+            .filter(|raw| !raw.is_empty());
+        if let Some(endpoint) = &websocket_endpoint {
+            if !endpoint.starts_with("https://") && !endpoint.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    name: "WEBSOCKET_API_ENDPOINT",
+                    reason: "must be an http(s) URL".into(),
+                });
+            }
+        }
         Ok(Self {
             table_name,
             notification_queue_url,
@@ -92,6 +107,7 @@ impl Config {
             jwt_secret,
             token_ttl,
             sender_email,
+            websocket_endpoint,
         })
     }
 }

@@ -6,6 +6,7 @@ use crate::auth::{PasswordHasher, TokenService};
 use crate::config::Config;
 use crate::events::EventBus;
 use crate::queue::Queue;
+use crate::realtime::ConnectionsApi;
 use crate::storage::{CursorCodec, Store};
 
 #[derive(Clone)]
@@ -20,11 +21,18 @@ pub struct AppContext {
     pub maintenance: Queue,
     /// Reply jobs for the assistant worker.
     pub assistant: Queue,
-    /// Domain events of pushed changes.
+    /// Domain events of pushed changes, in process (logs, tests).
     pub events: EventBus,
+    /// API Gateway's `@connections` API, for pushes.
+    pub connections: ConnectionsApi,
 }
 
 impl AppContext {
+    /// Publishes a committed change made through the REST API (see `crate::realtime`).
+    pub async fn publish(&self, event: crate::events::DomainEvent) {
+        crate::realtime::publish(self, &crate::realtime::Origin::api(), event).await
+    }
+
     /// Builds the clients from an SDK configuration; endpoints come from it too, so
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` point a local run at the emulators.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
@@ -50,6 +58,7 @@ impl AppContext {
             maintenance: Queue::new(sqs.clone(), &config.maintenance_queue_url),
             assistant: Queue::new(sqs, &config.assistant_queue_url),
             events: EventBus::new(),
+            connections: ConnectionsApi::new(sdk),
             config: Arc::new(config),
         }
     }

@@ -55,6 +55,14 @@ impl AppError {
         Self::Internal(err.into())
     }
 
+    /// The whole story, cause included: for logs only, never for callers.
+    pub fn log_detail(&self) -> String {
+        match self {
+            Self::Internal(source) => format!("internal error: {source}"),
+            other => other.to_string(),
+        }
+    }
+
     pub fn not_found(what: impl Into<String>) -> Self {
         Self::NotFound(what.into())
     }

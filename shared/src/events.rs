@@ -1,14 +1,17 @@
-//! Domain events: every change the contract says is pushed is published here, at one point
-//! of the service layer, as a typed event with the JSON shape clients receive. The real-time
-//! fan-out (WebSocket connections of every recipient) subscribes to these; until it exists
-//! they are logged, and tests subscribe to assert them.
+//! Domain events: every change the contract says is pushed, as a typed event with the JSON
+//! shape clients receive (`{"type": "...", ...}`), and who receives it (`audience`, a pure
+//! rule). `crate::realtime` delivers them to the recipients' WebSocket connections; the
+//! in-process `EventBus` also carries them, for logs and for tests that assert them.
 
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use std::collections::BTreeMap;
 
-use crate::domain::{ChannelId, Emoji, Member, Message, MessageId, ReadMarker, UserId};
+use crate::domain::{
+    ChannelId, Emoji, Member, Message, MessageId, PartnerRequest, Partnership, ReadMarker,
+    Timestamp, UserId,
+};
 
 /// A pushed event: `{"type": "...", "channel_id": ..., ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -51,6 +54,54 @@ pub enum DomainEvent {
         #[serde(flatten)]
         marker: ReadMarker,
     },
+    /// Never stored; goes to the other members only.
+    #[serde(rename = "typing")]
+    Typing {
+        channel_id: ChannelId,
+        user_id: UserId,
+        is_typing: bool,
+    },
+    /// A user came online (first connection) or went offline (last one closed).
+    #[serde(rename = "presence")]
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen: Option<Timestamp>,
+    },
+    #[serde(rename = "partner_request.received")]
+    PartnerRequestReceived { request: PartnerRequest },
+    #[serde(rename = "partner_request.accepted")]
+    PartnerRequestAccepted {
+        request: PartnerRequest,
+        partnership: Partnership,
+    },
+    #[serde(rename = "partner_request.rejected")]
+    PartnerRequestRejected { request: PartnerRequest },
+}
+
+/// Who receives an event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Every member of the channel but `except`, plus `also` (a user who just left it).
+    Channel {
+        channel_id: ChannelId,
+        except: Option<UserId>,
+        also: Option<UserId>,
+    },
+    /// These users.
+    Users(Vec<UserId>),
+    /// The user's partners and channel co-members.
+    ContactsOf(UserId),
+}
+
+impl Audience {
+    fn channel(channel_id: &ChannelId) -> Self {
+        Self::Channel {
+            channel_id: channel_id.clone(),
+            except: None,
+            also: None,
+        }
+    }
 }
 
 impl DomainEvent {
@@ -63,6 +114,55 @@ impl DomainEvent {
             Self::MessageDeleted { .. } => "message.deleted",
             Self::ReactionUpdated { .. } => "reaction.updated",
             Self::ReadReceipt { .. } => "read_receipt",
+            Self::Typing { .. } => "typing",
+            Self::Presence { .. } => "presence",
+            Self::PartnerRequestReceived { .. } => "partner_request.received",
+            Self::PartnerRequestAccepted { .. } => "partner_request.accepted",
+            Self::PartnerRequestRejected { .. } => "partner_request.rejected",
+        }
+    }
+
+    /// The contract's recipients: channel events go to every member (so every device of the
+    /// actor stays in step too), except read receipts and typing, which go to the others; the
+    /// leaver hears its own `member.left`; presence goes to partners and co-members; a request
+    /// event to the party it concerns.
+    pub fn audience(&self) -> Audience {
+        match self {
+            Self::MessageCreated { channel_id, .. }
+            | Self::MessageUpdated { channel_id, .. }
+            | Self::MessageDeleted { channel_id, .. }
+            | Self::ReactionUpdated { channel_id, .. }
+            | Self::MemberJoined { channel_id, .. } => Audience::channel(channel_id),
+            Self::MemberLeft {
+                channel_id,
+                user_id,
+            } => Audience::Channel {
+                channel_id: channel_id.clone(),
+                except: None,
+                also: Some(user_id.clone()),
+            },
+            Self::ReadReceipt { marker } => Audience::Channel {
+                channel_id: marker.channel_id.clone(),
+                except: Some(marker.user_id.clone()),
+                also: None,
+            },
+            Self::Typing {
+                channel_id,
+                user_id,
+                ..
+            } => Audience::Channel {
+                channel_id: channel_id.clone(),
+                except: Some(user_id.clone()),
+                also: None,
+            },
+            Self::Presence { user_id, .. } => Audience::ContactsOf(user_id.clone()),
+            Self::PartnerRequestReceived { request } => {
+                Audience::Users(vec![request.recipient.id.clone()])
+            }
+            Self::PartnerRequestAccepted { request, .. }
+            | Self::PartnerRequestRejected { request } => {
+                Audience::Users(vec![request.sender.id.clone()])
+            }
         }
     }
 }

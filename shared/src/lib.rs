@@ -11,10 +11,12 @@ pub mod events;
 pub mod http;
 pub mod openapi;
 pub mod queue;
+pub mod realtime;
 pub mod routes;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod websocket;
 
 pub use context::AppContext;
 pub use error::AppError;

@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::error::BoxError;
 use futures::{stream, StreamExt};
 use integration_tests::TestEnv;
 use shared::domain::{NewChannel, PageRequest, UserId};
+use shared::realtime::Origin;
 use shared::service::messages::{self, HistoryQuery, Sent};
 use shared::service::{channels, users};
 use shared::AppContext;
@@ -156,7 +157,8 @@ async fn send(ctx: &AppContext, user: &UserId, channel: &str, i: usize) -> bool 
             channel,
             &format!("Message {i} of the benchmark"),
             None,
-            None
+            None,
+            &Origin::api(),
         )
         .await,
         Ok(Sent::New(_))

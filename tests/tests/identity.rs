@@ -3,7 +3,7 @@
 
 use integration_tests::{unique, TestEnv};
 use serde_json::json;
-use shared::domain::{Timestamp, UserId};
+use shared::domain::{ConnectionId, Timestamp, UserId};
 use shared::storage::ConnectionRecord;
 
 #[tokio::test]
@@ -412,21 +412,12 @@ async fn a_public_user_is_found_by_id() {
 
 async fn connect(env: &TestEnv, user: &str, live: bool) {
     let now = Timestamp::now();
-    let expires_at = if live {
-        now.unix_seconds() + 3 * 3600
-    } else {
-        now.unix_seconds() - 1
-    };
-    env.ctx
-        .store
-        .put_connection(&ConnectionRecord {
-            connection_id: unique("conn"),
-            user_id: UserId::parse(user).unwrap(),
-            connected_at: now,
-            expires_at,
-        })
-        .await
-        .unwrap();
+    let id = ConnectionId::parse(&unique("conn")).unwrap();
+    let mut record = ConnectionRecord::new(id, UserId::parse(user).unwrap(), now);
+    if !live {
+        record.expires_at = now.unix_seconds() - 1;
+    }
+    env.ctx.store.open_connection(&record).await.unwrap();
 }
 
 #[tokio::test]
@@ -474,17 +465,41 @@ async fn online_lists_only_online_partners() {
     let stranger = env.register("Stranger").await;
     env.make_partners(&ada, &bob).await;
     env.make_partners(&cy, &ada).await;
+    let dan = env.register("Dan").await;
+    let channel = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada.token),
+            Some(json!({"name": "crew", "member_ids": [dan.id]})),
+        )
+        .await;
+    assert_eq!(channel.status, 201);
     connect(&env, &bob.id, true).await;
     connect(&env, &stranger.id, true).await;
     connect(&env, &cy.id, false).await;
+    connect(&env, &dan.id, true).await;
 
     let answer = env
         .call("GET", "/presence/online", Some(&ada.token), None)
         .await;
     assert_eq!(answer.status, 200);
+    let mut expected = vec![(bob.id.clone(), "Bob"), (dan.id.clone(), "Dan")];
+    expected.sort();
+    let items = answer.body["items"].as_array().unwrap();
+    let found: Vec<(String, &str)> = items
+        .iter()
+        .map(|item| {
+            assert!(item["last_seen"].is_string(), "{item}");
+            (
+                item["user_id"].as_str().unwrap().to_string(),
+                item["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
-        answer.body,
-        json!({"items": [{"user_id": bob.id, "name": "Bob", "last_seen": null}]})
+        found, expected,
+        "online partners and channel co-members, no strangers, no expired connections"
     );
 }
 

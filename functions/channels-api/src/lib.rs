@@ -8,6 +8,7 @@ use serde::Deserialize;
 use shared::domain::{ChannelKind, NewChannel};
 use shared::http::{respond, ApiRequest, Reply};
 use shared::service::channels::{self, Created};
+use shared::realtime::Origin;
 use shared::service::messages::{self, HistoryQuery, Sent};
 use shared::{AppContext, AppError};
 
@@ -106,6 +107,7 @@ async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError>
                 &text,
                 body.client_id.as_deref(),
                 body.parent_id.as_deref(),
+                &Origin::api(),
             )
             .await?;
             match sent {
@@ -147,7 +149,7 @@ async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError>
         "POST /channels/{id}/read" => {
             let body: ReadBody = req.json()?;
             let message = required(body.message_id, "message_id")?;
-            Reply::ok(&messages::mark_read(ctx, &caller, id, &message).await?)
+            Reply::ok(&messages::mark_read(ctx, &caller, id, &message, &Origin::api()).await?)
         }
         "GET /channels/{id}/read-receipts" => {
             Reply::ok(&messages::read_receipts(ctx, &caller, id).await?)

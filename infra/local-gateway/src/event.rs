@@ -150,6 +150,98 @@ fn decode_component(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// What a WebSocket event is about.
+pub enum WebSocketCall<'a> {
+    /// The upgrade request: its headers and raw query string.
+    Connect {
+        headers: &'a [(String, String)],
+        raw_query: &'a str,
+    },
+    /// A client frame (text, or base64 of a binary one).
+    Message { body: &'a str, is_base64: bool },
+    Disconnect { status_code: u16, reason: &'a str },
+}
+
+/// The connection an event concerns.
+pub struct WebSocketConnection<'a> {
+    pub connection_id: &'a str,
+    pub domain_name: &'a str,
+    pub stage: &'a str,
+    pub connected_at_millis: i64,
+    pub source_ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// The event API Gateway's WebSocket API sends for `call` on `route_key`, in its wire format.
+pub fn websocket_event(
+    call: &WebSocketCall<'_>,
+    connection: &WebSocketConnection<'_>,
+    route_key: &str,
+    request_id: &str,
+) -> Value {
+    let now = chrono::Utc::now();
+    let event_type = match call {
+        WebSocketCall::Connect { .. } => "CONNECT",
+        WebSocketCall::Message { .. } => "MESSAGE",
+        WebSocketCall::Disconnect { .. } => "DISCONNECT",
+    };
+    let mut context = json!({
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": request_id,
+        "requestTime": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+        "messageDirection": "IN",
+        "stage": connection.stage,
+        "connectedAt": connection.connected_at_millis,
+        "requestTimeEpoch": now.timestamp_millis(),
+        "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+        "requestId": request_id,
+        "domainName": connection.domain_name,
+        "connectionId": connection.connection_id,
+        "apiId": "local",
+    });
+    let mut event = Map::new();
+    match call {
+        WebSocketCall::Connect { headers, raw_query } => {
+            let mut single: BTreeMap<String, String> = BTreeMap::new();
+            let mut multi: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (name, value) in headers.iter() {
+                single.insert(name.clone(), value.clone());
+                multi.entry(name.clone()).or_default().push(value.clone());
+            }
+            event.insert("headers".into(), json!(single));
+            event.insert("multiValueHeaders".into(), json!(multi));
+            let mut query: BTreeMap<String, String> = BTreeMap::new();
+            let mut multi_query: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for (name, value) in form_urlencoded(raw_query) {
+                query.insert(name.clone(), value.clone());
+                multi_query.entry(name).or_default().push(value);
+            }
+            if !query.is_empty() {
+                event.insert("queryStringParameters".into(), json!(query));
+                event.insert("multiValueQueryStringParameters".into(), json!(multi_query));
+            }
+            event.insert("isBase64Encoded".into(), json!(false));
+        }
+        WebSocketCall::Message { body, is_base64 } => {
+            context["messageId"] = json!(uuid::Uuid::new_v4().simple().to_string());
+            event.insert("body".into(), json!(body));
+            event.insert("isBase64Encoded".into(), json!(is_base64));
+        }
+        WebSocketCall::Disconnect {
+            status_code,
+            reason,
+        } => {
+            context["disconnectStatusCode"] = json!(status_code);
+            context["disconnectReason"] = json!(reason);
+            event.insert("headers".into(), json!({"Host": connection.domain_name}));
+            event.insert("isBase64Encoded".into(), json!(false));
+        }
+    }
+    event.insert("requestContext".into(), context);
+    Value::Object(event)
+}
+
 /// The request a Lambda function receives for `event`.
 pub fn to_lambda_request(event: &Value) -> Result<lambda_http::Request, serde_json::Error> {
     lambda_http::request::from_str(&event.to_string())

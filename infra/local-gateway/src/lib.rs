@@ -1,9 +1,11 @@
 //! The local gateway: serves the HTTP API on loopback the way API Gateway does, turning each
 //! request into the real HTTP API v2 event and calling the handler of the function that owns
-//! the route (the same code Lambda runs). Also creates the table and queues on start-up.
+//! the route (the same code Lambda runs); the WebSocket API and its `@connections` management
+//! API likewise (`websocket`). Also creates the table and queues on start-up.
 
 pub mod bootstrap;
 pub mod event;
+pub mod websocket;
 
 use std::net::SocketAddr;
 

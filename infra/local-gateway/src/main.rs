@@ -1,11 +1,12 @@
 //! `local-gateway`: the whole HTTP API on loopback against DynamoDB Local and moto.
 //! Started by `make dev` (infra/scripts/dev.sh), which starts the emulators first and sets
-//! `AWS_ENDPOINT_URL_*`. Ports: `HTTP_PORT` (default 3000).
+//! `AWS_ENDPOINT_URL_*`. Ports: `HTTP_PORT` (default 3000), `WS_PORT` (default 3001).
 
 use std::net::SocketAddr;
 
 use local_gateway::bootstrap::{self, BoxError};
 use shared::config::Config;
+use local_gateway::websocket::{serve_websocket, WebSocketOptions};
 use shared::AppContext;
 
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -33,6 +34,16 @@ async fn main() -> Result<(), BoxError> {
     let assistant_queue = bootstrap::ensure_queue(&sqs, bootstrap::ASSISTANT_QUEUE).await?;
     bootstrap::verify_sender(&ses, &sender).await?;
 
+    let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
+    let ws_port: u16 = env_or("WS_PORT", "3001").parse()?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
+    let ws_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], ws_port))).await?;
+    let ws_options = WebSocketOptions::default();
+    let ws_address = ws_listener.local_addr()?;
+    let management_endpoint = format!("http://{ws_address}/{}", ws_options.stage);
+
     let config = Config::from_lookup(|name| match name {
         "TABLE_NAME" => Some(table.clone()),
         "NOTIFICATION_QUEUE_URL" => Some(notification_queue.clone()),
@@ -40,19 +51,19 @@ async fn main() -> Result<(), BoxError> {
         "ASSISTANT_QUEUE_URL" => Some(assistant_queue.clone()),
         "SENDER_EMAIL" => Some(sender.clone()),
         "JWT_SECRET" => Some(env_or("JWT_SECRET", DEV_JWT_SECRET)),
+        "WEBSOCKET_API_ENDPOINT" => Some(management_endpoint.clone()),
         other => std::env::var(other).ok(),
     })?;
     let ctx = AppContext::new(config, &sdk);
 
-    let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
     println!();
     println!("  HTTP API         http://{}", listener.local_addr()?);
     println!(
         "  OpenAPI          http://{}/openapi.json",
         listener.local_addr()?
     );
+    println!("  WebSocket API    ws://{ws_address}/?token=<JWT>");
+    println!("  @connections     {management_endpoint}/@connections/{{id}}");
     println!(
         "  DynamoDB Local   {}",
         env_or("AWS_ENDPOINT_URL_DYNAMODB", "(AWS)")
@@ -68,7 +79,8 @@ async fn main() -> Result<(), BoxError> {
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::select! {
-        served = local_gateway::serve_http(listener, ctx) => served?,
+        served = local_gateway::serve_http(listener, ctx.clone()) => served?,
+        served = serve_websocket(ws_listener, ctx, ws_options) => served?,
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())

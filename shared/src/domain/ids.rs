@@ -34,6 +34,32 @@ impl fmt::Display for UserId {
     }
 }
 
+/// An API Gateway WebSocket connection id (`L0SM9cOFvHcCIhw=` on AWS). Opaque, but bounded
+/// and printable, because it becomes part of a key and of a management API path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(String);
+
+impl ConnectionId {
+    const MAX_LEN: usize = 128;
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let printable = raw.bytes().all(|b| b.is_ascii_graphic());
+        (!raw.is_empty() && raw.len() <= Self::MAX_LEN && printable && !raw.contains('#'))
+            .then(|| Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// An id that is a UUIDv7 (ids sort by creation time), parsed only from its canonical form.
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -114,5 +140,14 @@ mod tests {
         }
         assert!(UserId::parse("assistant").is_some());
         assert!(RequestId::parse("assistant").is_none());
+    }
+
+    #[test]
+    fn connection_ids_are_bounded_printable_and_key_safe() {
+        assert!(ConnectionId::parse("L0SM9cOFvHcCIhw=").is_some());
+        let too_long = "a".repeat(129);
+        for raw in ["", "a b", "a#b", "tab\t", too_long.as_str()] {
+            assert_eq!(ConnectionId::parse(raw), None, "{raw:?}");
+        }
     }
 }

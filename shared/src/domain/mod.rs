@@ -13,7 +13,7 @@ pub use channel::{
     Channel, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
     MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
 };
-pub use ids::{ChannelId, MessageId, RequestId, UserId};
+pub use ids::{ChannelId, ConnectionId, MessageId, RequestId, UserId};
 pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{

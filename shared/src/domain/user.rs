@@ -152,6 +152,9 @@ pub struct User {
     pub created_at: Timestamp,
     #[serde(skip)]
     pub last_seen: Option<Timestamp>,
+    /// At least one live WebSocket connection.
+    #[serde(skip)]
+    pub online: bool,
 }
 
 /// A user as everyone else sees it.

@@ -255,10 +255,10 @@ async fn admit(
         .iter()
         .find(|m| m.user_id == membership.user_id)
     {
-        ctx.events.publish(DomainEvent::MemberJoined {
+        ctx.publish(DomainEvent::MemberJoined {
             channel_id: view.channel.id.clone(),
             member: member.clone(),
-        });
+        }).await;
     }
     Ok(view)
 }
@@ -275,10 +275,10 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), Ap
     let channel = access.channel.ok_or_else(Channel::not_found)?;
     channel.ensure_can_leave(access.membership.as_ref())?;
     ctx.store.remove_member(&channel.id, caller).await?;
-    ctx.events.publish(DomainEvent::MemberLeft {
+    ctx.publish(DomainEvent::MemberLeft {
         channel_id: channel.id,
         user_id: caller.clone(),
-    });
+    }).await;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::AssistantJob;
+use crate::realtime::{self, Origin};
 use crate::storage::{HistoryFilter, Inserted, MessageContext};
 use crate::AppContext;
 
@@ -58,6 +59,7 @@ fn live(message: Option<Message>) -> Result<Message, AppError> {
 /// Sends a message: one read (channel, membership, caller, parent, `client_id` claim), one
 /// transaction. The same `client_id` from the same sender in the same channel answers the
 /// original message, also when the sends race. In an assistant channel, queues a reply job.
+/// `origin` is the WebSocket connection of a `sendMessage` (which gets an ack instead of the push).
 pub async fn send(
     ctx: &AppContext,
     caller: &UserId,
@@ -65,6 +67,7 @@ pub async fn send(
     body: &str,
     client_id: Option<&str>,
     parent_id: Option<&str>,
+    origin: &Origin,
 ) -> Result<Sent, AppError> {
     let channel_id = channel_id(channel)?;
     let body = MessageBody::parse(body)?;
@@ -113,13 +116,9 @@ pub async fn send(
     match ctx.store.insert_message(&message).await? {
         Inserted::Duplicate(original) => original_message(ctx, &channel_id, &original).await,
         Inserted::New => {
-            ctx.events.publish(DomainEvent::MessageCreated {
-                channel_id: channel_id.clone(),
-                message: message.clone(),
-            });
             if channel.kind == ChannelKind::Assistant {
                 let job = AssistantJob {
-                    channel_id,
+                    channel_id: channel_id.clone(),
                     message_id: message.id.clone(),
                     requested_at: message.created_at,
                 };
@@ -127,6 +126,11 @@ pub async fn send(
                     .send_after_commit(&job, "assistant reply job")
                     .await;
             }
+            let event = DomainEvent::MessageCreated {
+                channel_id,
+                message: message.clone(),
+            };
+            realtime::publish(ctx, origin, event).await;
             Ok(Sent::New(message))
         }
     }
@@ -241,10 +245,10 @@ pub async fn edit(
         .store
         .edit_message(&message, caller, &body, Timestamp::now())
         .await?;
-    ctx.events.publish(DomainEvent::MessageUpdated {
+    ctx.publish(DomainEvent::MessageUpdated {
         channel_id,
         message: edited.clone(),
-    });
+    }).await;
     Ok(edited)
 }
 
@@ -264,10 +268,10 @@ pub async fn delete(
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
     ctx.store.delete_message(&message, Timestamp::now()).await?;
-    ctx.events.publish(DomainEvent::MessageDeleted {
+    ctx.publish(DomainEvent::MessageDeleted {
         channel_id,
         message_id: message.id,
-    });
+    }).await;
     Ok(())
 }
 
@@ -291,11 +295,11 @@ pub async fn react(
         .store
         .react(&channel_id, &id, &emoji, caller, add)
         .await?;
-    ctx.events.publish(DomainEvent::ReactionUpdated {
+    ctx.publish(DomainEvent::ReactionUpdated {
         channel_id,
         message_id: message.id.clone(),
         reactions: message.reactions.clone(),
-    });
+    }).await;
     Ok(message)
 }
 
@@ -306,6 +310,7 @@ pub async fn mark_read(
     caller: &UserId,
     channel: &str,
     message: &str,
+    origin: &Origin,
 ) -> Result<ReadMarker, AppError> {
     let (channel_id, id) = (channel_id(channel)?, message_id(message)?);
     let context = ctx
@@ -319,11 +324,35 @@ pub async fn mark_read(
         .mark_read(&channel_id, caller, &id, Timestamp::now())
         .await?;
     if moved {
-        ctx.events.publish(DomainEvent::ReadReceipt {
+        let event = DomainEvent::ReadReceipt {
             marker: marker.clone(),
-        });
+        };
+        realtime::publish(ctx, origin, event).await;
     }
     Ok(marker)
+}
+
+/// Tells the other members that the caller is (or stopped) typing; nothing is stored.
+pub async fn typing(
+    ctx: &AppContext,
+    caller: &UserId,
+    channel: &str,
+    is_typing: bool,
+    origin: &Origin,
+) -> Result<(), AppError> {
+    let channel_id = channel_id(channel)?;
+    let context = ctx
+        .store
+        .message_context(&channel_id, caller, None, None)
+        .await?;
+    member_of(&context)?;
+    let event = DomainEvent::Typing {
+        channel_id,
+        user_id: caller.clone(),
+        is_typing,
+    };
+    realtime::publish(ctx, origin, event).await;
+    Ok(())
 }
 
 pub async fn read_receipts(

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod messages;
 pub mod partners;
+pub mod realtime;
 pub mod users;
 
 use crate::domain::{User, UserId};

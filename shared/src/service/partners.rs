@@ -8,6 +8,7 @@ use crate::domain::{
     RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
+use crate::events::DomainEvent;
 use crate::queue::{NotificationEvent, NotificationKind};
 use crate::storage::RequestDirection;
 use crate::AppContext;
@@ -63,6 +64,10 @@ pub async fn send_request(
     ctx.notifications
         .send_after_commit(&event, "new partner request email")
         .await;
+    ctx.publish(DomainEvent::PartnerRequestReceived {
+        request: request.clone(),
+    })
+    .await;
     Ok(request)
 }
 
@@ -89,13 +94,23 @@ pub async fn respond(
     let request = load_request(ctx, caller, id).await?;
     let updated = request.respond(caller, decision, Timestamp::now())?;
     let partnership = ctx.store.record_response(&updated).await?;
-    if partnership.is_some() {
-        let event =
-            NotificationEvent::for_request(NotificationKind::PartnerRequestAccepted, &updated);
-        ctx.notifications
-            .send_after_commit(&event, "request accepted email")
-            .await;
-    }
+    let pushed = match &partnership {
+        Some(partnership) => {
+            let event =
+                NotificationEvent::for_request(NotificationKind::PartnerRequestAccepted, &updated);
+            ctx.notifications
+                .send_after_commit(&event, "request accepted email")
+                .await;
+            DomainEvent::PartnerRequestAccepted {
+                request: updated.clone(),
+                partnership: partnership.clone(),
+            }
+        }
+        None => DomainEvent::PartnerRequestRejected {
+            request: updated.clone(),
+        },
+    };
+    ctx.publish(pushed).await;
     Ok(Response {
         request: updated,
         partnership,

@@ -34,6 +34,7 @@ pub async fn register(ctx: &AppContext, new: NewUser) -> Result<Session, AppErro
         name: new.name,
         created_at: Timestamp::now(),
         last_seen: None,
+        online: false,
     };
     ctx.store.create_user(&user, &hash).await?;
     let token = ctx.tokens.issue(&user.id)?;
@@ -102,42 +103,71 @@ pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Pub
         .ok_or_else(user_not_found)
 }
 
-/// `{user_id, online, last_seen}`: the profile and the connection count in parallel.
+/// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
 pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Presence, AppError> {
     let target = parse_user_id(id)?;
-    let both = [caller.clone(), target.clone()];
-    let (users, online) =
-        tokio::try_join!(ctx.store.get_users(&both), ctx.store.is_online(&target))?;
+    let users = ctx.store.get_users(&[caller.clone(), target.clone()]).await?;
     existing_caller(users.get(caller).cloned())?;
     let user = users.get(&target).ok_or_else(user_not_found)?;
     Ok(Presence {
         user_id: target,
-        online,
+        online: user.online,
         last_seen: user.last_seen,
     })
 }
 
-/// The caller's partners (and, once channels exist, channel co-members) that are online.
+/// The caller's partners and channel co-members that are online.
 pub async fn online_contacts(
     ctx: &AppContext,
     caller: &UserId,
 ) -> Result<Vec<OnlineContact>, AppError> {
-    let (_, partners) =
-        tokio::try_join!(require_caller(ctx, caller), ctx.store.partner_ids(caller))?;
-    let (online, users) = tokio::try_join!(
-        ctx.store.online_among(&partners),
-        ctx.store.get_users(&partners)
-    )?;
-    let mut contacts: Vec<OnlineContact> = users
+    let (_, contacts) = tokio::try_join!(require_caller(ctx, caller), contacts(ctx, caller))?;
+    let users = ctx.store.get_users(&contacts).await?;
+    let mut online: Vec<OnlineContact> = users
         .into_values()
-        .filter(|user| online.contains(&user.id))
+        .filter(|user| user.online)
         .map(|user| OnlineContact {
             user_id: user.id,
             name: user.name,
             last_seen: user.last_seen,
         })
         .collect();
-    contacts.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    online.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+    Ok(online)
+}
+
+/// How many channels' member lists are read at once.
+const MEMBER_LIST_CONCURRENCY: usize = 8;
+
+/// Everyone who sees the user's presence: its partners and the members of its channels,
+/// without the user and the assistant. Reads grow with those relations only.
+pub(crate) async fn contacts(ctx: &AppContext, user: &UserId) -> Result<Vec<UserId>, AppError> {
+    use futures::{StreamExt, TryStreamExt};
+
+    let mut channels = Vec::new();
+    let mut page = crate::domain::PageRequest::parse(Some("100"), None)?;
+    loop {
+        let found = ctx.store.list_member_channel_ids(user, &page).await?;
+        channels.extend(found.items);
+        match found.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    let (partners, members) = tokio::try_join!(
+        ctx.store.partner_ids(user),
+        futures::stream::iter(channels)
+            .map(|channel| async move { ctx.store.channel_members(&channel).await })
+            .buffer_unordered(MEMBER_LIST_CONCURRENCY)
+            .try_concat()
+    )?;
+    let mut contacts: Vec<UserId> = partners
+        .into_iter()
+        .chain(members.into_iter().map(|member| member.user_id))
+        .filter(|id| id != user && id.as_str() != UserId::ASSISTANT)
+        .collect();
+    contacts.sort();
+    contacts.dedup();
     Ok(contacts)
 }
 

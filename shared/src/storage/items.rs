@@ -1,5 +1,7 @@
 //! Item shapes, (de)serialized with serde_dynamo. Each carries its own key attributes.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
@@ -21,16 +23,37 @@ pub struct UserItem {
     pub created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<Timestamp>,
+    /// The user's WebSocket connections: connection id → expiry (epoch seconds). Kept on the
+    /// profile so presence is read with the user, and so connect and disconnect learn
+    /// atomically (one conditional UpdateItem) whether they were the first or the last.
+    #[serde(default)]
+    pub connections: HashMap<String, i64>,
+}
+
+impl UserItem {
+    /// Connection ids whose expiry is still ahead: `$disconnect` is best effort and TTL
+    /// never reaches inside a map, so an entry counts only until its expiry.
+    pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &str> {
+        self.connections
+            .iter()
+            .filter(move |(_, expires_at)| **expires_at > now)
+            .map(|(id, _)| id.as_str())
+    }
 }
 
 impl From<UserItem> for User {
     fn from(item: UserItem) -> Self {
+        let online = item
+            .live_connections(Timestamp::now().unix_seconds())
+            .next()
+            .is_some();
         Self {
             id: item.id,
             email: item.email,
             name: item.name,
             created_at: item.created_at,
             last_seen: item.last_seen,
+            online,
         }
     }
 }
@@ -97,12 +120,11 @@ pub struct PartnerItem {
     pub since: Timestamp,
 }
 
+/// A connection by its id, for `$disconnect` and frames (which carry only the id).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ConnectionItem {
     pub pk: String,
     pub sk: String,
-    pub gsi1pk: String,
-    pub gsi1sk: String,
     pub entity: String,
     pub connection_id: String,
     pub user_id: UserId,

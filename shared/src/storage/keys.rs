@@ -69,10 +69,8 @@ pub fn connection_key(connection_id: &str) -> Item {
     key(format!("CONN#{connection_id}"), CONNECTION)
 }
 
-/// GSI1 partition of a user's connections.
-pub fn user_connections_pk(user: &UserId) -> String {
-    format!("{}#CONN", user_pk(user))
-}
+/// The map attribute of the user's profile that holds its connections.
+pub const CONNECTIONS: &str = "connections";
 
 pub const CHANNEL_META: &str = "META";
 pub const MEMBER_PREFIX: &str = "MEMBER#";

@@ -22,7 +22,7 @@ pub use channels::{Admission, ChannelAccess};
 pub use cursor::CursorCodec;
 pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
 pub use partners::RequestDirection;
-pub use presence::{ConnectionRecord, Presence};
+pub use presence::{Closed, ConnectionRecord, Presence};
 
 use crate::error::AppError;
 use errors::db_error;

@@ -1,27 +1,42 @@
-//! Connections and presence. A user is online while at least one of its connection items is
-//! live (its `expires_at` is in the future): expired items are ignored, because `$disconnect`
-//! is best effort on API Gateway and TTL deletion is late.
+//! Connections and presence. A connection is stored twice: an item by its id (what
+//! `$disconnect` and frames carry) with a TTL, and an entry `connection id → expiry` in the
+//! `connections` map of its user's profile. Presence and fan-out read the profile only, so a
+//! push costs one item per recipient whatever else is connected, and connect / disconnect
+//! learn atomically (one UpdateItem returning the old map) whether they were the first or the
+//! last connection of the user.
 
-use std::collections::HashSet;
-
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
-use futures::{stream, StreamExt, TryStreamExt};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::errors::db_error;
-use super::items::{to_item, ConnectionItem};
-use super::keys::{self, GSI1};
-use super::{s, string_of, Store};
-use crate::domain::{Timestamp, UserId};
+use super::items::{from_item, to_item, ConnectionItem, UserItem};
+use super::keys;
+use super::{string_of, Store};
+use crate::domain::{ConnectionId, Timestamp, UserId};
 use crate::error::AppError;
 
-/// A live WebSocket connection of a user.
+/// A WebSocket connection of a user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionRecord {
-    pub connection_id: String,
+    pub connection_id: ConnectionId,
     pub user_id: UserId,
     pub connected_at: Timestamp,
     /// Epoch seconds; beyond API Gateway's 2 h connection limit.
     pub expires_at: i64,
+}
+
+impl ConnectionRecord {
+    /// API Gateway closes every connection after 2 h; the record outlives that by an hour so
+    /// a live connection never looks dead, and dies on its own when `$disconnect` was lost.
+    pub const LIFETIME_SECONDS: i64 = 3 * 3600;
+
+    pub fn new(connection_id: ConnectionId, user_id: UserId, connected_at: Timestamp) -> Self {
+        Self {
+            expires_at: connected_at.unix_seconds() + Self::LIFETIME_SECONDS,
+            connection_id,
+            user_id,
+            connected_at,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -31,20 +46,29 @@ pub struct Presence {
     pub last_seen: Option<Timestamp>,
 }
 
-/// How many presence look-ups run at once for a list of users.
-const PRESENCE_CONCURRENCY: usize = 16;
+/// What closing a connection changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Closed {
+    /// No other live connection of the user remains.
+    pub went_offline: bool,
+    pub last_seen: Timestamp,
+}
 
 impl Store {
-    /// Stores a connection, findable by id and (through GSI1) by user.
-    pub async fn put_connection(&self, connection: &ConnectionRecord) -> Result<(), AppError> {
-        let key = keys::connection_key(&connection.connection_id);
+    /// Stores a connection. `Ok(None)` when the account no longer exists (the connection is
+    /// then refused); otherwise whether this is the user's only live connection.
+    pub async fn open_connection(
+        &self,
+        connection: &ConnectionRecord,
+    ) -> Result<Option<bool>, AppError> {
+        let key = keys::connection_key(connection.connection_id.as_str());
+        // The item by id first: if the profile update then fails, what is left is an item no
+        // reader reaches by user, and it expires.
         let item = ConnectionItem {
             pk: string_of(&key, keys::PK),
             sk: string_of(&key, keys::SK),
-            gsi1pk: keys::user_connections_pk(&connection.user_id),
-            gsi1sk: connection.connection_id.clone(),
             entity: "connection".into(),
-            connection_id: connection.connection_id.clone(),
+            connection_id: connection.connection_id.to_string(),
             user_id: connection.user_id.clone(),
             connected_at: connection.connected_at,
             expires_at: connection.expires_at,
@@ -56,39 +80,188 @@ impl Store {
             .send()
             .await
             .map_err(db_error)?;
-        Ok(())
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(&connection.user_id)))
+            .update_expression("SET #conns.#id = :expires, last_seen = :now")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#conns", keys::CONNECTIONS)
+            .expression_attribute_names("#id", connection.connection_id.as_str())
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(connection.expires_at.to_string()),
+            )
+            .expression_attribute_values(":now", AttributeValue::S(connection.connected_at.to_string()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let before = match result {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                self.delete_connection_item(&connection.connection_id).await?;
+                return Ok(None);
+            }
+            Err(err) => return Err(db_error(err)),
+        };
+        let before: UserItem = from_item(before)?;
+        let now = connection.connected_at.unix_seconds();
+        let first = !before
+            .live_connections(now)
+            .any(|id| id != connection.connection_id.as_str());
+        self.prune_expired(&before, now).await;
+        Ok(Some(first))
     }
 
-    /// Whether the user has at least one live connection: one Query on GSI1 reading only that
-    /// user's connection items.
-    pub async fn is_online(&self, user: &UserId) -> Result<bool, AppError> {
+    /// The connection with this id, if any (expired or not: callers decide).
+    pub async fn connection(
+        &self,
+        id: &ConnectionId,
+    ) -> Result<Option<ConnectionRecord>, AppError> {
         let output = self
             .client
-            .query()
+            .get_item()
             .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .filter_expression("#ttl > :now")
-            .expression_attribute_names("#ttl", keys::TTL)
-            .expression_attribute_values(":pk", s(keys::user_connections_pk(user)))
-            .expression_attribute_values(
-                ":now",
-                AttributeValue::N(Timestamp::now().unix_seconds().to_string()),
-            )
-            .select(Select::Count)
+            .set_key(Some(keys::connection_key(id.as_str())))
             .send()
             .await
             .map_err(db_error)?;
-        Ok(output.count > 0)
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        let item: ConnectionItem = from_item(item)?;
+        Ok(Some(ConnectionRecord {
+            connection_id: id.clone(),
+            user_id: item.user_id,
+            connected_at: item.connected_at,
+            expires_at: item.expires_at,
+        }))
     }
 
-    /// The subset of `users` that is online, looked up concurrently.
-    pub async fn online_among(&self, users: &[UserId]) -> Result<HashSet<UserId>, AppError> {
-        stream::iter(users.iter().cloned())
-            .map(|user| async move { Ok::<_, AppError>((self.is_online(&user).await?, user)) })
-            .buffer_unordered(PRESENCE_CONCURRENCY)
-            .try_filter_map(|(online, user)| async move { Ok(online.then_some(user)) })
-            .try_collect()
+    /// Removes a connection of `user`. `Ok(None)` when it was already gone (a `$disconnect`
+    /// after a 410 clean-up, or the reverse): of concurrent closers exactly one gets `Some`,
+    /// so `presence` offline goes out once.
+    pub async fn close_connection(
+        &self,
+        user: &UserId,
+        id: &ConnectionId,
+        now: Timestamp,
+    ) -> Result<Option<Closed>, AppError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(user)))
+            .update_expression("REMOVE #conns.#id SET last_seen = :now")
+            .condition_expression("attribute_exists(#conns.#id)")
+            .expression_attribute_names("#conns", keys::CONNECTIONS)
+            .expression_attribute_names("#id", id.as_str())
+            .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let closed = match result {
+            Ok(output) => {
+                let before: UserItem = from_item(output.attributes.unwrap_or_default())?;
+                let went_offline = !before
+                    .live_connections(now.unix_seconds())
+                    .any(|other| other != id.as_str());
+                Some(Closed {
+                    went_offline,
+                    last_seen: now,
+                })
+            }
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                None
+            }
+            Err(err) => return Err(db_error(err)),
+        };
+        self.delete_connection_item(id).await?;
+        Ok(closed)
+    }
+
+    /// The live connections of `users`: one BatchGetItem of their profiles per 100 users,
+    /// sent at once. Reads exactly one item per user, however many connections exist.
+    pub async fn live_connections(
+        &self,
+        users: &[UserId],
+    ) -> Result<Vec<(UserId, ConnectionId)>, AppError> {
+        let mut unique: Vec<&UserId> = users.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let batches = unique
+            .chunks(100)
+            .map(|chunk| self.batch_get(chunk.iter().map(|id| keys::user_key(id)).collect()));
+        let now = Timestamp::now().unix_seconds();
+        let mut connections = Vec::new();
+        for item in futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let profile: UserItem = from_item(item)?;
+            connections.extend(
+                profile
+                    .live_connections(now)
+                    .filter_map(ConnectionId::parse)
+                    .map(|id| (profile.id.clone(), id)),
+            );
+        }
+        Ok(connections)
+    }
+
+    async fn delete_connection_item(&self, id: &ConnectionId) -> Result<(), AppError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::connection_key(id.as_str())))
+            .send()
             .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    /// Drops map entries whose expiry has passed (connections whose `$disconnect` was lost),
+    /// so the profile does not grow. Best effort: a failure only leaves dead entries, which
+    /// readers ignore anyway.
+    async fn prune_expired(&self, profile: &UserItem, now: i64) {
+        let expired: Vec<&String> = profile
+            .connections
+            .iter()
+            .filter(|(_, expires_at)| **expires_at <= now)
+            .map(|(id, _)| id)
+            .take(50)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(&profile.id)))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#conns", keys::CONNECTIONS);
+        let mut paths = Vec::with_capacity(expired.len());
+        for (n, id) in expired.iter().enumerate() {
+            update = update.expression_attribute_names(format!("#e{n}"), id.as_str());
+            paths.push(format!("#conns.#e{n}"));
+        }
+        let result = update
+            .update_expression(format!("REMOVE {}", paths.join(", ")))
+            .send()
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "pruning expired connections failed");
+        }
     }
 }

@@ -25,6 +25,7 @@ impl Store {
             name: user.name.clone(),
             created_at: user.created_at,
             last_seen: None,
+            connections: HashMap::new(),
         };
         let credentials = CredentialsItem {
             pk: keys::credentials_pk(&user.email.normalized()),

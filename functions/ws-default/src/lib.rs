@@ -1,0 +1,134 @@
+//! `$default`: every client frame, routed on `action`. Answers go to the sending connection
+//! through `@connections` (`ack`, `pong`, `error`); a bad frame gets an `error` frame and the
+//! connection stays open.
+
+use std::convert::Infallible;
+
+use aws_lambda_events::apigw::ApiGatewayProxyResponse;
+use shared::domain::UserId;
+use shared::error::AppError;
+use shared::realtime::{self, Origin};
+use shared::service::messages::{self, Sent};
+use shared::service::realtime as connections;
+use shared::websocket::{
+    error_response, response, ClientFrame, ReplyFrame, WebSocketEvent, WsRequest,
+};
+use shared::AppContext;
+
+pub async fn handle(
+    ctx: &AppContext,
+    event: WebSocketEvent,
+) -> Result<ApiGatewayProxyResponse, Infallible> {
+    let binary = event.is_base64_encoded;
+    let request = match WsRequest::new(event) {
+        Ok(request) => request,
+        Err(err) => return Ok(error_response(&err, "-")),
+    };
+    let user = match connections::connection_user(ctx, &request.connection_id).await {
+        Ok(user) => Some(user),
+        Err(err) => {
+            reply_error(ctx, &request, None, &err, None).await;
+            return Ok(response(200, None));
+        }
+    };
+    let frame = if binary {
+        Err(shared::websocket::BadFrame {
+            error: AppError::BadRequest("frames are JSON text, not binary".into()),
+            client_id: None,
+        })
+    } else {
+        ClientFrame::parse(request.body())
+    };
+    let reply = match frame {
+        Ok(frame) => act(ctx, &request, user.as_ref(), frame).await,
+        Err(bad) => Some(ReplyFrame::error(&bad.error, bad.client_id)),
+    };
+    if let Some(reply) = reply {
+        if let ReplyFrame::Error { code, message, .. } = &reply {
+            tracing::info!(request_id = %request.request_id, code, message, "frame refused");
+        }
+        realtime::reply(
+            ctx,
+            &request.endpoint,
+            &request.connection_id,
+            user.as_ref(),
+            &reply,
+        )
+        .await;
+    }
+    // Ignored by API Gateway (no route response is configured); the answer went out above.
+    Ok(response(200, None))
+}
+
+/// Performs one frame; what to answer the sender, if anything.
+async fn act(
+    ctx: &AppContext,
+    request: &WsRequest,
+    user: Option<&UserId>,
+    frame: ClientFrame,
+) -> Option<ReplyFrame> {
+    let user = user?;
+    let origin = Origin {
+        endpoint: Some(request.endpoint.clone()),
+        connection: Some(request.connection_id.clone()),
+    };
+    let failed = |err: AppError, client_id: Option<String>| {
+        if err.status() >= 500 {
+            tracing::error!(request_id = %request.request_id, error = %err.log_detail(), "frame failed");
+        }
+        Some(ReplyFrame::error(&err, client_id))
+    };
+    match frame {
+        ClientFrame::Ping => Some(ReplyFrame::Pong),
+        ClientFrame::SendMessage {
+            channel_id,
+            body,
+            client_id,
+            parent_id,
+        } => {
+            let sent = messages::send(
+                ctx,
+                user,
+                &channel_id,
+                &body,
+                client_id.as_deref(),
+                parent_id.as_deref(),
+                &origin,
+            )
+            .await;
+            match sent {
+                Ok(Sent::New(message) | Sent::Duplicate(message)) => Some(ReplyFrame::Ack {
+                    client_id: message.client_id.clone(),
+                    message,
+                }),
+                Err(err) => failed(err, client_id),
+            }
+        }
+        ClientFrame::Typing {
+            channel_id,
+            is_typing,
+        } => match messages::typing(ctx, user, &channel_id, is_typing, &origin).await {
+            Ok(()) => None,
+            Err(err) => failed(err, None),
+        },
+        ClientFrame::MarkRead {
+            channel_id,
+            message_id,
+        } => match messages::mark_read(ctx, user, &channel_id, &message_id, &origin).await {
+            Ok(_) => None,
+            Err(err) => failed(err, None),
+        },
+    }
+}
+
+async fn reply_error(
+    ctx: &AppContext,
+    request: &WsRequest,
+    user: Option<&UserId>,
+    err: &AppError,
+    client_id: Option<String>,
+) {
+    tracing::info!(request_id = %request.request_id, error = %err.log_detail(), "frame refused");
+    let frame = ReplyFrame::error(err, client_id);
+    realtime::reply(ctx, &request.endpoint, &request.connection_id, user, &frame).await;
+}

@@ -1,0 +1,123 @@
+//! API Gateway's management API (`POST /{stage}/@connections/{id}`): one client per endpoint,
+//! built from the SDK configuration (credentials, region, timeouts) and cached, because a
+//! WebSocket function learns its endpoint from each event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_sdk_apigatewaymanagement as management;
+use aws_sdk_apigatewaymanagement::error::DisplayErrorContext;
+use aws_sdk_apigatewaymanagement::primitives::Blob;
+
+use crate::domain::ConnectionId;
+use crate::error::AppError;
+
+/// What became of one push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Delivered,
+    /// 410: the socket is gone; its connection must be deleted.
+    Gone,
+}
+
+#[derive(Clone)]
+pub struct ConnectionsApi {
+    sdk: aws_config::SdkConfig,
+    clients: Arc<Mutex<HashMap<String, management::Client>>>,
+}
+
+impl ConnectionsApi {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            clients: Arc::default(),
+        }
+    }
+
+    fn client(&self, endpoint: &str) -> management::Client {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        clients
+            .entry(endpoint.to_string())
+            .or_insert_with(|| {
+                let config = management::config::Builder::from(&self.sdk)
+                    .endpoint_url(endpoint)
+                    .build();
+                management::Client::from_conf(config)
+            })
+            .clone()
+    }
+
+    /// Sends one frame to one connection.
+    pub async fn post(
+        &self,
+        endpoint: &str,
+        connection: &ConnectionId,
+        frame: Vec<u8>,
+    ) -> Result<Delivery, AppError> {
+        let result = self
+            .client(endpoint)
+            .post_to_connection()
+            .connection_id(connection.as_str())
+            .data(Blob::new(frame))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Delivery::Delivered),
+            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 410) => {
+                Ok(Delivery::Gone)
+            }
+            Err(err) => Err(AppError::internal(format!(
+                "PostToConnection failed: {}",
+                DisplayErrorContext(err)
+            ))),
+        }
+    }
+
+    /// Closes a connection from the server side (API Gateway then sends `$disconnect`).
+    pub async fn close(&self, endpoint: &str, connection: &ConnectionId) -> Result<(), AppError> {
+        let result = self
+            .client(endpoint)
+            .delete_connection()
+            .connection_id(connection.as_str())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 410) => Ok(()),
+            Err(err) => Err(AppError::internal(format!(
+                "DeleteConnection failed: {}",
+                DisplayErrorContext(err)
+            ))),
+        }
+    }
+}
+
+/// The management endpoint of the WebSocket API a connection arrived on, from its event's
+/// `domainName` and `stage`, as AWS documents it. API Gateway is always https; the local
+/// gateway listens on loopback, in plain http.
+pub fn endpoint_for(domain_name: &str, stage: &str) -> String {
+    let host = domain_name.split(':').next().unwrap_or_default();
+    let scheme = if host == "127.0.0.1" || host == "localhost" {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{domain_name}/{stage}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_for;
+
+    #[test]
+    fn endpoint_from_domain_and_stage() {
+        assert_eq!(
+            endpoint_for("abc123.execute-api.eu-west-1.amazonaws.com", "prod"),
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+        );
+        assert_eq!(
+            endpoint_for("127.0.0.1:3001", "local"),
+            "http://127.0.0.1:3001/local"
+        );
+    }
+}
