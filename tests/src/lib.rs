@@ -5,6 +5,7 @@
 pub mod openapi;
 pub mod runtime_api;
 pub mod samples;
+pub mod stack;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -92,6 +93,11 @@ pub fn unique(prefix: &str) -> String {
 
 impl TestEnv {
     pub async fn new() -> Self {
+        Self::with_websocket_endpoint(None).await
+    }
+
+    /// A test environment whose pushes go to the `@connections` API at `endpoint`.
+    pub async fn with_websocket_endpoint(endpoint: Option<String>) -> Self {
         require_emulators();
         let sdk = shared::context::load_sdk_config().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
@@ -110,6 +116,7 @@ impl TestEnv {
             "ASSISTANT_QUEUE_URL" => Some(assistant_queue_url.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
+            "WEBSOCKET_API_ENDPOINT" => endpoint.clone(),
             _ => None,
         })
         .expect("test config");

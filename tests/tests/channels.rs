@@ -625,6 +625,7 @@ async fn a_group_holds_at_most_500_members() {
                 name: UserName::parse(&format!("Member {i}")).unwrap(),
                 created_at: Timestamp::now(),
                 last_seen: None,
+                online: false,
             };
             store.create_user(&user, "not-a-login").await.unwrap();
             let membership = Membership {

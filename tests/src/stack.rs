@@ -1,0 +1,209 @@
+//! The local stack of a test: the gateway's HTTP and WebSocket APIs on free loopback ports,
+//! over the test's own table and queues, and WebSocket clients that talk to it.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use local_gateway::websocket::{serve_websocket, WebSocketOptions};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::{TestEnv, TestUser};
+
+/// How long a test waits for an event that should come.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Stack {
+    pub env: TestEnv,
+    /// `http://127.0.0.1:port`
+    pub http: String,
+    /// `ws://127.0.0.1:port`
+    pub ws: String,
+    /// The `@connections` endpoint, `http://127.0.0.1:port/stage`.
+    pub management: String,
+    pub client: reqwest::Client,
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(WebSocketOptions::default()).await
+    }
+
+    pub async fn start_with(options: WebSocketOptions) -> Self {
+        let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the WebSocket port");
+        let ws_address = ws_listener.local_addr().expect("local address");
+        let management = format!("http://{ws_address}/{}", options.stage);
+        let env = TestEnv::with_websocket_endpoint(Some(management.clone())).await;
+        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the HTTP port");
+        let http = format!("http://{}", http_listener.local_addr().expect("address"));
+        let (http_ctx, ws_ctx) = (env.ctx.clone(), env.ctx.clone());
+        tokio::spawn(async move { local_gateway::serve_http(http_listener, http_ctx).await });
+        tokio::spawn(async move { serve_websocket(ws_listener, ws_ctx, options).await });
+        Self {
+            env,
+            http,
+            ws: format!("ws://{ws_address}"),
+            management,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// A REST call over real HTTP; the status and the JSON body (null when empty).
+    pub async fn rest(
+        &self,
+        method: &str,
+        path: &str,
+        user: &TestUser,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.http))
+            .bearer_auth(&user.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("a body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).expect("a JSON body")
+        };
+        (status, body)
+    }
+
+    /// Opens a socket for `user`; panics if refused.
+    pub async fn socket(&self, user: &TestUser) -> Socket {
+        Socket::connect(&self.ws, Some(&user.token))
+            .await
+            .unwrap_or_else(|status| panic!("connection refused with {status}"))
+    }
+
+    /// A `@connections` client as the functions build it.
+    pub async fn management_client(&self) -> aws_sdk_apigatewaymanagement::Client {
+        let sdk = shared::context::load_sdk_config().await;
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+            .endpoint_url(&self.management)
+            .build();
+        aws_sdk_apigatewaymanagement::Client::from_conf(config)
+    }
+}
+
+/// A WebSocket client.
+pub struct Socket {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Socket {
+    /// Connects with `?token=`; `Err(status)` when the handshake is refused.
+    pub async fn connect(ws: &str, token: Option<&str>) -> Result<Self, u16> {
+        let url = match token {
+            Some(token) => format!("{ws}/?token={token}"),
+            None => format!("{ws}/"),
+        };
+        match tokio_tungstenite::connect_async(url).await {
+            Ok((stream, _)) => Ok(Self { stream }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(response.status().as_u16())
+            }
+            Err(err) => panic!("WebSocket connection failed: {err}"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send a frame");
+    }
+
+    /// The next JSON frame, or `None` if none comes within `wait` (or the socket closed).
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            match tokio::time::timeout(wait, self.stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Some(serde_json::from_str(&text).expect("frames are JSON"))
+                }
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) | Err(_) => {
+                    return None
+                }
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Waits for the first frame of `kind` for which `matches` holds; frames before it are
+    /// skipped. Panics after `EVENT_TIMEOUT`, listing what arrived.
+    pub async fn expect(&mut self, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + EVENT_TIMEOUT;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await {
+                Some(frame) if frame["type"] == kind && matches(&frame) => return frame,
+                Some(frame) => seen.push(frame),
+                None => panic!("no `{kind}` frame within {EVENT_TIMEOUT:?}; got {seen:#?}"),
+            }
+        }
+    }
+
+    /// Asserts that no frame of `kind` matching `matches` arrives within `wait`.
+    pub async fn expect_none(
+        &mut self,
+        kind: &str,
+        wait: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.next_within(left).await {
+                Some(frame) if frame["type"] == kind && matches(&frame) => {
+                    panic!("unexpected `{kind}` frame: {frame}")
+                }
+                Some(_) => continue,
+                None => return,
+            }
+        }
+    }
+
+    /// Sends a close frame and waits for the server's.
+    pub async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        while let Some(Ok(_)) = self.stream.next().await {}
+    }
+
+    /// Drops the TCP connection without a close frame, like a killed process.
+    pub fn kill(self) {
+        drop(self.stream);
+    }
+
+    /// Whether the server closed the socket (within `wait`).
+    pub async fn closed_within(&mut self, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.next()).await {
+                Err(_) => return false,
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+}

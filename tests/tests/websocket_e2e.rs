@@ -1,0 +1,442 @@
+//! End to end over real WebSocket and HTTP clients against the local gateway: pushes to every
+//! device, acks, typing, read receipts, member and partner events, presence, the 410 clean-up,
+//! refused handshakes and bad frames, and the `@connections` management API.
+
+use std::time::Duration;
+
+use integration_tests::stack::{Socket, Stack};
+use integration_tests::TestUser;
+use local_gateway::websocket::WebSocketOptions;
+use serde_json::{json, Value};
+use shared::domain::UserId;
+
+/// Long enough for a push that should not come to have arrived if it were sent.
+const QUIET: Duration = Duration::from_millis(400);
+
+async fn group(stack: &Stack, owner: &TestUser, members: &[&TestUser]) -> String {
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    let (status, channel) = stack
+        .rest(
+            "POST",
+            "/channels",
+            owner,
+            Some(json!({"name": "crew", "member_ids": ids})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    channel["id"].as_str().unwrap().to_string()
+}
+
+fn id_is(id: &Value) -> impl Fn(&Value) -> bool + '_ {
+    move |frame: &Value| frame["message"]["id"] == *id
+}
+
+#[tokio::test]
+async fn every_device_of_every_member_gets_every_event() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    let bob = stack.env.register("Bob").await;
+    let channel = group(&stack, &ada, &[&bob]).await;
+    let mut ada1 = stack.socket(&ada).await;
+    let mut ada2 = stack.socket(&ada).await;
+    let mut bob1 = stack.socket(&bob).await;
+    let mut bob2 = stack.socket(&bob).await;
+
+    // A REST send reaches all four sockets.
+    let (status, sent) = stack
+        .rest(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            &ada,
+            Some(json!({"body": "hello over REST"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
+        let event = socket.expect("message.created", id_is(&sent["id"])).await;
+        assert_eq!(event["channel_id"], channel.as_str());
+        assert_eq!(event["message"]["body"], "hello over REST");
+    }
+
+    // A WebSocket send acks the sender's connection and reaches the three others.
+    bob1.send(json!({"action": "sendMessage", "channel_id": channel, "body": "hi from a socket", "client_id": "bob-1"}))
+        .await;
+    let ack = bob1.expect("ack", |_| true).await;
+    assert_eq!(ack["client_id"], "bob-1");
+    assert_eq!(ack["message"]["body"], "hi from a socket");
+    assert_eq!(ack["message"]["sender"]["id"], bob.id.as_str());
+    let message_id = ack["message"]["id"].clone();
+    for socket in [&mut ada1, &mut ada2, &mut bob2] {
+        socket
+            .expect("message.created", id_is(&message_id))
+            .await;
+    }
+    bob1.expect_none("message.created", QUIET, id_is(&message_id))
+        .await;
+
+    // Typing goes to the other members' connections, never back to the typist.
+    ada1.send(json!({"action": "typing", "channel_id": channel, "is_typing": true}))
+        .await;
+    for socket in [&mut bob1, &mut bob2] {
+        let typing = socket.expect("typing", |_| true).await;
+        assert_eq!(
+            typing,
+            json!({"type": "typing", "channel_id": channel, "user_id": ada.id, "is_typing": true})
+        );
+    }
+    for socket in [&mut ada1, &mut ada2] {
+        socket.expect_none("typing", QUIET, |_| true).await;
+    }
+
+    // A read marker set over WebSocket reaches the other member's devices.
+    bob2.send(json!({"action": "markRead", "channel_id": channel, "message_id": message_id}))
+        .await;
+    for socket in [&mut ada1, &mut ada2] {
+        let receipt = socket.expect("read_receipt", |_| true).await;
+        assert_eq!(receipt["user_id"], bob.id.as_str());
+        assert_eq!(receipt["last_read_message_id"], message_id);
+        assert_eq!(receipt["channel_id"], channel.as_str());
+    }
+    let (_, receipts) = stack
+        .rest(
+            "GET",
+            &format!("/channels/{channel}/read-receipts"),
+            &ada,
+            None,
+        )
+        .await;
+    assert_eq!(receipts["items"][0]["last_read_message_id"], message_id);
+
+    // A member added over REST: everyone hears `member.joined`.
+    let cy = stack.env.register("Cy").await;
+    let (status, _) = stack
+        .rest(
+            "POST",
+            &format!("/channels/{channel}/members"),
+            &ada,
+            Some(json!({"user_id": cy.id})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
+        let joined = socket.expect("member.joined", |_| true).await;
+        assert_eq!(joined["member"]["user_id"], cy.id.as_str());
+    }
+
+    // Edits, reactions and deletes are pushed too.
+    let path = format!("/channels/{channel}/messages/{}", sent["id"].as_str().unwrap());
+    stack
+        .rest("PATCH", &path, &ada, Some(json!({"body": "edited"})))
+        .await;
+    let updated = bob1.expect("message.updated", id_is(&sent["id"])).await;
+    assert_eq!(updated["message"]["body"], "edited");
+    stack
+        .rest("PUT", &format!("{path}/reactions/👍"), &bob, None)
+        .await;
+    let reaction = ada2.expect("reaction.updated", |_| true).await;
+    assert_eq!(reaction["reactions"]["👍"], json!([bob.id]));
+    stack.rest("DELETE", &path, &ada, None).await;
+    let deleted = bob2.expect("message.deleted", |_| true).await;
+    assert_eq!(deleted["message_id"], sent["id"]);
+
+    // Leaving: the others and the leaver's own devices hear `member.left`.
+    let (status, _) = stack
+        .rest("POST", &format!("/channels/{channel}/leave"), &bob, None)
+        .await;
+    assert_eq!(status, 204);
+    for socket in [&mut ada1, &mut bob2] {
+        let left = socket.expect("member.left", |_| true).await;
+        assert_eq!(left["user_id"], bob.id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn partner_requests_and_answers_arrive_as_events() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    let bob = stack.env.register("Bob").await;
+    let cy = stack.env.register("Cy").await;
+    let mut ada_socket = stack.socket(&ada).await;
+    let mut bob_socket = stack.socket(&bob).await;
+    let mut cy_socket = stack.socket(&cy).await;
+
+    let (status, request) = stack
+        .rest(
+            "POST",
+            "/partner-requests",
+            &bob,
+            Some(json!({"recipient_id": ada.id, "message": "hi Ada"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let received = ada_socket
+        .expect("partner_request.received", |_| true)
+        .await;
+    assert_eq!(received["request"]["id"], request["id"]);
+    assert_eq!(received["request"]["sender"]["name"], "Bob");
+
+    let (status, _) = stack
+        .rest(
+            "POST",
+            &format!("/partner-requests/{}/accept", request["id"].as_str().unwrap()),
+            &ada,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let accepted = bob_socket
+        .expect("partner_request.accepted", |_| true)
+        .await;
+    assert_eq!(accepted["request"]["status"], "accepted");
+    let mut pair = accepted["partnership"]["user_ids"]
+        .as_array()
+        .unwrap()
+        .clone();
+    pair.sort_by_key(|id| id.as_str().unwrap().to_string());
+    let mut expected = vec![json!(ada.id), json!(bob.id)];
+    expected.sort_by_key(|id| id.as_str().unwrap().to_string());
+    assert_eq!(pair, expected);
+
+    let (_, request) = stack
+        .rest(
+            "POST",
+            "/partner-requests",
+            &cy,
+            Some(json!({"recipient_id": ada.id})),
+        )
+        .await;
+    ada_socket
+        .expect("partner_request.received", |_| true)
+        .await;
+    let (status, _) = stack
+        .rest(
+            "POST",
+            &format!("/partner-requests/{}/reject", request["id"].as_str().unwrap()),
+            &ada,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let rejected = cy_socket
+        .expect("partner_request.rejected", |_| true)
+        .await;
+    assert_eq!(rejected["request"]["status"], "rejected");
+}
+
+#[tokio::test]
+async fn presence_flips_with_the_first_connection_and_the_last() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    let bob = stack.env.register("Bob").await;
+    stack.env.make_partners(&ada, &bob).await;
+    let presence_path = format!("/users/{}/presence", bob.id);
+    let (_, before) = stack.rest("GET", &presence_path, &ada, None).await;
+    assert_eq!(
+        before,
+        json!({"user_id": bob.id, "online": false, "last_seen": null})
+    );
+    let mut watcher = stack.socket(&ada).await;
+    let is_bob = |frame: &Value| frame["user_id"] == bob.id.as_str();
+
+    let bob1 = stack.socket(&bob).await;
+    let online = watcher.expect("presence", is_bob).await;
+    assert_eq!(online["online"], true);
+    assert!(online["last_seen"].is_string());
+    let bob2 = stack.socket(&bob).await;
+    watcher.expect_none("presence", QUIET, is_bob).await;
+    let (_, now) = stack.rest("GET", &presence_path, &ada, None).await;
+    assert_eq!(now["online"], true);
+    let (_, contacts) = stack.rest("GET", "/presence/online", &ada, None).await;
+    assert_eq!(contacts["items"][0]["user_id"], bob.id.as_str());
+
+    bob1.close().await;
+    watcher.expect_none("presence", QUIET, is_bob).await;
+    bob2.close().await;
+    let offline = watcher.expect("presence", is_bob).await;
+    assert_eq!(offline["online"], false);
+    let (_, after) = stack.rest("GET", &presence_path, &ada, None).await;
+    assert_eq!(after["online"], false);
+    assert!(after["last_seen"].is_string());
+    let (_, contacts) = stack.rest("GET", "/presence/online", &ada, None).await;
+    assert_eq!(contacts["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_push() {
+    let stack = Stack::start_with(WebSocketOptions {
+        lose_abrupt_disconnects: true,
+        ..Default::default()
+    })
+    .await;
+    let ada = stack.env.register("Ada").await;
+    let bob = stack.env.register("Bob").await;
+    let channel = group(&stack, &ada, &[&bob]).await;
+    let mut ada_socket = stack.socket(&ada).await;
+    let bob_socket = stack.socket(&bob).await;
+    ada_socket
+        .expect("presence", |f| f["user_id"] == bob.id.as_str())
+        .await;
+    bob_socket.kill();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bob_id = UserId::parse(&bob.id).unwrap();
+    let stored = stack.env.ctx.store.live_connections(&[bob_id.clone()]).await.unwrap();
+    assert_eq!(stored.len(), 1, "no $disconnect came, so the connection is still stored");
+
+    let (status, _) = stack
+        .rest(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            &ada,
+            Some(json!({"body": "anyone there?"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let offline = ada_socket
+        .expect("presence", |f| f["user_id"] == bob.id.as_str())
+        .await;
+    assert_eq!(offline["online"], false, "the 410 made Bob's last connection go");
+    let stored = stack.env.ctx.store.live_connections(&[bob_id]).await.unwrap();
+    assert!(stored.is_empty(), "the gone connection was deleted");
+    let (_, presence) = stack
+        .rest("GET", &format!("/users/{}/presence", bob.id), &ada, None)
+        .await;
+    assert_eq!(presence["online"], false);
+}
+
+#[tokio::test]
+async fn bad_tokens_are_refused_at_the_handshake() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    assert_eq!(Socket::connect(&stack.ws, None).await.err(), Some(401));
+    assert_eq!(
+        Socket::connect(&stack.ws, Some("not-a-jwt")).await.err(),
+        Some(401)
+    );
+    let tampered = format!("{}x", ada.token);
+    assert_eq!(
+        Socket::connect(&stack.ws, Some(&tampered)).await.err(),
+        Some(401)
+    );
+    // A deleted account's token no longer connects.
+    let (status, _) = stack.rest("DELETE", "/me", &ada, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(
+        Socket::connect(&stack.ws, Some(&ada.token)).await.err(),
+        Some(401)
+    );
+    // Nothing was stored for the refused attempts.
+    let id = UserId::parse(&ada.id).unwrap();
+    assert!(stack.env.ctx.store.live_connections(&[id]).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_frames_get_an_error_and_the_socket_stays_open() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    let outsider = stack.env.register("Eve").await;
+    let channel = group(&stack, &ada, &[]).await;
+    let mut socket = stack.socket(&ada).await;
+
+    socket.send_text("this is not JSON").await;
+    let error = socket.expect("error", |_| true).await;
+    assert_eq!(error["code"], "bad_request");
+
+    socket.send(json!({"action": "dance", "client_id": "c1"})).await;
+    let error = socket.expect("error", |_| true).await;
+    assert_eq!((&error["code"], &error["client_id"]), (&json!("bad_request"), &json!("c1")));
+    assert!(error["message"].as_str().unwrap().contains("dance"));
+
+    socket
+        .send(json!({"action": "sendMessage", "channel_id": channel, "body": "   ", "client_id": "c2"}))
+        .await;
+    let error = socket.expect("error", |_| true).await;
+    assert_eq!((&error["code"], &error["client_id"]), (&json!("validation_failed"), &json!("c2")));
+
+    socket
+        .send(json!({"action": "sendMessage", "channel_id": "no-such-channel", "body": "hi"}))
+        .await;
+    let error = socket.expect("error", |_| true).await;
+    assert_eq!(error["code"], "not_found");
+
+    let mut eve = stack.socket(&outsider).await;
+    eve.send(json!({"action": "typing", "channel_id": channel, "is_typing": true}))
+        .await;
+    assert_eq!(eve.expect("error", |_| true).await["code"], "not_found");
+
+    socket.send(json!({"action": "ping"})).await;
+    assert_eq!(socket.expect("pong", |_| true).await, json!({"type": "pong"}));
+    // The same client_id twice: one message, acked twice with it.
+    for _ in 0..2 {
+        socket
+            .send(json!({"action": "sendMessage", "channel_id": channel, "body": "once", "client_id": "dup"}))
+            .await;
+    }
+    let first = socket.expect("ack", |_| true).await;
+    let second = socket.expect("ack", |_| true).await;
+    assert_eq!(first["message"]["id"], second["message"]["id"]);
+    let (_, history) = stack
+        .rest("GET", &format!("/channels/{channel}/messages"), &ada, None)
+        .await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_management_api_describes_posts_to_and_closes_connections() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    let mut socket = stack.socket(&ada).await;
+    let id = UserId::parse(&ada.id).unwrap();
+    let connections = stack.env.ctx.store.live_connections(&[id.clone()]).await.unwrap();
+    let connection_id = connections[0].1.to_string();
+    let management = stack.management_client().await;
+
+    let described = management
+        .get_connection()
+        .connection_id(&connection_id)
+        .send()
+        .await
+        .expect("a live connection is described");
+    assert!(described.connected_at().is_some());
+    assert!(described.last_active_at().is_some());
+    assert_eq!(
+        described.identity().and_then(|i| i.source_ip()),
+        Some("127.0.0.1")
+    );
+
+    management
+        .post_to_connection()
+        .connection_id(&connection_id)
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            br#"{"type":"hello"}"#.to_vec(),
+        ))
+        .send()
+        .await
+        .expect("posted");
+    socket.expect("hello", |_| true).await;
+
+    let gone = management
+        .post_to_connection()
+        .connection_id("bm8tc3VjaC1jb25u")
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(b"{}".to_vec()))
+        .send()
+        .await
+        .expect_err("an unknown connection is gone");
+    assert!(
+        gone.as_service_error().is_some_and(|e| e.is_gone_exception()),
+        "410 GoneException: {gone:?}"
+    );
+
+    management
+        .delete_connection()
+        .connection_id(&connection_id)
+        .send()
+        .await
+        .expect("closed");
+    assert!(socket.closed_within(Duration::from_secs(5)).await);
+    // The close ran `$disconnect`, which forgot the connection.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !stack.env.ctx.store.live_connections(&[id.clone()]).await.unwrap().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "$disconnect never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
