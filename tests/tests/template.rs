@@ -146,3 +146,102 @@ fn every_function_runs_on_arm64_al2023_with_no_scan_permission() {
         }
     }
 }
+
+/// The text of a plain string or of a `!Sub` / `!Ref` tag.
+fn text(value: &Value) -> &str {
+    match value {
+        Value::Tagged(tagged) => tagged.value.as_str(),
+        other => other.as_str(),
+    }
+    .unwrap_or_default()
+}
+
+/// The first resource a `!Sub` refers to (`${Name}` or `${Name.Attr}`; pseudo parameters
+/// like `${AWS::Region}` skipped).
+fn first_reference(sub: &str) -> &str {
+    sub.split("${")
+        .skip(1)
+        .map(|rest| &rest[..rest.find(['}', '.']).unwrap_or(rest.len())])
+        .find(|name| !name.starts_with("AWS::"))
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_websocket_api_routes_as_the_route_table_says() {
+    use shared::routes::{WS_ROUTES, WS_ROUTE_SELECTION};
+    let template = template();
+    let apis = resources_of_type(&template, "AWS::ApiGatewayV2::Api");
+    assert_eq!(apis.len(), 1, "one WebSocket API");
+    let api = &apis[0].1["Properties"];
+    assert_eq!(api["ProtocolType"], "WEBSOCKET");
+    assert_eq!(text(&api["RouteSelectionExpression"]), WS_ROUTE_SELECTION);
+
+    let resources = &template["Resources"];
+    let crate_of = |function: &str| {
+        text(&resources[function]["Properties"]["CodeUri"])
+            .trim_start_matches("functions/")
+            .to_string()
+    };
+    let mut deployed = Vec::new();
+    let mut route_ids = Vec::new();
+    for (id, route) in resources_of_type(&template, "AWS::ApiGatewayV2::Route") {
+        let props = &route["Properties"];
+        let integration = first_reference(text(&props["Target"]));
+        let integration = &resources[integration]["Properties"];
+        assert_eq!(integration["IntegrationType"], "AWS_PROXY");
+        let function = first_reference(text(&integration["IntegrationUri"]));
+        deployed.push((text(&props["RouteKey"]).to_string(), crate_of(function)));
+        route_ids.push(id.to_string());
+    }
+    deployed.sort();
+    let mut expected: Vec<(String, String)> = WS_ROUTES
+        .iter()
+        .map(|(key, function)| (key.to_string(), function.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(deployed, expected, "template and shared::routes::WS_ROUTES");
+
+    // API Gateway may invoke each of them, and the deployment waits for every route.
+    let mut invokable: Vec<String> = resources_of_type(&template, "AWS::Lambda::Permission")
+        .iter()
+        .filter(|(_, p)| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
+        .map(|(_, p)| crate_of(text(&p["Properties"]["FunctionName"])))
+        .collect();
+    invokable.sort();
+    let mut functions: Vec<String> = expected.into_iter().map(|(_, f)| f).collect();
+    functions.sort();
+    assert_eq!(invokable, functions);
+    let (_, deployment) = resources_of_type(&template, "AWS::ApiGatewayV2::Deployment")[0];
+    let mut depends: Vec<String> = deployment["DependsOn"]
+        .as_sequence()
+        .expect("DependsOn")
+        .iter()
+        .map(|v| text(v).to_string())
+        .collect();
+    depends.sort();
+    route_ids.sort();
+    assert_eq!(depends, route_ids);
+}
+
+#[test]
+fn every_function_that_pushes_may_manage_connections() {
+    let template = template();
+    let pushing = [
+        "partners-api",
+        "channels-api",
+        "ws-connect",
+        "ws-disconnect",
+        "ws-default",
+    ];
+    for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let code = text(&function["Properties"]["CodeUri"]).trim_start_matches("functions/");
+        let policies = serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap();
+        assert_eq!(
+            policies.contains("execute-api:ManageConnections"),
+            pushing.contains(&code),
+            "{code}: ManageConnections exactly for the functions that push"
+        );
+    }
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    assert!(text(&globals["WEBSOCKET_API_ENDPOINT"]).contains("${WebSocketApi}"));
+}
