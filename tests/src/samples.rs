@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use shared::routes::{Route, ROUTES};
+use shared::routes::{Route, ROUTES, WS_ROUTES};
 
 pub struct Sample {
     pub function: String,
@@ -39,6 +39,9 @@ pub fn load() -> Vec<Sample> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
+        if is_websocket_function(&function) {
+            continue;
+        }
         for file in std::fs::read_dir(&dir).expect("function folder") {
             let path = file.expect("event file").path();
             let name = path
@@ -69,5 +72,44 @@ pub fn load() -> Vec<Sample> {
             s.name.clone(),
         )
     });
+    found
+}
+
+fn is_websocket_function(function: &str) -> bool {
+    WS_ROUTES.iter().any(|(_, f)| *f == function)
+}
+
+/// A WebSocket API event of `events/ws-*/`.
+pub struct WebSocketSample {
+    pub function: String,
+    pub name: String,
+    pub event: Value,
+}
+
+/// Every file of the WebSocket functions' folders, each checked to carry the route key of
+/// its function.
+pub fn load_websocket() -> Vec<WebSocketSample> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut found = Vec::new();
+    for (route_key, function) in WS_ROUTES {
+        let dir = root.join(function);
+        for file in std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("events/{function}/")) {
+            let path = file.expect("event file").path();
+            let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let event: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
+                    .unwrap_or_else(|err| panic!("{function}/{name}: {err}"));
+            assert_eq!(
+                event["requestContext"]["routeKey"], *route_key,
+                "{function}/{name} carries its route key"
+            );
+            found.push(WebSocketSample {
+                function: function.to_string(),
+                name,
+                event,
+            });
+        }
+    }
+    found.sort_by(|a, b| (&a.function, &a.name).cmp(&(&b.function, &b.name)));
     found
 }

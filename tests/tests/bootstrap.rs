@@ -75,3 +75,34 @@ async fn a_bootstrap_without_configuration_names_what_is_missing() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn websocket_bootstrap_binaries_answer_their_sample_events() {
+    let env = TestEnv::new().await;
+    for sample in samples::load_websocket() {
+        let mut event = sample.event.clone();
+        // Nothing listens there: pushes fail fast, and the function must still answer.
+        event["requestContext"]["domainName"] = Value::from("127.0.0.1:9");
+        let mut harness =
+            RuntimeHarness::start(&binary_path(&sample.function), &function_env(&env)).await;
+        let Outcome::Response(response) = harness.invoke(event).await else {
+            panic!("{}/{}: the function reported an error", sample.function, sample.name);
+        };
+        let expected = if sample.function == "ws-connect" {
+            401 // the placeholder token
+        } else {
+            200
+        };
+        assert_eq!(
+            response["statusCode"].as_u64(),
+            Some(expected),
+            "{}/{}: {response}",
+            sample.function,
+            sample.name
+        );
+        if expected == 401 {
+            let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["error"]["code"], "unauthorized");
+        }
+    }
+}
