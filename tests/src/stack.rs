@@ -183,6 +183,15 @@ impl Socket {
         }
     }
 
+    /// Every frame that arrives until `quiet` passes without one.
+    pub async fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut frames = Vec::new();
+        while let Some(frame) = self.next_within(quiet).await {
+            frames.push(frame);
+        }
+        frames
+    }
+
     /// Sends a close frame and waits for the server's.
     pub async fn close(mut self) {
         let _ = self.stream.close(None).await;
