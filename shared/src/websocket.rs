@@ -207,16 +207,21 @@ mod tests {
             ClientFrame::Ping
         );
         assert_eq!(
-            ClientFrame::parse(r#"{"action":"typing","channel_id":"c","is_typing":true}"#)
-                .unwrap(),
+            ClientFrame::parse(r#"{"action":"typing","channel_id":"c","is_typing":true}"#).unwrap(),
             ClientFrame::Typing {
                 channel_id: "c".into(),
                 is_typing: true
             }
         );
         assert!(matches!(
-            ClientFrame::parse(r#"{"action":"sendMessage","channel_id":"c","body":"hi","client_id":"k"}"#),
-            Ok(ClientFrame::SendMessage { client_id: Some(_), parent_id: None, .. })
+            ClientFrame::parse(
+                r#"{"action":"sendMessage","channel_id":"c","body":"hi","client_id":"k"}"#
+            ),
+            Ok(ClientFrame::SendMessage {
+                client_id: Some(_),
+                parent_id: None,
+                ..
+            })
         ));
     }
 
@@ -226,8 +231,14 @@ mod tests {
             ("not json", None),
             ("[1,2]", None),
             (r#"{"action":"dance","client_id":"k1"}"#, Some("k1")),
-            (r#"{"action":"sendMessage","channel_id":"c","client_id":"k2"}"#, Some("k2")),
-            (r#"{"action":"typing","channel_id":"c","is_typing":"yes"}"#, None),
+            (
+                r#"{"action":"sendMessage","channel_id":"c","client_id":"k2"}"#,
+                Some("k2"),
+            ),
+            (
+                r#"{"action":"typing","channel_id":"c","is_typing":"yes"}"#,
+                None,
+            ),
         ] {
             let bad = ClientFrame::parse(body).unwrap_err();
             assert_eq!(bad.error.code(), "bad_request", "{body}");

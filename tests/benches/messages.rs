@@ -2,14 +2,10 @@
 //! channel, then pages through the whole history, and prints messages per second and the
 //! DynamoDB calls each operation made (counted by an SDK interceptor on the client).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
-use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_dynamodb::error::BoxError;
 use futures::{stream, StreamExt};
+use integration_tests::metering::DynamoMeter;
 use integration_tests::TestEnv;
 use shared::domain::{NewChannel, PageRequest, UserId};
 use shared::realtime::Origin;
@@ -20,32 +16,6 @@ use shared::AppContext;
 const MESSAGES: usize = 10_000;
 const CONCURRENCY: usize = 16;
 const PAGE: &str = "100";
-
-/// Counts every request the DynamoDB client sends (retries included).
-#[derive(Debug, Clone, Default)]
-struct CallCounter(Arc<AtomicU64>);
-
-impl Intercept for CallCounter {
-    fn name(&self) -> &'static str {
-        "CallCounter"
-    }
-
-    fn read_before_transmit(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-impl CallCounter {
-    fn take(&self) -> u64 {
-        self.0.swap(0, Ordering::Relaxed)
-    }
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,13 +28,8 @@ fn main() {
 async fn run() {
     let env = TestEnv::new().await;
     let sdk = shared::context::load_sdk_config().await;
-    let counter = CallCounter::default();
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(counter.clone())
-            .build(),
-    );
-    let ctx = AppContext::with_dynamodb((*env.ctx.config).clone(), &sdk, dynamodb);
+    let counter = DynamoMeter::default();
+    let ctx = AppContext::with_dynamodb((*env.ctx.config).clone(), &sdk, counter.client(&sdk));
 
     let new_user = shared::domain::NewUser::parse(
         &format!("{}@bench.example", integration_tests::unique("bench")),
@@ -95,7 +60,7 @@ async fn run() {
         .count()
         .await;
     let send_secs = started.elapsed().as_secs_f64();
-    let send_calls = counter.take();
+    let send_calls = counter.take().calls;
     assert_eq!(sent, MESSAGES, "every send succeeded");
 
     let started = Instant::now();
@@ -113,7 +78,7 @@ async fn run() {
         }
     }
     let page_secs = started.elapsed().as_secs_f64();
-    let page_calls = counter.take();
+    let page_calls = counter.take().calls;
     assert_eq!(read, MESSAGES, "the whole history was read");
 
     let started = Instant::now();
@@ -128,7 +93,7 @@ async fn run() {
         .items
         .len();
     let search_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let search_calls = counter.take();
+    let search_calls = counter.take().calls;
 
     println!();
     println!("messaging benchmark: {MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} concurrent senders");

@@ -2,6 +2,7 @@
 //! `infra/scripts/with-emulators.sh` started (so tests run in parallel), and calls the
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
+pub mod metering;
 pub mod openapi;
 pub mod runtime_api;
 pub mod samples;

@@ -95,7 +95,11 @@ pub fn load_websocket() -> Vec<WebSocketSample> {
         let dir = root.join(function);
         for file in std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("events/{function}/")) {
             let path = file.expect("event file").path();
-            let name = path.file_name().unwrap_or_default().to_string_lossy().to_string();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
             let event: Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
                     .unwrap_or_else(|err| panic!("{function}/{name}: {err}"));

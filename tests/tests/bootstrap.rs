@@ -86,7 +86,10 @@ async fn websocket_bootstrap_binaries_answer_their_sample_events() {
         let mut harness =
             RuntimeHarness::start(&binary_path(&sample.function), &function_env(&env)).await;
         let Outcome::Response(response) = harness.invoke(event).await else {
-            panic!("{}/{}: the function reported an error", sample.function, sample.name);
+            panic!(
+                "{}/{}: the function reported an error",
+                sample.function, sample.name
+            );
         };
         let expected = if sample.function == "ws-connect" {
             401 // the placeholder token

@@ -50,7 +50,13 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
         .await;
     let mut socket = stack.socket(&ada).await;
     let ada_id = UserId::parse(&ada.id).unwrap();
-    let connection = stack.env.ctx.store.live_connections(&[ada_id.clone()]).await.unwrap()[0]
+    let connection = stack
+        .env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&ada_id))
+        .await
+        .unwrap()[0]
         .1
         .to_string();
     let address = stack.ws.trim_start_matches("ws://").to_string();
@@ -104,7 +110,14 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
     let answer = ws_disconnect::handle(&stack.env.ctx, aim(&disconnect.event, "")).await;
     assert_eq!(answer.unwrap().status_code, 200);
     assert!(
-        stack.env.ctx.store.live_connections(&[ada_id]).await.unwrap().is_empty(),
+        stack
+            .env
+            .ctx
+            .store
+            .live_connections(&[ada_id])
+            .await
+            .unwrap()
+            .is_empty(),
         "$disconnect forgot the connection"
     );
 }

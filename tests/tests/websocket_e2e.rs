@@ -76,9 +76,7 @@ async fn every_device_of_every_member_gets_every_event() {
         "the sending connection gets the ack, not the push: {frames:#?}"
     );
     for socket in [&mut ada1, &mut ada2, &mut bob2] {
-        socket
-            .expect("message.created", id_is(&message_id))
-            .await;
+        socket.expect("message.created", id_is(&message_id)).await;
     }
 
     // Typing goes to the other members' connections, never back to the typist.
@@ -131,7 +129,10 @@ async fn every_device_of_every_member_gets_every_event() {
     }
 
     // Edits, reactions and deletes are pushed too.
-    let path = format!("/channels/{channel}/messages/{}", sent["id"].as_str().unwrap());
+    let path = format!(
+        "/channels/{channel}/messages/{}",
+        sent["id"].as_str().unwrap()
+    );
     stack
         .rest("PATCH", &path, &ada, Some(json!({"body": "edited"})))
         .await;
@@ -185,7 +186,10 @@ async fn partner_requests_and_answers_arrive_as_events() {
     let (status, _) = stack
         .rest(
             "POST",
-            &format!("/partner-requests/{}/accept", request["id"].as_str().unwrap()),
+            &format!(
+                "/partner-requests/{}/accept",
+                request["id"].as_str().unwrap()
+            ),
             &ada,
             None,
         )
@@ -218,15 +222,16 @@ async fn partner_requests_and_answers_arrive_as_events() {
     let (status, _) = stack
         .rest(
             "POST",
-            &format!("/partner-requests/{}/reject", request["id"].as_str().unwrap()),
+            &format!(
+                "/partner-requests/{}/reject",
+                request["id"].as_str().unwrap()
+            ),
             &ada,
             None,
         )
         .await;
     assert_eq!(status, 200);
-    let rejected = cy_socket
-        .expect("partner_request.rejected", |_| true)
-        .await;
+    let rejected = cy_socket.expect("partner_request.rejected", |_| true).await;
     assert_eq!(rejected["request"]["status"], "rejected");
 }
 
@@ -286,8 +291,18 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
     bob_socket.kill();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let bob_id = UserId::parse(&bob.id).unwrap();
-    let stored = stack.env.ctx.store.live_connections(&[bob_id.clone()]).await.unwrap();
-    assert_eq!(stored.len(), 1, "no $disconnect came, so the connection is still stored");
+    let stored = stack
+        .env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&bob_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "no $disconnect came, so the connection is still stored"
+    );
 
     let (status, _) = stack
         .rest(
@@ -301,8 +316,17 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
     let offline = ada_socket
         .expect("presence", |f| f["user_id"] == bob.id.as_str())
         .await;
-    assert_eq!(offline["online"], false, "the 410 made Bob's last connection go");
-    let stored = stack.env.ctx.store.live_connections(&[bob_id]).await.unwrap();
+    assert_eq!(
+        offline["online"], false,
+        "the 410 made Bob's last connection go"
+    );
+    let stored = stack
+        .env
+        .ctx
+        .store
+        .live_connections(&[bob_id])
+        .await
+        .unwrap();
     assert!(stored.is_empty(), "the gone connection was deleted");
     let (_, presence) = stack
         .rest("GET", &format!("/users/{}/presence", bob.id), &ada, None)
@@ -333,7 +357,14 @@ async fn bad_tokens_are_refused_at_the_handshake() {
     );
     // Nothing was stored for the refused attempts.
     let id = UserId::parse(&ada.id).unwrap();
-    assert!(stack.env.ctx.store.live_connections(&[id]).await.unwrap().is_empty());
+    assert!(stack
+        .env
+        .ctx
+        .store
+        .live_connections(&[id])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -348,16 +379,24 @@ async fn bad_frames_get_an_error_and_the_socket_stays_open() {
     let error = socket.expect("error", |_| true).await;
     assert_eq!(error["code"], "bad_request");
 
-    socket.send(json!({"action": "dance", "client_id": "c1"})).await;
+    socket
+        .send(json!({"action": "dance", "client_id": "c1"}))
+        .await;
     let error = socket.expect("error", |_| true).await;
-    assert_eq!((&error["code"], &error["client_id"]), (&json!("bad_request"), &json!("c1")));
+    assert_eq!(
+        (&error["code"], &error["client_id"]),
+        (&json!("bad_request"), &json!("c1"))
+    );
     assert!(error["message"].as_str().unwrap().contains("dance"));
 
     socket
         .send(json!({"action": "sendMessage", "channel_id": channel, "body": "   ", "client_id": "c2"}))
         .await;
     let error = socket.expect("error", |_| true).await;
-    assert_eq!((&error["code"], &error["client_id"]), (&json!("validation_failed"), &json!("c2")));
+    assert_eq!(
+        (&error["code"], &error["client_id"]),
+        (&json!("validation_failed"), &json!("c2"))
+    );
 
     socket
         .send(json!({"action": "sendMessage", "channel_id": "no-such-channel", "body": "hi"}))
@@ -371,7 +410,10 @@ async fn bad_frames_get_an_error_and_the_socket_stays_open() {
     assert_eq!(eve.expect("error", |_| true).await["code"], "not_found");
 
     socket.send(json!({"action": "ping"})).await;
-    assert_eq!(socket.expect("pong", |_| true).await, json!({"type": "pong"}));
+    assert_eq!(
+        socket.expect("pong", |_| true).await,
+        json!({"type": "pong"})
+    );
     // The same client_id twice: one message, acked twice with it.
     for _ in 0..2 {
         socket
@@ -393,7 +435,13 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
     let ada = stack.env.register("Ada").await;
     let mut socket = stack.socket(&ada).await;
     let id = UserId::parse(&ada.id).unwrap();
-    let connections = stack.env.ctx.store.live_connections(&[id.clone()]).await.unwrap();
+    let connections = stack
+        .env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&id))
+        .await
+        .unwrap();
     let connection_id = connections[0].1.to_string();
     let management = stack.management_client().await;
 
@@ -424,12 +472,15 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
     let gone = management
         .post_to_connection()
         .connection_id("bm8tc3VjaC1jb25u")
-        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(b"{}".to_vec()))
+        .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+            b"{}".to_vec(),
+        ))
         .send()
         .await
         .expect_err("an unknown connection is gone");
     assert!(
-        gone.as_service_error().is_some_and(|e| e.is_gone_exception()),
+        gone.as_service_error()
+            .is_some_and(|e| e.is_gone_exception()),
         "410 GoneException: {gone:?}"
     );
 
@@ -442,8 +493,19 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
     assert!(socket.closed_within(Duration::from_secs(5)).await);
     // The close ran `$disconnect`, which forgot the connection.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !stack.env.ctx.store.live_connections(&[id.clone()]).await.unwrap().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "$disconnect never ran");
+    while !stack
+        .env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&id))
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "$disconnect never ran"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -7,8 +7,8 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::domain::{ChannelKind, NewChannel};
 use shared::http::{respond, ApiRequest, Reply};
-use shared::service::channels::{self, Created};
 use shared::realtime::Origin;
+use shared::service::channels::{self, Created};
 use shared::service::messages::{self, HistoryQuery, Sent};
 use shared::{AppContext, AppError};
 

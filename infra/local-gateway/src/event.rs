@@ -158,8 +158,14 @@ pub enum WebSocketCall<'a> {
         raw_query: &'a str,
     },
     /// A client frame (text, or base64 of a binary one).
-    Message { body: &'a str, is_base64: bool },
-    Disconnect { status_code: u16, reason: &'a str },
+    Message {
+        body: &'a str,
+        is_base64: bool,
+    },
+    Disconnect {
+        status_code: u16,
+        reason: &'a str,
+    },
 }
 
 /// The connection an event concerns.

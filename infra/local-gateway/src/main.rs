@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use local_gateway::bootstrap::{self, BoxError};
-use shared::config::Config;
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
+use shared::config::Config;
 use shared::AppContext;
 
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";

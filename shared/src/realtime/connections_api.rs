@@ -63,7 +63,11 @@ impl ConnectionsApi {
             .await;
         match result {
             Ok(_) => Ok(Delivery::Delivered),
-            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 410) => {
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 410) =>
+            {
                 Ok(Delivery::Gone)
             }
             Err(err) => Err(AppError::internal(format!(
@@ -83,7 +87,13 @@ impl ConnectionsApi {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.raw_response().is_some_and(|r| r.status().as_u16() == 410) => Ok(()),
+            Err(err)
+                if err
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 410) =>
+            {
+                Ok(())
+            }
             Err(err) => Err(AppError::internal(format!(
                 "DeleteConnection failed: {}",
                 DisplayErrorContext(err)

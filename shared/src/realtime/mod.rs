@@ -171,7 +171,10 @@ pub async fn reply(
             return;
         }
     };
-    match (ctx.connections.post(endpoint, connection, frame).await, user) {
+    match (
+        ctx.connections.post(endpoint, connection, frame).await,
+        user,
+    ) {
         (Ok(Delivery::Gone), Some(user)) => match forget_connection(ctx, user, connection).await {
             Ok(Some(presence)) => Box::pin(publish(ctx, &Origin::api_at(endpoint), presence)).await,
             Ok(None) => {}

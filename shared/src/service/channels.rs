@@ -258,7 +258,8 @@ async fn admit(
         ctx.publish(DomainEvent::MemberJoined {
             channel_id: view.channel.id.clone(),
             member: member.clone(),
-        }).await;
+        })
+        .await;
     }
     Ok(view)
 }
@@ -278,7 +279,8 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), Ap
     ctx.publish(DomainEvent::MemberLeft {
         channel_id: channel.id,
         user_id: caller.clone(),
-    }).await;
+    })
+    .await;
     Ok(())
 }
 

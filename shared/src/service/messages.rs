@@ -248,7 +248,8 @@ pub async fn edit(
     ctx.publish(DomainEvent::MessageUpdated {
         channel_id,
         message: edited.clone(),
-    }).await;
+    })
+    .await;
     Ok(edited)
 }
 
@@ -271,7 +272,8 @@ pub async fn delete(
     ctx.publish(DomainEvent::MessageDeleted {
         channel_id,
         message_id: message.id,
-    }).await;
+    })
+    .await;
     Ok(())
 }
 
@@ -299,7 +301,8 @@ pub async fn react(
         channel_id,
         message_id: message.id.clone(),
         reactions: message.reactions.clone(),
-    }).await;
+    })
+    .await;
     Ok(message)
 }
 

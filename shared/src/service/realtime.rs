@@ -18,7 +18,9 @@ pub async fn connect(
 ) -> Result<UserId, AppError> {
     let token = token
         .filter(|token| !token.is_empty())
-        .ok_or(AppError::Unauthorized("the `token` query parameter is required"))?;
+        .ok_or(AppError::Unauthorized(
+            "the `token` query parameter is required",
+        ))?;
     let user = ctx.tokens.verify(token)?;
     let now = Timestamp::now();
     let record = ConnectionRecord::new(connection.clone(), user.clone(), now);

@@ -106,7 +106,10 @@ pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Pub
 /// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
 pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Presence, AppError> {
     let target = parse_user_id(id)?;
-    let users = ctx.store.get_users(&[caller.clone(), target.clone()]).await?;
+    let users = ctx
+        .store
+        .get_users(&[caller.clone(), target.clone()])
+        .await?;
     existing_caller(users.get(caller).cloned())?;
     let user = users.get(&target).ok_or_else(user_not_found)?;
     Ok(Presence {

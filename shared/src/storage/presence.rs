@@ -93,7 +93,10 @@ impl Store {
                 ":expires",
                 AttributeValue::N(connection.expires_at.to_string()),
             )
-            .expression_attribute_values(":now", AttributeValue::S(connection.connected_at.to_string()))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::S(connection.connected_at.to_string()),
+            )
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
@@ -104,7 +107,8 @@ impl Store {
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.delete_connection_item(&connection.connection_id).await?;
+                self.delete_connection_item(&connection.connection_id)
+                    .await?;
                 return Ok(None);
             }
             Err(err) => return Err(db_error(err)),
