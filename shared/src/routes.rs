@@ -166,6 +166,35 @@ fn percent_decode(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+pub const WS_CONNECT: &str = "ws-connect";
+pub const WS_DISCONNECT: &str = "ws-disconnect";
+pub const WS_DEFAULT: &str = "ws-default";
+
+/// The WebSocket API's route selection expression (template.yaml holds the same).
+pub const WS_ROUTE_SELECTION: &str = "$request.body.action";
+
+/// The WebSocket API's routes and the functions behind them. Every frame goes to `$default`,
+/// which routes on `action` itself (one cold start for every action, and one place that
+/// answers unknown actions with an `error` frame).
+pub const WS_ROUTES: &[(&str, &str)] = &[
+    ("$connect", WS_CONNECT),
+    ("$disconnect", WS_DISCONNECT),
+    ("$default", WS_DEFAULT),
+];
+
+/// The route a frame goes to, as API Gateway selects it: the route whose key equals the
+/// body's `action`, else `$default`.
+pub fn select_ws_route(body: &str) -> &'static str {
+    let action = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|value| value.get("action")?.as_str().map(str::to_string));
+    WS_ROUTES
+        .iter()
+        .map(|(key, _)| *key)
+        .find(|key| !key.starts_with('$') && Some(*key) == action.as_deref())
+        .unwrap_or("$default")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,33 +242,11 @@ mod tests {
         keys.dedup();
         assert_eq!(keys.len(), ROUTES.len());
     }
-}
 
-pub const WS_CONNECT: &str = "ws-connect";
-pub const WS_DISCONNECT: &str = "ws-disconnect";
-pub const WS_DEFAULT: &str = "ws-default";
-
-/// The WebSocket API's route selection expression (template.yaml holds the same).
-pub const WS_ROUTE_SELECTION: &str = "$request.body.action";
-
-/// The WebSocket API's routes and the functions behind them. Every frame goes to `$default`,
-/// which routes on `action` itself (one cold start for every action, and one place that
-/// answers unknown actions with an `error` frame).
-pub const WS_ROUTES: &[(&str, &str)] = &[
-    ("$connect", WS_CONNECT),
-    ("$disconnect", WS_DISCONNECT),
-    ("$default", WS_DEFAULT),
-];
-
-/// The route a frame goes to, as API Gateway selects it: the route whose key equals the
-/// body's `action`, else `$default`.
-pub fn select_ws_route(body: &str) -> &'static str {
-    let action = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|value| value.get("action")?.as_str().map(str::to_string));
-    WS_ROUTES
-        .iter()
-        .map(|(key, _)| *key)
-        .find(|key| !key.starts_with('$') && Some(*key) == action.as_deref())
-        .unwrap_or("$default")
+    #[test]
+    fn frames_route_to_default_unless_an_action_route_exists() {
+        assert_eq!(select_ws_route(r#"{"action":"sendMessage"}"#), "$default");
+        assert_eq!(select_ws_route(r#"{"action":"$connect"}"#), "$default");
+        assert_eq!(select_ws_route("not json"), "$default");
+    }
 }
