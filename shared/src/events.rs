@@ -197,3 +197,84 @@ impl EventBus {
         self.sender.subscribe()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Counterpart, RequestStatus, UserName};
+
+    fn user(n: u8) -> UserId {
+        UserId::parse(&format!("0190f1b2-3c4d-7e5f-8a9b-0c1d2e3f4a{n:02x}")).unwrap()
+    }
+
+    fn request() -> PartnerRequest {
+        let party = |id: UserId, name: &str| Counterpart {
+            id,
+            name: UserName::parse(name).unwrap(),
+        };
+        PartnerRequest {
+            id: crate::domain::RequestId::generate(),
+            sender: party(user(1), "Ada"),
+            recipient: party(user(2), "Bob"),
+            status: RequestStatus::Pending,
+            message: None,
+            created_at: Timestamp::now(),
+            responded_at: None,
+        }
+    }
+
+    #[test]
+    fn typing_and_read_receipts_skip_their_author_and_the_leaver_hears_its_leave() {
+        let channel_id = ChannelId::generate();
+        let typing = DomainEvent::Typing {
+            channel_id: channel_id.clone(),
+            user_id: user(1),
+            is_typing: true,
+        };
+        assert_eq!(
+            typing.audience(),
+            Audience::Channel {
+                channel_id: channel_id.clone(),
+                except: Some(user(1)),
+                also: None
+            }
+        );
+        let left = DomainEvent::MemberLeft {
+            channel_id: channel_id.clone(),
+            user_id: user(3),
+        };
+        assert_eq!(
+            left.audience(),
+            Audience::Channel {
+                channel_id,
+                except: None,
+                also: Some(user(3))
+            }
+        );
+    }
+
+    #[test]
+    fn request_events_go_to_the_party_they_concern() {
+        let received = DomainEvent::PartnerRequestReceived { request: request() };
+        assert_eq!(received.audience(), Audience::Users(vec![user(2)]));
+        let rejected = DomainEvent::PartnerRequestRejected { request: request() };
+        assert_eq!(rejected.audience(), Audience::Users(vec![user(1)]));
+        let json = serde_json::to_value(&rejected).unwrap();
+        assert_eq!(json["type"], "partner_request.rejected");
+        assert_eq!(json["request"]["sender"]["name"], "Ada");
+    }
+
+    #[test]
+    fn presence_goes_to_contacts_in_the_contract_shape() {
+        let event = DomainEvent::Presence {
+            user_id: user(4),
+            online: false,
+            last_seen: None,
+        };
+        assert_eq!(event.audience(), Audience::ContactsOf(user(4)));
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"type": "presence", "user_id": user(4), "online": false, "last_seen": null})
+        );
+    }
+}
