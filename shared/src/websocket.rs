@@ -88,6 +88,31 @@ pub fn response(status: u16, error: Option<&AppError>) -> ApiGatewayProxyRespons
     response
 }
 
+/// Runs a `$connect` or `$disconnect` handler: reads the event, performs `action`, answers 200
+/// or the failure's status (for `$connect`, a non-2xx refuses the handshake).
+pub async fn lifecycle<F, Fut>(
+    event: WebSocketEvent,
+    done: &'static str,
+    action: F,
+) -> ApiGatewayProxyResponse
+where
+    F: FnOnce(WsRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<(), AppError>>,
+{
+    let request = match WsRequest::new(event) {
+        Ok(request) => request,
+        Err(err) => return error_response(&err, "-"),
+    };
+    let (connection, request_id) = (request.connection_id.clone(), request.request_id.clone());
+    match action(request).await {
+        Ok(()) => {
+            tracing::info!(connection = %connection, request_id, "{done}");
+            response(200, None)
+        }
+        Err(err) => error_response(&err, &request_id),
+    }
+}
+
 /// The answer for a failed `$connect` (or an unreadable event), logged like an HTTP failure.
 pub fn error_response(error: &AppError, request_id: &str) -> ApiGatewayProxyResponse {
     if error.status() >= 500 {

@@ -201,18 +201,24 @@ fn the_websocket_api_routes_as_the_route_table_says() {
     expected.sort();
     assert_eq!(deployed, expected, "template and shared::routes::WS_ROUTES");
 
-    // API Gateway may invoke each of them, and the deployment waits for every route.
-    let mut invokable: Vec<String> = resources_of_type(&template, "AWS::Lambda::Permission")
-        .iter()
-        .filter(|(_, p)| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
-        .map(|(_, p)| crate_of(text(&p["Properties"]["FunctionName"])))
-        .collect();
+    // API Gateway may invoke each of them, each for its own route only.
+    let mut invokable: Vec<(String, String)> =
+        resources_of_type(&template, "AWS::Lambda::Permission")
+            .iter()
+            .filter(|(_, p)| p["Properties"]["Principal"] == "apigateway.amazonaws.com")
+            .map(|(_, p)| {
+                let source = text(&p["Properties"]["SourceArn"]);
+                let route = source.rsplit('/').next().unwrap_or_default().to_string();
+                (route, crate_of(text(&p["Properties"]["FunctionName"])))
+            })
+            .collect();
     invokable.sort();
-    let mut functions: Vec<String> = expected.into_iter().map(|(_, f)| f).collect();
-    functions.sort();
-    assert_eq!(invokable, functions);
-    let (_, deployment) = resources_of_type(&template, "AWS::ApiGatewayV2::Deployment")[0];
-    let mut depends: Vec<String> = deployment["DependsOn"]
+    assert_eq!(invokable, expected);
+
+    // The stage redeploys on every change and is created after the routes.
+    let (_, stage) = resources_of_type(&template, "AWS::ApiGatewayV2::Stage")[0];
+    assert_eq!(stage["Properties"]["AutoDeploy"], true);
+    let mut depends: Vec<String> = stage["DependsOn"]
         .as_sequence()
         .expect("DependsOn")
         .iter()
@@ -235,12 +241,23 @@ fn every_function_that_pushes_may_manage_connections() {
     ];
     for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
         let code = text(&function["Properties"]["CodeUri"]).trim_start_matches("functions/");
-        let policies = serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap();
-        assert_eq!(
-            policies.contains("execute-api:ManageConnections"),
-            pushing.contains(&code),
-            "{code}: ManageConnections exactly for the functions that push"
-        );
+        let statements = function["Properties"]["Policies"][0]["Statement"]
+            .as_sequence()
+            .expect("one policy of statements");
+        let manage: Vec<&str> = statements
+            .iter()
+            .filter(|s| s["Action"] == "execute-api:ManageConnections")
+            .map(|s| text(&s["Resource"]))
+            .collect();
+        if pushing.contains(&code) {
+            assert_eq!(
+                manage,
+                ["arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${Stage}/*/@connections/*"],
+                "{code}: may manage the connections of this API's stage, nothing else"
+            );
+        } else {
+            assert!(manage.is_empty(), "{code} does not push");
+        }
     }
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert!(text(&globals["WEBSOCKET_API_ENDPOINT"]).contains("${WebSocketApi}"));

@@ -9,6 +9,7 @@ use integration_tests::TestUser;
 use local_gateway::websocket::WebSocketOptions;
 use serde_json::{json, Value};
 use shared::domain::UserId;
+use shared::storage::ConnectionRecord;
 
 /// Long enough for a push that should not come to have arrived if it were sent.
 const QUIET: Duration = Duration::from_millis(400);
@@ -41,6 +42,8 @@ async fn every_device_of_every_member_gets_every_event() {
     let mut ada2 = stack.socket(&ada).await;
     let mut bob1 = stack.socket(&bob).await;
     let mut bob2 = stack.socket(&bob).await;
+    let outsider = stack.env.register("Outsider").await;
+    let mut outsider_socket = stack.socket(&outsider).await;
 
     // A REST send reaches all four sockets.
     let (status, sent) = stack
@@ -146,6 +149,13 @@ async fn every_device_of_every_member_gets_every_event() {
     stack.rest("DELETE", &path, &ada, None).await;
     let deleted = bob2.expect("message.deleted", |_| true).await;
     assert_eq!(deleted["message_id"], sent["id"]);
+
+    // Nothing of a private channel reaches a connected outsider.
+    let frames = outsider_socket.drain(QUIET).await;
+    assert!(
+        frames.iter().all(|f| f.get("channel_id").is_none()),
+        "an outsider got channel events: {frames:#?}"
+    );
 
     // Leaving: the others and the leaver's own devices hear `member.left`.
     let (status, _) = stack
@@ -304,15 +314,38 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         "no $disconnect came, so the connection is still stored"
     );
 
-    let (status, _) = stack
-        .rest(
-            "POST",
-            &format!("/channels/{channel}/messages"),
-            &ada,
-            Some(json!({"body": "anyone there?"})),
-        )
+    // Within the connect grace period a 410 may mean "still in $connect": the connection stays.
+    let send = |body: &'static str| {
+        let (stack, ada, channel) = (&stack, &ada, &channel);
+        async move {
+            let path = format!("/channels/{channel}/messages");
+            let (status, _) = stack
+                .rest("POST", &path, ada, Some(json!({"body": body})))
+                .await;
+            assert_eq!(status, 201);
+        }
+    };
+    send("anyone there?").await;
+    let stored = stack
+        .env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&bob_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.len(),
+        1,
+        "a young connection is not forgotten on a 410"
+    );
+    ada_socket
+        .expect_none("presence", QUIET, |f| f["user_id"] == bob.id.as_str())
         .await;
-    assert_eq!(status, 201);
+
+    // Past it, the next push's 410 deletes the connection.
+    let grace = ConnectionRecord::CONNECT_GRACE_SECONDS as u64;
+    tokio::time::sleep(Duration::from_secs(grace)).await;
+    send("still nobody?").await;
     let offline = ada_socket
         .expect("presence", |f| f["user_id"] == bob.id.as_str())
         .await;
@@ -508,4 +541,43 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn a_profile_written_before_connections_were_kept_on_it_still_connects() {
+    let stack = Stack::start().await;
+    let ada = stack.env.register("Ada").await;
+    // Such a profile has no `connections` map (the one place a test names a key format).
+    stack
+        .env
+        .dynamodb
+        .update_item()
+        .table_name(&stack.env.table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", ada.id)),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .update_expression("REMOVE connections")
+        .send()
+        .await
+        .unwrap();
+    let mut socket = stack.socket(&ada).await;
+    socket.send(json!({"action": "ping"})).await;
+    socket.expect("pong", |_| true).await;
+    let id = UserId::parse(&ada.id).unwrap();
+    assert_eq!(
+        stack
+            .env
+            .ctx
+            .store
+            .live_connections(&[id])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -25,9 +25,18 @@ pub async fn handle(
         Err(err) => return Ok(error_response(&err, "-")),
     };
     let user = match connections::connection_user(ctx, &request.connection_id).await {
-        Ok(user) => Some(user),
+        Ok(user) => user,
         Err(err) => {
+            // A socket whose connection is not (or no longer) registered cannot act: say why,
+            // then close it so the client reconnects.
             reply_error(ctx, &request, None, &err, None).await;
+            if let Err(err) = ctx
+                .connections
+                .close(&request.endpoint, &request.connection_id)
+                .await
+            {
+                tracing::warn!(error = %err.log_detail(), "closing an unregistered connection failed");
+            }
             return Ok(response(200, None));
         }
     };
@@ -40,7 +49,7 @@ pub async fn handle(
         ClientFrame::parse(request.body())
     };
     let reply = match frame {
-        Ok(frame) => act(ctx, &request, user.as_ref(), frame).await,
+        Ok(frame) => act(ctx, &request, &user, frame).await,
         Err(bad) => Some(ReplyFrame::error(&bad.error, bad.client_id)),
     };
     if let Some(reply) = reply {
@@ -51,7 +60,7 @@ pub async fn handle(
             ctx,
             &request.endpoint,
             &request.connection_id,
-            user.as_ref(),
+            Some(&user),
             &reply,
         )
         .await;
@@ -64,10 +73,9 @@ pub async fn handle(
 async fn act(
     ctx: &AppContext,
     request: &WsRequest,
-    user: Option<&UserId>,
+    user: &UserId,
     frame: ClientFrame,
 ) -> Option<ReplyFrame> {
-    let user = user?;
     let origin = Origin {
         endpoint: Some(request.endpoint.clone()),
         connection: Some(request.connection_id.clone()),
@@ -97,7 +105,10 @@ async fn act(
             )
             .await;
             match sent {
-                Ok(Sent::New(message) | Sent::Duplicate(message)) => Some(ReplyFrame::Ack {
+                // Acked by the publication, before the fan-out.
+                Ok(Sent::New(_)) => None,
+                // Nothing is published for a repeat: ack the original here.
+                Ok(Sent::Duplicate(message)) => Some(ReplyFrame::Ack {
                     client_id: message.client_id.clone(),
                     message,
                 }),

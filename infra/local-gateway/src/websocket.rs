@@ -60,6 +60,8 @@ enum Outgoing {
 
 struct LiveConnection {
     outbox: mpsc::UnboundedSender<Outgoing>,
+    /// `$connect` succeeded. Until then the management API answers 410, as API Gateway does.
+    established: bool,
     connected_at: DateTime<Utc>,
     last_active_at: DateTime<Utc>,
     source_ip: String,
@@ -173,12 +175,13 @@ async fn upgrade(
     let connected_at = Utc::now();
     let source_ip = peer.ip().to_string();
 
-    // Registered before `$connect` runs, so frames pushed while it runs are queued, not 410.
+    // Known (for `GET` it is still 410) while `$connect` runs.
     let (outbox, inbox) = mpsc::unbounded_channel();
     gateway.connections().insert(
         connection_id.clone(),
         LiveConnection {
             outbox,
+            established: false,
             connected_at,
             last_active_at: connected_at,
             source_ip: source_ip.clone(),
@@ -207,6 +210,9 @@ async fn upgrade(
         gateway.connections().remove(&connection.connection_id);
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN);
         return (status, Json(json!({"message": "Forbidden"}))).into_response();
+    }
+    if let Some(live) = gateway.connections().get_mut(&connection.connection_id) {
+        live.established = true;
     }
     upgrade
         .max_frame_size(MAX_FRAME_BYTES)
@@ -303,6 +309,8 @@ async fn run_connection(
             }
         }
     };
+    // Completes the closing handshake (a client's close frame is answered on flush).
+    let _ = sink.close().await;
     gateway.connections().remove(&connection.connection_id);
     if ending.abrupt && gateway.options.lose_abrupt_disconnects {
         tracing::info!(connection = %connection.connection_id, "socket lost; $disconnect not delivered (lose_abrupt_disconnects)");
@@ -377,6 +385,7 @@ async fn post_to(
     let sent = gateway
         .connections()
         .get(&id)
+        .filter(|live| live.established)
         .map(|live| live.outbox.send(Outgoing::Frame(text)).is_ok());
     match sent {
         Some(true) => StatusCode::OK.into_response(),
@@ -393,7 +402,7 @@ async fn describe(
         return wrong_stage();
     }
     let connections = gateway.connections();
-    let Some(live) = connections.get(&id) else {
+    let Some(live) = connections.get(&id).filter(|live| live.established) else {
         return gone();
     };
     let iso = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -416,6 +425,7 @@ async fn close(
     let closed = gateway
         .connections()
         .get(&id)
+        .filter(|live| live.established)
         .map(|live| live.outbox.send(Outgoing::Close).is_ok());
     match closed {
         Some(true) => StatusCode::NO_CONTENT.into_response(),

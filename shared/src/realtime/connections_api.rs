@@ -104,10 +104,15 @@ impl ConnectionsApi {
 
 /// The management endpoint of the WebSocket API a connection arrived on, from its event's
 /// `domainName` and `stage`, as AWS documents it. API Gateway is always https; the local
-/// gateway listens on loopback, in plain http.
+/// gateway listens in plain http.
 pub fn endpoint_for(domain_name: &str, stage: &str) -> String {
-    let host = domain_name.split(':').next().unwrap_or_default();
-    let scheme = if host == "127.0.0.1" || host == "localhost" {
+    // API Gateway's domains are names; an IP literal or localhost is a local gateway.
+    let host = match domain_name.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => domain_name,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let scheme = if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() {
         "http"
     } else {
         "https"
@@ -128,6 +133,14 @@ mod tests {
         assert_eq!(
             endpoint_for("127.0.0.1:3001", "local"),
             "http://127.0.0.1:3001/local"
+        );
+        assert_eq!(
+            endpoint_for("192.168.1.20:3001", "local"),
+            "http://192.168.1.20:3001/local"
+        );
+        assert_eq!(
+            endpoint_for("[::1]:3001", "local"),
+            "http://[::1]:3001/local"
         );
     }
 }

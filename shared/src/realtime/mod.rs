@@ -19,6 +19,7 @@ pub use connections_api::{endpoint_for, ConnectionsApi, Delivery};
 use crate::domain::{ConnectionId, Timestamp, UserId};
 use crate::error::AppError;
 use crate::events::{Audience, DomainEvent};
+use crate::websocket::ReplyFrame;
 use crate::AppContext;
 
 /// How many `PostToConnection` calls one fan-out keeps in flight.
@@ -30,8 +31,8 @@ pub struct Origin {
     /// The management endpoint of the WebSocket API the request arrived on; pushes caused by
     /// REST requests use the configured `WEBSOCKET_API_ENDPOINT`.
     pub endpoint: Option<String>,
-    /// The connection that sent the change over WebSocket; it gets an `ack` rather than the
-    /// event.
+    /// The connection that sent the change over WebSocket; a new message is acked to it
+    /// rather than pushed.
     pub connection: Option<ConnectionId>,
 }
 
@@ -39,6 +40,14 @@ impl Origin {
     /// A change made through the REST API.
     pub fn api() -> Self {
         Self::default()
+    }
+
+    /// A change made by the WebSocket API at `endpoint` (not by a connection's frame).
+    pub fn api_at(endpoint: &str) -> Self {
+        Self {
+            endpoint: Some(endpoint.to_string()),
+            connection: None,
+        }
     }
 
     fn endpoint<'a>(&'a self, ctx: &'a AppContext) -> Option<&'a str> {
@@ -59,8 +68,19 @@ pub struct Delivered {
 }
 
 /// Publishes a committed change: to the in-process bus, then to every live connection of its
-/// audience. Presence changes caused by 410 clean-ups are published in turn.
+/// audience. A message sent over WebSocket is acked to its sending connection first (before
+/// the fan-out, so the sender does not wait for it). Presence changes caused by 410 clean-ups
+/// are published in turn.
 pub async fn publish(ctx: &AppContext, origin: &Origin, event: DomainEvent) {
+    if let (DomainEvent::MessageCreated { message, .. }, Some(connection), Some(endpoint)) =
+        (&event, &origin.connection, origin.endpoint(ctx))
+    {
+        let ack = ReplyFrame::Ack {
+            client_id: message.client_id.clone(),
+            message: message.clone(),
+        };
+        reply(ctx, endpoint, connection, Some(&message.sender.id), &ack).await;
+    }
     let mut pending = VecDeque::from([event]);
     while let Some(event) = pending.pop_front() {
         ctx.events.publish(event.clone());
@@ -124,7 +144,12 @@ pub async fn deliver(
             Ok(Delivery::Delivered) => report.delivered += 1,
             Ok(Delivery::Gone) => {
                 report.gone += 1;
-                offline.extend(forget_connection(ctx, &user, &id).await?);
+                match forget_gone_connection(ctx, &user, &id).await {
+                    Ok(presence) => offline.extend(presence),
+                    Err(err) => {
+                        tracing::warn!(connection = %id, error = %err.log_detail(), "forgetting a gone connection failed")
+                    }
+                }
             }
             Err(err) => {
                 report.failed += 1;
@@ -135,8 +160,24 @@ pub async fn deliver(
     Ok((report, offline))
 }
 
-/// Deletes a connection whose socket is gone; the `presence` event to publish if it was the
-/// user's last.
+/// Deletes a connection the management API called gone, unless it may still be in its
+/// `$connect` (API Gateway answers 410 until the handshake completes); the `presence` event to
+/// publish if it was the user's last.
+pub async fn forget_gone_connection(
+    ctx: &AppContext,
+    user: &UserId,
+    id: &ConnectionId,
+) -> Result<Option<DomainEvent>, AppError> {
+    if let Some(record) = ctx.store.connection(id).await? {
+        if record.may_still_be_connecting(Timestamp::now()) {
+            tracing::info!(connection = %id, "410 during the connect grace period; kept");
+            return Ok(None);
+        }
+    }
+    forget_connection(ctx, user, id).await
+}
+
+/// Deletes a connection; the `presence` event to publish if it was the user's last.
 pub async fn forget_connection(
     ctx: &AppContext,
     user: &UserId,
@@ -175,7 +216,9 @@ pub async fn reply(
         ctx.connections.post(endpoint, connection, frame).await,
         user,
     ) {
-        (Ok(Delivery::Gone), Some(user)) => match forget_connection(ctx, user, connection).await {
+        (Ok(Delivery::Gone), Some(user)) => match forget_gone_connection(ctx, user, connection)
+            .await
+        {
             Ok(Some(presence)) => Box::pin(publish(ctx, &Origin::api_at(endpoint), presence)).await,
             Ok(None) => {}
             Err(err) => {
@@ -185,16 +228,6 @@ pub async fn reply(
         (Ok(_), _) => {}
         (Err(err), _) => {
             tracing::warn!(connection = %connection, error = %err.log_detail(), "reply failed")
-        }
-    }
-}
-
-impl Origin {
-    /// A change made by the WebSocket API at `endpoint` (not by a connection's frame).
-    pub fn api_at(endpoint: &str) -> Self {
-        Self {
-            endpoint: Some(endpoint.to_string()),
-            connection: None,
         }
     }
 }

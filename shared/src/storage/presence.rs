@@ -29,6 +29,11 @@ impl ConnectionRecord {
     /// a live connection never looks dead, and dies on its own when `$disconnect` was lost.
     pub const LIFETIME_SECONDS: i64 = 3 * 3600;
 
+    /// How long after connecting a 410 may only mean "still in `$connect`" (API Gateway does
+    /// not deliver to a connection before its handshake completes): the `$connect` function's
+    /// timeout.
+    pub const CONNECT_GRACE_SECONDS: i64 = 10;
+
     pub fn new(connection_id: ConnectionId, user_id: UserId, connected_at: Timestamp) -> Self {
         Self {
             expires_at: connected_at.unix_seconds() + Self::LIFETIME_SECONDS,
@@ -36,6 +41,12 @@ impl ConnectionRecord {
             user_id,
             connected_at,
         }
+    }
+}
+
+impl ConnectionRecord {
+    pub fn may_still_be_connecting(&self, now: Timestamp) -> bool {
+        now.unix_millis() - self.connected_at.unix_millis() < Self::CONNECT_GRACE_SECONDS * 1000
     }
 }
 
@@ -52,6 +63,34 @@ pub struct Closed {
     /// No other live connection of the user remains.
     pub went_offline: bool,
     pub last_seen: Timestamp,
+}
+
+type UpdateError = aws_sdk_dynamodb::error::SdkError<
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::config::http::HttpResponse,
+>;
+
+/// A failed profile update, classified.
+struct UpdateFailure(UpdateError);
+
+impl UpdateFailure {
+    fn is_condition_failed(&self) -> bool {
+        self.0
+            .as_service_error()
+            .is_some_and(|e| e.is_conditional_check_failed_exception())
+    }
+
+    /// DynamoDB refuses `SET map.key` when `map` does not exist.
+    fn is_missing_map(&self) -> bool {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        self.0
+            .as_service_error()
+            .is_some_and(|e| e.code() == Some("ValidationException"))
+    }
+
+    fn into_app_error(self) -> AppError {
+        db_error(self.0)
+    }
 }
 
 impl Store {
@@ -80,8 +119,38 @@ impl Store {
             .send()
             .await
             .map_err(db_error)?;
-        let result = self
-            .client
+        let before = match self.add_to_profile(connection).await {
+            Err(err) if err.is_missing_map() => {
+                // A profile written before connections were kept on it: give it the map once.
+                self.create_connections_map(&connection.user_id).await?;
+                self.add_to_profile(connection).await
+            }
+            other => other,
+        };
+        let before = match before {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(err) if err.is_condition_failed() => {
+                self.delete_connection_item(&connection.connection_id)
+                    .await?;
+                return Ok(None);
+            }
+            Err(err) => return Err(err.into_app_error()),
+        };
+        let before: UserItem = from_item(before)?;
+        let now = connection.connected_at.unix_seconds();
+        let first = !before
+            .live_connections(now)
+            .any(|id| id != connection.connection_id.as_str());
+        self.prune_expired(&before, now).await;
+        Ok(Some(first))
+    }
+
+    /// `connections.<id> = expiry` on the profile, if the profile exists; the old profile back.
+    async fn add_to_profile(
+        &self,
+        connection: &ConnectionRecord,
+    ) -> Result<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput, UpdateFailure> {
+        self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::user_key(&connection.user_id)))
@@ -99,27 +168,35 @@ impl Store {
             )
             .return_values(ReturnValue::AllOld)
             .send()
+            .await
+            .map_err(UpdateFailure)
+    }
+
+    /// Adds an empty `connections` map to a profile that has none (a nested `SET` needs it).
+    async fn create_connections_map(&self, user: &UserId) -> Result<(), AppError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::user_key(user)))
+            .update_expression("SET #conns = :empty")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#conns)")
+            .expression_attribute_names("#conns", keys::CONNECTIONS)
+            .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
+            .send()
             .await;
-        let before = match result {
-            Ok(output) => output.attributes.unwrap_or_default(),
+        match result {
             Err(err)
-                if err
+                if !err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.delete_connection_item(&connection.connection_id)
-                    .await?;
-                return Ok(None);
+                Err(db_error(err))
             }
-            Err(err) => return Err(db_error(err)),
-        };
-        let before: UserItem = from_item(before)?;
-        let now = connection.connected_at.unix_seconds();
-        let first = !before
-            .live_connections(now)
-            .any(|id| id != connection.connection_id.as_str());
-        self.prune_expired(&before, now).await;
-        Ok(Some(first))
+            // Created, or created by a concurrent connect, or the account is gone (the retry
+            // then answers that).
+            _ => Ok(()),
+        }
     }
 
     /// The connection with this id, if any (expired or not: callers decide).
@@ -132,6 +209,8 @@ impl Store {
             .get_item()
             .table_name(&self.table)
             .set_key(Some(keys::connection_key(id.as_str())))
+            // A $disconnect or a frame right after $connect must see the new item.
+            .consistent_read(true)
             .send()
             .await
             .map_err(db_error)?;
@@ -267,5 +346,29 @@ impl Store {
         if let Err(err) = result {
             tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&err), "pruning expired connections failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gone_connection_is_kept_only_while_it_may_still_be_connecting() {
+        let connected_at = Timestamp::now();
+        let record = ConnectionRecord::new(
+            ConnectionId::parse("abc=").unwrap(),
+            UserId::generate(),
+            connected_at,
+        );
+        let later = |secs: i64| {
+            Timestamp::from_unix_millis(connected_at.unix_millis() + secs * 1000).unwrap()
+        };
+        assert!(record.may_still_be_connecting(later(1)));
+        assert!(!record.may_still_be_connecting(later(ConnectionRecord::CONNECT_GRACE_SECONDS)));
+        assert_eq!(
+            record.expires_at - connected_at.unix_seconds(),
+            ConnectionRecord::LIFETIME_SECONDS
+        );
     }
 }
