@@ -1,13 +1,16 @@
 // A minimal WebSocket client for trying the API by hand:
-//   node infra/scripts/ws-client.mjs 'ws://127.0.0.1:3001/?token=<JWT>'
+//   node infra/scripts/ws-client.mjs [--listen] 'ws://127.0.0.1:3001/?token=<JWT>'
 // (Node 22+; on Node 20 add --experimental-websocket before the script.)
-// Prints every frame it receives, one per line; each line typed on stdin is sent as a frame.
-// When stdin ends it waits a moment for answers, then closes.
+// Prints every frame it receives, one per line. Without --listen, each line of stdin is sent
+// as a frame, and when stdin ends it waits a moment for answers, then closes. With --listen it
+// reads nothing and stays connected until stopped (for use in the background).
 import readline from "node:readline";
 
-const url = process.argv[2];
+const args = process.argv.slice(2);
+const listenOnly = args[0] === "--listen";
+const url = listenOnly ? args[1] : args[0];
 if (!url) {
-  console.error("usage: node infra/scripts/ws-client.mjs 'ws://127.0.0.1:3001/?token=<JWT>'");
+  console.error("usage: node infra/scripts/ws-client.mjs [--listen] 'ws://127.0.0.1:3001/?token=<JWT>'");
   process.exit(2);
 }
 if (typeof WebSocket === "undefined") {
@@ -29,7 +32,7 @@ socket.onclose = (event) => {
   console.error(event.code === 1006 ? "refused or lost" : `closed (${event.code})`);
   process.exit(event.code === 1000 ? 0 : 1);
 };
-readline
+if (!listenOnly) readline
   .createInterface({ input: process.stdin })
   .on("line", (line) => {
     if (!line.trim()) return;
