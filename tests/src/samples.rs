@@ -42,16 +42,7 @@ pub fn load() -> Vec<Sample> {
         if is_websocket_function(&function) {
             continue;
         }
-        for file in std::fs::read_dir(&dir).expect("function folder") {
-            let path = file.expect("event file").path();
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let event: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
-                    .unwrap_or_else(|err| panic!("{function}/{name}: {err}"));
+        for (name, event) in events_in(&dir) {
             let route_key = event["routeKey"].as_str().unwrap_or_default().to_string();
             let route = ROUTES
                 .iter()
@@ -92,17 +83,7 @@ pub fn load_websocket() -> Vec<WebSocketSample> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
     let mut found = Vec::new();
     for (route_key, function) in WS_ROUTES {
-        let dir = root.join(function);
-        for file in std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("events/{function}/")) {
-            let path = file.expect("event file").path();
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let event: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
-                    .unwrap_or_else(|err| panic!("{function}/{name}: {err}"));
+        for (name, event) in events_in(&root.join(function)) {
             assert_eq!(
                 event["requestContext"]["routeKey"], *route_key,
                 "{function}/{name} carries its route key"
@@ -116,4 +97,22 @@ pub fn load_websocket() -> Vec<WebSocketSample> {
     }
     found.sort_by(|a, b| (&a.function, &a.name).cmp(&(&b.function, &b.name)));
     found
+}
+
+/// The JSON files of a folder, by file name.
+fn events_in(dir: &std::path::Path) -> Vec<(String, Value)> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|_| panic!("{} exists", dir.display()))
+        .map(|file| {
+            let path = file.expect("event file").path();
+            let name = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            let event = serde_json::from_str(&std::fs::read_to_string(&path).expect("readable"))
+                .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+            (name, event)
+        })
+        .collect()
 }
