@@ -13,7 +13,7 @@ help:
 	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
 	@echo "make test           install what is missing, lint code and template, run the whole test suite"
 	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
-	@echo "make bench          benchmarks: messaging (10,000 messages), WebSocket fan-out (1,000 sockets)"
+	@echo "make bench          benchmarks: messaging (10,000 messages), WebSocket fan-out (1,000 sockets), queue workers"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
 	@echo "make template-lint  sam validate --lint and cfn-lint on template.yaml"
 
@@ -48,6 +48,7 @@ build: install
 bench: install
 	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench messages
 	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench fanout
+	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench workers
 
 fmt:
 	$(CARGO) fmt --all

@@ -2,10 +2,12 @@
 //! single-table storage (the only code that knows key formats), authentication, the
 //! notification queue, the contract's error type and the HTTP plumbing around `lambda_http`.
 
+pub mod assistant;
 pub mod auth;
 pub mod config;
 pub mod context;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod http;
@@ -17,6 +19,7 @@ pub mod service;
 pub mod storage;
 pub mod telemetry;
 pub mod websocket;
+pub mod worker;
 
 pub use context::AppContext;
 pub use error::AppError;

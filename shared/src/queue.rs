@@ -4,7 +4,9 @@
 use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChannelId, Counterpart, MessageId, PartnerRequest, RequestId, Timestamp};
+use crate::domain::{
+    ChannelId, ConnectionId, Counterpart, MessageId, PartnerRequest, RequestId, Timestamp, UserId,
+};
 use crate::error::AppError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +55,24 @@ pub enum MaintenanceJob {
         channel_id: ChannelId,
         requested_at: Timestamp,
     },
+    /// What a deleted account leaves behind: memberships, partnerships, connections (closed
+    /// too; their ids are taken from the profile before it is deleted), request copies.
+    PurgeAccount {
+        user_id: UserId,
+        connection_ids: Vec<ConnectionId>,
+        requested_at: Timestamp,
+    },
 }
 
 impl MaintenanceJob {
+    pub fn purge_account(user: &UserId, connection_ids: Vec<ConnectionId>) -> Self {
+        Self::PurgeAccount {
+            user_id: user.clone(),
+            connection_ids,
+            requested_at: Timestamp::now(),
+        }
+    }
+
     pub fn purge_channel(channel: &ChannelId) -> Self {
         Self::PurgeChannel {
             channel_id: channel.clone(),

@@ -195,6 +195,48 @@ pub fn select_ws_route(body: &str) -> &'static str {
         .unwrap_or("$default")
 }
 
+pub const EMAIL_WORKER: &str = "email-worker";
+pub const ASSISTANT_WORKER: &str = "assistant-worker";
+pub const MAINTENANCE_WORKER: &str = "maintenance-worker";
+
+/// A queue and the worker its event source mapping invokes, with that mapping's settings.
+/// template.yaml holds the same (a test checks), and the local gateway polls with them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueBinding {
+    /// The queue's logical id in template.yaml.
+    pub queue: &'static str,
+    /// The queue's name on the local stack.
+    pub local_name: &'static str,
+    pub function: &'static str,
+    pub batch_size: i32,
+    /// Six times the function's timeout, as AWS advises for SQS event sources.
+    pub visibility_timeout_seconds: i32,
+}
+
+pub const QUEUE_BINDINGS: &[QueueBinding] = &[
+    QueueBinding {
+        queue: "NotificationQueue",
+        local_name: "chat-notifications",
+        function: EMAIL_WORKER,
+        batch_size: 10,
+        visibility_timeout_seconds: 180,
+    },
+    QueueBinding {
+        queue: "AssistantQueue",
+        local_name: "chat-assistant",
+        function: ASSISTANT_WORKER,
+        batch_size: 5,
+        visibility_timeout_seconds: 180,
+    },
+    QueueBinding {
+        queue: "MaintenanceQueue",
+        local_name: "chat-maintenance",
+        function: MAINTENANCE_WORKER,
+        batch_size: 5,
+        visibility_timeout_seconds: 360,
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

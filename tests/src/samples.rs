@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use shared::routes::{Route, ROUTES, WS_ROUTES};
+use shared::routes::{Route, QUEUE_BINDINGS, ROUTES, WS_ROUTES};
 
 pub struct Sample {
     pub function: String,
@@ -39,7 +39,7 @@ pub fn load() -> Vec<Sample> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        if is_websocket_function(&function) {
+        if is_websocket_function(&function) || is_worker(&function) {
             continue;
         }
         for (name, event) in events_in(&dir) {
@@ -63,6 +63,23 @@ pub fn load() -> Vec<Sample> {
             s.name.clone(),
         )
     });
+    found
+}
+
+fn is_worker(function: &str) -> bool {
+    QUEUE_BINDINGS.iter().any(|b| b.function == function)
+}
+
+/// The SQS batches of `events/<worker>/`: (worker, file name, event).
+pub fn load_worker_batches() -> Vec<(String, String, Value)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+    let mut found = Vec::new();
+    for binding in QUEUE_BINDINGS {
+        for (name, event) in events_in(&root.join(binding.function)) {
+            found.push((binding.function.to_string(), name, event));
+        }
+    }
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     found
 }
 

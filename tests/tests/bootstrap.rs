@@ -109,3 +109,25 @@ async fn websocket_bootstrap_binaries_answer_their_sample_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn worker_bootstrap_binaries_report_the_bad_record_of_their_sample_batch() {
+    let env = TestEnv::new().await;
+    for (function, name, event) in samples::load_worker_batches() {
+        let mut harness = RuntimeHarness::start(&binary_path(&function), &function_env(&env)).await;
+        let Outcome::Response(response) = harness.invoke(event).await else {
+            panic!("{function}/{name}: the function reported an error");
+        };
+        let failures = response["batchItemFailures"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(failures.len(), 1, "{function}/{name}: {response}");
+        assert!(
+            failures[0]["itemIdentifier"]
+                .as_str()
+                .is_some_and(|id| id.ends_with("bad0")),
+            "{function}/{name}: {response}"
+        );
+    }
+}

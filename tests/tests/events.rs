@@ -121,3 +121,46 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
         "$disconnect forgot the connection"
     );
 }
+
+/// Each worker's sample batch holds one good record and one bad one: the handler reports the
+/// bad one alone (a partial batch response).
+#[tokio::test]
+async fn worker_sample_batches_fail_only_their_bad_record() {
+    use std::sync::Arc;
+
+    use aws_lambda_events::event::sqs::SqsEvent;
+    use local_gateway::sqs::Worker;
+
+    let env = TestEnv::new().await;
+    let sdk = shared::context::load_sdk_config().await;
+    let batches = integration_tests::samples::load_worker_batches();
+    assert_eq!(batches.len(), 3, "one batch per worker");
+    for (function, name, event) in batches {
+        let worker = match function.as_str() {
+            "email-worker" => Worker::Email(Arc::new(
+                email_worker::EmailWorker::new(env.ctx.clone(), &sdk).unwrap(),
+            )),
+            "assistant-worker" => Worker::Assistant(Arc::new(
+                assistant_worker::AssistantWorker::new(env.ctx.clone(), &sdk).unwrap(),
+            )),
+            _ => Worker::Maintenance(Arc::new(
+                maintenance_worker::MaintenanceWorker::new(env.ctx.clone(), &sdk).unwrap(),
+            )),
+        };
+        let bad: Vec<String> = event["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["messageId"].as_str().unwrap().to_string())
+            .filter(|id| id.ends_with("bad0"))
+            .collect();
+        let event: SqsEvent = serde_json::from_value(event).expect("an SQS event");
+        let response = worker.handle(event).await;
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, bad, "{function}/{name}");
+    }
+}

@@ -238,6 +238,8 @@ fn every_function_that_pushes_may_manage_connections() {
         "ws-connect",
         "ws-disconnect",
         "ws-default",
+        "assistant-worker",
+        "maintenance-worker",
     ];
     for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
         let code = text(&function["Properties"]["CodeUri"]).trim_start_matches("functions/");
@@ -261,4 +263,60 @@ fn every_function_that_pushes_may_manage_connections() {
     }
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
     assert!(text(&globals["WEBSOCKET_API_ENDPOINT"]).contains("${WebSocketApi}"));
+}
+
+#[test]
+fn every_queue_triggers_its_worker_as_the_bindings_say() {
+    use shared::routes::QUEUE_BINDINGS;
+    let template = template();
+    let resources = &template["Resources"];
+    let mut found = Vec::new();
+    for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+        let code = text(&function["Properties"]["CodeUri"]).trim_start_matches("functions/");
+        for (_, event) in function["Properties"]["Events"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+        {
+            if event["Type"] != "SQS" {
+                continue;
+            }
+            let props = &event["Properties"];
+            let queue_ref = format!("${{{}}}", text(&props["Queue"]));
+            let queue = first_reference(&queue_ref);
+            assert_eq!(
+                props["FunctionResponseTypes"][0], "ReportBatchItemFailures",
+                "{code}: partial batch responses are honoured only with this"
+            );
+            let visibility = resources[queue]["Properties"]["VisibilityTimeout"].as_i64();
+            let timeout = function["Properties"]["Timeout"].as_i64().unwrap_or(10);
+            assert!(
+                visibility.is_some_and(|v| v >= 6 * timeout),
+                "{queue}: visibility at least 6x the timeout of {code}"
+            );
+            let max_receive =
+                resources[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"].as_i64();
+            assert!(max_receive.is_some(), "{queue} has a dead-letter queue");
+            found.push((
+                queue.to_string(),
+                code.to_string(),
+                props["BatchSize"].as_i64().unwrap_or(10) as i32,
+                visibility.unwrap_or_default() as i32,
+            ));
+        }
+    }
+    found.sort();
+    let mut expected: Vec<(String, String, i32, i32)> = QUEUE_BINDINGS
+        .iter()
+        .map(|b| {
+            (
+                b.queue.to_string(),
+                b.function.to_string(),
+                b.batch_size,
+                b.visibility_timeout_seconds,
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected);
 }

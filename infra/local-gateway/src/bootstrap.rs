@@ -3,10 +3,6 @@
 
 use aws_sdk_sqs::types::QueueAttributeName;
 
-/// The queues of the system, each with a dead-letter queue (names as in template.yaml).
-pub const NOTIFICATION_QUEUE: &str = "chat-notifications";
-pub const MAINTENANCE_QUEUE: &str = "chat-maintenance";
-pub const ASSISTANT_QUEUE: &str = "chat-assistant";
 /// Tries before a message moves to the dead-letter queue (as in template.yaml).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 
@@ -21,7 +17,11 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
 }
 
 /// Creates `name` and `name-dlq` (idempotent) and returns the main queue's URL.
-pub async fn ensure_queue(client: &aws_sdk_sqs::Client, name: &str) -> Result<String, BoxError> {
+pub async fn ensure_queue(
+    client: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility_timeout_seconds: i32,
+) -> Result<String, BoxError> {
     let dlq_url = client
         .create_queue()
         .queue_name(format!("{name}-dlq"))
@@ -46,7 +46,10 @@ pub async fn ensure_queue(client: &aws_sdk_sqs::Client, name: &str) -> Result<St
         .create_queue()
         .queue_name(name)
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .attributes(QueueAttributeName::VisibilityTimeout, "60")
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout_seconds.to_string(),
+        )
         .send()
         .await?
         .queue_url

@@ -5,6 +5,7 @@
 
 pub mod bootstrap;
 pub mod event;
+pub mod sqs;
 pub mod websocket;
 
 use std::net::SocketAddr;

@@ -2,11 +2,18 @@
 //! Started by `make dev` (infra/scripts/dev.sh), which starts the emulators first and sets
 //! `AWS_ENDPOINT_URL_*`. Ports: `HTTP_PORT` (default 3000), `WS_PORT` (default 3001).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use assistant_worker::AssistantWorker;
+use email_worker::EmailWorker;
 use local_gateway::bootstrap::{self, BoxError};
+use local_gateway::sqs::{EventSource, Worker};
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
+use maintenance_worker::MaintenanceWorker;
 use shared::config::Config;
+use shared::routes::{ASSISTANT_WORKER, EMAIL_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS};
 use shared::AppContext;
 
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -29,9 +36,17 @@ async fn main() -> Result<(), BoxError> {
     let table = env_or("TABLE_NAME", "chat");
     let sender = env_or("SENDER_EMAIL", "noreply@chat.local");
     bootstrap::ensure_table(&dynamodb, &table).await?;
-    let notification_queue = bootstrap::ensure_queue(&sqs, bootstrap::NOTIFICATION_QUEUE).await?;
-    let maintenance_queue = bootstrap::ensure_queue(&sqs, bootstrap::MAINTENANCE_QUEUE).await?;
-    let assistant_queue = bootstrap::ensure_queue(&sqs, bootstrap::ASSISTANT_QUEUE).await?;
+    let mut queues = HashMap::new();
+    for binding in QUEUE_BINDINGS {
+        let url =
+            bootstrap::ensure_queue(&sqs, binding.local_name, binding.visibility_timeout_seconds)
+                .await?;
+        queues.insert(binding.function, url);
+    }
+    let queue = |function: &str| queues.get(function).cloned().unwrap_or_default();
+    let notification_queue = queue(EMAIL_WORKER);
+    let maintenance_queue = queue(MAINTENANCE_WORKER);
+    let assistant_queue = queue(ASSISTANT_WORKER);
     bootstrap::verify_sender(&ses, &sender).await?;
 
     let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
@@ -56,6 +71,30 @@ async fn main() -> Result<(), BoxError> {
     })?;
     let ctx = AppContext::new(config, &sdk);
 
+    // The SQS event sources: each queue polled and its batches handed to its worker.
+    let workers = [
+        (
+            EMAIL_WORKER,
+            Worker::Email(Arc::new(EmailWorker::new(ctx.clone(), &sdk)?)),
+        ),
+        (
+            ASSISTANT_WORKER,
+            Worker::Assistant(Arc::new(AssistantWorker::new(ctx.clone(), &sdk)?)),
+        ),
+        (
+            MAINTENANCE_WORKER,
+            Worker::Maintenance(Arc::new(MaintenanceWorker::new(ctx.clone(), &sdk)?)),
+        ),
+    ];
+    for (function, worker) in workers {
+        let binding = QUEUE_BINDINGS
+            .iter()
+            .find(|b| b.function == function)
+            .ok_or("a worker without a queue")?;
+        let source = EventSource::new(queue(function), binding);
+        tokio::spawn(local_gateway::sqs::poll(sqs.clone(), source, worker));
+    }
+
     println!();
     println!("  HTTP API         http://{}", listener.local_addr()?);
     println!(
@@ -76,6 +115,7 @@ async fn main() -> Result<(), BoxError> {
     println!("  email queue      {notification_queue}");
     println!("  maintenance      {maintenance_queue}");
     println!("  assistant queue  {assistant_queue}");
+    println!("  workers          email, assistant, maintenance (polling the queues above)");
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::select! {

@@ -1,8 +1,11 @@
 //! Use cases: each public function is one operation of the API, composed from the domain
 //! rules and the store. Handlers call these and only translate HTTP in and out.
 
+pub mod assistant;
 pub mod channels;
+pub mod maintenance;
 pub mod messages;
+pub mod notifications;
 pub mod partners;
 pub mod realtime;
 pub mod users;

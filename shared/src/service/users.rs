@@ -5,6 +5,7 @@ use crate::domain::{
     Email, NewUser, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId, UserName,
 };
 use crate::error::AppError;
+use crate::queue::MaintenanceJob;
 use crate::storage::Presence;
 use crate::AppContext;
 
@@ -73,10 +74,22 @@ pub async fn rename(ctx: &AppContext, caller: &UserId, name: UserName) -> Result
 /// that name it stay until the maintenance worker purges them; readers skip missing users.
 pub async fn delete_account(ctx: &AppContext, caller: &UserId) -> Result<(), AppError> {
     let user = require_caller(ctx, caller).await?;
+    // The profile holds the connection ids; read them before it goes.
+    let connections = ctx
+        .store
+        .live_connections(std::slice::from_ref(&user.id))
+        .await?
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect();
     if !ctx.store.delete_user(&user).await? {
         return Err(AppError::Unauthorized("the account no longer exists"));
     }
     tracing::info!(user_id = %user.id, "account deleted");
+    let job = MaintenanceJob::purge_account(&user.id, connections);
+    ctx.maintenance
+        .send_after_commit(&job, "account clean-up job")
+        .await;
     Ok(())
 }
 

@@ -69,6 +69,11 @@ pub fn connection_key(connection_id: &str) -> Item {
     key(format!("CONN#{connection_id}"), CONNECTION)
 }
 
+/// The lock of one email event (worker idempotency).
+pub fn email_lock_key(event_id: &str) -> Item {
+    key(format!("EMAIL_SENT#{event_id}"), "LOCK")
+}
+
 /// The map attribute of the user's profile that holds its connections.
 pub const CONNECTIONS: &str = "connections";
 

@@ -4,12 +4,14 @@
 
 mod channels;
 mod cursor;
+mod email;
 mod errors;
 mod items;
 mod keys;
 mod messages;
 mod partners;
 mod presence;
+mod purge;
 pub mod schema;
 mod users;
 
@@ -20,9 +22,11 @@ use aws_sdk_dynamodb::Client;
 
 pub use channels::{Admission, ChannelAccess};
 pub use cursor::CursorCodec;
+pub use email::EmailClaim;
 pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
 pub use partners::RequestDirection;
 pub use presence::{Closed, ConnectionRecord, Presence};
+pub use purge::Purged;
 
 use crate::error::AppError;
 use errors::db_error;

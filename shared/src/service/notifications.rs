@@ -1,0 +1,71 @@
+//! Email events: one email per event, whatever the queue redelivers.
+
+use crate::domain::Timestamp;
+use crate::email::{Email, Mailer};
+use crate::error::AppError;
+use crate::queue::NotificationEvent;
+use crate::storage::EmailClaim;
+use crate::AppContext;
+
+/// What handling an email event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mailed {
+    /// Sent; the SES message id.
+    Sent(String),
+    /// Sent (or skipped) by an earlier delivery of the same event.
+    Duplicate,
+    /// The addressee's account no longer exists: nothing to send, nothing to retry.
+    AddresseeGone,
+}
+
+/// Claims the event's lock, reads the addressee's current email address, renders and sends.
+/// A failure before SES accepted the email releases the lock and fails, so the redelivery
+/// tries again; another worker sending the same event right now is a (retryable) conflict.
+pub async fn send_email(
+    ctx: &AppContext,
+    mailer: &Mailer,
+    event: &NotificationEvent,
+) -> Result<Mailed, AppError> {
+    match ctx
+        .store
+        .claim_email(&event.event_id, Timestamp::now())
+        .await?
+    {
+        EmailClaim::Done => return Ok(Mailed::Duplicate),
+        EmailClaim::InProgress => {
+            return Err(AppError::conflict(
+                "another delivery of this email event is being sent",
+            ))
+        }
+        EmailClaim::Claimed => {}
+    }
+    let sent = async {
+        let addressee = Email::addressee(event);
+        let Some(user) = ctx.store.get_user(&addressee.id).await? else {
+            return Ok(None);
+        };
+        mailer
+            .send(user.email.as_str(), &Email::for_event(event))
+            .await
+            .map(Some)
+    }
+    .await;
+    match sent {
+        Ok(Some(message_id)) => {
+            // The email is out: if recording that fails, the claim goes stale and a
+            // redelivery still does not send again.
+            if let Err(err) = ctx.store.finish_email(&event.event_id, "sent").await {
+                tracing::warn!(event_id = %event.event_id, error = %err.log_detail(), "email sent but not recorded");
+            }
+            Ok(Mailed::Sent(message_id))
+        }
+        Ok(None) => {
+            ctx.store.finish_email(&event.event_id, "skipped").await?;
+            Ok(Mailed::AddresseeGone)
+        }
+        Err(err) => {
+            ctx.store.release_email(&event.event_id).await?;
+            Err(err)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Purges for the maintenance worker: a deleted channel's items, and what a deleted account
+//! leaves in its own partition. Each call deletes one bounded page, so a job runs in steps and
+//! a redelivered job simply continues with what is left.
+
+use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+
+use super::errors::db_error;
+use super::keys::{self, PK, SK};
+use super::{s, string_of, Item, Store};
+use crate::domain::{ChannelId, ConnectionId, UserId};
+use crate::error::AppError;
+
+/// Items read and deleted per step (four BatchWriteItem calls of 25).
+const PAGE: i32 = 100;
+
+/// What one purge step did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub deleted: usize,
+    /// Nothing is left.
+    pub done: bool,
+}
+
+impl Store {
+    /// Deletes up to one page of a deleted channel's items (messages, members, claims,
+    /// markers); the channel item itself goes last, so the channel stays "deleted" (not
+    /// unknown) until everything else is gone.
+    pub async fn purge_channel_step(&self, channel: &ChannelId) -> Result<Purged, AppError> {
+        let items = self.first_items(keys::channel_pk(channel)).await?;
+        let (meta, rest): (Vec<Item>, Vec<Item>) = items
+            .into_iter()
+            .partition(|item| string_of(item, SK) == keys::CHANNEL_META);
+        if rest.is_empty() {
+            self.delete_keys(meta.iter().map(key_of).collect()).await?;
+            return Ok(Purged {
+                deleted: meta.len(),
+                done: true,
+            });
+        }
+        let deleted = rest.len();
+        self.delete_keys(rest.iter().map(key_of).collect()).await?;
+        Ok(Purged {
+            deleted,
+            done: false,
+        })
+    }
+
+    /// Deletes up to one page of what is left in a deleted account's partition (request
+    /// copies, partnership halves; the profile went with the account).
+    pub async fn purge_user_partition_step(&self, user: &UserId) -> Result<Purged, AppError> {
+        let items = self.first_items(keys::user_pk(user)).await?;
+        let deleted = items.len();
+        self.delete_keys(items.iter().map(key_of).collect()).await?;
+        Ok(Purged {
+            deleted,
+            done: deleted < PAGE as usize,
+        })
+    }
+
+    /// Deletes a connection's item (its socket is closed separately).
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), AppError> {
+        self.delete_keys(vec![keys::connection_key(id.as_str())])
+            .await
+    }
+
+    async fn first_items(&self, pk: String) -> Result<Vec<Item>, AppError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .projection_expression("pk, sk")
+            .consistent_read(true)
+            .limit(PAGE)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(output.items.unwrap_or_default())
+    }
+
+    /// BatchWriteItem deletes, 25 per call, retrying unprocessed ones.
+    async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), AppError> {
+        for chunk in keys.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    DeleteRequest::builder()
+                        .set_key(Some(key.clone()))
+                        .build()
+                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                        .map_err(AppError::internal)
+                })
+                .collect::<Result<_, _>>()?;
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(db_error)?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut rest| rest.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(AppError::Unavailable("the database"));
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn key_of(item: &Item) -> Item {
+    item.iter()
+        .filter(|(name, _)| name.as_str() == PK || name.as_str() == SK)
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}

@@ -1,0 +1,556 @@
+//! The queue workers end to end on the emulators: the gateway's SQS event source hands real
+//! `SqsEvent` batches from moto to the workers' handlers, emails are read back from moto's
+//! SES, replies arrive on real WebSockets, purges leave nothing behind.
+
+use std::time::Duration;
+
+use assistant_worker::AssistantWorker;
+use aws_sdk_sqs::types::QueueAttributeName;
+use email_worker::EmailWorker;
+use integration_tests::stack::Stack;
+use integration_tests::{unique, TestEnv, TestUser};
+use local_gateway::sqs::{poll_once, queue_arn, EventSource, Worker};
+use maintenance_worker::MaintenanceWorker;
+use serde_json::{json, Value};
+use shared::assistant::{Assistant, HttpEngine, HttpEngineConfig, Turn};
+use shared::domain::{MessageRole, UserId};
+use shared::routes::{QueueBinding, QUEUE_BINDINGS};
+use std::sync::Arc;
+
+const SENDER: &str = "noreply@example.com";
+
+fn binding(function: &str) -> &'static QueueBinding {
+    QUEUE_BINDINGS
+        .iter()
+        .find(|b| b.function == function)
+        .expect("a binding")
+}
+
+/// A test's event source: the binding's batch size, a short visibility timeout so failed
+/// records come back within the test, short polls.
+fn source(queue_url: &str, function: &str) -> EventSource {
+    let mut source = EventSource::new(queue_url.to_string(), binding(function));
+    source.visibility_timeout_seconds = 1;
+    source.wait_seconds = 1;
+    source
+}
+
+async fn email_worker(env: &TestEnv) -> Worker {
+    let sdk = shared::context::load_sdk_config().await;
+    let ses = aws_sdk_ses::Client::new(&sdk);
+    ses.verify_email_identity()
+        .email_address(SENDER)
+        .send()
+        .await
+        .expect("verify the sender on moto");
+    Worker::Email(Arc::new(
+        EmailWorker::new(env.ctx.clone(), &sdk).expect("worker"),
+    ))
+}
+
+/// Polls until a poll finds nothing.
+async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -> usize {
+    let arn = queue_arn(&env.sqs, &source.queue_url).await.expect("arn");
+    let mut handled = 0;
+    loop {
+        let n = poll_once(&env.sqs, source, &arn, worker)
+            .await
+            .expect("poll");
+        if n == 0 {
+            return handled;
+        }
+        handled += n;
+    }
+}
+
+/// The emails moto's SES holds for `address`.
+async fn emails_to(address: &str) -> Vec<Value> {
+    let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (set by with-emulators.sh)");
+    let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("JSON");
+    let mut found = Vec::new();
+    collect_messages(&data["ses"], &mut found);
+    found
+        .into_iter()
+        .filter(|m| m["destinations"].to_string().contains(address))
+        .collect()
+}
+
+fn collect_messages(value: &Value, found: &mut Vec<Value>) {
+    match value {
+        Value::Object(map) if map.contains_key("destinations") => found.push(value.clone()),
+        Value::Object(map) => map.values().for_each(|v| collect_messages(v, found)),
+        Value::Array(items) => items.iter().for_each(|v| collect_messages(v, found)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
+    let env = TestEnv::new().await;
+    let worker = email_worker(&env).await;
+    let source = source(&env.queue_url, "email-worker");
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+
+    let request = env
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&bob.token),
+            Some(json!({"recipient_id": ada.id})),
+        )
+        .await;
+    assert_eq!(request.status, 201);
+    // Capture the event as queued, to deliver it again later.
+    let queued = env.queued_messages().await;
+    assert_eq!(queued.len(), 1);
+    env.sqs
+        .send_message()
+        .queue_url(&env.queue_url)
+        .message_body(queued[0].to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
+    let mails = emails_to(&ada.email).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0]["subject"], "New partner request from Bob");
+    assert_eq!(mails[0]["source"], SENDER);
+    assert!(mails[0]["body"].as_str().unwrap().contains("Bob"));
+
+    // The same message delivered again (SQS is at least once): still one email.
+    env.sqs
+        .send_message()
+        .queue_url(&env.queue_url)
+        .message_body(queued[0].to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
+    assert_eq!(emails_to(&ada.email).await.len(), 1);
+
+    // Acceptance mails the sender, naming the recipient.
+    let id = request.body["id"].as_str().unwrap();
+    let accepted = env
+        .call(
+            "POST",
+            &format!("/partner-requests/{id}/accept"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(accepted.status, 200);
+    run_until_empty(&env, &source, &worker).await;
+    let mails = emails_to(&bob.email).await;
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0]["subject"], "Partner request accepted by Ada");
+}
+
+#[tokio::test]
+async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds() {
+    let env = TestEnv::new().await;
+    let worker = email_worker(&env).await;
+    let dlq = env
+        .sqs
+        .create_queue()
+        .queue_name(unique("poison-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = queue_arn(&env.sqs, &dlq).await.unwrap();
+    let redrive = json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"});
+    let queue = env
+        .sqs
+        .create_queue()
+        .queue_name(unique("poison"))
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    env.call(
+        "POST",
+        "/partner-requests",
+        Some(&bob.token),
+        Some(json!({"recipient_id": ada.id})),
+    )
+    .await;
+    let good = env.queued_messages().await.remove(0);
+    for body in ["this is not an email event".to_string(), good.to_string()] {
+        env.sqs
+            .send_message()
+            .queue_url(&queue)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    let source = source(&queue, "email-worker");
+    let arn = queue_arn(&env.sqs, &queue).await.unwrap();
+    // The first poll gets both: the good one is mailed and deleted, the poison one fails.
+    let mut handled = 0;
+    for _ in 0..20 {
+        handled += poll_once(&env.sqs, &source, &arn, &worker).await.unwrap();
+        if handled >= 2 {
+            break;
+        }
+    }
+    assert_eq!(
+        emails_to(&ada.email).await.len(),
+        1,
+        "the good record succeeded"
+    );
+    // The poison record comes back after each visibility timeout until it moves.
+    let mut moved = Vec::new();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        poll_once(&env.sqs, &source, &arn, &worker).await.unwrap();
+        moved = env
+            .sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if !moved.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(
+        moved.len(),
+        1,
+        "the poison record is in the dead-letter queue"
+    );
+    assert_eq!(moved[0].body(), Some("this is not an email event"));
+    assert_eq!(
+        emails_to(&ada.email).await.len(),
+        1,
+        "and nothing was mailed twice"
+    );
+}
+
+/// A stack whose assistant queue is polled continuously by the assistant worker.
+async fn assistant_stack() -> Stack {
+    let stack = Stack::start().await;
+    let worker = Worker::Assistant(Arc::new(AssistantWorker {
+        ctx: stack.env.ctx.clone(),
+        engine: Assistant::Rules(Default::default()),
+    }));
+    let source = source(&stack.env.assistant_queue_url, "assistant-worker");
+    tokio::spawn(local_gateway::sqs::poll(
+        stack.env.sqs.clone(),
+        source,
+        worker,
+    ));
+    stack
+}
+
+async fn assistant_channel(stack: &Stack, user: &TestUser) -> String {
+    let (status, channel) = stack
+        .rest(
+            "POST",
+            "/channels",
+            user,
+            Some(json!({"name": "helper", "kind": "assistant"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{channel}");
+    channel["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
+    let stack = assistant_stack().await;
+    let ada = stack.env.register("Ada").await;
+    let channel = assistant_channel(&stack, &ada).await;
+    let mut socket = stack.socket(&ada).await;
+
+    for (text, answer_starts) in [
+        ("Hello!", "Hello! I'm the assistant"),
+        ("help", "I answer every message"),
+        ("When is the launch?", "Good question"),
+        ("thanks", "You're welcome"),
+        ("The launch is on Friday", "Noted"),
+    ] {
+        let (status, sent) = stack
+            .rest(
+                "POST",
+                &format!("/channels/{channel}/messages"),
+                &ada,
+                Some(json!({"body": text})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        socket
+            .expect("message.created", |f| f["message"]["id"] == sent["id"])
+            .await;
+        let reply = socket
+            .expect("message.created", |f| f["message"]["role"] == "assistant")
+            .await;
+        let body = reply["message"]["body"].as_str().unwrap();
+        assert!(body.starts_with(answer_starts), "{text} → {body}");
+        assert_eq!(reply["message"]["sender"]["id"], "assistant");
+    }
+    // Over WebSocket too.
+    socket
+        .send(json!({"action": "sendMessage", "channel_id": channel, "body": "hi there", "client_id": "w1"}))
+        .await;
+    socket.expect("ack", |_| true).await;
+    let reply = socket
+        .expect("message.created", |f| f["message"]["role"] == "assistant")
+        .await;
+    assert!(reply["message"]["body"]
+        .as_str()
+        .unwrap()
+        .starts_with("Hello!"));
+
+    // One reply per user message in the stored history.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, history) = stack
+        .rest(
+            "GET",
+            &format!("/channels/{channel}/messages?limit=100"),
+            &ada,
+            None,
+        )
+        .await;
+    let items = history["items"].as_array().unwrap();
+    let count = |role: &str| items.iter().filter(|m| m["role"] == role).count();
+    assert_eq!((count("user"), count("assistant")), (6, 6));
+}
+
+#[tokio::test]
+async fn a_reply_job_run_twice_at_once_replies_once() {
+    let env = TestEnv::new().await;
+    let ada = env.register("Ada").await;
+    let channel = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada.token),
+            Some(json!({"name": "helper", "kind": "assistant"})),
+        )
+        .await;
+    let channel = channel.body["id"].as_str().unwrap().to_string();
+    env.call(
+        "POST",
+        &format!("/channels/{channel}/messages"),
+        Some(&ada.token),
+        Some(json!({"body": "hello"})),
+    )
+    .await;
+    let job: shared::queue::AssistantJob =
+        serde_json::from_value(env.queued_assistant_jobs().await.remove(0)).unwrap();
+    let engine = Assistant::Rules(Default::default());
+    let runs = futures::future::join_all(
+        (0..5).map(|_| shared::service::assistant::reply(&env.ctx, &engine, &job)),
+    )
+    .await;
+    let replied = runs
+        .iter()
+        .filter(|r| matches!(r, Ok(shared::service::assistant::Replied::Replied(_))))
+        .count();
+    assert_eq!(replied, 1, "{runs:?}");
+    assert!(runs.iter().all(|r| r.is_ok()), "{runs:?}");
+    let history = env
+        .call(
+            "GET",
+            &format!("/channels/{channel}/messages"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    let assistant = history.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .count();
+    assert_eq!(assistant, 1);
+}
+
+/// A stand-in chat-completions endpoint on loopback: answers `reply` after `delay`.
+async fn stub_model(reply: &'static str, delay: Duration) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |axum::Json(request): axum::Json<Value>| async move {
+            tokio::time::sleep(delay).await;
+            let last = request["messages"]
+                .as_array()
+                .and_then(|m| m.last().cloned())
+                .unwrap_or_default();
+            axum::Json(json!({
+                "choices": [{"message": {"role": "assistant", "content": format!("{reply} ({})", last["content"].as_str().unwrap_or(""))}}]
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}/v1")
+}
+
+fn engine(url: String, timeout_ms: u64) -> Assistant {
+    let config = HttpEngineConfig::from_lookup(|name| match name {
+        "ASSISTANT_LLM_URL" => Some(url.clone()),
+        "ASSISTANT_LLM_TIMEOUT_MS" => Some(timeout_ms.to_string()),
+        _ => None,
+    })
+    .unwrap()
+    .unwrap();
+    Assistant::Http(HttpEngine::new(config).unwrap())
+}
+
+#[tokio::test]
+async fn the_http_engine_answers_through_the_endpoint_and_falls_back_to_the_rules() {
+    let question = vec![Turn {
+        role: MessageRole::User,
+        text: "What is Rust?".into(),
+    }];
+    let fast = engine(stub_model("From the model", Duration::ZERO).await, 2_000);
+    assert_eq!(
+        fast.reply(&question).await,
+        "From the model (What is Rust?)"
+    );
+    let slow = engine(stub_model("Too late", Duration::from_secs(3)).await, 300);
+    assert!(slow.reply(&question).await.starts_with("Good question"));
+    let down = engine("http://127.0.0.1:9/v1".into(), 300);
+    assert!(down.reply(&question).await.starts_with("Good question"));
+}
+
+#[tokio::test]
+async fn deleting_a_channel_purges_its_items() {
+    let env = TestEnv::new().await;
+    let worker = Worker::Maintenance(Arc::new(MaintenanceWorker {
+        ctx: env.ctx.clone(),
+        budget: Duration::from_millis(1),
+    }));
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    let channel = env
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada.token),
+            Some(json!({"name": "doomed", "member_ids": [bob.id]})),
+        )
+        .await;
+    let channel = channel.body["id"].as_str().unwrap().to_string();
+    for i in 0..150 {
+        env.call(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            Some(&ada.token),
+            Some(json!({"body": format!("message {i}"), "client_id": format!("c{i}")})),
+        )
+        .await;
+    }
+    assert!(items_under(&env, &format!("CHAN#{channel}")).await > 300);
+    let deleted = env
+        .call(
+            "DELETE",
+            &format!("/channels/{channel}"),
+            Some(&ada.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    // A budget of 1 ms: each run does one step and queues the job again, so the purge
+    // completes only by resuming, as a timed-out job would.
+    let source = source(&env.maintenance_queue_url, "maintenance-worker");
+    let runs = run_until_empty(&env, &source, &worker).await;
+    assert!(runs > 1, "the job resumed {runs} times");
+    assert_eq!(items_under(&env, &format!("CHAN#{channel}")).await, 0);
+    let listed = env.call("GET", "/channels", Some(&bob.token), None).await;
+    assert_eq!(listed.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn deleting_an_account_cleans_up_after_it() {
+    let stack = Stack::start().await;
+    let env = &stack.env;
+    let worker = Worker::Maintenance(Arc::new(MaintenanceWorker {
+        ctx: env.ctx.clone(),
+        budget: MaintenanceWorker::BUDGET,
+    }));
+    let ada = env.register("Ada").await;
+    let bob = env.register("Bob").await;
+    env.make_partners(&ada, &bob).await;
+    let (_, channel) = stack
+        .rest(
+            "POST",
+            "/channels",
+            &ada,
+            Some(json!({"name": "crew", "member_ids": [bob.id]})),
+        )
+        .await;
+    let channel = channel["id"].as_str().unwrap().to_string();
+    let mut bob_socket = stack.socket(&bob).await;
+    let mut ada_socket = stack.socket(&ada).await;
+    let bob_id = UserId::parse(&bob.id).unwrap();
+    let bob_connections = env
+        .ctx
+        .store
+        .live_connections(std::slice::from_ref(&bob_id))
+        .await
+        .unwrap();
+    assert_eq!(bob_connections.len(), 1);
+
+    let (status, _) = stack.rest("DELETE", "/me", &bob, None).await;
+    assert_eq!(status, 204);
+    let source = source(&env.maintenance_queue_url, "maintenance-worker");
+    assert_eq!(run_until_empty(env, &source, &worker).await, 1);
+
+    let left = ada_socket.expect("member.left", |_| true).await;
+    assert_eq!(left["user_id"], bob.id.as_str());
+    assert!(
+        bob_socket.closed_within(Duration::from_secs(5)).await,
+        "the deleted account's socket was closed"
+    );
+    let (_, view) = stack
+        .rest("GET", &format!("/channels/{channel}"), &ada, None)
+        .await;
+    let members: Vec<&str> = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, [ada.id.as_str()]);
+    assert_eq!(view["member_count"], 1);
+    let (_, partners) = stack.rest("GET", "/partnerships", &ada, None).await;
+    assert_eq!(partners["items"], json!([]));
+    assert_eq!(items_under(env, &format!("USER#{}", bob.id)).await, 0);
+    for (_, id) in bob_connections {
+        assert_eq!(env.ctx.store.connection(&id).await.unwrap(), None);
+    }
+}
+
+/// How many items a partition holds (tests of purges name key formats, as the purge does).
+async fn items_under(env: &TestEnv, pk: &str) -> i32 {
+    env.dynamodb
+        .query()
+        .table_name(&env.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.into()))
+        .select(aws_sdk_dynamodb::types::Select::Count)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .count
+}
