@@ -20,7 +20,7 @@ const HISTORY: &str = "20";
 /// What a reply job did.
 #[derive(Debug)]
 pub enum Replied {
-    Replied(Message),
+    Replied(Box<Message>),
     /// A reply to this message exists already (a redelivery, or a concurrent run won).
     AlreadyReplied,
     /// Nothing to answer: the channel or message is gone, or is not an assistant channel's
@@ -133,7 +133,7 @@ pub async fn reply(
                 message: message.clone(),
             };
             realtime::publish(ctx, &origin, event).await;
-            Ok(Replied::Replied(message))
+            Ok(Replied::Replied(Box::new(message)))
         }
     }
 }
