@@ -232,7 +232,8 @@ pub const QUEUE_BINDINGS: &[QueueBinding] = &[
         queue: "MaintenanceQueue",
         local_name: "chat-maintenance",
         function: MAINTENANCE_WORKER,
-        batch_size: 5,
+        // One job per invocation: each may use its whole time budget.
+        batch_size: 1,
         visibility_timeout_seconds: 360,
     },
 ];

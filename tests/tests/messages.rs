@@ -729,7 +729,7 @@ async fn read_markers_only_move_forward() {
 }
 
 #[tokio::test]
-async fn assistant_channels_queue_one_reply_job_per_user_message() {
+async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let created = env
@@ -743,7 +743,9 @@ async fn assistant_channels_queue_one_reply_job_per_user_message() {
     let id = created.body["id"].as_str().unwrap().to_string();
     let first = say(&env, &ada, &id, "hello").await;
     let again = send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
-    send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await; // a retry: no new job
+    // A retry stores nothing new; it queues the original's job again, in case the first was
+    // lost (the worker replies once per message however often the job comes).
+    send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
     TestEnv::settle().await;
     let jobs = env.queued_assistant_jobs().await;
     let mut ids: Vec<&str> = jobs
@@ -751,7 +753,8 @@ async fn assistant_channels_queue_one_reply_job_per_user_message() {
         .map(|j| j["message_id"].as_str().unwrap())
         .collect();
     ids.sort();
-    let mut expected = vec![first.as_str(), again.body["id"].as_str().unwrap()];
+    let original = again.body["id"].as_str().unwrap();
+    let mut expected = vec![first.as_str(), original, original];
     expected.sort();
     assert_eq!(ids, expected);
     assert!(jobs.iter().all(|j| j["channel_id"] == id.as_str()));

@@ -320,3 +320,40 @@ fn every_queue_triggers_its_worker_as_the_bindings_say() {
     expected.sort();
     assert_eq!(found, expected);
 }
+
+#[test]
+fn each_worker_may_do_what_it_does() {
+    let template = template();
+    let policies_of = |code: &str| {
+        let (_, function) = resources_of_type(&template, "AWS::Serverless::Function")
+            .into_iter()
+            .find(|(_, f)| text(&f["Properties"]["CodeUri"]) == format!("functions/{code}"))
+            .expect("the function");
+        serde_yaml::to_string(&function["Properties"]["Policies"]).unwrap()
+    };
+    let email = policies_of("email-worker");
+    for action in [
+        "ses:SendEmail",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+    ] {
+        assert!(email.contains(action), "email-worker needs {action}");
+    }
+    let maintenance = policies_of("maintenance-worker");
+    for action in [
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Query",
+        "sqs:SendMessage",
+    ] {
+        assert!(
+            maintenance.contains(action),
+            "maintenance-worker needs {action}"
+        );
+    }
+    assert!(
+        policies_of("users-api").contains("sqs:SendMessage"),
+        "DELETE /me queues a job"
+    );
+    assert!(!policies_of("assistant-worker").contains("ses:"));
+}

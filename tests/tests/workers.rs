@@ -219,6 +219,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
             .sqs
             .receive_message()
             .queue_url(&dlq)
+            .max_number_of_messages(10)
             .wait_time_seconds(0)
             .send()
             .await
@@ -232,9 +233,23 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
     assert_eq!(
         moved.len(),
         1,
-        "the poison record is in the dead-letter queue"
+        "the poison record, and only it, is in the dead-letter queue"
     );
     assert_eq!(moved[0].body(), Some("this is not an email event"));
+    // The good record was deleted after the first batch: nothing is left to deliver.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let left = env
+        .sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .wait_time_seconds(0)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         emails_to(&ada.email).await.len(),
         1,

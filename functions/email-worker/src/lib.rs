@@ -38,6 +38,8 @@ pub async fn handle(worker: &EmailWorker, event: SqsEvent) -> Result<SqsBatchRes
                     "the addressee's account no longer exists; not sent"
                 )
             }
+            // Logged where it happened; not retried, so never sent twice.
+            Mailed::Unknown => {}
         }
         Ok(())
     })

@@ -62,11 +62,13 @@ impl EventSource {
 
 /// Polls `source` forever (until the task is dropped), invoking `worker` per batch.
 pub async fn poll(sqs: aws_sdk_sqs::Client, source: EventSource, worker: Worker) {
-    let arn = match queue_arn(&sqs, &source.queue_url).await {
-        Ok(arn) => arn,
-        Err(err) => {
-            tracing::error!(queue = source.queue_url, error = %err, "cannot read the queue; not polling it");
-            return;
+    let arn = loop {
+        match queue_arn(&sqs, &source.queue_url).await {
+            Ok(arn) => break arn,
+            Err(err) => {
+                tracing::warn!(queue = source.queue_url, error = %err, "cannot read the queue yet; retrying");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
         }
     };
     loop {
@@ -127,6 +129,18 @@ pub async fn poll_once(
         .iter()
         .map(|failure| failure.item_identifier.clone())
         .collect();
+    let ids: HashSet<&str> = messages
+        .iter()
+        .filter_map(|m| m.message_id.as_deref())
+        .collect();
+    if failed.iter().any(|id| !ids.contains(id.as_str())) {
+        // As Lambda does: a failure naming no record of the batch fails the whole batch.
+        tracing::error!(
+            queue = source.queue_url,
+            "the worker reported an unknown record; the whole batch will be retried"
+        );
+        return Ok(messages.len());
+    }
     let done: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
         .filter(|m| !failed.contains(m.message_id.as_deref().unwrap_or_default()))
@@ -140,11 +154,19 @@ pub async fn poll_once(
         })
         .collect();
     if !done.is_empty() {
-        sqs.delete_message_batch()
+        let deleted = sqs
+            .delete_message_batch()
             .queue_url(&source.queue_url)
             .set_entries(Some(done))
             .send()
             .await?;
+        if !deleted.failed.is_empty() {
+            tracing::warn!(
+                queue = source.queue_url,
+                failed = deleted.failed.len(),
+                "some handled records could not be deleted; they will be delivered again"
+            );
+        }
     }
     Ok(messages.len())
 }

@@ -3,7 +3,7 @@
 
 mod ses;
 
-pub use ses::Mailer;
+pub use ses::{Mailer, SendError};
 
 use crate::domain::Counterpart;
 use crate::queue::{NotificationEvent, NotificationKind};

@@ -6,6 +6,15 @@ use aws_sdk_ses::types::{Body, Content, Destination, Message};
 use super::Email;
 use crate::error::AppError;
 
+/// Why an email was not (known to be) sent.
+#[derive(Debug)]
+pub enum SendError {
+    /// Nothing reached SES, or SES refused it: sending again is safe.
+    NotSent(AppError),
+    /// SES may have accepted it (a timeout, an unreadable answer): sending again may duplicate.
+    Unknown(AppError),
+}
+
 #[derive(Clone)]
 pub struct Mailer {
     client: aws_sdk_ses::Client,
@@ -21,13 +30,13 @@ impl Mailer {
     }
 
     /// Sends one email; the SES message id.
-    pub async fn send(&self, to: &str, email: &Email) -> Result<String, AppError> {
+    pub async fn send(&self, to: &str, email: &Email) -> Result<String, SendError> {
         let content = |text: &str| {
             Content::builder()
                 .data(text)
                 .charset("UTF-8")
                 .build()
-                .map_err(AppError::internal)
+                .map_err(|err| SendError::NotSent(AppError::internal(err)))
         };
         let message = Message::builder()
             .subject(content(&email.subject)?)
@@ -47,12 +56,19 @@ impl Mailer {
             .send()
             .await
             .map_err(|err| match err {
-                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                    AppError::Unavailable("the mail service")
+                // The connection failed (SES unreachable), or SES answered with an error:
+                // nothing was accepted.
+                SdkError::DispatchFailure(ref failure) if failure.is_io() => {
+                    SendError::NotSent(AppError::Unavailable("the mail service"))
                 }
-                other => {
-                    AppError::internal(format!("SendEmail failed: {}", DisplayErrorContext(other)))
-                }
+                SdkError::ServiceError(_) | SdkError::ConstructionFailure(_) => SendError::NotSent(
+                    AppError::internal(format!("SendEmail failed: {}", DisplayErrorContext(err))),
+                ),
+                // A timeout or a broken response: SES may have accepted the email.
+                other => SendError::Unknown(AppError::internal(format!(
+                    "SendEmail outcome unknown: {}",
+                    DisplayErrorContext(other)
+                ))),
             })?;
         Ok(output.message_id)
     }

@@ -123,11 +123,14 @@ pub async fn reply(
         client_id: Some(claim),
         deleted_at: None,
     };
-    let inserted = ctx.store.insert_message(&message).await?;
+    let inserted = ctx.store.insert_message(&message).await;
     realtime::publish(ctx, &origin, typing(false)).await;
     match inserted {
-        Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
-        Inserted::New => {
+        // The question's thread parent was deleted meanwhile: nothing to answer into.
+        Err(AppError::NotFound(_)) => Ok(Replied::NotApplicable("the thread is gone")),
+        Err(err) => Err(err),
+        Ok(Inserted::Duplicate(_)) => Ok(Replied::AlreadyReplied),
+        Ok(Inserted::New) => {
             let event = DomainEvent::MessageCreated {
                 channel_id: job.channel_id.clone(),
                 message: message.clone(),

@@ -2,10 +2,9 @@
 //! step is idempotent and bounded, so a job that runs out of time is queued again and a
 //! redelivered one continues where the last stopped.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
-use crate::domain::{PageRequest, UserId};
+use crate::domain::{Channel, ChannelKind, MemberRole, PageRequest, PairKey, Timestamp, UserId};
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
@@ -56,6 +55,9 @@ pub async fn run(
                     Ok(()) | Err(AppError::NotFound(_)) => {}
                     Err(err) => return Err(err),
                 }
+                if Instant::now() >= deadline {
+                    return Ok(Progress::Unfinished);
+                }
             }
             loop {
                 let step = ctx.store.purge_user_partition_step(user_id).await?;
@@ -71,41 +73,77 @@ pub async fn run(
     }
 }
 
-/// Removes the user from every channel (counts and read markers kept right), telling the
-/// remaining members.
+/// Takes the user out of every channel: a channel it owns that no one else would keep (its
+/// assistant channel, a direct channel, a group without other people) is deleted and queued
+/// for purging; from any other it leaves, and the remaining members hear `member.left`.
+/// Pages are followed to the end; memberships removed meanwhile are skipped.
 async fn leave_channels(
     ctx: &AppContext,
     user: &UserId,
     deadline: Instant,
 ) -> Result<Progress, AppError> {
-    let mut seen = HashSet::new();
+    let mut page = PageRequest::parse(Some("100"), None)?;
     loop {
-        let page = PageRequest::parse(Some("100"), None)?;
-        let channels = ctx.store.list_member_channel_ids(user, &page).await?;
-        let fresh: Vec<_> = channels
-            .items
-            .into_iter()
-            .filter(|id| seen.insert(id.clone()))
-            .collect();
-        if fresh.is_empty() {
-            return Ok(Progress::Done);
+        let listed = ctx.store.list_member_channel_ids(user, &page).await?;
+        for channel in ctx.store.get_channels(&listed.items).await? {
+            leave_or_delete(ctx, user, &channel).await?;
         }
-        for channel in fresh {
-            match ctx.store.remove_member(&channel, user).await {
-                Ok(()) => {
-                    ctx.publish(DomainEvent::MemberLeft {
-                        channel_id: channel,
-                        user_id: user.clone(),
-                    })
-                    .await
-                }
-                // Already gone (a concurrent run, or the channel's own purge).
-                Err(AppError::Conflict(_)) => {}
-                Err(err) => return Err(err),
-            }
+        match listed.next_cursor {
+            None => return Ok(Progress::Done),
+            Some(cursor) => page.cursor = Some(cursor),
         }
         if Instant::now() >= deadline {
             return Ok(Progress::Unfinished);
         }
+    }
+}
+
+async fn leave_or_delete(
+    ctx: &AppContext,
+    user: &UserId,
+    channel: &Channel,
+) -> Result<(), AppError> {
+    let members = ctx.store.channel_members(&channel.id).await?;
+    let owner = members
+        .iter()
+        .any(|m| &m.user_id == user && m.role == MemberRole::Owner);
+    let others: Vec<&UserId> = members
+        .iter()
+        .map(|m| &m.user_id)
+        .filter(|id| *id != user && id.as_str() != UserId::ASSISTANT)
+        .collect();
+    let orphaned =
+        matches!(channel.kind, ChannelKind::Assistant | ChannelKind::Direct) || others.is_empty();
+    if owner && orphaned {
+        let pair = match channel.kind {
+            ChannelKind::Direct => others.first().map(|other| PairKey::of(user, other)),
+            _ => None,
+        };
+        match ctx
+            .store
+            .mark_channel_deleted(channel, user, pair.as_ref(), Timestamp::now())
+            .await
+        {
+            Ok(()) | Err(AppError::NotFound(_)) => {}
+            Err(err) => return Err(err),
+        }
+        // Sent, not "after commit": if it fails the record is retried and sends it then.
+        return ctx
+            .maintenance
+            .send(&MaintenanceJob::purge_channel(&channel.id))
+            .await;
+    }
+    match ctx.store.remove_member(&channel.id, user).await {
+        Ok(()) => {
+            ctx.publish(DomainEvent::MemberLeft {
+                channel_id: channel.id.clone(),
+                user_id: user.clone(),
+            })
+            .await;
+            Ok(())
+        }
+        // Already gone (a concurrent run, or the channel's own purge).
+        Err(AppError::Conflict(_)) => Ok(()),
+        Err(err) => Err(err),
     }
 }

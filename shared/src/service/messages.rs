@@ -83,6 +83,10 @@ pub async fn send(
         .await?;
     let (channel, _) = member_of(&context)?;
     if let Some(original) = &context.claimed {
+        if channel.kind == ChannelKind::Assistant {
+            // The first send's job may have been lost; the worker replies once either way.
+            queue_reply(ctx, &channel_id, original, Timestamp::now()).await;
+        }
         return original_message(ctx, &channel_id, original).await;
     }
     if parent_id.is_some() {
@@ -117,14 +121,7 @@ pub async fn send(
         Inserted::Duplicate(original) => original_message(ctx, &channel_id, &original).await,
         Inserted::New => {
             if channel.kind == ChannelKind::Assistant {
-                let job = AssistantJob {
-                    channel_id: channel_id.clone(),
-                    message_id: message.id.clone(),
-                    requested_at: message.created_at,
-                };
-                ctx.assistant
-                    .send_after_commit(&job, "assistant reply job")
-                    .await;
+                queue_reply(ctx, &channel_id, &message.id, message.created_at).await;
             }
             let event = DomainEvent::MessageCreated {
                 channel_id,
@@ -134,6 +131,17 @@ pub async fn send(
             Ok(Sent::New(message))
         }
     }
+}
+
+async fn queue_reply(ctx: &AppContext, channel: &ChannelId, message: &MessageId, at: Timestamp) {
+    let job = AssistantJob {
+        channel_id: channel.clone(),
+        message_id: message.clone(),
+        requested_at: at,
+    };
+    ctx.assistant
+        .send_after_commit(&job, "assistant reply job")
+        .await;
 }
 
 async fn original_message(

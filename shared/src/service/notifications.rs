@@ -1,7 +1,7 @@
 //! Email events: one email per event, whatever the queue redelivers.
 
 use crate::domain::Timestamp;
-use crate::email::{Email, Mailer};
+use crate::email::{Email, Mailer, SendError};
 use crate::error::AppError;
 use crate::queue::NotificationEvent;
 use crate::storage::EmailClaim;
@@ -16,6 +16,8 @@ pub enum Mailed {
     Duplicate,
     /// The addressee's account no longer exists: nothing to send, nothing to retry.
     AddresseeGone,
+    /// SES may have taken it (a timeout): not retried, so that it is never sent twice.
+    Unknown,
 }
 
 /// Claims the event's lock, reads the addressee's current email address, renders and sends.
@@ -41,7 +43,12 @@ pub async fn send_email(
     }
     let sent = async {
         let addressee = Email::addressee(event);
-        let Some(user) = ctx.store.get_user(&addressee.id).await? else {
+        let Some(user) = ctx
+            .store
+            .get_user(&addressee.id)
+            .await
+            .map_err(SendError::NotSent)?
+        else {
             return Ok(None);
         };
         mailer
@@ -63,9 +70,14 @@ pub async fn send_email(
             ctx.store.finish_email(&event.event_id, "skipped").await?;
             Ok(Mailed::AddresseeGone)
         }
-        Err(err) => {
+        Err(SendError::NotSent(err)) => {
             ctx.store.release_email(&event.event_id).await?;
             Err(err)
+        }
+        // At most one email per event: keep the claim, so no redelivery sends it again.
+        Err(SendError::Unknown(err)) => {
+            tracing::error!(event_id = %event.event_id, error = %err.log_detail(), "email may or may not have been sent; not retrying");
+            Ok(Mailed::Unknown)
         }
     }
 }
