@@ -3,7 +3,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::errors::db_error;
+use super::errors::{db_error, done_unless_failed};
 use super::keys;
 use super::{s, string_of, Store};
 use crate::domain::Timestamp;
@@ -101,25 +101,16 @@ impl Store {
 
     /// Gives a claim back after a failed send, so the redelivery sends it.
     pub async fn release_email(&self, event_id: &str) -> Result<(), AppError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::email_lock_key(event_id)))
-            .condition_expression("#status = :sending")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sending", s(SENDING))
-            .send()
-            .await;
-        match result {
-            Err(err)
-                if !err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(db_error(err))
-            }
-            _ => Ok(()),
-        }
+        done_unless_failed(
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::email_lock_key(event_id)))
+                .condition_expression("#status = :sending")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":sending", s(SENDING))
+                .send()
+                .await,
+        )
     }
 }

@@ -7,7 +7,7 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::errors::db_error;
+use super::errors::{db_error, done_unless_failed};
 use super::items::{from_item, to_item, ConnectionItem, UserItem};
 use super::keys;
 use super::{string_of, Store};
@@ -174,29 +174,20 @@ impl Store {
 
     /// Adds an empty `connections` map to a profile that has none (a nested `SET` needs it).
     async fn create_connections_map(&self, user: &UserId) -> Result<(), AppError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::user_key(user)))
-            .update_expression("SET #conns = :empty")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#conns)")
-            .expression_attribute_names("#conns", keys::CONNECTIONS)
-            .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
-            .send()
-            .await;
-        match result {
-            Err(err)
-                if !err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(db_error(err))
-            }
-            // Created, or created by a concurrent connect, or the account is gone (the retry
-            // then answers that).
-            _ => Ok(()),
-        }
+        // A failed condition: created by a concurrent connect, or the account is gone (the
+        // retried update then answers that).
+        done_unless_failed(
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::user_key(user)))
+                .update_expression("SET #conns = :empty")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#conns)")
+                .expression_attribute_names("#conns", keys::CONNECTIONS)
+                .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
+                .send()
+                .await,
+        )
     }
 
     /// The connection with this id, if any (expired or not: callers decide).
