@@ -30,12 +30,9 @@ const UNRELATED_USERS: usize = 1_000;
 const UNRELATED_CONNECTIONS_EACH: usize = 10;
 const SETUP_CONCURRENCY: usize = 32;
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+#[tokio::main]
+async fn main() {
+    run().await;
 }
 
 async fn new_user(ctx: &AppContext, name: &str) -> UserId {

@@ -17,12 +17,9 @@ const MESSAGES: usize = 10_000;
 const CONCURRENCY: usize = 16;
 const PAGE: &str = "100";
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+#[tokio::main]
+async fn main() {
+    run().await;
 }
 
 async fn run() {

@@ -24,12 +24,9 @@ const PURGES: usize = 50;
 const MESSAGES_PER_PURGED_CHANNEL: usize = 20;
 const LATENCY_SAMPLES: usize = 100;
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
+#[tokio::main]
+async fn main() {
+    run().await;
 }
 
 fn source(env_queue: &str, function: &str) -> EventSource {

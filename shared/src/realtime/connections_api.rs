@@ -63,13 +63,7 @@ impl ConnectionsApi {
             .await;
         match result {
             Ok(_) => Ok(Delivery::Delivered),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 410) =>
-            {
-                Ok(Delivery::Gone)
-            }
+            Err(err) if is_gone(&err) => Ok(Delivery::Gone),
             Err(err) => Err(AppError::internal(format!(
                 "PostToConnection failed: {}",
                 DisplayErrorContext(err)
@@ -87,19 +81,21 @@ impl ConnectionsApi {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .raw_response()
-                    .is_some_and(|r| r.status().as_u16() == 410) =>
-            {
-                Ok(())
-            }
+            Err(err) if is_gone(&err) => Ok(()),
             Err(err) => Err(AppError::internal(format!(
                 "DeleteConnection failed: {}",
                 DisplayErrorContext(err)
             ))),
         }
     }
+}
+
+/// 410 Gone: the connection no longer exists (whatever the error type says).
+fn is_gone<E>(
+    err: &management::error::SdkError<E, management::config::http::HttpResponse>,
+) -> bool {
+    err.raw_response()
+        .is_some_and(|response| response.status().as_u16() == 410)
 }
 
 /// The management endpoint of the WebSocket API a connection arrived on, from its event's

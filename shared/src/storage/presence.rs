@@ -130,8 +130,7 @@ impl Store {
         let before = match before {
             Ok(output) => output.attributes.unwrap_or_default(),
             Err(err) if err.is_condition_failed() => {
-                self.delete_connection_item(&connection.connection_id)
-                    .await?;
+                self.delete_connection(&connection.connection_id).await?;
                 return Ok(None);
             }
             Err(err) => return Err(err.into_app_error()),
@@ -259,7 +258,7 @@ impl Store {
             }
             Err(err) => return Err(db_error(err)),
         };
-        self.delete_connection_item(id).await?;
+        self.delete_connection(id).await?;
         Ok(closed)
     }
 
@@ -269,20 +268,9 @@ impl Store {
         &self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, ConnectionId)>, AppError> {
-        let mut unique: Vec<&UserId> = users.iter().collect();
-        unique.sort();
-        unique.dedup();
-        let batches = unique
-            .chunks(100)
-            .map(|chunk| self.batch_get(chunk.iter().map(|id| keys::user_key(id)).collect()));
         let now = Timestamp::now().unix_seconds();
         let mut connections = Vec::new();
-        for item in futures::future::try_join_all(batches)
-            .await?
-            .into_iter()
-            .flatten()
-        {
-            let profile: UserItem = from_item(item)?;
+        for profile in self.get_profiles(users).await? {
             connections.extend(
                 profile
                     .live_connections(now)
@@ -293,7 +281,8 @@ impl Store {
         Ok(connections)
     }
 
-    async fn delete_connection_item(&self, id: &ConnectionId) -> Result<(), AppError> {
+    /// Deletes a connection's item (its socket is closed separately, if at all).
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), AppError> {
         self.client
             .delete_item()
             .table_name(&self.table)

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 use super::errors::db_error;
 use super::keys::{self, PK, SK};
 use super::{s, string_of, Item, Store};
-use crate::domain::{ChannelId, ConnectionId, UserId};
+use crate::domain::{ChannelId, UserId};
 use crate::error::AppError;
 
 /// Items read and deleted per step (four BatchWriteItem calls of 25).
@@ -56,12 +56,6 @@ impl Store {
             deleted,
             done: deleted == 0,
         })
-    }
-
-    /// Deletes a connection's item (its socket is closed separately).
-    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), AppError> {
-        self.delete_keys(vec![keys::connection_key(id.as_str())])
-            .await
     }
 
     async fn first_items(&self, pk: String) -> Result<Vec<Item>, AppError> {

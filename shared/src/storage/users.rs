@@ -67,22 +67,31 @@ impl Store {
     /// Many users by id: one BatchGetItem per 100 ids, all sent at once (one round trip);
     /// unknown ids are simply absent.
     pub async fn get_users(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
+        Ok(self
+            .get_profiles(ids)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let user = User::from(item);
+                (user.id.clone(), user)
+            })
+            .collect())
+    }
+
+    /// The profile items of `ids` (each read once), by one BatchGetItem per 100, sent at once.
+    pub(super) async fn get_profiles(&self, ids: &[UserId]) -> Result<Vec<UserItem>, AppError> {
         let mut unique: Vec<&UserId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
         let batches = unique
             .chunks(100)
             .map(|chunk| self.batch_get(chunk.iter().map(|id| keys::user_key(id)).collect()));
-        let mut users = HashMap::with_capacity(unique.len());
-        for item in futures::future::try_join_all(batches)
+        futures::future::try_join_all(batches)
             .await?
             .into_iter()
             .flatten()
-        {
-            let user = User::from(from_item::<UserItem>(item)?);
-            users.insert(user.id.clone(), user);
-        }
-        Ok(users)
+            .map(from_item::<UserItem>)
+            .collect()
     }
 
     /// The user id and password hash stored for an email, if any.
