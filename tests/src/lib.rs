@@ -210,7 +210,11 @@ impl TestEnv {
     }
 
     pub async fn register(&self, name: &str) -> TestUser {
-        let email = format!("{}@example.com", unique(&name.to_lowercase()));
+        let local: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let email = format!("{}@example.com", unique(&local.to_lowercase()));
         let password = "correct horse battery".to_string();
         let answer = self
             .call(
@@ -245,6 +249,98 @@ impl TestEnv {
             .await;
         assert_eq!(answer.status, 201, "{:?}", answer.body);
         answer.body["id"].as_str().expect("request id").to_string()
+    }
+
+    /// Creates a group owned by `owner` with `members`; returns its id.
+    pub async fn group(&self, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
+        let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let answer = self
+            .call(
+                "POST",
+                "/channels",
+                Some(&owner.token),
+                Some(serde_json::json!({"name": "Team", "member_ids": ids, "private": private})),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        answer.body["id"].as_str().expect("channel id").to_string()
+    }
+
+    /// Sends a message with `text` as `user`; returns its id.
+    pub async fn say(&self, user: &TestUser, channel: &str, text: &str) -> String {
+        let answer = self
+            .call(
+                "POST",
+                &format!("/channels/{channel}/messages"),
+                Some(&user.token),
+                Some(serde_json::json!({ "body": text })),
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        answer.body["id"].as_str().expect("message id").to_string()
+    }
+
+    /// Sends a message (`{"body", "client_id"?, "parent_id"?}`) as `user`.
+    pub async fn send_message(&self, user: &TestUser, channel: &str, body: Value) -> Answer {
+        self.call(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            Some(&user.token),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Adds `count` fresh members to the group `channel` of `owner` through the store
+    /// (registering hundreds of users over HTTP would mostly measure password hashing).
+    pub async fn fill_group(&self, channel: &str, owner: &TestUser, count: u32) {
+        use futures::StreamExt;
+        use shared::domain::{
+            ChannelId, Email, MemberRole, Membership, Timestamp, User, UserId, UserName,
+        };
+        use shared::storage::Admission;
+
+        let store = &self.ctx.store;
+        let channel_id = ChannelId::parse(channel).expect("channel id");
+        let owner = UserId::parse(&owner.id).expect("owner id");
+        let channel = store
+            .channel_access(&channel_id, &owner, &[])
+            .await
+            .expect("read the channel")
+            .channel
+            .expect("the channel exists");
+        let fill = (0..count).map(|i| {
+            let channel = channel.clone();
+            async move {
+                let user = User {
+                    id: UserId::generate(),
+                    email: Email::parse(&format!("{}@fill.example", unique(&i.to_string())))
+                        .expect("email"),
+                    name: UserName::parse(&format!("Member {i}")).expect("name"),
+                    created_at: Timestamp::now(),
+                    last_seen: None,
+                    online: false,
+                };
+                store
+                    .create_user(&user, "not-a-login")
+                    .await
+                    .expect("create a member");
+                let membership = Membership {
+                    channel_id: channel.id.clone(),
+                    user_id: user.id,
+                    role: MemberRole::Member,
+                    joined_at: Timestamp::now(),
+                };
+                store
+                    .add_member(&channel, &membership, Admission::Joined)
+                    .await
+                    .expect("add a member");
+            }
+        });
+        futures::stream::iter(fill)
+            .buffer_unordered(16)
+            .collect::<Vec<()>>()
+            .await;
     }
 
     /// Makes two users partners.

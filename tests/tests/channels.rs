@@ -1,8 +1,6 @@
 //! Channels and membership: every row of the contract's Channels section, through the
 //! channels-api handler on DynamoDB Local.
 
-use futures::future::join_all;
-use futures::StreamExt;
 use integration_tests::{Answer, TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::UserId;
@@ -11,18 +9,6 @@ use shared::events::DomainEvent;
 async fn create(env: &TestEnv, owner: &TestUser, body: Value) -> Answer {
     env.call("POST", "/channels", Some(&owner.token), Some(body))
         .await
-}
-
-async fn group(env: &TestEnv, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
-    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    let answer = create(
-        env,
-        owner,
-        json!({"name": "Team", "member_ids": ids, "private": private}),
-    )
-    .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    answer.body["id"].as_str().unwrap().to_string()
 }
 
 fn member_ids(channel: &Value) -> Vec<String> {
@@ -239,10 +225,10 @@ async fn lists_of_my_channels_and_public_channels_page() {
     let bob = env.register("Bob").await;
     let mut mine = Vec::new();
     for i in 0..3 {
-        mine.push(group(&env, &ada, &[], i == 0).await);
+        mine.push(env.group(&ada, &[], i == 0).await);
     }
-    let bobs_public = group(&env, &bob, &[], false).await;
-    let _bobs_private = group(&env, &bob, &[], true).await;
+    let bobs_public = env.group(&bob, &[], false).await;
+    let _bobs_private = env.group(&bob, &[], true).await;
 
     let mut seen = Vec::new();
     let mut path = "/channels?limit=2".to_string();
@@ -282,8 +268,8 @@ async fn adding_members() {
     let bob = env.register("Bob").await;
     let cy = env.register("Cy").await;
     let outsider = env.register("Eve").await;
-    let private = group(&env, &ada, &[&bob], true).await;
-    let public = group(&env, &ada, &[], false).await;
+    let private = env.group(&ada, &[&bob], true).await;
+    let public = env.group(&ada, &[], false).await;
     let mut events = env.ctx.events.subscribe();
 
     let path = format!("/channels/{private}/members");
@@ -356,8 +342,8 @@ async fn joining_and_leaving() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let public = group(&env, &ada, &[], false).await;
-    let private = group(&env, &ada, &[], true).await;
+    let public = env.group(&ada, &[], false).await;
+    let private = env.group(&ada, &[], true).await;
     let mut events = env.ctx.events.subscribe();
 
     let joined = env
@@ -469,7 +455,7 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let id = group(&env, &ada, &[&bob], false).await;
+    let id = env.group(&ada, &[&bob], false).await;
 
     let by_member = env
         .call("DELETE", &format!("/channels/{id}"), Some(&bob.token), None)
@@ -532,7 +518,7 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let eve = env.register("Eve").await;
-    let id = group(&env, &ada, &[], true).await;
+    let id = env.group(&ada, &[], true).await;
     let add = json!({"user_id": eve.id});
     for (method, path, body, expected) in [
         ("GET", format!("/channels/{id}"), None, 404),
@@ -570,80 +556,14 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_joins_add_each_member_once() {
-    let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let public = group(&env, &ada, &[], false).await;
-    let path = format!("/channels/{public}/join");
-    let answers = join_all((0..10).map(|_| env.call("POST", &path, Some(&bob.token), None))).await;
-    assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1);
-    assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
-    let channel = env
-        .call(
-            "GET",
-            &format!("/channels/{public}"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
-    assert_eq!(channel.body["member_count"], 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_group_holds_at_most_500_members() {
-    use shared::domain::{
-        ChannelId, Email, MemberRole, Membership, Timestamp, User, UserName, MAX_GROUP_MEMBERS,
-    };
-    use shared::storage::Admission;
+    use shared::domain::MAX_GROUP_MEMBERS;
 
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let late = env.register("Late").await;
-    let id = group(&env, &ada, &[], false).await;
-    let store = &env.ctx.store;
-    let channel_id = ChannelId::parse(&id).unwrap();
-    let channel = store
-        .channel_access(&channel_id, &UserId::parse(&ada.id).unwrap(), &[])
-        .await
-        .unwrap()
-        .channel
-        .unwrap();
-
-    // Fill the group through the store (registering 499 users over HTTP would mostly measure
-    // password hashing).
-    let fill = (1..MAX_GROUP_MEMBERS).map(|i| {
-        let channel = channel.clone();
-        async move {
-            let user = User {
-                id: UserId::generate(),
-                email: Email::parse(&format!(
-                    "{}@fill.example",
-                    integration_tests::unique(&i.to_string())
-                ))
-                .unwrap(),
-                name: UserName::parse(&format!("Member {i}")).unwrap(),
-                created_at: Timestamp::now(),
-                last_seen: None,
-                online: false,
-            };
-            store.create_user(&user, "not-a-login").await.unwrap();
-            let membership = Membership {
-                channel_id: channel.id.clone(),
-                user_id: user.id,
-                role: MemberRole::Member,
-                joined_at: Timestamp::now(),
-            };
-            store
-                .add_member(&channel, &membership, Admission::Joined)
-                .await
-                .unwrap();
-        }
-    });
-    futures::stream::iter(fill)
-        .buffer_unordered(16)
-        .collect::<Vec<()>>()
-        .await;
+    let id = env.group(&ada, &[], false).await;
+    env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1).await;
 
     let full = env
         .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)

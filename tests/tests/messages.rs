@@ -7,20 +7,6 @@ use serde_json::{json, Value};
 use shared::domain::UserId;
 use shared::events::DomainEvent;
 
-async fn channel(env: &TestEnv, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
-    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    let answer = env
-        .call(
-            "POST",
-            "/channels",
-            Some(&owner.token),
-            Some(json!({"name": "Team", "member_ids": ids, "private": private})),
-        )
-        .await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    answer.body["id"].as_str().unwrap().to_string()
-}
-
 async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Answer {
     env.call(
         "POST",
@@ -29,12 +15,6 @@ async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Ans
         Some(body),
     )
     .await
-}
-
-async fn say(env: &TestEnv, user: &TestUser, channel: &str, text: &str) -> String {
-    let answer = send(env, user, channel, json!({"body": text})).await;
-    assert_eq!(answer.status, 201, "{:?}", answer.body);
-    answer.body["id"].as_str().unwrap().to_string()
 }
 
 fn bodies(page: &Value) -> Vec<String> {
@@ -51,7 +31,7 @@ async fn sending_stores_and_publishes_a_message() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let id = channel(&env, &ada, &[&bob], true).await;
+    let id = env.group(&ada, &[&bob], true).await;
     let mut events = env.ctx.events.subscribe();
 
     let answer = send(
@@ -108,9 +88,9 @@ async fn send_errors() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let eve = env.register("Eve").await;
-    let private = channel(&env, &ada, &[], true).await;
-    let public = channel(&env, &ada, &[], false).await;
-    let other = channel(&env, &ada, &[], true).await;
+    let private = env.group(&ada, &[], true).await;
+    let public = env.group(&ada, &[], false).await;
+    let other = env.group(&ada, &[], true).await;
 
     for body in [
         json!({"body": "   "}),
@@ -147,7 +127,7 @@ async fn send_errors() {
     .await;
     assert_eq!(unknown.status, 404);
 
-    let elsewhere = say(&env, &ada, &other, "in another channel").await;
+    let elsewhere = env.say(&ada, &other, "in another channel").await;
     for parent in [
         elsewhere,
         UserId::generate().to_string(),
@@ -166,7 +146,7 @@ async fn send_errors() {
             "{parent}"
         );
     }
-    let root = say(&env, &ada, &private, "root").await;
+    let root = env.say(&ada, &private, "root").await;
     let reply = send(
         &env,
         &ada,
@@ -184,85 +164,20 @@ async fn send_errors() {
     assert_eq!(nested.code(), "validation_failed");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_identical_sends_store_one_message() {
-    let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = channel(&env, &ada, &[&bob], true).await;
-    let body = json!({"body": "once", "client_id": "retry-me"});
-    let answers = join_all((0..50).map(|_| send(&env, &ada, &id, body.clone()))).await;
-    let created = answers.iter().filter(|a| a.status == 201).count();
-    let repeated = answers.iter().filter(|a| a.status == 200).count();
-    assert_eq!(
-        (created, repeated),
-        (1, 49),
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
-    );
-    let first = &answers[0].body["id"];
-    assert!(
-        answers.iter().all(|a| a.body["id"] == *first),
-        "all answer the original"
-    );
-    let history = env
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
-    assert_eq!(bodies(&history.body), ["once"]);
-
-    // A retry after the message was deleted does not bring its body back.
-    let doomed = send(
-        &env,
-        &ada,
-        &id,
-        json!({"body": "oops", "client_id": "doomed"}),
-    )
-    .await;
-    env.call(
-        "DELETE",
-        &format!(
-            "/channels/{id}/messages/{}",
-            doomed.body["id"].as_str().unwrap()
-        ),
-        Some(&ada.token),
-        None,
-    )
-    .await;
-    let retry = send(
-        &env,
-        &ada,
-        &id,
-        json!({"body": "oops", "client_id": "doomed"}),
-    )
-    .await;
-    assert_eq!((retry.status, retry.code()), (409, "conflict"));
-    assert!(!retry.body.to_string().contains("oops"));
-
-    // The key is (sender, channel, client_id): another sender's same client_id is a new message.
-    assert_eq!(send(&env, &bob, &id, body.clone()).await.status, 201);
-    assert_eq!(send(&env, &ada, &id, body).await.status, 200);
-}
-
 #[tokio::test]
 async fn history_pages_in_both_orders_and_filters() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
-    let id = channel(&env, &ada, &[], true).await;
+    let id = env.group(&ada, &[], true).await;
     for i in 0..7 {
-        say(
-            &env,
+        env.say(
             &ada,
             &id,
             &format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }),
         )
         .await;
     }
-    let deleted = say(&env, &ada, &id, "gone about rust").await;
+    let deleted = env.say(&ada, &id, "gone about rust").await;
     env.call(
         "DELETE",
         &format!("/channels/{id}/messages/{deleted}"),
@@ -376,8 +291,8 @@ async fn threads_count_their_replies() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let id = channel(&env, &ada, &[&bob], true).await;
-    let root = say(&env, &ada, &id, "root").await;
+    let id = env.group(&ada, &[&bob], true).await;
+    let root = env.say(&ada, &id, "root").await;
     let mut replies = Vec::new();
     for (user, text) in [(&bob, "first"), (&ada, "second"), (&bob, "third")] {
         let answer = send(&env, user, &id, json!({"body": text, "parent_id": root})).await;
@@ -461,8 +376,8 @@ async fn editing_and_deleting() {
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
     let cy = env.register("Cy").await;
-    let id = channel(&env, &ada, &[&bob, &cy], true).await;
-    let bobs = say(&env, &bob, &id, "typo").await;
+    let id = env.group(&ada, &[&bob, &cy], true).await;
+    let bobs = env.say(&bob, &id, "typo").await;
     let mut events = env.ctx.events.subscribe();
     let path = format!("/channels/{id}/messages/{bobs}");
 
@@ -525,7 +440,7 @@ async fn editing_and_deleting() {
         404
     );
 
-    let own = say(&env, &cy, &id, "mine").await;
+    let own = env.say(&cy, &id, "mine").await;
     assert_eq!(
         env.call(
             "DELETE",
@@ -544,8 +459,8 @@ async fn reactions_are_idempotent_per_user() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let id = channel(&env, &ada, &[&bob], true).await;
-    let message = say(&env, &ada, &id, "react to me").await;
+    let id = env.group(&ada, &[&bob], true).await;
+    let message = env.say(&ada, &id, "react to me").await;
     let thumbs = "%F0%9F%91%8D"; // 👍
     let path = |emoji: &str| format!("/channels/{id}/messages/{message}/reactions/{emoji}");
     let mut events = env.ctx.events.subscribe();
@@ -633,9 +548,9 @@ async fn read_markers_only_move_forward() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let bob = env.register("Bob").await;
-    let id = channel(&env, &ada, &[&bob], true).await;
-    let first = say(&env, &ada, &id, "one").await;
-    let second = say(&env, &ada, &id, "two").await;
+    let id = env.group(&ada, &[&bob], true).await;
+    let first = env.say(&ada, &id, "one").await;
+    let second = env.say(&ada, &id, "two").await;
     let mut events = env.ctx.events.subscribe();
     let read = |message: &str| json!({"message_id": message});
 
@@ -680,8 +595,8 @@ async fn read_markers_only_move_forward() {
         "nothing pushed when it did not move"
     );
 
-    let elsewhere = channel(&env, &ada, &[], true).await;
-    let foreign = say(&env, &ada, &elsewhere, "x").await;
+    let elsewhere = env.group(&ada, &[], true).await;
+    let foreign = env.say(&ada, &elsewhere, "x").await;
     let wrong = env
         .call(
             "POST",
@@ -741,7 +656,7 @@ async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
         )
         .await;
     let id = created.body["id"].as_str().unwrap().to_string();
-    let first = say(&env, &ada, &id, "hello").await;
+    let first = env.say(&ada, &id, "hello").await;
     let again = send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
     // A retry stores nothing new; it queues the original's job again, in case the first was
     // lost (the worker replies once per message however often the job comes).
@@ -765,8 +680,8 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
     let env = TestEnv::new().await;
     let ada = env.register("Ada").await;
     let eve = env.register("Eve").await;
-    let id = channel(&env, &ada, &[], true).await;
-    let m = say(&env, &ada, &id, "secret").await;
+    let id = env.group(&ada, &[], true).await;
+    let m = env.say(&ada, &id, "secret").await;
     let calls: Vec<(&str, String, Option<Value>)> = vec![
         (
             "POST",

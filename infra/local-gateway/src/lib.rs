@@ -1,11 +1,13 @@
 //! The local gateway: serves the HTTP API on loopback the way API Gateway does, turning each
 //! request into the real HTTP API v2 event and calling the handler of the function that owns
 //! the route (the same code Lambda runs); the WebSocket API and its `@connections` management
-//! API likewise (`websocket`). Also creates the table and queues on start-up.
+//! API likewise (`websocket`), and the web client at `/` (`web`). Also creates the table and
+//! queues on start-up.
 
 pub mod bootstrap;
 pub mod event;
 pub mod sqs;
+pub mod web;
 pub mod websocket;
 
 use std::net::SocketAddr;
@@ -46,6 +48,11 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let Some(found) = match_route(parts.method.as_str(), parts.uri.path()) else {
+        if parts.method == http::Method::GET || parts.method == http::Method::HEAD {
+            if let Some(page) = web::file(&web::web_root(), parts.uri.path()).await {
+                return page;
+            }
+        }
         return gateway_error(404, "not_found", "no such route", &request_id);
     };
     let Ok(body) = to_bytes(body, GATEWAY_BODY_LIMIT).await else {
