@@ -26,6 +26,22 @@ where
     lambda_http::run(lambda_http::service_fn(move |request| handle(ctx, request))).await
 }
 
+/// One HTTP API request of the function `function`, from event to response: a route this
+/// function does not own is a 404 and a body over [`MAX_BODY_BYTES`] a 413, whatever the
+/// route, before `dispatch` sees either; every outcome becomes a contract response.
+pub async fn serve(
+    request: Request,
+    function: &str,
+    dispatch: impl AsyncFnOnce(&ApiRequest) -> Result<Reply, AppError>,
+) -> Response<Body> {
+    let request = ApiRequest::new(request);
+    let result = match request.admit(function) {
+        Ok(()) => dispatch(&request).await,
+        Err(refused) => Err(refused),
+    };
+    respond(&request, result)
+}
+
 /// A request as a handler sees it.
 pub struct ApiRequest {
     inner: Request,
@@ -48,6 +64,31 @@ impl ApiRequest {
             inner,
             route_key,
             request_id,
+        }
+    }
+
+    /// Refuses what no handler of `function` should see: a route it does not own, a body
+    /// too large to read.
+    fn admit(&self, function: &str) -> Result<(), AppError> {
+        let route = self.route_key();
+        if !crate::routes::ROUTES
+            .iter()
+            .any(|r| r.function == function && r.key() == route)
+        {
+            return Err(AppError::not_found("no such route"));
+        }
+        if self.body_bytes().len() > MAX_BODY_BYTES {
+            return Err(AppError::PayloadTooLarge);
+        }
+        Ok(())
+    }
+
+    fn body_bytes(&self) -> &[u8] {
+        match self.inner.body() {
+            Body::Empty => &[],
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => &[],
         }
     }
 
@@ -103,12 +144,7 @@ impl ApiRequest {
 
     /// The JSON body as `T`: 413 when too large, 400 when not JSON or of the wrong types.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, AppError> {
-        let bytes: &[u8] = match self.inner.body() {
-            Body::Empty => &[],
-            Body::Text(text) => text.as_bytes(),
-            Body::Binary(bytes) => bytes,
-            _ => &[],
-        };
+        let bytes = self.body_bytes();
         if bytes.len() > MAX_BODY_BYTES {
             return Err(AppError::PayloadTooLarge);
         }

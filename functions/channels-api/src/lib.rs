@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::domain::{ChannelKind, NewChannel};
-use shared::http::{respond, ApiRequest, Reply};
+use shared::http::{serve, ApiRequest, Reply};
 use shared::realtime::Origin;
 use shared::service::channels::{self, Created};
 use shared::service::messages::{self, HistoryQuery, Sent};
@@ -14,9 +14,10 @@ use shared::{AppContext, AppError};
 
 /// The Lambda handler: every request gets a contract response, never an `Err`.
 pub async fn handle(ctx: &AppContext, request: Request) -> Result<Response<Body>, Infallible> {
-    let request = ApiRequest::new(request);
-    let result = dispatch(ctx, &request).await;
-    Ok(respond(&request, result))
+    Ok(serve(request, shared::routes::CHANNELS_API, async |req| {
+        dispatch(ctx, req).await
+    })
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -55,12 +56,6 @@ fn required(value: Option<String>, field: &str) -> Result<String, AppError> {
 
 async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError> {
     let route = req.route_key();
-    if !shared::routes::ROUTES
-        .iter()
-        .any(|r| r.function == shared::routes::CHANNELS_API && r.key() == route)
-    {
-        return Err(AppError::not_found("no such route"));
-    }
     let caller = req.caller(ctx)?;
     let id = req.path_param("id");
     match route {

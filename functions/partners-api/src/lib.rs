@@ -6,16 +6,17 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::domain::{Decision, StatusFilter};
-use shared::http::{respond, ApiRequest, Reply};
+use shared::http::{serve, ApiRequest, Reply};
 use shared::service::partners;
 use shared::storage::RequestDirection;
 use shared::{AppContext, AppError};
 
 /// The Lambda handler: every request gets a contract response, never an `Err`.
 pub async fn handle(ctx: &AppContext, request: Request) -> Result<Response<Body>, Infallible> {
-    let request = ApiRequest::new(request);
-    let result = dispatch(ctx, &request).await;
-    Ok(respond(&request, result))
+    Ok(serve(request, shared::routes::PARTNERS_API, async |req| {
+        dispatch(ctx, req).await
+    })
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -26,12 +27,6 @@ struct NewRequestBody {
 
 async fn dispatch(ctx: &AppContext, req: &ApiRequest) -> Result<Reply, AppError> {
     let route = req.route_key();
-    if !shared::routes::ROUTES
-        .iter()
-        .any(|r| r.function == shared::routes::PARTNERS_API && r.key() == route)
-    {
-        return Err(AppError::not_found("no such route"));
-    }
     let caller = req.caller(ctx)?;
     match route {
         "POST /partner-requests" => {

@@ -6,15 +6,16 @@ use std::convert::Infallible;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::domain::{NewUser, UserName};
-use shared::http::{respond, ApiRequest, Reply};
+use shared::http::{serve, ApiRequest, Reply};
 use shared::service::users;
 use shared::{AppContext, AppError};
 
 /// The Lambda handler: every request gets a contract response, never an `Err`.
 pub async fn handle(ctx: &AppContext, request: Request) -> Result<Response<Body>, Infallible> {
-    let request = ApiRequest::new(request);
-    let result = dispatch(ctx, &request).await;
-    Ok(respond(&request, result))
+    Ok(serve(request, shared::routes::USERS_API, async |req| {
+        dispatch(ctx, req).await
+    })
+    .await)
 }
 
 #[derive(Deserialize)]
