@@ -157,8 +157,15 @@ impl ApiRequest {
                 ));
             }
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        let Some(first) = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) else {
             return Err(AppError::BadRequest("a JSON body is required".into()));
+        };
+        // serde reads a struct from an array too (`["hi"]` as `{"body": "hi"}`); every body
+        // of the contract is an object, so anything else is refused before it is read.
+        if *first != b'{' {
+            return Err(AppError::BadRequest(
+                "the body must be a JSON object".into(),
+            ));
         }
         serde_json::from_slice(bytes).map_err(|err| {
             AppError::BadRequest(format!("the body is not valid JSON for this route: {err}"))
