@@ -38,7 +38,8 @@ impl PageRequest {
     pub fn parse(limit: Option<&str>, cursor: Option<&str>) -> Result<Self, AppError> {
         Ok(Self {
             limit: Some(Limit::parse(limit)?),
-            cursor: cursor.map(str::to_string),
+            // `?cursor=` (empty) is the first page, as if absent.
+            cursor: cursor.filter(|c| !c.is_empty()).map(str::to_string),
         })
     }
 
@@ -50,6 +51,15 @@ impl PageRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_cursor_is_the_first_page() {
+        assert_eq!(PageRequest::parse(None, Some("")).unwrap().cursor, None);
+        assert_eq!(
+            PageRequest::parse(None, Some("abc")).unwrap().cursor.as_deref(),
+            Some("abc")
+        );
+    }
 
     #[test]
     fn limit_defaults_and_bounds() {
