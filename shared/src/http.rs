@@ -229,6 +229,10 @@ pub fn respond(request: &ApiRequest, result: Result<Reply, AppError>) -> Respons
     if body.is_some() {
         builder = builder.header(http::header::CONTENT_TYPE, "application/json");
     }
+    if status == 503 {
+        // A dependency is briefly unreachable: tell clients when a retry is worth it.
+        builder = builder.header(http::header::RETRY_AFTER, "1");
+    }
     let body = body.map_or(Body::Empty, Body::Text);
     // Only a status or header value that is not valid HTTP can fail here, and all are fixed
     // above; fall back to a bare 500 rather than panicking.

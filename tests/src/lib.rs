@@ -4,6 +4,7 @@
 
 pub mod metering;
 pub mod openapi;
+pub mod outage;
 pub mod runtime_api;
 pub mod samples;
 pub mod stack;
@@ -15,6 +16,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use local_gateway::event::{http_api_event, to_lambda_request, HttpCall};
 use serde_json::Value;
 use shared::config::Config;
+use shared::queue::Queue;
 use shared::routes::{match_route, CHANNELS_API, PARTNERS_API, USERS_API};
 use shared::AppContext;
 
@@ -45,6 +47,15 @@ pub struct TestUser {
     pub email: String,
     pub password: String,
     pub token: String,
+}
+
+/// Where a test environment's services are; `None` is the shared emulators (or no
+/// WebSocket API).
+#[derive(Clone, Debug, Default)]
+pub struct Endpoints {
+    pub websocket: Option<String>,
+    pub dynamodb: Option<String>,
+    pub sqs: Option<String>,
 }
 
 pub struct TestEnv {
@@ -99,10 +110,27 @@ impl TestEnv {
 
     /// A test environment whose pushes go to the `@connections` API at `endpoint`.
     pub async fn with_websocket_endpoint(endpoint: Option<String>) -> Self {
+        Self::with_endpoints(Endpoints {
+            websocket: endpoint,
+            ..Endpoints::default()
+        })
+        .await
+    }
+
+    /// A test environment on emulators of the test's own where `endpoints` names them.
+    pub async fn with_endpoints(endpoints: Endpoints) -> Self {
         require_emulators();
         let sdk = shared::context::load_sdk_config().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
+        if let Some(url) = &endpoints.dynamodb {
+            dynamodb = dynamodb.endpoint_url(url);
+        }
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&sdk);
+        if let Some(url) = &endpoints.sqs {
+            sqs = sqs.endpoint_url(url);
+        }
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs.build());
         let table = unique("test");
         shared::storage::schema::create_table(&dynamodb, &table)
             .await
@@ -117,12 +145,18 @@ impl TestEnv {
             "ASSISTANT_QUEUE_URL" => Some(assistant_queue_url.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
-            "WEBSOCKET_API_ENDPOINT" => endpoint.clone(),
+            "WEBSOCKET_API_ENDPOINT" => endpoints.websocket.clone(),
             _ => None,
         })
         .expect("test config");
+        let mut ctx = AppContext::with_dynamodb(config, &sdk, dynamodb.clone());
+        if endpoints.sqs.is_some() {
+            ctx.notifications = Queue::new(sqs.clone(), &queue_url);
+            ctx.maintenance = Queue::new(sqs.clone(), &maintenance_queue_url);
+            ctx.assistant = Queue::new(sqs.clone(), &assistant_queue_url);
+        }
         Self {
-            ctx: AppContext::new(config, &sdk),
+            ctx,
             sqs,
             dynamodb,
             queue_url,
@@ -210,10 +244,7 @@ impl TestEnv {
     }
 
     pub async fn register(&self, name: &str) -> TestUser {
-        let local: String = name
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
+        let local: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
         let email = format!("{}@example.com", unique(&local.to_lowercase()));
         let password = "correct horse battery".to_string();
         let answer = self

@@ -1,0 +1,162 @@
+//! Emulators a test owns, for fault tests: a DynamoDB Local that keeps its data on disk (so it
+//! can be killed mid-request and brought back on the same port with what it had committed),
+//! and a moto server that can be stopped and started. Both are stopped by PID, never by name.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+/// The folder `make install` put the DynamoDB Local jar in.
+fn dynamodb_local_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.local/dynamodb/node_modules/amplify-dynamodb-simulator/emulator")
+}
+
+fn moto_server() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.local/venv-moto/bin/moto_server")
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+async fn wait_until_answering(url: &str, what: &str) {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(url).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{what} did not answer on {url} within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A DynamoDB Local of one test, its data in a scratch folder.
+pub struct OwnedDynamo {
+    pub port: u16,
+    data: PathBuf,
+    child: Option<Child>,
+}
+
+impl OwnedDynamo {
+    pub async fn start() -> Self {
+        let data = std::env::temp_dir().join(crate::unique("dynamodb-outage"));
+        std::fs::create_dir_all(&data).expect("a data folder");
+        let mut dynamo = Self {
+            port: free_port(),
+            data,
+            child: None,
+        };
+        dynamo.resume().await;
+        dynamo
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the process with SIGTERM, by PID, while requests may be in flight, and waits
+    /// for it to exit. Not SIGKILL: DynamoDB Local itself may then lose its last committed
+    /// writes (seen here: a 201 send gone after the restart), which DynamoDB never does, so a
+    /// test could not tell the emulator's loss from ours.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Starts it again on the same port, over the same data.
+    pub async fn resume(&mut self) {
+        let dir = dynamodb_local_dir();
+        let child = Command::new("java")
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .arg("-jar")
+            .arg(dir.join("DynamoDBLocal.jar"))
+            .args(["-sharedDb", "-disableTelemetry", "-port"])
+            .arg(self.port.to_string())
+            .arg("-dbPath")
+            .arg(&self.data)
+            .current_dir(&self.data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start DynamoDB Local (run `make install` first)");
+        self.child = Some(child);
+        wait_until_answering(&self.endpoint(), "DynamoDB Local").await;
+    }
+}
+
+impl Drop for OwnedDynamo {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+/// A moto server of one test.
+pub struct OwnedMoto {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl OwnedMoto {
+    pub async fn start() -> Self {
+        let mut moto = Self {
+            port: free_port(),
+            child: None,
+        };
+        moto.resume().await;
+        moto
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts it again on the same port (moto keeps state in memory: it comes back empty).
+    pub async fn resume(&mut self) {
+        let child = Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start moto (run `make install` first)");
+        self.child = Some(child);
+        wait_until_answering(&format!("{}/moto-api/", self.endpoint()), "moto").await;
+    }
+}
+
+impl Drop for OwnedMoto {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}

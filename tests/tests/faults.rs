@@ -1,0 +1,400 @@
+//! Fault tests: DynamoDB Local killed while requests are in flight, and moto stopped, under
+//! the same gateway and handlers (nothing restarted but the emulator). Clients must get a
+//! clear 503 in the contract's shape, no request may leave half its items written, and
+//! service must come back by itself when the emulator does.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use integration_tests::outage::{OwnedDynamo, OwnedMoto};
+use integration_tests::{unique, Endpoints, TestEnv};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+/// The gateway's HTTP API over `env`, on a free port; its base URL.
+async fn serve(env: &TestEnv) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let ctx = env.ctx.clone();
+    tokio::spawn(async move { local_gateway::serve_http(listener, ctx).await });
+    base
+}
+
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .timeout(Duration::from_secs(15));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the gateway itself stays up");
+        let status = response.status().as_u16();
+        let retry_after = response.headers().get("retry-after").is_some();
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status >= 500 {
+            assert_eq!(status, 503, "an outage is a 503, never another 5xx: {body}");
+            assert_eq!(body["error"]["code"], "unavailable", "{body}");
+            assert!(body["error"]["message"].is_string(), "{body}");
+            assert!(retry_after, "a 503 says when to retry");
+        }
+        (status, body)
+    }
+
+    async fn register(&self, email: &str) -> (u16, Value) {
+        self.call(
+            "POST",
+            "/auth/register",
+            None,
+            Some(json!({"email": email, "name": "Load", "password": "correct horse battery"})),
+        )
+        .await
+    }
+
+    /// Registers and returns `(id, token)`; the database must be up.
+    async fn user(&self) -> (String, String) {
+        let (status, body) = self
+            .register(&format!("{}@example.com", unique("user")))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        (
+            body["user"]["id"].as_str().unwrap_or_default().to_string(),
+            body["token"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+}
+
+/// What the load did, to be checked once the database is back.
+#[derive(Default)]
+struct Attempts {
+    registrations: Vec<(String, u16)>,
+    sends: Vec<(String, u16)>,
+    accepts: Vec<(String, u16)>,
+    statuses: Vec<u16>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_by_itself() {
+    let mut dynamo = OwnedDynamo::start().await;
+    let env = TestEnv::with_endpoints(Endpoints {
+        dynamodb: Some(dynamo.endpoint()),
+        ..Endpoints::default()
+    })
+    .await;
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: serve(&env).await,
+    };
+
+    // While up: people, a channel, and pending partner requests to accept during the outage.
+    let (ada, ada_token) = client.user().await;
+    let (bob, bob_token) = client.user().await;
+    let (status, channel) = client
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada_token),
+            Some(json!({"name": "Ops", "member_ids": [bob]})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let channel = channel["id"].as_str().unwrap_or_default().to_string();
+    let mut requests = Vec::new();
+    for _ in 0..12 {
+        let (_, token) = client.user().await;
+        let (status, request) = client
+            .call(
+                "POST",
+                "/partner-requests",
+                Some(&token),
+                Some(json!({"recipient_id": ada})),
+            )
+            .await;
+        assert_eq!(status, 201);
+        requests.push(request["id"].as_str().unwrap_or_default().to_string());
+    }
+
+    // Load from four clients; the database dies 300 ms in and stays dead for 2 s.
+    let attempts = Arc::new(Mutex::new(Attempts::default()));
+    let requests = Arc::new(Mutex::new(requests));
+    let load_until = Instant::now() + Duration::from_millis(2_500);
+    let workers = (0..4).map(|worker| {
+        let (client, attempts, requests) = (client.clone(), attempts.clone(), requests.clone());
+        let (ada_token, channel) = (ada_token.clone(), channel.clone());
+        async move {
+            let mut n = 0;
+            while Instant::now() < load_until {
+                n += 1;
+                let email = format!("{}@example.com", unique(&format!("w{worker}n{n}")));
+                let (status, _) = client.register(&email).await;
+                attempts.lock().await.registrations.push((email, status));
+
+                let client_id = format!("w{worker}-m{n}");
+                let (status, _) = client
+                    .call(
+                        "POST",
+                        &format!("/channels/{channel}/messages"),
+                        Some(&ada_token),
+                        Some(
+                            json!({"body": format!("message {client_id}"), "client_id": client_id}),
+                        ),
+                    )
+                    .await;
+                attempts.lock().await.sends.push((client_id, status));
+
+                let next = requests.lock().await.pop();
+                if let Some(id) = next {
+                    let (status, _) = client
+                        .call(
+                            "POST",
+                            &format!("/partner-requests/{id}/accept"),
+                            Some(&ada_token),
+                            None,
+                        )
+                        .await;
+                    attempts.lock().await.accepts.push((id, status));
+                }
+                let (status, _) = client
+                    .call("GET", "/channels", Some(&ada_token), None)
+                    .await;
+                attempts.lock().await.statuses.push(status);
+            }
+        }
+    });
+    let outage = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        dynamo.stop().await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let ((), _) = tokio::join!(outage, join_all(workers));
+
+    // Clients got 503s while it was down (checked in `call`), and no other 5xx.
+    let attempts = attempts.lock().await;
+    let all: Vec<u16> = attempts
+        .registrations
+        .iter()
+        .chain(&attempts.sends)
+        .chain(&attempts.accepts)
+        .map(|(_, status)| *status)
+        .chain(attempts.statuses.iter().copied())
+        .collect();
+    assert!(all.contains(&503), "the outage was seen: {all:?}");
+
+    // Back on the same port with what it had committed; the same gateway heals by itself.
+    dynamo.resume().await;
+    let healed = Instant::now();
+    loop {
+        let (status, _) = client.call("GET", "/health", None, None).await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            healed.elapsed() < Duration::from_secs(20),
+            "service did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, _) = client.call("GET", "/me", Some(&ada_token), None).await;
+    assert_eq!(status, 200);
+
+    // Registrations: each email is either a whole account or free again; never reserved
+    // without an account (which would be a 409 for an account that cannot log in).
+    for (email, status) in &attempts.registrations {
+        let (login, _) = client
+            .call(
+                "POST",
+                "/auth/login",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery"})),
+            )
+            .await;
+        if *status == 201 {
+            assert_eq!(login, 200, "{email}: registered but cannot log in");
+        } else if login != 200 {
+            let (again, body) = client.register(email).await;
+            assert_eq!(again, 201, "{email} is half written: {body}");
+        }
+    }
+
+    // Messages: a send is stored whole or not at all; the retry tells which, and the history
+    // holds each client_id at most once.
+    let mut stored = Vec::new();
+    for (client_id, status) in &attempts.sends {
+        let (retry, body) = client
+            .call(
+                "POST",
+                &format!("/channels/{channel}/messages"),
+                Some(&ada_token),
+                Some(json!({"body": format!("message {client_id}"), "client_id": client_id})),
+            )
+            .await;
+        if *status == 201 {
+            assert_eq!(retry, 200, "{client_id} answered 201 but is not stored");
+        }
+        assert!(matches!(retry, 200 | 201), "{client_id}: {retry} {body}");
+        stored.push(client_id.clone());
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = client
+            .call(
+                "GET",
+                &format!("/channels/{channel}/messages?limit=100&cursor={cursor}"),
+                Some(&bob_token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200);
+        for message in page["items"].as_array().into_iter().flatten() {
+            seen.push(
+                message["client_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    seen.sort();
+    stored.sort();
+    assert_eq!(seen, stored, "every client_id exactly once in the history");
+
+    // Accepts: accepted exactly when the partnership exists.
+    let (_, partnerships) = client
+        .call("GET", "/partnerships?limit=100", Some(&ada_token), None)
+        .await;
+    let partners = partnerships["items"].as_array().map(Vec::len).unwrap_or(0);
+    let (_, sent) = client
+        .call(
+            "GET",
+            "/partner-requests/received?status=all&limit=100",
+            Some(&ada_token),
+            None,
+        )
+        .await;
+    let accepted = sent["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "accepted")
+        .count();
+    assert_eq!(partners, accepted, "{partnerships} / {sent}");
+    for (id, status) in &attempts.accepts {
+        let request = sent["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["id"] == json!(id))
+            .cloned()
+            .unwrap_or_default();
+        if *status == 200 {
+            assert_eq!(request["status"], "accepted", "{id}");
+        }
+    }
+}
+
+/// The routes that enqueue (email events, assistant jobs, clean-up jobs) do so after their
+/// change has committed: with the queue down the change stands and the answer is a success;
+/// the lost message is logged whole (`message not queued`) for a replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
+    let mut moto = OwnedMoto::start().await;
+    let env = TestEnv::with_endpoints(Endpoints {
+        sqs: Some(moto.endpoint()),
+        ..Endpoints::default()
+    })
+    .await;
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: serve(&env).await,
+    };
+    let (ada, ada_token) = client.user().await;
+    let (_, bob_token) = client.user().await;
+    let (_, assistant) = client
+        .call(
+            "POST",
+            "/channels",
+            Some(&ada_token),
+            Some(json!({"name": "Help", "kind": "assistant"})),
+        )
+        .await;
+    let assistant = assistant["id"].as_str().unwrap_or_default().to_string();
+
+    moto.kill().await;
+    let (status, request) = client
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&bob_token),
+            Some(json!({"recipient_id": ada})),
+        )
+        .await;
+    assert_eq!(status, 201, "the request stands: {request}");
+    let id = request["id"].as_str().unwrap_or_default();
+    let (status, accepted) = client
+        .call(
+            "POST",
+            &format!("/partner-requests/{id}/accept"),
+            Some(&ada_token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let (_, partners) = client
+        .call("GET", "/partnerships", Some(&bob_token), None)
+        .await;
+    assert_eq!(partners["items"][0]["user"]["id"], json!(ada));
+    let (status, message) = client
+        .call(
+            "POST",
+            &format!("/channels/{assistant}/messages"),
+            Some(&ada_token),
+            Some(json!({"body": "hello?"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{message}");
+    let (status, _) = client.call("DELETE", "/me", Some(&bob_token), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = client.call("GET", "/me", Some(&bob_token), None).await;
+    assert_eq!(
+        status, 401,
+        "the account is gone even though its clean-up job was not queued"
+    );
+
+    // And when the queue is back, the next request queues normally.
+    moto.resume().await;
+    let (status, _) = client
+        .call(
+            "POST",
+            &format!("/channels/{assistant}/messages"),
+            Some(&ada_token),
+            Some(json!({"body": "still there?"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+}
