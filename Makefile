@@ -7,11 +7,12 @@ CARGO ?= cargo
 # so cargo-lambda finds zig as `python3 -m ziglang`.
 SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: help install dev test lint template-lint build bench fmt
+.PHONY: help install dev test fuzz lint template-lint build bench fmt
 
 help:
 	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
 	@echo "make test           install what is missing, lint code and template, run the whole test suite"
+	@echo "make fuzz           longer contract fuzzing (schemathesis) and property tests (proptest)"
 	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
 	@echo "make bench          benchmarks: messaging (10,000 messages), WebSocket fan-out (1,000 sockets), queue workers"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
@@ -36,6 +37,14 @@ template-lint: install
 test: install lint template-lint
 	$(CARGO) build --workspace --bins --locked   # the bootstrap binaries the runtime-API tests run
 	infra/scripts/with-emulators.sh $(CARGO) test --workspace --locked --no-fail-fast
+	infra/scripts/fuzz-api.sh   # bounded schemathesis run against the local gateway
+
+# Longer runs of the same fuzzers: schemathesis with many more examples per operation, and
+# the property tests with 20,000 cases each.
+fuzz: install
+	$(CARGO) build --locked -p local-gateway
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_TIME=$${FUZZ_TIME:-1200} infra/scripts/fuzz-api.sh
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p shared --test parsing_properties
 
 # --no-cached: SAM hashes only each CodeUri folder and would ship stale binaries after an
 # edit in shared/; cargo's own incremental build does the caching.

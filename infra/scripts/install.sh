@@ -56,4 +56,11 @@ if [ ! -x "$SAM_VENV/bin/cargo-lambda" ] || [ ! -x "$SAM_VENV/bin/sam" ] || [ ! 
   python3 -m venv "$SAM_VENV"
   "$SAM_VENV/bin/pip" install -q --disable-pip-version-check aws-sam-cli cfn-lint cargo-lambda ziglang
 fi
+# schemathesis (contract fuzzing against the OpenAPI document) in its own venv.
+FUZZ_VENV="$LOCAL/venv-schemathesis"
+if [ ! -x "$FUZZ_VENV/bin/schemathesis" ]; then
+  log "installing schemathesis into $FUZZ_VENV"
+  python3 -m venv "$FUZZ_VENV"
+  "$FUZZ_VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
+fi
 log "local tools ready in $LOCAL"

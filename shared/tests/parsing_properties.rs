@@ -84,9 +84,10 @@ fn status<T>(result: Result<T, shared::AppError>) -> Result<(), u16> {
 }
 
 proptest! {
-    // No regression files: a failure prints its minimal input, which becomes a unit test.
+    // 512 cases per property in `make test`; `PROPTEST_CASES` raises it (`make fuzz`). No
+    // regression files: a failure prints its minimal input, which becomes a unit test.
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: ProptestConfig::default().cases.max(512),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
