@@ -1,0 +1,363 @@
+// End-to-end test of the web client (web/) in a real browser: two people, each in their own
+// browser context, register through the page, become partners, chat live in a direct channel
+// (typing, read receipts, reactions, a thread, an edit, a delete), see each other's presence
+// change (also across a network drop and the reconnect that follows), and one of them gets a
+// live answer from the assistant.
+//
+//   BASE_URL=http://127.0.0.1:3000 node tests/browser/chat.e2e.mjs
+//
+// Uses Debian's Chromium (CHROMIUM_PATH, default /usr/bin/chromium) through playwright-core:
+// no browser is downloaded. Screenshots go to tests/browser/screenshots/.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const WAIT = Number(process.env.E2E_WAIT_MS || 10_000);
+const SHOTS = join(dirname(fileURLToPath(import.meta.url)), "screenshots");
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+// Unique per run (emails must be; short names keep the pictures readable).
+const run = Math.random().toString(36).slice(2, 7);
+const stamp = `${Date.now().toString(36)}-${run}`;
+const alice = { name: `Alice ${run}`, email: `alice-${stamp}@example.com`, password: "correct horse battery" };
+const bob = { name: `Bob ${run}`, email: `bob-${stamp}@example.com`, password: "battery staple horse" };
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+let browser;
+const problems = []; // uncaught page errors: a failure even if every step passed
+
+async function openPerson(person) {
+  // Reduced motion: no sliding sidebar half-way through a screenshot.
+  const context = await browser.newContext({ viewport: DESKTOP, deviceScaleFactor: 1, reducedMotion: "reduce" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("pageerror", (error) => problems.push(`${person.name}: uncaught ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !/WebSocket|Failed to load resource|ERR_INTERNET_DISCONNECTED/.test(message.text())) {
+      problems.push(`${person.name}: console error ${message.text()}`);
+    }
+  });
+  person.context = context;
+  person.page = page;
+  return page;
+}
+
+async function shoot(page, name) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
+}
+
+// A calm picture: no pointer hovering a message, no notices on top.
+async function tidy(page) {
+  await page.mouse.move(1, 1);
+  for (const button of await page.getByRole("button", { name: "Dismiss" }).all()) await button.click().catch(() => {});
+}
+
+// Waits until at least one element of the locator is visible (hidden matches, e.g. in the
+// other sidebar tab, do not count).
+async function visible(locator, what) {
+  try {
+    await locator.filter({ visible: true }).first().waitFor({ state: "visible", timeout: WAIT });
+  } catch (error) {
+    throw new Error(`expected to see ${what} within ${WAIT / 1000} s\n${error.message.split("\n")[0]}`);
+  }
+}
+
+// Waits until no element of the locator is visible.
+async function gone(locator, what) {
+  const deadline = Date.now() + WAIT;
+  while ((await locator.filter({ visible: true }).count()) > 0) {
+    if (Date.now() > deadline) throw new Error(`expected ${what} to disappear within ${WAIT / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const sidebar = (page) => page.getByRole("navigation", { name: "Chats and people" });
+const messages = (page) => page.getByRole("list", { name: "Messages" });
+const thread = (page) => page.getByRole("complementary", { name: "Thread" });
+const message = (page, text) => messages(page).getByRole("listitem").filter({ hasText: text });
+const dot = (page, person, state) => page.getByRole("img", { name: `${person.name} is ${state}` });
+
+async function showTab(page, name) {
+  const tab = sidebar(page).getByRole("tab", { name: new RegExp(`^${name}`) });
+  await tab.click();
+  assert.equal(await tab.getAttribute("aria-selected"), "true");
+}
+
+async function register(person) {
+  const page = await openPerson(person);
+  await page.goto(`${BASE_URL}/`);
+  await page.getByRole("tab", { name: "Create account" }).click();
+  const form = page.getByRole("tabpanel", { name: "Create account" });
+  await form.getByLabel("Name", { exact: true }).fill(person.name);
+  await form.getByLabel("Email").fill(person.email);
+  await form.getByLabel("Password").fill(person.password);
+  await form.getByRole("button", { name: "Create account" }).click();
+  await visible(page.getByRole("heading", { name: `Welcome, ${person.name}` }), `${person.name}'s welcome`);
+  await visible(page.getByRole("status").filter({ hasText: /^Live$/ }), `${person.name}'s socket to be live`);
+}
+
+async function send(page, text, { box = "composer-input" } = {}) {
+  const input = page.locator(`#${box}`);
+  await input.fill(text);
+  await input.press("Enter");
+}
+
+// Every step depends on the ones before: after a failure the rest are skipped, not failed.
+let failed = false;
+function step(t, name, fn) {
+  return t.test(name, async (s) => {
+    if (failed) return s.skip("an earlier step failed");
+    try {
+      await fn();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  });
+}
+
+test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t) => {
+  rmSync(SHOTS, { recursive: true, force: true });
+  browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--no-sandbox"] });
+  try {
+    await step(t, "both register through the page and go live", async () => {
+      await Promise.all([register(alice), register(bob)]);
+    });
+
+    await step(t, "Bob logs out; a wrong password shows the API's error; he logs in again", async () => {
+      const page = bob.page;
+      await page.getByRole("button", { name: "Log out" }).click();
+      const form = page.getByRole("tabpanel", { name: "Log in" });
+      await form.getByLabel("Email").fill(bob.email);
+      await form.getByLabel("Password").fill("not the password");
+      await form.getByRole("button", { name: "Log in" }).click();
+      await visible(form.getByRole("alert").filter({ hasText: "[unauthorized]" }), "the login error");
+      await form.getByLabel("Password").fill(bob.password);
+      await form.getByRole("button", { name: "Log in" }).click();
+      await visible(page.getByRole("heading", { name: `Welcome, ${bob.name}` }), "Bob's welcome after logging in");
+      await visible(page.getByRole("status").filter({ hasText: /^Live$/ }), "Bob's socket to be live again");
+    });
+
+    await step(t, "Alice sends Bob a partner request with a message", async () => {
+      const page = alice.page;
+      await showTab(page, "People");
+      await sidebar(page).getByLabel("Filter people by name").fill(bob.name);
+      await sidebar(page).getByRole("button", { name: `Add partner: ${bob.name}` }).click();
+      const dialog = page.getByRole("dialog", { name: `Partner request to ${bob.name}` });
+      await dialog.getByLabel("Message").fill("Shall we work together?");
+      await dialog.getByRole("button", { name: "Send request" }).click();
+      await gone(dialog, "the request dialog");
+      await visible(sidebar(page).getByRole("button", { name: `Cancel request to ${bob.name}` }), "the sent request");
+    });
+
+    await step(t, "Bob gets it live in his inbox and accepts it", async () => {
+      const page = bob.page;
+      await visible(page.getByText(`${alice.name} sent you a partner request.`), "the request notice");
+      await showTab(page, "People");
+      const inbox = sidebar(page).getByRole("list", { name: "Requests received" });
+      await visible(inbox.getByText("Shall we work together?", { exact: false }), "the request's message");
+      await inbox.getByRole("button", { name: `Accept request from ${alice.name}` }).click();
+      const partners = sidebar(page).getByRole("list", { name: "Partners" });
+      await visible(partners.getByText(alice.name, { exact: true }), "Alice among Bob's partners");
+      await visible(partners.getByRole("img", { name: `${alice.name} is online` }), "Alice online in Bob's partners");
+    });
+
+    await step(t, "Alice sees the acceptance live, with Bob online", async () => {
+      const page = alice.page;
+      await visible(page.getByText(`${bob.name} accepted your partner request.`), "the acceptance notice");
+      const partners = sidebar(page).getByRole("list", { name: "Partners" });
+      await visible(partners.getByText(bob.name, { exact: true }), "Bob among Alice's partners");
+      await visible(partners.getByRole("img", { name: `${bob.name} is online` }), "Bob online in Alice's partners");
+    });
+
+    await step(t, "Alice opens a direct channel with Bob and writes", async () => {
+      const page = alice.page;
+      await sidebar(page).getByRole("list", { name: "Partners" }).getByRole("button", { name: `Message ${bob.name}` }).click();
+      await visible(page.getByRole("heading", { name: bob.name, level: 1 }), "the direct channel's title");
+      await send(page, "Hi Bob! The launch is on Friday.");
+      await visible(message(page, "Hi Bob! The launch is on Friday.").filter({ hasNotText: "sending…" }), "Alice's message stored");
+    });
+
+    await step(t, "Bob gets the message live and the channel appears for him", async () => {
+      const page = bob.page;
+      await showTab(page, "Chats");
+      const channel = sidebar(page).getByRole("button", { name: new RegExp(escape(alice.name)) });
+      await visible(channel, "the new direct channel in Bob's list");
+      await visible(sidebar(page).getByRole("button", { name: /1 unread/ }), "an unread count");
+      await channel.click();
+      await visible(message(page, "Hi Bob! The launch is on Friday."), "Alice's message in Bob's window");
+    });
+
+    await step(t, "Alice sees that Bob has read it", async () => {
+      await visible(message(alice.page, "Hi Bob!").getByText(`Seen by ${bob.name}`), '"Seen by Bob" under Alice\'s message');
+    });
+
+    await step(t, "Bob types: Alice sees the typing indicator, then the message live", async () => {
+      const input = bob.page.getByRole("textbox", { name: `Message ${alice.name}` });
+      await input.click();
+      await input.pressSequentially("Great, I'll prep", { delay: 40 });
+      await visible(alice.page.getByText(`${bob.name} is typing…`), "Bob's typing indicator");
+      await input.pressSequentially(" the demo.", { delay: 20 });
+      await input.press("Enter");
+      await visible(message(alice.page, "Great, I'll prep the demo."), "Bob's message in Alice's window");
+      await gone(alice.page.getByText(`${bob.name} is typing…`), "the typing indicator");
+    });
+
+    await step(t, "Bob sees that Alice has read his reply", async () => {
+      await visible(message(bob.page, "Great, I'll prep the demo.").getByText(`Seen by ${alice.name}`), '"Seen by Alice" under Bob\'s message');
+    });
+
+    await step(t, "Alice reacts; Bob sees the reaction live", async () => {
+      const item = message(alice.page, "Great, I'll prep the demo.");
+      await item.hover();
+      await item.getByRole("button", { name: "Add reaction" }).click();
+      await alice.page.getByRole("dialog", { name: "Add a reaction" }).getByRole("button", { name: "React with party" }).click();
+      await visible(item.getByRole("button", { name: /^🎉 1, from you/ }), "Alice's own reaction");
+      await visible(message(bob.page, "Great, I'll prep the demo.").getByRole("button", { name: new RegExp(`^🎉 1, from ${escape(alice.name)}`) }), "the reaction in Bob's window");
+    });
+
+    await step(t, "Bob replies in the thread of Alice's message; Alice sees the reply count and the reply", async () => {
+      const item = message(bob.page, "Hi Bob!");
+      await item.hover();
+      await item.getByRole("button", { name: "Reply in thread" }).click();
+      await visible(thread(bob.page), "Bob's thread panel");
+      await send(bob.page, "Friday works. Which room?", { box: "thread-input" });
+      await visible(thread(bob.page).getByRole("list", { name: "Replies" }).getByText("Friday works. Which room?"), "the reply in Bob's thread");
+      await visible(message(alice.page, "Hi Bob!").getByRole("button", { name: "1 reply: open thread" }), "the reply count in Alice's window");
+      await message(alice.page, "Hi Bob!").getByRole("button", { name: "1 reply: open thread" }).click();
+      await visible(thread(alice.page).getByText("Friday works. Which room?"), "the reply in Alice's thread");
+      await send(alice.page, "Room 4, at 10:00.", { box: "thread-input" });
+      await visible(thread(bob.page).getByText("Room 4, at 10:00."), "Alice's reply live in Bob's thread");
+      await visible(message(bob.page, "Hi Bob!").getByRole("button", { name: "2 replies: open thread" }), "two replies in Bob's window");
+    });
+
+    await step(t, "Alice edits her message; Bob sees the edit live", async () => {
+      const item = message(alice.page, "Hi Bob!");
+      await item.hover();
+      await item.getByRole("button", { name: "Edit message" }).click();
+      const editor = messages(alice.page).getByRole("textbox", { name: "Edit message" });
+      await editor.fill("Hi Bob! The launch is on Friday at 10:00.");
+      await editor.press("Enter");
+      await visible(message(bob.page, "Friday at 10:00.").getByText("(edited)"), "the edit in Bob's window");
+    });
+
+    await step(t, "Alice sends and deletes a message; Bob sees it deleted", async () => {
+      await send(alice.page, "Oops, wrong chat");
+      await visible(message(bob.page, "Oops, wrong chat"), "the message in Bob's window");
+      const item = message(alice.page, "Oops, wrong chat");
+      await item.hover();
+      await item.getByRole("button", { name: "Delete message" }).click();
+      await alice.page.getByRole("dialog", { name: "Delete message" }).getByRole("button", { name: "Delete" }).click();
+      await visible(messages(bob.page).getByText("This message was deleted."), "the deleted message in Bob's window");
+      await gone(messages(bob.page).getByText("Oops, wrong chat"), "the deleted text");
+    });
+
+    await step(t, "screenshots at desktop size", async () => {
+      await tidy(alice.page);
+      await tidy(bob.page);
+      await bob.page.locator("#thread-input").focus();
+      await shoot(alice.page, "alice-desktop-people");
+      await shoot(bob.page, "bob-desktop");
+    });
+
+    await step(t, "Bob's network drops: Alice sees him offline; he comes back and catches up", async () => {
+      await bob.context.setOffline(true);
+      await visible(bob.page.getByRole("status").filter({ hasText: /^Offline/ }), "Bob's offline status");
+      await visible(dot(alice.page, bob, "offline"), "Bob offline in Alice's window");
+      await send(alice.page, "Did you get the agenda?");
+      await visible(message(alice.page, "Did you get the agenda?").filter({ hasNotText: "sending…" }), "Alice's message stored");
+      await bob.context.setOffline(false);
+      await visible(bob.page.getByRole("status").filter({ hasText: /^Live$/ }), "Bob live again");
+      await visible(message(bob.page, "Did you get the agenda?"), "the missed message after the reconnect");
+      await visible(dot(alice.page, bob, "online"), "Bob online again in Alice's window");
+    });
+
+    await step(t, "Alice asks the assistant and gets a live reply", async () => {
+      const page = alice.page;
+      await showTab(page, "Chats");
+      await sidebar(page).getByRole("button", { name: "Assistant", exact: true }).click();
+      await visible(page.getByRole("heading", { name: /^Assistant/, level: 1 }), "the assistant channel");
+      await send(page, "Hello! Can you help me plan the launch?");
+      await visible(message(page, "Hello! Can you help me plan the launch?"), "the question");
+      const reply = messages(page).getByRole("listitem", { name: /^Assistant\b/ });
+      await visible(reply, "the assistant's reply");
+      assert.ok((await reply.first().innerText()).length > 10, "the reply has text");
+      await tidy(page);
+      await shoot(page, "alice-assistant");
+    });
+
+    await step(t, "Alice creates a public group with Bob; Bob gets its first message live", async () => {
+      const page = alice.page;
+      const group = `Launch team ${run}`;
+      await sidebar(page).getByRole("button", { name: "New group" }).click();
+      const dialog = page.getByRole("dialog", { name: "New group" });
+      await dialog.getByLabel("Name").fill(group);
+      await dialog.getByRole("radio", { name: /^Public/ }).check();
+      await dialog.getByRole("checkbox", { name: bob.name }).check();
+      await dialog.getByRole("button", { name: "Create group" }).click();
+      await gone(dialog, "the group dialog");
+      await visible(page.getByRole("heading", { name: group, level: 1 }), "the new group's title");
+      await visible(page.getByText("Public group · 2 members"), "the group's subtitle");
+      await send(page, "Welcome to the launch team!");
+      const channel = sidebar(bob.page).getByRole("button", { name: new RegExp(`${escape(group)}.*1 unread`) });
+      await visible(channel, "the group with an unread message in Bob's list");
+      await channel.click();
+      await visible(message(bob.page, "Welcome to the launch team!"), "the group's message in Bob's window");
+      await sidebar(bob.page).getByRole("button", { name: new RegExp(escape(alice.name)) }).click();
+      await visible(message(bob.page, "Did you get the agenda?"), "Bob back in the direct channel");
+    });
+
+    await step(t, "screenshots at phone width", async () => {
+      const page = bob.page;
+      await page.setViewportSize(PHONE);
+      await visible(page.getByRole("button", { name: "Show chats and people" }), "the sidebar toggle at phone width");
+      await tidy(page);
+      await shoot(page, "bob-phone");
+      await message(page, "Friday at 10:00.").getByRole("button", { name: "2 replies: open thread" }).click();
+      await visible(thread(page), "the thread panel at phone width");
+      await shoot(page, "bob-phone-thread");
+      await page.keyboard.press("Escape");
+      await gone(thread(page), "the thread panel after Escape");
+      await page.getByRole("button", { name: "Show chats and people" }).click();
+      await visible(sidebar(page).getByRole("tab", { name: /^Chats/ }), "the sidebar at phone width");
+      await shoot(page, "bob-phone-sidebar");
+      await page.keyboard.press("Escape");
+      await gone(sidebar(page).getByRole("tab", { name: /^Chats/ }), "the sidebar after Escape");
+    });
+
+    await step(t, "Bob closes his window: Alice sees him go offline", async () => {
+      const page = alice.page;
+      await sidebar(page).getByRole("button", { name: new RegExp(escape(bob.name)) }).first().click();
+      await visible(dot(page, bob, "online"), "Bob online before he leaves");
+      await message(page, "Friday at 10:00.").getByRole("button", { name: "2 replies: open thread" }).click();
+      await visible(thread(page).getByText("Room 4, at 10:00."), "the thread in Alice's window");
+      await tidy(page);
+      await shoot(page, "alice-desktop");
+      await bob.page.close();
+      await visible(dot(alice.page, bob, "offline"), "Bob offline after his window closed");
+    });
+
+    await step(t, "no uncaught error in either page", async () => {
+      assert.deepEqual(problems, [], `the pages reported errors:\n${problems.join("\n")}`);
+    });
+  } finally {
+    if (failed) {
+      for (const person of [alice, bob]) {
+        if (person.page && !person.page.isClosed()) {
+          await shoot(person.page, `failure-${person.name.split(" ")[0].toLowerCase()}`).catch(() => {});
+        }
+      }
+      console.error(`screenshots of the failure are in ${SHOTS}`);
+    }
+    await browser.close();
+  }
+});

@@ -1,0 +1,129 @@
+// The HTTP API of the contract, one function per route. Every failure becomes an ApiError
+// carrying the contract's {"error": {"code", "message", "details"}}.
+
+import { config } from "./config.js";
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details || null;
+  }
+}
+
+let token = null;
+let onUnauthorized = () => {};
+
+export function setToken(value) {
+  token = value;
+}
+
+export function setUnauthorizedHandler(handler) {
+  onUnauthorized = handler;
+}
+
+async function request(method, path, { body, query } = {}) {
+  const url = new URL(config().api + path);
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
+  }
+  const headers = { accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const sentToken = token;
+  if (sentToken) headers.authorization = `Bearer ${sentToken}`;
+  let response;
+  try {
+    response = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, "network", `Cannot reach the API at ${config().api}`);
+  }
+  const text = response.status === 204 ? "" : await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const error = data && data.error;
+    const failure = new ApiError(
+      response.status,
+      (error && error.code) || `http_${response.status}`,
+      (error && error.message) || `The server answered ${response.status} ${response.statusText}`,
+      error && error.details,
+    );
+    if (response.status === 401 && sentToken && sentToken === token) onUnauthorized(failure);
+    throw failure;
+  }
+  return data;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  register: (email, name, password) => request("POST", "/auth/register", { body: { email, name, password } }),
+  login: (email, password) => request("POST", "/auth/login", { body: { email, password } }),
+  me: () => request("GET", "/me"),
+
+  users: (cursor, limit = 50) => request("GET", "/users", { query: { cursor, limit } }),
+  user: (id) => request("GET", `/users/${enc(id)}`),
+  presence: (id) => request("GET", `/users/${enc(id)}/presence`),
+  online: () => request("GET", "/presence/online"),
+
+  sendRequest: (recipientId, message) =>
+    request("POST", "/partner-requests", { body: { recipient_id: recipientId, message: message || null } }),
+  received: (status = "pending", cursor) =>
+    request("GET", "/partner-requests/received", { query: { status, cursor, limit: 100 } }),
+  sent: (status = "pending", cursor) => request("GET", "/partner-requests/sent", { query: { status, cursor, limit: 100 } }),
+  accept: (id) => request("POST", `/partner-requests/${enc(id)}/accept`),
+  reject: (id) => request("POST", `/partner-requests/${enc(id)}/reject`),
+  cancel: (id) => request("DELETE", `/partner-requests/${enc(id)}`),
+  partnerships: (cursor) => request("GET", "/partnerships", { query: { cursor, limit: 100 } }),
+  endPartnership: (userId) => request("DELETE", `/partnerships/${enc(userId)}`),
+
+  channels: (cursor) => request("GET", "/channels", { query: { cursor, limit: 100 } }),
+  publicChannels: (cursor) => request("GET", "/channels/public", { query: { cursor, limit: 100 } }),
+  createChannel: (body) => request("POST", "/channels", { body }),
+  channel: (id) => request("GET", `/channels/${enc(id)}`),
+  addMember: (id, userId) => request("POST", `/channels/${enc(id)}/members`, { body: { user_id: userId } }),
+  join: (id) => request("POST", `/channels/${enc(id)}/join`),
+  leave: (id) => request("POST", `/channels/${enc(id)}/leave`),
+  deleteChannel: (id) => request("DELETE", `/channels/${enc(id)}`),
+
+  messages: (id, { cursor, limit = 50, order = "desc" } = {}) =>
+    request("GET", `/channels/${enc(id)}/messages`, { query: { cursor, limit, order } }),
+  message: (id, mid) => request("GET", `/channels/${enc(id)}/messages/${enc(mid)}`),
+  replies: (id, mid, cursor) =>
+    request("GET", `/channels/${enc(id)}/messages/${enc(mid)}/replies`, { query: { cursor, limit: 100 } }),
+  send: (id, body, clientId, parentId) =>
+    request("POST", `/channels/${enc(id)}/messages`, {
+      body: { body, client_id: clientId || null, parent_id: parentId || null },
+    }),
+  edit: (id, mid, body) => request("PATCH", `/channels/${enc(id)}/messages/${enc(mid)}`, { body: { body } }),
+  deleteMessage: (id, mid) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}`),
+  react: (id, mid, emoji) => request("PUT", `/channels/${enc(id)}/messages/${enc(mid)}/reactions/${enc(emoji)}`),
+  unreact: (id, mid, emoji) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}/reactions/${enc(emoji)}`),
+  markRead: (id, messageId) => request("POST", `/channels/${enc(id)}/read`, { body: { message_id: messageId } }),
+  readReceipts: (id) => request("GET", `/channels/${enc(id)}/read-receipts`),
+};
+
+/** Every page of a paged route, up to `maxPages`. */
+export async function allPages(fetchPage, maxPages = 10) {
+  const items = [];
+  let cursor;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await fetchPage(cursor);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return items;
+}

@@ -1,0 +1,1275 @@
+// The open channel: history (newest page first, older pages on scroll up), live messages,
+// threads, reactions, edits and deletes, typing, read receipts, and sending over the socket
+// (with the REST route as the fallback; the same client_id makes a retry harmless).
+
+import { api, allPages } from "./api.js";
+import {
+  h,
+  clear,
+  icon,
+  avatar,
+  announce,
+  busy,
+  showError,
+  describeError,
+  toast,
+  shortTime,
+  longTime,
+  confirmDialog,
+  newClientId,
+} from "./dom.js";
+import { state, emit, on, nameOf, rememberName, channelTitle, otherMember, compareIds, ASSISTANT_ID } from "./store.js";
+import { presenceDot } from "./presence.js";
+import { storeChannel, refreshChannels, noteActivity, forgetChannel, ensureUsers } from "./sidebar.js";
+
+const $ = (id) => document.getElementById(id);
+
+const PAGE = 50;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_IDLE_MS = 4000;
+const TYPING_SHOW_MS = 6000;
+const ACK_TIMEOUT_MS = 6000;
+const GROUP_WINDOW_MS = 5 * 60 * 1000;
+
+const EMOJIS = [
+  ["👍", "thumbs up"],
+  ["❤️", "heart"],
+  ["😂", "laughing"],
+  ["🎉", "party"],
+  ["😮", "surprised"],
+  ["😢", "sad"],
+  ["🙏", "thanks"],
+  ["👀", "eyes"],
+];
+
+let realtime = null;
+export function bindRealtime(instance) {
+  realtime = instance;
+}
+
+// Everything about the open channel; replaced when another one opens.
+let view = emptyView(null);
+let openSeq = 0;
+// Messages being sent, by client_id (across channels: an ack may come after a switch).
+const pending = new Map();
+
+function emptyView(channelId) {
+  return {
+    channelId,
+    messages: new Map(), // id → message (replies included), `deleted` set by message.deleted
+    versions: new Map(), // id → counter bumped on every change (drives re-rendering)
+    cursor: null, // next (older) page of the history
+    loadingOlder: false,
+    historyLoaded: false,
+    receipts: new Map(), // user id → last_read_message_id
+    myMarker: null,
+    markSent: null,
+    typing: new Map(), // user id → timer
+    thread: null, // {parentId, loading}
+    editing: null, // {id, inThread}: the message being edited, and where
+    visible: new Set(), // message ids on screen
+    mainEls: new Map(),
+    threadEls: new Map(),
+  };
+}
+
+// ---------------------------------------------------------------- set-up
+
+export function initChat() {
+  $("send-button").appendChild(icon("send", { size: 18 }));
+  $("thread-composer").querySelector("button").appendChild(icon("send", { size: 18 }));
+  $("thread-close").appendChild(icon("close"));
+  $("members-button").appendChild(icon("users"));
+  $("leave-button").appendChild(icon("door"));
+  $("delete-channel-button").appendChild(icon("trash"));
+  $("jump-latest").append(icon("down", { size: 16 }), " New messages");
+
+  setupComposer($("composer"), $("composer-input"), () => null);
+  setupComposer($("thread-composer"), $("thread-input"), () => view.thread && view.thread.parentId);
+
+  $("messages").addEventListener("scroll", onScroll, { passive: true });
+  $("jump-latest").addEventListener("click", () => {
+    scrollToBottom($("messages"));
+    $("composer-input").focus();
+  });
+  $("thread-close").addEventListener("click", () => closeThread());
+  // Escape closes the thread panel (dialogs, the phone sidebar and the message editor take
+  // their Escape first).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || !view.thread) return;
+    if (document.querySelector("dialog[open]")) return;
+    event.preventDefault();
+    closeThread();
+  });
+  $("members-button").addEventListener("click", openMembersDialog);
+  $("leave-button").addEventListener("click", leaveChannel);
+  $("delete-channel-button").addEventListener("click", deleteChannel);
+  $("add-member-form").addEventListener("submit", addMember);
+
+  const grid = $("emoji-grid");
+  for (const [emoji, label] of EMOJIS) {
+    grid.appendChild(
+      h("button", { type: "submit", class: "emoji-button", value: emoji, "aria-label": `React with ${label}`, title: label }, emoji),
+    );
+  }
+  $("emoji-dialog").addEventListener("click", (event) => {
+    if (event.target === $("emoji-dialog")) $("emoji-dialog").close("");
+  });
+
+  observer = new IntersectionObserver(onVisibility, { root: null, threshold: [0, 0.25, 0.5, 0.75, 1] });
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") maybeMarkRead();
+    else stopTyping();
+  });
+  window.addEventListener("focus", maybeMarkRead);
+
+  // The direct channel's header says "online"/"offline" in words too.
+  on("presence", () => {
+    if (view.channelId && state.channels.get(view.channelId)?.kind === "direct") renderHeader();
+  });
+  on("channels", () => {
+    if (view.channelId) renderHeader();
+  });
+}
+
+// ---------------------------------------------------------------- opening and closing
+
+export async function openChannel(channelId) {
+  if (view.channelId === channelId && view.historyLoaded) {
+    $("composer-input").focus();
+    return;
+  }
+  stopTyping();
+  closeThread({ quiet: true });
+  for (const timer of view.typing.values()) clearTimeout(timer);
+  observer && observer.disconnect();
+  clear($("message-list"));
+  clear($("thread-list"));
+  view = emptyView(channelId);
+  const seq = ++openSeq;
+  state.currentChannelId = channelId;
+  state.unread.delete(channelId);
+  emit("unread");
+  emit("channels");
+  $("chat-empty").hidden = true;
+  $("chat-pane").hidden = false;
+  renderHeader();
+  renderTyping();
+  $("history-status").textContent = "Loading messages…";
+  try {
+    const [channel, page, receipts] = await Promise.all([
+      api.channel(channelId),
+      api.messages(channelId, { limit: PAGE }),
+      api.readReceipts(channelId),
+    ]);
+    if (seq !== openSeq) return;
+    storeChannel(channel);
+    view.cursor = page.next_cursor;
+    mergeMessages(page.items);
+    applyReceipts(receipts.items);
+    view.historyLoaded = true;
+    renderHeader();
+    render({ toBottom: true });
+    $("composer-input").focus();
+    await fillViewport(seq);
+  } catch (error) {
+    if (seq !== openSeq) return;
+    $("history-status").textContent = "";
+    showError(error, "Could not open the channel");
+  }
+}
+
+/** Signing out: nothing of this session stays behind. */
+export function resetChat() {
+  for (const item of pending.values()) clearTimeout(item.timer);
+  pending.clear();
+  closeChannel();
+}
+
+export function closeChannel() {
+  stopTyping();
+  closeThread({ quiet: true });
+  observer && observer.disconnect();
+  view = emptyView(null);
+  openSeq++;
+  state.currentChannelId = null;
+  clear($("message-list"));
+  $("chat-pane").hidden = true;
+  $("chat-empty").hidden = false;
+  emit("channels");
+}
+
+/** While the history does not fill the screen (replies take page slots), load older pages. */
+async function fillViewport(seq) {
+  const scroller = $("messages");
+  for (let i = 0; i < 5; i++) {
+    if (seq !== openSeq || !view.cursor) return;
+    if (scroller.scrollHeight > scroller.clientHeight + 40) return;
+    await loadOlder();
+  }
+}
+
+async function loadOlder() {
+  if (!view.cursor || view.loadingOlder || !view.channelId) return;
+  view.loadingOlder = true;
+  const seq = openSeq;
+  $("history-status").textContent = "Loading earlier messages…";
+  try {
+    const page = await api.messages(view.channelId, { cursor: view.cursor, limit: PAGE });
+    if (seq !== openSeq) return;
+    view.cursor = page.next_cursor;
+    mergeMessages(page.items);
+    render({ keepScroll: true });
+  } catch (error) {
+    showError(error, "Could not load earlier messages");
+  } finally {
+    view.loadingOlder = false;
+    if (seq === openSeq) renderHistoryStatus();
+  }
+}
+
+function onScroll() {
+  const scroller = $("messages");
+  if (scroller.scrollTop < 160) loadOlder();
+  if (isNearBottom(scroller)) $("jump-latest").hidden = true;
+}
+
+/** After a reconnect: the newest page again, merged by id; what vanished from it was deleted. */
+export async function resync() {
+  const channelId = view.channelId;
+  if (!channelId || !view.historyLoaded) return;
+  const seq = openSeq;
+  const [page, receipts, channel] = await Promise.all([
+    api.messages(channelId, { limit: PAGE }),
+    api.readReceipts(channelId),
+    api.channel(channelId),
+  ]);
+  if (seq !== openSeq) return;
+  storeChannel(channel);
+  const fetched = new Set(page.items.map((message) => message.id));
+  const oldest = page.items.reduce((min, message) => (min === null || message.id < min ? message.id : min), null);
+  const newestKnown = [...view.messages.keys()].reduce((max, id) => (max === null || id > max ? id : max), null);
+  if (page.next_cursor && oldest && newestKnown && oldest > newestKnown) {
+    // More was missed than one page holds: start again from the newest page.
+    view.messages.clear();
+    view.cursor = page.next_cursor;
+  } else {
+    const lower = page.next_cursor ? oldest : "";
+    for (const [id, message] of view.messages) {
+      if (id >= lower && !fetched.has(id) && !message.deleted) {
+        message.deleted = true;
+        bump(id);
+      }
+    }
+  }
+  mergeMessages(page.items);
+  applyReceipts(receipts.items);
+  if (view.thread) await loadThread(view.thread.parentId);
+  renderHeader();
+  render({});
+}
+
+// ---------------------------------------------------------------- message state
+
+function bump(id) {
+  view.versions.set(id, (view.versions.get(id) || 0) + 1);
+}
+
+function mergeMessages(messages) {
+  for (const message of messages) upsert(message);
+}
+
+/** Stores a message; true when it was new. */
+function upsert(message) {
+  rememberName(message.sender.id, message.sender.name);
+  const known = view.messages.get(message.id);
+  view.messages.set(message.id, known && known.deleted ? { ...message, deleted: true } : message);
+  bump(message.id);
+  return !known;
+}
+
+function applyReceipts(items) {
+  for (const receipt of items) setReceipt(receipt.user_id, receipt.last_read_message_id);
+}
+
+function setReceipt(userId, messageId) {
+  if (state.me && userId === state.me.id) {
+    if (!view.myMarker || messageId > view.myMarker) view.myMarker = messageId;
+    return;
+  }
+  const before = view.receipts.get(userId);
+  if (!before || messageId > before) view.receipts.set(userId, messageId);
+}
+
+function topLevel() {
+  return [...view.messages.values()].filter((message) => !message.parent_id).sort((a, b) => compareIds(a.id, b.id));
+}
+
+function repliesOf(parentId) {
+  return [...view.messages.values()]
+    .filter((message) => message.parent_id === parentId && !message.deleted)
+    .sort((a, b) => compareIds(a.id, b.id));
+}
+
+function pendingIn(channelId, parentId) {
+  return [...pending.values()].filter((item) => item.channel_id === channelId && (item.parent_id || null) === (parentId || null));
+}
+
+// ---------------------------------------------------------------- rendering
+
+let renderQueued = null;
+
+function render({ toBottom = false, keepScroll = false } = {}) {
+  const scroller = $("messages");
+  const wasNearBottom = isNearBottom(scroller);
+  const beforeHeight = scroller.scrollHeight;
+  const beforeTop = scroller.scrollTop;
+
+  renderMain();
+  renderThread();
+  renderHistoryStatus();
+
+  if (toBottom || (wasNearBottom && !keepScroll)) scrollToBottom(scroller);
+  else if (keepScroll) scroller.scrollTop = beforeTop + (scroller.scrollHeight - beforeHeight);
+  maybeMarkRead();
+}
+
+/** Batches renders caused by a burst of events. */
+function scheduleRender(options = {}) {
+  if (renderQueued) {
+    renderQueued.toBottom ||= options.toBottom;
+    return;
+  }
+  renderQueued = { ...options };
+  queueMicrotask(() => {
+    const opts = renderQueued;
+    renderQueued = null;
+    if (view.channelId) render(opts);
+  });
+}
+
+function renderHistoryStatus() {
+  const status = $("history-status");
+  clear(status);
+  if (!view.historyLoaded) return;
+  if (view.loadingOlder) status.textContent = "Loading earlier messages…";
+  else if (view.cursor) {
+    status.appendChild(
+      h("button", { type: "button", class: "button small ghost", onclick: () => loadOlder() }, "Load earlier messages"),
+    );
+  } else {
+    const channel = state.channels.get(view.channelId);
+    status.textContent = channel ? `This is the beginning of ${channelTitle(channel)}.` : "";
+  }
+}
+
+function seenByMap(messages) {
+  const seen = new Map();
+  for (const [userId, marker] of view.receipts) {
+    if (userId === ASSISTANT_ID || (state.me && userId === state.me.id)) continue;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const message = messages[i];
+      if (message.id <= marker && message.sender.id !== userId && !message.deleted) {
+        if (!seen.has(message.id)) seen.set(message.id, []);
+        seen.get(message.id).push(nameOf(userId));
+        break;
+      }
+    }
+  }
+  return seen;
+}
+
+function renderMain() {
+  const messages = topLevel();
+  const seen = seenByMap(messages);
+  const items = [];
+  let previous = null;
+  for (const message of messages) {
+    const compact = Boolean(
+      previous &&
+        !previous.deleted &&
+        !message.deleted &&
+        previous.sender.id === message.sender.id &&
+        new Date(message.created_at) - new Date(previous.created_at) < GROUP_WINDOW_MS,
+    );
+    const seenBy = seen.get(message.id) || null;
+    items.push({
+      key: message.id,
+      version: `${view.versions.get(message.id)}|${compact}|${seenBy}|${isEditing(message.id, false)}|${message.deleted}`,
+      build: () => buildMessage(message, { compact, seenBy }),
+    });
+    previous = message;
+  }
+  for (const item of pendingIn(view.channelId, null)) {
+    items.push({ key: `pending:${item.client_id}`, version: item.status, build: () => buildPending(item) });
+  }
+  reconcile($("message-list"), items, view.mainEls);
+}
+
+function renderThread() {
+  const thread = view.thread;
+  if (!thread) return;
+  const parent = view.messages.get(thread.parentId);
+  const parentBox = $("thread-parent");
+  const parentVersion = parent ? `${view.versions.get(parent.id)}|${isEditing(parent.id, true)}|${parent.deleted}` : "none";
+  if (parentBox.dataset.version !== parentVersion) {
+    const focusKey = focusKeyWithin(parentBox);
+    clear(parentBox);
+    if (parent) parentBox.appendChild(buildMessage(parent, { inThread: true, isParent: true, tag: "div" }));
+    parentBox.dataset.version = parentVersion;
+    restoreFocus(parentBox, focusKey);
+  }
+  const replies = repliesOf(thread.parentId);
+  const count = Math.max(parent ? parent.reply_count : 0, replies.length);
+  $("thread-count").textContent = thread.loading ? "Loading replies…" : count === 1 ? "1 reply" : `${count} replies`;
+  const items = replies.map((message) => ({
+    key: message.id,
+    version: `${view.versions.get(message.id)}|${isEditing(message.id, true)}`,
+    build: () => buildMessage(message, { inThread: true }),
+  }));
+  for (const item of pendingIn(view.channelId, thread.parentId)) {
+    items.push({ key: `pending:${item.client_id}`, version: item.status, build: () => buildPending(item) });
+  }
+  const scroller = $("thread-scroller");
+  const nearBottom = isNearBottom(scroller);
+  reconcile($("thread-list"), items, view.threadEls);
+  if (nearBottom) scrollToBottom(scroller);
+}
+
+/** Keyed update of a list: rebuilds only the items whose version changed, keeps focus. */
+function reconcile(list, items, cache) {
+  const keep = new Set();
+  let cursor = list.firstElementChild;
+  for (const item of items) {
+    keep.add(item.key);
+    let el = cache.get(item.key);
+    if (!el || el.dataset.version !== String(item.version)) {
+      const fresh = item.build();
+      fresh.dataset.version = String(item.version);
+      fresh.dataset.key = item.key;
+      if (el && el.parentNode === list) {
+        const focusKey = focusKeyWithin(el);
+        if (cursor === el) cursor = fresh;
+        el.replaceWith(fresh);
+        restoreFocus(fresh, focusKey);
+      }
+      if (el) observer.unobserve(el);
+      cache.set(item.key, fresh);
+      el = fresh;
+      if (!item.key.startsWith("pending:")) observer.observe(el);
+    }
+    if (el === cursor) cursor = cursor.nextElementSibling;
+    else list.insertBefore(el, cursor);
+  }
+  for (const [key, el] of cache) {
+    if (!keep.has(key)) {
+      observer.unobserve(el);
+      el.remove();
+      cache.delete(key);
+      view.visible.delete(key);
+    }
+  }
+}
+
+function focusKeyWithin(el) {
+  const active = document.activeElement;
+  if (!active || !el.contains(active)) return null;
+  return active.dataset.focusKey || (active === el ? "self" : null);
+}
+
+function restoreFocus(el, key) {
+  if (!key) return;
+  const target = key === "self" ? el : el.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+  if (target) target.focus();
+}
+
+function isNearBottom(scroller) {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+}
+
+function scrollToBottom(scroller) {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
+function canModerate() {
+  const channel = state.channels.get(view.channelId);
+  const me = channel && channel.members && channel.members.find((member) => member.user_id === state.me.id);
+  return Boolean(me && me.role === "owner");
+}
+
+function buildMessage(message, { compact = false, seenBy = null, inThread = false, isParent = false, tag = "li" } = {}) {
+  const own = message.sender.id === state.me.id;
+  const assistant = message.role === "assistant" || message.sender.id === ASSISTANT_ID;
+  const author = assistant ? "Assistant" : message.sender.name;
+  const classes = ["message"];
+  if (own) classes.push("own");
+  if (assistant) classes.push("from-assistant");
+  if (compact) classes.push("compact");
+  if (message.deleted) classes.push("deleted");
+  if (isParent) classes.push("thread-root");
+  const authorId = `author-${message.id}`;
+  const bodyId = `body-${isParent ? "p-" : inThread ? "t-" : ""}${message.id}`;
+  const el = h(tag, {
+    class: classes.join(" "),
+    // Focusable by a tap, so touch screens (no hover) can reach the message's tools.
+    tabindex: "-1",
+    dataset: { messageId: message.id },
+    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"} ${bodyId}`,
+  });
+
+  el.appendChild(
+    h("div", { class: "message-gutter" }, compact ? h("time", { class: "gutter-time", datetime: message.created_at, "aria-hidden": "true" }, shortTime(message.created_at)) : avatar(message.sender.id, author, { assistant })),
+  );
+  const main = h("div", { class: "message-main" });
+  main.appendChild(
+    h(
+      "div",
+      { class: `message-meta${compact ? " visually-hidden" : ""}` },
+      h("span", { class: "message-author", id: `${authorId}-${inThread ? "t" : "m"}` }, author),
+      assistant ? h("span", { class: "tag tag-assistant" }, "assistant") : null,
+      h("time", { datetime: message.created_at, title: longTime(message.created_at) }, shortTime(message.created_at)),
+      message.edited_at && !message.deleted ? h("span", { class: "edited", title: `Edited ${longTime(message.edited_at)}` }, "(edited)") : null,
+    ),
+  );
+
+  if (message.deleted) {
+    main.appendChild(h("p", { class: "message-body deleted-body", id: bodyId }, "This message was deleted."));
+    el.appendChild(main);
+    return el;
+  }
+
+  const editing = isEditing(message.id, inThread);
+  if (editing) main.appendChild(buildEditor(message, bodyId));
+  else main.appendChild(h("p", { class: "message-body", id: bodyId }, message.body));
+
+  const reactions = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
+  if (reactions.length) {
+    const row = h("div", { class: "reactions", role: "group", "aria-label": "Reactions" });
+    for (const [emoji, users] of reactions) {
+      const mine = users.includes(state.me.id);
+      const names = users.map((id) => (id === state.me.id ? "you" : nameOf(id))).join(", ");
+      row.appendChild(
+        h(
+          "button",
+          {
+            type: "button",
+            class: `reaction${mine ? " mine" : ""}`,
+            "aria-pressed": String(mine),
+            "aria-label": `${emoji} ${users.length}, from ${names}${mine ? ": remove yours" : ": add yours"}`,
+            title: names,
+            dataset: { focusKey: `reaction-${emoji}` },
+            onclick: (event) => toggleReaction(event.currentTarget, message, emoji, mine),
+          },
+          h("span", { class: "reaction-emoji", "aria-hidden": "true" }, emoji),
+          h("span", { class: "reaction-count", "aria-hidden": "true" }, String(users.length)),
+        ),
+      );
+    }
+    main.appendChild(row);
+  }
+
+  if (!inThread && message.reply_count > 0) {
+    main.appendChild(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "replies-link",
+          dataset: { focusKey: "replies" },
+          "aria-label": `${message.reply_count === 1 ? "1 reply" : `${message.reply_count} replies`}: open thread`,
+          onclick: () => openThread(message.id),
+        },
+        icon("thread", { size: 14 }),
+        message.reply_count === 1 ? " 1 reply" : ` ${message.reply_count} replies`,
+      ),
+    );
+  }
+
+  if (seenBy && seenBy.length) {
+    main.appendChild(h("p", { class: "seen-by" }, icon("check", { size: 14 }), ` Seen by ${seenBy.join(", ")}`));
+  }
+  el.appendChild(main);
+
+  if (!editing) {
+    const tools = h("div", { class: "message-tools", role: "group", "aria-label": `Actions for the message from ${author}` });
+    tools.appendChild(
+      toolButton("smile", "Add reaction", "react", (event) => pickReaction(event.currentTarget, message)),
+    );
+    if (!inThread && !message.parent_id) {
+      tools.appendChild(toolButton("thread", "Reply in thread", "thread", () => openThread(message.id)));
+    }
+    if (own && !assistant) tools.appendChild(toolButton("edit", "Edit message", "edit", () => startEdit(message.id, inThread)));
+    if (own || canModerate()) {
+      tools.appendChild(toolButton("trash", "Delete message", "delete", (event) => deleteMessage(event.currentTarget, message)));
+    }
+    el.appendChild(tools);
+  }
+  return el;
+}
+
+function toolButton(iconName, label, key, onclick) {
+  return h(
+    "button",
+    { type: "button", class: "icon-button small", "aria-label": label, title: label, dataset: { focusKey: key }, onclick },
+    icon(iconName, { size: 16 }),
+  );
+}
+
+function buildPending(item) {
+  const failed = item.status === "failed";
+  const el = h("li", { class: `message own pending${failed ? " failed" : ""}` });
+  el.appendChild(h("div", { class: "message-gutter" }, avatar(state.me.id, state.me.name)));
+  el.appendChild(
+    h(
+      "div",
+      { class: "message-main" },
+      h("div", { class: "message-meta" }, h("span", { class: "message-author" }, state.me.name), h("span", { class: "muted small" }, failed ? "not sent" : "sending…")),
+      h("p", { class: "message-body" }, item.body),
+      failed
+        ? h(
+            "div",
+            { class: "pending-actions" },
+            h("button", { type: "button", class: "button small", onclick: () => restSend(item.client_id) }, "Retry"),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button small ghost",
+                onclick: () => {
+                  pending.delete(item.client_id);
+                  scheduleRender();
+                },
+              },
+              "Discard",
+            ),
+          )
+        : null,
+    ),
+  );
+  return el;
+}
+
+function buildEditor(message, bodyId) {
+  const textarea = h("textarea", { class: "edit-input", rows: "2", maxlength: "4000", "aria-label": "Edit message", id: bodyId });
+  // The draft survives a re-render (a reaction or an edit arriving meanwhile).
+  textarea.value = view.editing && view.editing.draft != null ? view.editing.draft : message.body;
+  textarea.addEventListener("input", () => {
+    if (view.editing) view.editing.draft = textarea.value;
+  });
+  const save = async () => {
+    const body = textarea.value.trim();
+    if (!body) return;
+    if (body === message.body) return cancel();
+    textarea.disabled = true;
+    try {
+      const updated = await api.edit(view.channelId, message.id, body);
+      view.editing = null;
+      upsert(updated);
+      scheduleRender();
+      focusMessage(message.id, "edit");
+    } catch (error) {
+      textarea.disabled = false;
+      showError(error, "Could not edit the message");
+    }
+  };
+  const cancel = () => {
+    view.editing = null;
+    bump(message.id);
+    scheduleRender();
+    focusMessage(message.id, "edit");
+  };
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      save();
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      cancel();
+    }
+  });
+  setTimeout(() => {
+    textarea.focus();
+    textarea.setSelectionRange(textarea.value.length, textarea.value.length);
+  }, 0);
+  return h(
+    "div",
+    { class: "editor" },
+    textarea,
+    h(
+      "div",
+      { class: "editor-buttons" },
+      h("span", { class: "muted small" }, "Enter to save, Escape to cancel"),
+      h("button", { type: "button", class: "button small", onclick: cancel }, "Cancel"),
+      h("button", { type: "button", class: "button small primary", onclick: save }, "Save"),
+    ),
+  );
+}
+
+function focusMessage(messageId, key) {
+  setTimeout(() => {
+    for (const box of [$("message-list"), $("thread-parent"), $("thread-list")]) {
+      const el = box.querySelector(`[data-message-id="${CSS.escape(messageId)}"] [data-focus-key="${key}"]`);
+      if (el) return el.focus();
+    }
+    return undefined;
+  }, 0);
+}
+
+function renderHeader() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel) return;
+  $("chat-title").textContent = channelTitle(channel);
+  const subtitle = clear($("chat-subtitle"));
+  const members = channel.members || [];
+  if (channel.kind === "direct") {
+    const other = otherMember(channel);
+    subtitle.append("Direct message");
+    if (other) subtitle.append(" · ", presenceDot(other), h("span", { class: "presence-text" }, state.presence.get(other)?.online ? "online" : "offline"));
+  } else if (channel.kind === "assistant") {
+    subtitle.append("The assistant answers every message here");
+  } else {
+    subtitle.append(`${channel.private ? "Private" : "Public"} group · ${channel.member_count} ${channel.member_count === 1 ? "member" : "members"}`);
+  }
+  const stack = clear($("chat-members"));
+  stack.hidden = channel.kind !== "group";
+  for (const member of channel.kind === "group" ? members.slice(0, 6) : []) {
+    if (member.user_id === ASSISTANT_ID) continue;
+    stack.appendChild(
+      h(
+        "li",
+        { class: "avatar-wrap", title: member.name },
+        avatar(member.user_id, member.name, { size: "sm" }),
+        presenceDot(member.user_id),
+      ),
+    );
+  }
+  const mine = members.find((member) => member.user_id === state.me.id);
+  const owner = Boolean(mine && mine.role === "owner");
+  $("leave-button").hidden = owner || channel.kind !== "group";
+  $("delete-channel-button").hidden = !owner;
+  $("composer-input").setAttribute("placeholder", channel.kind === "assistant" ? "Ask the assistant" : `Message ${channelTitle(channel)}`);
+  $("composer-label").textContent = `Message ${channelTitle(channel)}`;
+}
+
+// ---------------------------------------------------------------- composer, sending, typing
+
+function setupComposer(form, input, parentOf) {
+  const grow = () => {
+    input.style.height = "auto";
+    input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  };
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  input.addEventListener("input", () => {
+    grow();
+    if (input.value.trim()) noteTyping();
+    else stopTyping();
+  });
+  input.addEventListener("blur", () => stopTyping());
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = input.value.trim();
+    if (!body || !view.channelId) return;
+    if (body.length > 4000) {
+      toast("A message can hold at most 4,000 characters.");
+      return;
+    }
+    input.value = "";
+    grow();
+    send(body, parentOf());
+  });
+}
+
+let typingSentAt = 0;
+let typingActive = false;
+let typingChannel = null;
+let typingIdle = null;
+
+function noteTyping() {
+  if (!view.channelId || !realtime) return;
+  const now = Date.now();
+  if (!typingActive || now - typingSentAt > TYPING_SEND_EVERY_MS || typingChannel !== view.channelId) {
+    if (realtime.send({ action: "typing", channel_id: view.channelId, is_typing: true })) {
+      typingSentAt = now;
+      typingActive = true;
+      typingChannel = view.channelId;
+    }
+  }
+  clearTimeout(typingIdle);
+  typingIdle = setTimeout(stopTyping, TYPING_IDLE_MS);
+}
+
+function stopTyping() {
+  clearTimeout(typingIdle);
+  if (typingActive && realtime && typingChannel) {
+    realtime.send({ action: "typing", channel_id: typingChannel, is_typing: false });
+  }
+  typingActive = false;
+  typingSentAt = 0;
+  typingChannel = null;
+}
+
+function send(body, parentId) {
+  stopTyping();
+  const item = {
+    client_id: newClientId(),
+    channel_id: view.channelId,
+    parent_id: parentId || null,
+    body,
+    status: "sending",
+    timer: null,
+  };
+  pending.set(item.client_id, item);
+  render({ toBottom: !parentId });
+  if (parentId) scrollToBottom($("thread-scroller"));
+  const frame = { action: "sendMessage", channel_id: item.channel_id, body, client_id: item.client_id };
+  if (parentId) frame.parent_id = parentId;
+  if (realtime && realtime.send(frame)) {
+    // No ack in time (socket half-dead): the REST route with the same client_id answers the
+    // message if it was stored, or stores it once.
+    item.timer = setTimeout(() => restSend(item.client_id), ACK_TIMEOUT_MS);
+  } else {
+    restSend(item.client_id);
+  }
+}
+
+async function restSend(clientId) {
+  const item = pending.get(clientId);
+  if (!item) return;
+  clearTimeout(item.timer);
+  item.status = "sending";
+  scheduleRender();
+  try {
+    const message = await api.send(item.channel_id, item.body, item.client_id, item.parent_id);
+    settle(message);
+  } catch (error) {
+    if (!pending.has(clientId)) return;
+    item.status = "failed";
+    scheduleRender();
+    showError(error, "Message not sent");
+  }
+}
+
+/** A message of mine is stored: the pending copy gives way to it. */
+function settle(message) {
+  const item = message.client_id ? pending.get(message.client_id) : null;
+  if (item) {
+    clearTimeout(item.timer);
+    pending.delete(message.client_id);
+  }
+  noteActivity(message.channel_id, message.created_at);
+  if (message.channel_id === view.channelId) {
+    const fresh = upsert(message);
+    if (fresh && message.parent_id) bumpReplyCount(message.parent_id, 1);
+    scheduleRender({ toBottom: !message.parent_id });
+  }
+  emit("channels");
+}
+
+function bumpReplyCount(parentId, delta) {
+  const parent = view.messages.get(parentId);
+  if (!parent) return;
+  parent.reply_count = Math.max(0, (parent.reply_count || 0) + delta);
+  bump(parentId);
+}
+
+function renderTyping() {
+  const names = [...view.typing.keys()].map((id) => nameOf(id));
+  const el = $("typing");
+  if (!names.length) el.textContent = "";
+  else if (names.length === 1) el.textContent = `${names[0]} is typing…`;
+  else if (names.length === 2) el.textContent = `${names[0]} and ${names[1]} are typing…`;
+  else el.textContent = "Several people are typing…";
+}
+
+// ---------------------------------------------------------------- read markers
+
+let observer = null;
+let markTimer = null;
+
+function onVisibility(entries) {
+  for (const entry of entries) {
+    const key = entry.target.dataset.key;
+    if (!key) continue;
+    // Seen: half of it on screen, or a good part of a message taller than the screen.
+    const seen = entry.isIntersecting && (entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= 160);
+    if (seen) view.visible.add(key);
+    else view.visible.delete(key);
+  }
+  maybeMarkRead();
+}
+
+/** Marks the newest message on screen as read, once it is newer than my marker. */
+function maybeMarkRead() {
+  clearTimeout(markTimer);
+  markTimer = setTimeout(() => {
+    if (!view.channelId || !view.historyLoaded || document.visibilityState !== "visible") return;
+    let newest = null;
+    for (const id of view.visible) {
+      if (id.startsWith("pending:") || !view.messages.has(id) || view.messages.get(id).deleted) continue;
+      if (!newest || id > newest) newest = id;
+    }
+    if (!newest) return;
+    const floor = view.markSent && view.markSent > (view.myMarker || "") ? view.markSent : view.myMarker;
+    if (floor && newest <= floor) return;
+    view.markSent = newest;
+    const channelId = view.channelId;
+    if (!(realtime && realtime.send({ action: "markRead", channel_id: channelId, message_id: newest }))) {
+      api.markRead(channelId, newest).catch((error) => showError(error, "Could not mark the channel read"));
+    }
+  }, 250);
+}
+
+// ---------------------------------------------------------------- threads
+
+export async function openThread(parentId) {
+  if (!view.channelId) return;
+  view.thread = { parentId, loading: true };
+  $("thread-parent").dataset.version = "";
+  clear($("thread-list"));
+  view.threadEls.clear();
+  $("thread").hidden = false;
+  document.body.classList.add("thread-open");
+  renderThread();
+  $("thread-input").focus();
+  await loadThread(parentId);
+  if (!view.thread || view.thread.parentId !== parentId) return;
+  view.thread.loading = false;
+  render({});
+  scrollToBottom($("thread-scroller"));
+}
+
+async function loadThread(parentId) {
+  const channelId = view.channelId;
+  try {
+    const [parent, replies] = await Promise.all([
+      view.messages.has(parentId) ? null : api.message(channelId, parentId),
+      allPages((cursor) => api.replies(channelId, parentId, cursor)),
+    ]);
+    if (channelId !== view.channelId) return;
+    if (parent) upsert(parent);
+    mergeMessages(replies);
+    const known = view.messages.get(parentId);
+    if (known && replies.length > known.reply_count) {
+      known.reply_count = replies.length;
+      bump(parentId);
+    }
+  } catch (error) {
+    showError(error, "Could not load the thread");
+  }
+}
+
+function closeThread({ quiet = false } = {}) {
+  if (!view.thread) {
+    $("thread").hidden = true;
+    return;
+  }
+  const parentId = view.thread.parentId;
+  view.thread = null;
+  $("thread").hidden = true;
+  document.body.classList.remove("thread-open");
+  clear($("thread-list"));
+  clear($("thread-parent"));
+  $("thread-parent").dataset.version = "";
+  for (const el of view.threadEls.values()) observer.unobserve(el);
+  view.threadEls.clear();
+  if (!quiet) {
+    const back = $("message-list").querySelector(`[data-message-id="${CSS.escape(parentId)}"] [data-focus-key="replies"], [data-message-id="${CSS.escape(parentId)}"] [data-focus-key="thread"]`);
+    (back || $("composer-input")).focus();
+  }
+}
+
+// ---------------------------------------------------------------- reactions, edits, deletes
+
+async function pickReaction(button, message) {
+  const dialog = $("emoji-dialog");
+  dialog.returnValue = "";
+  dialog.showModal();
+  const emoji = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
+  button.focus();
+  if (!emoji) return;
+  const mine = (message.reactions[emoji] || []).includes(state.me.id);
+  if (!mine) await toggleReaction(button, message, emoji, false);
+}
+
+async function toggleReaction(button, message, emoji, mine) {
+  await busy(
+    button,
+    async () => {
+      const updated = mine
+        ? await api.unreact(message.channel_id, message.id, emoji)
+        : await api.react(message.channel_id, message.id, emoji);
+      if (message.channel_id === view.channelId) {
+        upsert(updated);
+        scheduleRender();
+      }
+    },
+    mine ? "Could not remove the reaction" : "Could not add the reaction",
+  );
+}
+
+function isEditing(messageId, inThread) {
+  return Boolean(view.editing && view.editing.id === messageId && view.editing.inThread === inThread);
+}
+
+function startEdit(messageId, inThread) {
+  view.editing = { id: messageId, inThread };
+  bump(messageId);
+  scheduleRender();
+}
+
+async function deleteMessage(button, message) {
+  if (!(await confirmDialog("Delete this message for everyone?", "Delete", "Delete message"))) {
+    button.focus();
+    return;
+  }
+  await busy(
+    null,
+    async () => {
+      await api.deleteMessage(message.channel_id, message.id);
+      markDeleted(message.id);
+      $("composer-input").focus();
+    },
+    "Could not delete the message",
+  );
+}
+
+function markDeleted(messageId) {
+  const message = view.messages.get(messageId);
+  if (!message || message.deleted) return;
+  message.deleted = true;
+  bump(messageId);
+  if (message.parent_id) bumpReplyCount(message.parent_id, -1);
+  if (view.thread && view.thread.parentId === messageId) closeThread({ quiet: true });
+  scheduleRender();
+}
+
+// ---------------------------------------------------------------- members, leave, delete
+
+function openMembersDialog() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel) return;
+  const list = clear($("members-list"));
+  for (const member of channel.members || []) {
+    const assistant = member.user_id === ASSISTANT_ID;
+    list.appendChild(
+      h(
+        "li",
+        { class: "person" },
+        h("span", { class: "avatar-wrap" }, avatar(member.user_id, member.name, { size: "sm", assistant }), assistant ? null : presenceDot(member.user_id)),
+        h(
+          "span",
+          { class: "person-main" },
+          h("span", { class: "person-name" }, member.user_id === state.me.id ? `${member.name} (you)` : member.name),
+          h("span", { class: "muted small" }, `${member.role} · joined ${shortTime(member.joined_at)}`),
+        ),
+      ),
+    );
+  }
+  const form = $("add-member-form");
+  form.hidden = channel.kind !== "group";
+  if (!form.hidden) fillMemberChoices(channel);
+  $("members-dialog").showModal();
+}
+
+async function fillMemberChoices(channel) {
+  await ensureUsers();
+  const select = clear($("add-member-form").elements.user_id);
+  const inside = new Set((channel.members || []).map((member) => member.user_id));
+  const candidates = new Map();
+  for (const { user } of state.partners.values()) candidates.set(user.id, user.name);
+  for (const user of state.users) candidates.set(user.id, user.name);
+  for (const [id, name] of candidates) {
+    if (inside.has(id) || id === ASSISTANT_ID) continue;
+    select.appendChild(h("option", { value: id }, name));
+  }
+  $("add-member-form").querySelector("button").disabled = !select.options.length;
+}
+
+async function addMember(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const userId = form.elements.user_id.value;
+  if (!userId) return;
+  await busy(
+    form.querySelector("button"),
+    async () => {
+      storeChannel(await api.addMember(view.channelId, userId));
+      renderHeader();
+      openMembersDialog();
+    },
+    "Could not add the member",
+  );
+}
+
+async function leaveChannel() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel || !(await confirmDialog(`Leave ${channelTitle(channel)}?`, "Leave", "Leave channel"))) return;
+  await busy(
+    $("leave-button"),
+    async () => {
+      await api.leave(channel.id);
+      forgetChannel(channel.id);
+      emit("channels");
+    },
+    "Could not leave the channel",
+  );
+}
+
+async function deleteChannel() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel) return;
+  if (!(await confirmDialog(`Delete ${channelTitle(channel)} and all its messages for everyone?`, "Delete", "Delete channel"))) return;
+  await busy(
+    $("delete-channel-button"),
+    async () => {
+      await api.deleteChannel(channel.id);
+      forgetChannel(channel.id);
+      emit("channels");
+    },
+    "Could not delete the channel",
+  );
+}
+
+// ---------------------------------------------------------------- pushed events
+
+export function onChatEvent(event) {
+  switch (event.type) {
+    case "ack":
+      if (event.message) settle(event.message);
+      break;
+    case "error": {
+      const item = event.client_id && pending.get(event.client_id);
+      if (item) {
+        clearTimeout(item.timer);
+        item.status = "failed";
+        scheduleRender();
+      }
+      toast(describeError(event, item ? "Message not sent" : "The server refused a request"));
+      break;
+    }
+    case "message.created":
+      onMessageCreated(event.message);
+      break;
+    case "message.updated":
+      if (event.channel_id === view.channelId) {
+        upsert(event.message);
+        scheduleRender();
+      }
+      break;
+    case "message.deleted":
+      if (event.channel_id === view.channelId) markDeleted(event.message_id);
+      break;
+    case "reaction.updated": {
+      const message = event.channel_id === view.channelId && view.messages.get(event.message_id);
+      if (message) {
+        message.reactions = event.reactions;
+        bump(message.id);
+        scheduleRender();
+      }
+      break;
+    }
+    case "read_receipt":
+      if (event.channel_id === view.channelId) {
+        setReceipt(event.user_id, event.last_read_message_id);
+        scheduleRender();
+      }
+      break;
+    case "typing":
+      onTyping(event);
+      break;
+    case "member.joined":
+    case "member.left":
+      onMembership(event);
+      break;
+    default:
+      break;
+  }
+}
+
+function onMessageCreated(message) {
+  const channelId = message.channel_id;
+  rememberName(message.sender.id, message.sender.name);
+  noteActivity(channelId, message.created_at);
+  const mine = message.sender.id === state.me.id;
+  if (mine && message.client_id && pending.has(message.client_id)) return settle(message);
+  if (!state.channels.has(channelId)) {
+    // A channel I was put in (creation pushes nothing to the other members): learn it now.
+    refreshChannels().catch(() => {});
+    if (!mine) state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
+    return undefined;
+  }
+  if (channelId !== view.channelId) {
+    if (!mine) {
+      state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
+      announce(`New message in ${channelTitle(state.channels.get(channelId))} from ${message.sender.name}`);
+    }
+    emit("unread");
+    return undefined;
+  }
+  const fresh = upsert(message);
+  if (fresh && message.parent_id) bumpReplyCount(message.parent_id, 1);
+  if (view.typing.has(message.sender.id)) {
+    clearTimeout(view.typing.get(message.sender.id));
+    view.typing.delete(message.sender.id);
+    renderTyping();
+  }
+  const scroller = $("messages");
+  if (fresh && !mine && !message.parent_id && !isNearBottom(scroller)) $("jump-latest").hidden = false;
+  if (fresh && !mine) {
+    const where = message.parent_id ? " (in a thread)" : "";
+    announce(`${message.role === "assistant" ? "Assistant" : message.sender.name}${where}: ${message.body.slice(0, 300)}`);
+  }
+  scheduleRender();
+  emit("channels");
+  return undefined;
+}
+
+function onTyping(event) {
+  if (event.channel_id !== view.channelId || event.user_id === state.me.id) return;
+  clearTimeout(view.typing.get(event.user_id));
+  if (event.is_typing) {
+    view.typing.set(
+      event.user_id,
+      setTimeout(() => {
+        view.typing.delete(event.user_id);
+        renderTyping();
+      }, TYPING_SHOW_MS),
+    );
+  } else {
+    view.typing.delete(event.user_id);
+  }
+  renderTyping();
+}
+
+function onMembership(event) {
+  const channel = state.channels.get(event.channel_id);
+  if (event.type === "member.joined") {
+    const member = event.member;
+    rememberName(member.user_id, member.name);
+    if (!channel) {
+      refreshChannels().catch(() => {});
+      return;
+    }
+    const members = (channel.members || []).filter((other) => other.user_id !== member.user_id);
+    if (channel.members) members.push(member);
+    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: channel.members ? members.length : channel.member_count + 1 });
+  } else {
+    if (event.user_id === state.me.id) {
+      if (channel) {
+        forgetChannel(event.channel_id);
+        emit("channels");
+      }
+      return;
+    }
+    if (!channel) return;
+    const members = (channel.members || []).filter((other) => other.user_id !== event.user_id);
+    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: channel.members ? members.length : Math.max(0, channel.member_count - 1) });
+  }
+  if (event.channel_id === view.channelId) renderHeader();
+}

@@ -1,0 +1,105 @@
+// The client's state shared by the views: who I am, names of users, presence, channels,
+// partners and requests. Views subscribe to "changes" by topic.
+
+export const ASSISTANT_ID = "assistant";
+
+export const state = {
+  me: null, // {id, name, email}
+  token: null,
+  names: new Map(), // user id → name
+  presence: new Map(), // user id → {online, last_seen}
+  channels: new Map(), // channel id → summary (+ members once known)
+  activity: new Map(), // channel id → id of the newest message seen (for ordering)
+  unread: new Map(), // channel id → count of messages that arrived while it was not open
+  partners: new Map(), // user id → {user, since}
+  received: [], // pending partner requests received
+  sent: [], // pending partner requests sent
+  users: [], // GET /users, as loaded so far
+  usersCursor: null,
+  usersLoaded: false,
+  currentChannelId: null,
+  connection: "closed",
+};
+
+const listeners = new Map();
+
+export function on(topic, fn) {
+  if (!listeners.has(topic)) listeners.set(topic, new Set());
+  listeners.get(topic).add(fn);
+}
+
+export function emit(topic, detail) {
+  for (const fn of listeners.get(topic) || []) {
+    try {
+      fn(detail);
+    } catch (error) {
+      console.error(`listener of ${topic} failed`, error);
+    }
+  }
+}
+
+export function rememberName(id, name) {
+  if (!id || !name) return;
+  if (state.names.get(id) !== name) state.names.set(id, name);
+}
+
+export function nameOf(id) {
+  if (id === ASSISTANT_ID) return "Assistant";
+  if (state.me && id === state.me.id) return state.me.name;
+  return state.names.get(id) || "Someone";
+}
+
+export function isOnline(id) {
+  if (state.me && id === state.me.id) return state.connection === "open";
+  const entry = state.presence.get(id);
+  return Boolean(entry && entry.online);
+}
+
+/**
+ * Records a presence fact. Events of one user can race (a quick reconnect), so the one with
+ * the latest last_seen wins; an equal or unknown time takes the newer word.
+ */
+export function setPresence(userId, online, lastSeen) {
+  const before = state.presence.get(userId);
+  if (before && before.last_seen && lastSeen && lastSeen < before.last_seen) return;
+  state.presence.set(userId, { online, last_seen: lastSeen || (before && before.last_seen) || null });
+  if (!before || before.online !== online) emit("presence", userId);
+}
+
+export function resetSession() {
+  state.me = null;
+  state.token = null;
+  state.names.clear();
+  state.presence.clear();
+  state.channels.clear();
+  state.activity.clear();
+  state.unread.clear();
+  state.partners.clear();
+  state.received = [];
+  state.sent = [];
+  state.users = [];
+  state.usersCursor = null;
+  state.usersLoaded = false;
+  state.currentChannelId = null;
+}
+
+/** The name to show for a channel: the other person of a direct channel, else its name. */
+export function channelTitle(channel) {
+  if (!channel) return "";
+  if (channel.kind === "direct") {
+    const other = otherMember(channel);
+    if (other) return nameOf(other);
+  }
+  return channel.name;
+}
+
+/** The other member of a direct channel, if the members are known. */
+export function otherMember(channel) {
+  if (!channel || !channel.members || !state.me) return null;
+  const other = channel.members.find((member) => member.user_id !== state.me.id);
+  return other ? other.user_id : null;
+}
+
+export function compareIds(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
