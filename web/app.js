@@ -1,7 +1,7 @@
 // Entry point: sign in and out, the session in localStorage, settings, the WebSocket and the
 // routing of its events to the views.
 //
-//   config.js    API and WebSocket addresses (defaults, ?api=&ws=, localStorage)
+//   config.js    API and WebSocket addresses (defaults, localStorage; ?api=&ws= only proposed)
 //   api.js       the HTTP API of the contract, errors as ApiError
 //   realtime.js  the WebSocket: reconnects with backoff and jitter, pings
 //   store.js     shared state: me, names, presence, channels, partners, requests
@@ -10,10 +10,19 @@
 //   chat.js      the open channel: history, live messages, threads, reactions, receipts, typing
 //   dom.js       DOM helpers (textContent only), icons, toasts, announcements
 
-import { loadConfig, config, saveConfig, defaultApiBase, defaultWsBase } from "./config.js";
+import {
+  loadConfig,
+  config,
+  saveConfig,
+  takeQueryConfig,
+  defaultApiBase,
+  defaultWsBase,
+  normaliseApiBase,
+  normaliseWsBase,
+} from "./config.js";
 import { api, setToken, setUnauthorizedHandler } from "./api.js";
 import { Realtime } from "./realtime.js";
-import { h, clear, icon, avatar, toast, showError, describeError } from "./dom.js";
+import { h, clear, icon, avatar, toast, showError, describeError, formError } from "./dom.js";
 import { state, emit, resetSession, setPresence } from "./store.js";
 import { presenceDot } from "./presence.js";
 import {
@@ -33,8 +42,10 @@ let realtime = null;
 // ---------------------------------------------------------------- session storage
 
 function sessionKey() {
-  // One session per API: a token of one deployment means nothing to another.
-  return `chat.session:${config().api}`;
+  // One session per API + WebSocket pair: a token is only ever sent to the pair it was
+  // obtained for, so changing either address means that pair's own session (or none).
+  const { api, ws } = config();
+  return `chat.session:${JSON.stringify([api, ws])}`;
 }
 
 function readSession() {
@@ -93,7 +104,7 @@ function initAuth() {
     submitAuth(event, (form) => {
       const email = form.elements.email.value.trim();
       const password = form.elements.password.value;
-      if (!email || !password) throw new Error("Enter your email and password.");
+      if (!email || !password) throw invalid("Enter your email and password.", !email ? "email" : null, !password ? "password" : null);
       return api.login(email, password);
     }),
   );
@@ -102,19 +113,33 @@ function initAuth() {
       const name = form.elements.name.value.trim();
       const email = form.elements.email.value.trim();
       const password = form.elements.password.value;
-      if (!name || !email) throw new Error("Enter your name and email.");
-      if (password.length < 8) throw new Error("The password needs at least 8 characters.");
+      if (!name || !email) throw invalid("Enter your name and email.", !name ? "name" : null, !email ? "email" : null);
+      if (password.length < 8) throw invalid("The password needs at least 8 characters.", "password");
       return api.register(email, name, password);
     }),
   );
 }
 
+/** An error of the form's own checks, naming the fields at fault. */
+function invalid(message, ...fields) {
+  return Object.assign(new Error(message), { fields: fields.filter(Boolean) });
+}
+
+/** The fields an API error is about: those in `details`, else what the status implies. */
+function fieldsOf(failure, form) {
+  if (failure.fields) return failure.fields;
+  const named = Object.keys(failure.details || {}).filter((name) => form.elements[name]);
+  if (named.length) return named;
+  if (failure.status === 401) return ["email", "password"];
+  if (failure.code === "conflict" && form.elements.name) return ["email"];
+  return [];
+}
+
 async function submitAuth(event, call) {
   event.preventDefault();
   const form = event.currentTarget;
-  const error = form.querySelector(".form-error");
   const button = form.querySelector("[type=submit]");
-  error.textContent = "";
+  formError(form, "");
   button.disabled = true;
   try {
     const session = await call(form);
@@ -122,7 +147,7 @@ async function submitAuth(event, call) {
     writeSession({ token: session.token, user: session.user });
     await startSession(session);
   } catch (failure) {
-    error.textContent = failure.code ? describeError(failure) : failure.message;
+    formError(form, failure.code ? describeError(failure) : failure.message, fieldsOf(failure, form));
   } finally {
     button.disabled = false;
   }
@@ -132,6 +157,11 @@ async function submitAuth(event, call) {
 
 async function startSession({ token, user }) {
   resetSession();
+  // Results arriving after a logout (and maybe another login) belong to no one: dropped.
+  const generation = state.generation;
+  const current = () => generation === state.generation;
+  // The token goes to the WebSocket address of this session only, whatever changes later.
+  const wsBase = config().ws;
   state.token = token;
   state.me = user;
   setToken(token);
@@ -143,8 +173,8 @@ async function startSession({ token, user }) {
 
   realtime = new Realtime({
     url: () => {
-      const url = new URL(config().ws);
-      url.searchParams.set("token", state.token);
+      const url = new URL(wsBase);
+      url.searchParams.set("token", token);
       return url.href;
     },
     onEvent: onServerEvent,
@@ -163,18 +193,22 @@ async function startSession({ token, user }) {
 
   try {
     const me = await api.me();
+    if (!current()) return;
     state.me = me;
     writeSession({ token, user: me });
     renderMe();
   } catch (error) {
-    if (error.status === 401) return;
+    if (error.status === 401 || !current()) return;
     showError(error, "Could not load your profile");
   }
+  const report = (action) => (error) => {
+    if (current()) showError(error, action);
+  };
   await Promise.all([
-    refreshChannels().catch((error) => showError(error, "Could not load your channels")),
-    refreshPeople().catch((error) => showError(error, "Could not load your partners and requests")),
+    refreshChannels().catch(report("Could not load your channels")),
+    refreshPeople().catch(report("Could not load your partners and requests")),
   ]);
-  refreshPresence().catch(() => {});
+  if (current()) refreshPresence().catch(() => {});
 }
 
 function renderMe() {
@@ -233,11 +267,12 @@ function onConnectionState(status, info) {
 
 /** After a reconnect: whatever was missed while the socket was down. */
 async function resyncAll() {
+  const generation = state.generation;
   try {
     await Promise.all([refreshChannels(), refreshPeople(), resync()]);
-    await refreshPresence();
+    if (generation === state.generation) await refreshPresence();
   } catch (error) {
-    showError(error, "Could not catch up after reconnecting");
+    if (generation === state.generation) showError(error, "Could not catch up after reconnecting");
   }
 }
 
@@ -245,7 +280,7 @@ function onServerEvent(event) {
   if (!event || typeof event.type !== "string" || !state.me) return;
   switch (event.type) {
     case "presence":
-      setPresence(event.user_id, event.online, event.last_seen);
+      setPresence(event.user_id, event.online, event.last_seen, { pushed: true });
       break;
     case "partner_request.received":
     case "partner_request.accepted":
@@ -259,21 +294,25 @@ function onServerEvent(event) {
 
 // ---------------------------------------------------------------- settings
 
+let openSettings = () => {};
+
 function initSettings() {
   const dialog = $("settings-dialog");
   const form = $("settings-form");
+  const linkNote = $("settings-link-note");
+  openSettings = (values = config(), { fromLink = false } = {}) => {
+    form.elements.api.value = values.api;
+    form.elements.ws.value = values.ws;
+    form.elements.api.placeholder = defaultApiBase();
+    form.elements.ws.placeholder = defaultWsBase();
+    $("settings-api-default").textContent = `Default: ${defaultApiBase()}`;
+    $("settings-ws-default").textContent = `Default: ${defaultWsBase()} (connects with ?token=)`;
+    linkNote.hidden = !fromLink;
+    formError(form, "");
+    if (!dialog.open) dialog.showModal();
+  };
   for (const button of document.querySelectorAll("[data-open-settings]")) {
-    button.addEventListener("click", () => {
-      const current = config();
-      form.elements.api.value = current.api;
-      form.elements.ws.value = current.ws;
-      form.elements.api.placeholder = defaultApiBase();
-      form.elements.ws.placeholder = defaultWsBase();
-      $("settings-api-default").textContent = `Default: ${defaultApiBase()}`;
-      $("settings-ws-default").textContent = `Default: ${defaultWsBase()} (connects with ?token=)`;
-      form.querySelector(".form-error").textContent = "";
-      dialog.showModal();
-    });
+    button.addEventListener("click", () => openSettings());
   }
   form.querySelector("[data-reset]").addEventListener("click", () => {
     form.elements.api.value = "";
@@ -282,15 +321,34 @@ function initSettings() {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const before = { ...config() };
+    const field = (name, normalise) => {
+      try {
+        if (form.elements[name].value.trim()) normalise(form.elements[name].value);
+        return null;
+      } catch (error) {
+        return error;
+      }
+    };
+    const apiError = field("api", normaliseApiBase);
+    const wsError = field("ws", normaliseWsBase);
+    if (apiError || wsError) {
+      formError(form, [apiError, wsError].filter(Boolean).map((error) => error.message).join(" "), [apiError && "api", wsError && "ws"].filter(Boolean));
+      return;
+    }
     try {
       const after = saveConfig({ api: form.elements.api.value, ws: form.elements.ws.value });
       dialog.close("saved");
       if (after.api !== before.api || after.ws !== before.ws) {
-        // Start again against the new addresses (the session of that API, if any).
+        // Nothing of this session may reach the new addresses, not even in the moment before
+        // the reload: stop the socket and forget the token (it stays stored for its own pair).
+        if (realtime) realtime.stop();
+        realtime = null;
+        setToken(null);
+        state.token = null;
         location.reload();
       }
     } catch (error) {
-      form.querySelector(".form-error").textContent = error.message;
+      formError(form, error.message);
     }
   });
 }
@@ -299,6 +357,7 @@ function initSettings() {
 
 function boot() {
   loadConfig();
+  const proposed = takeQueryConfig();
   $("settings-button").appendChild(icon("settings"));
   $("logout-button").appendChild(icon("logout"));
   $("logout-button").addEventListener("click", () => logout());
@@ -322,6 +381,8 @@ function boot() {
   const session = readSession();
   if (session) startSession(session);
   else showAuth();
+  // A link asked for other servers: show them, used only if the person presses Save.
+  if (proposed) openSettings(proposed, { fromLink: true });
 }
 
 boot();

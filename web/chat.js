@@ -20,7 +20,15 @@ import {
 } from "./dom.js";
 import { state, emit, on, nameOf, rememberName, channelTitle, otherMember, compareIds, ASSISTANT_ID } from "./store.js";
 import { presenceDot } from "./presence.js";
-import { storeChannel, refreshChannels, noteActivity, forgetChannel, ensureUsers } from "./sidebar.js";
+import {
+  storeChannel,
+  refreshChannels,
+  noteActivity,
+  forgetChannel,
+  ensureUsers,
+  isPhoneLayout,
+  updateInert,
+} from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -187,16 +195,28 @@ export function resetChat() {
 }
 
 export function closeChannel() {
+  const hadFocus = $("chat-pane").contains(document.activeElement) || $("thread").contains(document.activeElement);
   stopTyping();
   closeThread({ quiet: true });
+  for (const timer of view.typing.values()) clearTimeout(timer);
   observer && observer.disconnect();
   view = emptyView(null);
   openSeq++;
   state.currentChannelId = null;
   clear($("message-list"));
+  renderTyping();
   $("chat-pane").hidden = true;
   $("chat-empty").hidden = false;
   emit("channels");
+  // The focused control just disappeared: give the focus a place to be.
+  if (hadFocus) focusHome();
+}
+
+/** Focus after the open channel went away: the channel list, else the welcome heading. */
+function focusHome() {
+  // On phones the list is in the closed sidebar; it may also be in the tab not shown.
+  const first = isPhoneLayout() || $("panel-chats").hidden ? null : $("channel-list").querySelector("button");
+  (first || $("welcome-title")).focus();
 }
 
 /** While the history does not fill the screen (replies take page slots), load older pages. */
@@ -248,15 +268,19 @@ export async function resync() {
   storeChannel(channel);
   const fetched = new Set(page.items.map((message) => message.id));
   const oldest = page.items.reduce((min, message) => (min === null || message.id < min ? message.id : min), null);
+  const newest = page.items.reduce((max, message) => (max === null || message.id > max ? message.id : max), null);
   const newestKnown = [...view.messages.keys()].reduce((max, id) => (max === null || id > max ? id : max), null);
+  // Only ids the page vouches for are judged: a message that arrived (event or ack) while it
+  // was being fetched is newer than its newest item and is kept as it is.
   if (page.next_cursor && oldest && newestKnown && oldest > newestKnown) {
     // More was missed than one page holds: start again from the newest page.
-    view.messages.clear();
+    for (const id of [...view.messages.keys()]) if (id <= newest) view.messages.delete(id);
     view.cursor = page.next_cursor;
-  } else {
+  } else if (newest) {
+    // A complete history (no next page) vouches for everything older than its newest item too.
     const lower = page.next_cursor ? oldest : "";
     for (const [id, message] of view.messages) {
-      if (id >= lower && !fetched.has(id) && !message.deleted) {
+      if (id >= lower && id <= newest && !fetched.has(id) && !message.deleted) {
         message.deleted = true;
         bump(id);
       }
@@ -706,9 +730,17 @@ function buildEditor(message, bodyId) {
   );
 }
 
-function focusMessage(messageId, key) {
+/** Which list a message's control is in (the thread's root is in two). */
+function listOf(el) {
+  return el.closest("#message-list, #thread-parent, #thread-list");
+}
+
+/** Focuses a control of a message by its focus key, in `prefer` first (after any re-render). */
+function focusMessage(messageId, key, prefer = null) {
   setTimeout(() => {
-    for (const box of [$("message-list"), $("thread-parent"), $("thread-list")]) {
+    const boxes = [$("message-list"), $("thread-parent"), $("thread-list")];
+    if (prefer) boxes.unshift(prefer);
+    for (const box of boxes) {
       const el = box.querySelector(`[data-message-id="${CSS.escape(messageId)}"] [data-focus-key="${key}"]`);
       if (el) return el.focus();
     }
@@ -881,10 +913,15 @@ function bumpReplyCount(parentId, delta) {
 function renderTyping() {
   const names = [...view.typing.keys()].map((id) => nameOf(id));
   const el = $("typing");
-  if (!names.length) el.textContent = "";
-  else if (names.length === 1) el.textContent = `${names[0]} is typing…`;
-  else if (names.length === 2) el.textContent = `${names[0]} and ${names[1]} are typing…`;
-  else el.textContent = "Several people are typing…";
+  const text = !names.length
+    ? ""
+    : names.length === 1
+      ? `${names[0]} is typing…`
+      : names.length === 2
+        ? `${names[0]} and ${names[1]} are typing…`
+        : "Several people are typing…";
+  // A live region: rewriting the same words on every typing frame would re-announce them.
+  if (el.textContent !== text) el.textContent = text;
 }
 
 // ---------------------------------------------------------------- read markers
@@ -917,10 +954,16 @@ function maybeMarkRead() {
     if (!newest) return;
     const floor = view.markSent && view.markSent > (view.myMarker || "") ? view.markSent : view.myMarker;
     if (floor && newest <= floor) return;
-    view.markSent = newest;
+    const marking = view;
+    const before = marking.markSent;
+    marking.markSent = newest;
     const channelId = view.channelId;
     if (!(realtime && realtime.send({ action: "markRead", channel_id: channelId, message_id: newest }))) {
-      api.markRead(channelId, newest).catch((error) => showError(error, "Could not mark the channel read"));
+      api.markRead(channelId, newest).catch((error) => {
+        // Not marked: forget that it was sent, so the next chance tries again.
+        if (marking.markSent === newest) marking.markSent = before;
+        showError(error, "Could not mark the channel read");
+      });
     }
   }, 250);
 }
@@ -935,6 +978,7 @@ export async function openThread(parentId) {
   view.threadEls.clear();
   $("thread").hidden = false;
   document.body.classList.add("thread-open");
+  updateInert();
   renderThread();
   $("thread-input").focus();
   await loadThread(parentId);
@@ -973,6 +1017,7 @@ function closeThread({ quiet = false } = {}) {
   view.thread = null;
   $("thread").hidden = true;
   document.body.classList.remove("thread-open");
+  updateInert();
   clear($("thread-list"));
   clear($("thread-parent"));
   $("thread-parent").dataset.version = "";
@@ -987,11 +1032,13 @@ function closeThread({ quiet = false } = {}) {
 // ---------------------------------------------------------------- reactions, edits, deletes
 
 async function pickReaction(button, message) {
+  const box = listOf(button);
   const dialog = $("emoji-dialog");
   dialog.returnValue = "";
   dialog.showModal();
   const emoji = await new Promise((resolve) => dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true }));
-  button.focus();
+  // The button may have been rebuilt while the dialog was open: find it again by message.
+  focusMessage(message.id, "react", box);
   if (!emoji) return;
   const mine = (message.reactions[emoji] || []).includes(state.me.id);
   if (!mine) await toggleReaction(button, message, emoji, false);
@@ -1024,8 +1071,9 @@ function startEdit(messageId, inThread) {
 }
 
 async function deleteMessage(button, message) {
+  const box = listOf(button);
   if (!(await confirmDialog("Delete this message for everyone?", "Delete", "Delete message"))) {
-    button.focus();
+    focusMessage(message.id, "delete", box);
     return;
   }
   await busy(
@@ -1116,6 +1164,7 @@ async function leaveChannel() {
       await api.leave(channel.id);
       forgetChannel(channel.id);
       emit("channels");
+      focusHome();
     },
     "Could not leave the channel",
   );
@@ -1131,6 +1180,7 @@ async function deleteChannel() {
       await api.deleteChannel(channel.id);
       forgetChannel(channel.id);
       emit("channels");
+      focusHome();
     },
     "Could not delete the channel",
   );

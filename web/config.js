@@ -2,8 +2,9 @@
 //
 // Defaults: the page's own origin for the HTTP API (the local gateway serves this page beside
 // the API) and ws://<page host>:<page port + 1>/ for the WebSocket API (the local gateway's
-// WebSocket port is its HTTP port + 1). Both can be overridden with `?api=...&ws=...` in the
-// page's address or in the settings dialog; the choice is kept in localStorage.
+// WebSocket port is its HTTP port + 1). Both can be changed in the settings dialog; the choice
+// is kept in localStorage. `?api=...&ws=...` in the page's address only pre-fills that dialog:
+// a link must never point the session token or a password at another server by itself.
 
 const API_KEY = "chat.apiBase";
 const WS_KEY = "chat.wsBase";
@@ -56,30 +57,8 @@ function write(key, value) {
 
 const current = { api: defaultApiBase(), ws: defaultWsBase(), apiCustom: false, wsCustom: false };
 
-/** Reads the query parameters (which win and are remembered), then localStorage. */
+/** Reads the saved addresses (or the defaults). */
 export function loadConfig() {
-  const params = new URLSearchParams(location.search);
-  let changedQuery = false;
-  for (const [param, key, normalise] of [
-    ["api", API_KEY, normaliseApiBase],
-    ["ws", WS_KEY, normaliseWsBase],
-  ]) {
-    const value = params.get(param);
-    if (value) {
-      try {
-        write(key, normalise(value));
-      } catch (error) {
-        console.warn(`ignoring ?${param}=: ${error.message}`);
-      }
-      params.delete(param);
-      changedQuery = true;
-    }
-  }
-  if (changedQuery) {
-    // Remembered now; take them out of the address so a later settings change sticks.
-    const query = params.toString();
-    history.replaceState(null, "", location.pathname + (query ? `?${query}` : "") + location.hash);
-  }
   const api = read(API_KEY);
   const ws = read(WS_KEY);
   current.api = api || defaultApiBase();
@@ -87,6 +66,37 @@ export function loadConfig() {
   current.apiCustom = Boolean(api);
   current.wsCustom = Boolean(ws);
   return current;
+}
+
+/**
+ * Takes `?api=` and `?ws=` out of the address and returns {api, ws} (the current value where a
+ * parameter is absent or invalid) when they differ from the current addresses, else null.
+ * Nothing is saved here: the caller asks the person first.
+ */
+export function takeQueryConfig() {
+  const params = new URLSearchParams(location.search);
+  const proposed = { api: current.api, ws: current.ws };
+  let present = false;
+  for (const [param, normalise] of [
+    ["api", normaliseApiBase],
+    ["ws", normaliseWsBase],
+  ]) {
+    if (!params.has(param)) continue;
+    present = true;
+    const value = params.get(param);
+    params.delete(param);
+    if (!value) continue;
+    try {
+      proposed[param] = normalise(value);
+    } catch (error) {
+      console.warn(`ignoring ?${param}=: ${error.message}`);
+    }
+  }
+  if (!present) return null;
+  // Out of the address either way, so a reload never asks again.
+  const query = params.toString();
+  history.replaceState(null, "", location.pathname + (query ? `?${query}` : "") + location.hash);
+  return proposed.api !== current.api || proposed.ws !== current.ws ? proposed : null;
 }
 
 /** Saves new addresses; an empty value goes back to the default. */

@@ -210,6 +210,30 @@ export async function busy(button, fn, action) {
   }
 }
 
+/**
+ * Shows `text` in the form's .form-error and ties it to the fields at fault (aria-invalid and
+ * aria-describedby, so a screen reader reads the reason on the field), then focuses the first
+ * of them. An empty text clears the error and every field's mark.
+ */
+export function formError(form, text, fields = []) {
+  const slot = form.querySelector(".form-error");
+  if (!slot.id) slot.id = `${form.id || "form"}-error`;
+  slot.textContent = text || "";
+  for (const field of form.querySelectorAll("[aria-invalid]")) {
+    field.removeAttribute("aria-invalid");
+    const rest = (field.getAttribute("aria-describedby") || "").split(/\s+/).filter((id) => id && id !== slot.id);
+    if (rest.length) field.setAttribute("aria-describedby", rest.join(" "));
+    else field.removeAttribute("aria-describedby");
+  }
+  const invalid = text ? fields.map((name) => (typeof name === "string" ? form.elements[name] : name)).filter(Boolean) : [];
+  for (const field of invalid) {
+    field.setAttribute("aria-invalid", "true");
+    const ids = (field.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (!ids.includes(slot.id)) field.setAttribute("aria-describedby", [...ids, slot.id].join(" "));
+  }
+  if (invalid.length) invalid[0].focus();
+}
+
 /** Asks a yes/no question in the confirm dialog; resolves true when confirmed. */
 export function confirmDialog(text, okLabel = "Confirm", title = "Are you sure?") {
   const dialog = document.getElementById("confirm-dialog");

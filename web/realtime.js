@@ -30,7 +30,8 @@ export class Realtime {
     this.pongTimer = null;
     this.stopped = true;
     this.handleOnline = () => {
-      if (this.stopped) return;
+      // An open socket survived the blip: replacing it would only cost a reconnect.
+      if (this.stopped || this.isOpen) return;
       this.attempt = 0;
       this.connectNow();
     };
@@ -148,7 +149,8 @@ export class Realtime {
         // the token still works before trying on forever.
         if (this.failedHandshakes % 3 === 0 && this.checkAuth) {
           const ok = await this.checkAuth().catch(() => true);
-          if (!ok || this.stopped) return;
+          // A socket opened meanwhile (online event, "Reconnect now") must not be replaced.
+          if (!ok || this.stopped || this.socket) return;
         }
       }
       this.schedule();

@@ -2,7 +2,7 @@
 // and join public ones) and people (partner requests received and sent, partners, everyone).
 
 import { api, allPages } from "./api.js";
-import { h, clear, icon, avatar, busy, showError, toast, relativeTime, shortTime, confirmDialog } from "./dom.js";
+import { h, clear, icon, avatar, busy, showError, toast, relativeTime, shortTime, confirmDialog, formError } from "./dom.js";
 import {
   state,
   emit,
@@ -50,6 +50,7 @@ export function initSidebar() {
   toggle.appendChild(icon("menu"));
   toggle.addEventListener("click", () => setSidebarOpen(toggle.getAttribute("aria-expanded") !== "true"));
   $("sidebar-scrim").addEventListener("click", () => setSidebarOpen(false));
+  window.matchMedia("(max-width: 820px)").addEventListener("change", updateInert);
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || event.defaultPrevented || !document.body.classList.contains("sidebar-open")) return;
     if (document.querySelector("dialog[open]")) return;
@@ -90,16 +91,32 @@ export function setSidebarOpen(open) {
   toggle.setAttribute("aria-label", open ? "Hide chats and people" : "Show chats and people");
   document.body.classList.toggle("sidebar-open", open);
   $("sidebar-scrim").hidden = !open;
+  updateInert();
   if (open) {
     const current = $("sidebar").querySelector("[aria-selected='true']");
     if (current) current.focus();
   }
 }
 
+/**
+ * On phones the open sidebar covers the conversation and the thread panel, and the open thread
+ * panel covers the conversation: what is covered is made inert, so Tab and screen readers
+ * cannot wander behind the overlay.
+ */
+export function updateInert() {
+  const phone = isPhoneLayout();
+  const sidebarOpen = phone && document.body.classList.contains("sidebar-open");
+  const threadOpen = phone && document.body.classList.contains("thread-open");
+  $("chat").inert = sidebarOpen || threadOpen;
+  $("thread").inert = sidebarOpen;
+}
+
 // ---------------------------------------------------------------- channels
 
 export async function refreshChannels() {
+  const generation = state.generation;
   const items = await allPages((cursor) => api.channels(cursor));
+  if (generation !== state.generation) return; // started by a session that has ended
   const seen = new Set();
   for (const summary of items) {
     seen.add(summary.id);
@@ -116,19 +133,22 @@ export async function refreshChannels() {
 
 /** Direct channels are shown by the other person's name and presence: fetch their members. */
 async function loadDirectMembers() {
+  const generation = state.generation;
   const missing = [...state.channels.values()].filter((channel) => channel.kind === "direct" && !channel.members);
   const worker = async () => {
     while (missing.length) {
       const channel = missing.shift();
       try {
-        storeChannel(await api.channel(channel.id), { quiet: true });
+        const full = await api.channel(channel.id);
+        if (generation !== state.generation) return;
+        storeChannel(full, { quiet: true });
       } catch (error) {
         console.warn("channel details", error);
       }
     }
   };
   await Promise.all([worker(), worker(), worker()]);
-  emit("channels");
+  if (generation === state.generation) emit("channels");
 }
 
 /** Stores a full channel (with members) and learns the members' names. */
@@ -207,7 +227,8 @@ function renderChannels() {
   $("channels-empty").hidden = channels.length > 0;
   const count = $("chats-count");
   count.hidden = !totalUnread;
-  count.textContent = totalUnread ? String(totalUnread) : "";
+  clear(count);
+  if (totalUnread) count.append(String(totalUnread), h("span", { class: "visually-hidden" }, " unread"));
   document.title = totalUnread ? `(${totalUnread}) Chat` : "Chat";
 }
 
@@ -251,11 +272,6 @@ export function wireDialog(dialog) {
   });
 }
 
-function formError(form, text) {
-  const slot = form.querySelector(".form-error");
-  slot.textContent = text || "";
-}
-
 async function openGroupDialog() {
   const dialog = $("group-dialog");
   const form = $("group-form");
@@ -288,8 +304,7 @@ async function submitGroup(event) {
   const form = event.currentTarget;
   const name = form.elements.name.value.trim();
   if (!name) {
-    formError(form, "Give the group a name.");
-    form.elements.name.focus();
+    formError(form, "Give the group a name.", ["name"]);
     return;
   }
   const memberIds = [...form.querySelectorAll("input[name=member]:checked")].map((input) => input.value);
@@ -389,11 +404,13 @@ async function submitRequest(event) {
 // ---------------------------------------------------------------- people
 
 export async function refreshPeople() {
+  const generation = state.generation;
   const [partners, received, sent] = await Promise.all([
     allPages((cursor) => api.partnerships(cursor)),
     allPages((cursor) => api.received("pending", cursor)),
     allPages((cursor) => api.sent("pending", cursor)),
   ]);
+  if (generation !== state.generation) return; // started by a session that has ended
   state.partners = new Map(partners.map((entry) => [entry.user.id, entry]));
   for (const entry of partners) rememberName(entry.user.id, entry.user.name);
   state.received = received;
@@ -410,7 +427,9 @@ export async function ensureUsers() {
 }
 
 async function loadUsers(more) {
+  const generation = state.generation;
   const page = await api.users(more ? state.usersCursor : undefined, 100);
+  if (generation !== state.generation) return;
   if (!more) state.users = [];
   const known = new Set(state.users.map((user) => user.id));
   for (const user of page.items) {
@@ -425,12 +444,14 @@ async function loadUsers(more) {
 
 /** Presence events reach partners and co-members only: ask for the others once. */
 async function loadUnknownPresence() {
+  const generation = state.generation;
   const unknown = state.users.filter((user) => user.id !== state.me.id && !state.presence.has(user.id)).slice(0, 60);
   const worker = async () => {
     while (unknown.length) {
       const user = unknown.shift();
       try {
         const presence = await api.presence(user.id);
+        if (generation !== state.generation) return;
         setPresence(presence.user_id, presence.online, presence.last_seen);
       } catch {
         // not important enough to report
@@ -497,8 +518,11 @@ function renderPeopleNow() {
   $("received-empty").hidden = state.received.length > 0;
   const badge = $("people-count");
   badge.hidden = !state.received.length;
-  badge.textContent = state.received.length ? String(state.received.length) : "";
-  badge.setAttribute("aria-label", `${state.received.length} pending requests`);
+  // Words for screen readers in the text itself (an aria-label on a plain span is ignored).
+  clear(badge);
+  if (state.received.length) {
+    badge.append(String(state.received.length), h("span", { class: "visually-hidden" }, " pending requests"));
+  }
 
   const sent = clear($("sent-list"));
   for (const request of state.sent) {
@@ -628,18 +652,23 @@ export function onPartnerEvent(event) {
 }
 
 export async function refreshPresence() {
+  const generation = state.generation;
+  const startedAt = performance.now();
   const { items } = await api.online();
+  if (generation !== state.generation) return;
+  // A presence event received while the request was on its way is newer than its answer.
+  const pushedSince = (id) => (state.presencePushedAt.get(id) ?? -Infinity) >= startedAt;
   const online = new Set();
   for (const contact of items) {
     online.add(contact.user_id);
     rememberName(contact.user_id, contact.name);
-    setPresence(contact.user_id, true, contact.last_seen);
+    if (!pushedSince(contact.user_id)) setPresence(contact.user_id, true, contact.last_seen);
   }
   // Contacts not listed are offline now.
   const contacts = new Set(state.partners.keys());
   for (const channel of state.channels.values()) for (const member of channel.members || []) contacts.add(member.user_id);
   for (const id of contacts) {
-    if (id !== state.me.id && id !== ASSISTANT_ID && !online.has(id)) {
+    if (id !== state.me.id && id !== ASSISTANT_ID && !online.has(id) && !pushedSince(id)) {
       const known = state.presence.get(id);
       if (!known || known.online) setPresence(id, false, null);
     }

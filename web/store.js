@@ -8,6 +8,7 @@ export const state = {
   token: null,
   names: new Map(), // user id → name
   presence: new Map(), // user id → {online, last_seen}
+  presencePushedAt: new Map(), // user id → performance.now() of its last presence event
   channels: new Map(), // channel id → summary (+ members once known)
   activity: new Map(), // channel id → id of the newest message seen (for ordering)
   unread: new Map(), // channel id → count of messages that arrived while it was not open
@@ -19,6 +20,7 @@ export const state = {
   usersLoaded: false,
   currentChannelId: null,
   connection: "closed",
+  generation: 0, // bumped by resetSession: async results of an older session are dropped
 };
 
 const listeners = new Map();
@@ -57,9 +59,11 @@ export function isOnline(id) {
 
 /**
  * Records a presence fact. Events of one user can race (a quick reconnect), so the one with
- * the latest last_seen wins; an equal or unknown time takes the newer word.
+ * the latest last_seen wins; an equal or unknown time takes the newer word. `pushed` marks a
+ * presence event, so a snapshot requested before it cannot overwrite it.
  */
-export function setPresence(userId, online, lastSeen) {
+export function setPresence(userId, online, lastSeen, { pushed = false } = {}) {
+  if (pushed) state.presencePushedAt.set(userId, performance.now());
   const before = state.presence.get(userId);
   if (before && before.last_seen && lastSeen && lastSeen < before.last_seen) return;
   state.presence.set(userId, { online, last_seen: lastSeen || (before && before.last_seen) || null });
@@ -67,10 +71,12 @@ export function setPresence(userId, online, lastSeen) {
 }
 
 export function resetSession() {
+  state.generation += 1;
   state.me = null;
   state.token = null;
   state.names.clear();
   state.presence.clear();
+  state.presencePushedAt.clear();
   state.channels.clear();
   state.activity.clear();
   state.unread.clear();

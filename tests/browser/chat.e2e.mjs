@@ -2,7 +2,7 @@
 // browser context, register through the page, become partners, chat live in a direct channel
 // (typing, read receipts, reactions, a thread, an edit, a delete), see each other's presence
 // change (also across a network drop and the reconnect that follows), and one of them gets a
-// live answer from the assistant.
+// live answer from the assistant. A link with ?ws= must only open the settings dialog.
 //
 //   BASE_URL=http://127.0.0.1:3000 node tests/browser/chat.e2e.mjs
 //
@@ -71,6 +71,19 @@ async function visible(locator, what) {
   }
 }
 
+// Starts waiting for the locator at once and returns a check to await later: for notices that
+// last 6 s, so the wait begins before the action that causes them, not after earlier waits.
+function watch(locator, what) {
+  const outcome = visible(locator, what).then(
+    () => null,
+    (error) => error,
+  );
+  return async () => {
+    const error = await outcome;
+    if (error) throw error;
+  };
+}
+
 // Waits until no element of the locator is visible.
 async function gone(locator, what) {
   const deadline = Date.now() + WAIT;
@@ -84,6 +97,8 @@ const sidebar = (page) => page.getByRole("navigation", { name: "Chats and people
 const messages = (page) => page.getByRole("list", { name: "Messages" });
 const thread = (page) => page.getByRole("complementary", { name: "Thread" });
 const message = (page, text) => messages(page).getByRole("listitem").filter({ hasText: text });
+// Stored messages only: a pending item (sending… or not sent) has no data-message-id.
+const stored = (page, text) => messages(page).locator("li[data-message-id]").filter({ hasText: text });
 const dot = (page, person, state) => page.getByRole("img", { name: `${person.name} is ${state}` });
 
 async function showTab(page, name) {
@@ -128,9 +143,29 @@ function step(t, name, fn) {
 test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t) => {
   rmSync(SHOTS, { recursive: true, force: true });
   browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: ["--no-sandbox"] });
+  // Notices watched from one step to the next (see watch()).
+  let bobRequestNotice;
+  let aliceAcceptNotice;
   try {
     await step(t, "both register through the page and go live", async () => {
       await Promise.all([register(alice), register(bob)]);
+    });
+
+    await step(t, "a link with ?ws= opens the settings dialog instead of connecting there", async () => {
+      const page = alice.page;
+      const sockets = [];
+      page.on("websocket", (socket) => sockets.push(socket.url()));
+      await page.goto(`${BASE_URL}/?ws=${encodeURIComponent("ws://127.0.0.1:9/")}`);
+      const dialog = page.getByRole("dialog", { name: "Server settings" });
+      await visible(dialog, "the settings dialog opened by the link");
+      assert.equal(await dialog.getByLabel("WebSocket address").inputValue(), "ws://127.0.0.1:9/");
+      assert.ok(!new URL(page.url()).searchParams.has("ws"), "?ws= is taken out of the address");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await gone(dialog, "the settings dialog after Cancel");
+      await visible(page.getByRole("heading", { name: `Welcome, ${alice.name}` }), "Alice still signed in");
+      await visible(page.getByRole("status").filter({ hasText: /^Live$/ }), "Alice live on the usual socket");
+      assert.equal(await page.evaluate(() => localStorage.getItem("chat.wsBase")), null, "nothing saved without Save");
+      assert.deepEqual(sockets.filter((url) => new URL(url).port === "9"), [], "no socket to the linked address");
     });
 
     await step(t, "Bob logs out; a wrong password shows the API's error; he logs in again", async () => {
@@ -141,6 +176,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await form.getByLabel("Password").fill("not the password");
       await form.getByRole("button", { name: "Log in" }).click();
       await visible(form.getByRole("alert").filter({ hasText: "[unauthorized]" }), "the login error");
+      assert.equal(await form.getByLabel("Password").getAttribute("aria-invalid"), "true", "the password marked invalid");
       await form.getByLabel("Password").fill(bob.password);
       await form.getByRole("button", { name: "Log in" }).click();
       await visible(page.getByRole("heading", { name: `Welcome, ${bob.name}` }), "Bob's welcome after logging in");
@@ -154,6 +190,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await sidebar(page).getByRole("button", { name: `Add partner: ${bob.name}` }).click();
       const dialog = page.getByRole("dialog", { name: `Partner request to ${bob.name}` });
       await dialog.getByLabel("Message").fill("Shall we work together?");
+      bobRequestNotice = watch(bob.page.getByText(`${alice.name} sent you a partner request.`), "the request notice");
       await dialog.getByRole("button", { name: "Send request" }).click();
       await gone(dialog, "the request dialog");
       await visible(sidebar(page).getByRole("button", { name: `Cancel request to ${bob.name}` }), "the sent request");
@@ -161,10 +198,11 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
 
     await step(t, "Bob gets it live in his inbox and accepts it", async () => {
       const page = bob.page;
-      await visible(page.getByText(`${alice.name} sent you a partner request.`), "the request notice");
+      await bobRequestNotice();
       await showTab(page, "People");
       const inbox = sidebar(page).getByRole("list", { name: "Requests received" });
       await visible(inbox.getByText("Shall we work together?", { exact: false }), "the request's message");
+      aliceAcceptNotice = watch(alice.page.getByText(`${bob.name} accepted your partner request.`), "the acceptance notice");
       await inbox.getByRole("button", { name: `Accept request from ${alice.name}` }).click();
       const partners = sidebar(page).getByRole("list", { name: "Partners" });
       await visible(partners.getByText(alice.name, { exact: true }), "Alice among Bob's partners");
@@ -173,7 +211,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
 
     await step(t, "Alice sees the acceptance live, with Bob online", async () => {
       const page = alice.page;
-      await visible(page.getByText(`${bob.name} accepted your partner request.`), "the acceptance notice");
+      await aliceAcceptNotice();
       const partners = sidebar(page).getByRole("list", { name: "Partners" });
       await visible(partners.getByText(bob.name, { exact: true }), "Bob among Alice's partners");
       await visible(partners.getByRole("img", { name: `${bob.name} is online` }), "Bob online in Alice's partners");
@@ -184,7 +222,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await sidebar(page).getByRole("list", { name: "Partners" }).getByRole("button", { name: `Message ${bob.name}` }).click();
       await visible(page.getByRole("heading", { name: bob.name, level: 1 }), "the direct channel's title");
       await send(page, "Hi Bob! The launch is on Friday.");
-      await visible(message(page, "Hi Bob! The launch is on Friday.").filter({ hasNotText: "sending…" }), "Alice's message stored");
+      await visible(stored(page, "Hi Bob! The launch is on Friday."), "Alice's message stored");
     });
 
     await step(t, "Bob gets the message live and the channel appears for him", async () => {
@@ -274,7 +312,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(bob.page.getByRole("status").filter({ hasText: /^Offline/ }), "Bob's offline status");
       await visible(dot(alice.page, bob, "offline"), "Bob offline in Alice's window");
       await send(alice.page, "Did you get the agenda?");
-      await visible(message(alice.page, "Did you get the agenda?").filter({ hasNotText: "sending…" }), "Alice's message stored");
+      await visible(stored(alice.page, "Did you get the agenda?"), "Alice's message stored");
       await bob.context.setOffline(false);
       await visible(bob.page.getByRole("status").filter({ hasText: /^Live$/ }), "Bob live again");
       await visible(message(bob.page, "Did you get the agenda?"), "the missed message after the reconnect");
@@ -324,14 +362,20 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await shoot(page, "bob-phone");
       await message(page, "Friday at 10:00.").getByRole("button", { name: "2 replies: open thread" }).click();
       await visible(thread(page), "the thread panel at phone width");
+      // What an overlay covers is out of reach of Tab (inert) until it closes.
+      const chatInert = () => page.locator("#chat").evaluate((el) => el.inert);
+      assert.equal(await chatInert(), true, "the conversation is inert behind the thread panel");
       await shoot(page, "bob-phone-thread");
       await page.keyboard.press("Escape");
       await gone(thread(page), "the thread panel after Escape");
+      assert.equal(await chatInert(), false, "the conversation is reachable again");
       await page.getByRole("button", { name: "Show chats and people" }).click();
       await visible(sidebar(page).getByRole("tab", { name: /^Chats/ }), "the sidebar at phone width");
+      assert.equal(await chatInert(), true, "the conversation is inert behind the sidebar");
       await shoot(page, "bob-phone-sidebar");
       await page.keyboard.press("Escape");
       await gone(sidebar(page).getByRole("tab", { name: /^Chats/ }), "the sidebar after Escape");
+      assert.equal(await chatInert(), false, "the conversation is reachable after the sidebar closes");
     });
 
     await step(t, "Bob closes his window: Alice sees him go offline", async () => {
