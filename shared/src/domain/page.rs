@@ -56,7 +56,10 @@ mod tests {
     fn an_empty_cursor_is_the_first_page() {
         assert_eq!(PageRequest::parse(None, Some("")).unwrap().cursor, None);
         assert_eq!(
-            PageRequest::parse(None, Some("abc")).unwrap().cursor.as_deref(),
+            PageRequest::parse(None, Some("abc"))
+                .unwrap()
+                .cursor
+                .as_deref(),
             Some("abc")
         );
     }

@@ -11,7 +11,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
-use crate::storage::{Admission, ChannelAccess};
+use crate::storage::{Admission, ChannelAccess, Read};
 use crate::AppContext;
 
 /// A channel with its members, as `GET /channels/{id}` shows it.
@@ -63,7 +63,7 @@ async fn view(
     memberships: Vec<Membership>,
 ) -> Result<ChannelView, AppError> {
     let ids: Vec<UserId> = memberships.iter().map(|m| m.user_id.clone()).collect();
-    let users = ctx.store.get_users(&ids).await?;
+    let users = ctx.store.get_users_for_display(&ids).await?;
     Ok(ChannelView {
         channel,
         members: name_members(memberships, &users),
@@ -180,7 +180,7 @@ pub async fn list_mine(
         ctx.store.list_member_channel_ids(caller, page)
     )?;
     Ok(Page {
-        items: ctx.store.get_channels(&ids.items).await?,
+        items: ctx.store.get_channels(&ids.items, Read::Eventual).await?,
         next_cursor: ids.next_cursor,
     })
 }
@@ -242,7 +242,7 @@ async fn admit(
     ids.push(membership.user_id.clone());
     let (_, users) = tokio::try_join!(
         ctx.store.add_member(&channel, &membership, admission),
-        ctx.store.get_users(&ids)
+        ctx.store.get_users_for_display(&ids)
     )?;
     channel.member_count += 1;
     members.push(membership.clone());

@@ -85,7 +85,11 @@ async fn leave_channels(
     let mut page = PageRequest::parse(Some("100"), None)?;
     loop {
         let listed = ctx.store.list_member_channel_ids(user, &page).await?;
-        for channel in ctx.store.get_channels(&listed.items).await? {
+        for channel in ctx
+            .store
+            .get_channels(&listed.items, crate::storage::Read::Consistent)
+            .await?
+        {
             leave_or_delete(ctx, user, &channel).await?;
         }
         match listed.next_cursor {

@@ -151,7 +151,7 @@ pub async fn list_partnerships(
         ctx.store.list_partners(caller, page)
     )?;
     let ids: Vec<UserId> = partners.items.iter().map(|(id, _)| id.clone()).collect();
-    let users = ctx.store.get_users(&ids).await?;
+    let users = ctx.store.get_users_for_display(&ids).await?;
     Ok(Page {
         items: partners
             .items

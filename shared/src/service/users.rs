@@ -138,7 +138,7 @@ pub async fn online_contacts(
     caller: &UserId,
 ) -> Result<Vec<OnlineContact>, AppError> {
     let (_, contacts) = tokio::try_join!(require_caller(ctx, caller), contacts(ctx, caller))?;
-    let users = ctx.store.get_users(&contacts).await?;
+    let users = ctx.store.get_users_for_display(&contacts).await?;
     let mut online: Vec<OnlineContact> = users
         .into_values()
         .filter(|user| user.online)

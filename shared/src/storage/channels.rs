@@ -135,7 +135,7 @@ impl Store {
             membership: None,
             users: Vec::new(),
         };
-        for item in self.batch_get(wanted).await? {
+        for item in self.batch_get(wanted, super::Read::Consistent).await? {
             let sk = string_of(&item, SK);
             if sk == keys::CHANNEL_META {
                 access.channel = live_channel(from_item(item)?);
@@ -346,10 +346,14 @@ impl Store {
 
     /// Channels by id (one BatchGetItem per 100, sent at once), deleted ones left out, in the
     /// given order.
-    pub async fn get_channels(&self, ids: &[ChannelId]) -> Result<Vec<Channel>, AppError> {
+    pub async fn get_channels(
+        &self,
+        ids: &[ChannelId],
+        read: super::Read,
+    ) -> Result<Vec<Channel>, AppError> {
         let batches = ids
             .chunks(100)
-            .map(|chunk| self.batch_get(chunk.iter().map(keys::channel_key).collect()));
+            .map(|chunk| self.batch_get(chunk.iter().map(keys::channel_key).collect(), read));
         let mut found = std::collections::HashMap::new();
         for item in futures::future::try_join_all(batches)
             .await?

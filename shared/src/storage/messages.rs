@@ -156,7 +156,7 @@ impl Store {
         wanted.extend(message.map(|m| keys::message_key(channel, m)));
         wanted.extend(client.map(|c| keys::client_key(channel, caller, c)));
         let mut context = MessageContext::default();
-        for item in self.batch_get(wanted).await? {
+        for item in self.batch_get(wanted, super::Read::Consistent).await? {
             let sk = string_of(&item, SK);
             if sk == keys::CHANNEL_META {
                 let channel: ChannelItem = from_item(item)?;

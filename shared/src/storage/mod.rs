@@ -21,6 +21,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
 pub use channels::{Admission, ChannelAccess};
+
+/// How fresh a batch read must be. `Consistent` sees every write that completed before it and
+/// costs 1 read unit per item (up to 4 KB); `Eventual` may miss a write of the last second at
+/// half the cost, which is all that names and summaries in a list need (`make bench` shows the
+/// difference per route).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    Consistent,
+    Eventual,
+}
 pub use cursor::CursorCodec;
 pub use email::EmailClaim;
 pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
@@ -61,9 +71,9 @@ impl Store {
         Ok(())
     }
 
-    /// Strongly consistent BatchGetItem of up to 100 keys in one round trip (plus retries of
-    /// unprocessed keys, which only happen under throttling).
-    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, AppError> {
+    /// BatchGetItem of up to 100 keys in one round trip (plus retries of unprocessed keys,
+    /// which only happen under throttling).
+    async fn batch_get(&self, keys: Vec<Item>, read: Read) -> Result<Vec<Item>, AppError> {
         let mut found = Vec::with_capacity(keys.len());
         if keys.is_empty() {
             return Ok(found);
@@ -71,7 +81,7 @@ impl Store {
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
-                .consistent_read(true)
+                .consistent_read(read == Read::Consistent)
                 .build()
                 .map_err(AppError::internal)?,
         );

@@ -123,11 +123,14 @@ impl Store {
     ) -> Result<(Option<User>, Option<PartnerRequest>), AppError> {
         let pk = keys::user_pk(caller);
         let items = self
-            .batch_get(vec![
-                keys::user_key(caller),
-                keys::key(pk.clone(), keys::request_sk(true, id)),
-                keys::key(pk, keys::request_sk(false, id)),
-            ])
+            .batch_get(
+                vec![
+                    keys::user_key(caller),
+                    keys::key(pk.clone(), keys::request_sk(true, id)),
+                    keys::key(pk, keys::request_sk(false, id)),
+                ],
+                super::Read::Consistent,
+            )
             .await?;
         let (mut user, mut request) = (None, None);
         for item in items {

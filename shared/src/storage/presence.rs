@@ -270,7 +270,8 @@ impl Store {
     ) -> Result<Vec<(UserId, ConnectionId)>, AppError> {
         let now = Timestamp::now().unix_seconds();
         let mut connections = Vec::new();
-        for profile in self.get_profiles(users).await? {
+        // Consistent: a socket opened a moment ago must get the push.
+        for profile in self.get_profiles(users, super::Read::Consistent).await? {
             connections.extend(
                 profile
                     .live_connections(now)
