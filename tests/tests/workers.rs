@@ -14,7 +14,7 @@ use maintenance_worker::MaintenanceWorker;
 use serde_json::{json, Value};
 use shared::assistant::{Assistant, HttpEngine, HttpEngineConfig, Turn};
 use shared::domain::{MessageRole, UserId};
-use shared::routes::{QueueBinding, QUEUE_BINDINGS};
+use shared::routes::{QueueBinding, EMAIL_WORKER, QUEUE_BINDINGS};
 use std::sync::Arc;
 
 const SENDER: &str = "noreply@example.com";
@@ -149,6 +149,26 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     let mails = emails_to(&bob.email).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0]["subject"], "Partner request accepted by Ada");
+}
+
+/// A long poll outlasts the functions' 2 s attempt timeout: an empty poll of the gateway's
+/// production length must end empty, not in a timeout (every idle poll used to).
+#[tokio::test]
+async fn an_empty_long_poll_ends_empty_not_in_a_timeout() {
+    let env = TestEnv::new().await;
+    let mut source = EventSource::new(env.queue_url.clone(), binding(EMAIL_WORKER));
+    source.wait_seconds = 3;
+    let worker = email_worker(&env).await;
+    let started = std::time::Instant::now();
+    let polled = poll_once(
+        &env.sqs,
+        &source,
+        &queue_arn(&env.sqs, &env.queue_url).await.unwrap(),
+        &worker,
+    )
+    .await;
+    assert_eq!(polled.map_err(|err| err.to_string()), Ok(0));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
 }
 
 #[tokio::test]

@@ -94,6 +94,22 @@ pub async fn poll_once(
         .wait_time_seconds(source.wait_seconds)
         .message_system_attribute_names(MessageSystemAttributeName::All)
         .message_attribute_names("All")
+        // The functions' SDK config gives up on an attempt after 2 s, shorter than a long
+        // poll: without this every empty poll would time out (and a message moto handed out
+        // just then would wait for its visibility timeout).
+        .customize()
+        .config_override(
+            aws_sdk_sqs::config::Builder::default().timeout_config(
+                aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(
+                        u64::try_from(source.wait_seconds).unwrap_or(0) + 5,
+                    ))
+                    .operation_timeout(Duration::from_secs(
+                        u64::try_from(source.wait_seconds).unwrap_or(0) + 10,
+                    ))
+                    .build(),
+            ),
+        )
         .send()
         .await?;
     let messages = received.messages.unwrap_or_default();
