@@ -7,14 +7,15 @@ CARGO ?= cargo
 # so cargo-lambda finds zig as `python3 -m ziglang`.
 SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 
-.PHONY: help install dev test fuzz lint template-lint build bench fmt
+.PHONY: help install dev test browser-test fuzz lint template-lint build bench fmt
 
 help:
 	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
 	@echo "make test           install what is missing, lint code and template, run the whole test suite"
+	@echo "make browser-test   the web client's end-to-end test in Chromium (screenshots in tests/browser/screenshots/)"
 	@echo "make fuzz           longer contract fuzzing (schemathesis) and property tests (proptest)"
 	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
-	@echo "make bench          benchmarks: messaging (10,000 messages), WebSocket fan-out (1,000 sockets), queue workers"
+	@echo "make bench          benchmark report (cold starts, memory, per-route latency and cost, fan-out, workers) into docs/performance.md"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
 	@echo "make template-lint  sam validate --lint and cfn-lint on template.yaml"
 
@@ -38,6 +39,11 @@ test: install lint template-lint
 	$(CARGO) build --workspace --bins --locked   # the bootstrap binaries the runtime-API tests run
 	infra/scripts/with-emulators.sh $(CARGO) test --workspace --locked --no-fail-fast
 	infra/scripts/fuzz-api.sh   # bounded schemathesis run against the local gateway
+	infra/scripts/browser-test.sh   # the web client in Chromium, two people chatting
+
+browser-test: install
+	$(CARGO) build --locked -p local-gateway
+	infra/scripts/browser-test.sh
 
 # Longer runs of the same fuzzers: schemathesis with many more examples per operation, and
 # the property tests with 20,000 cases each.
@@ -52,12 +58,14 @@ build: install
 	$(SAM_ENV) sam build --no-cached --beta-features
 	@infra/scripts/sizes.sh
 
-# Dev profile: the time goes to DynamoDB Local, not to our code, and a release build of the
-# whole dependency tree would take longer than the benchmark.
+# The benchmark report: release binaries of every function and of a hello-world baseline for
+# the cold-start figures, then every benchmark; the tables go to docs/performance.md. The
+# benchmarks themselves run in the dev profile: their time goes to DynamoDB Local, and a
+# release build of the whole test harness would take longer than the benchmarks.
+FUNCTION_PACKAGES := $(patsubst functions/%,-p %,$(wildcard functions/*))
 bench: install
-	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench messages
-	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench fanout
-	infra/scripts/with-emulators.sh $(CARGO) bench --locked --profile dev -p integration-tests --bench workers
+	$(CARGO) build --release --locked $(FUNCTION_PACKAGES) -p hello-lambda
+	infra/scripts/bench-report.sh
 
 fmt:
 	$(CARGO) fmt --all

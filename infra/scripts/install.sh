@@ -63,4 +63,13 @@ if [ ! -x "$FUZZ_VENV/bin/schemathesis" ]; then
   python3 -m venv "$FUZZ_VENV"
   "$FUZZ_VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
 fi
+# The web client's browser test: Debian's Chromium (no browser download) and playwright-core.
+# The emoji font only makes reactions render in the screenshots.
+if ! command -v chromium >/dev/null && [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  log "installing Chromium (browser test)"; apt_install chromium fonts-noto-color-emoji
+fi
+if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+  log "installing playwright-core into tests/browser/node_modules"
+  npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund --silent >/dev/null
+fi
 log "local tools ready in $LOCAL"

@@ -212,7 +212,7 @@ async fn run() {
 
     println!();
     println!(
-        "fan-out benchmark: one channel, {} members x {CONNECTIONS_PER_MEMBER} connections = {expected} sockets on the local gateway, DynamoDB Local, {SENDS} sends (setup {setup_secs:.0} s)",
+        "### WebSocket fan-out\n\nOne channel, {} members x {CONNECTIONS_PER_MEMBER} connections = {expected} sockets on the local gateway, DynamoDB Local, {SENDS} sends (setup {setup_secs:.0} s).\n",
         everyone.len()
     );
     println!("| measure | value |");

@@ -93,7 +93,7 @@ async fn run() {
     let search_calls = counter.take().calls;
 
     println!();
-    println!("messaging benchmark: {MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} concurrent senders");
+    println!("### Messaging throughput\n\n{MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} concurrent senders.\n");
     println!("| operation | throughput | DynamoDB calls per operation |");
     println!("|---|---|---|");
     println!(

@@ -236,7 +236,7 @@ async fn run() {
     };
 
     println!();
-    println!("queue worker benchmark: local gateway SQS event source, moto, DynamoDB Local");
+    println!("### Queue workers\n\nThrough the local gateway's SQS event source, moto and DynamoDB Local.\n");
     println!("| measure | value |");
     println!("|---|---|");
     println!("| email worker ({EMAILS} events, batches of 10) | {email_rate:.0} records/s |");

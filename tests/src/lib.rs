@@ -166,6 +166,30 @@ impl TestEnv {
         }
     }
 
+    /// The environment a function's bootstrap binary needs to run against this test's table
+    /// and queues (the emulator endpoints included).
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA"))
+            .collect();
+        vars.extend([
+            ("TABLE_NAME".into(), self.table.clone()),
+            ("NOTIFICATION_QUEUE_URL".into(), self.queue_url.clone()),
+            (
+                "MAINTENANCE_QUEUE_URL".into(),
+                self.maintenance_queue_url.clone(),
+            ),
+            (
+                "ASSISTANT_QUEUE_URL".into(),
+                self.assistant_queue_url.clone(),
+            ),
+            ("JWT_SECRET".into(), TEST_SECRET.into()),
+            ("SENDER_EMAIL".into(), "noreply@example.com".into()),
+            ("RUST_LOG".into(), "warn".into()),
+        ]);
+        vars
+    }
+
     /// Calls the function owning `method path` with the API Gateway event the gateway builds.
     pub async fn call(
         &self,

@@ -1,22 +1,39 @@
-//! Counts what a DynamoDB client does, for benchmarks: requests sent (retries included) and
-//! items read (items returned by GetItem, BatchGetItem and Query), through an SDK interceptor.
+//! Counts what a DynamoDB client does, for benchmarks: requests sent (retries included), items
+//! read (items returned by GetItem, BatchGetItem and Query), and the read and write capacity
+//! units DynamoDB reports, through an SDK interceptor that asks every request for
+//! `ReturnConsumedCapacity: TOTAL` (the application's own requests never pay for that).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::config::interceptors::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+    BeforeSerializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    FinalizerInterceptorContextRef,
 };
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
-use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput;
-use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
-use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::batch_get_item::{BatchGetItemInput, BatchGetItemOutput};
+use aws_sdk_dynamodb::operation::batch_write_item::{BatchWriteItemInput, BatchWriteItemOutput};
+use aws_sdk_dynamodb::operation::delete_item::{DeleteItemInput, DeleteItemOutput};
+use aws_sdk_dynamodb::operation::get_item::{GetItemInput, GetItemOutput};
+use aws_sdk_dynamodb::operation::put_item::{PutItemInput, PutItemOutput};
+use aws_sdk_dynamodb::operation::query::{QueryInput, QueryOutput};
+use aws_sdk_dynamodb::operation::transact_get_items::{
+    TransactGetItemsInput, TransactGetItemsOutput,
+};
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsInput, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemInput, UpdateItemOutput};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 
 #[derive(Debug, Clone, Default)]
 pub struct DynamoMeter {
     calls: Arc<AtomicU64>,
     items_read: Arc<AtomicU64>,
+    /// Capacity units in thousandths, so they add up atomically.
+    read_milliunits: Arc<AtomicU64>,
+    write_milliunits: Arc<AtomicU64>,
 }
 
 /// What happened since the last `take`.
@@ -24,6 +41,19 @@ pub struct DynamoMeter {
 pub struct Metered {
     pub calls: u64,
     pub items_read: u64,
+    /// Read and write capacity units consumed, in thousandths.
+    pub read_milliunits: u64,
+    pub write_milliunits: u64,
+}
+
+impl Metered {
+    pub fn read_units(&self) -> f64 {
+        self.read_milliunits as f64 / 1000.0
+    }
+
+    pub fn write_units(&self) -> f64 {
+        self.write_milliunits as f64 / 1000.0
+    }
 }
 
 impl DynamoMeter {
@@ -40,6 +70,8 @@ impl DynamoMeter {
         Metered {
             calls: self.calls.swap(0, Ordering::Relaxed),
             items_read: self.items_read.swap(0, Ordering::Relaxed),
+            read_milliunits: self.read_milliunits.swap(0, Ordering::Relaxed),
+            write_milliunits: self.write_milliunits.swap(0, Ordering::Relaxed),
         }
     }
 }
@@ -47,6 +79,36 @@ impl DynamoMeter {
 impl Intercept for DynamoMeter {
     fn name(&self) -> &'static str {
         "DynamoMeter"
+    }
+
+    fn modify_before_serialization(
+        &self,
+        context: &mut BeforeSerializationInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let input = context.input_mut();
+        let total = Some(ReturnConsumedCapacity::Total);
+        if let Some(i) = input.downcast_mut::<GetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<QueryInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<BatchGetItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<TransactGetItemsInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<PutItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<UpdateItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<DeleteItemInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
+            i.return_consumed_capacity = total;
+        } else if let Some(i) = input.downcast_mut::<BatchWriteItemInput>() {
+            i.return_consumed_capacity = total;
+        }
+        Ok(())
     }
 
     fn read_before_transmit(
@@ -81,6 +143,38 @@ impl Intercept for DynamoMeter {
             0
         };
         self.items_read.fetch_add(items, Ordering::Relaxed);
+        let units = |capacity: &[&ConsumedCapacity]| -> u64 {
+            capacity
+                .iter()
+                .map(|c| (c.capacity_units().unwrap_or(0.0) * 1000.0).round() as u64)
+                .sum()
+        };
+        let read = if let Some(o) = output.downcast_ref::<GetItemOutput>() {
+            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
+            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
+            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<TransactGetItemsOutput>() {
+            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
+        } else {
+            0
+        };
+        let write = if let Some(o) = output.downcast_ref::<PutItemOutput>() {
+            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<UpdateItemOutput>() {
+            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<DeleteItemOutput>() {
+            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
+            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
+        } else if let Some(o) = output.downcast_ref::<BatchWriteItemOutput>() {
+            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
+        } else {
+            0
+        };
+        self.read_milliunits.fetch_add(read, Ordering::Relaxed);
+        self.write_milliunits.fetch_add(write, Ordering::Relaxed);
         Ok(())
     }
 }

@@ -33,6 +33,8 @@ struct Shared {
     next: Arc<Mutex<mpsc::Receiver<Pending>>>,
     waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
     init_error: Arc<Mutex<Option<Value>>>,
+    /// When the function first asked for an event: the end of its init phase.
+    first_poll: Arc<std::sync::OnceLock<Instant>>,
 }
 
 pub struct RuntimeHarness {
@@ -60,6 +62,7 @@ pub fn binary_path(name: &str) -> PathBuf {
 }
 
 async fn next(State(shared): State<Shared>) -> (HeaderMap, String) {
+    shared.first_poll.get_or_init(Instant::now);
     let pending = shared.next.lock().await.recv().await;
     let mut headers = HeaderMap::new();
     let Some(pending) = pending else {
@@ -141,6 +144,7 @@ impl RuntimeHarness {
             next: Arc::new(Mutex::new(receiver)),
             waiting: Arc::default(),
             init_error: Arc::default(),
+            first_poll: Arc::default(),
         };
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -203,6 +207,15 @@ impl RuntimeHarness {
                 panic!("no answer within 30 s (init error: {init:?}, exit: {status:?})")
             }
         }
+    }
+
+    /// How long the process took from spawn to its first request for an event (Lambda's
+    /// "Init Duration"), once it has asked.
+    pub fn init_duration(&self) -> Option<Duration> {
+        self.shared
+            .first_poll
+            .get()
+            .map(|polled| polled.duration_since(self.started))
     }
 
     /// The process id, for memory readings.

@@ -2,37 +2,15 @@
 //! events/ files through the runtime protocol, with DynamoDB Local and moto behind it.
 
 use integration_tests::runtime_api::{binary_path, Outcome, RuntimeHarness};
-use integration_tests::{samples, TestEnv, TEST_SECRET};
+use integration_tests::{samples, TestEnv};
 use serde_json::Value;
-
-fn function_env(env: &TestEnv) -> Vec<(String, String)> {
-    let mut vars: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, _)| k.starts_with("AWS_") && !k.starts_with("AWS_LAMBDA"))
-        .collect();
-    vars.extend([
-        ("TABLE_NAME".into(), env.table.clone()),
-        ("NOTIFICATION_QUEUE_URL".into(), env.queue_url.clone()),
-        (
-            "MAINTENANCE_QUEUE_URL".into(),
-            env.maintenance_queue_url.clone(),
-        ),
-        (
-            "ASSISTANT_QUEUE_URL".into(),
-            env.assistant_queue_url.clone(),
-        ),
-        ("JWT_SECRET".into(), TEST_SECRET.into()),
-        ("SENDER_EMAIL".into(), "noreply@example.com".into()),
-        ("RUST_LOG".into(), "warn".into()),
-    ]);
-    vars
-}
 
 #[tokio::test]
 async fn bootstrap_binaries_answer_their_sample_events() {
     let env = TestEnv::new().await;
     let samples = samples::load();
     for function in ["users-api", "partners-api", "channels-api"] {
-        let mut harness = RuntimeHarness::start(&binary_path(function), &function_env(&env)).await;
+        let mut harness = RuntimeHarness::start(&binary_path(function), &env.function_env()).await;
         for sample in samples.iter().filter(|s| s.function == function) {
             let Outcome::Response(response) = harness.invoke(sample.event.clone()).await else {
                 panic!("{function}/{}: the function reported an error", sample.name);
@@ -84,7 +62,7 @@ async fn websocket_bootstrap_binaries_answer_their_sample_events() {
         // Nothing listens there: pushes fail fast, and the function must still answer.
         event["requestContext"]["domainName"] = Value::from("127.0.0.1:9");
         let mut harness =
-            RuntimeHarness::start(&binary_path(&sample.function), &function_env(&env)).await;
+            RuntimeHarness::start(&binary_path(&sample.function), &env.function_env()).await;
         let Outcome::Response(response) = harness.invoke(event).await else {
             panic!(
                 "{}/{}: the function reported an error",
@@ -114,7 +92,7 @@ async fn websocket_bootstrap_binaries_answer_their_sample_events() {
 async fn worker_bootstrap_binaries_report_the_bad_record_of_their_sample_batch() {
     let env = TestEnv::new().await;
     for (function, name, event) in samples::load_worker_batches() {
-        let mut harness = RuntimeHarness::start(&binary_path(&function), &function_env(&env)).await;
+        let mut harness = RuntimeHarness::start(&binary_path(&function), &env.function_env()).await;
         let Outcome::Response(response) = harness.invoke(event).await else {
             panic!("{function}/{name}: the function reported an error");
         };

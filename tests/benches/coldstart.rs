@@ -1,0 +1,252 @@
+//! Cold start, warm invocations, memory and size of every function's release binary, under
+//! the project's Lambda Runtime API emulator (`integration_tests::runtime_api`), beside a
+//! hello-world `lambda_runtime` binary measured in the same run: the ratio to it is the
+//! figure that carries over to other machines.
+//!
+//! The binaries are the release profile the functions deploy with, built for this machine
+//! (`make bench` builds them into target/release; `BENCH_RELEASE_DIR` points elsewhere).
+//! A cold start is process spawn → the function's answer to its first event; the init part
+//! is spawn → its first request for an event. Peak RSS is the process's high-water mark
+//! (VmHWM) after the cold event and 100 warm ones.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use integration_tests::runtime_api::{Outcome, RuntimeHarness};
+use integration_tests::{samples, TestEnv};
+use serde_json::{json, Value};
+
+const COLD_RUNS: usize = 15;
+const WARM_RUNS: usize = 100;
+
+fn release_dir() -> PathBuf {
+    std::env::var_os("BENCH_RELEASE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release"))
+}
+
+/// The event each function gets: a real request of its own kind, with a valid token where
+/// one is needed, so the cold start includes the first DynamoDB round trip.
+fn events(token: &str, connections: &str) -> Vec<(&'static str, &'static str, Value)> {
+    let rest = samples::load();
+    let rest_event = |function: &str, name: &str| -> Value {
+        let mut event = rest
+            .iter()
+            .find(|s| s.function == function && s.name == name)
+            .map(|s| s.event.clone())
+            .unwrap_or_else(|| panic!("events/{function}/{name} exists"));
+        event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+        event
+    };
+    let websocket = samples::load_websocket();
+    let ws_event = |function: &str, name: &str| -> Value {
+        let mut event = websocket
+            .iter()
+            .find(|s| s.function == function && s.name == name)
+            .map(|s| s.event.clone())
+            .unwrap_or_else(|| panic!("events/{function}/{name} exists"));
+        // Pushes (the pong, presence) go to a stand-in `@connections` API that accepts them.
+        event["requestContext"]["domainName"] = json!(connections);
+        event["requestContext"]["stage"] = json!("local");
+        if event["queryStringParameters"].is_object() {
+            event["queryStringParameters"]["token"] = json!(token);
+        }
+        event
+    };
+    let batches = samples::load_worker_batches();
+    let batch = |function: &str| -> Value {
+        batches
+            .iter()
+            .find(|(f, ..)| f == function)
+            .map(|(_, _, event)| event.clone())
+            .unwrap_or_else(|| panic!("a sample batch for {function}"))
+    };
+    vec![
+        (
+            "hello-lambda",
+            "{\"hello\":\"world\"}",
+            json!({"hello": "world"}),
+        ),
+        (
+            "users-api",
+            "GET /me",
+            rest_event("users-api", "get-me.json"),
+        ),
+        (
+            "partners-api",
+            "GET /partner-requests/received",
+            rest_event("partners-api", "list-received.json"),
+        ),
+        (
+            "channels-api",
+            "GET /channels",
+            rest_event("channels-api", "list-channels.json"),
+        ),
+        (
+            "ws-connect",
+            "$connect",
+            ws_event("ws-connect", "connect.json"),
+        ),
+        (
+            "ws-disconnect",
+            "$disconnect",
+            ws_event("ws-disconnect", "disconnect.json"),
+        ),
+        ("ws-default", "ping", ws_event("ws-default", "ping.json")),
+        ("email-worker", "batch of 2", batch("email-worker")),
+        ("assistant-worker", "batch of 2", batch("assistant-worker")),
+        (
+            "maintenance-worker",
+            "batch of 2",
+            batch("maintenance-worker"),
+        ),
+    ]
+}
+
+/// An `@connections` API that accepts every post (200), as API Gateway does for a live
+/// connection; its `host:port`. Pushes then cost what they cost on AWS: one round trip.
+async fn accepting_connections_api() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let router = axum::Router::new().fallback(|| async { axum::http::StatusCode::OK });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    address
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1)]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.1}", duration.as_secs_f64() * 1000.0)
+}
+
+/// The process's peak resident set, in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Measured {
+    function: &'static str,
+    event: &'static str,
+    cold_p50: Duration,
+    cold_max: Duration,
+    init_p50: Duration,
+    warm_p50: Duration,
+    warm_p99: Duration,
+    peak_rss_kib: u64,
+    size_bytes: u64,
+}
+
+async fn measure(
+    function: &'static str,
+    label: &'static str,
+    event: &Value,
+    env: &[(String, String)],
+) -> Measured {
+    let binary = release_dir().join(function);
+    assert!(
+        binary.exists(),
+        "{} is not built: `make bench` builds the release binaries first",
+        binary.display()
+    );
+    let mut cold = Vec::new();
+    let mut init = Vec::new();
+    let mut warm = Vec::new();
+    let mut peak = 0;
+    for run in 0..COLD_RUNS {
+        let started = Instant::now();
+        let mut harness = RuntimeHarness::start(&binary, env).await;
+        let outcome = harness.invoke(event.clone()).await;
+        cold.push(started.elapsed());
+        assert!(
+            matches!(outcome, Outcome::Response(_)),
+            "{function}: {outcome:?}"
+        );
+        init.push(harness.init_duration().unwrap_or_default());
+        if run == 0 {
+            for _ in 0..WARM_RUNS {
+                let started = Instant::now();
+                harness.invoke(event.clone()).await;
+                warm.push(started.elapsed());
+            }
+            peak = harness.pid().map(peak_rss_kib).unwrap_or(0);
+        }
+    }
+    cold.sort();
+    init.sort();
+    warm.sort();
+    Measured {
+        function,
+        event: label,
+        cold_p50: percentile(&cold, 0.5),
+        cold_max: cold.last().copied().unwrap_or_default(),
+        init_p50: percentile(&init, 0.5),
+        warm_p50: percentile(&warm, 0.5),
+        warm_p99: percentile(&warm, 0.99),
+        peak_rss_kib: peak,
+        size_bytes: std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let env = TestEnv::new().await;
+    let user = env.register("Bench").await;
+    let function_env = env.function_env();
+    let connections = accepting_connections_api().await;
+    let mut results = Vec::new();
+    for (function, label, event) in events(&user.token, &connections) {
+        results.push(measure(function, label, &event, &function_env).await);
+    }
+    let baseline = results
+        .iter()
+        .find(|m| m.function == "hello-lambda")
+        .map(|m| m.cold_p50)
+        .unwrap_or(Duration::from_millis(1));
+
+    println!();
+    println!(
+        "### Cold start, warm invocations, memory and size per function\n\n\
+         Release binaries (x86_64, this machine) under the project's Lambda Runtime API \
+         emulator, 128 MB configured; DynamoDB Local and moto behind them, and a stand-in \
+         `@connections` API that accepts every push. {COLD_RUNS} cold starts and {WARM_RUNS} \
+         warm invocations per function.\n"
+    );
+    println!(
+        "| function | event | cold start p50 (max) | init p50 | × hello world | warm p50 / p99 | peak RSS | binary |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for m in &results {
+        println!(
+            "| {} | {} | {} ms ({} ms) | {} ms | {:.1} | {} / {} ms | {:.1} MB | {:.2} MB |",
+            m.function,
+            m.event,
+            ms(m.cold_p50),
+            ms(m.cold_max),
+            ms(m.init_p50),
+            m.cold_p50.as_secs_f64() / baseline.as_secs_f64(),
+            ms(m.warm_p50),
+            ms(m.warm_p99),
+            m.peak_rss_kib as f64 / 1024.0,
+            m.size_bytes as f64 / 1_000_000.0,
+        );
+    }
+    let worst = results.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);
+    println!(
+        "\nHighest peak RSS: {:.1} MB (target ≤ 32 MB; Lambda's 128 MB setting leaves {:.0} MB).",
+        worst as f64 / 1024.0,
+        128.0 - worst as f64 / 1024.0
+    );
+}
