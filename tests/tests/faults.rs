@@ -12,15 +12,21 @@ use integration_tests::{unique, Endpoints, TestEnv};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
-/// The gateway's HTTP API over `env`, on a free port; its base URL.
-async fn serve(env: &TestEnv) -> String {
+/// A test environment on `endpoints` with the gateway's HTTP API over it on a free port, and
+/// a client of that API. The environment must outlive the test's requests.
+async fn gateway_over(endpoints: Endpoints) -> (TestEnv, Client) {
+    let env = TestEnv::with_endpoints(endpoints).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let ctx = env.ctx.clone();
     tokio::spawn(async move { local_gateway::serve_http(listener, ctx).await });
-    base
+    let client = Client {
+        http: reqwest::Client::new(),
+        base,
+    };
+    (env, client)
 }
 
 #[derive(Clone)]
@@ -97,15 +103,11 @@ struct Attempts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_by_itself() {
     let mut dynamo = OwnedDynamo::start().await;
-    let env = TestEnv::with_endpoints(Endpoints {
+    let (_env, client) = gateway_over(Endpoints {
         dynamodb: Some(dynamo.endpoint()),
         ..Endpoints::default()
     })
     .await;
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: serve(&env).await,
-    };
 
     // While up: people, a channel, and pending partner requests to accept during the outage.
     let (ada, ada_token) = client.user().await;
@@ -324,15 +326,11 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
     let mut moto = OwnedMoto::start().await;
-    let env = TestEnv::with_endpoints(Endpoints {
+    let (_env, client) = gateway_over(Endpoints {
         sqs: Some(moto.endpoint()),
         ..Endpoints::default()
     })
     .await;
-    let client = Client {
-        http: reqwest::Client::new(),
-        base: serve(&env).await,
-    };
     let (ada, ada_token) = client.user().await;
     let (_, bob_token) = client.user().await;
     let (_, assistant) = client

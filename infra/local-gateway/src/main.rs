@@ -96,6 +96,7 @@ async fn main() -> Result<(), BoxError> {
     }
 
     println!();
+    println!("  web client       http://{}/", listener.local_addr()?);
     println!("  HTTP API         http://{}", listener.local_addr()?);
     println!(
         "  OpenAPI          http://{}/openapi.json",
