@@ -20,6 +20,11 @@ if [[ ! -x "$CHROMIUM_PATH" ]]; then
   echo "browser-test: no Chromium at $CHROMIUM_PATH (apt-get install chromium, or set CHROMIUM_PATH)" >&2
   exit 1
 fi
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if (( node_major < 20 )); then
+  echo "browser-test: playwright-core needs Node.js 20 or later; this is $(node --version 2>/dev/null || echo 'no node')" >&2
+  exit 1
+fi
 if [[ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]]; then
   echo "browser-test: playwright-core is not installed (cd tests/browser && npm ci)" >&2
   exit 1

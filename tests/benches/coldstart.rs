@@ -219,10 +219,11 @@ async fn main() {
     println!();
     println!(
         "### Cold start, warm invocations, memory and size per function\n\n\
-         Release binaries (x86_64, this machine) under the project's Lambda Runtime API \
+         Release binaries ({arch}, this machine) under the project's Lambda Runtime API \
          emulator, 128 MB configured; DynamoDB Local and moto behind them, and a stand-in \
          `@connections` API that accepts every push. {COLD_RUNS} cold starts and {WARM_RUNS} \
-         warm invocations per function.\n"
+         warm invocations per function.\n",
+        arch = std::env::consts::ARCH
     );
     println!(
         "| function | event | cold start p50 (max) | init p50 | × hello world | warm p50 / p99 | peak RSS | binary |"

@@ -26,10 +26,16 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-async fn wait_until_answering(url: &str, what: &str) {
+/// Waits until `url` answers, failing if `child` (the process that should answer) exits: the
+/// port could otherwise have been taken by another test's process meanwhile.
+async fn wait_until_answering(child: &mut Child, url: &str, what: &str) {
     let client = reqwest::Client::new();
     let started = Instant::now();
     while client.get(url).send().await.is_err() {
+        assert!(
+            matches!(child.try_wait(), Ok(None)),
+            "{what} exited before answering on {url}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "{what} did not answer on {url} within 30 s"
@@ -68,13 +74,18 @@ impl OwnedDynamo {
     /// test could not tell the emulator's loss from ours.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id() {
-                let _ = Command::new("kill")
-                    .args(["-TERM", &pid.to_string()])
-                    .status()
-                    .await;
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                // SAFETY: kill(2) on the PID of a child this struct owns and has not reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
             }
-            let _ = child.wait().await;
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
         }
     }
 
@@ -98,8 +109,8 @@ impl OwnedDynamo {
             .kill_on_drop(true)
             .spawn()
             .expect("start DynamoDB Local (run `make install` first)");
-        self.child = Some(child);
-        wait_until_answering(&self.endpoint(), "DynamoDB Local").await;
+        let endpoint = self.endpoint();
+        wait_until_answering(self.child.insert(child), &endpoint, "DynamoDB Local").await;
     }
 }
 
@@ -148,8 +159,8 @@ impl OwnedMoto {
             .kill_on_drop(true)
             .spawn()
             .expect("start moto (run `make install` first)");
-        self.child = Some(child);
-        wait_until_answering(&format!("{}/moto-api/", self.endpoint()), "moto").await;
+        let url = format!("{}/moto-api/", self.endpoint());
+        wait_until_answering(self.child.insert(child), &url, "moto").await;
     }
 }
 

@@ -326,7 +326,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
     let mut moto = OwnedMoto::start().await;
-    let (_env, client) = gateway_over(Endpoints {
+    let (env, client) = gateway_over(Endpoints {
         sqs: Some(moto.endpoint()),
         ..Endpoints::default()
     })
@@ -384,8 +384,20 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         "the account is gone even though its clean-up job was not queued"
     );
 
-    // And when the queue is back, the next request queues normally.
+    // When the queue is back (moto restarts empty: the queue is created again under its
+    // name), the next request queues its job, with nothing restarted.
     moto.resume().await;
+    let name = env
+        .assistant_queue_url
+        .rsplit('/')
+        .next()
+        .unwrap_or_default();
+    env.sqs
+        .create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .expect("recreate the assistant queue");
     let (status, _) = client
         .call(
             "POST",
@@ -395,4 +407,10 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         )
         .await;
     assert_eq!(status, 201);
+    let jobs = env.queued_assistant_jobs().await;
+    assert_eq!(
+        jobs.len(),
+        1,
+        "exactly the job of the message sent after the outage: {jobs:?}"
+    );
 }

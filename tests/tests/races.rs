@@ -1,7 +1,7 @@
 //! Races, gathered in one place: the outcomes the contract promises when requests arrive at
 //! the same time. They hold because every decision is a conditional write or a transaction,
-//! never read-then-write. Each test runs its requests truly in parallel (multi-thread runtime)
-//! and repeats where one round could pass by luck.
+//! never read-then-write. Each test has its requests in flight at once (their DynamoDB calls
+//! overlap; the handlers interleave on one task) and repeats where one round could pass by luck.
 
 use futures::future::join_all;
 use integration_tests::TestEnv;

@@ -238,12 +238,16 @@ async fn admit(
         role: MemberRole::Member,
         joined_at: Timestamp::now(),
     };
-    let mut ids: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
-    ids.push(membership.user_id.clone());
-    let (_, users) = tokio::try_join!(
+    let others: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
+    // The new member's profile is read consistently (they may have registered a moment ago
+    // and must be in the answer and the push); the others' names may be a moment old.
+    let (_, newcomer, mut users) = tokio::try_join!(
         ctx.store.add_member(&channel, &membership, admission),
-        ctx.store.get_users_for_display(&ids)
+        ctx.store
+            .get_users(std::slice::from_ref(&membership.user_id)),
+        ctx.store.get_users_for_display(&others)
     )?;
+    users.extend(newcomer);
     channel.member_count += 1;
     members.push(membership.clone());
     let view = ChannelView {
