@@ -17,6 +17,8 @@ for bench in "${benches[@]}"; do
     | tee "$work/$bench.out"
 done
 
+# Read before the report is written: writing it would itself count as an uncommitted change.
+commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':(exclude)docs/performance.md' || echo ' (with uncommitted changes)')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 cores="$(nproc)"
 memory="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
@@ -31,7 +33,7 @@ moto_version="$("$ROOT/.local/venv-moto/bin/python" -c 'import moto; print(moto.
   echo
   echo "- **Machine:** $cpu, $cores cores, $memory memory, $os, $(uname -m)"
   echo "- **Toolchain:** $(rustc --version); DynamoDB Local from amplify-dynamodb-simulator $ddb_version; moto $moto_version"
-  echo "- **Commit:** $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)'), $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- **Commit:** $commit, $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo
   echo "Every figure below is from that one run. Latencies are this machine's, against emulators;"
   echo "round trips, capacity units, items read and the ratios to the hello-world binary are the"
