@@ -70,13 +70,13 @@ async fn view(
     })
 }
 
-/// Reads the channel, the caller's membership and profile (one BatchGetItem) and, in
-/// parallel, every member. Refuses deleted accounts and unknown or deleted channels.
+/// Reads the channel, the caller's membership and profile (one BatchGetItem, consistent)
+/// and, in parallel, every member. Refuses deleted accounts and unknown or deleted channels.
 async fn load(
     ctx: &AppContext,
     caller: &UserId,
     channel: &ChannelId,
-) -> Result<(Channel, Option<Membership>, Vec<Membership>), AppError> {
+) -> Result<(User, Channel, Option<Membership>, Vec<Membership>), AppError> {
     let caller_only = [caller.clone()];
     let (access, members) = tokio::try_join!(
         ctx.store.channel_access(channel, caller, &caller_only),
@@ -87,9 +87,9 @@ async fn load(
         membership,
         users,
     } = access;
-    existing_caller(users.into_iter().next())?;
+    let caller = existing_caller(users.into_iter().next())?;
     let channel = channel.ok_or_else(Channel::not_found)?;
-    Ok((channel, membership, members))
+    Ok((caller, channel, membership, members))
 }
 
 /// `POST /channels`: one read of the named users, one transaction.
@@ -157,14 +157,14 @@ pub async fn create(
             channel,
         })),
         Some(existing) => {
-            let (channel, _, members) = load(ctx, caller, &existing).await?;
+            let (_, channel, _, members) = load(ctx, caller, &existing).await?;
             Ok(Created::Existing(view(ctx, channel, members).await?))
         }
     }
 }
 
 pub async fn get(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
-    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    let (_, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
     channel.ensure_visible(membership.as_ref())?;
     view(ctx, channel, members).await
 }
@@ -204,25 +204,43 @@ pub async fn add_member(
     id: &str,
     user: &str,
 ) -> Result<ChannelView, AppError> {
-    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    let (adder, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
     channel.ensure_can_add(membership.as_ref())?;
     let user = UserId::parse(user)
         .filter(|u| u.as_str() != UserId::ASSISTANT)
         .ok_or_else(|| AppError::not_found("user not found"))?;
-    admit(ctx, channel, members, user, Admission::AddedBy(caller)).await
+    admit(
+        ctx,
+        channel,
+        members,
+        adder,
+        user,
+        Admission::AddedBy(caller),
+    )
+    .await
 }
 
 /// Joins a public channel. Pushes `member.joined`.
 pub async fn join(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
-    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    let (joiner, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
     channel.ensure_can_join(membership.as_ref())?;
-    admit(ctx, channel, members, caller.clone(), Admission::Joined).await
+    admit(
+        ctx,
+        channel,
+        members,
+        joiner,
+        caller.clone(),
+        Admission::Joined,
+    )
+    .await
 }
 
+/// `caller` is the profile `load` already read (consistently); it is not read again.
 async fn admit(
     ctx: &AppContext,
     mut channel: Channel,
     mut members: Vec<Membership>,
+    caller: User,
     user: UserId,
     admission: Admission<'_>,
 ) -> Result<ChannelView, AppError> {
@@ -238,16 +256,30 @@ async fn admit(
         role: MemberRole::Member,
         joined_at: Timestamp::now(),
     };
-    let others: Vec<UserId> = members.iter().map(|m| m.user_id.clone()).collect();
-    // The new member's profile is read consistently (they may have registered a moment ago
-    // and must be in the answer and the push); the others' names may be a moment old.
+    let others: Vec<UserId> = members
+        .iter()
+        .map(|m| m.user_id.clone())
+        .filter(|id| *id != caller.id)
+        .collect();
+    // A newcomer other than the caller is read consistently (they may have registered a
+    // moment ago and must be in the answer and the push); the others' names may be a moment
+    // old.
+    let newcomer = async {
+        if membership.user_id == caller.id {
+            Ok(HashMap::new())
+        } else {
+            ctx.store
+                .get_users(std::slice::from_ref(&membership.user_id))
+                .await
+        }
+    };
     let (_, newcomer, mut users) = tokio::try_join!(
         ctx.store.add_member(&channel, &membership, admission),
-        ctx.store
-            .get_users(std::slice::from_ref(&membership.user_id)),
+        newcomer,
         ctx.store.get_users_for_display(&others)
     )?;
     users.extend(newcomer);
+    users.insert(caller.id.clone(), caller);
     channel.member_count += 1;
     members.push(membership.clone());
     let view = ChannelView {
@@ -290,7 +322,7 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), Ap
 
 /// Deletes a channel (owner only): hidden at once, its items purged by a queued job.
 pub async fn delete(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
-    let (channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    let (_, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
     channel.ensure_can_delete(membership.as_ref())?;
     let pair = match channel.kind {
         ChannelKind::Direct => {
