@@ -86,6 +86,7 @@ pub async fn poll_once(
     arn: &str,
     worker: &Worker,
 ) -> Result<usize, BoxError> {
+    let wait = Duration::from_secs(u64::try_from(source.wait_seconds).unwrap_or(0));
     let received = sqs
         .receive_message()
         .queue_url(&source.queue_url)
@@ -101,12 +102,8 @@ pub async fn poll_once(
         .config_override(
             aws_sdk_sqs::config::Builder::default().timeout_config(
                 aws_sdk_sqs::config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(
-                        u64::try_from(source.wait_seconds).unwrap_or(0) + 5,
-                    ))
-                    .operation_timeout(Duration::from_secs(
-                        u64::try_from(source.wait_seconds).unwrap_or(0) + 10,
-                    ))
+                    .operation_attempt_timeout(wait + Duration::from_secs(5))
+                    .operation_timeout(wait + Duration::from_secs(10))
                     .build(),
             ),
         )
