@@ -11,12 +11,12 @@ free_port() {
 
 wait_for_http() { # url name pid
   local i
-  for i in $(seq 1 150); do
+  for i in $(seq 1 600); do
     if curl -s -o /dev/null "$1"; then return 0; fi
     if ! kill -0 "$3" 2>/dev/null; then echo "$2 exited during start-up; its log:" >&2; cat "$4" >&2; return 1; fi
     sleep 0.1
   done
-  echo "$2 did not answer on $1 within 15 s; its log:" >&2; cat "$4" >&2; return 1
+  echo "$2 did not answer on $1 within 60 s; its log:" >&2; cat "$4" >&2; return 1
 }
 
 stop_emulators() {

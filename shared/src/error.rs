@@ -5,6 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// Bodies above this are refused with 413 before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Field name → reason, for `validation_failed`.
 pub type FieldErrors = BTreeMap<String, String>;
 
@@ -24,10 +27,7 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "the request body is larger than {} bytes",
-        crate::http::MAX_BODY_BYTES
-    )]
+    #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
     /// A dependency (the table, the queue) could not be reached; retrying later may succeed.
     #[error("{0} is unavailable")]
@@ -37,17 +37,41 @@ pub enum AppError {
 }
 
 /// The JSON body of every non-2xx answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail<'a> {
+    #[schema(schema_with = error_codes)]
     pub code: &'static str,
     pub message: String,
+    /// For validation_failed: field → reason
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub details: Option<&'a FieldErrors>,
+}
+
+/// Every code an error body may carry.
+pub const ERROR_CODES: &[&str] = &[
+    "bad_request",
+    "validation_failed",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "payload_too_large",
+    "internal",
+    "unavailable",
+];
+
+fn error_codes() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .build()
 }
 
 impl AppError {

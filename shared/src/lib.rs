@@ -1,6 +1,7 @@
 //! Everything the Lambda functions share: the domain rules (pure, no I/O), the DynamoDB
 //! single-table storage (the only code that knows key formats), authentication, the
-//! notification queue, the contract's error type and the HTTP plumbing around `lambda_http`.
+//! notification queue, the contract's error type, and the WebSocket and queue edges. The HTTP
+//! edge (routers, extractors, OpenAPI) is the `api` crate.
 
 pub mod assistant;
 pub mod auth;
@@ -10,8 +11,6 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod events;
-pub mod http;
-pub mod openapi;
 pub mod queue;
 pub mod realtime;
 pub mod routes;

@@ -266,10 +266,11 @@ async fn send_and_wait(
 ) -> (Duration, Metered) {
     meter.take();
     let started = Instant::now();
+    let channel = shared::domain::ChannelId::parse(channel).expect("a channel id");
     let sent = messages::send(
         ctx,
         sender,
-        channel,
+        &channel,
         &format!("fan-out {i}"),
         None,
         None,

@@ -43,9 +43,7 @@ async fn run() {
         .await
         .expect("channel")
     {
-        channels::Created::New(view) | channels::Created::Existing(view) => {
-            view.channel.id.to_string()
-        }
+        channels::Created::New(view) | channels::Created::Existing(view) => view.channel.id,
     };
     counter.take();
 
@@ -111,7 +109,12 @@ async fn run() {
     );
 }
 
-async fn send(ctx: &AppContext, user: &UserId, channel: &str, i: usize) -> bool {
+async fn send(
+    ctx: &AppContext,
+    user: &UserId,
+    channel: &shared::domain::ChannelId,
+    i: usize,
+) -> bool {
     matches!(
         messages::send(
             ctx,

@@ -12,12 +12,12 @@ pub mod stack;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use api::routes::match_route;
 use aws_sdk_sqs::types::QueueAttributeName;
 use local_gateway::event::{http_api_event, to_lambda_request, HttpCall};
 use serde_json::Value;
 use shared::config::Config;
 use shared::queue::Queue;
-use shared::routes::{match_route, CHANNELS_API, PARTNERS_API, USERS_API};
 use shared::AppContext;
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -246,14 +246,17 @@ impl TestEnv {
     /// Feeds a raw API Gateway event (e.g. a file of events/) to a function's handler.
     pub async fn call_event(&self, function: &str, event: &Value) -> Answer {
         let request = to_lambda_request(event).expect("a valid API Gateway event");
-        let response = match function {
-            USERS_API => users_api::handle(&self.ctx, request).await,
-            PARTNERS_API => partners_api::handle(&self.ctx, request).await,
-            CHANNELS_API => channels_api::handle(&self.ctx, request).await,
-            other => panic!("unknown function {other}"),
-        };
-        let Ok(response) = response;
+        let function = api::FUNCTIONS
+            .iter()
+            .find(|f| f.name == function)
+            .unwrap_or_else(|| panic!("unknown function {function}"));
+        // Built per call: tests may swap parts of `ctx` after setting up.
+        let router = function.router(std::sync::Arc::new(self.ctx.clone()));
+        let response = function.call(&router, request).await;
         let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .expect("a response body");
         let body = if body.is_empty() {
             Value::Null
         } else {

@@ -1,12 +1,20 @@
-//! Checks real answers against the project's OpenAPI document: the status must be declared
-//! for the operation and the body must match its schema. Supports the JSON Schema subset the
-//! document uses: `$ref`, `type` (one or several), `const`, `enum`, `required`, `properties`,
-//! `additionalProperties`, `items`, `oneOf`, `allOf`, string and array bounds.
+//! Checks real answers against the generated OpenAPI document with a JSON Schema validator
+//! (the `jsonschema` crate, draft 2020-12, formats asserted): the status must be declared for
+//! the operation and the body must match its schema. The document is checked strictly: an
+//! object property no schema declares is an error, so the document stays complete.
 
-use serde_json::Value;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jsonschema::{Draft, Registry, Validator};
+use serde_json::{json, Value};
+
+/// Where the document is registered for `$ref`s into it.
+const BASE: &str = "urn:chat:openapi";
 
 pub struct Document {
     doc: Value,
+    validators: Mutex<HashMap<String, Arc<Validator>>>,
 }
 
 impl Default for Document {
@@ -15,10 +23,28 @@ impl Default for Document {
     }
 }
 
+fn registry() -> &'static Registry<'static> {
+    static REGISTRY: OnceLock<Registry<'static>> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut doc = raw_document();
+        make_strict(&mut doc);
+        Registry::new()
+            .draft(Draft::Draft202012)
+            .add(BASE, doc)
+            .and_then(|builder| builder.prepare())
+            .expect("the OpenAPI document is a valid schema resource")
+    })
+}
+
+fn raw_document() -> Value {
+    serde_json::from_str(api::docs::OPENAPI_JSON).expect("openapi.json is JSON")
+}
+
 impl Document {
     pub fn load() -> Self {
         Self {
-            doc: serde_json::from_str(shared::openapi::OPENAPI_JSON).expect("openapi.json is JSON"),
+            doc: raw_document(),
+            validators: Mutex::new(HashMap::new()),
         }
     }
 
@@ -49,162 +75,202 @@ impl Document {
             op.is_object(),
             "{method} {path} is not in the OpenAPI document"
         );
-        let mut response = &op["responses"][status.to_string()];
+        let status_key = status.to_string();
+        let declared = &op["responses"][&status_key];
         assert!(
-            response.is_object(),
+            declared.is_object(),
             "{method} {path}: status {status} is not documented"
         );
-        response = self.resolve(response);
-        match response["content"]["application/json"]["schema"].as_object() {
-            Some(_) => {
-                let schema = &response["content"]["application/json"]["schema"];
-                if let Err(err) = self.validate(schema, body, "$", true) {
-                    panic!("{method} {path} {status}: {err}\nbody: {body}");
-                }
-            }
-            None => assert!(
-                body.is_null(),
-                "{method} {path} {status}: no body is documented, got {body}"
+        // A response is either inline or a reference to components/responses.
+        let pointer = match declared["$ref"].as_str() {
+            Some(reference) => reference.trim_start_matches('#').to_string(),
+            None => format!(
+                "/paths/{}/{}/responses/{status_key}",
+                escape(path),
+                method.to_lowercase()
             ),
+        };
+        let response = self.doc.pointer(&pointer).expect("the response resolves");
+        if response["content"]["application/json"]["schema"].is_object() {
+            let schema_pointer = format!("{pointer}/content/application~1json/schema");
+            let validator = self.validator(&schema_pointer);
+            let errors: Vec<String> = validator
+                .iter_errors(body)
+                .map(|err| format!("{} at {}", err, err.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{method} {path} {status}: {}\nbody: {body}",
+                errors.join("; ")
+            );
+        } else {
+            // Only files (the API reference's) are answered in another type than JSON.
+            let file = response["content"]
+                .as_object()
+                .is_some_and(|c| !c.is_empty());
+            assert!(
+                body.is_null() || file,
+                "{method} {path} {status}: no body is documented, got {body}"
+            );
         }
     }
 
-    fn resolve<'a>(&'a self, value: &'a Value) -> &'a Value {
-        match value["$ref"].as_str() {
-            Some(reference) => {
-                let pointer = reference.trim_start_matches('#');
-                self.resolve(
-                    self.doc
-                        .pointer(pointer)
-                        .unwrap_or_else(|| panic!("dangling $ref {reference}")),
-                )
+    fn validator(&self, pointer: &str) -> Arc<Validator> {
+        // A panic while building one validator must not poison the others' checks.
+        let mut cache = self
+            .validators
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache
+            .entry(pointer.to_string())
+            .or_insert_with(|| {
+                // Braces of path templates are not allowed in a URI fragment as they are.
+                let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+                let schema = json!({ "$ref": format!("{BASE}#{fragment}") });
+                let validator = jsonschema::options()
+                    .with_draft(Draft::Draft202012)
+                    .with_registry(registry())
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .unwrap_or_else(|err| panic!("schema at {pointer}: {err}"));
+                Arc::new(validator)
+            })
+            .clone()
+    }
+}
+
+/// A JSON Pointer token (RFC 6901).
+fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Every object schema with `properties` refuses properties it does not declare
+/// (`unevaluatedProperties: false`). A schema that is a part of an `allOf` stays open (the
+/// other parts declare the rest) and the `allOf` itself is closed; a component used both as
+/// a part and on its own gets an open copy for its part uses.
+fn make_strict(doc: &mut Value) {
+    let mut parts = BTreeSet::new();
+    collect_all_of_refs(doc, &mut parts);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        for name in &parts {
+            if let Some(schema) = schemas.get(name).cloned() {
+                schemas.insert(format!("{name}__part"), schema);
             }
-            None => value,
+        }
+        for (name, schema) in schemas.iter_mut() {
+            close(schema, name.ends_with("__part"));
         }
     }
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            close(item, false);
+        }
+    }
+    if let Some(responses) = doc["components"]["responses"].as_object_mut() {
+        for response in responses.values_mut() {
+            close(response, false);
+        }
+    }
+}
 
-    /// `strict`: an object property no schema declares is an error (keeps the document
-    /// complete); parts of an `allOf` are checked loosely and their union strictly.
-    fn validate(
-        &self,
-        schema: &Value,
-        value: &Value,
-        at: &str,
-        strict: bool,
-    ) -> Result<(), String> {
-        let schema = self.resolve(schema);
-        if let Some(all) = schema["allOf"].as_array() {
-            for part in all {
-                self.validate(part, value, at, false)?;
-            }
-            if let (true, Some(object)) = (strict, value.as_object()) {
-                for name in object.keys() {
-                    let declared = all
-                        .iter()
-                        .any(|part| self.resolve(part)["properties"].get(name).is_some());
-                    if !declared {
-                        return Err(format!("{at}: undocumented property {name}"));
+fn component_name(reference: &str) -> Option<&str> {
+    reference.strip_prefix("#/components/schemas/")
+}
+
+fn collect_all_of_refs(value: &Value, parts: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(all) = map.get("allOf").and_then(Value::as_array) {
+                for part in all {
+                    if let Some(name) = part["$ref"].as_str().and_then(component_name) {
+                        parts.insert(name.to_string());
                     }
                 }
             }
+            map.values()
+                .for_each(|child| collect_all_of_refs(child, parts));
         }
-        if let Some(any) = schema["oneOf"].as_array() {
-            let matching = any
-                .iter()
-                .filter(|s| self.validate(s, value, at, strict).is_ok())
-                .count();
-            if matching != 1 {
-                return Err(format!("{at}: matches {matching} of the oneOf schemas"));
+        Value::Array(items) => items
+            .iter()
+            .for_each(|child| collect_all_of_refs(child, parts)),
+        _ => {}
+    }
+}
+
+/// Closes `value` and the schemas under it; `open` leaves `value` itself open.
+fn close(value: &mut Value, open: bool) {
+    match value {
+        Value::Object(map) => {
+            let is_part_holder = map.contains_key("allOf");
+            let declares =
+                map.contains_key("properties") && !map.contains_key("additionalProperties");
+            if !open && (declares || is_part_holder) {
+                map.insert("unevaluatedProperties".into(), Value::Bool(false));
             }
-        }
-        if let Some(constant) = schema.get("const") {
-            if constant != value {
-                return Err(format!("{at}: expected {constant}, got {value}"));
-            }
-        }
-        if let Some(options) = schema["enum"].as_array() {
-            if !options.contains(value) {
-                return Err(format!("{at}: {value} is not one of {options:?}"));
-            }
-        }
-        if let Some(types) = type_list(&schema["type"]) {
-            if !types.iter().any(|t| has_type(value, t)) {
-                return Err(format!("{at}: expected type {types:?}, got {value}"));
-            }
-        }
-        if let (Some(text), Some(max)) = (value.as_str(), schema["maxLength"].as_u64()) {
-            if text.chars().count() as u64 > max {
-                return Err(format!("{at}: longer than {max}"));
-            }
-        }
-        if let (Some(text), Some(min)) = (value.as_str(), schema["minLength"].as_u64()) {
-            if (text.chars().count() as u64) < min {
-                return Err(format!("{at}: shorter than {min}"));
-            }
-        }
-        if let Some(object) = value.as_object() {
-            for required in schema["required"].as_array().into_iter().flatten() {
-                let name = required.as_str().unwrap_or_default();
-                if !object.contains_key(name) {
-                    return Err(format!("{at}: missing required property {name}"));
-                }
-            }
-            let properties = schema["properties"].as_object();
-            for (name, child) in object {
-                match properties.and_then(|p| p.get(name)) {
-                    Some(child_schema) => {
-                        self.validate(child_schema, child, &format!("{at}.{name}"), true)?
-                    }
-                    None => {
-                        if let Some(extra) = schema.get("additionalProperties") {
-                            if extra.is_object() {
-                                self.validate(extra, child, &format!("{at}.{name}"), true)?;
+            for (key, child) in map.iter_mut() {
+                if key == "allOf" {
+                    for part in child.as_array_mut().into_iter().flatten() {
+                        let reference = part["$ref"]
+                            .as_str()
+                            .and_then(component_name)
+                            .map(str::to_string);
+                        match reference {
+                            Some(name) => {
+                                part["$ref"] = json!(format!("#/components/schemas/{name}__part"))
                             }
-                        } else if strict && properties.is_some() {
-                            return Err(format!("{at}: undocumented property {name}"));
+                            None => close(part, true),
                         }
                     }
+                } else if key != "unevaluatedProperties" {
+                    close(child, false);
                 }
             }
         }
-        if let Some(items) = value.as_array() {
-            if let Some(max) = schema["maxItems"].as_u64() {
-                if items.len() as u64 > max {
-                    return Err(format!("{at}: more than {max} items"));
-                }
-            }
-            if let Some(min) = schema["minItems"].as_u64() {
-                if (items.len() as u64) < min {
-                    return Err(format!("{at}: fewer than {min} items"));
-                }
-            }
-            if schema.get("items").is_some() {
-                for (i, item) in items.iter().enumerate() {
-                    self.validate(&schema["items"], item, &format!("{at}[{i}]"), true)?;
-                }
-            }
-        }
-        Ok(())
+        Value::Array(items) => items.iter_mut().for_each(|child| close(child, false)),
+        _ => {}
     }
 }
 
-fn type_list(value: &Value) -> Option<Vec<&str>> {
-    match value {
-        Value::String(t) => Some(vec![t.as_str()]),
-        Value::Array(ts) => Some(ts.iter().filter_map(Value::as_str).collect()),
-        _ => None,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn has_type(value: &Value, name: &str) -> bool {
-    match name {
-        "string" => value.is_string(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "boolean" => value.is_boolean(),
-        "array" => value.is_array(),
-        "object" => value.is_object(),
-        "null" => value.is_null(),
-        _ => false,
+    #[test]
+    fn undocumented_properties_and_wrong_types_are_caught() {
+        let doc = Document::load();
+        let user = json!({"id": "0190", "email": "a@example.com", "name": "Ada", "created_at": "2026-11-21T10:00:00.123Z"});
+        doc.check("GET", "/me", 200, &user);
+        let mut extra = user.clone();
+        extra["password_hash"] = json!("x");
+        let caught = std::panic::catch_unwind(|| doc.check("GET", "/me", 200, &extra));
+        assert!(caught.is_err(), "an undocumented property must fail");
+        let mut wrong = user.clone();
+        wrong["created_at"] = json!("yesterday");
+        let caught = std::panic::catch_unwind(|| doc.check("GET", "/me", 200, &wrong));
+        assert!(caught.is_err(), "a bad date-time must fail");
+    }
+
+    #[test]
+    fn a_closed_all_of_still_accepts_every_part_s_properties() {
+        let doc = Document::load();
+        let summary = json!({"id": "c", "name": "Team", "kind": "group", "private": true, "created_by": "u", "created_at": "2026-11-21T10:00:00.123Z", "member_count": 1});
+        let mut channel = summary.clone();
+        channel["members"] = json!([]);
+        doc.check("GET", "/channels/{id}", 200, &channel);
+        doc.check(
+            "GET",
+            "/channels",
+            200,
+            &json!({"items": [summary], "next_cursor": null}),
+        );
+        let caught = std::panic::catch_unwind(|| {
+            doc.check(
+                "GET",
+                "/channels",
+                200,
+                &json!({"items": [channel], "next_cursor": null}),
+            )
+        });
+        assert!(caught.is_err(), "members are not part of a summary");
     }
 }

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
+use api::routes::Route;
 use serde_json::Value;
-use shared::routes::{Route, QUEUE_BINDINGS, ROUTES, WS_ROUTES};
+use shared::routes::{QUEUE_BINDINGS, WS_ROUTES};
 
 pub struct Sample {
     pub function: String,
@@ -44,7 +45,7 @@ pub fn load() -> Vec<Sample> {
         }
         for (name, event) in events_in(&dir) {
             let route_key = event["routeKey"].as_str().unwrap_or_default().to_string();
-            let route = ROUTES
+            let route = api::routes::table()
                 .iter()
                 .find(|r| r.key() == route_key)
                 .unwrap_or_else(|| panic!("{function}/{name}: {route_key} is not a route"));

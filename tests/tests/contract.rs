@@ -3,12 +3,11 @@
 
 use integration_tests::openapi::Document;
 use integration_tests::TestEnv;
-use shared::routes::ROUTES;
 
 #[test]
 fn the_document_has_exactly_the_routes_of_the_route_table() {
     let doc = Document::load();
-    let mut routes: Vec<(String, String)> = ROUTES
+    let mut routes: Vec<(String, String)> = api::routes::table()
         .iter()
         .map(|r| (r.method.to_string(), r.path.to_string()))
         .collect();
@@ -20,7 +19,7 @@ fn the_document_has_exactly_the_routes_of_the_route_table() {
 #[test]
 fn the_document_marks_exactly_the_public_routes_as_needing_no_token() {
     let doc = Document::load();
-    for route in ROUTES {
+    for route in api::routes::table() {
         let op = doc.operation(route.method, route.path);
         let public = op["security"].as_array().is_some_and(|s| s.is_empty());
         assert_eq!(public, !route.auth, "{} {}", route.method, route.path);
@@ -39,7 +38,7 @@ fn the_document_marks_exactly_the_public_routes_as_needing_no_token() {
 #[tokio::test]
 async fn every_route_is_served_by_the_function_the_table_names() {
     let env = TestEnv::new().await;
-    for route in ROUTES {
+    for route in api::routes::table() {
         let path = route
             .path
             .split('/')

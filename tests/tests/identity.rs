@@ -517,6 +517,35 @@ async fn health_and_openapi_need_no_token() {
 }
 
 #[tokio::test]
+async fn the_api_reference_is_served_with_its_own_assets() {
+    let env = TestEnv::new().await;
+    let docs = env.call("GET", "/docs", None, None).await;
+    assert_eq!(docs.status, 302);
+    assert_eq!(docs.headers["location"], "/docs/index.html");
+    let page = env.call("GET", "/docs/index.html", None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.body.as_str().expect("an HTML page");
+    assert!(html.contains("swagger-ui"), "{html}");
+    assert!(!html.contains("https://"), "no asset from a CDN: {html}");
+    // The page points Swagger UI at this API's own document.
+    let init = env
+        .call("GET", "/docs/swagger-initializer.js", None, None)
+        .await;
+    assert_eq!(init.status, 200);
+    assert!(init.body.as_str().unwrap().contains("/openapi.json"));
+    for asset in ["swagger-ui.css", "swagger-ui-bundle.js"] {
+        let answer = env.call("GET", &format!("/docs/{asset}"), None, None).await;
+        assert_eq!(answer.status, 200, "{asset}");
+    }
+    let missing = env.call("GET", "/docs/nope.js", None, None).await;
+    assert_eq!((missing.status, missing.code()), (404, "not_found"));
+}
+
+#[tokio::test]
 async fn health_reports_an_unreachable_table() {
     let mut env = TestEnv::new().await;
     let sdk = shared::context::load_sdk_config().await;

@@ -3,7 +3,7 @@
 
 use integration_tests::openapi::Document;
 use serde_yaml::Value;
-use shared::routes::ROUTES;
+
 use shared::storage::schema::{GSI_NAMES, KEY_ATTRIBUTES, TTL_ATTRIBUTE};
 
 fn template() -> Value {
@@ -68,7 +68,7 @@ fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
         "one $default route, answering 404 in the contract's shape"
     );
     deployed.sort();
-    let mut table: Vec<(String, String, String)> = ROUTES
+    let mut table: Vec<(String, String, String)> = api::routes::table()
         .iter()
         .map(|r| {
             (

@@ -1,4 +1,6 @@
+//! The `channels-api` Lambda function: the router `api::CHANNELS_API` serves (see `api/src/channels.rs`).
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_api(channels_api::handle).await
+    api::CHANNELS_API.run().await
 }

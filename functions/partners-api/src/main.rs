@@ -1,4 +1,6 @@
+//! The `partners-api` Lambda function: the router `api::PARTNERS_API` serves (see `api/src/partners.rs`).
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_api(partners_api::handle).await
+    api::PARTNERS_API.run().await
 }

@@ -1,4 +1,6 @@
+//! The `users-api` Lambda function: the router `api::USERS_API` serves (see `api/src/users.rs`).
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_api(users_api::handle).await
+    api::USERS_API.run().await
 }

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use shared::domain::UserId;
+use shared::domain::{Channel, UserId};
 use shared::error::AppError;
 use shared::realtime::{self, Origin};
 use shared::service::messages::{self, Sent};
@@ -94,15 +94,11 @@ async fn act(
             client_id,
             parent_id,
         } => {
-            let sent = messages::send(
-                ctx,
-                user,
-                &channel_id,
-                &body,
-                client_id.as_deref(),
-                parent_id.as_deref(),
-                &origin,
-            )
+            let sent = async {
+                let channel = Channel::parse_id(&channel_id)?;
+                let (client_id, parent_id) = (client_id.as_deref(), parent_id.as_deref());
+                messages::send(ctx, user, &channel, &body, client_id, parent_id, &origin).await
+            }
             .await;
             match sent {
                 // Acked by the publication, before the fan-out.
@@ -118,14 +114,24 @@ async fn act(
         ClientFrame::Typing {
             channel_id,
             is_typing,
-        } => match messages::typing(ctx, user, &channel_id, is_typing, &origin).await {
+        } => match async {
+            let channel = Channel::parse_id(&channel_id)?;
+            messages::typing(ctx, user, &channel, is_typing, &origin).await
+        }
+        .await
+        {
             Ok(()) => None,
             Err(err) => failed(err, None),
         },
         ClientFrame::MarkRead {
             channel_id,
             message_id,
-        } => match messages::mark_read(ctx, user, &channel_id, &message_id, &origin).await {
+        } => match async {
+            let channel = Channel::parse_id(&channel_id)?;
+            messages::mark_read(ctx, user, &channel, &message_id, &origin).await
+        }
+        .await
+        {
             Ok(_) => None,
             Err(err) => failed(err, None),
         },

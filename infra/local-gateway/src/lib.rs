@@ -11,12 +11,13 @@ pub mod web;
 pub mod websocket;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use api::routes::match_route;
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use shared::routes::{match_route, CHANNELS_API, PARTNERS_API, USERS_API};
 use shared::AppContext;
 
 use event::{http_api_event, to_lambda_request, HttpCall};
@@ -25,12 +26,39 @@ use event::{http_api_event, to_lambda_request, HttpCall};
 /// refuse anything over 64 KiB with 413 themselves.
 const GATEWAY_BODY_LIMIT: usize = 10 * 1024 * 1024;
 
-/// The HTTP API as an axum router over the functions' handlers.
+/// The functions' routers, each as its Lambda function runs it.
+#[derive(Clone)]
+pub struct Functions(Arc<Vec<(api::Function, Router)>>);
+
+impl Functions {
+    pub fn new(ctx: AppContext) -> Self {
+        let ctx = Arc::new(ctx);
+        Self(Arc::new(
+            api::FUNCTIONS
+                .iter()
+                .map(|function| (*function, function.router(ctx.clone())))
+                .collect(),
+        ))
+    }
+
+    /// Calls the function `name` with the request Lambda would hand it.
+    pub async fn call(
+        &self,
+        name: &str,
+        request: lambda_http::Request,
+    ) -> Option<http::Response<Body>> {
+        let (function, router) = self.0.iter().find(|(function, _)| function.name == name)?;
+        Some(function.call(router, request).await)
+    }
+}
+
+/// The HTTP API as an axum router in front of the functions.
 pub fn http_router(ctx: AppContext) -> Router {
+    let functions = Functions::new(ctx);
     Router::new().fallback(
         move |ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request| {
-            let ctx = ctx.clone();
-            async move { forward(&ctx, peer, request).await }
+            let functions = functions.clone();
+            async move { forward(&functions, peer, request).await }
         },
     )
 }
@@ -44,7 +72,7 @@ pub async fn serve_http(listener: tokio::net::TcpListener, ctx: AppContext) -> s
     .await
 }
 
-async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Response {
+async fn forward(functions: &Functions, peer: SocketAddr, request: Request) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = request.into_parts();
     let Some(found) = match_route(parts.method.as_str(), parts.uri.path()) else {
@@ -89,21 +117,16 @@ async fn forward(ctx: &AppContext, peer: SocketAddr, request: Request) -> Respon
             return gateway_error(500, "internal", "an internal error occurred", &request_id);
         }
     };
-    let response = match found.route.function {
-        USERS_API => users_api::handle(ctx, lambda_request).await,
-        PARTNERS_API => partners_api::handle(ctx, lambda_request).await,
-        CHANNELS_API => channels_api::handle(ctx, lambda_request).await,
-        other => {
+    match functions.call(found.route.function, lambda_request).await {
+        Some(response) => response,
+        None => {
             tracing::error!(
-                function = other,
+                function = found.route.function,
                 "route owned by a function the gateway does not host"
             );
-            return gateway_error(500, "internal", "an internal error occurred", &request_id);
+            gateway_error(500, "internal", "an internal error occurred", &request_id)
         }
-    };
-    let Ok(response) = response;
-    let (parts, body) = response.into_parts();
-    Response::from_parts(parts, Body::from(body.to_vec()))
+    }
 }
 
 fn gateway_error(status: u16, code: &str, message: &str, request_id: &str) -> Response {

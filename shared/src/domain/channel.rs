@@ -13,13 +13,15 @@ use crate::error::{AppError, FieldErrors};
 pub struct ChannelName(String);
 
 impl ChannelName {
+    pub const MAX_CHARS: usize = 80;
+
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let name = raw.trim();
         let chars = name.chars().count();
         if chars == 0 {
             return Err("must not be empty");
         }
-        if chars > 80 {
+        if chars > Self::MAX_CHARS {
             return Err("must be at most 80 characters");
         }
         if name.chars().any(char::is_control) {
@@ -33,7 +35,7 @@ impl ChannelName {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelKind {
     Group,
@@ -51,7 +53,7 @@ impl ChannelKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {
     Owner,
@@ -59,7 +61,8 @@ pub enum MemberRole {
 }
 
 /// A channel's own record (without its members).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ChannelSummary)]
 pub struct Channel {
     pub id: ChannelId,
     pub name: ChannelName,
@@ -67,6 +70,7 @@ pub struct Channel {
     pub private: bool,
     pub created_by: UserId,
     pub created_at: Timestamp,
+    #[schema(maximum = 500)]
     pub member_count: u32,
 }
 
@@ -79,7 +83,7 @@ pub struct Membership {
 }
 
 /// A member as shown in a channel: `{user_id, name, role, joined_at}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: UserId,
     pub name: UserName,
@@ -182,6 +186,11 @@ impl NewChannel {
 }
 
 impl Channel {
+    /// An id that can name no channel is answered as an unknown one.
+    pub fn parse_id(raw: &str) -> Result<ChannelId, AppError> {
+        ChannelId::parse(raw).ok_or_else(Self::not_found)
+    }
+
     pub fn not_found() -> AppError {
         AppError::not_found("channel not found")
     }

@@ -77,7 +77,7 @@ impl Emoji {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageRole {
     User,
@@ -106,7 +106,8 @@ impl MessageRole {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// `sender.name` is the sender's name when the message was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: MessageId,
     pub channel_id: ChannelId,
@@ -115,6 +116,7 @@ pub struct Message {
     pub body: MessageBody,
     pub parent_id: Option<MessageId>,
     pub reply_count: u32,
+    /// emoji → ids of the users who reacted
     pub reactions: BTreeMap<Emoji, Vec<UserId>>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
@@ -126,6 +128,11 @@ pub struct Message {
 impl Message {
     pub fn not_found() -> AppError {
         AppError::not_found("message not found")
+    }
+
+    /// An id that can name no message is answered as an unknown one.
+    pub fn parse_id(raw: &str) -> Result<MessageId, AppError> {
+        MessageId::parse(raw).ok_or_else(Self::not_found)
     }
 
     /// A message can be a reply only to a live top-level message of the same channel.
@@ -184,7 +191,7 @@ impl Order {
 }
 
 /// The read position of a member: `{channel_id, user_id, last_read_message_id, read_at}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ReadMarker {
     pub channel_id: ChannelId,
     pub user_id: UserId,

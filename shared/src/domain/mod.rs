@@ -6,6 +6,7 @@ mod ids;
 mod message;
 mod page;
 mod partner;
+pub mod schema;
 mod time;
 mod user;
 

@@ -76,7 +76,7 @@ mod tests {
 }
 
 /// One page of a list: `{"items": [...], "next_cursor": "..." | null}`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -10,13 +10,14 @@ use super::{RequestId, Timestamp, UserId, UserName};
 use crate::error::AppError;
 
 /// A user as named inside a request or partnership: `{id, name}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = UserRef)]
 pub struct Counterpart {
     pub id: UserId,
     pub name: UserName,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestStatus {
     Pending,
@@ -116,7 +117,8 @@ impl PairKey {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Names are those of the users when the request was sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PartnerRequest {
     pub id: RequestId,
     pub sender: Counterpart,
@@ -237,7 +239,7 @@ impl PartnerRequest {
 }
 
 /// Two users who accepted each other: `{user_ids, since}`, ids in a fixed order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Partnership {
     pub user_ids: [UserId; 2],
     pub since: Timestamp,

@@ -144,7 +144,7 @@ impl NewUser {
 }
 
 /// A user as its owner sees it (`GET /me`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub email: Email,
@@ -158,11 +158,17 @@ pub struct User {
 }
 
 /// A user as everyone else sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PublicUser {
     pub id: UserId,
     pub name: UserName,
     pub created_at: Timestamp,
+}
+
+impl User {
+    pub fn not_found() -> AppError {
+        AppError::not_found("user not found")
+    }
 }
 
 impl From<User> for PublicUser {

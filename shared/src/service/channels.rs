@@ -15,7 +15,8 @@ use crate::storage::{Admission, ChannelAccess, Read};
 use crate::AppContext;
 
 /// A channel with its members, as `GET /channels/{id}` shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Channel)]
 pub struct ChannelView {
     #[serde(flatten)]
     pub channel: Channel,
@@ -29,10 +30,6 @@ pub enum Created {
 }
 
 const ASSISTANT_NAME: &str = "Assistant";
-
-fn parse_channel_id(raw: &str) -> Result<ChannelId, AppError> {
-    ChannelId::parse(raw).ok_or_else(Channel::not_found)
-}
 
 /// Names the members (current names; the assistant has a fixed one). Members whose account
 /// was deleted are left out until the maintenance worker removes them.
@@ -163,8 +160,12 @@ pub async fn create(
     }
 }
 
-pub async fn get(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
-    let (_, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+pub async fn get(
+    ctx: &AppContext,
+    caller: &UserId,
+    id: &ChannelId,
+) -> Result<ChannelView, AppError> {
+    let (_, channel, membership, members) = load(ctx, caller, id).await?;
     channel.ensure_visible(membership.as_ref())?;
     view(ctx, channel, members).await
 }
@@ -201,10 +202,10 @@ pub async fn list_public(
 pub async fn add_member(
     ctx: &AppContext,
     caller: &UserId,
-    id: &str,
+    id: &ChannelId,
     user: &str,
 ) -> Result<ChannelView, AppError> {
-    let (adder, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+    let (adder, channel, membership, members) = load(ctx, caller, id).await?;
     channel.ensure_can_add(membership.as_ref())?;
     let user = UserId::parse(user)
         .filter(|u| u.as_str() != UserId::ASSISTANT)
@@ -221,8 +222,12 @@ pub async fn add_member(
 }
 
 /// Joins a public channel. Pushes `member.joined`.
-pub async fn join(ctx: &AppContext, caller: &UserId, id: &str) -> Result<ChannelView, AppError> {
-    let (joiner, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+pub async fn join(
+    ctx: &AppContext,
+    caller: &UserId,
+    id: &ChannelId,
+) -> Result<ChannelView, AppError> {
+    let (joiner, channel, membership, members) = load(ctx, caller, id).await?;
     channel.ensure_can_join(membership.as_ref())?;
     admit(
         ctx,
@@ -301,12 +306,12 @@ async fn admit(
 }
 
 /// Leaves a channel. Pushes `member.left`.
-pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
-    let channel_id = parse_channel_id(id)?;
+pub async fn leave(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<(), AppError> {
+    let channel_id = id;
     let caller_only = [caller.clone()];
     let access = ctx
         .store
-        .channel_access(&channel_id, caller, &caller_only)
+        .channel_access(channel_id, caller, &caller_only)
         .await?;
     existing_caller(access.users.into_iter().next())?;
     let channel = access.channel.ok_or_else(Channel::not_found)?;
@@ -321,8 +326,8 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), Ap
 }
 
 /// Deletes a channel (owner only): hidden at once, its items purged by a queued job.
-pub async fn delete(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
-    let (_, channel, membership, members) = load(ctx, caller, &parse_channel_id(id)?).await?;
+pub async fn delete(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<(), AppError> {
+    let (_, channel, membership, members) = load(ctx, caller, id).await?;
     channel.ensure_can_delete(membership.as_ref())?;
     let pair = match channel.kind {
         ChannelKind::Direct => {

@@ -28,17 +28,9 @@ pub struct HistoryQuery<'a> {
     pub parent_id: Option<&'a str>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReadReceipts {
     pub items: Vec<ReadMarker>,
-}
-
-fn channel_id(raw: &str) -> Result<ChannelId, AppError> {
-    ChannelId::parse(raw).ok_or_else(Channel::not_found)
-}
-
-fn message_id(raw: &str) -> Result<MessageId, AppError> {
-    MessageId::parse(raw).ok_or_else(Message::not_found)
 }
 
 /// The checks every message route starts with: the caller's account, the channel, and
@@ -63,13 +55,12 @@ fn live(message: Option<Message>) -> Result<Message, AppError> {
 pub async fn send(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
+    channel_id: &ChannelId,
     body: &str,
     client_id: Option<&str>,
     parent_id: Option<&str>,
     origin: &Origin,
 ) -> Result<Sent, AppError> {
-    let channel_id = channel_id(channel)?;
     let body = MessageBody::parse(body)?;
     let client_id = client_id.map(ClientId::parse).transpose()?;
     let parent_id = parent_id
@@ -79,15 +70,15 @@ pub async fn send(
         .transpose()?;
     let context = ctx
         .store
-        .message_context(&channel_id, caller, parent_id.as_ref(), client_id.as_ref())
+        .message_context(channel_id, caller, parent_id.as_ref(), client_id.as_ref())
         .await?;
     let (channel, _) = member_of(&context)?;
     if let Some(original) = &context.claimed {
         if channel.kind == ChannelKind::Assistant {
             // The first send's job may have been lost; the worker replies once either way.
-            queue_reply(ctx, &channel_id, original, Timestamp::now()).await;
+            queue_reply(ctx, channel_id, original, Timestamp::now()).await;
         }
-        return original_message(ctx, &channel_id, original).await;
+        return original_message(ctx, channel_id, original).await;
     }
     if parent_id.is_some() {
         let parent = context
@@ -118,13 +109,13 @@ pub async fn send(
         deleted_at: None,
     };
     match ctx.store.insert_message(&message).await? {
-        Inserted::Duplicate(original) => original_message(ctx, &channel_id, &original).await,
+        Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
         Inserted::New => {
             if channel.kind == ChannelKind::Assistant {
-                queue_reply(ctx, &channel_id, &message.id, message.created_at).await;
+                queue_reply(ctx, channel_id, &message.id, message.created_at).await;
             }
             let event = DomainEvent::MessageCreated {
-                channel_id,
+                channel_id: channel_id.clone(),
                 message: message.clone(),
             };
             realtime::publish(ctx, origin, event).await;
@@ -167,11 +158,10 @@ async fn original_message(
 pub async fn history(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
+    channel_id: &ChannelId,
     query: HistoryQuery<'_>,
     page: &PageRequest,
 ) -> Result<Page<Message>, AppError> {
-    let channel_id = channel_id(channel)?;
     let order = Order::parse(query.order)?;
     let role = query.role.map(MessageRole::parse).transpose()?;
     let text = query
@@ -183,16 +173,13 @@ pub async fn history(
             "q must be at most 200 characters".into(),
         ));
     }
-    let thread = query
-        .parent_id
-        .map(|raw| MessageId::parse(raw).ok_or_else(Message::not_found))
-        .transpose()?;
+    let thread = query.parent_id.map(Message::parse_id).transpose()?;
     let filter = HistoryFilter { text, role };
     let (context, messages) = tokio::try_join!(
         ctx.store
-            .message_context(&channel_id, caller, thread.as_ref(), None),
+            .message_context(channel_id, caller, thread.as_ref(), None),
         ctx.store
-            .list_messages(&channel_id, thread.as_ref(), order, &filter, page)
+            .list_messages(channel_id, thread.as_ref(), order, &filter, page)
     )?;
     member_of(&context)?;
     if thread.is_some() {
@@ -205,28 +192,27 @@ pub async fn history(
 pub async fn replies(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
-    parent: &str,
+    channel_id: &ChannelId,
+    parent: &MessageId,
     page: &PageRequest,
 ) -> Result<Page<Message>, AppError> {
     let query = HistoryQuery {
         order: Some("asc"),
-        parent_id: Some(parent),
+        parent_id: Some(parent.as_str()),
         ..HistoryQuery::default()
     };
-    history(ctx, caller, channel, query, page).await
+    history(ctx, caller, channel_id, query, page).await
 }
 
 pub async fn get(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
-    id: &str,
+    channel_id: &ChannelId,
+    id: &MessageId,
 ) -> Result<Message, AppError> {
-    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
     let context = ctx
         .store
-        .message_context(&channel_id, caller, Some(&id), None)
+        .message_context(channel_id, caller, Some(id), None)
         .await?;
     member_of(&context)?;
     live(context.message)
@@ -236,15 +222,14 @@ pub async fn get(
 pub async fn edit(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
-    id: &str,
+    channel_id: &ChannelId,
+    id: &MessageId,
     body: &str,
 ) -> Result<Message, AppError> {
-    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
     let body = MessageBody::parse(body)?;
     let context = ctx
         .store
-        .message_context(&channel_id, caller, Some(&id), None)
+        .message_context(channel_id, caller, Some(id), None)
         .await?;
     member_of(&context)?;
     let message = live(context.message)?;
@@ -254,7 +239,7 @@ pub async fn edit(
         .edit_message(&message, caller, &body, Timestamp::now())
         .await?;
     ctx.publish(DomainEvent::MessageUpdated {
-        channel_id,
+        channel_id: channel_id.clone(),
         message: edited.clone(),
     })
     .await;
@@ -265,20 +250,19 @@ pub async fn edit(
 pub async fn delete(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
-    id: &str,
+    channel_id: &ChannelId,
+    id: &MessageId,
 ) -> Result<(), AppError> {
-    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
     let context = ctx
         .store
-        .message_context(&channel_id, caller, Some(&id), None)
+        .message_context(channel_id, caller, Some(id), None)
         .await?;
     let (_, membership) = member_of(&context)?;
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
     ctx.store.delete_message(&message, Timestamp::now()).await?;
     ctx.publish(DomainEvent::MessageDeleted {
-        channel_id,
+        channel_id: channel_id.clone(),
         message_id: message.id,
     })
     .await;
@@ -289,24 +273,19 @@ pub async fn delete(
 pub async fn react(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
-    id: &str,
-    emoji: &str,
+    channel_id: &ChannelId,
+    id: &MessageId,
+    emoji: &Emoji,
     add: bool,
 ) -> Result<Message, AppError> {
-    let (channel_id, id) = (channel_id(channel)?, message_id(id)?);
-    let emoji = Emoji::parse(emoji)?;
     let context = ctx
         .store
-        .message_context(&channel_id, caller, None, None)
+        .message_context(channel_id, caller, None, None)
         .await?;
     member_of(&context)?;
-    let message = ctx
-        .store
-        .react(&channel_id, &id, &emoji, caller, add)
-        .await?;
+    let message = ctx.store.react(channel_id, id, emoji, caller, add).await?;
     ctx.publish(DomainEvent::ReactionUpdated {
-        channel_id,
+        channel_id: channel_id.clone(),
         message_id: message.id.clone(),
         reactions: message.reactions.clone(),
     })
@@ -319,20 +298,20 @@ pub async fn react(
 pub async fn mark_read(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
+    channel_id: &ChannelId,
     message: &str,
     origin: &Origin,
 ) -> Result<ReadMarker, AppError> {
-    let (channel_id, id) = (channel_id(channel)?, message_id(message)?);
+    let id = Message::parse_id(message)?;
     let context = ctx
         .store
-        .message_context(&channel_id, caller, Some(&id), None)
+        .message_context(channel_id, caller, Some(&id), None)
         .await?;
     member_of(&context)?;
     live(context.message)?;
     let (marker, moved) = ctx
         .store
-        .mark_read(&channel_id, caller, &id, Timestamp::now())
+        .mark_read(channel_id, caller, &id, Timestamp::now())
         .await?;
     if moved {
         let event = DomainEvent::ReadReceipt {
@@ -347,18 +326,17 @@ pub async fn mark_read(
 pub async fn typing(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
+    channel_id: &ChannelId,
     is_typing: bool,
     origin: &Origin,
 ) -> Result<(), AppError> {
-    let channel_id = channel_id(channel)?;
     let context = ctx
         .store
-        .message_context(&channel_id, caller, None, None)
+        .message_context(channel_id, caller, None, None)
         .await?;
     member_of(&context)?;
     let event = DomainEvent::Typing {
-        channel_id,
+        channel_id: channel_id.clone(),
         user_id: caller.clone(),
         is_typing,
     };
@@ -369,12 +347,11 @@ pub async fn typing(
 pub async fn read_receipts(
     ctx: &AppContext,
     caller: &UserId,
-    channel: &str,
+    channel_id: &ChannelId,
 ) -> Result<ReadReceipts, AppError> {
-    let channel_id = channel_id(channel)?;
     let (context, items) = tokio::try_join!(
-        ctx.store.message_context(&channel_id, caller, None, None),
-        ctx.store.read_markers(&channel_id)
+        ctx.store.message_context(channel_id, caller, None, None),
+        ctx.store.read_markers(channel_id)
     )?;
     member_of(&context)?;
     Ok(ReadReceipts { items })

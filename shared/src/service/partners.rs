@@ -2,7 +2,7 @@ use serde::Serialize;
 
 use super::existing_caller;
 use super::require_caller;
-use super::users::{parse_user_id, user_not_found};
+use super::users::parse_user_id;
 use crate::domain::{
     Counterpart, Decision, Page, PageRequest, PartnerRequest, Partnership, RequestId,
     RequestMessage, StatusFilter, Timestamp, User, UserId,
@@ -14,7 +14,8 @@ use crate::storage::RequestDirection;
 use crate::AppContext;
 
 /// An answered request; `partnership` is set when it was accepted.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AnsweredPartnerRequest)]
 pub struct Response {
     #[serde(flatten)]
     pub request: PartnerRequest,
@@ -23,7 +24,7 @@ pub struct Response {
 }
 
 /// `{user: {id, name}, since}`.
-#[derive(Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PartnershipEntry {
     pub user: Counterpart,
     pub since: Timestamp,
@@ -52,7 +53,7 @@ pub async fn send_request(
         .get_users(&[caller.clone(), recipient_id.clone()])
         .await?;
     let sender = existing_caller(users.get(caller).cloned())?;
-    let recipient = users.get(&recipient_id).ok_or_else(user_not_found)?;
+    let recipient = users.get(&recipient_id).ok_or_else(User::not_found)?;
     let request = PartnerRequest::new(
         counterpart(&sender),
         counterpart(recipient),
@@ -75,10 +76,9 @@ pub async fn send_request(
 async fn load_request(
     ctx: &AppContext,
     caller: &UserId,
-    id: &str,
+    id: &RequestId,
 ) -> Result<PartnerRequest, AppError> {
-    let id = RequestId::parse(id).ok_or_else(PartnerRequest::not_found)?;
-    let (user, request) = ctx.store.find_request_for(caller, &id).await?;
+    let (user, request) = ctx.store.find_request_for(caller, id).await?;
     existing_caller(user)?;
     request.ok_or_else(PartnerRequest::not_found)
 }
@@ -88,7 +88,7 @@ async fn load_request(
 pub async fn respond(
     ctx: &AppContext,
     caller: &UserId,
-    id: &str,
+    id: &RequestId,
     decision: Decision,
 ) -> Result<Response, AppError> {
     let request = load_request(ctx, caller, id).await?;
@@ -118,7 +118,7 @@ pub async fn respond(
 }
 
 /// The sender withdraws a pending request.
-pub async fn cancel(ctx: &AppContext, caller: &UserId, id: &str) -> Result<(), AppError> {
+pub async fn cancel(ctx: &AppContext, caller: &UserId, id: &RequestId) -> Result<(), AppError> {
     let request = load_request(ctx, caller, id).await?;
     let updated = request.cancel(caller, Timestamp::now())?;
     ctx.store.record_response(&updated).await?;
@@ -170,13 +170,15 @@ pub async fn list_partnerships(
 pub async fn end_partnership(
     ctx: &AppContext,
     caller: &UserId,
-    other: &str,
+    other: &UserId,
 ) -> Result<(), AppError> {
-    let not_partners = || AppError::not_found("you are not partners");
-    let other = parse_user_id(other).map_err(|_| not_partners())?;
-    if &other == caller {
+    if other == caller {
         return Err(not_partners());
     }
     require_caller(ctx, caller).await?;
-    ctx.store.delete_partnership(caller, &other).await
+    ctx.store.delete_partnership(caller, other).await
+}
+
+pub fn not_partners() -> AppError {
+    AppError::not_found("you are not partners")
 }

@@ -10,14 +10,15 @@ use crate::storage::Presence;
 use crate::AppContext;
 
 /// A signed-in user: `{user, token}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Session {
     pub user: User,
+    /// JWT for `Authorization: Bearer`
     pub token: String,
 }
 
 /// `{user_id, name, last_seen}` of an online contact.
-#[derive(Debug, PartialEq, Eq, Serialize)]
+#[derive(Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OnlineContact {
     pub user_id: UserId,
     pub name: UserName,
@@ -102,31 +103,37 @@ pub async fn list_users(
     Ok(users.map(PublicUser::from))
 }
 
-pub async fn get_user(ctx: &AppContext, caller: &UserId, id: &str) -> Result<PublicUser, AppError> {
-    let target = parse_user_id(id)?;
+pub async fn get_user(
+    ctx: &AppContext,
+    caller: &UserId,
+    target: &UserId,
+) -> Result<PublicUser, AppError> {
     let users = ctx
         .store
         .get_users(&[caller.clone(), target.clone()])
         .await?;
     existing_caller(users.get(caller).cloned())?;
     users
-        .get(&target)
+        .get(target)
         .cloned()
         .map(PublicUser::from)
-        .ok_or_else(user_not_found)
+        .ok_or_else(User::not_found)
 }
 
 /// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
-pub async fn presence(ctx: &AppContext, caller: &UserId, id: &str) -> Result<Presence, AppError> {
-    let target = parse_user_id(id)?;
+pub async fn presence(
+    ctx: &AppContext,
+    caller: &UserId,
+    target: &UserId,
+) -> Result<Presence, AppError> {
     let users = ctx
         .store
         .get_users(&[caller.clone(), target.clone()])
         .await?;
     existing_caller(users.get(caller).cloned())?;
-    let user = users.get(&target).ok_or_else(user_not_found)?;
+    let user = users.get(target).ok_or_else(User::not_found)?;
     Ok(Presence {
-        user_id: target,
+        user_id: target.clone(),
         online: user.online,
         last_seen: user.last_seen,
     })
@@ -188,9 +195,5 @@ pub(crate) async fn contacts(ctx: &AppContext, user: &UserId) -> Result<Vec<User
 }
 
 pub(crate) fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
-    UserId::parse(raw).ok_or_else(user_not_found)
-}
-
-pub(crate) fn user_not_found() -> AppError {
-    AppError::not_found("user not found")
+    UserId::parse(raw).ok_or_else(User::not_found)
 }

@@ -50,10 +50,11 @@ impl ConnectionRecord {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Presence {
     pub user_id: UserId,
     pub online: bool,
+    /// Null if the user never connected
     pub last_seen: Option<Timestamp>,
 }
 

@@ -3,15 +3,15 @@
 //! Each property says what must hold for every input, not just the examples in unit tests:
 //! no panic, a 4xx error for what is refused, and what was accepted parses again the same.
 
-use lambda_http::{Body, Request};
+use api::extract::parse_json_body;
+use api::routes::{match_route, table};
 use proptest::prelude::*;
 use shared::auth::TokenService;
 use shared::domain::{
     ChannelName, ClientId, Email, Emoji, Limit, MessageBody, MessageRole, Order, PageRequest,
     StatusFilter, UserId, UserName,
 };
-use shared::http::{ApiRequest, MAX_BODY_BYTES};
-use shared::routes::{match_route, ROUTES};
+use shared::error::MAX_BODY_BYTES;
 use shared::storage::CursorCodec;
 use shared::websocket::ClientFrame;
 
@@ -59,16 +59,6 @@ fn frame_like() -> impl Strategy<Value = serde_json::Value> {
             object.insert("action".into(), action.into());
             serde_json::Value::Object(object)
         })
-}
-
-fn request(body: Vec<u8>, content_type: Option<&str>) -> ApiRequest {
-    let mut request = Request::new(Body::Binary(body));
-    if let Some(Ok(value)) = content_type.map(str::parse) {
-        request
-            .headers_mut()
-            .insert(http::header::CONTENT_TYPE, value);
-    }
-    ApiRequest::new(request)
 }
 
 /// The shape of a route's body, read by serde only.
@@ -130,15 +120,14 @@ proptest! {
             "application/problem+json", "", "multipart/form-data", "APPLICATION/JSON",
         ])),
     ) {
-        if let Err(code) = status(request(body, content_type).json::<SendBody>()) {
+        if let Err(code) = status(parse_json_body::<SendBody>(content_type, &body)) {
             prop_assert_eq!(code, 400);
         }
     }
 
     #[test]
     fn any_json_body_is_read_or_refused_with_400(value in any_json()) {
-        let read = request(value.to_string().into_bytes(), Some("application/json"))
-            .json::<SendBody>();
+        let read = parse_json_body::<SendBody>(Some("application/json"), value.to_string().as_bytes());
         match read {
             Ok(_) => prop_assert!(value.is_object()),
             Err(err) => prop_assert_eq!(err.status(), 400),
@@ -147,8 +136,8 @@ proptest! {
 
     #[test]
     fn a_body_over_the_limit_is_413_whatever_it_holds(extra in 1usize..4096, byte in any::<u8>()) {
-        let request = request(vec![byte; MAX_BODY_BYTES + extra], Some("application/json"));
-        prop_assert_eq!(status(request.json::<SendBody>()), Err(413));
+        let body = vec![byte; MAX_BODY_BYTES + extra];
+        prop_assert_eq!(status(parse_json_body::<SendBody>(Some("application/json"), &body)), Err(413));
     }
 
     #[test]
@@ -218,7 +207,7 @@ proptest! {
     ) {
         let path = format!("/{}", segments.join("/"));
         if let Some(found) = match_route(method, &path) {
-            prop_assert!(ROUTES.iter().any(|route| route.key() == found.route.key()));
+            prop_assert!(table().iter().any(|route| route.key() == found.route.key()));
             prop_assert_eq!(found.route.method, method);
             for (_, value) in &found.path_parameters {
                 prop_assert!(!value.is_empty() && !value.contains('/'));

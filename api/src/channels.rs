@@ -1,0 +1,491 @@
+//! `channels-api`: channels, membership and messages.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use shared::domain::schema::{name_input, not_blank_pattern, string};
+use shared::domain::{
+    Channel, ChannelId, ChannelKind, ChannelName, Emoji, Message, MessageBody, MessageId,
+    NewChannel, Page, ReadMarker, MAX_INITIAL_MEMBERS,
+};
+use shared::realtime::Origin;
+use shared::service::channels::{self, ChannelView, Created};
+use shared::service::messages::{self, HistoryQuery, ReadReceipts, Sent};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiResult;
+use crate::extract::{required, Caller, Id, Ids, JsonBody, PageQuery, Params};
+use crate::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list_mine))
+        .routes(routes!(list_public))
+        .routes(routes!(get, delete))
+        .routes(routes!(add_member))
+        .routes(routes!(join))
+        .routes(routes!(leave))
+        .routes(routes!(send, history))
+        .routes(routes!(get_message, edit, delete_message))
+        .routes(routes!(replies))
+        .routes(routes!(react, unreact))
+        .routes(routes!(mark_read))
+        .routes(routes!(read_receipts))
+}
+
+/// A JSON answer with `status`: 201 for what was made, 200 for what was found.
+fn made<T: serde::Serialize>(new: bool, body: T) -> Response {
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `POST /channels`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewChannel)]
+struct NewChannelBody {
+    #[schema(required = true, schema_with = channel_name_input)]
+    name: Option<String>,
+    /// (null means the default)
+    #[schema(default = "group")]
+    kind: Option<ChannelKind>,
+    /// (null means the default)
+    #[schema(max_items = 97)]
+    member_ids: Option<Vec<String>>,
+    /// (null means the default)
+    #[schema(default = true)]
+    private: Option<bool>,
+}
+
+fn channel_name_input() -> utoipa::openapi::schema::Object {
+    name_input(ChannelName::MAX_CHARS, "Channel name").build()
+}
+
+const _: () = assert!(
+    MAX_INITIAL_MEMBERS == 97,
+    "the OpenAPI maxItems of member_ids"
+);
+
+/// Create a channel
+///
+/// `kind` defaults to `group`, `private` to true. 400 `validation_failed` lists unknown ids
+/// in `details.unknown_member_ids` and duplicate ones (the creator included) in
+/// `details.duplicate_member_ids`. A `direct` channel has exactly one other member, and an
+/// existing direct channel of the pair is answered with 200. An `assistant` channel has no
+/// other members; the assistant (user id `assistant`) joins it. Direct and assistant channels
+/// are always private. At most 97 `member_ids` at creation (one transaction); a group grows
+/// to 500 members with `POST /channels/{id}/members`.
+#[utoipa::path(post, path = "/channels", operation_id = "createChannel", tag = "channels",
+    request_body = NewChannelBody,
+    responses((status = 201, description = "Created; the caller is its owner", body = ChannelView),
+        (status = 200, description = "The pair's existing direct channel", body = ChannelView)))]
+async fn create(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<NewChannelBody>,
+) -> ApiResult<Response> {
+    let new = NewChannel::parse(
+        &caller,
+        body.name.as_deref().unwrap_or_default(),
+        body.kind,
+        body.member_ids.as_deref().unwrap_or_default(),
+        body.private,
+    )?;
+    Ok(match channels::create(&ctx, &caller, new).await? {
+        Created::New(view) => made(true, view),
+        Created::Existing(view) => made(false, view),
+    })
+}
+
+/// The caller's channels (without members)
+#[utoipa::path(get, path = "/channels", operation_id = "listMyChannels", tag = "channels",
+    params(PageQuery),
+    responses((status = 200, description = "A page of channels", body = Page<Channel>)))]
+async fn list_mine(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<Channel>>> {
+    Ok(Json(
+        channels::list_mine(&ctx, &caller, &page.page()?).await?,
+    ))
+}
+
+/// Public channels, oldest first
+#[utoipa::path(get, path = "/channels/public", operation_id = "listPublicChannels", tag = "channels",
+    params(PageQuery),
+    responses((status = 200, description = "A page of channels", body = Page<Channel>)))]
+async fn list_public(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<Channel>>> {
+    Ok(Json(
+        channels::list_public(&ctx, &caller, &page.page()?).await?,
+    ))
+}
+
+/// A channel with its members
+///
+/// 404 for an unknown channel, and for a private one the caller is not a member of.
+#[utoipa::path(get, path = "/channels/{id}", operation_id = "getChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, description = "The channel", body = ChannelView), (status = 404)))]
+async fn get(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<Json<ChannelView>> {
+    Ok(Json(channels::get(&ctx, &caller, &channel).await?))
+}
+
+/// Delete a channel (owner only)
+#[utoipa::path(delete, path = "/channels/{id}", operation_id = "deleteChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204, description = "Hidden at once; its messages are purged asynchronously"),
+        (status = 403), (status = 404)))]
+async fn delete(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<StatusCode> {
+    channels::delete(&ctx, &caller, &channel).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /channels/{id}/members`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = AddMemberRequest)]
+struct AddMemberBody {
+    #[schema(required = true, nullable = false, value_type = String)]
+    user_id: Option<String>,
+}
+
+/// Add a member (members of a group channel)
+///
+/// 403 when the caller is not a member; 404 unknown user (or channel); 409 already a member
+/// or the group is full (500); 400 for direct and assistant channels.
+#[utoipa::path(post, path = "/channels/{id}/members", operation_id = "addChannelMember", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = AddMemberBody,
+    responses((status = 200, description = "The channel; `member.joined` is pushed", body = ChannelView),
+        (status = 403), (status = 404), (status = 409)))]
+async fn add_member(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<AddMemberBody>,
+) -> ApiResult<Json<ChannelView>> {
+    let user = required(body.user_id, "user_id")?;
+    Ok(Json(
+        channels::add_member(&ctx, &caller, &channel, &user).await?,
+    ))
+}
+
+/// Join a public channel
+///
+/// 403 private; 409 already a member or full.
+#[utoipa::path(post, path = "/channels/{id}/join", operation_id = "joinChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, description = "The channel; `member.joined` is pushed", body = ChannelView),
+        (status = 403), (status = 404), (status = 409)))]
+async fn join(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<Json<ChannelView>> {
+    Ok(Json(channels::join(&ctx, &caller, &channel).await?))
+}
+
+/// Leave a channel
+///
+/// 409 when the caller is not a member (404 if the channel is private), or is its owner
+/// (delete the channel instead); 400 for a direct channel (delete it instead).
+#[utoipa::path(post, path = "/channels/{id}/leave", operation_id = "leaveChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204, description = "Left; `member.left` is pushed"),
+        (status = 400), (status = 404), (status = 409)))]
+async fn leave(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<StatusCode> {
+    channels::leave(&ctx, &caller, &channel).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /channels/{id}/messages`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = SendMessage)]
+struct SendBody {
+    #[schema(required = true, schema_with = message_body_input)]
+    body: Option<String>,
+    /// Makes retries idempotent: 1–64 visible ASCII characters, unique per sender and channel
+    #[schema(pattern = r"^[!-~]{1,64}$", min_length = 1, max_length = 64)]
+    client_id: Option<String>,
+    /// Reply in this message's thread
+    parent_id: Option<String>,
+}
+
+fn message_body_input() -> utoipa::openapi::schema::Object {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(MessageBody::MAX_CHARS))
+        .pattern(Some(not_blank_pattern()))
+        .description(Some("1–4000 characters, not only whitespace"))
+        .build()
+}
+
+/// Send a message
+///
+/// 400 when `body` is blank or over 4,000 characters. 403 when the caller is not a member of
+/// a public channel; 404 for an unknown channel or a private one the caller is not a member
+/// of. 404 when `parent_id` is not a live message of this channel; 400 when it is itself a
+/// reply. 409 when a retried `client_id` names a message that has since been deleted.
+#[utoipa::path(post, path = "/channels/{id}/messages", operation_id = "sendMessage", tag = "messages",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = SendBody,
+    responses((status = 201, description = "Stored; `message.created` is pushed; in an assistant channel one reply job is queued", body = Message),
+        (status = 200, description = "The message sent before with the same `client_id` (same sender, same channel)", body = Message),
+        (status = 403), (status = 404), (status = 409)))]
+async fn send(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<SendBody>,
+) -> ApiResult<Response> {
+    let text = required(body.body, "body")?;
+    let sent = messages::send(
+        &ctx,
+        &caller,
+        &channel,
+        &text,
+        body.client_id.as_deref(),
+        body.parent_id.as_deref(),
+        &Origin::api(),
+    )
+    .await?;
+    Ok(match sent {
+        Sent::New(message) => made(true, message),
+        Sent::Duplicate(message) => made(false, message),
+    })
+}
+
+/// `GET /channels/{id}/messages` filters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HistoryParams {
+    /// `desc`: newest first
+    #[param(value_type = Option<String>, schema_with = order_param)]
+    order: Option<String>,
+    /// Case-insensitive substring of the body. A search evaluates at most 200 messages per
+    /// call and returns `next_cursor` when it stopped early, so a page may hold fewer than
+    /// `limit` items before the end.
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Only messages of this role
+    #[param(value_type = Option<String>, schema_with = role_param)]
+    role: Option<String>,
+    /// Only the replies of this message
+    parent_id: Option<String>,
+}
+
+fn order_param() -> utoipa::openapi::schema::Object {
+    string()
+        .enum_values(Some(["desc", "asc"]))
+        .default(Some(serde_json::json!("desc")))
+        .build()
+}
+
+fn role_param() -> utoipa::openapi::schema::Object {
+    string()
+        .enum_values(Some(["user", "assistant", "system"]))
+        .build()
+}
+
+/// History, one page
+///
+/// 403 when the caller is not a member of a public channel; 404 for an unknown channel or a
+/// private one the caller is not a member of.
+#[utoipa::path(get, path = "/channels/{id}/messages", operation_id = "listMessages", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), PageQuery, HistoryParams),
+    responses((status = 200, description = "A page of messages (deleted ones left out)", body = Page<Message>),
+        (status = 403), (status = 404)))]
+async fn history(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    Params(page): Params<PageQuery>,
+    Params(filters): Params<HistoryParams>,
+) -> ApiResult<Json<Page<Message>>> {
+    let query = HistoryQuery {
+        order: filters.order.as_deref(),
+        q: filters.q.as_deref(),
+        role: filters.role.as_deref(),
+        parent_id: filters.parent_id.as_deref(),
+    };
+    let page = page.page()?;
+    Ok(Json(
+        messages::history(&ctx, &caller, &channel, query, &page).await?,
+    ))
+}
+
+/// One message
+///
+/// 404 for an unknown or deleted message.
+#[utoipa::path(get, path = "/channels/{id}/messages/{mid}", operation_id = "getMessage", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
+    responses((status = 200, description = "The message", body = Message), (status = 403), (status = 404)))]
+async fn get_message(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+) -> ApiResult<Json<Message>> {
+    Ok(Json(
+        messages::get(&ctx, &caller, &channel, &message).await?,
+    ))
+}
+
+/// `PATCH /channels/{id}/messages/{mid}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = EditMessage)]
+struct EditBody {
+    #[schema(required = true, schema_with = message_body_input)]
+    body: Option<String>,
+}
+
+/// Edit a message (sender only)
+///
+/// 409 when the message has reached DynamoDB's 400 KB item size (only reachable with
+/// thousands of distinct reactions).
+#[utoipa::path(patch, path = "/channels/{id}/messages/{mid}", operation_id = "editMessage", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
+    request_body = EditBody,
+    responses((status = 200, description = "Edited, with `edited_at`; `message.updated` is pushed", body = Message),
+        (status = 403), (status = 404), (status = 409)))]
+async fn edit(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+    JsonBody(body): JsonBody<EditBody>,
+) -> ApiResult<Json<Message>> {
+    let text = required(body.body, "body")?;
+    Ok(Json(
+        messages::edit(&ctx, &caller, &channel, &message, &text).await?,
+    ))
+}
+
+/// Delete a message (sender or channel owner)
+///
+/// 404 when already deleted.
+#[utoipa::path(delete, path = "/channels/{id}/messages/{mid}", operation_id = "deleteMessage", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
+    responses((status = 204, description = "Soft-deleted; `message.deleted` is pushed"), (status = 403), (status = 404)))]
+async fn delete_message(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+) -> ApiResult<StatusCode> {
+    messages::delete(&ctx, &caller, &channel, &message).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A thread, oldest first
+#[utoipa::path(get, path = "/channels/{id}/messages/{mid}/replies", operation_id = "listReplies", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"), PageQuery),
+    responses((status = 200, description = "A page of replies", body = Page<Message>), (status = 403), (status = 404)))]
+async fn replies(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<Message>>> {
+    let page = page.page()?;
+    Ok(Json(
+        messages::replies(&ctx, &caller, &channel, &message, &page).await?,
+    ))
+}
+
+/// React (idempotent)
+///
+/// 409 when the message has reached DynamoDB's 400 KB item size (only reachable with
+/// thousands of distinct reactions).
+#[utoipa::path(put, path = "/channels/{id}/messages/{mid}/reactions/{emoji}", operation_id = "addReaction", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"),
+        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "The reaction, URL-encoded (1–32 characters, no spaces)")),
+    responses((status = 200, description = "The message; `reaction.updated` is pushed", body = Message),
+        (status = 400), (status = 403), (status = 404), (status = 409)))]
+async fn react(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message, emoji)): Ids<(ChannelId, MessageId, Emoji)>,
+) -> ApiResult<Json<Message>> {
+    Ok(Json(
+        messages::react(&ctx, &caller, &channel, &message, &emoji, true).await?,
+    ))
+}
+
+/// Take a reaction back (idempotent)
+#[utoipa::path(delete, path = "/channels/{id}/messages/{mid}/reactions/{emoji}", operation_id = "removeReaction", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"),
+        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "The reaction, URL-encoded (1–32 characters, no spaces)")),
+    responses((status = 200, description = "The message; `reaction.updated` is pushed", body = Message),
+        (status = 400), (status = 403), (status = 404)))]
+async fn unreact(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message, emoji)): Ids<(ChannelId, MessageId, Emoji)>,
+) -> ApiResult<Json<Message>> {
+    Ok(Json(
+        messages::react(&ctx, &caller, &channel, &message, &emoji, false).await?,
+    ))
+}
+
+/// `POST /channels/{id}/read`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = MarkReadRequest)]
+struct ReadBody {
+    #[schema(required = true, nullable = false, value_type = String)]
+    message_id: Option<String>,
+}
+
+/// Move the caller's read marker
+///
+/// 404 when the message is not in this channel.
+#[utoipa::path(post, path = "/channels/{id}/read", operation_id = "markRead", tag = "messages",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = ReadBody,
+    responses((status = 200, description = "The marker; it only moves forward (an older message leaves it where it is); `read_receipt` is pushed when it moved", body = ReadMarker),
+        (status = 403), (status = 404)))]
+async fn mark_read(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<ReadBody>,
+) -> ApiResult<Json<ReadMarker>> {
+    let message = required(body.message_id, "message_id")?;
+    Ok(Json(
+        messages::mark_read(&ctx, &caller, &channel, &message, &Origin::api()).await?,
+    ))
+}
+
+/// Every member's read marker
+#[utoipa::path(get, path = "/channels/{id}/read-receipts", operation_id = "listReadReceipts", tag = "messages",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 200, description = "Read markers", body = ReadReceipts), (status = 403), (status = 404)))]
+async fn read_receipts(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<Json<ReadReceipts>> {
+    Ok(Json(
+        messages::read_receipts(&ctx, &caller, &channel).await?,
+    ))
+}

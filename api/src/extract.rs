@@ -1,0 +1,225 @@
+//! Typed extractors: what a handler declares in its signature is parsed before it runs, and
+//! every refusal is the contract's error. A route that takes [`Caller`] cannot be reached
+//! without a valid token.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use shared::domain::{
+    Channel, ChannelId, Emoji, Message, MessageId, PageRequest, PartnerRequest, RequestId, UserId,
+};
+use shared::error::MAX_BODY_BYTES;
+use shared::AppError;
+use utoipa::IntoParams;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The user a valid bearer token speaks for. Whether the account still exists is checked by
+/// the service with its first read.
+#[derive(Clone, Debug)]
+pub struct Caller(pub UserId);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)?;
+        Ok(Self(ctx.tokens.verify(token)?))
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+pub fn bearer_token(headers: &http::HeaderMap) -> Result<&str, AppError> {
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or(AppError::Unauthorized("missing bearer token"))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|token| !token.is_empty())
+        .ok_or(AppError::Unauthorized(
+            "the Authorization header must be 'Bearer <token>'",
+        ))
+}
+
+/// A JSON object body read as `T`: 400 when it is not JSON, not an object or of the wrong
+/// types (the edge has already refused bodies over the limit with 413).
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .map(|value| value.to_str().unwrap_or_default().to_string());
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        Ok(Self(parse_json_body(content_type.as_deref(), &bytes)?))
+    }
+}
+
+/// The rules of a JSON body, apart from the transport: 413 over the limit, 400 for a content
+/// type other than JSON, an empty body, anything but an object, or the wrong types.
+pub fn parse_json_body<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    bytes: &[u8],
+) -> Result<T, AppError> {
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    if let Some(mime) = content_type {
+        let essence = mime.split(';').next().unwrap_or_default().trim();
+        if !essence.eq_ignore_ascii_case("application/json") && !essence.ends_with("+json") {
+            return Err(AppError::BadRequest(
+                "content-type must be application/json".into(),
+            ));
+        }
+    }
+    let Some(first) = bytes.iter().find(|byte| !byte.is_ascii_whitespace()) else {
+        return Err(AppError::BadRequest("a JSON body is required".into()));
+    };
+    // serde reads a struct from an array too (`["hi"]` as `{"body": "hi"}`); every body of
+    // the contract is an object, so anything else is refused before it is read.
+    if *first != b'{' {
+        return Err(AppError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        AppError::BadRequest(format!("the body is not valid JSON for this route: {err}"))
+    })
+}
+
+/// Query parameters read as `T`; a malformed query string is a 400.
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|err| AppError::BadRequest(format!("bad query parameters: {err}")))?;
+        Ok(Self(value))
+    }
+}
+
+/// `?limit=&cursor=` of a list route.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, default = 50)]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page of the same query; empty means the first page;
+    /// anything else is a 400.
+    cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<PageRequest, AppError> {
+        PageRequest::parse(self.limit.as_deref(), self.cursor.as_deref())
+    }
+}
+
+/// A path parameter that names something: parsing fails into the answer that thing's
+/// absence gets, so a malformed id and an unknown one look the same to the caller.
+pub trait PathParam: Sized {
+    fn parse_param(raw: &str) -> Result<Self, AppError>;
+}
+
+impl PathParam for ChannelId {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Channel::parse_id(raw)
+    }
+}
+
+impl PathParam for MessageId {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Message::parse_id(raw)
+    }
+}
+
+impl PathParam for RequestId {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Self::parse(raw).ok_or_else(PartnerRequest::not_found)
+    }
+}
+
+impl PathParam for UserId {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Self::parse(raw).ok_or_else(shared::domain::User::not_found)
+    }
+}
+
+impl PathParam for Emoji {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Self::parse(raw)
+    }
+}
+
+/// The route's path parameters, in order, parsed into their types: `Id<ChannelId>`,
+/// `Ids<(ChannelId, MessageId)>`, ...
+pub struct Id<T>(pub T);
+pub struct Ids<T>(pub T);
+
+async fn raw_params<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Vec<String>, AppError> {
+    let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| AppError::not_found("no such route"))?;
+    Ok(params.into_iter().map(|(_, value)| value).collect())
+}
+
+impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match raw_params(parts, state).await?.as_slice() {
+            [raw] => Ok(Self(T::parse_param(raw)?)),
+            _ => Err(AppError::internal("route declares another number of path parameters").into()),
+        }
+    }
+}
+
+impl<A: PathParam, B: PathParam, S: Send + Sync> FromRequestParts<S> for Ids<(A, B)> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match raw_params(parts, state).await?.as_slice() {
+            [a, b] => Ok(Self((A::parse_param(a)?, B::parse_param(b)?))),
+            _ => Err(AppError::internal("route declares another number of path parameters").into()),
+        }
+    }
+}
+
+impl<A: PathParam, B: PathParam, C: PathParam, S: Send + Sync> FromRequestParts<S>
+    for Ids<(A, B, C)>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match raw_params(parts, state).await?.as_slice() {
+            [a, b, c] => Ok(Self((
+                A::parse_param(a)?,
+                B::parse_param(b)?,
+                C::parse_param(c)?,
+            ))),
+            _ => Err(AppError::internal("route declares another number of path parameters").into()),
+        }
+    }
+}
+
+/// A required field of a body whose fields are all optional in serde (so a missing one is a
+/// 400 `validation_failed` naming it, not a parse error).
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, AppError> {
+    value.ok_or_else(|| AppError::invalid_field(field, "is required"))
+}

@@ -1,0 +1,234 @@
+//! `users-api`: identity (register, login, me), users, presence, health and the API's own
+//! documents (`/openapi.json`, `/docs`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use shared::domain::schema::{name_input, string};
+use shared::domain::{NewUser, Page, PublicUser, User, UserId, UserName};
+use shared::service::users::{self, OnlineContact, Session};
+use shared::storage::Presence;
+use shared::AppError;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiResult;
+use crate::extract::{Caller, Id, JsonBody, PageQuery, Params};
+use crate::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(crate::docs::openapi_json))
+        .routes(routes!(crate::docs::reference))
+        .routes(routes!(crate::docs::reference_asset))
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(me, rename, delete_account))
+        .routes(routes!(list_users))
+        .routes(routes!(get_user))
+        .routes(routes!(presence))
+        .routes(routes!(online_contacts))
+}
+
+/// `{"status": "ok"}`.
+#[derive(serde::Serialize, ToSchema)]
+struct Health {
+    #[schema(schema_with = health_ok)]
+    status: &'static str,
+}
+
+fn health_ok() -> utoipa::openapi::schema::Object {
+    string().enum_values(Some(["ok"])).build()
+}
+
+/// Liveness and table reachability
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "service", security(()),
+    responses((status = 200, description = "The table answers", body = Health), (status = 503)))]
+async fn health(State(ctx): State<AppState>) -> axum::response::Response {
+    match ctx.store.ping().await {
+        Ok(()) => Json(Health { status: "ok" }).into_response(),
+        Err(err) => {
+            tracing::warn!(error = ?err, "health check failed");
+            let body = serde_json::json!({ "error": {
+                "code": "unavailable",
+                "message": "the table cannot be reached",
+                "details": { "dependency": "dynamodb" },
+            }});
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
+}
+
+/// `POST /auth/register`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RegisterRequest)]
+struct RegisterBody {
+    #[schema(required = true, nullable = false, value_type = String, format = Email, max_length = 254)]
+    email: Option<String>,
+    #[schema(required = true, schema_with = user_name_input)]
+    name: Option<String>,
+    #[schema(required = true, nullable = false, value_type = String, min_length = 8, max_length = 256)]
+    password: Option<String>,
+}
+
+fn user_name_input() -> utoipa::openapi::schema::Object {
+    name_input(UserName::MAX_CHARS, "Display name").build()
+}
+
+/// Create an account
+///
+/// Email unique case-insensitively (409); name 1–50 characters after trimming; password at
+/// least 8 characters, stored as an Argon2id hash.
+#[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "identity", security(()),
+    request_body = RegisterBody,
+    responses((status = 201, description = "Registered and signed in", body = Session), (status = 409)))]
+async fn register(
+    State(ctx): State<AppState>,
+    JsonBody(body): JsonBody<RegisterBody>,
+) -> ApiResult<impl IntoResponse> {
+    let new = NewUser::parse(
+        body.email.as_deref().unwrap_or_default(),
+        body.name.as_deref().unwrap_or_default(),
+        body.password.as_deref().unwrap_or_default(),
+    )?;
+    Ok((StatusCode::CREATED, Json(users::register(&ctx, new).await?)))
+}
+
+/// `POST /auth/login`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = LoginRequest)]
+struct LoginBody {
+    #[schema(required = true, nullable = false, value_type = String)]
+    email: Option<String>,
+    #[schema(required = true, nullable = false, value_type = String)]
+    password: Option<String>,
+}
+
+/// Sign in
+///
+/// A wrong email and a wrong password get the same 401. Missing fields are 400
+/// `validation_failed`.
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "identity", security(()),
+    request_body = LoginBody,
+    responses((status = 200, description = "Signed in", body = Session), (status = 401)))]
+async fn login(
+    State(ctx): State<AppState>,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> ApiResult<Json<Session>> {
+    let mut missing = shared::error::FieldErrors::new();
+    for (field, value) in [("email", &body.email), ("password", &body.password)] {
+        if value.is_none() {
+            missing.insert(field.into(), "is required".into());
+        }
+    }
+    let (Some(email), Some(password), true) = (body.email, body.password, missing.is_empty())
+    else {
+        return Err(AppError::Validation(missing).into());
+    };
+    Ok(Json(users::login(&ctx, &email, &password).await?))
+}
+
+/// The caller, with email
+#[utoipa::path(get, path = "/me", operation_id = "getMe", tag = "identity",
+    responses((status = 200, description = "The caller", body = User)))]
+async fn me(State(ctx): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<User>> {
+    Ok(Json(users::me(&ctx, &caller).await?))
+}
+
+/// `PATCH /me`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = UpdateMeRequest)]
+struct RenameBody {
+    #[schema(required = true, schema_with = user_name_input)]
+    name: Option<String>,
+}
+
+/// Rename the caller
+#[utoipa::path(patch, path = "/me", operation_id = "updateMe", tag = "identity",
+    request_body = RenameBody,
+    responses((status = 200, description = "Renamed", body = User)))]
+async fn rename(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<RenameBody>,
+) -> ApiResult<Json<User>> {
+    let name = UserName::parse(body.name.as_deref().unwrap_or_default())
+        .map_err(|reason| AppError::invalid_field("name", reason))?;
+    Ok(Json(users::rename(&ctx, &caller, name).await?))
+}
+
+/// Delete the caller's account
+#[utoipa::path(delete, path = "/me", operation_id = "deleteMe", tag = "identity",
+    responses((status = 204, description = "Deleted; the account's tokens stop working at once")))]
+async fn delete_account(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<StatusCode> {
+    users::delete_account(&ctx, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every user, oldest first
+#[utoipa::path(get, path = "/users", operation_id = "listUsers", tag = "users", params(PageQuery),
+    responses((status = 200, description = "A page of users", body = Page<PublicUser>)))]
+async fn list_users(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Params(query): Params<PageQuery>,
+) -> ApiResult<Json<Page<PublicUser>>> {
+    Ok(Json(
+        users::list_users(&ctx, &caller, &query.page()?).await?,
+    ))
+}
+
+/// One user
+#[utoipa::path(get, path = "/users/{id}", operation_id = "getUser", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "The user", body = PublicUser), (status = 404)))]
+async fn get_user(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(user): Id<UserId>,
+) -> ApiResult<Json<PublicUser>> {
+    Ok(Json(users::get_user(&ctx, &caller, &user).await?))
+}
+
+/// Whether a user is online
+///
+/// Online while the user holds at least one live WebSocket connection. `last_seen` is the
+/// time of the user's latest connect or disconnect (null if it never connected). The same
+/// data drives the `presence` events of the WebSocket API.
+#[utoipa::path(get, path = "/users/{id}/presence", operation_id = "getPresence", tag = "users",
+    params(("id" = String, Path, description = "User id")),
+    responses((status = 200, description = "Presence", body = Presence), (status = 404)))]
+async fn presence(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(user): Id<UserId>,
+) -> ApiResult<Json<Presence>> {
+    Ok(Json(users::presence(&ctx, &caller, &user).await?))
+}
+
+/// `{"items": [...]}` of online contacts.
+#[derive(serde::Serialize, ToSchema)]
+struct OnlineContacts {
+    items: Vec<OnlineContact>,
+}
+
+/// Online users among the caller's partners and channel co-members
+///
+/// Partners and members of the caller's channels (the assistant and the caller excluded)
+/// that hold at least one live WebSocket connection, ordered by user id.
+#[utoipa::path(get, path = "/presence/online", operation_id = "listOnline", tag = "users",
+    responses((status = 200, description = "Online contacts", body = OnlineContacts)))]
+async fn online_contacts(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<OnlineContacts>> {
+    let items = users::online_contacts(&ctx, &caller).await?;
+    Ok(Json(OnlineContacts { items }))
+}
