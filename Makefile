@@ -1,28 +1,35 @@
 # The two commands a newcomer needs are `make dev` and `make test`; both install what the
-# machine lacks (into .local/, git-ignored) before doing anything else.
+# machine lacks (into .local/, git-ignored) before doing anything else: `make dev` only what
+# the local stack runs on, `make test` everything the suite and the template checks need.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 # SAM CLI, cfn-lint, cargo-lambda and zig live in this venv; its python must come first on PATH
 # so cargo-lambda finds zig as `python3 -m ziglang`.
 SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
+FUNCTION_PACKAGES := $(patsubst functions/%,-p %,$(wildcard functions/*))
 
-.PHONY: help install dev test browser-test fuzz lint template-lint build bench fmt
+.PHONY: help install install-dev dev test browser-test fuzz lint template-lint build lambda-binaries bench release-profiles openapi fmt
 
 help:
-	@echo "make dev            install what is missing, start DynamoDB Local + moto + the local gateway"
+	@echo "make dev            install what the local stack needs, start DynamoDB Local + moto + the local gateway"
 	@echo "make test           install what is missing, lint code and template, run the whole test suite"
 	@echo "make browser-test   the web client's end-to-end test in Chromium (screenshots in tests/browser/screenshots/)"
 	@echo "make fuzz           longer contract fuzzing (schemathesis) and property tests (proptest)"
-	@echo "make build          sam build (arm64 bootstrap binaries via cargo-lambda) and print their sizes"
+	@echo "make build          sam build: every function's arm64 bootstrap from one cargo invocation, and their sizes"
 	@echo "make bench          benchmark report (cold starts, memory, per-route latency and cost, fan-out, workers) into docs/performance.md"
+	@echo "make release-profiles  build time, size and cold start of each candidate LTO / codegen-units setting"
+	@echo "make openapi        regenerate api/openapi.json from the handlers (a test fails while it is stale)"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
 	@echo "make template-lint  sam validate --lint and cfn-lint on template.yaml"
 
 install:
-	@infra/scripts/install.sh
+	@infra/scripts/install.sh all
 
-dev: install
+install-dev:
+	@infra/scripts/install.sh dev
+
+dev: install-dev
 	@infra/scripts/dev.sh
 
 lint:
@@ -50,22 +57,32 @@ browser-test: install
 fuzz: install
 	$(CARGO) build --locked -p local-gateway
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} FUZZ_TIME=$${FUZZ_TIME:-1200} infra/scripts/fuzz-api.sh
-	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p shared --test parsing_properties
+	PROPTEST_CASES=$${PROPTEST_CASES:-20000} $(CARGO) test --locked -p api --test parsing_properties
 
 # --no-cached: SAM hashes only each CodeUri folder and would ship stale binaries after an
-# edit in shared/; cargo's own incremental build does the caching.
+# edit in shared/; cargo's own incremental build does the caching. SAM runs each function's
+# Makefile (infra/lambda.mk), which calls `lambda-binaries` below.
 build: install
-	$(SAM_ENV) sam build --no-cached --beta-features
+	$(SAM_ENV) sam build --no-cached
 	@infra/scripts/sizes.sh
+
+# Every function's arm64 release bootstrap in one cargo invocation (target/lambda/<name>/).
+lambda-binaries:
+	$(SAM_ENV) cargo lambda build --release --arm64 --locked $(FUNCTION_PACKAGES)
 
 # The benchmark report: release binaries of every function and of a hello-world baseline for
 # the cold-start figures, then every benchmark; the tables go to docs/performance.md. The
 # benchmarks themselves run in the dev profile: their time goes to DynamoDB Local, and a
 # release build of the whole test harness would take longer than the benchmarks.
-FUNCTION_PACKAGES := $(patsubst functions/%,-p %,$(wildcard functions/*))
 bench: install
 	$(CARGO) build --release --locked $(FUNCTION_PACKAGES) -p hello-lambda
 	infra/scripts/bench-report.sh
+
+release-profiles: install
+	infra/scripts/release-profiles.sh
+
+openapi:
+	UPDATE_OPENAPI=1 $(CARGO) test --locked -p api --test openapi_document
 
 fmt:
 	$(CARGO) fmt --all

@@ -307,6 +307,8 @@ function initSettings() {
     form.elements.ws.placeholder = defaultWsBase();
     $("settings-api-default").textContent = `Default: ${defaultApiBase()}`;
     $("settings-ws-default").textContent = `Default: ${defaultWsBase()} (connects with ?token=)`;
+    // The reference of the API this page talks to now (saved settings, not the unsaved form).
+    $("settings-api-docs").href = `${config().api || defaultApiBase()}/docs`;
     linkNote.hidden = !fromLink;
     formError(form, "");
     if (!dialog.open) dialog.showModal();

@@ -9,7 +9,7 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::extract::Path;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 use shared::error::ErrorBody;
@@ -143,18 +143,49 @@ fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
         .clone()
 }
 
-/// One file of Swagger UI; the page itself when `file` is empty.
-fn swagger_file(file: &str) -> Result<Response, ApiError> {
-    match utoipa_swagger_ui::serve(file, swagger_config()) {
-        Ok(Some(found)) => Ok((
+/// One file of Swagger UI. The files are stored gzipped: they go out as they are to a client
+/// that accepts gzip (every browser), and inflated for one that does not.
+fn swagger_file(file: &str, accepts_gzip: bool) -> Result<Response, ApiError> {
+    let found = match utoipa_swagger_ui::serve(file, swagger_config()) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Err(AppError::not_found("no such file").into()),
+        Err(err) => return Err(AppError::internal(err.to_string()).into()),
+    };
+    let content_type = [(header::CONTENT_TYPE, found.content_type)];
+    if !found.gzpipped {
+        return Ok((StatusCode::OK, content_type, found.bytes.into_owned()).into_response());
+    }
+    if accepts_gzip {
+        let encoding = [(header::CONTENT_ENCODING, "gzip")];
+        return Ok((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, found.content_type)],
+            content_type,
+            encoding,
             found.bytes.into_owned(),
         )
-            .into_response()),
-        Ok(None) => Err(AppError::not_found("no such file").into()),
-        Err(err) => Err(AppError::internal(err.to_string()).into()),
+            .into_response());
     }
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(found.bytes.as_ref()),
+        &mut inflated,
+    )
+    .map_err(AppError::internal)?;
+    Ok((StatusCode::OK, content_type, inflated).into_response())
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 /// Interactive API reference
@@ -173,6 +204,9 @@ pub(crate) async fn reference() -> Response {
     params(("file" = String, Path, description = "index.html, a script, a stylesheet or an image")),
     responses((status = 200, description = "The file", content(("text/html"), ("text/javascript"), ("text/css"), ("image/png"))),
         (status = 404)))]
-pub(crate) async fn reference_asset(Path(file): Path<String>) -> Result<Response, ApiError> {
-    swagger_file(&file)
+pub(crate) async fn reference_asset(
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    swagger_file(&file, accepts_gzip(&headers))
 }

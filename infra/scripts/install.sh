@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Installs whatever this machine lacks to run the local stack and the tests, into .local/
-# (git-ignored). Safe to run repeatedly: every step is skipped when its result exists.
+# Installs whatever this machine lacks into .local/ (git-ignored). Safe to run repeatedly:
+# every step is skipped when its result exists.
+#   install.sh dev   what the local stack runs on (`make dev`): Java, DynamoDB Local, moto
+#   install.sh all   that, and what the tests, lints and builds need (`make test`, `make build`):
+#                    rustfmt/clippy, the arm64 target, SAM CLI + cfn-lint + cargo-lambda + zig,
+#                    schemathesis, Chromium and playwright-core
 set -euo pipefail
+MODE="${1:-all}"
+case "$MODE" in dev|all) ;; *) echo "usage: install.sh [dev|all]" >&2; exit 2 ;; esac
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 LOCAL="$ROOT/.local"
 mkdir -p "$LOCAL"
@@ -24,16 +30,6 @@ command -v npm >/dev/null || { log "installing Node.js and npm"; apt_install nod
 command -v python3 >/dev/null || { log "installing Python 3"; apt_install python3 python3-venv; }
 python3 -c 'import venv, ensurepip' 2>/dev/null || { log "installing python3-venv"; apt_install python3-venv; }
 
-# Lint components of the toolchain rustup installed.
-if command -v rustup >/dev/null; then
-  for component in rustfmt clippy; do
-    rustup component list --installed 2>/dev/null | grep -q "^$component" || { log "adding $component"; rustup component add "$component"; }
-  done
-  # Lambda functions are built for arm64 (Graviton) by `make build`.
-  rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' \
-    || { log "adding the aarch64-unknown-linux-gnu target"; rustup target add aarch64-unknown-linux-gnu; }
-fi
-
 # DynamoDB Local (the official jar) ships inside this npm package; AWS's own download is not reachable.
 DDB_DIR="$LOCAL/dynamodb"
 if [ ! -f "$DDB_DIR/node_modules/amplify-dynamodb-simulator/emulator/DynamoDBLocal.jar" ]; then
@@ -49,6 +45,22 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
   python3 -m venv "$MOTO_VENV"
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check 'moto[server]'
 fi
+
+if [ "$MODE" = dev ]; then
+  log "local stack tools ready in $LOCAL"
+  exit 0
+fi
+
+# Lint components of the toolchain rustup installed.
+if command -v rustup >/dev/null; then
+  for component in rustfmt clippy; do
+    rustup component list --installed 2>/dev/null | grep -q "^$component" || { log "adding $component"; rustup component add "$component"; }
+  done
+  # Lambda functions are built for arm64 (Graviton) by `make build`.
+  rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$' \
+    || { log "adding the aarch64-unknown-linux-gnu target"; rustup target add aarch64-unknown-linux-gnu; }
+fi
+
 # AWS SAM CLI, cfn-lint, cargo-lambda and zig (cargo-lambda's cross linker) in one venv.
 SAM_VENV="$LOCAL/venv-sam"
 if [ ! -x "$SAM_VENV/bin/cargo-lambda" ] || [ ! -x "$SAM_VENV/bin/sam" ] || [ ! -x "$SAM_VENV/bin/cfn-lint" ]; then
@@ -72,4 +84,4 @@ if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
   log "installing playwright-core into tests/browser/node_modules"
   npm ci --prefix "$ROOT/tests/browser" --no-audit --no-fund --silent >/dev/null
 fi
-log "local tools ready in $LOCAL"
+log "test, lint and build tools ready in $LOCAL"

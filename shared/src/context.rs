@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use crate::auth::{PasswordHasher, TokenService};
 use crate::config::Config;
+use crate::connections_api::ConnectionsApi;
 use crate::events::EventBus;
 use crate::queue::Queue;
-use crate::realtime::ConnectionsApi;
 use crate::storage::{CursorCodec, Store};
 
 #[derive(Clone)]
@@ -28,11 +28,6 @@ pub struct AppContext {
 }
 
 impl AppContext {
-    /// Publishes a committed change made through the REST API (see `crate::realtime`).
-    pub async fn publish(&self, event: crate::events::DomainEvent) {
-        crate::realtime::publish(self, &crate::realtime::Origin::api(), event).await
-    }
-
     /// Builds the clients from an SDK configuration; endpoints come from it too, so
     /// `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` point a local run at the emulators.
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {

@@ -6,6 +6,7 @@
 pub mod assistant;
 pub mod auth;
 pub mod config;
+pub mod connections_api;
 pub mod context;
 pub mod domain;
 pub mod email;

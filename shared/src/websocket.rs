@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ClientId, ConnectionId, Message};
 use crate::error::AppError;
-use crate::realtime::endpoint_for;
 use crate::AppContext;
 
 pub type WebSocketEvent = ApiGatewayWebsocketProxyRequest;
@@ -68,6 +67,24 @@ impl WsRequest {
     pub fn body(&self) -> &str {
         self.event.body.as_deref().unwrap_or_default()
     }
+}
+
+/// The management endpoint of the WebSocket API a connection arrived on, from its event's
+/// `domainName` and `stage`, as AWS documents it. API Gateway is always https; the local
+/// gateway listens in plain http.
+pub fn endpoint_for(domain_name: &str, stage: &str) -> String {
+    // API Gateway's domains are names; an IP literal or localhost is a local gateway.
+    let host = match domain_name.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => domain_name,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let scheme = if host == "localhost" || host.parse::<std::net::IpAddr>().is_ok() {
+        "http"
+    } else {
+        "https"
+    };
+    format!("{scheme}://{domain_name}/{stage}")
 }
 
 /// A handler's answer to API Gateway. For `$connect`, a non-2xx refuses the handshake; for
@@ -277,5 +294,25 @@ mod tests {
         let json = serde_json::to_string(&frame).unwrap();
         assert!(!json.contains("secret"), "{json}");
         assert!(json.contains(r#""type":"error""#) && json.contains(r#""client_id":"k""#));
+    }
+
+    #[test]
+    fn endpoint_from_domain_and_stage() {
+        assert_eq!(
+            endpoint_for("abc123.execute-api.eu-west-1.amazonaws.com", "prod"),
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+        );
+        assert_eq!(
+            endpoint_for("127.0.0.1:3001", "local"),
+            "http://127.0.0.1:3001/local"
+        );
+        assert_eq!(
+            endpoint_for("192.168.1.20:3001", "local"),
+            "http://192.168.1.20:3001/local"
+        );
+        assert_eq!(
+            endpoint_for("[::1]:3001", "local"),
+            "http://[::1]:3001/local"
+        );
     }
 }

@@ -159,6 +159,10 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       const dialog = page.getByRole("dialog", { name: "Server settings" });
       await visible(dialog, "the settings dialog opened by the link");
       assert.equal(await dialog.getByLabel("WebSocket address").inputValue(), "ws://127.0.0.1:9/");
+      const docs = await dialog.getByRole("link", { name: "API reference" }).getAttribute("href");
+      const reference = await page.request.get(docs);
+      assert.equal(reference.status(), 200, `the API reference at ${docs}`);
+      assert.match(await reference.text(), /swagger-ui/, "the reference page is Swagger UI");
       assert.ok(!new URL(page.url()).searchParams.has("ws"), "?ws= is taken out of the address");
       await dialog.getByRole("button", { name: "Cancel" }).click();
       await gone(dialog, "the settings dialog after Cancel");

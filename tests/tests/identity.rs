@@ -540,7 +540,18 @@ async fn the_api_reference_is_served_with_its_own_assets() {
     for asset in ["swagger-ui.css", "swagger-ui-bundle.js"] {
         let answer = env.call("GET", &format!("/docs/{asset}"), None, None).await;
         assert_eq!(answer.status, 200, "{asset}");
+        assert!(answer.headers.get("content-encoding").is_none());
     }
+    // Stored gzipped: a browser gets the compressed file as it is.
+    let headers = [(
+        "accept-encoding".to_string(),
+        "gzip, deflate, br".to_string(),
+    )];
+    let gzipped = env
+        .call_raw("GET", "/docs/swagger-ui-bundle.js", &headers, b"")
+        .await;
+    assert_eq!(gzipped.status, 200);
+    assert_eq!(gzipped.headers["content-encoding"], "gzip");
     let missing = env.call("GET", "/docs/nope.js", None, None).await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
 }

@@ -41,9 +41,11 @@ fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
     for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
         let code = function["Properties"]["CodeUri"].as_str().expect("CodeUri");
         let name = code.trim_start_matches("functions/").to_string();
-        assert_eq!(
-            function["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{name}"
+        assert_eq!(function["Metadata"]["BuildMethod"], "makefile", "{name}");
+        let makefile = std::fs::read_to_string(format!("../{code}/Makefile")).expect("Makefile");
+        assert!(
+            makefile.contains("infra/lambda.mk"),
+            "{name}: sam build copies the bootstrap built once for all functions"
         );
         for (_, event) in function["Properties"]["Events"]
             .as_mapping()

@@ -7,14 +7,12 @@
 //! work left running would stall until the next invocation. A failed push is logged and never
 //! fails the change that caused it, which is already committed.
 
-mod connections_api;
-
 use std::collections::VecDeque;
 
 use futures::{stream, StreamExt};
 use serde::Serialize;
 
-pub use connections_api::{endpoint_for, ConnectionsApi, Delivery};
+pub use crate::connections_api::{ConnectionsApi, Delivery};
 
 use crate::domain::{ConnectionId, Timestamp, UserId};
 use crate::error::AppError;
@@ -236,7 +234,7 @@ pub async fn reply(
 async fn recipients(ctx: &AppContext, audience: Audience) -> Result<Vec<UserId>, AppError> {
     match audience {
         Audience::Users(users) => Ok(users),
-        Audience::ContactsOf(user) => crate::service::users::contacts(ctx, &user).await,
+        Audience::ContactsOf(user) => ctx.store.contacts(&user).await,
         Audience::Channel {
             channel_id,
             except,

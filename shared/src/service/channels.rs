@@ -11,6 +11,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
+use crate::realtime::{self, Origin};
 use crate::storage::{Admission, ChannelAccess, Read};
 use crate::AppContext;
 
@@ -296,10 +297,14 @@ async fn admit(
         .iter()
         .find(|m| m.user_id == membership.user_id)
     {
-        ctx.publish(DomainEvent::MemberJoined {
-            channel_id: view.channel.id.clone(),
-            member: member.clone(),
-        })
+        realtime::publish(
+            ctx,
+            &Origin::api(),
+            DomainEvent::MemberJoined {
+                channel_id: view.channel.id.clone(),
+                member: member.clone(),
+            },
+        )
         .await;
     }
     Ok(view)
@@ -317,10 +322,14 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<
     let channel = access.channel.ok_or_else(Channel::not_found)?;
     channel.ensure_can_leave(access.membership.as_ref())?;
     ctx.store.remove_member(&channel.id, caller).await?;
-    ctx.publish(DomainEvent::MemberLeft {
-        channel_id: channel.id,
-        user_id: caller.clone(),
-    })
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::MemberLeft {
+            channel_id: channel.id,
+            user_id: caller.clone(),
+        },
+    )
     .await;
     Ok(())
 }

@@ -8,6 +8,7 @@ use crate::domain::{Channel, ChannelKind, MemberRole, PageRequest, PairKey, Time
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
+use crate::realtime::{self, Origin};
 use crate::AppContext;
 
 /// Where a job stands after a run.
@@ -139,10 +140,14 @@ async fn leave_or_delete(
     }
     match ctx.store.remove_member(&channel.id, user).await {
         Ok(()) => {
-            ctx.publish(DomainEvent::MemberLeft {
-                channel_id: channel.id.clone(),
-                user_id: user.clone(),
-            })
+            realtime::publish(
+                ctx,
+                &Origin::api(),
+                DomainEvent::MemberLeft {
+                    channel_id: channel.id.clone(),
+                    user_id: user.clone(),
+                },
+            )
             .await;
             Ok(())
         }

@@ -238,10 +238,14 @@ pub async fn edit(
         .store
         .edit_message(&message, caller, &body, Timestamp::now())
         .await?;
-    ctx.publish(DomainEvent::MessageUpdated {
-        channel_id: channel_id.clone(),
-        message: edited.clone(),
-    })
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::MessageUpdated {
+            channel_id: channel_id.clone(),
+            message: edited.clone(),
+        },
+    )
     .await;
     Ok(edited)
 }
@@ -261,10 +265,14 @@ pub async fn delete(
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
     ctx.store.delete_message(&message, Timestamp::now()).await?;
-    ctx.publish(DomainEvent::MessageDeleted {
-        channel_id: channel_id.clone(),
-        message_id: message.id,
-    })
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::MessageDeleted {
+            channel_id: channel_id.clone(),
+            message_id: message.id,
+        },
+    )
     .await;
     Ok(())
 }
@@ -284,11 +292,15 @@ pub async fn react(
         .await?;
     member_of(&context)?;
     let message = ctx.store.react(channel_id, id, emoji, caller, add).await?;
-    ctx.publish(DomainEvent::ReactionUpdated {
-        channel_id: channel_id.clone(),
-        message_id: message.id.clone(),
-        reactions: message.reactions.clone(),
-    })
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::ReactionUpdated {
+            channel_id: channel_id.clone(),
+            message_id: message.id.clone(),
+            reactions: message.reactions.clone(),
+        },
+    )
     .await;
     Ok(message)
 }

@@ -10,6 +10,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::{NotificationEvent, NotificationKind};
+use crate::realtime::{self, Origin};
 use crate::storage::RequestDirection;
 use crate::AppContext;
 
@@ -65,9 +66,13 @@ pub async fn send_request(
     ctx.notifications
         .send_after_commit(&event, "new partner request email")
         .await;
-    ctx.publish(DomainEvent::PartnerRequestReceived {
-        request: request.clone(),
-    })
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::PartnerRequestReceived {
+            request: request.clone(),
+        },
+    )
     .await;
     Ok(request)
 }
@@ -110,7 +115,7 @@ pub async fn respond(
             request: updated.clone(),
         },
     };
-    ctx.publish(pushed).await;
+    realtime::publish(ctx, &Origin::api(), pushed).await;
     Ok(Response {
         request: updated,
         partnership,

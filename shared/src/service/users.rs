@@ -144,7 +144,7 @@ pub async fn online_contacts(
     ctx: &AppContext,
     caller: &UserId,
 ) -> Result<Vec<OnlineContact>, AppError> {
-    let (_, contacts) = tokio::try_join!(require_caller(ctx, caller), contacts(ctx, caller))?;
+    let (_, contacts) = tokio::try_join!(require_caller(ctx, caller), ctx.store.contacts(caller))?;
     let users = ctx.store.get_users_for_display(&contacts).await?;
     let mut online: Vec<OnlineContact> = users
         .into_values()
@@ -157,41 +157,6 @@ pub async fn online_contacts(
         .collect();
     online.sort_by(|a, b| a.user_id.cmp(&b.user_id));
     Ok(online)
-}
-
-/// How many channels' member lists are read at once.
-const MEMBER_LIST_CONCURRENCY: usize = 8;
-
-/// Everyone who sees the user's presence: its partners and the members of its channels,
-/// without the user and the assistant. Reads grow with those relations only.
-pub(crate) async fn contacts(ctx: &AppContext, user: &UserId) -> Result<Vec<UserId>, AppError> {
-    use futures::{StreamExt, TryStreamExt};
-
-    let mut channels = Vec::new();
-    let mut page = crate::domain::PageRequest::parse(Some("100"), None)?;
-    loop {
-        let found = ctx.store.list_member_channel_ids(user, &page).await?;
-        channels.extend(found.items);
-        match found.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
-    }
-    let (partners, members) = tokio::try_join!(
-        ctx.store.partner_ids(user),
-        futures::stream::iter(channels)
-            .map(|channel| async move { ctx.store.channel_members(&channel).await })
-            .buffer_unordered(MEMBER_LIST_CONCURRENCY)
-            .try_concat()
-    )?;
-    let mut contacts: Vec<UserId> = partners
-        .into_iter()
-        .chain(members.into_iter().map(|member| member.user_id))
-        .filter(|id| id != user && id.as_str() != UserId::ASSISTANT)
-        .collect();
-    contacts.sort();
-    contacts.dedup();
-    Ok(contacts)
 }
 
 pub(crate) fn parse_user_id(raw: &str) -> Result<UserId, AppError> {

@@ -11,7 +11,7 @@ use super::errors::{db_error, done_unless_failed};
 use super::items::{from_item, to_item, ConnectionItem, UserItem};
 use super::keys;
 use super::{string_of, Store};
-use crate::domain::{ConnectionId, Timestamp, UserId};
+use crate::domain::{ConnectionId, PageRequest, Timestamp, UserId};
 use crate::error::AppError;
 
 /// A WebSocket connection of a user.
@@ -94,7 +94,42 @@ impl UpdateFailure {
     }
 }
 
+/// How many channels' member lists are read at once when gathering a user's contacts.
+const MEMBER_LIST_CONCURRENCY: usize = 8;
+
 impl Store {
+    /// Everyone who sees the user's presence: its partners and the members of its channels,
+    /// without the user and the assistant. Reads grow with those relations only.
+    pub async fn contacts(&self, user: &UserId) -> Result<Vec<UserId>, AppError> {
+        use futures::{StreamExt, TryStreamExt};
+
+        let mut channels = Vec::new();
+        let mut page = PageRequest::parse(Some("100"), None)?;
+        loop {
+            let found = self.list_member_channel_ids(user, &page).await?;
+            channels.extend(found.items);
+            match found.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        let (partners, members) = tokio::try_join!(
+            self.partner_ids(user),
+            futures::stream::iter(channels)
+                .map(|channel| async move { self.channel_members(&channel).await })
+                .buffer_unordered(MEMBER_LIST_CONCURRENCY)
+                .try_concat()
+        )?;
+        let mut contacts: Vec<UserId> = partners
+            .into_iter()
+            .chain(members.into_iter().map(|member| member.user_id))
+            .filter(|id| id != user && id.as_str() != UserId::ASSISTANT)
+            .collect();
+        contacts.sort();
+        contacts.dedup();
+        Ok(contacts)
+    }
+
     /// Stores a connection. `Ok(None)` when the account no longer exists (the connection is
     /// then refused); otherwise whether this is the user's only live connection.
     pub async fn open_connection(
