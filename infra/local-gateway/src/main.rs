@@ -102,6 +102,7 @@ async fn main() -> Result<(), BoxError> {
         "  OpenAPI          http://{}/openapi.json",
         listener.local_addr()?
     );
+    println!("  API reference    http://{}/docs", listener.local_addr()?);
     println!("  WebSocket API    ws://{ws_address}/?token=<JWT>");
     println!("  @connections     {management_endpoint}/@connections/{{id}}");
     println!(
