@@ -183,40 +183,34 @@ impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for Id<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match raw_params(parts, state).await?.as_slice() {
-            [raw] => Ok(Self(T::parse_param(raw)?)),
-            _ => Err(AppError::internal("route declares another number of path parameters").into()),
-        }
+        let Ids((id,)) = Ids::<(T,)>::from_request_parts(parts, state).await?;
+        Ok(Self(id))
     }
 }
 
-impl<A: PathParam, B: PathParam, S: Send + Sync> FromRequestParts<S> for Ids<(A, B)> {
-    type Rejection = ApiError;
+/// `Ids<(A, B, ...)>` for a route with that many path parameters, each parsed in order.
+macro_rules! path_ids {
+    ($($param:ident),+) => {
+        impl<$($param: PathParam,)+ S: Send + Sync> FromRequestParts<S> for Ids<($($param,)+)> {
+            type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match raw_params(parts, state).await?.as_slice() {
-            [a, b] => Ok(Self((A::parse_param(a)?, B::parse_param(b)?))),
-            _ => Err(AppError::internal("route declares another number of path parameters").into()),
+            #[allow(non_snake_case)]
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+                match raw_params(parts, state).await?.as_slice() {
+                    [$($param),+] => Ok(Self(($($param::parse_param($param)?,)+))),
+                    _ => Err(AppError::internal(
+                        "the route declares another number of path parameters",
+                    )
+                    .into()),
+                }
+            }
         }
-    }
+    };
 }
 
-impl<A: PathParam, B: PathParam, C: PathParam, S: Send + Sync> FromRequestParts<S>
-    for Ids<(A, B, C)>
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match raw_params(parts, state).await?.as_slice() {
-            [a, b, c] => Ok(Self((
-                A::parse_param(a)?,
-                B::parse_param(b)?,
-                C::parse_param(c)?,
-            ))),
-            _ => Err(AppError::internal("route declares another number of path parameters").into()),
-        }
-    }
-}
+path_ids!(A);
+path_ids!(A, B);
+path_ids!(A, B, C);
 
 /// A required field of a body whose fields are all optional in serde (so a missing one is a
 /// 400 `validation_failed` naming it, not a parse error).
