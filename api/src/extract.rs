@@ -7,7 +7,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use shared::domain::{
-    Channel, ChannelId, Emoji, Message, MessageId, PageRequest, PartnerRequest, RequestId, UserId,
+    Channel, ChannelId, Emoji, Message, MessageId, NotFound, PageRequest, RequestId, UserId,
 };
 use shared::error::MAX_BODY_BYTES;
 use shared::AppError;
@@ -127,7 +127,10 @@ pub struct PageQuery {
 
 impl PageQuery {
     pub fn page(&self) -> Result<PageRequest, AppError> {
-        PageRequest::parse(self.limit.as_deref(), self.cursor.as_deref())
+        Ok(PageRequest::parse(
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+        )?)
     }
 }
 
@@ -139,31 +142,31 @@ pub trait PathParam: Sized {
 
 impl PathParam for ChannelId {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
-        Channel::parse_id(raw)
+        Ok(Channel::parse_id(raw)?)
     }
 }
 
 impl PathParam for MessageId {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
-        Message::parse_id(raw)
+        Ok(Message::parse_id(raw)?)
     }
 }
 
 impl PathParam for RequestId {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
-        Self::parse(raw).ok_or_else(PartnerRequest::not_found)
+        Ok(Self::parse(raw).ok_or(NotFound::PartnerRequest)?)
     }
 }
 
 impl PathParam for UserId {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
-        Self::parse(raw).ok_or_else(shared::domain::User::not_found)
+        Ok(Self::parse(raw).ok_or(NotFound::User)?)
     }
 }
 
 impl PathParam for Emoji {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
-        Self::parse(raw)
+        Ok(Self::parse(raw)?)
     }
 }
 

@@ -203,7 +203,7 @@ impl PathParam for Partner {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
         UserId::parse(raw)
             .map(Self)
-            .ok_or_else(partners::not_partners)
+            .ok_or_else(shared::service::refusals::not_partners)
     }
 }
 

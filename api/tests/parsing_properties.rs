@@ -69,8 +69,9 @@ struct SendBody {
     client_id: Option<String>,
 }
 
-fn status<T>(result: Result<T, shared::AppError>) -> Result<(), u16> {
-    result.map(|_| ()).map_err(|err| err.status())
+/// The status a failure answers with, through the same conversion the services use.
+fn status<T, E: Into<shared::AppError>>(result: Result<T, E>) -> Result<(), u16> {
+    result.map(|_| ()).map_err(|err| err.into().status())
 }
 
 proptest! {

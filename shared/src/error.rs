@@ -9,7 +9,7 @@ use serde::Serialize;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Field name → reason, for `validation_failed`.
-pub type FieldErrors = BTreeMap<String, String>;
+pub use crate::domain::FieldErrors;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

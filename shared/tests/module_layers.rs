@@ -106,12 +106,19 @@ fn the_modules_of_shared_have_no_cycle() {
 }
 
 #[test]
-fn the_domain_needs_nothing_but_the_error_type() {
+fn the_domain_and_the_store_never_word_an_answer() {
     let graph = dependencies();
+    assert!(
+        graph["domain"].is_empty(),
+        "domain rules need nothing else, so they are testable without I/O: {:?}",
+        graph["domain"]
+    );
+    // Both return values (refusal and outcome enums, StoreError); only the services turn
+    // them into the contract's errors (service::refusals).
     assert_eq!(
-        graph["domain"],
-        BTreeSet::from(["error".to_string()]),
-        "domain rules are testable without I/O"
+        graph["storage"],
+        BTreeSet::from(["domain".to_string()]),
+        "the store speaks domain types and its own outcomes only"
     );
     for lower in ["storage", "domain", "error"] {
         for upper in ["service", "realtime", "context", "websocket", "worker"] {

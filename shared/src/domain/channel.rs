@@ -4,8 +4,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::{
+    AccessRefused, AddRefused, ChannelDeleteRefused, FieldErrors, Invalid, JoinRefused,
+    LeaveRefused, NotFound,
+};
 use super::{ChannelId, Timestamp, UserId, UserName};
-use crate::error::{AppError, FieldErrors};
 
 /// A channel name: trimmed, 1 to 80 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +119,7 @@ impl NewChannel {
         kind: Option<ChannelKind>,
         member_ids: &[String],
         private: Option<bool>,
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, Invalid> {
         let mut errors = FieldErrors::new();
         let name = ChannelName::parse(name).map_err(|e| errors.insert("name".into(), e.into()));
         let kind = kind.unwrap_or(ChannelKind::Group);
@@ -180,28 +183,29 @@ impl NewChannel {
                 private: private.unwrap_or(true),
                 member_ids: ids,
             }),
-            _ => Err(AppError::Validation(errors)),
+            _ => Err(Invalid::Fields(errors)),
         }
     }
 }
 
 impl Channel {
     /// An id that can name no channel is answered as an unknown one.
-    pub fn parse_id(raw: &str) -> Result<ChannelId, AppError> {
-        ChannelId::parse(raw).ok_or_else(Self::not_found)
-    }
-
-    pub fn not_found() -> AppError {
-        AppError::not_found("channel not found")
+    pub fn parse_id(raw: &str) -> Result<ChannelId, NotFound> {
+        ChannelId::parse(raw).ok_or(NotFound::Channel)
     }
 
     /// Whether `membership` may see the channel at all: public channels are visible to every
     /// user; a private one to its members only (to others it does not exist).
-    pub fn ensure_visible(&self, membership: Option<&Membership>) -> Result<(), AppError> {
-        if self.private && membership.is_none() {
-            return Err(Self::not_found());
+    pub fn is_visible(&self, membership: Option<&Membership>) -> bool {
+        !self.private || membership.is_some()
+    }
+
+    pub fn ensure_visible(&self, membership: Option<&Membership>) -> Result<(), NotFound> {
+        if self.is_visible(membership) {
+            Ok(())
+        } else {
+            Err(NotFound::Channel)
         }
-        Ok(())
     }
 
     /// Messages are for members: an outsider of a private channel gets 404 (it does not
@@ -209,62 +213,66 @@ impl Channel {
     pub fn ensure_member<'a>(
         &self,
         membership: Option<&'a Membership>,
-    ) -> Result<&'a Membership, AppError> {
-        self.ensure_visible(membership)?;
-        membership.ok_or_else(|| AppError::forbidden("join the channel first"))
+    ) -> Result<&'a Membership, AccessRefused> {
+        if !self.is_visible(membership) {
+            return Err(AccessRefused::NotFound);
+        }
+        membership.ok_or(AccessRefused::NotMember)
     }
 
     /// Adding someone needs a member of a group channel.
-    pub fn ensure_can_add(&self, membership: Option<&Membership>) -> Result<(), AppError> {
-        self.ensure_visible(membership)?;
+    pub fn ensure_can_add(&self, membership: Option<&Membership>) -> Result<(), AddRefused> {
+        if !self.is_visible(membership) {
+            return Err(AddRefused::NotFound);
+        }
         if membership.is_none() {
-            return Err(AppError::forbidden("only members can add members"));
+            return Err(AddRefused::NotMember);
         }
         if self.kind != ChannelKind::Group {
-            return Err(AppError::BadRequest(format!(
-                "members cannot be added to a {} channel",
-                self.kind.as_str()
-            )));
+            return Err(AddRefused::FixedMembers(self.kind));
         }
         Ok(())
     }
 
     /// Joining by yourself needs a public channel you are not yet in.
-    pub fn ensure_can_join(&self, membership: Option<&Membership>) -> Result<(), AppError> {
+    pub fn ensure_can_join(&self, membership: Option<&Membership>) -> Result<(), JoinRefused> {
         if membership.is_some() {
-            return Err(AppError::conflict("you are already a member"));
+            return Err(JoinRefused::AlreadyMember);
         }
         if self.private {
-            return Err(AppError::forbidden("this channel is private"));
+            return Err(JoinRefused::Private);
         }
         Ok(())
     }
 
     /// Leaving needs membership; a direct channel cannot be left (delete it instead), and the
     /// owner cannot leave a channel that would then have no owner.
-    pub fn ensure_can_leave(&self, membership: Option<&Membership>) -> Result<(), AppError> {
-        self.ensure_visible(membership)?;
+    pub fn ensure_can_leave(&self, membership: Option<&Membership>) -> Result<(), LeaveRefused> {
+        if !self.is_visible(membership) {
+            return Err(LeaveRefused::NotFound);
+        }
         let Some(membership) = membership else {
-            return Err(AppError::conflict("you are not a member"));
+            return Err(LeaveRefused::NotMember);
         };
         if self.kind == ChannelKind::Direct {
-            return Err(AppError::BadRequest(
-                "a direct channel cannot be left; delete it instead".into(),
-            ));
+            return Err(LeaveRefused::Direct);
         }
         if membership.role == MemberRole::Owner {
-            return Err(AppError::conflict(
-                "the owner cannot leave; delete the channel instead",
-            ));
+            return Err(LeaveRefused::Owner);
         }
         Ok(())
     }
 
-    pub fn ensure_can_delete(&self, membership: Option<&Membership>) -> Result<(), AppError> {
-        self.ensure_visible(membership)?;
+    pub fn ensure_can_delete(
+        &self,
+        membership: Option<&Membership>,
+    ) -> Result<(), ChannelDeleteRefused> {
+        if !self.is_visible(membership) {
+            return Err(ChannelDeleteRefused::NotFound);
+        }
         match membership {
             Some(m) if m.role == MemberRole::Owner => Ok(()),
-            _ => Err(AppError::forbidden("only the owner can delete a channel")),
+            _ => Err(ChannelDeleteRefused::NotOwner),
         }
     }
 
@@ -281,9 +289,9 @@ mod tests {
         (0..n).map(|_| UserId::generate().to_string()).collect()
     }
 
-    fn details(err: AppError) -> FieldErrors {
+    fn details(err: Invalid) -> FieldErrors {
         match err {
-            AppError::Validation(fields) => fields,
+            Invalid::Fields(fields) => fields,
             other => panic!("expected validation_failed, got {other:?}"),
         }
     }
@@ -356,44 +364,40 @@ mod tests {
     #[test]
     fn outsiders_cannot_learn_of_private_channels() {
         let private = channel(true, ChannelKind::Group);
-        assert_eq!(private.ensure_visible(None).unwrap_err().status(), 404);
-        assert_eq!(private.ensure_can_add(None).unwrap_err().status(), 404);
-        assert_eq!(private.ensure_can_delete(None).unwrap_err().status(), 404);
-        assert_eq!(private.ensure_can_join(None).unwrap_err().status(), 403);
+        assert_eq!(private.ensure_visible(None), Err(NotFound::Channel));
+        assert_eq!(private.ensure_can_add(None), Err(AddRefused::NotFound));
+        assert_eq!(
+            private.ensure_can_delete(None),
+            Err(ChannelDeleteRefused::NotFound)
+        );
+        assert_eq!(private.ensure_can_join(None), Err(JoinRefused::Private));
+        assert_eq!(private.ensure_member(None), Err(AccessRefused::NotFound));
         let public = channel(false, ChannelKind::Group);
         assert!(public.ensure_visible(None).is_ok());
-        assert_eq!(public.ensure_can_add(None).unwrap_err().status(), 403);
+        assert_eq!(public.ensure_can_add(None), Err(AddRefused::NotMember));
+        assert_eq!(public.ensure_member(None), Err(AccessRefused::NotMember));
         assert!(public.ensure_can_join(None).is_ok());
     }
 
     #[test]
     fn leaving_rules() {
         let group = channel(false, ChannelKind::Group);
-        assert_eq!(group.ensure_can_leave(None).unwrap_err().status(), 409);
+        assert_eq!(group.ensure_can_leave(None), Err(LeaveRefused::NotMember));
         assert!(group
             .ensure_can_leave(Some(&member(MemberRole::Member)))
             .is_ok());
         assert_eq!(
-            group
-                .ensure_can_leave(Some(&member(MemberRole::Owner)))
-                .unwrap_err()
-                .status(),
-            409
+            group.ensure_can_leave(Some(&member(MemberRole::Owner))),
+            Err(LeaveRefused::Owner)
         );
         let direct = channel(true, ChannelKind::Direct);
         assert_eq!(
-            direct
-                .ensure_can_leave(Some(&member(MemberRole::Member)))
-                .unwrap_err()
-                .status(),
-            400
+            direct.ensure_can_leave(Some(&member(MemberRole::Member))),
+            Err(LeaveRefused::Direct)
         );
         assert_eq!(
-            channel(true, ChannelKind::Group)
-                .ensure_can_leave(None)
-                .unwrap_err()
-                .status(),
-            404
+            channel(true, ChannelKind::Group).ensure_can_leave(None),
+            Err(LeaveRefused::NotFound)
         );
     }
 
@@ -404,29 +408,20 @@ mod tests {
             .ensure_can_add(Some(&member(MemberRole::Member)))
             .is_ok());
         assert_eq!(
-            group
-                .ensure_can_join(Some(&member(MemberRole::Member)))
-                .unwrap_err()
-                .status(),
-            409
+            group.ensure_can_join(Some(&member(MemberRole::Member))),
+            Err(JoinRefused::AlreadyMember)
         );
         assert_eq!(
-            group
-                .ensure_can_delete(Some(&member(MemberRole::Member)))
-                .unwrap_err()
-                .status(),
-            403
+            group.ensure_can_delete(Some(&member(MemberRole::Member))),
+            Err(ChannelDeleteRefused::NotOwner)
         );
         assert!(group
             .ensure_can_delete(Some(&member(MemberRole::Owner)))
             .is_ok());
         let direct = channel(true, ChannelKind::Direct);
         assert_eq!(
-            direct
-                .ensure_can_add(Some(&member(MemberRole::Owner)))
-                .unwrap_err()
-                .status(),
-            400
+            direct.ensure_can_add(Some(&member(MemberRole::Owner))),
+            Err(AddRefused::FixedMembers(ChannelKind::Direct))
         );
     }
 }

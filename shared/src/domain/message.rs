@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ChannelId, Counterpart, MemberRole, Membership, MessageId, Timestamp, UserId};
-use crate::error::AppError;
+use super::{EditRefused, Invalid, MessageDeleteRefused, NotFound, ParentRefused};
 
 /// A message body: not blank, at most 4,000 characters (kept as written).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,15 +15,12 @@ pub struct MessageBody(String);
 impl MessageBody {
     pub const MAX_CHARS: usize = 4000;
 
-    pub fn parse(raw: &str) -> Result<Self, AppError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
-            return Err(AppError::invalid_field("body", "must not be empty"));
+            return Err(Invalid::field("body", "must not be empty"));
         }
         if raw.chars().count() > Self::MAX_CHARS {
-            return Err(AppError::invalid_field(
-                "body",
-                "must be at most 4000 characters",
-            ));
+            return Err(Invalid::field("body", "must be at most 4000 characters"));
         }
         Ok(Self(raw.to_string()))
     }
@@ -39,10 +36,10 @@ impl MessageBody {
 pub struct ClientId(String);
 
 impl ClientId {
-    pub fn parse(raw: &str) -> Result<Self, AppError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let ok = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         if !ok {
-            return Err(AppError::invalid_field(
+            return Err(Invalid::field(
                 "client_id",
                 "must be 1 to 64 visible ASCII characters",
             ));
@@ -61,10 +58,10 @@ impl ClientId {
 pub struct Emoji(String);
 
 impl Emoji {
-    pub fn parse(raw: &str) -> Result<Self, AppError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let chars = raw.chars().count();
         if !(1..=32).contains(&chars) || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(AppError::invalid_field(
+            return Err(Invalid::field(
                 "emoji",
                 "must be 1 to 32 characters without spaces",
             ));
@@ -94,14 +91,12 @@ impl MessageRole {
         }
     }
 
-    pub fn parse(raw: &str) -> Result<Self, AppError> {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
         match raw {
             "user" => Ok(Self::User),
             "assistant" => Ok(Self::Assistant),
             "system" => Ok(Self::System),
-            _ => Err(AppError::BadRequest(
-                "role must be user, assistant or system".into(),
-            )),
+            _ => Err(Invalid::parameter("role", "user, assistant or system")),
         }
     }
 }
@@ -126,48 +121,39 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn not_found() -> AppError {
-        AppError::not_found("message not found")
-    }
-
     /// An id that can name no message is answered as an unknown one.
-    pub fn parse_id(raw: &str) -> Result<MessageId, AppError> {
-        MessageId::parse(raw).ok_or_else(Self::not_found)
+    pub fn parse_id(raw: &str) -> Result<MessageId, NotFound> {
+        MessageId::parse(raw).ok_or(NotFound::Message)
     }
 
     /// A message can be a reply only to a live top-level message of the same channel.
-    pub fn ensure_can_be_parent(&self) -> Result<(), AppError> {
+    pub fn ensure_can_be_parent(&self) -> Result<(), ParentRefused> {
         if self.deleted_at.is_some() {
-            return Err(AppError::not_found("parent message not found"));
+            return Err(ParentRefused::Deleted);
         }
         if self.parent_id.is_some() {
-            return Err(AppError::invalid_field(
-                "parent_id",
-                "replies go to the thread's first message",
-            ));
+            return Err(ParentRefused::IsReply);
         }
         Ok(())
     }
 
-    pub fn ensure_can_edit(&self, caller: &UserId) -> Result<(), AppError> {
+    pub fn ensure_can_edit(&self, caller: &UserId) -> Result<(), EditRefused> {
         if self.deleted_at.is_some() {
-            return Err(Self::not_found());
+            return Err(EditRefused::Deleted);
         }
         if &self.sender.id != caller {
-            return Err(AppError::forbidden("only the sender can edit a message"));
+            return Err(EditRefused::NotSender);
         }
         Ok(())
     }
 
     /// The sender or the channel's owner may delete.
-    pub fn ensure_can_delete(&self, caller: &Membership) -> Result<(), AppError> {
+    pub fn ensure_can_delete(&self, caller: &Membership) -> Result<(), MessageDeleteRefused> {
         if self.deleted_at.is_some() {
-            return Err(Self::not_found());
+            return Err(MessageDeleteRefused::Deleted);
         }
         if self.sender.id != caller.user_id && caller.role != MemberRole::Owner {
-            return Err(AppError::forbidden(
-                "only the sender or the channel owner can delete a message",
-            ));
+            return Err(MessageDeleteRefused::NotAllowed);
         }
         Ok(())
     }
@@ -181,11 +167,11 @@ pub enum Order {
 }
 
 impl Order {
-    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         match raw {
             None | Some("desc") => Ok(Self::NewestFirst),
             Some("asc") => Ok(Self::OldestFirst),
-            Some(_) => Err(AppError::BadRequest("order must be asc or desc".into())),
+            Some(_) => Err(Invalid::parameter("order", "asc or desc")),
         }
     }
 }
@@ -251,7 +237,7 @@ mod tests {
         let bob = UserId::generate();
         let m = message(&ada);
         assert!(m.ensure_can_edit(&ada).is_ok());
-        assert_eq!(m.ensure_can_edit(&bob).unwrap_err().status(), 403);
+        assert_eq!(m.ensure_can_edit(&bob), Err(EditRefused::NotSender));
         let member = |user: &UserId, role| Membership {
             channel_id: m.channel_id.clone(),
             user_id: user.clone(),
@@ -265,16 +251,14 @@ mod tests {
             .ensure_can_delete(&member(&bob, MemberRole::Owner))
             .is_ok());
         assert_eq!(
-            m.ensure_can_delete(&member(&bob, MemberRole::Member))
-                .unwrap_err()
-                .status(),
-            403
+            m.ensure_can_delete(&member(&bob, MemberRole::Member)),
+            Err(MessageDeleteRefused::NotAllowed)
         );
         let deleted = Message {
             deleted_at: Some(Timestamp::now()),
             ..m
         };
-        assert_eq!(deleted.ensure_can_edit(&ada).unwrap_err().status(), 404);
-        assert_eq!(deleted.ensure_can_be_parent().unwrap_err().status(), 404);
+        assert_eq!(deleted.ensure_can_edit(&ada), Err(EditRefused::Deleted));
+        assert_eq!(deleted.ensure_can_be_parent(), Err(ParentRefused::Deleted));
     }
 }

@@ -6,6 +6,7 @@ mod ids;
 mod message;
 mod page;
 mod partner;
+mod refusal;
 pub mod schema;
 mod time;
 mod user;
@@ -20,6 +21,10 @@ pub use page::{Limit, Page, PageRequest};
 pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,
     StatusFilter,
+};
+pub use refusal::{
+    AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
+    Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,
 };
 pub use time::Timestamp;
 pub use user::{Email, NewUser, Password, PublicUser, User, UserName};

@@ -1,4 +1,4 @@
-use crate::error::AppError;
+use super::Invalid;
 
 /// A page size: 1..=100, default 50.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -7,17 +7,18 @@ pub struct Limit(u8);
 impl Limit {
     pub const DEFAULT: Limit = Limit(50);
     pub const MAX: u8 = 100;
+    pub const MAX_PAGE: Limit = Limit(Self::MAX);
 
-    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         let Some(raw) = raw else {
             return Ok(Self::DEFAULT);
         };
         match raw.parse::<u8>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(AppError::BadRequest(format!(
-                "limit must be an integer from 1 to {}",
-                Self::MAX
-            ))),
+            _ => Err(Invalid::parameter(
+                "limit",
+                format!("an integer from 1 to {}", Self::MAX),
+            )),
         }
     }
 
@@ -35,7 +36,7 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    pub fn parse(limit: Option<&str>, cursor: Option<&str>) -> Result<Self, AppError> {
+    pub fn parse(limit: Option<&str>, cursor: Option<&str>) -> Result<Self, Invalid> {
         Ok(Self {
             limit: Some(Limit::parse(limit)?),
             // `?cursor=` (empty) is the first page, as if absent.

@@ -6,8 +6,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{AnswerRefused, Invalid};
 use super::{RequestId, Timestamp, UserId, UserName};
-use crate::error::AppError;
 
 /// A user as named inside a request or partnership: `{id, name}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -61,13 +61,14 @@ pub enum StatusFilter {
 }
 
 impl StatusFilter {
-    pub fn parse(raw: Option<&str>) -> Result<Self, AppError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         match raw {
             None => Ok(Self::Only(RequestStatus::Pending)),
             Some("all") => Ok(Self::All),
             Some(other) => RequestStatus::parse(other).map(Self::Only).ok_or_else(|| {
-                AppError::BadRequest(
-                    "status must be one of pending, accepted, rejected, cancelled, all".into(),
+                Invalid::parameter(
+                    "status",
+                    "one of pending, accepted, rejected, cancelled, all",
                 )
             }),
         }
@@ -82,15 +83,12 @@ pub struct RequestMessage(String);
 impl RequestMessage {
     pub const MAX_CHARS: usize = 500;
 
-    pub fn parse(raw: Option<&str>) -> Result<Option<Self>, AppError> {
+    pub fn parse(raw: Option<&str>) -> Result<Option<Self>, Invalid> {
         let Some(text) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
         if text.chars().count() > Self::MAX_CHARS {
-            return Err(AppError::invalid_field(
-                "message",
-                "must be at most 500 characters",
-            ));
+            return Err(Invalid::field("message", "must be at most 500 characters"));
         }
         Ok(Some(Self(text.to_string())))
     }
@@ -139,9 +137,9 @@ pub enum Decision {
 impl PartnerRequest {
     /// A new pending request. Sending one to yourself is a validation error, checked before
     /// anything is read.
-    pub fn ensure_not_self(sender: &UserId, recipient: &UserId) -> Result<(), AppError> {
+    pub fn ensure_not_self(sender: &UserId, recipient: &UserId) -> Result<(), Invalid> {
         if sender == recipient {
-            return Err(AppError::invalid_field(
+            return Err(Invalid::field(
                 "recipient_id",
                 "you cannot send a partner request to yourself",
             ));
@@ -154,7 +152,7 @@ impl PartnerRequest {
         recipient: Counterpart,
         message: Option<RequestMessage>,
         now: Timestamp,
-    ) -> Result<Self, AppError> {
+    ) -> Result<Self, Invalid> {
         Self::ensure_not_self(&sender.id, &recipient.id)?;
         Ok(Self {
             id: RequestId::generate(),
@@ -174,18 +172,12 @@ impl PartnerRequest {
         caller: &UserId,
         decision: Decision,
         now: Timestamp,
-    ) -> Result<Self, AppError> {
-        let verb = match decision {
-            Decision::Accept => "accept",
-            Decision::Reject => "reject",
-        };
+    ) -> Result<Self, AnswerRefused> {
         if caller == &self.sender.id {
-            return Err(AppError::forbidden(format!(
-                "only the recipient can {verb} a partner request"
-            )));
+            return Err(AnswerRefused::RecipientOnly(decision));
         }
         if caller != &self.recipient.id {
-            return Err(Self::not_found());
+            return Err(AnswerRefused::NotFound);
         }
         self.ensure_pending()?;
         let status = match decision {
@@ -196,35 +188,20 @@ impl PartnerRequest {
     }
 
     /// The sender withdraws a pending request; the recipient gets 403, anyone else 404.
-    pub fn cancel(&self, caller: &UserId, now: Timestamp) -> Result<Self, AppError> {
+    pub fn cancel(&self, caller: &UserId, now: Timestamp) -> Result<Self, AnswerRefused> {
         if caller == &self.recipient.id {
-            return Err(AppError::forbidden(
-                "only the sender can cancel a partner request",
-            ));
+            return Err(AnswerRefused::SenderOnly);
         }
         if caller != &self.sender.id {
-            return Err(Self::not_found());
+            return Err(AnswerRefused::NotFound);
         }
         self.ensure_pending()?;
         Ok(self.with_status(RequestStatus::Cancelled, now))
     }
 
-    pub fn not_found() -> AppError {
-        AppError::not_found("partner request not found")
-    }
-
-    /// The answer when a conditional write finds the request no longer pending (a concurrent
-    /// response won the race).
-    pub fn no_longer_pending() -> AppError {
-        AppError::conflict("the partner request is no longer pending")
-    }
-
-    fn ensure_pending(&self) -> Result<(), AppError> {
+    fn ensure_pending(&self) -> Result<(), AnswerRefused> {
         if self.status != RequestStatus::Pending {
-            return Err(AppError::conflict(format!(
-                "the partner request is already {}",
-                self.status
-            )));
+            return Err(AnswerRefused::AlreadyAnswered(self.status));
         }
         Ok(())
     }
@@ -274,7 +251,7 @@ mod tests {
     fn a_request_to_yourself_is_invalid() {
         let ada = person("Ada");
         let err = PartnerRequest::new(ada.clone(), ada, None, Timestamp::now()).unwrap_err();
-        assert_eq!(err.code(), "validation_failed");
+        assert!(matches!(err, Invalid::Fields(fields) if fields.contains_key("recipient_id")));
     }
 
     #[test]
@@ -286,36 +263,24 @@ mod tests {
         let stranger = UserId::generate();
 
         assert_eq!(
-            request
-                .respond(&sender, Decision::Accept, now)
-                .unwrap_err()
-                .status(),
-            403
+            request.respond(&sender, Decision::Accept, now),
+            Err(AnswerRefused::RecipientOnly(Decision::Accept))
         );
         assert_eq!(
-            request
-                .respond(&stranger, Decision::Accept, now)
-                .unwrap_err()
-                .status(),
-            404
+            request.respond(&stranger, Decision::Accept, now),
+            Err(AnswerRefused::NotFound)
         );
         let accepted = request.respond(&recipient, Decision::Accept, now).unwrap();
         assert_eq!(accepted.status, RequestStatus::Accepted);
         assert_eq!(accepted.responded_at, Some(now));
         assert_eq!(
-            accepted
-                .respond(&recipient, Decision::Reject, now)
-                .unwrap_err()
-                .status(),
-            409
+            accepted.respond(&recipient, Decision::Reject, now),
+            Err(AnswerRefused::AlreadyAnswered(RequestStatus::Accepted))
         );
         // The role check comes first: the sender learns 403 even after the request was answered.
         assert_eq!(
-            accepted
-                .respond(&sender, Decision::Reject, now)
-                .unwrap_err()
-                .status(),
-            403
+            accepted.respond(&sender, Decision::Reject, now),
+            Err(AnswerRefused::RecipientOnly(Decision::Reject))
         );
     }
 
@@ -324,27 +289,18 @@ mod tests {
         let request = pending();
         let now = Timestamp::now();
         assert_eq!(
-            request
-                .cancel(&request.recipient.id, now)
-                .unwrap_err()
-                .status(),
-            403
+            request.cancel(&request.recipient.id, now),
+            Err(AnswerRefused::SenderOnly)
         );
         assert_eq!(
-            request
-                .cancel(&UserId::generate(), now)
-                .unwrap_err()
-                .status(),
-            404
+            request.cancel(&UserId::generate(), now),
+            Err(AnswerRefused::NotFound)
         );
         let cancelled = request.cancel(&request.sender.id, now).unwrap();
         assert_eq!(cancelled.status, RequestStatus::Cancelled);
         assert_eq!(
-            cancelled
-                .cancel(&request.sender.id, now)
-                .unwrap_err()
-                .status(),
-            409
+            cancelled.cancel(&request.sender.id, now),
+            Err(AnswerRefused::AlreadyAnswered(RequestStatus::Cancelled))
         );
     }
 

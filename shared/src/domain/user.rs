@@ -2,8 +2,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::{FieldErrors, Invalid};
 use super::{Timestamp, UserId};
-use crate::error::{AppError, FieldErrors};
 
 /// An email address, trimmed and checked for a plausible shape. Uniqueness is
 /// case-insensitive: [`Email::normalized`] is the form used as the uniqueness key.
@@ -126,7 +126,7 @@ pub struct NewUser {
 }
 
 impl NewUser {
-    pub fn parse(email: &str, name: &str, password: &str) -> Result<Self, AppError> {
+    pub fn parse(email: &str, name: &str, password: &str) -> Result<Self, Invalid> {
         let mut errors = FieldErrors::new();
         let email = Email::parse(email).map_err(|e| errors.insert("email".into(), e.into()));
         let name = UserName::parse(name).map_err(|e| errors.insert("name".into(), e.into()));
@@ -138,7 +138,7 @@ impl NewUser {
                 name,
                 password,
             }),
-            _ => Err(AppError::Validation(errors)),
+            _ => Err(Invalid::Fields(errors)),
         }
     }
 }
@@ -163,12 +163,6 @@ pub struct PublicUser {
     pub id: UserId,
     pub name: UserName,
     pub created_at: Timestamp,
-}
-
-impl User {
-    pub fn not_found() -> AppError {
-        AppError::not_found("user not found")
-    }
 }
 
 impl From<User> for PublicUser {
@@ -234,7 +228,7 @@ mod tests {
 
     #[test]
     fn registration_reports_every_bad_field() {
-        let Err(AppError::Validation(fields)) = NewUser::parse("nope", " ", "short") else {
+        let Err(Invalid::Fields(fields)) = NewUser::parse("nope", " ", "short") else {
             panic!("expected a validation error");
         };
         assert_eq!(

@@ -234,7 +234,7 @@ pub async fn reply(
 async fn recipients(ctx: &AppContext, audience: Audience) -> Result<Vec<UserId>, AppError> {
     match audience {
         Audience::Users(users) => Ok(users),
-        Audience::ContactsOf(user) => ctx.store.contacts(&user).await,
+        Audience::ContactsOf(user) => Ok(ctx.store.contacts(&user).await?),
         Audience::Channel {
             channel_id,
             except,

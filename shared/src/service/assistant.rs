@@ -29,7 +29,7 @@ pub enum Replied {
 }
 
 pub fn reply_claim(message: &MessageId) -> Result<ClientId, AppError> {
-    ClientId::parse(&format!("reply:{message}"))
+    Ok(ClientId::parse(&format!("reply:{message}"))?)
 }
 
 pub async fn reply(
@@ -125,12 +125,13 @@ pub async fn reply(
     };
     let inserted = ctx.store.insert_message(&message).await;
     realtime::publish(ctx, &origin, typing(false)).await;
-    match inserted {
+    match inserted? {
         // The question's thread parent was deleted meanwhile: nothing to answer into.
-        Err(AppError::NotFound(_)) => Ok(Replied::NotApplicable("the thread is gone")),
-        Err(err) => Err(err),
-        Ok(Inserted::Duplicate(_)) => Ok(Replied::AlreadyReplied),
-        Ok(Inserted::New) => {
+        Inserted::ParentGone => Ok(Replied::NotApplicable("the thread is gone")),
+        // The assistant left the channel (it is being deleted).
+        Inserted::NotMember => Ok(Replied::NotApplicable("the assistant is not a member")),
+        Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
+        Inserted::New => {
             let event = DomainEvent::MessageCreated {
                 channel_id: job.channel_id.clone(),
                 message: message.clone(),

@@ -1,18 +1,23 @@
 use std::collections::HashMap;
 
+use futures::TryFutureExt;
 use serde::Serialize;
 
 use super::existing_caller;
+use super::refusals::{account_gone, already_member};
 use super::require_caller;
 use crate::domain::{
-    Channel, ChannelId, ChannelKind, Member, MemberRole, Membership, NewChannel, Page, PageRequest,
-    PairKey, Timestamp, User, UserId, UserName,
+    AddRefused, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Member,
+    MemberRole, Membership, NewChannel, NotFound, Page, PageRequest, PairKey, Timestamp, User,
+    UserId, UserName,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
 use crate::realtime::{self, Origin};
-use crate::storage::{Admission, ChannelAccess, Read};
+use crate::storage::{
+    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded, Read,
+};
 use crate::AppContext;
 
 /// A channel with its members, as `GET /channels/{id}` shows it.
@@ -86,7 +91,7 @@ async fn load(
         users,
     } = access;
     let caller = existing_caller(users.into_iter().next())?;
-    let channel = channel.ok_or_else(Channel::not_found)?;
+    let channel = channel.ok_or(NotFound::Channel)?;
     Ok((caller, channel, membership, members))
 }
 
@@ -150,11 +155,11 @@ pub async fn create(
         .create_channel(&channel, &memberships, pair.as_ref())
         .await?
     {
-        None => Ok(Created::New(ChannelView {
+        ChannelCreated::Created => Ok(Created::New(ChannelView {
             members: name_members(memberships, &users),
             channel,
         })),
-        Some(existing) => {
+        ChannelCreated::DirectExists(existing) => {
             let (_, channel, _, members) = load(ctx, caller, &existing).await?;
             Ok(Created::Existing(view(ctx, channel, members).await?))
         }
@@ -179,7 +184,9 @@ pub async fn list_mine(
 ) -> Result<Page<Channel>, AppError> {
     let (_, ids) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.list_member_channel_ids(caller, page)
+        ctx.store
+            .list_member_channel_ids(caller, page)
+            .err_into::<AppError>()
     )?;
     Ok(Page {
         items: ctx.store.get_channels(&ids.items, Read::Eventual).await?,
@@ -194,7 +201,7 @@ pub async fn list_public(
 ) -> Result<Page<Channel>, AppError> {
     let (_, page) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.list_public_channels(page)
+        ctx.store.list_public_channels(page).err_into::<AppError>()
     )?;
     Ok(page)
 }
@@ -210,7 +217,7 @@ pub async fn add_member(
     channel.ensure_can_add(membership.as_ref())?;
     let user = UserId::parse(user)
         .filter(|u| u.as_str() != UserId::ASSISTANT)
-        .ok_or_else(|| AppError::not_found("user not found"))?;
+        .ok_or(NotFound::User)?;
     admit(
         ctx,
         channel,
@@ -251,7 +258,7 @@ async fn admit(
     admission: Admission<'_>,
 ) -> Result<ChannelView, AppError> {
     if members.iter().any(|m| m.user_id == user) {
-        return Err(AppError::conflict("already a member"));
+        return Err(already_member());
     }
     if channel.is_full() {
         return Err(AppError::conflict("the channel is full"));
@@ -279,11 +286,23 @@ async fn admit(
                 .await
         }
     };
-    let (_, newcomer, mut users) = tokio::try_join!(
+    let (added, newcomer, mut users) = tokio::try_join!(
         ctx.store.add_member(&channel, &membership, admission),
         newcomer,
         ctx.store.get_users_for_display(&others)
     )?;
+    match (added, admission) {
+        (MemberAdded::Added, _) => {}
+        (MemberAdded::AlreadyMember, _) => return Err(already_member()),
+        (MemberAdded::AdderLeft, _) => return Err(AddRefused::NotMember.into()),
+        (MemberAdded::UserGone, Admission::Joined) => return Err(account_gone()),
+        (MemberAdded::UserGone, Admission::AddedBy(_)) => return Err(NotFound::User.into()),
+        (MemberAdded::ChannelClosed, _) => {
+            return Err(AppError::conflict(
+                "the channel is full or no longer open to new members",
+            ))
+        }
+    }
     users.extend(newcomer);
     users.insert(caller.id.clone(), caller);
     channel.member_count += 1;
@@ -319,9 +338,11 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<
         .channel_access(channel_id, caller, &caller_only)
         .await?;
     existing_caller(access.users.into_iter().next())?;
-    let channel = access.channel.ok_or_else(Channel::not_found)?;
+    let channel = access.channel.ok_or(NotFound::Channel)?;
     channel.ensure_can_leave(access.membership.as_ref())?;
-    ctx.store.remove_member(&channel.id, caller).await?;
+    if !ctx.store.remove_member(&channel.id, caller).await? {
+        return Err(LeaveRefused::NotMember.into());
+    }
     realtime::publish(
         ctx,
         &Origin::api(),
@@ -348,9 +369,15 @@ pub async fn delete(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result
         }
         _ => None,
     };
-    ctx.store
+    match ctx
+        .store
         .mark_channel_deleted(&channel, caller, pair.as_ref(), Timestamp::now())
-        .await?;
+        .await?
+    {
+        ChannelDeletion::Deleted => {}
+        ChannelDeletion::NotOwner => return Err(ChannelDeleteRefused::NotOwner.into()),
+        ChannelDeletion::AlreadyGone => return Err(NotFound::Channel.into()),
+    }
     ctx.maintenance
         .send_after_commit(&MaintenanceJob::purge_channel(&channel.id), "purge channel")
         .await;

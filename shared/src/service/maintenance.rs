@@ -4,11 +4,14 @@
 
 use std::time::Instant;
 
-use crate::domain::{Channel, ChannelKind, MemberRole, PageRequest, PairKey, Timestamp, UserId};
+use crate::domain::{
+    Channel, ChannelDeleteRefused, ChannelKind, MemberRole, PageRequest, PairKey, Timestamp, UserId,
+};
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
 use crate::realtime::{self, Origin};
+use crate::storage::ChannelDeletion;
 use crate::AppContext;
 
 /// Where a job stands after a run.
@@ -52,10 +55,8 @@ pub async fn run(
                 return Ok(Progress::Unfinished);
             }
             for other in ctx.store.partner_ids(user_id).await? {
-                match ctx.store.delete_partnership(user_id, &other).await {
-                    Ok(()) | Err(AppError::NotFound(_)) => {}
-                    Err(err) => return Err(err),
-                }
+                // `false`: the other side ended it first; either way it is gone.
+                ctx.store.delete_partnership(user_id, &other).await?;
                 if Instant::now() >= deadline {
                     return Ok(Progress::Unfinished);
                 }
@@ -127,10 +128,11 @@ async fn leave_or_delete(
         match ctx
             .store
             .mark_channel_deleted(channel, user, pair.as_ref(), Timestamp::now())
-            .await
+            .await?
         {
-            Ok(()) | Err(AppError::NotFound(_)) => {}
-            Err(err) => return Err(err),
+            ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => {}
+            // The membership changed since it was read: the retry reads it again.
+            ChannelDeletion::NotOwner => return Err(ChannelDeleteRefused::NotOwner.into()),
         }
         // Sent, not "after commit": if it fails the record is retried and sends it then.
         return ctx
@@ -138,8 +140,8 @@ async fn leave_or_delete(
             .send(&MaintenanceJob::purge_channel(&channel.id))
             .await;
     }
-    match ctx.store.remove_member(&channel.id, user).await {
-        Ok(()) => {
+    match ctx.store.remove_member(&channel.id, user).await? {
+        true => {
             realtime::publish(
                 ctx,
                 &Origin::api(),
@@ -152,7 +154,6 @@ async fn leave_or_delete(
             Ok(())
         }
         // Already gone (a concurrent run, or the channel's own purge).
-        Err(AppError::Conflict(_)) => Ok(()),
-        Err(err) => Err(err),
+        false => Ok(()),
     }
 }

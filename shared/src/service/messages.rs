@@ -1,9 +1,11 @@
 use serde::Serialize;
 
 use super::existing_caller;
+use super::refusals::account_gone;
 use crate::domain::{
-    Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, UserId,
+    AccessRefused, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership,
+    Message, MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, ReadMarker,
+    Timestamp, UserId,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -37,7 +39,7 @@ pub struct ReadReceipts {
 /// membership (404 for outsiders of a private channel, 403 of a public one).
 fn member_of(context: &MessageContext) -> Result<(&Channel, &Membership), AppError> {
     existing_caller(context.caller.clone())?;
-    let channel = context.channel.as_ref().ok_or_else(Channel::not_found)?;
+    let channel = context.channel.as_ref().ok_or(NotFound::Channel)?;
     let membership = channel.ensure_member(context.membership.as_ref())?;
     Ok((channel, membership))
 }
@@ -45,7 +47,7 @@ fn member_of(context: &MessageContext) -> Result<(&Channel, &Membership), AppErr
 fn live(message: Option<Message>) -> Result<Message, AppError> {
     message
         .filter(|m| m.deleted_at.is_none())
-        .ok_or_else(Message::not_found)
+        .ok_or(NotFound::Message.into())
 }
 
 /// Sends a message: one read (channel, membership, caller, parent, `client_id` claim), one
@@ -64,9 +66,7 @@ pub async fn send(
     let body = MessageBody::parse(body)?;
     let client_id = client_id.map(ClientId::parse).transpose()?;
     let parent_id = parent_id
-        .map(|raw| {
-            MessageId::parse(raw).ok_or_else(|| AppError::not_found("parent message not found"))
-        })
+        .map(|raw| MessageId::parse(raw).ok_or(NotFound::ParentMessage))
         .transpose()?;
     let context = ctx
         .store
@@ -81,16 +81,10 @@ pub async fn send(
         return original_message(ctx, channel_id, original).await;
     }
     if parent_id.is_some() {
-        let parent = context
-            .message
-            .as_ref()
-            .ok_or_else(|| AppError::not_found("parent message not found"))?;
+        let parent = context.message.as_ref().ok_or(NotFound::ParentMessage)?;
         parent.ensure_can_be_parent()?;
     }
-    let sender = context
-        .caller
-        .as_ref()
-        .ok_or(AppError::Unauthorized("the account no longer exists"))?;
+    let sender = context.caller.as_ref().ok_or_else(account_gone)?;
     let message = Message {
         id: MessageId::generate(),
         channel_id: channel_id.clone(),
@@ -110,6 +104,8 @@ pub async fn send(
     };
     match ctx.store.insert_message(&message).await? {
         Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
+        Inserted::NotMember => Err(AccessRefused::NotMember.into()),
+        Inserted::ParentGone => Err(NotFound::ParentMessage.into()),
         Inserted::New => {
             if channel.kind == ChannelKind::Assistant {
                 queue_reply(ctx, channel_id, &message.id, message.created_at).await;
@@ -237,7 +233,8 @@ pub async fn edit(
     let edited = ctx
         .store
         .edit_message(&message, caller, &body, Timestamp::now())
-        .await?;
+        .await?
+        .ok_or(NotFound::Message)?;
     realtime::publish(
         ctx,
         &Origin::api(),
@@ -264,7 +261,9 @@ pub async fn delete(
     let (_, membership) = member_of(&context)?;
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
-    ctx.store.delete_message(&message, Timestamp::now()).await?;
+    if !ctx.store.delete_message(&message, Timestamp::now()).await? {
+        return Err(NotFound::Message.into());
+    }
     realtime::publish(
         ctx,
         &Origin::api(),
@@ -291,7 +290,11 @@ pub async fn react(
         .message_context(channel_id, caller, None, None)
         .await?;
     member_of(&context)?;
-    let message = ctx.store.react(channel_id, id, emoji, caller, add).await?;
+    let message = ctx
+        .store
+        .react(channel_id, id, emoji, caller, add)
+        .await?
+        .ok_or(NotFound::Message)?;
     realtime::publish(
         ctx,
         &Origin::api(),

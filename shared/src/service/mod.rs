@@ -8,6 +8,7 @@ pub mod messages;
 pub mod notifications;
 pub mod partners;
 pub mod realtime;
+pub mod refusals;
 pub mod users;
 
 use crate::domain::{User, UserId};
@@ -16,7 +17,7 @@ use crate::AppContext;
 
 /// The account a token speaks for must still exist: a deleted account's tokens are refused.
 fn existing_caller(user: Option<User>) -> Result<User, AppError> {
-    user.ok_or(AppError::Unauthorized("the account no longer exists"))
+    user.ok_or_else(refusals::account_gone)
 }
 
 /// Reads the caller's profile (one GetItem) and refuses tokens of deleted accounts.

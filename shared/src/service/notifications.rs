@@ -47,7 +47,7 @@ pub async fn send_email(
             .store
             .get_user(&addressee.id)
             .await
-            .map_err(SendError::NotSent)?
+            .map_err(|err| SendError::NotSent(err.into()))?
         else {
             return Ok(None);
         };
@@ -62,7 +62,7 @@ pub async fn send_email(
             // The email is out: if recording that fails, the claim goes stale and a
             // redelivery still does not send again.
             if let Err(err) = ctx.store.finish_email(&event.event_id, "sent").await {
-                tracing::warn!(event_id = %event.event_id, error = %err.log_detail(), "email sent but not recorded");
+                tracing::warn!(event_id = %event.event_id, error = %err, "email sent but not recorded");
             }
             Ok(Mailed::Sent(message_id))
         }

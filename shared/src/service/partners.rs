@@ -1,17 +1,19 @@
+use futures::TryFutureExt;
 use serde::Serialize;
 
 use super::existing_caller;
+use super::refusals::{account_gone, already_partners, no_longer_pending, not_partners};
 use super::require_caller;
 use super::users::parse_user_id;
 use crate::domain::{
-    Counterpart, Decision, Page, PageRequest, PartnerRequest, Partnership, RequestId,
+    Counterpart, Decision, NotFound, Page, PageRequest, PartnerRequest, Partnership, RequestId,
     RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::{NotificationEvent, NotificationKind};
 use crate::realtime::{self, Origin};
-use crate::storage::RequestDirection;
+use crate::storage::{RequestDirection, RequestInserted, ResponseRecorded};
 use crate::AppContext;
 
 /// An answered request; `partnership` is set when it was accepted.
@@ -54,14 +56,24 @@ pub async fn send_request(
         .get_users(&[caller.clone(), recipient_id.clone()])
         .await?;
     let sender = existing_caller(users.get(caller).cloned())?;
-    let recipient = users.get(&recipient_id).ok_or_else(User::not_found)?;
+    let recipient = users.get(&recipient_id).ok_or(NotFound::User)?;
     let request = PartnerRequest::new(
         counterpart(&sender),
         counterpart(recipient),
         message,
         Timestamp::now(),
     )?;
-    ctx.store.insert_request(&request).await?;
+    match ctx.store.insert_request(&request).await? {
+        RequestInserted::Sent => {}
+        RequestInserted::SenderGone => return Err(account_gone()),
+        RequestInserted::RecipientGone => return Err(NotFound::User.into()),
+        RequestInserted::AlreadyPartners => return Err(already_partners()),
+        RequestInserted::AlreadyPending => {
+            return Err(AppError::conflict(
+                "a pending partner request already exists between you",
+            ))
+        }
+    }
     let event = NotificationEvent::for_request(NotificationKind::PartnerRequestCreated, &request);
     ctx.notifications
         .send_after_commit(&event, "new partner request email")
@@ -85,7 +97,7 @@ async fn load_request(
 ) -> Result<PartnerRequest, AppError> {
     let (user, request) = ctx.store.find_request_for(caller, id).await?;
     existing_caller(user)?;
-    request.ok_or_else(PartnerRequest::not_found)
+    Ok(request.ok_or(NotFound::PartnerRequest)?)
 }
 
 /// Accepts or rejects: one read, the domain's verdict, one conditional transaction. Of
@@ -98,7 +110,7 @@ pub async fn respond(
 ) -> Result<Response, AppError> {
     let request = load_request(ctx, caller, id).await?;
     let updated = request.respond(caller, decision, Timestamp::now())?;
-    let partnership = ctx.store.record_response(&updated).await?;
+    let partnership = recorded(ctx.store.record_response(&updated).await?)?;
     let pushed = match &partnership {
         Some(partnership) => {
             let event =
@@ -126,8 +138,21 @@ pub async fn respond(
 pub async fn cancel(ctx: &AppContext, caller: &UserId, id: &RequestId) -> Result<(), AppError> {
     let request = load_request(ctx, caller, id).await?;
     let updated = request.cancel(caller, Timestamp::now())?;
-    ctx.store.record_response(&updated).await?;
+    recorded(ctx.store.record_response(&updated).await?)?;
     Ok(())
+}
+
+/// The partnership a recorded response started, or why it was not recorded.
+fn recorded(outcome: ResponseRecorded) -> Result<Option<Partnership>, AppError> {
+    match outcome {
+        ResponseRecorded::Recorded(partnership) => Ok(partnership),
+        ResponseRecorded::NoLongerPending => Err(no_longer_pending()),
+        ResponseRecorded::RecipientGone => Err(account_gone()),
+        ResponseRecorded::SenderGone => Err(AppError::not_found(
+            "the sender of this request no longer exists",
+        )),
+        ResponseRecorded::AlreadyPartners => Err(already_partners()),
+    }
 }
 
 pub async fn list_requests(
@@ -139,7 +164,9 @@ pub async fn list_requests(
 ) -> Result<Page<PartnerRequest>, AppError> {
     let (_, page) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.list_requests(caller, direction, filter, page)
+        ctx.store
+            .list_requests(caller, direction, filter, page)
+            .err_into::<AppError>()
     )?;
     Ok(page)
 }
@@ -153,7 +180,7 @@ pub async fn list_partnerships(
 ) -> Result<Page<PartnershipEntry>, AppError> {
     let (_, partners) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.list_partners(caller, page)
+        ctx.store.list_partners(caller, page).err_into::<AppError>()
     )?;
     let ids: Vec<UserId> = partners.items.iter().map(|(id, _)| id.clone()).collect();
     let users = ctx.store.get_users_for_display(&ids).await?;
@@ -181,9 +208,9 @@ pub async fn end_partnership(
         return Err(not_partners());
     }
     require_caller(ctx, caller).await?;
-    ctx.store.delete_partnership(caller, other).await
-}
-
-pub fn not_partners() -> AppError {
-    AppError::not_found("you are not partners")
+    if ctx.store.delete_partnership(caller, other).await? {
+        Ok(())
+    } else {
+        Err(not_partners())
+    }
 }

@@ -28,7 +28,7 @@ pub async fn connect(
         .store
         .open_connection(&record)
         .await?
-        .ok_or(AppError::Unauthorized("the account no longer exists"))?;
+        .ok_or_else(super::refusals::account_gone)?;
     if first {
         let event = DomainEvent::Presence {
             user_id: user.clone(),

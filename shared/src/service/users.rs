@@ -1,12 +1,15 @@
+use futures::TryFutureExt;
 use serde::Serialize;
 
+use super::refusals::account_gone;
 use super::{existing_caller, require_caller};
 use crate::domain::{
-    Email, NewUser, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId, UserName,
+    Email, NewUser, NotFound, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId,
+    UserName,
 };
 use crate::error::AppError;
 use crate::queue::MaintenanceJob;
-use crate::storage::Presence;
+use crate::storage::{Presence, Registration};
 use crate::AppContext;
 
 /// A signed-in user: `{user, token}`.
@@ -38,7 +41,11 @@ pub async fn register(ctx: &AppContext, new: NewUser) -> Result<Session, AppErro
         last_seen: None,
         online: false,
     };
-    ctx.store.create_user(&user, &hash).await?;
+    if ctx.store.create_user(&user, &hash).await? == Registration::EmailTaken {
+        return Err(AppError::conflict(
+            "an account with this email already exists",
+        ));
+    }
     let token = ctx.tokens.issue(&user.id)?;
     Ok(Session { user, token })
 }
@@ -84,7 +91,7 @@ pub async fn delete_account(ctx: &AppContext, caller: &UserId) -> Result<(), App
         .map(|(_, id)| id)
         .collect();
     if !ctx.store.delete_user(&user).await? {
-        return Err(AppError::Unauthorized("the account no longer exists"));
+        return Err(account_gone());
     }
     tracing::info!(user_id = %user.id, "account deleted");
     let job = MaintenanceJob::purge_account(&user.id, connections);
@@ -99,7 +106,10 @@ pub async fn list_users(
     caller: &UserId,
     page: &PageRequest,
 ) -> Result<Page<PublicUser>, AppError> {
-    let (_, users) = tokio::try_join!(require_caller(ctx, caller), ctx.store.list_users(page))?;
+    let (_, users) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.list_users(page).err_into::<AppError>()
+    )?;
     Ok(users.map(PublicUser::from))
 }
 
@@ -117,7 +127,7 @@ pub async fn get_user(
         .get(target)
         .cloned()
         .map(PublicUser::from)
-        .ok_or_else(User::not_found)
+        .ok_or(NotFound::User.into())
 }
 
 /// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
@@ -131,7 +141,7 @@ pub async fn presence(
         .get_users(&[caller.clone(), target.clone()])
         .await?;
     existing_caller(users.get(caller).cloned())?;
-    let user = users.get(target).ok_or_else(User::not_found)?;
+    let user = users.get(target).ok_or(NotFound::User)?;
     Ok(Presence {
         user_id: target.clone(),
         online: user.online,
@@ -144,7 +154,10 @@ pub async fn online_contacts(
     ctx: &AppContext,
     caller: &UserId,
 ) -> Result<Vec<OnlineContact>, AppError> {
-    let (_, contacts) = tokio::try_join!(require_caller(ctx, caller), ctx.store.contacts(caller))?;
+    let (_, contacts) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.contacts(caller).err_into::<AppError>()
+    )?;
     let users = ctx.store.get_users_for_display(&contacts).await?;
     let mut online: Vec<OnlineContact> = users
         .into_values()
@@ -160,5 +173,5 @@ pub async fn online_contacts(
 }
 
 pub(crate) fn parse_user_id(raw: &str) -> Result<UserId, AppError> {
-    UserId::parse(raw).ok_or_else(User::not_found)
+    Ok(UserId::parse(raw).ok_or(NotFound::User)?)
 }

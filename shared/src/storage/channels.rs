@@ -1,14 +1,13 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
+use super::error::StoreError;
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
-use super::tx::{failed_conditions, TxError};
-use super::{s, string_of, Item, Store};
+use super::{s, string_of, Commit, Store, Transaction};
 use crate::domain::{
     Channel, ChannelId, MemberRole, Membership, Page, PageRequest, PairKey, Timestamp, User,
     UserId, MAX_GROUP_MEMBERS,
 };
-use crate::error::AppError;
 
 /// What one read of a channel found for a caller: the channel (absent if unknown or deleted),
 /// the caller's membership, and the profiles asked for alongside.
@@ -25,6 +24,62 @@ pub enum Admission<'a> {
     AddedBy(&'a UserId),
     /// Joined by themselves: the channel must be public.
     Joined,
+}
+
+/// How creating a channel ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChannelCreated {
+    Created,
+    /// The pair already has a direct channel (this one): nothing was written.
+    DirectExists(ChannelId),
+}
+
+/// How adding a member ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MemberAdded {
+    Added,
+    AlreadyMember,
+    /// The member who was adding left before the write.
+    AdderLeft,
+    /// The account being added no longer exists.
+    UserGone,
+    /// The channel changed since it was read: deleted, full, or made private.
+    ChannelClosed,
+}
+
+/// How deleting a channel ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChannelDeletion {
+    Deleted,
+    /// The caller is not (or no longer) the channel's owner.
+    NotOwner,
+    /// Someone deleted it first.
+    AlreadyGone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum CreateCheck {
+    PairFree,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum AddCheck {
+    NotYetMember,
+    ChannelOpen,
+    UserExists,
+    AdderIsMember,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum LeaveCheck {
+    IsMember,
+    ChannelExists,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DeleteCheck {
+    ChannelLive,
+    CallerIsOwner,
 }
 
 fn member_item(membership: &Membership) -> MemberItem {
@@ -47,19 +102,6 @@ fn live_channel(item: ChannelItem) -> Option<Channel> {
 }
 
 impl Store {
-    fn must_exist(&self, key: Item, condition: &str) -> Result<TransactWriteItem, AppError> {
-        Ok(TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key))
-                    .condition_expression(condition)
-                    .build()
-                    .map_err(AppError::internal)?,
-            )
-            .build())
-    }
-
     /// Creates a channel with its first members in one transaction. A direct channel also
     /// claims its pair: if the pair already has one, nothing is written and its id is returned.
     pub async fn create_channel(
@@ -67,7 +109,7 @@ impl Store {
         channel: &Channel,
         members: &[Membership],
         direct_pair: Option<&PairKey>,
-    ) -> Result<Option<ChannelId>, AppError> {
+    ) -> Result<ChannelCreated, StoreError> {
         let key = keys::channel_key(&channel.id);
         let public = !channel.private;
         let item = ChannelItem {
@@ -85,9 +127,10 @@ impl Store {
             member_count: channel.member_count,
             deleted_at: None,
         };
-        let mut actions = vec![self.put_if_absent(to_item(&item)?, false)?];
+        let mut tx = Transaction::new();
+        tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
         for member in members {
-            actions.push(self.put_if_absent(to_item(&member_item(member))?, false)?);
+            tx.invariant(self.put_if_absent(to_item(&member_item(member))?, false)?);
         }
         if let Some(pair) = direct_pair {
             let key = keys::direct_key(pair);
@@ -97,24 +140,22 @@ impl Store {
                 entity: "direct_channel".into(),
                 channel_id: channel.id.clone(),
             };
-            actions.push(self.put_if_absent(to_item(&claim)?, true)?);
+            tx.check(
+                CreateCheck::PairFree,
+                self.put_if_absent(to_item(&claim)?, true)?,
+            );
         }
-        let claim_index = actions.len() - 1;
-        match self.transact(actions).await {
-            Ok(()) => Ok(None),
-            Err(TxError::ConditionFailed(reasons))
-                if direct_pair.is_some() && failed_conditions(&reasons) == [claim_index] =>
-            {
-                let existing = reasons[claim_index]
-                    .item()
+        match self.commit(tx).await? {
+            Commit::Done => Ok(ChannelCreated::Created),
+            Commit::Refused(refused) => {
+                let existing = refused
+                    .item(CreateCheck::PairFree)
                     .cloned()
                     .map(from_item::<DirectItem>)
                     .transpose()?
-                    .ok_or_else(|| AppError::internal("direct claim without its item"))?;
-                Ok(Some(existing.channel_id))
+                    .ok_or_else(|| StoreError::fault("direct claim without its item"))?;
+                Ok(ChannelCreated::DirectExists(existing.channel_id))
             }
-            Err(TxError::ConditionFailed(_)) => Err(AppError::internal("channel id collision")),
-            Err(TxError::Other(err)) => Err(err),
         }
     }
 
@@ -124,7 +165,7 @@ impl Store {
         channel: &ChannelId,
         member: &UserId,
         users: &[UserId],
-    ) -> Result<ChannelAccess, AppError> {
+    ) -> Result<ChannelAccess, StoreError> {
         let mut wanted = vec![
             keys::channel_key(channel),
             keys::member_key(channel, member),
@@ -149,7 +190,10 @@ impl Store {
     }
 
     /// Every member of a channel (at most 500, far below one Query page).
-    pub async fn channel_members(&self, channel: &ChannelId) -> Result<Vec<Membership>, AppError> {
+    pub async fn channel_members(
+        &self,
+        channel: &ChannelId,
+    ) -> Result<Vec<Membership>, StoreError> {
         self.query_all(keys::channel_pk(channel), keys::MEMBER_PREFIX)
             .await?
             .into_iter()
@@ -164,7 +208,7 @@ impl Store {
         channel: &Channel,
         membership: &Membership,
         admission: Admission<'_>,
-    ) -> Result<(), AppError> {
+    ) -> Result<MemberAdded, StoreError> {
         let mut condition =
             "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND member_count < :max"
                 .to_string();
@@ -183,47 +227,55 @@ impl Store {
                 .expression_attribute_names("#private", "private")
                 .expression_attribute_values(":false", AttributeValue::Bool(false));
         }
-        let mut actions = vec![
+        let mut tx = Transaction::new();
+        tx.check(
+            AddCheck::NotYetMember,
             self.put_if_absent(to_item(&member_item(membership))?, false)?,
+        )
+        .check(
+            AddCheck::ChannelOpen,
             TransactWriteItem::builder()
-                .update(count.build().map_err(AppError::internal)?)
+                .update(count.build().map_err(StoreError::fault)?)
                 .build(),
-            self.must_exist(keys::user_key(&membership.user_id), "attribute_exists(pk)")?,
-        ];
+        )
+        .check(
+            AddCheck::UserExists,
+            self.exists_check(keys::user_key(&membership.user_id))?,
+        );
         if let Admission::AddedBy(by) = admission {
-            actions
-                .push(self.must_exist(keys::member_key(&channel.id, by), "attribute_exists(pk)")?);
+            tx.check(
+                AddCheck::AdderIsMember,
+                self.exists_check(keys::member_key(&channel.id, by))?,
+            );
         }
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(reasons)) => {
-                let failed = failed_conditions(&reasons);
-                Err(if failed.contains(&0) {
-                    AppError::conflict("already a member")
-                } else if failed.contains(&3) {
-                    AppError::forbidden("only members can add members")
-                } else if failed.contains(&2) {
-                    match admission {
-                        Admission::Joined => AppError::Unauthorized("the account no longer exists"),
-                        Admission::AddedBy(_) => AppError::not_found("user not found"),
-                    }
-                } else {
-                    // The channel changed since it was read: deleted, full, or made private.
-                    AppError::conflict("the channel is full or no longer open to new members")
-                })
+        Ok(match self.commit(tx).await? {
+            Commit::Done => MemberAdded::Added,
+            Commit::Refused(refused) if refused.failed(AddCheck::NotYetMember) => {
+                MemberAdded::AlreadyMember
             }
-            Err(TxError::Other(err)) => Err(err),
-        }
+            Commit::Refused(refused) if refused.failed(AddCheck::AdderIsMember) => {
+                MemberAdded::AdderLeft
+            }
+            Commit::Refused(refused) if refused.failed(AddCheck::UserExists) => {
+                MemberAdded::UserGone
+            }
+            Commit::Refused(_) => MemberAdded::ChannelClosed,
+        })
     }
 
-    /// Removes a member (and their read marker) and decrements the count; 409 if not a member.
-    pub async fn remove_member(&self, channel: &ChannelId, user: &UserId) -> Result<(), AppError> {
+    /// Removes a member (and their read marker) and decrements the count; `false` if they
+    /// were not a member.
+    pub async fn remove_member(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+    ) -> Result<bool, StoreError> {
         let leave = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::member_key(channel, user)))
             .condition_expression("attribute_exists(pk)")
             .build()
-            .map_err(AppError::internal)?;
+            .map_err(StoreError::fault)?;
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::channel_key(channel)))
@@ -231,23 +283,25 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
-            .map_err(AppError::internal)?;
+            .map_err(StoreError::fault)?;
         // The member's read marker goes too, so read receipts list members only.
         let marker = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(keys::read_key(channel, user)))
             .build()
-            .map_err(AppError::internal)?;
-        let actions = vec![
+            .map_err(StoreError::fault)?;
+        let mut tx = Transaction::new();
+        tx.check(
+            LeaveCheck::IsMember,
             TransactWriteItem::builder().delete(leave).build(),
+        )
+        // Gone only while a deleted channel is being purged: as good as not a member.
+        .check(
+            LeaveCheck::ChannelExists,
             TransactWriteItem::builder().update(count).build(),
-            TransactWriteItem::builder().delete(marker).build(),
-        ];
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(_)) => Err(AppError::conflict("you are not a member")),
-            Err(TxError::Other(err)) => Err(err),
-        }
+        )
+        .unconditional(TransactWriteItem::builder().delete(marker).build());
+        Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 
     /// Hides a channel at once (every read treats it as gone, the public index drops it) and
@@ -258,7 +312,7 @@ impl Store {
         owner: &UserId,
         direct_pair: Option<&PairKey>,
         now: Timestamp,
-    ) -> Result<(), AppError> {
+    ) -> Result<ChannelDeletion, StoreError> {
         let hide = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::channel_key(&channel.id)))
@@ -266,30 +320,31 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":now", s(now.to_string()))
             .build()
-            .map_err(AppError::internal)?;
-        let mut actions = vec![
+            .map_err(StoreError::fault)?;
+        let mut tx = Transaction::new();
+        tx.check(
+            DeleteCheck::ChannelLive,
             TransactWriteItem::builder().update(hide).build(),
+        )
+        .check(
+            DeleteCheck::CallerIsOwner,
             self.must_exist_with_role(&channel.id, owner, MemberRole::Owner)?,
-        ];
+        );
         if let Some(pair) = direct_pair {
             let release = Delete::builder()
                 .table_name(&self.table)
                 .set_key(Some(keys::direct_key(pair)))
                 .build()
-                .map_err(AppError::internal)?;
-            actions.push(TransactWriteItem::builder().delete(release).build());
+                .map_err(StoreError::fault)?;
+            tx.unconditional(TransactWriteItem::builder().delete(release).build());
         }
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(reasons)) => {
-                Err(if failed_conditions(&reasons).contains(&1) {
-                    AppError::forbidden("only the owner can delete a channel")
-                } else {
-                    Channel::not_found()
-                })
+        Ok(match self.commit(tx).await? {
+            Commit::Done => ChannelDeletion::Deleted,
+            Commit::Refused(refused) if refused.failed(DeleteCheck::CallerIsOwner) => {
+                ChannelDeletion::NotOwner
             }
-            Err(TxError::Other(err)) => Err(err),
-        }
+            Commit::Refused(_) => ChannelDeletion::AlreadyGone,
+        })
     }
 
     fn must_exist_with_role(
@@ -297,7 +352,7 @@ impl Store {
         channel: &ChannelId,
         user: &UserId,
         role: MemberRole,
-    ) -> Result<TransactWriteItem, AppError> {
+    ) -> Result<TransactWriteItem, StoreError> {
         let role = match role {
             MemberRole::Owner => "owner",
             MemberRole::Member => "member",
@@ -311,7 +366,7 @@ impl Store {
                     .expression_attribute_names("#role", "role")
                     .expression_attribute_values(":role", s(role))
                     .build()
-                    .map_err(AppError::internal)?,
+                    .map_err(StoreError::fault)?,
             )
             .build())
     }
@@ -321,7 +376,7 @@ impl Store {
         &self,
         user: &UserId,
         page: &PageRequest,
-    ) -> Result<Page<ChannelId>, AppError> {
+    ) -> Result<Page<ChannelId>, StoreError> {
         let query = self
             .client
             .query()
@@ -350,7 +405,7 @@ impl Store {
         &self,
         ids: &[ChannelId],
         read: super::Read,
-    ) -> Result<Vec<Channel>, AppError> {
+    ) -> Result<Vec<Channel>, StoreError> {
         let batches = ids
             .chunks(100)
             .map(|chunk| self.batch_get(chunk.iter().map(keys::channel_key).collect(), read));
@@ -371,7 +426,7 @@ impl Store {
     pub async fn list_public_channels(
         &self,
         page: &PageRequest,
-    ) -> Result<Page<Channel>, AppError> {
+    ) -> Result<Page<Channel>, StoreError> {
         let query = self
             .client
             .query()

@@ -7,8 +7,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::error::{CursorRejected, StoreError};
 use super::Item;
-use crate::error::AppError;
 
 #[derive(Clone)]
 pub struct CursorCodec {
@@ -40,12 +40,12 @@ impl CursorCodec {
         }
     }
 
-    pub fn encode(&self, query: &str, key: &Item) -> Result<String, AppError> {
+    pub fn encode(&self, query: &str, key: &Item) -> Result<String, StoreError> {
         let k = key
             .iter()
             .map(|(name, value)| match value {
                 AttributeValue::S(text) => Ok((name.clone(), text.clone())),
-                _ => Err(AppError::internal(format!(
+                _ => Err(StoreError::fault(format!(
                     "non-string key attribute {name}"
                 ))),
             })
@@ -55,17 +55,15 @@ impl CursorCodec {
             k,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(AppError::internal)
+            .map_err(StoreError::fault)
     }
 
-    pub fn decode(&self, query: &str, cursor: &str) -> Result<Item, AppError> {
+    pub fn decode(&self, query: &str, cursor: &str) -> Result<Item, StoreError> {
         let claims = jsonwebtoken::decode::<CursorClaims>(cursor, &self.decoding, &self.validation)
-            .map_err(|_| AppError::BadRequest("cursor is invalid".into()))?
+            .map_err(|_| StoreError::Cursor(CursorRejected::Invalid))?
             .claims;
         if claims.q != query {
-            return Err(AppError::BadRequest(
-                "cursor belongs to a different query".into(),
-            ));
+            return Err(StoreError::Cursor(CursorRejected::OtherQuery));
         }
         Ok(claims
             .k
@@ -88,13 +86,17 @@ mod tests {
         ]);
         let cursor = codec.encode("users", &key).unwrap();
         assert_eq!(codec.decode("users", &cursor).unwrap(), key);
+        let rejection = |query: &str, cursor: &str| match codec.decode(query, cursor) {
+            Err(StoreError::Cursor(why)) => Some(why),
+            _ => None,
+        };
         assert_eq!(
-            codec.decode("partners:x", &cursor).unwrap_err().status(),
-            400
+            rejection("partners:x", &cursor),
+            Some(CursorRejected::OtherQuery)
         );
         let mut tampered = cursor.clone();
         tampered.insert(cursor.len() / 2, 'x');
-        assert_eq!(codec.decode("users", &tampered).unwrap_err().status(), 400);
-        assert_eq!(codec.decode("users", "garbage").unwrap_err().status(), 400);
+        assert_eq!(rejection("users", &tampered), Some(CursorRejected::Invalid));
+        assert_eq!(rejection("users", "garbage"), Some(CursorRejected::Invalid));
     }
 }

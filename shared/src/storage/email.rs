@@ -3,11 +3,11 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 
-use super::errors::{db_error, done_unless_failed};
+use super::error::StoreError;
+use super::error::{db_error, done_unless_failed};
 use super::keys;
 use super::{s, string_of, Store};
 use crate::domain::Timestamp;
-use crate::error::AppError;
 
 /// How long a lock is kept: beyond the notification queue's message retention (4 days), so
 /// no redelivery can outlive its lock.
@@ -36,7 +36,7 @@ impl Store {
         &self,
         event_id: &str,
         now: Timestamp,
-    ) -> Result<EmailClaim, AppError> {
+    ) -> Result<EmailClaim, StoreError> {
         let mut item = keys::email_lock_key(event_id);
         item.insert("entity".into(), s("email_lock"));
         item.insert("status".into(), s(SENDING));
@@ -85,7 +85,7 @@ impl Store {
     }
 
     /// Records how a claimed email ended: `sent`, or `skipped` (no one to send it to).
-    pub async fn finish_email(&self, event_id: &str, status: &str) -> Result<(), AppError> {
+    pub async fn finish_email(&self, event_id: &str, status: &str) -> Result<(), StoreError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -100,7 +100,7 @@ impl Store {
     }
 
     /// Gives a claim back after a failed send, so the redelivery sends it.
-    pub async fn release_email(&self, event_id: &str) -> Result<(), AppError> {
+    pub async fn release_email(&self, event_id: &str) -> Result<(), StoreError> {
         done_unless_failed(
             self.client
                 .delete_item()

@@ -4,11 +4,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::StoreError;
 use crate::domain::{
     Channel, ChannelId, ChannelKind, ChannelName, Counterpart, Email, MemberRole, Membership,
     PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp, User, UserId, UserName,
 };
-use crate::error::AppError;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct UserItem {
@@ -132,12 +132,12 @@ pub struct ConnectionItem {
     pub expires_at: i64,
 }
 
-pub fn from_item<T: serde::de::DeserializeOwned>(item: super::Item) -> Result<T, AppError> {
-    serde_dynamo::from_item(item).map_err(|err| AppError::internal(format!("corrupt item: {err}")))
+pub fn from_item<T: serde::de::DeserializeOwned>(item: super::Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|err| StoreError::fault(format!("corrupt item: {err}")))
 }
 
-pub fn to_item<T: Serialize>(value: &T) -> Result<super::Item, AppError> {
-    serde_dynamo::to_item(value).map_err(AppError::internal)
+pub fn to_item<T: Serialize>(value: &T) -> Result<super::Item, StoreError> {
+    serde_dynamo::to_item(value).map_err(StoreError::fault)
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -1,21 +1,20 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use serde::{Deserialize, Serialize};
 
-use super::errors::db_error;
+use super::error::db_error;
+use super::error::is_condition_failure;
+use super::error::StoreError;
 use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
-use super::tx::{failed_conditions, TxError};
-use super::{s, string_of, Item, Store};
+use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
     Channel, ChannelId, ClientId, Counterpart, Emoji, Membership, Message, MessageBody, MessageId,
     MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, User, UserId, UserName,
 };
-use crate::error::AppError;
 
 /// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.
 pub const SEARCH_WINDOW: i32 = 200;
@@ -79,7 +78,7 @@ impl From<ReadItem> for ReadMarker {
     }
 }
 
-fn message_from(item: Item) -> Result<Message, AppError> {
+fn message_from(item: Item) -> Result<Message, StoreError> {
     let mut reactions = BTreeMap::new();
     for (name, value) in &item {
         if let (Some(emoji), AttributeValue::Ss(users)) =
@@ -133,10 +132,29 @@ pub struct HistoryFilter {
 }
 
 /// Result of storing a send.
+#[derive(Debug, PartialEq, Eq)]
 pub enum Inserted {
     New,
     /// The same sender already sent this `client_id` in this channel.
     Duplicate(MessageId),
+    /// The sender left (or was removed) after the send was checked.
+    NotMember,
+    /// The parent was deleted after the send was checked.
+    ParentGone,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SendCheck {
+    ClientIdFree,
+    ParentLive,
+    SenderIsMember,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DeleteCheck {
+    MessageLive,
+    /// The parent's reply count is above zero; false only if the counts broke.
+    ParentCounted,
 }
 
 impl Store {
@@ -147,7 +165,7 @@ impl Store {
         caller: &UserId,
         message: Option<&MessageId>,
         client: Option<&ClientId>,
-    ) -> Result<MessageContext, AppError> {
+    ) -> Result<MessageContext, StoreError> {
         let mut wanted = vec![
             keys::channel_key(channel),
             keys::member_key(channel, caller),
@@ -178,7 +196,7 @@ impl Store {
 
     /// Stores a message in one transaction: the message, its `client_id` claim, the parent's
     /// reply count, and a check that the sender is still a member.
-    pub async fn insert_message(&self, message: &Message) -> Result<Inserted, AppError> {
+    pub async fn insert_message(&self, message: &Message) -> Result<Inserted, StoreError> {
         let key = keys::message_key(&message.channel_id, &message.id);
         let item = MessageItem {
             pk: string_of(&key, PK),
@@ -203,8 +221,8 @@ impl Store {
             client_id: message.client_id.clone(),
             deleted_at: None,
         };
-        let mut actions = vec![self.put_if_absent(to_item(&item)?, false)?];
-        let mut claim_index = None;
+        let mut tx = Transaction::new();
+        tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
         if let Some(client) = &message.client_id {
             let key = keys::client_key(&message.channel_id, &message.sender.id, client);
             let claim = ClaimItem {
@@ -213,72 +231,53 @@ impl Store {
                 entity: "client_claim".into(),
                 message_id: message.id.clone(),
             };
-            actions.push(self.put_if_absent(to_item(&claim)?, true)?);
-            claim_index = Some(actions.len() - 1);
+            tx.check(
+                SendCheck::ClientIdFree,
+                self.put_if_absent(to_item(&claim)?, true)?,
+            );
         }
-        let parent_index = match &message.parent_id {
-            Some(parent) => {
-                let bump = Update::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::message_key(&message.channel_id, parent)))
-                    .update_expression("SET reply_count = reply_count + :one")
-                    .condition_expression(
-                        "attribute_exists(pk) AND attribute_not_exists(deleted_at)",
-                    )
-                    .expression_attribute_values(":one", AttributeValue::N("1".into()))
-                    .build()
-                    .map_err(AppError::internal)?;
-                actions.push(TransactWriteItem::builder().update(bump).build());
-                Some(actions.len() - 1)
-            }
-            None => None,
-        };
-        actions.push(
-            TransactWriteItem::builder()
-                .condition_check(
-                    ConditionCheck::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(keys::member_key(
-                            &message.channel_id,
-                            &message.sender.id,
-                        )))
-                        .condition_expression("attribute_exists(pk)")
-                        .build()
-                        .map_err(AppError::internal)?,
-                )
-                .build(),
+        if let Some(parent) = &message.parent_id {
+            let bump = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::message_key(&message.channel_id, parent)))
+                .update_expression("SET reply_count = reply_count + :one")
+                .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
+                .expression_attribute_values(":one", AttributeValue::N("1".into()))
+                .build()
+                .map_err(StoreError::fault)?;
+            tx.check(
+                SendCheck::ParentLive,
+                TransactWriteItem::builder().update(bump).build(),
+            );
+        }
+        tx.check(
+            SendCheck::SenderIsMember,
+            self.exists_check(keys::member_key(&message.channel_id, &message.sender.id))?,
         );
-        let member_index = actions.len() - 1;
-        match self.transact(actions).await {
-            Ok(()) => Ok(Inserted::New),
-            Err(TxError::ConditionFailed(reasons)) => {
-                let failed = failed_conditions(&reasons);
-                if let Some(i) = claim_index.filter(|i| failed.contains(i)) {
-                    let claim = reasons[i]
-                        .item()
-                        .cloned()
-                        .map(from_item::<ClaimItem>)
-                        .transpose()?
-                        .ok_or_else(|| AppError::internal("claim without its item"))?;
-                    return Ok(Inserted::Duplicate(claim.message_id));
-                }
-                Err(if failed.contains(&member_index) {
-                    AppError::forbidden("you are not a member of this channel")
-                } else if parent_index.is_some_and(|i| failed.contains(&i)) {
-                    AppError::not_found("parent message not found")
-                } else {
-                    AppError::internal("message id collision")
-                })
-            }
-            Err(TxError::Other(err)) => Err(err),
+        let refused = match self.commit(tx).await? {
+            Commit::Done => return Ok(Inserted::New),
+            Commit::Refused(refused) => refused,
+        };
+        if let Some(claim) = refused.item(SendCheck::ClientIdFree) {
+            let claim = from_item::<ClaimItem>(claim.clone())?;
+            return Ok(Inserted::Duplicate(claim.message_id));
         }
+        Ok(if refused.failed(SendCheck::SenderIsMember) {
+            Inserted::NotMember
+        } else if refused.failed(SendCheck::ParentLive) {
+            Inserted::ParentGone
+        } else {
+            return Err(StoreError::fault(
+                "client_id claim refused without its item",
+            ));
+        })
     }
 
     pub async fn get_message(
         &self,
         channel: &ChannelId,
         id: &MessageId,
-    ) -> Result<Option<Message>, AppError> {
+    ) -> Result<Option<Message>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -301,7 +300,7 @@ impl Store {
         order: Order,
         filter: &HistoryFilter,
         page: &PageRequest,
-    ) -> Result<Page<Message>, AppError> {
+    ) -> Result<Page<Message>, StoreError> {
         let mut query = self
             .client
             .query()
@@ -353,14 +352,14 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
-    /// Edits the body; only the sender, only a live message. 403/404 from the condition.
+    /// Edits the body; only the sender, only a live message (`None` otherwise).
     pub async fn edit_message(
         &self,
         message: &Message,
         editor: &UserId,
         body: &MessageBody,
         now: Timestamp,
-    ) -> Result<Message, AppError> {
+    ) -> Result<Option<Message>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -388,26 +387,26 @@ impl Store {
                 aws_sdk_dynamodb::operation::update_item::UpdateItemError,
             >,
         >,
-    ) -> Result<Message, AppError> {
+    ) -> Result<Option<Message>, StoreError> {
         match result {
             Ok(output) => output
                 .attributes
                 .map(message_from)
                 .transpose()?
-                .ok_or_else(|| AppError::internal("update returned no item")),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(Message::not_found())
-            }
+                .map(Some)
+                .ok_or_else(|| StoreError::fault("update returned no item")),
+            Err(err) if is_condition_failure(&err) => Ok(None),
             Err(err) => Err(db_error(err)),
         }
     }
 
-    /// Soft-deletes a message (and takes a reply out of its parent's count) in one transaction.
-    pub async fn delete_message(&self, message: &Message, now: Timestamp) -> Result<(), AppError> {
+    /// Soft-deletes a message (and takes a reply out of its parent's count) in one
+    /// transaction; `false` if it was already deleted.
+    pub async fn delete_message(
+        &self,
+        message: &Message,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let hide = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(&message.channel_id, &message.id)))
@@ -415,8 +414,12 @@ impl Store {
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":now", s(now.to_string()))
             .build()
-            .map_err(AppError::internal)?;
-        let mut actions = vec![TransactWriteItem::builder().update(hide).build()];
+            .map_err(StoreError::fault)?;
+        let mut tx = Transaction::new();
+        tx.check(
+            DeleteCheck::MessageLive,
+            TransactWriteItem::builder().update(hide).build(),
+        );
         if let Some(parent) = &message.parent_id {
             let unbump = Update::builder()
                 .table_name(&self.table)
@@ -426,17 +429,17 @@ impl Store {
                 .expression_attribute_values(":one", AttributeValue::N("1".into()))
                 .expression_attribute_values(":zero", AttributeValue::N("0".into()))
                 .build()
-                .map_err(AppError::internal)?;
-            actions.push(TransactWriteItem::builder().update(unbump).build());
+                .map_err(StoreError::fault)?;
+            tx.check(
+                DeleteCheck::ParentCounted,
+                TransactWriteItem::builder().update(unbump).build(),
+            );
         }
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(_)) => Err(Message::not_found()),
-            Err(TxError::Other(err)) => Err(err),
-        }
+        Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 
-    /// Adds or removes the user's reaction (idempotent set operations on a live message).
+    /// Adds or removes the user's reaction (idempotent set operations on a live message);
+    /// `None` if the message is gone.
     pub async fn react(
         &self,
         channel: &ChannelId,
@@ -444,7 +447,7 @@ impl Store {
         emoji: &Emoji,
         user: &UserId,
         add: bool,
-    ) -> Result<Message, AppError> {
+    ) -> Result<Option<Message>, StoreError> {
         let action = if add { "ADD" } else { "DELETE" };
         let result = self
             .client
@@ -472,7 +475,7 @@ impl Store {
         user: &UserId,
         message: &MessageId,
         now: Timestamp,
-    ) -> Result<(ReadMarker, bool), AppError> {
+    ) -> Result<(ReadMarker, bool), StoreError> {
         let key = keys::read_key(channel, user);
         let result = self
             .client
@@ -496,7 +499,7 @@ impl Store {
             Ok(output) => {
                 let item = output
                     .attributes
-                    .ok_or_else(|| AppError::internal("no marker returned"))?;
+                    .ok_or_else(|| StoreError::fault("no marker returned"))?;
                 Ok((ReadMarker::from(from_item::<ReadItem>(item)?), true))
             }
             Err(err) => {
@@ -515,7 +518,7 @@ impl Store {
     }
 
     /// Every member's read marker in a channel (one per member: at most 500).
-    pub async fn read_markers(&self, channel: &ChannelId) -> Result<Vec<ReadMarker>, AppError> {
+    pub async fn read_markers(&self, channel: &ChannelId) -> Result<Vec<ReadMarker>, StoreError> {
         self.query_all(keys::channel_pk(channel), keys::READ_PREFIX)
             .await?
             .into_iter()

@@ -5,7 +5,7 @@
 mod channels;
 mod cursor;
 mod email;
-mod errors;
+mod error;
 mod items;
 mod keys;
 mod messages;
@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-pub use channels::{Admission, ChannelAccess};
+pub use channels::{Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded};
 
 /// How fresh a batch read must be. `Consistent` sees every write that completed before it and
 /// costs 1 read unit per item (up to 4 KB); `Eventual` may miss a write of the last second at
@@ -34,12 +34,13 @@ pub enum Read {
 pub use cursor::CursorCodec;
 pub use email::EmailClaim;
 pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
-pub use partners::RequestDirection;
+pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;
+pub use users::Registration;
 
-use crate::error::AppError;
-use errors::db_error;
+use error::db_error;
+pub use error::{CursorRejected, StoreError, StoreResult};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -61,7 +62,7 @@ impl Store {
     }
 
     /// One cheap call that proves the table is reachable (for `GET /health`).
-    pub async fn ping(&self) -> Result<(), AppError> {
+    pub async fn ping(&self) -> Result<(), StoreError> {
         self.client
             .describe_table()
             .table_name(&self.table)
@@ -73,7 +74,7 @@ impl Store {
 
     /// BatchGetItem of up to 100 keys in one round trip (plus retries of unprocessed keys,
     /// which only happen under throttling).
-    async fn batch_get(&self, keys: Vec<Item>, read: Read) -> Result<Vec<Item>, AppError> {
+    async fn batch_get(&self, keys: Vec<Item>, read: Read) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         if keys.is_empty() {
             return Ok(found);
@@ -83,7 +84,7 @@ impl Store {
                 .set_keys(Some(keys))
                 .consistent_read(read == Read::Consistent)
                 .build()
-                .map_err(AppError::internal)?,
+                .map_err(StoreError::fault)?,
         );
         let mut attempt = 0u32;
         while let Some(request) = pending.take() {
@@ -104,7 +105,7 @@ impl Store {
             if pending.is_some() {
                 attempt += 1;
                 if attempt > 8 {
-                    return Err(AppError::Unavailable("the database"));
+                    return Err(StoreError::Unavailable);
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5))).await;
             }
@@ -134,7 +135,7 @@ impl Store {
         &self,
         item: Item,
         return_existing: bool,
-    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, AppError> {
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
         let mut put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -145,13 +146,30 @@ impl Store {
             );
         }
         Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
-            .put(put.build().map_err(AppError::internal)?)
+            .put(put.build().map_err(StoreError::fault)?)
+            .build())
+    }
+
+    /// A transaction action that only checks that the item at `key` exists.
+    fn exists_check(
+        &self,
+        key: Item,
+    ) -> Result<aws_sdk_dynamodb::types::TransactWriteItem, StoreError> {
+        Ok(aws_sdk_dynamodb::types::TransactWriteItem::builder()
+            .condition_check(
+                aws_sdk_dynamodb::types::ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .condition_expression("attribute_exists(pk)")
+                    .build()
+                    .map_err(StoreError::fault)?,
+            )
             .build())
     }
 
     /// Every item of `pk` whose sort key starts with `prefix`, following pages (for bounded
     /// collections: a channel's members or read markers, a user's partners).
-    async fn query_all(&self, pk: String, prefix: &str) -> Result<Vec<Item>, AppError> {
+    async fn query_all(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -178,6 +196,7 @@ impl Store {
 }
 
 mod tx;
+use tx::{Commit, Transaction};
 
 impl Store {
     /// Runs one Query page of at most `page.limit()` items. It asks for one item more than it
@@ -189,7 +208,7 @@ impl Store {
         scope: &str,
         page: &crate::domain::PageRequest,
         key_attributes: &[&str],
-    ) -> Result<(Vec<Item>, Option<String>), AppError> {
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
         self.query_page_window(query, scope, page, key_attributes, 0)
             .await
     }
@@ -203,7 +222,7 @@ impl Store {
         page: &crate::domain::PageRequest,
         key_attributes: &[&str],
         window: i32,
-    ) -> Result<(Vec<Item>, Option<String>), AppError> {
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
         let limit = page.limit().get();
         let start = match &page.cursor {
             Some(cursor) => Some(self.cursors.decode(scope, cursor)?),

@@ -1,17 +1,15 @@
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
+use super::error::StoreError;
 use super::items::{from_item, to_item, PartnerItem, RequestItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
-use super::tx::{failed_conditions, TxError};
-use super::{s, Store};
+use super::{s, Commit, Store, Transaction};
 use crate::domain::{
     Page, PageRequest, PairKey, PartnerRequest, Partnership, RequestStatus, StatusFilter,
     Timestamp, User, UserId,
 };
-use crate::error::AppError;
 
 /// Which side of a user's requests to list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +22,51 @@ impl RequestDirection {
     fn incoming(self) -> bool {
         self == Self::Received
     }
+}
+
+/// How storing a new partner request ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RequestInserted {
+    Sent,
+    /// The sender's account was deleted meanwhile.
+    SenderGone,
+    RecipientGone,
+    AlreadyPartners,
+    /// A request between the two is pending, in either direction.
+    AlreadyPending,
+}
+
+/// How recording a response ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResponseRecorded {
+    /// Stored; with the partnership it started when the request was accepted.
+    Recorded(Option<Partnership>),
+    /// Another response (or a cancel) got there first.
+    NoLongerPending,
+    /// The recipient accepting it no longer exists.
+    RecipientGone,
+    SenderGone,
+    AlreadyPartners,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum InsertCheck {
+    PairFree,
+    SenderExists,
+    RecipientExists,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ResponseCheck {
+    StillPending,
+    NotYetPartners,
+    SenderExists,
+    RecipientExists,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum EndCheck {
+    Partners,
 }
 
 fn request_item(request: &PartnerRequest, incoming: bool) -> RequestItem {
@@ -51,24 +94,14 @@ fn request_item(request: &PartnerRequest, incoming: bool) -> RequestItem {
 }
 
 impl Store {
-    fn user_must_exist(&self, user: &UserId) -> Result<TransactWriteItem, AppError> {
-        Ok(TransactWriteItem::builder()
-            .condition_check(
-                ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(keys::user_key(user)))
-                    .condition_expression("attribute_exists(pk)")
-                    .build()
-                    .map_err(AppError::internal)?,
-            )
-            .build())
-    }
-
     /// Stores a new pending request. One transaction claims the pair item (which holds at most
     /// one pending request and the partnership flag for the two users, in either direction),
     /// writes both parties' copies and checks both users still exist. Concurrent requests
     /// between the same two users therefore yield exactly one success.
-    pub async fn insert_request(&self, request: &PartnerRequest) -> Result<(), AppError> {
+    pub async fn insert_request(
+        &self,
+        request: &PartnerRequest,
+    ) -> Result<RequestInserted, StoreError> {
         let pair = PairKey::of(&request.sender.id, &request.recipient.id);
         let claim_pair = Update::builder()
             .table_name(&self.table)
@@ -80,37 +113,38 @@ impl Store {
             .expression_attribute_values(":id", s(request.id.as_str()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
-            .map_err(AppError::internal)?;
-        let actions = vec![
+            .map_err(StoreError::fault)?;
+        let mut tx = Transaction::new();
+        tx.check(
+            InsertCheck::PairFree,
             TransactWriteItem::builder().update(claim_pair).build(),
-            self.put_if_absent(to_item(&request_item(request, true))?, false)?,
-            self.put_if_absent(to_item(&request_item(request, false))?, false)?,
-            self.user_must_exist(&request.recipient.id)?,
-            self.user_must_exist(&request.sender.id)?,
-        ];
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(reasons)) => {
-                let failed = failed_conditions(&reasons);
-                if failed.contains(&4) {
-                    Err(AppError::Unauthorized("the account no longer exists"))
-                } else if failed.contains(&3) {
-                    Err(AppError::not_found("user not found"))
-                } else if failed.contains(&0) {
-                    let already_partners = reasons[0]
-                        .item()
-                        .is_some_and(|old| old.contains_key("partners_since"));
-                    Err(AppError::conflict(if already_partners {
-                        "you are already partners"
-                    } else {
-                        "a pending partner request already exists between you"
-                    }))
-                } else {
-                    Err(AppError::internal("partner request id collision"))
-                }
-            }
-            Err(TxError::Other(err)) => Err(err),
-        }
+        )
+        .invariant(self.put_if_absent(to_item(&request_item(request, true))?, false)?)
+        .invariant(self.put_if_absent(to_item(&request_item(request, false))?, false)?)
+        .check(
+            InsertCheck::RecipientExists,
+            self.exists_check(keys::user_key(&request.recipient.id))?,
+        )
+        .check(
+            InsertCheck::SenderExists,
+            self.exists_check(keys::user_key(&request.sender.id))?,
+        );
+        let refused = match self.commit(tx).await? {
+            Commit::Done => return Ok(RequestInserted::Sent),
+            Commit::Refused(refused) => refused,
+        };
+        Ok(if refused.failed(InsertCheck::SenderExists) {
+            RequestInserted::SenderGone
+        } else if refused.failed(InsertCheck::RecipientExists) {
+            RequestInserted::RecipientGone
+        } else if refused
+            .item(InsertCheck::PairFree)
+            .is_some_and(|pair| pair.contains_key("partners_since"))
+        {
+            RequestInserted::AlreadyPartners
+        } else {
+            RequestInserted::AlreadyPending
+        })
     }
 
     /// The caller's profile and the request with this id *as seen by the caller*, in one
@@ -120,7 +154,7 @@ impl Store {
         &self,
         caller: &UserId,
         id: &crate::domain::RequestId,
-    ) -> Result<(Option<User>, Option<PartnerRequest>), AppError> {
+    ) -> Result<(Option<User>, Option<PartnerRequest>), StoreError> {
         let pk = keys::user_pk(caller);
         let items = self
             .batch_get(
@@ -148,16 +182,13 @@ impl Store {
     /// Records a response (accept, reject or cancel) decided by the domain. Both copies must
     /// still be pending and the pair must still point at this request; on acceptance the
     /// partnership items are written in the same transaction. Of concurrent responses exactly
-    /// one commits; the others get 409.
+    /// one commits.
     pub async fn record_response(
         &self,
         updated: &PartnerRequest,
-    ) -> Result<Option<Partnership>, AppError> {
+    ) -> Result<ResponseRecorded, StoreError> {
         let now = updated.responded_at.unwrap_or_else(Timestamp::now);
-        // Action order matters: failures are reported by index below.
-        // 0, 1: both copies; 2: pair; on acceptance 3, 4: partnership sides; 5: sender exists;
-        // 6: recipient exists.
-        let mut actions = Vec::with_capacity(8);
+        let mut tx = Transaction::new();
         for incoming in [true, false] {
             let view = request_item(updated, incoming);
             let update = Update::builder()
@@ -171,8 +202,11 @@ impl Store {
                 .expression_attribute_values(":at", s(now.to_string()))
                 .expression_attribute_values(":gsi1pk", s(view.gsi1pk))
                 .build()
-                .map_err(AppError::internal)?;
-            actions.push(TransactWriteItem::builder().update(update).build());
+                .map_err(StoreError::fault)?;
+            tx.check(
+                ResponseCheck::StillPending,
+                TransactWriteItem::builder().update(update).build(),
+            );
         }
         let (sender, recipient) = (&updated.sender.id, &updated.recipient.id);
         let accepted = updated.status == RequestStatus::Accepted;
@@ -188,9 +222,10 @@ impl Store {
         } else {
             release_pair.update_expression("REMOVE pending_request_id")
         };
-        actions.push(
+        tx.check(
+            ResponseCheck::StillPending,
             TransactWriteItem::builder()
-                .update(release_pair.build().map_err(AppError::internal)?)
+                .update(release_pair.build().map_err(StoreError::fault)?)
                 .build(),
         );
         if accepted {
@@ -202,29 +237,36 @@ impl Store {
                     user_id: other.clone(),
                     since: now,
                 };
-                actions.push(self.put_if_absent(to_item(&item)?, false)?);
+                tx.check(
+                    ResponseCheck::NotYetPartners,
+                    self.put_if_absent(to_item(&item)?, false)?,
+                );
             }
-            actions.push(self.user_must_exist(sender)?);
-            actions.push(self.user_must_exist(recipient)?);
+            tx.check(
+                ResponseCheck::SenderExists,
+                self.exists_check(keys::user_key(sender))?,
+            )
+            .check(
+                ResponseCheck::RecipientExists,
+                self.exists_check(keys::user_key(recipient))?,
+            );
         }
-        match self.transact(actions).await {
-            Ok(()) => Ok(accepted.then(|| Partnership::between(sender, recipient, now))),
-            Err(TxError::ConditionFailed(reasons)) => {
-                let failed = failed_conditions(&reasons);
-                if failed.contains(&6) {
-                    Err(AppError::Unauthorized("the account no longer exists"))
-                } else if failed.iter().any(|&i| i <= 2) {
-                    Err(PartnerRequest::no_longer_pending())
-                } else if failed.contains(&5) {
-                    Err(AppError::not_found(
-                        "the sender of this request no longer exists",
-                    ))
-                } else {
-                    Err(AppError::conflict("you are already partners"))
-                }
+        let refused = match self.commit(tx).await? {
+            Commit::Done => {
+                let partnership = accepted.then(|| Partnership::between(sender, recipient, now));
+                return Ok(ResponseRecorded::Recorded(partnership));
             }
-            Err(TxError::Other(err)) => Err(err),
-        }
+            Commit::Refused(refused) => refused,
+        };
+        Ok(if refused.failed(ResponseCheck::RecipientExists) {
+            ResponseRecorded::RecipientGone
+        } else if refused.failed(ResponseCheck::StillPending) {
+            ResponseRecorded::NoLongerPending
+        } else if refused.failed(ResponseCheck::SenderExists) {
+            ResponseRecorded::SenderGone
+        } else {
+            ResponseRecorded::AlreadyPartners
+        })
     }
 
     /// One page of a user's received or sent requests, newest first: all of them from the
@@ -235,7 +277,7 @@ impl Store {
         direction: RequestDirection,
         filter: StatusFilter,
         page: &PageRequest,
-    ) -> Result<Page<PartnerRequest>, AppError> {
+    ) -> Result<Page<PartnerRequest>, StoreError> {
         let incoming = direction.incoming();
         let base = self
             .client
@@ -274,7 +316,7 @@ impl Store {
         &self,
         user: &UserId,
         page: &PageRequest,
-    ) -> Result<Page<(UserId, Timestamp)>, AppError> {
+    ) -> Result<Page<(UserId, Timestamp)>, StoreError> {
         let query = self
             .client
             .query()
@@ -293,7 +335,7 @@ impl Store {
     }
 
     /// Every partner id of a user (one Query page holds about 10,000 of them).
-    pub async fn partner_ids(&self, user: &UserId) -> Result<Vec<UserId>, AppError> {
+    pub async fn partner_ids(&self, user: &UserId) -> Result<Vec<UserId>, StoreError> {
         self.query_all(keys::user_pk(user), keys::PARTNER_PREFIX)
             .await?
             .into_iter()
@@ -301,9 +343,13 @@ impl Store {
             .collect()
     }
 
-    /// Ends a partnership: both sides and the pair flag go in one transaction. 404 when the
-    /// two are not partners.
-    pub async fn delete_partnership(&self, user: &UserId, other: &UserId) -> Result<(), AppError> {
+    /// Ends a partnership: both sides and the pair flag go in one transaction. `false` when
+    /// the two were not partners.
+    pub async fn delete_partnership(
+        &self,
+        user: &UserId,
+        other: &UserId,
+    ) -> Result<bool, StoreError> {
         let delete = |owner: &UserId, partner: &UserId, must_exist: bool| {
             let mut delete = Delete::builder()
                 .table_name(&self.table)
@@ -317,23 +363,18 @@ impl Store {
             delete
                 .build()
                 .map(|d| TransactWriteItem::builder().delete(d).build())
-                .map_err(AppError::internal)
+                .map_err(StoreError::fault)
         };
         let clear_pair = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::pair_key(&PairKey::of(user, other))))
             .update_expression("REMOVE partners_since")
             .build()
-            .map_err(AppError::internal)?;
-        let actions = vec![
-            delete(user, other, true)?,
-            delete(other, user, false)?,
-            TransactWriteItem::builder().update(clear_pair).build(),
-        ];
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(_)) => Err(AppError::not_found("you are not partners")),
-            Err(TxError::Other(err)) => Err(err),
-        }
+            .map_err(StoreError::fault)?;
+        let mut tx = Transaction::new();
+        tx.check(EndCheck::Partners, delete(user, other, true)?)
+            .unconditional(delete(other, user, false)?)
+            .unconditional(TransactWriteItem::builder().update(clear_pair).build());
+        Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 }

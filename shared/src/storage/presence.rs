@@ -7,12 +7,12 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::errors::{db_error, done_unless_failed};
+use super::error::StoreError;
+use super::error::{db_error, done_unless_failed};
 use super::items::{from_item, to_item, ConnectionItem, UserItem};
 use super::keys;
 use super::{string_of, Store};
-use crate::domain::{ConnectionId, PageRequest, Timestamp, UserId};
-use crate::error::AppError;
+use crate::domain::{ConnectionId, Limit, PageRequest, Timestamp, UserId};
 
 /// A WebSocket connection of a user.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -89,7 +89,7 @@ impl UpdateFailure {
             .is_some_and(|e| e.code() == Some("ValidationException"))
     }
 
-    fn into_app_error(self) -> AppError {
+    fn into_store_error(self) -> StoreError {
         db_error(self.0)
     }
 }
@@ -100,11 +100,14 @@ const MEMBER_LIST_CONCURRENCY: usize = 8;
 impl Store {
     /// Everyone who sees the user's presence: its partners and the members of its channels,
     /// without the user and the assistant. Reads grow with those relations only.
-    pub async fn contacts(&self, user: &UserId) -> Result<Vec<UserId>, AppError> {
+    pub async fn contacts(&self, user: &UserId) -> Result<Vec<UserId>, StoreError> {
         use futures::{StreamExt, TryStreamExt};
 
         let mut channels = Vec::new();
-        let mut page = PageRequest::parse(Some("100"), None)?;
+        let mut page = PageRequest {
+            limit: Some(Limit::MAX_PAGE),
+            cursor: None,
+        };
         loop {
             let found = self.list_member_channel_ids(user, &page).await?;
             channels.extend(found.items);
@@ -135,7 +138,7 @@ impl Store {
     pub async fn open_connection(
         &self,
         connection: &ConnectionRecord,
-    ) -> Result<Option<bool>, AppError> {
+    ) -> Result<Option<bool>, StoreError> {
         let key = keys::connection_key(connection.connection_id.as_str());
         // The item by id first: if the profile update then fails, what is left is an item no
         // reader reaches by user, and it expires.
@@ -169,7 +172,7 @@ impl Store {
                 self.delete_connection(&connection.connection_id).await?;
                 return Ok(None);
             }
-            Err(err) => return Err(err.into_app_error()),
+            Err(err) => return Err(err.into_store_error()),
         };
         let before: UserItem = from_item(before)?;
         let now = connection.connected_at.unix_seconds();
@@ -208,7 +211,7 @@ impl Store {
     }
 
     /// Adds an empty `connections` map to a profile that has none (a nested `SET` needs it).
-    async fn create_connections_map(&self, user: &UserId) -> Result<(), AppError> {
+    async fn create_connections_map(&self, user: &UserId) -> Result<(), StoreError> {
         // A failed condition: created by a concurrent connect, or the account is gone (the
         // retried update then answers that).
         done_unless_failed(
@@ -229,7 +232,7 @@ impl Store {
     pub async fn connection(
         &self,
         id: &ConnectionId,
-    ) -> Result<Option<ConnectionRecord>, AppError> {
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -260,7 +263,7 @@ impl Store {
         user: &UserId,
         id: &ConnectionId,
         now: Timestamp,
-    ) -> Result<Option<Closed>, AppError> {
+    ) -> Result<Option<Closed>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -303,7 +306,7 @@ impl Store {
     pub async fn live_connections(
         &self,
         users: &[UserId],
-    ) -> Result<Vec<(UserId, ConnectionId)>, AppError> {
+    ) -> Result<Vec<(UserId, ConnectionId)>, StoreError> {
         let now = Timestamp::now().unix_seconds();
         let mut connections = Vec::new();
         // Consistent: a socket opened a moment ago must get the push.
@@ -319,7 +322,7 @@ impl Store {
     }
 
     /// Deletes a connection's item (its socket is closed separately, if at all).
-    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), AppError> {
+    pub async fn delete_connection(&self, id: &ConnectionId) -> Result<(), StoreError> {
         self.client
             .delete_item()
             .table_name(&self.table)

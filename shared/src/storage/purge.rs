@@ -4,11 +4,11 @@
 
 use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
 
-use super::errors::db_error;
+use super::error::db_error;
+use super::error::StoreError;
 use super::keys::{self, PK, SK};
 use super::{s, string_of, Item, Store};
 use crate::domain::{ChannelId, UserId};
-use crate::error::AppError;
 
 /// Items read and deleted per step (four BatchWriteItem calls of 25).
 const PAGE: i32 = 100;
@@ -25,7 +25,7 @@ impl Store {
     /// Deletes up to one page of a deleted channel's items (messages, members, claims,
     /// markers); the channel item itself goes last, so the channel stays "deleted" (not
     /// unknown) until everything else is gone.
-    pub async fn purge_channel_step(&self, channel: &ChannelId) -> Result<Purged, AppError> {
+    pub async fn purge_channel_step(&self, channel: &ChannelId) -> Result<Purged, StoreError> {
         let items = self.first_items(keys::channel_pk(channel)).await?;
         let (meta, rest): (Vec<Item>, Vec<Item>) = items
             .into_iter()
@@ -47,7 +47,7 @@ impl Store {
 
     /// Deletes up to one page of what is left in a deleted account's partition (request
     /// copies, partnership halves; the profile went with the account).
-    pub async fn purge_user_partition_step(&self, user: &UserId) -> Result<Purged, AppError> {
+    pub async fn purge_user_partition_step(&self, user: &UserId) -> Result<Purged, StoreError> {
         let items = self.first_items(keys::user_pk(user)).await?;
         let deleted = items.len();
         self.delete_keys(items.iter().map(key_of).collect()).await?;
@@ -58,7 +58,7 @@ impl Store {
         })
     }
 
-    async fn first_items(&self, pk: String) -> Result<Vec<Item>, AppError> {
+    async fn first_items(&self, pk: String) -> Result<Vec<Item>, StoreError> {
         let output = self
             .client
             .query()
@@ -75,7 +75,7 @@ impl Store {
     }
 
     /// BatchWriteItem deletes, 25 per call, retrying unprocessed ones.
-    async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), AppError> {
+    async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
         for chunk in keys.chunks(25) {
             let mut pending: Vec<WriteRequest> = chunk
                 .iter()
@@ -84,7 +84,7 @@ impl Store {
                         .set_key(Some(key.clone()))
                         .build()
                         .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                        .map_err(AppError::internal)
+                        .map_err(StoreError::fault)
                 })
                 .collect::<Result<_, _>>()?;
             let mut attempt = 0u32;
@@ -103,7 +103,7 @@ impl Store {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 8 {
-                        return Err(AppError::Unavailable("the database"));
+                        return Err(StoreError::Unavailable);
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
                         .await;

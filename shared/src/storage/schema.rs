@@ -9,25 +9,25 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::errors::db_error;
+use super::error::db_error;
+use super::error::StoreError;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
-use crate::error::AppError;
 
 /// Attribute names of the table's keys, GSIs and TTL (for the template parity check).
 pub const KEY_ATTRIBUTES: [&str; 4] = [PK, SK, GSI1_PK, GSI1_SK];
 pub const GSI_NAMES: [&str; 1] = [GSI1];
 pub const TTL_ATTRIBUTE: &str = TTL;
 
-fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, AppError> {
+fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(key_type)
         .build()
-        .map_err(AppError::internal)
+        .map_err(StoreError::fault)
 }
 
 /// Creates the table (on demand) with its GSI and TTL. Returns `false` if it already existed.
-pub async fn create_table(client: &Client, table: &str) -> Result<bool, AppError> {
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
     let mut definitions = Vec::new();
     for name in KEY_ATTRIBUTES {
         definitions.push(
@@ -35,7 +35,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, AppError
                 .attribute_name(name)
                 .attribute_type(ScalarAttributeType::S)
                 .build()
-                .map_err(AppError::internal)?,
+                .map_err(StoreError::fault)?,
         );
     }
     let gsi1 = GlobalSecondaryIndex::builder()
@@ -48,7 +48,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, AppError
                 .build(),
         )
         .build()
-        .map_err(AppError::internal)?;
+        .map_err(StoreError::fault)?;
     let created = client
         .create_table()
         .table_name(table)
@@ -72,7 +72,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, AppError
                 .attribute_name(TTL)
                 .enabled(true)
                 .build()
-                .map_err(AppError::internal)?,
+                .map_err(StoreError::fault)?,
         )
         .send()
         .await

@@ -2,18 +2,39 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
 
-use super::errors::db_error;
+use super::error::StoreError;
+use super::error::{db_error, is_condition_failure};
 use super::items::{from_item, to_item, CredentialsItem, UserItem};
 use super::keys::{self, ALL_USERS, CREDENTIALS, GSI1, PK, SK};
-use super::tx::{failed_conditions, TxError};
-use super::{s, Read, Store};
+use super::{s, Commit, Read, Store, Transaction};
 use crate::domain::{Email, Page, PageRequest, User, UserId, UserName};
-use crate::error::AppError;
+
+/// How storing a new account ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    /// Another account has this email (compared normalized).
+    EmailTaken,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum RegistrationCheck {
+    EmailFree,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DeletionCheck {
+    ProfileExists,
+}
 
 impl Store {
     /// Stores a new user and its credentials in one transaction; the credentials item keyed by
-    /// the normalized email makes the email unique (409 when taken).
-    pub async fn create_user(&self, user: &User, password_hash: &str) -> Result<(), AppError> {
+    /// the normalized email makes the email unique.
+    pub async fn create_user(
+        &self,
+        user: &User,
+        password_hash: &str,
+    ) -> Result<Registration, StoreError> {
         let profile = UserItem {
             pk: keys::user_pk(&user.id),
             sk: keys::PROFILE.into(),
@@ -34,21 +55,19 @@ impl Store {
             user_id: user.id.clone(),
             password_hash: password_hash.to_string(),
         };
-        let actions = vec![
-            self.put_if_absent(to_item(&profile)?, false)?,
-            self.put_if_absent(to_item(&credentials)?, false)?,
-        ];
-        match self.transact(actions).await {
-            Ok(()) => Ok(()),
-            Err(TxError::ConditionFailed(reasons)) if failed_conditions(&reasons) == [1] => Err(
-                AppError::conflict("an account with this email already exists"),
-            ),
-            Err(TxError::ConditionFailed(_)) => Err(AppError::internal("user id collision")),
-            Err(TxError::Other(err)) => Err(err),
-        }
+        let mut tx = Transaction::new();
+        tx.invariant(self.put_if_absent(to_item(&profile)?, false)?)
+            .check(
+                RegistrationCheck::EmailFree,
+                self.put_if_absent(to_item(&credentials)?, false)?,
+            );
+        Ok(match self.commit(tx).await? {
+            Commit::Done => Registration::Created,
+            Commit::Refused(_) => Registration::EmailTaken,
+        })
     }
 
-    pub async fn get_user(&self, id: &UserId) -> Result<Option<User>, AppError> {
+    pub async fn get_user(&self, id: &UserId) -> Result<Option<User>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -66,7 +85,7 @@ impl Store {
 
     /// Many users by id, strongly consistent (an account deleted a moment ago is absent): one
     /// BatchGetItem per 100 ids, all sent at once (one round trip); unknown ids are absent.
-    pub async fn get_users(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>, AppError> {
+    pub async fn get_users(&self, ids: &[UserId]) -> Result<HashMap<UserId, User>, StoreError> {
         self.users_by_id(ids, Read::Consistent).await
     }
 
@@ -75,7 +94,7 @@ impl Store {
     pub async fn get_users_for_display(
         &self,
         ids: &[UserId],
-    ) -> Result<HashMap<UserId, User>, AppError> {
+    ) -> Result<HashMap<UserId, User>, StoreError> {
         self.users_by_id(ids, Read::Eventual).await
     }
 
@@ -83,7 +102,7 @@ impl Store {
         &self,
         ids: &[UserId],
         read: Read,
-    ) -> Result<HashMap<UserId, User>, AppError> {
+    ) -> Result<HashMap<UserId, User>, StoreError> {
         Ok(self
             .get_profiles(ids, read)
             .await?
@@ -100,7 +119,7 @@ impl Store {
         &self,
         ids: &[UserId],
         read: Read,
-    ) -> Result<Vec<UserItem>, AppError> {
+    ) -> Result<Vec<UserItem>, StoreError> {
         let mut unique: Vec<&UserId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
@@ -119,7 +138,7 @@ impl Store {
     pub async fn find_credentials(
         &self,
         email: &Email,
-    ) -> Result<Option<(UserId, String)>, AppError> {
+    ) -> Result<Option<(UserId, String)>, StoreError> {
         let output = self
             .client
             .get_item()
@@ -144,7 +163,7 @@ impl Store {
         &self,
         id: &UserId,
         name: &UserName,
-    ) -> Result<Option<User>, AppError> {
+    ) -> Result<Option<User>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -162,13 +181,7 @@ impl Store {
                 .attributes
                 .map(|item| from_item::<UserItem>(item).map(User::from))
                 .transpose(),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(err) if is_condition_failure(&err) => Ok(None),
             Err(err) => Err(db_error(err)),
         }
     }
@@ -176,32 +189,30 @@ impl Store {
     /// Deletes the profile and the credentials together. From then on the user's tokens are
     /// refused (every authenticated route reads the profile) and the email can register again.
     /// Returns `false` if the user was already gone.
-    pub async fn delete_user(&self, user: &User) -> Result<bool, AppError> {
-        let delete = |key, condition: bool| -> Result<TransactWriteItem, AppError> {
+    pub async fn delete_user(&self, user: &User) -> Result<bool, StoreError> {
+        let delete = |key, condition: bool| -> Result<TransactWriteItem, StoreError> {
             let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
             if condition {
                 delete = delete.condition_expression("attribute_exists(pk)");
             }
             Ok(TransactWriteItem::builder()
-                .delete(delete.build().map_err(AppError::internal)?)
+                .delete(delete.build().map_err(StoreError::fault)?)
                 .build())
         };
-        let actions = vec![
+        let mut tx = Transaction::new();
+        tx.check(
+            DeletionCheck::ProfileExists,
             delete(keys::user_key(&user.id), true)?,
-            delete(
-                keys::key(keys::credentials_pk(&user.email.normalized()), CREDENTIALS),
-                false,
-            )?,
-        ];
-        match self.transact(actions).await {
-            Ok(()) => Ok(true),
-            Err(TxError::ConditionFailed(_)) => Ok(false),
-            Err(TxError::Other(err)) => Err(err),
-        }
+        )
+        .unconditional(delete(
+            keys::key(keys::credentials_pk(&user.email.normalized()), CREDENTIALS),
+            false,
+        )?);
+        Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 
     /// Every user, oldest first (ids are time-ordered), one page per call.
-    pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, AppError> {
+    pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let query = self
             .client
             .query()

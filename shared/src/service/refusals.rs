@@ -1,0 +1,201 @@
+//! Every refusal of the domain and every failure of the store, as the contract's errors. The
+//! layers below return values (`domain::*Refused`, `domain::Invalid`, `storage::StoreError`
+//! and the store's outcome enums); this is where they get a status and the words a caller
+//! reads, and where the answers several services share are worded once.
+
+use crate::domain::{
+    AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, Decision, EditRefused, Invalid,
+    JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,
+};
+use crate::error::AppError;
+use crate::storage::{CursorRejected, StoreError};
+
+/// A token whose account was deleted: every route answers it the same way.
+pub fn account_gone() -> AppError {
+    AppError::Unauthorized("the account no longer exists")
+}
+
+pub fn not_partners() -> AppError {
+    AppError::not_found("you are not partners")
+}
+
+pub fn already_partners() -> AppError {
+    AppError::conflict("you are already partners")
+}
+
+pub fn already_member() -> AppError {
+    AppError::conflict("already a member")
+}
+
+pub fn no_longer_pending() -> AppError {
+    AppError::conflict("the partner request is no longer pending")
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable => AppError::Unavailable("the database"),
+            StoreError::Cursor(CursorRejected::Invalid) => {
+                AppError::BadRequest("cursor is invalid".into())
+            }
+            StoreError::Cursor(CursorRejected::OtherQuery) => {
+                AppError::BadRequest("cursor belongs to a different query".into())
+            }
+            StoreError::Fault(cause) => AppError::Internal(cause),
+        }
+    }
+}
+
+impl From<Invalid> for AppError {
+    fn from(invalid: Invalid) -> Self {
+        match invalid {
+            Invalid::Fields(fields) => AppError::Validation(fields),
+            Invalid::Parameter { name, expected } => {
+                AppError::BadRequest(format!("{name} must be {expected}"))
+            }
+        }
+    }
+}
+
+impl From<NotFound> for AppError {
+    fn from(missing: NotFound) -> Self {
+        AppError::not_found(match missing {
+            NotFound::Channel => "channel not found",
+            NotFound::Message => "message not found",
+            NotFound::ParentMessage => "parent message not found",
+            NotFound::User => "user not found",
+            NotFound::PartnerRequest => "partner request not found",
+        })
+    }
+}
+
+impl From<AccessRefused> for AppError {
+    fn from(refused: AccessRefused) -> Self {
+        match refused {
+            AccessRefused::NotFound => NotFound::Channel.into(),
+            AccessRefused::NotMember => AppError::forbidden("join the channel first"),
+        }
+    }
+}
+
+impl From<AddRefused> for AppError {
+    fn from(refused: AddRefused) -> Self {
+        match refused {
+            AddRefused::NotFound => NotFound::Channel.into(),
+            AddRefused::NotMember => AppError::forbidden("only members can add members"),
+            AddRefused::FixedMembers(kind) => AppError::BadRequest(format!(
+                "members cannot be added to a {} channel",
+                kind.as_str()
+            )),
+        }
+    }
+}
+
+impl From<JoinRefused> for AppError {
+    fn from(refused: JoinRefused) -> Self {
+        match refused {
+            JoinRefused::AlreadyMember => AppError::conflict("you are already a member"),
+            JoinRefused::Private => AppError::forbidden("this channel is private"),
+        }
+    }
+}
+
+impl From<LeaveRefused> for AppError {
+    fn from(refused: LeaveRefused) -> Self {
+        match refused {
+            LeaveRefused::NotFound => NotFound::Channel.into(),
+            LeaveRefused::NotMember => AppError::conflict("you are not a member"),
+            LeaveRefused::Direct => {
+                AppError::BadRequest("a direct channel cannot be left; delete it instead".into())
+            }
+            LeaveRefused::Owner => {
+                AppError::conflict("the owner cannot leave; delete the channel instead")
+            }
+        }
+    }
+}
+
+impl From<ChannelDeleteRefused> for AppError {
+    fn from(refused: ChannelDeleteRefused) -> Self {
+        match refused {
+            ChannelDeleteRefused::NotFound => NotFound::Channel.into(),
+            ChannelDeleteRefused::NotOwner => {
+                AppError::forbidden("only the owner can delete a channel")
+            }
+        }
+    }
+}
+
+impl From<ParentRefused> for AppError {
+    fn from(refused: ParentRefused) -> Self {
+        match refused {
+            ParentRefused::Deleted => NotFound::ParentMessage.into(),
+            ParentRefused::IsReply => {
+                AppError::invalid_field("parent_id", "replies go to the thread's first message")
+            }
+        }
+    }
+}
+
+impl From<EditRefused> for AppError {
+    fn from(refused: EditRefused) -> Self {
+        match refused {
+            EditRefused::Deleted => NotFound::Message.into(),
+            EditRefused::NotSender => AppError::forbidden("only the sender can edit a message"),
+        }
+    }
+}
+
+impl From<MessageDeleteRefused> for AppError {
+    fn from(refused: MessageDeleteRefused) -> Self {
+        match refused {
+            MessageDeleteRefused::Deleted => NotFound::Message.into(),
+            MessageDeleteRefused::NotAllowed => {
+                AppError::forbidden("only the sender or the channel owner can delete a message")
+            }
+        }
+    }
+}
+
+impl From<AnswerRefused> for AppError {
+    fn from(refused: AnswerRefused) -> Self {
+        match refused {
+            AnswerRefused::RecipientOnly(decision) => {
+                let verb = match decision {
+                    Decision::Accept => "accept",
+                    Decision::Reject => "reject",
+                };
+                AppError::forbidden(format!("only the recipient can {verb} a partner request"))
+            }
+            AnswerRefused::SenderOnly => {
+                AppError::forbidden("only the sender can cancel a partner request")
+            }
+            AnswerRefused::NotFound => NotFound::PartnerRequest.into(),
+            AnswerRefused::AlreadyAnswered(status) => {
+                AppError::conflict(format!("the partner request is already {status}"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_faults_keep_their_cause_for_the_log_only() {
+        let err = AppError::from(StoreError::fault("table chat: access denied"));
+        assert_eq!(err.status(), 500);
+        assert!(err.log_detail().contains("access denied"));
+        let body = serde_json::to_string(&err.body()).expect("serializable");
+        assert!(!body.contains("access denied"), "{body}");
+        assert_eq!(AppError::from(StoreError::Unavailable).status(), 503);
+    }
+
+    #[test]
+    fn parameters_are_named_in_the_message() {
+        let err = AppError::from(Invalid::parameter("order", "asc or desc"));
+        assert_eq!(err.status(), 400);
+        assert_eq!(err.to_string(), "order must be asc or desc");
+    }
+}
