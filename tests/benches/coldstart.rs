@@ -203,7 +203,7 @@ async fn measure(
 #[tokio::main]
 async fn main() {
     let env = TestEnv::new().await;
-    let user = env.register("Bench").await;
+    let user = env.api.register("Bench").await;
     let function_env = env.function_env();
     let connections = accepting_connections_api().await;
     let mut results = Vec::new();

@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{TestEnv, TestUser, TEST_SECRET};
+use integration_tests::{spawn_gateway, Api, TestEnv, TestUser, TEST_SECRET};
 use serde_json::{json, Value};
 use shared::domain::{Email, Timestamp, User, UserId, UserName};
 use shared::storage::{CursorCodec, Store};
@@ -46,26 +46,21 @@ struct Row {
 struct Bench {
     env: TestEnv,
     meter: DynamoMeter,
-    http: reqwest::Client,
-    base: String,
+    /// Over HTTP, without the contract check (it would be timed too).
+    api: Api,
 }
 
 impl Bench {
     async fn send(&self, call: &Call) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(call.method.as_bytes()).expect("method");
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.base, call.path));
-        if let Some(token) = &call.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = &call.body {
-            request = request.json(body);
-        }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        self.api
+            .call(
+                call.method,
+                &call.path,
+                call.token.as_deref(),
+                call.body.clone(),
+            )
+            .await
+            .parts()
     }
 
     /// Runs the calls one after another; every answer must be a 2xx.
@@ -154,22 +149,12 @@ async fn main() {
         &env.table,
         CursorCodec::new(TEST_SECRET),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let ctx = env.ctx.clone();
-    tokio::spawn(async move { local_gateway::serve_http(listener, ctx).await });
-    let bench = Bench {
-        env,
-        meter,
-        http: reqwest::Client::new(),
-        base,
-    };
+    let api = Api::over_http(spawn_gateway(env.ctx.clone()).await).unchecked();
+    let bench = Bench { env, meter, api };
 
     // The table: Ada with a partner, a group of 10 with 200 messages and a thread, people
     // who sent her requests, and people to send requests to and to join a public channel.
-    let ada: TestUser = bench.env.register("Ada").await;
+    let ada: TestUser = bench.api.register("Ada").await;
     let t = ada.token.as_str();
     let members = bench.users(9).await;
     let partner = &members[0];

@@ -81,8 +81,8 @@ async fn run() {
         .send()
         .await
         .expect("verify the sender");
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let party = |user: &integration_tests::TestUser| Counterpart {
         id: UserId::parse(&user.id).expect("id"),
         name: UserName::parse(&user.name).expect("name"),
@@ -115,6 +115,7 @@ async fn run() {
 
     // Assistant: one channel, one job per stored user message.
     let channel = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -127,13 +128,14 @@ async fn run() {
         .expect("channel")
         .to_string();
     for i in 0..REPLIES {
-        env.call(
-            "POST",
-            &format!("/channels/{channel}/messages"),
-            Some(&ada.token),
-            Some(json!({"body": format!("question {i}?")})),
-        )
-        .await;
+        env.api
+            .call(
+                "POST",
+                &format!("/channels/{channel}/messages"),
+                Some(&ada.token),
+                Some(json!({"body": format!("question {i}?")})),
+            )
+            .await;
     }
     let assistant = Worker::Assistant(Arc::new(AssistantWorker {
         ctx: env.ctx.clone(),
@@ -151,6 +153,7 @@ async fn run() {
     let mut jobs = Vec::new();
     for i in 0..PURGES {
         let id = env
+            .api
             .call(
                 "POST",
                 "/channels",
@@ -163,15 +166,17 @@ async fn run() {
             .expect("channel")
             .to_string();
         for n in 0..MESSAGES_PER_PURGED_CHANNEL {
-            env.call(
-                "POST",
-                &format!("/channels/{id}/messages"),
-                Some(&ada.token),
-                Some(json!({"body": format!("m{n}")})),
-            )
-            .await;
+            env.api
+                .call(
+                    "POST",
+                    &format!("/channels/{id}/messages"),
+                    Some(&ada.token),
+                    Some(json!({"body": format!("m{n}")})),
+                )
+                .await;
         }
-        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+        env.api
+            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
             .await;
         let channel_id = shared::domain::ChannelId::parse(&id).expect("id");
         jobs.push(
@@ -202,28 +207,32 @@ async fn run() {
         poller,
         worker,
     ));
-    let user = stack.env.register("Cy").await;
+    let user = stack.env.api.register("Cy").await;
     let (_, channel) = stack
-        .rest(
+        .api
+        .call_as(
+            &user,
             "POST",
             "/channels",
-            &user,
             Some(json!({"name": "latency", "kind": "assistant"})),
         )
-        .await;
+        .await
+        .parts();
     let channel = channel["id"].as_str().expect("id").to_string();
     let mut socket = stack.socket(&user).await;
     let mut latencies = Vec::with_capacity(LATENCY_SAMPLES);
     for i in 0..LATENCY_SAMPLES {
         let started = Instant::now();
         let (status, _) = stack
-            .rest(
+            .api
+            .call_as(
+                &user,
                 "POST",
                 &format!("/channels/{channel}/messages"),
-                &user,
                 Some(json!({"body": format!("hello {i}")})),
             )
-            .await;
+            .await
+            .parts();
         assert_eq!(status, 201);
         socket
             .expect("message.created", |f| f["message"]["role"] == "assistant")

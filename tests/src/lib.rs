@@ -2,6 +2,7 @@
 //! `infra/scripts/with-emulators.sh` started (so tests run in parallel), and calls the
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
+pub mod client;
 pub mod metering;
 pub mod openapi;
 pub mod outage;
@@ -12,42 +13,13 @@ pub mod stack;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use api::routes::match_route;
 use aws_sdk_sqs::types::QueueAttributeName;
-use local_gateway::event::{http_api_event, to_lambda_request, HttpCall};
 use serde_json::Value;
 use shared::config::Config;
 use shared::queue::Queue;
 use shared::AppContext;
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
-
-/// A handler's answer.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Value,
-    pub headers: http::HeaderMap,
-}
-
-impl Answer {
-    /// The contract's error code of a non-2xx answer.
-    pub fn code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or("<no error code>")
-    }
-}
-
-/// A registered user of a test.
-#[derive(Clone, Debug)]
-pub struct TestUser {
-    pub id: String,
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub token: String,
-}
 
 /// Where a test environment's services are; `None` is the shared emulators (or no
 /// WebSocket API).
@@ -58,8 +30,12 @@ pub struct Endpoints {
     pub sqs: Option<String>,
 }
 
+pub use client::{spawn_gateway, Answer, Api, TestUser};
+
 pub struct TestEnv {
     pub ctx: AppContext,
+    /// The API in process, over `ctx`.
+    pub api: Api,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub queue_url: String,
@@ -90,7 +66,7 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
         .expect("queue url")
 }
 
-fn openapi_document() -> &'static openapi::Document {
+pub(crate) fn openapi_document() -> &'static openapi::Document {
     static DOCUMENT: std::sync::OnceLock<openapi::Document> = std::sync::OnceLock::new();
     DOCUMENT.get_or_init(openapi::Document::load)
 }
@@ -156,6 +132,7 @@ impl TestEnv {
             ctx.assistant = Queue::new(sqs.clone(), &assistant_queue_url);
         }
         Self {
+            api: Api::in_process(ctx.clone()),
             ctx,
             sqs,
             dynamodb,
@@ -164,6 +141,12 @@ impl TestEnv {
             assistant_queue_url,
             table,
         }
+    }
+
+    /// Swaps the context (a broken dependency, a metered client); the in-process API follows.
+    pub fn set_ctx(&mut self, ctx: AppContext) {
+        self.api = Api::in_process(ctx.clone());
+        self.ctx = ctx;
     }
 
     /// The environment a function's bootstrap binary needs to run against this test's table
@@ -188,165 +171,6 @@ impl TestEnv {
             ("RUST_LOG".into(), "warn".into()),
         ]);
         vars
-    }
-
-    /// Calls the function owning `method path` with the API Gateway event the gateway builds.
-    pub async fn call(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Answer {
-        let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if let Some(token) = token {
-            headers.push(("authorization".to_string(), format!("Bearer {token}")));
-        }
-        self.call_raw(method, path_and_query, &headers, &body).await
-    }
-
-    pub async fn call_raw(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Answer {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
-        let found =
-            match_route(method, path).unwrap_or_else(|| panic!("no route for {method} {path}"));
-        let call = HttpCall {
-            method,
-            path,
-            raw_query: query,
-            headers,
-            body,
-            source_ip: "127.0.0.1",
-        };
-        let event = http_api_event(
-            &call,
-            &found.route.key(),
-            &found.path_parameters,
-            &uuid::Uuid::new_v4().to_string(),
-        );
-        let answer = self.call_event(found.route.function, &event).await;
-        // Every answer any test sees must be one the OpenAPI document promises.
-        openapi_document().check(
-            found.route.method,
-            found.route.path,
-            answer.status,
-            &answer.body,
-        );
-        answer
-    }
-
-    /// Feeds a raw API Gateway event (e.g. a file of events/) to a function's handler.
-    pub async fn call_event(&self, function: &str, event: &Value) -> Answer {
-        let request = to_lambda_request(event).expect("a valid API Gateway event");
-        let function = api::FUNCTIONS
-            .iter()
-            .find(|f| f.name == function)
-            .unwrap_or_else(|| panic!("unknown function {function}"));
-        // Built per call: tests may swap parts of `ctx` after setting up.
-        let router = function.router(std::sync::Arc::new(self.ctx.clone()));
-        let response = function.call(&router, request).await;
-        let (parts, body) = response.into_parts();
-        let body = axum::body::to_bytes(body, usize::MAX)
-            .await
-            .expect("a response body");
-        let body = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()))
-        };
-        Answer {
-            status: parts.status.as_u16(),
-            body,
-            headers: parts.headers,
-        }
-    }
-
-    pub async fn register(&self, name: &str) -> TestUser {
-        let local: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
-        let email = format!("{}@example.com", unique(&local.to_lowercase()));
-        let password = "correct horse battery".to_string();
-        let answer = self
-            .call(
-                "POST",
-                "/auth/register",
-                None,
-                Some(serde_json::json!({ "email": email, "name": name, "password": password })),
-            )
-            .await;
-        assert_eq!(answer.status, 201, "register {name}: {:?}", answer.body);
-        TestUser {
-            id: answer.body["user"]["id"]
-                .as_str()
-                .expect("user id")
-                .to_string(),
-            name: name.to_string(),
-            email,
-            password,
-            token: answer.body["token"].as_str().expect("token").to_string(),
-        }
-    }
-
-    /// Sends a partner request from `from` to `to`; returns the request id.
-    pub async fn request_partner(&self, from: &TestUser, to: &TestUser) -> String {
-        let answer = self
-            .call(
-                "POST",
-                "/partner-requests",
-                Some(&from.token),
-                Some(serde_json::json!({ "recipient_id": to.id })),
-            )
-            .await;
-        assert_eq!(answer.status, 201, "{:?}", answer.body);
-        answer.body["id"].as_str().expect("request id").to_string()
-    }
-
-    /// Creates a group owned by `owner` with `members`; returns its id.
-    pub async fn group(&self, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
-        let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-        let answer = self
-            .call(
-                "POST",
-                "/channels",
-                Some(&owner.token),
-                Some(serde_json::json!({"name": "Team", "member_ids": ids, "private": private})),
-            )
-            .await;
-        assert_eq!(answer.status, 201, "{:?}", answer.body);
-        answer.body["id"].as_str().expect("channel id").to_string()
-    }
-
-    /// Sends a message with `text` as `user`; returns its id.
-    pub async fn say(&self, user: &TestUser, channel: &str, text: &str) -> String {
-        let answer = self
-            .call(
-                "POST",
-                &format!("/channels/{channel}/messages"),
-                Some(&user.token),
-                Some(serde_json::json!({ "body": text })),
-            )
-            .await;
-        assert_eq!(answer.status, 201, "{:?}", answer.body);
-        answer.body["id"].as_str().expect("message id").to_string()
-    }
-
-    /// Sends a message (`{"body", "client_id"?, "parent_id"?}`) as `user`.
-    pub async fn send_message(&self, user: &TestUser, channel: &str, body: Value) -> Answer {
-        self.call(
-            "POST",
-            &format!("/channels/{channel}/messages"),
-            Some(&user.token),
-            Some(body),
-        )
-        .await
     }
 
     /// Adds `count` fresh members to the group `channel` of `owner` through the store
@@ -399,20 +223,6 @@ impl TestEnv {
             .buffer_unordered(16)
             .collect::<Vec<()>>()
             .await;
-    }
-
-    /// Makes two users partners.
-    pub async fn make_partners(&self, a: &TestUser, b: &TestUser) {
-        let id = self.request_partner(a, b).await;
-        let answer = self
-            .call(
-                "POST",
-                &format!("/partner-requests/{id}/accept"),
-                Some(&b.token),
-                None,
-            )
-            .await;
-        assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
 
     /// Every message now on the test's notification queue (each read once).

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::{TestEnv, TestUser};
+use crate::{spawn_gateway, Api, TestEnv, TestUser};
 
 /// How long a test waits for an event that should come.
 pub const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -23,7 +23,8 @@ pub struct Stack {
     pub ws: String,
     /// The `@connections` endpoint, `http://127.0.0.1:port/stage`.
     pub management: String,
-    pub client: reqwest::Client,
+    /// The API over real HTTP, through the gateway.
+    pub api: Api,
 }
 
 impl Stack {
@@ -38,47 +39,16 @@ impl Stack {
         let ws_address = ws_listener.local_addr().expect("local address");
         let management = format!("http://{ws_address}/{}", options.stage);
         let env = TestEnv::with_websocket_endpoint(Some(management.clone())).await;
-        let http_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the HTTP port");
-        let http = format!("http://{}", http_listener.local_addr().expect("address"));
-        let (http_ctx, ws_ctx) = (env.ctx.clone(), env.ctx.clone());
-        tokio::spawn(async move { local_gateway::serve_http(http_listener, http_ctx).await });
+        let http = spawn_gateway(env.ctx.clone()).await;
+        let ws_ctx = env.ctx.clone();
         tokio::spawn(async move { serve_websocket(ws_listener, ws_ctx, options).await });
         Self {
             env,
+            api: Api::over_http(http.clone()),
             http,
             ws: format!("ws://{ws_address}"),
             management,
-            client: reqwest::Client::new(),
         }
-    }
-
-    /// A REST call over real HTTP; the status and the JSON body (null when empty).
-    pub async fn rest(
-        &self,
-        method: &str,
-        path: &str,
-        user: &TestUser,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .client
-            .request(method, format!("{}{path}", self.http))
-            .bearer_auth(&user.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("a body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("a JSON body")
-        };
-        (status, body)
     }
 
     /// Opens a socket for `user`; panics if refused.

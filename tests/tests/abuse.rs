@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use integration_tests::stack::Stack;
-use integration_tests::TestUser;
+use integration_tests::{Answer, TestUser};
 use serde_json::{json, Value};
 
 /// What an outsider may probe, created by the people of the test.
@@ -25,13 +25,14 @@ const SECRETS: [&str; 3] = ["Secret plans", "launch code", "pssst"];
 
 async fn scenario(stack: &Stack) -> Scenario {
     let env = &stack.env;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let carol = env.register("Carol").await;
-    let eve = env.register("Eve").await;
-    env.make_partners(&ada, &bob).await;
-    let pending_request = env.request_partner(&ada, &carol).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let carol = env.api.register("Carol").await;
+    let eve = env.api.register("Eve").await;
+    env.api.make_partners(&ada, &bob).await;
+    let pending_request = env.api.request_partner(&ada, &carol).await;
     let created = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -42,9 +43,11 @@ async fn scenario(stack: &Stack) -> Scenario {
     assert_eq!(created.status, 201, "{:?}", created.body);
     let private_channel = created.body["id"].as_str().unwrap_or_default().to_string();
     let message = env
+        .api
         .say(&ada, &private_channel, "the launch code is 0000")
         .await;
     let reply = env
+        .api
         .send_message(
             &bob,
             &private_channel,
@@ -52,8 +55,10 @@ async fn scenario(stack: &Stack) -> Scenario {
         )
         .await;
     assert_eq!(reply.status, 201);
-    let public_channel = env.group(&ada, &[&bob], false).await;
-    env.say(&ada, &public_channel, "pssst, members only").await;
+    let public_channel = env.api.group(&ada, &[&bob], false).await;
+    env.api
+        .say(&ada, &public_channel, "pssst, members only")
+        .await;
     Scenario {
         ada,
         bob,
@@ -190,21 +195,25 @@ async fn an_outsider_gets_403_or_404_on_every_route_with_an_id_and_changes_nothi
     let stack = Stack::start().await;
     let s = scenario(&stack).await;
     let before_messages = stack
-        .rest(
+        .api
+        .call_as(
+            &s.ada,
             "GET",
             &format!("/channels/{}/messages", s.private_channel),
-            &s.ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     let before_channel = stack
-        .rest(
+        .api
+        .call_as(
+            &s.ada,
             "GET",
             &format!("/channels/{}", s.private_channel),
-            &s.ada,
             None,
         )
-        .await;
+        .await
+        .parts();
 
     let probes = probes(&s);
     let with_ids: BTreeSet<String> = api::routes::table()
@@ -220,7 +229,11 @@ async fn an_outsider_gets_403_or_404_on_every_route_with_an_id_and_changes_nothi
 
     for (route, path, allowed) in &probes {
         let method = route.split(' ').next().unwrap_or_default();
-        let (status, body) = stack.rest(method, path, &s.eve, body_for(route, &s)).await;
+        let (status, body) = stack
+            .api
+            .call_as(&s.eve, method, path, body_for(route, &s))
+            .await
+            .parts();
         assert!(
             allowed.contains(&status),
             "{route}: outsider got {status} {body}, the contract allows {allowed:?}"
@@ -239,38 +252,50 @@ async fn an_outsider_gets_403_or_404_on_every_route_with_an_id_and_changes_nothi
 
     // Nothing the outsider did changed anything.
     let after_messages = stack
-        .rest(
+        .api
+        .call_as(
+            &s.ada,
             "GET",
             &format!("/channels/{}/messages", s.private_channel),
-            &s.ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(after_messages, before_messages);
     let after_channel = stack
-        .rest(
+        .api
+        .call_as(
+            &s.ada,
             "GET",
             &format!("/channels/{}", s.private_channel),
-            &s.ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(after_channel, before_channel);
-    let (_, partners) = stack.rest("GET", "/partnerships", &s.ada, None).await;
+    let (_, partners) = stack
+        .api
+        .call_as(&s.ada, "GET", "/partnerships", None)
+        .await
+        .parts();
     assert_eq!(partners["items"][0]["user"]["id"], json!(s.bob.id));
     let (_, sent) = stack
-        .rest("GET", "/partner-requests/sent", &s.ada, None)
-        .await;
+        .api
+        .call_as(&s.ada, "GET", "/partner-requests/sent", None)
+        .await
+        .parts();
     assert_eq!(sent["items"][0]["id"], json!(s.pending_request));
     assert_eq!(sent["items"][0]["status"], "pending");
     let (_, public) = stack
-        .rest(
+        .api
+        .call_as(
+            &s.bob,
             "GET",
             &format!("/channels/{}", s.public_channel),
-            &s.bob,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(public["member_count"], 2);
 }
 
@@ -290,12 +315,7 @@ fn body_routes(s: &Scenario) -> Vec<(&'static str, String)> {
     ]
 }
 
-struct Raw {
-    status: u16,
-    body: Value,
-    request_id: bool,
-}
-
+/// A call with any bytes and content type, as `user`.
 async fn raw(
     stack: &Stack,
     method: &str,
@@ -303,25 +323,15 @@ async fn raw(
     user: &TestUser,
     content_type: Option<&str>,
     body: Vec<u8>,
-) -> Raw {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = stack
-        .client
-        .request(method, format!("{}{path}", stack.http))
-        .bearer_auth(&user.token)
-        .body(body);
+) -> Answer {
+    let mut headers = vec![(
+        "authorization".to_string(),
+        format!("Bearer {}", user.token),
+    )];
     if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
+        headers.push(("content-type".to_string(), content_type.to_string()));
     }
-    let response = request.send().await.expect("the gateway answers");
-    let status = response.status().as_u16();
-    let request_id = response.headers().contains_key("x-request-id");
-    let text = response.text().await.unwrap_or_default();
-    Raw {
-        status,
-        body: serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        request_id,
-    }
+    stack.api.call_raw(method, path, &headers, &body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -412,7 +422,8 @@ async fn hostile_bodies_get_a_4xx_in_the_contract_shape_on_every_route() {
                 answer.body
             );
             assert!(
-                answer.body["error"]["code"].is_string() && answer.request_id,
+                answer.body["error"]["code"].is_string()
+                    && answer.headers.contains_key("x-request-id"),
                 "{method} {path} with {case}: {}",
                 answer.body
             );
@@ -423,13 +434,15 @@ async fn hostile_bodies_get_a_4xx_in_the_contract_shape_on_every_route() {
     let eve_join = raw(&stack, "POST", &join, &s.eve, json_type, vec![b' '; 70_000]).await;
     assert_eq!(eve_join.status, 413, "{}", eve_join.body);
     let (_, channel) = stack
-        .rest(
+        .api
+        .call_as(
+            &s.ada,
             "GET",
             &format!("/channels/{}", s.public_channel),
-            &s.ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(
         channel["member_count"], 2,
         "the refused join did not happen"

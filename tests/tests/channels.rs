@@ -7,7 +7,8 @@ use shared::domain::UserId;
 use shared::events::DomainEvent;
 
 async fn create(env: &TestEnv, owner: &TestUser, body: Value) -> Answer {
-    env.call("POST", "/channels", Some(&owner.token), Some(body))
+    env.api
+        .call("POST", "/channels", Some(&owner.token), Some(body))
         .await
 }
 
@@ -31,8 +32,8 @@ fn sorted(ids: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn creating_a_group_makes_the_creator_owner() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let answer = create(
         &env,
         &ada,
@@ -63,6 +64,7 @@ async fn creating_a_group_makes_the_creator_owner() {
 
     let id = channel["id"].as_str().unwrap();
     let got = env
+        .api
         .call("GET", &format!("/channels/{id}"), Some(&bob.token), None)
         .await;
     assert_eq!(got.status, 200);
@@ -72,8 +74,8 @@ async fn creating_a_group_makes_the_creator_owner() {
 #[tokio::test]
 async fn creation_rules() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let ghost = UserId::generate().to_string();
 
     let bad = create(
@@ -130,8 +132,8 @@ async fn creation_rules() {
 #[tokio::test]
 async fn a_pair_has_one_direct_channel() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let first = create(
         &env,
         &ada,
@@ -151,8 +153,8 @@ async fn a_pair_has_one_direct_channel() {
     assert_eq!(again.body["name"], "dm");
 
     // Concurrent creations by both sides still make one channel.
-    let cy = env.register("Cy").await;
-    let dee = env.register("Dee").await;
+    let cy = env.api.register("Cy").await;
+    let dee = env.api.register("Dee").await;
     let (a, b) = tokio::join!(
         create(
             &env,
@@ -173,7 +175,8 @@ async fn a_pair_has_one_direct_channel() {
     // Deleting it frees the pair.
     let id = first.body["id"].as_str().unwrap();
     assert_eq!(
-        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+        env.api
+            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
             .await
             .status,
         204
@@ -191,7 +194,7 @@ async fn a_pair_has_one_direct_channel() {
 #[tokio::test]
 async fn the_assistant_joins_assistant_channels() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let answer = create(&env, &ada, json!({"name": "Ask", "kind": "assistant"})).await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     assert_eq!(answer.body["private"], true);
@@ -206,8 +209,9 @@ async fn the_assistant_joins_assistant_channels() {
         Some((json!("Assistant"), json!("member")))
     );
     let id = answer.body["id"].as_str().unwrap();
-    let bob = env.register("Bob").await;
+    let bob = env.api.register("Bob").await;
     let add = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/members"),
@@ -221,19 +225,19 @@ async fn the_assistant_joins_assistant_channels() {
 #[tokio::test]
 async fn lists_of_my_channels_and_public_channels_page() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let mut mine = Vec::new();
     for i in 0..3 {
-        mine.push(env.group(&ada, &[], i == 0).await);
+        mine.push(env.api.group(&ada, &[], i == 0).await);
     }
-    let bobs_public = env.group(&bob, &[], false).await;
-    let _bobs_private = env.group(&bob, &[], true).await;
+    let bobs_public = env.api.group(&bob, &[], false).await;
+    let _bobs_private = env.api.group(&bob, &[], true).await;
 
     let mut seen = Vec::new();
     let mut path = "/channels?limit=2".to_string();
     loop {
-        let page = env.call("GET", &path, Some(&ada.token), None).await;
+        let page = env.api.call("GET", &path, Some(&ada.token), None).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         for item in page.body["items"].as_array().unwrap() {
             assert!(item.get("members").is_none(), "lists carry no member lists");
@@ -249,6 +253,7 @@ async fn lists_of_my_channels_and_public_channels_page() {
     assert_eq!(seen, mine);
 
     let public = env
+        .api
         .call("GET", "/channels/public?limit=100", Some(&ada.token), None)
         .await;
     let ids: Vec<&str> = public.body["items"]
@@ -264,16 +269,17 @@ async fn lists_of_my_channels_and_public_channels_page() {
 #[tokio::test]
 async fn adding_members() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let cy = env.register("Cy").await;
-    let outsider = env.register("Eve").await;
-    let private = env.group(&ada, &[&bob], true).await;
-    let public = env.group(&ada, &[], false).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let cy = env.api.register("Cy").await;
+    let outsider = env.api.register("Eve").await;
+    let private = env.api.group(&ada, &[&bob], true).await;
+    let public = env.api.group(&ada, &[], false).await;
     let mut events = env.ctx.events.subscribe();
 
     let path = format!("/channels/{private}/members");
     let added = env
+        .api
         .call(
             "POST",
             &path,
@@ -293,6 +299,7 @@ async fn adding_members() {
     }
 
     let again = env
+        .api
         .call(
             "POST",
             &path,
@@ -302,6 +309,7 @@ async fn adding_members() {
         .await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
     let unknown = env
+        .api
         .call(
             "POST",
             &path,
@@ -311,6 +319,7 @@ async fn adding_members() {
         .await;
     assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
     let hidden = env
+        .api
         .call(
             "POST",
             &path,
@@ -323,6 +332,7 @@ async fn adding_members() {
         "a private channel does not exist for outsiders"
     );
     let not_member = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/members"),
@@ -332,6 +342,7 @@ async fn adding_members() {
         .await;
     assert_eq!((not_member.status, not_member.code()), (403, "forbidden"));
     let missing = env
+        .api
         .call("POST", &path, Some(&ada.token), Some(json!({})))
         .await;
     assert_eq!(missing.code(), "validation_failed");
@@ -340,13 +351,14 @@ async fn adding_members() {
 #[tokio::test]
 async fn joining_and_leaving() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let public = env.group(&ada, &[], false).await;
-    let private = env.group(&ada, &[], true).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let public = env.api.group(&ada, &[], false).await;
+    let private = env.api.group(&ada, &[], true).await;
     let mut events = env.ctx.events.subscribe();
 
     let joined = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/join"),
@@ -361,6 +373,7 @@ async fn joining_and_leaving() {
         Ok(DomainEvent::MemberJoined { .. })
     ));
     let twice = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/join"),
@@ -370,6 +383,7 @@ async fn joining_and_leaving() {
         .await;
     assert_eq!((twice.status, twice.code()), (409, "conflict"));
     let closed = env
+        .api
         .call(
             "POST",
             &format!("/channels/{private}/join"),
@@ -380,6 +394,7 @@ async fn joining_and_leaving() {
     assert_eq!((closed.status, closed.code()), (403, "forbidden"));
 
     let left = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/leave"),
@@ -393,6 +408,7 @@ async fn joining_and_leaving() {
         other => panic!("expected member.left, got {other:?}"),
     }
     let not_member = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/leave"),
@@ -402,6 +418,7 @@ async fn joining_and_leaving() {
         .await;
     assert_eq!((not_member.status, not_member.code()), (409, "conflict"));
     let channel = env
+        .api
         .call(
             "GET",
             &format!("/channels/{public}"),
@@ -410,10 +427,14 @@ async fn joining_and_leaving() {
         )
         .await;
     assert_eq!(channel.body["member_count"], 1);
-    let mine = env.call("GET", "/channels", Some(&bob.token), None).await;
+    let mine = env
+        .api
+        .call("GET", "/channels", Some(&bob.token), None)
+        .await;
     assert_eq!(mine.body["items"], json!([]));
 
     let owner = env
+        .api
         .call(
             "POST",
             &format!("/channels/{public}/leave"),
@@ -427,6 +448,7 @@ async fn joining_and_leaving() {
         "a channel keeps its owner"
     );
     let dm = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -436,6 +458,7 @@ async fn joining_and_leaving() {
         .await;
     let dm = dm.body["id"].as_str().unwrap().to_string();
     let leave_dm = env
+        .api
         .call(
             "POST",
             &format!("/channels/{dm}/leave"),
@@ -453,16 +476,18 @@ async fn joining_and_leaving() {
 #[tokio::test]
 async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], false).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], false).await;
 
     let by_member = env
+        .api
         .call("DELETE", &format!("/channels/{id}"), Some(&bob.token), None)
         .await;
     assert_eq!((by_member.status, by_member.code()), (403, "forbidden"));
     assert_eq!(
-        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+        env.api
+            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
             .await
             .status,
         204
@@ -470,39 +495,44 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
 
     for user in [&ada, &bob] {
         assert_eq!(
-            env.call("GET", &format!("/channels/{id}"), Some(&user.token), None)
+            env.api
+                .call("GET", &format!("/channels/{id}"), Some(&user.token), None)
                 .await
                 .status,
             404
         );
         assert_eq!(
-            env.call("GET", "/channels", Some(&user.token), None)
+            env.api
+                .call("GET", "/channels", Some(&user.token), None)
                 .await
                 .body["items"],
             json!([])
         );
     }
     assert_eq!(
-        env.call("GET", "/channels/public", Some(&bob.token), None)
+        env.api
+            .call("GET", "/channels/public", Some(&bob.token), None)
             .await
             .body["items"],
         json!([])
     );
     assert_eq!(
-        env.call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
+        env.api
+            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
             .await
             .status,
         404
     );
     assert_eq!(
-        env.call(
-            "POST",
-            &format!("/channels/{id}/join"),
-            Some(&bob.token),
-            None
-        )
-        .await
-        .status,
+        env.api
+            .call(
+                "POST",
+                &format!("/channels/{id}/join"),
+                Some(&bob.token),
+                None
+            )
+            .await
+            .status,
         404
     );
 
@@ -516,9 +546,9 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
 #[tokio::test]
 async fn an_outsider_gets_nothing_of_a_private_channel() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let eve = env.register("Eve").await;
-    let id = env.group(&ada, &[], true).await;
+    let ada = env.api.register("Ada").await;
+    let eve = env.api.register("Eve").await;
+    let id = env.api.group(&ada, &[], true).await;
     let add = json!({"user_id": eve.id});
     for (method, path, body, expected) in [
         ("GET", format!("/channels/{id}"), None, 404),
@@ -527,7 +557,7 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
         ("DELETE", format!("/channels/{id}"), None, 404),
         ("POST", format!("/channels/{id}/join"), None, 403),
     ] {
-        let answer = env.call(method, &path, Some(&eve.token), body).await;
+        let answer = env.api.call(method, &path, Some(&eve.token), body).await;
         assert_eq!(answer.status, expected, "{method} {path}");
         assert!(
             answer.body.get("members").is_none() && answer.body.get("name").is_none(),
@@ -535,21 +565,23 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
         );
     }
     assert_eq!(
-        env.call("GET", "/channels", Some(&eve.token), None)
+        env.api
+            .call("GET", "/channels", Some(&eve.token), None)
             .await
             .body["items"],
         json!([])
     );
     for unknown in [UserId::generate().to_string(), "x".to_string()] {
         assert_eq!(
-            env.call(
-                "GET",
-                &format!("/channels/{unknown}"),
-                Some(&ada.token),
-                None
-            )
-            .await
-            .status,
+            env.api
+                .call(
+                    "GET",
+                    &format!("/channels/{unknown}"),
+                    Some(&ada.token),
+                    None
+                )
+                .await
+                .status,
             404
         );
     }
@@ -560,17 +592,19 @@ async fn a_group_holds_at_most_500_members() {
     use shared::domain::MAX_GROUP_MEMBERS;
 
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let late = env.register("Late").await;
-    let id = env.group(&ada, &[], false).await;
+    let ada = env.api.register("Ada").await;
+    let late = env.api.register("Late").await;
+    let id = env.api.group(&ada, &[], false).await;
     env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1).await;
 
     let full = env
+        .api
         .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)
         .await;
     assert_eq!(full.body["member_count"], 500);
     assert_eq!(full.body["members"].as_array().unwrap().len(), 500);
     let refused = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/join"),
@@ -585,6 +619,7 @@ async fn a_group_holds_at_most_500_members() {
         refused.body
     );
     let added = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/members"),

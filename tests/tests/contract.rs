@@ -51,7 +51,7 @@ async fn every_route_is_served_by_the_function_the_table_names() {
             })
             .collect::<Vec<_>>()
             .join("/");
-        let answer = env.call(route.method, &path, None, None).await;
+        let answer = env.api.call(route.method, &path, None, None).await;
         assert_ne!(
             answer.body["error"]["message"],
             "no such route",

@@ -14,7 +14,7 @@ async fn sample_events_are_answered_by_their_functions() {
             "{} sits in the folder of its function",
             sample.name
         );
-        let answer = env.call_event(&sample.function, &sample.event).await;
+        let answer = env.api.call_event(&sample.function, &sample.event).await;
         assert_eq!(
             answer.status,
             sample.expected_status(),
@@ -36,18 +36,22 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
     use shared::domain::UserId;
 
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
+    let ada = stack.env.api.register("Ada").await;
     let (_, channel) = stack
-        .rest("POST", "/channels", &ada, Some(json!({"name": "samples"})))
-        .await;
+        .api
+        .call_as(&ada, "POST", "/channels", Some(json!({"name": "samples"})))
+        .await
+        .parts();
     let (_, message) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             &format!("/channels/{}/messages", channel["id"].as_str().unwrap()),
-            &ada,
             Some(json!({"body": "first"})),
         )
-        .await;
+        .await
+        .parts();
     let mut socket = stack.socket(&ada).await;
     let ada_id = UserId::parse(&ada.id).unwrap();
     let connection = stack

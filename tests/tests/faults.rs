@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use integration_tests::outage::{OwnedDynamo, OwnedMoto};
-use integration_tests::{unique, Endpoints, TestEnv};
+use integration_tests::{spawn_gateway, unique, Api, Endpoints, TestEnv};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -16,24 +16,14 @@ use tokio::sync::Mutex;
 /// a client of that API. The environment must outlive the test's requests.
 async fn gateway_over(endpoints: Endpoints) -> (TestEnv, Client) {
     let env = TestEnv::with_endpoints(endpoints).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let ctx = env.ctx.clone();
-    tokio::spawn(async move { local_gateway::serve_http(listener, ctx).await });
-    let client = Client {
-        http: reqwest::Client::new(),
-        base,
-    };
-    (env, client)
+    let base = spawn_gateway(env.ctx.clone()).await;
+    (env, Client(Api::over_http(base)))
 }
 
+/// The API client, holding every answer to the outage rule: a 5xx is a 503 in the contract's
+/// shape that says when to retry.
 #[derive(Clone)]
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
+struct Client(Api);
 
 impl Client {
     async fn call(
@@ -43,29 +33,21 @@ impl Client {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(15));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("the gateway itself stays up");
-        let status = response.status().as_u16();
-        let retry_after = response.headers().get("retry-after").is_some();
-        let text = response.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status >= 500 {
-            assert_eq!(status, 503, "an outage is a 503, never another 5xx: {body}");
+        let answer = self.0.call(method, path, token, body).await;
+        if answer.status >= 500 {
+            let body = &answer.body;
+            assert_eq!(
+                answer.status, 503,
+                "an outage is a 503, never another 5xx: {body}"
+            );
             assert_eq!(body["error"]["code"], "unavailable", "{body}");
             assert!(body["error"]["message"].is_string(), "{body}");
-            assert!(retry_after, "a 503 says when to retry");
+            assert!(
+                answer.headers.contains_key("retry-after"),
+                "a 503 says when to retry"
+            );
         }
-        (status, body)
+        answer.parts()
     }
 
     async fn register(&self, email: &str) -> (u16, Value) {

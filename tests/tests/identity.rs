@@ -11,6 +11,7 @@ async fn register_returns_the_user_and_a_working_token() {
     let env = TestEnv::new().await;
     let email = format!("{}@Example.com", unique("ada"));
     let answer = env
+        .api
         .call(
             "POST",
             "/auth/register",
@@ -28,6 +29,7 @@ async fn register_returns_the_user_and_a_working_token() {
     assert!(answer.headers.contains_key("x-request-id"));
 
     let me = env
+        .api
         .call("GET", "/me", answer.body["token"].as_str(), None)
         .await;
     assert_eq!(me.status, 200);
@@ -37,9 +39,9 @@ async fn register_returns_the_user_and_a_working_token() {
 #[tokio::test]
 async fn emails_are_unique_case_insensitively() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let answer = env
-        .call("POST", "/auth/register", None, Some(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"})))
+        .api.call("POST", "/auth/register", None, Some(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"})))
         .await;
     assert_eq!(answer.status, 409);
     assert_eq!(answer.code(), "conflict");
@@ -49,6 +51,7 @@ async fn emails_are_unique_case_insensitively() {
 async fn registration_validates_every_field() {
     let env = TestEnv::new().await;
     let answer = env
+        .api
         .call(
             "POST",
             "/auth/register",
@@ -65,12 +68,13 @@ async fn registration_validates_every_field() {
     );
 
     let long_name = env
-        .call("POST", "/auth/register", None, Some(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"})))
+        .api.call("POST", "/auth/register", None, Some(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"})))
         .await;
     assert_eq!(long_name.code(), "validation_failed");
     assert!(long_name.body["error"]["details"]["name"].is_string());
 
     let missing = env
+        .api
         .call("POST", "/auth/register", None, Some(json!({})))
         .await;
     assert_eq!(missing.code(), "validation_failed");
@@ -82,12 +86,14 @@ async fn malformed_bodies_are_bad_requests() {
     let json_header = vec![("content-type".to_string(), "application/json".to_string())];
     for body in [&b"{not json"[..], b"", b"[1,", &[0xff, 0xfe, 0x00]] {
         let answer = env
+            .api
             .call_raw("POST", "/auth/register", &json_header, body)
             .await;
         assert_eq!(answer.status, 400, "{body:?}");
         assert_eq!(answer.code(), "bad_request");
     }
     let wrong_types = env
+        .api
         .call(
             "POST",
             "/auth/register",
@@ -102,12 +108,16 @@ async fn malformed_bodies_are_bad_requests() {
         "application/x-www-form-urlencoded".to_string(),
     )];
     let answer = env
+        .api
         .call_raw("POST", "/auth/login", &form, b"email=a&password=b")
         .await;
     assert_eq!(answer.code(), "bad_request");
 
     let huge = json!({"email": "a@b.io", "name": "x".repeat(70 * 1024), "password": "12345678"});
-    let answer = env.call("POST", "/auth/register", None, Some(huge)).await;
+    let answer = env
+        .api
+        .call("POST", "/auth/register", None, Some(huge))
+        .await;
     assert_eq!(answer.status, 413);
     assert_eq!(answer.code(), "payload_too_large");
 }
@@ -115,8 +125,9 @@ async fn malformed_bodies_are_bad_requests() {
 #[tokio::test]
 async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wrong() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let ok = env
+        .api
         .call(
             "POST",
             "/auth/login",
@@ -127,13 +138,15 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["user"]["id"], ada.id.as_str());
     assert_eq!(
-        env.call("GET", "/me", ok.body["token"].as_str(), None)
+        env.api
+            .call("GET", "/me", ok.body["token"].as_str(), None)
             .await
             .status,
         200
     );
 
     let wrong_password = env
+        .api
         .call(
             "POST",
             "/auth/login",
@@ -142,6 +155,7 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
         )
         .await;
     let unknown_email = env
+        .api
         .call(
             "POST",
             "/auth/login",
@@ -150,6 +164,7 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
         )
         .await;
     let malformed = env
+        .api
         .call(
             "POST",
             "/auth/login",
@@ -170,18 +185,24 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
 #[tokio::test]
 async fn bad_tokens_are_refused() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let no_token = env.call("GET", "/me", None, None).await;
+    let ada = env.api.register("Ada").await;
+    let no_token = env.api.call("GET", "/me", None, None).await;
     assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
 
     let basic = vec![("authorization".to_string(), "Basic YWRhOnB3".to_string())];
-    assert_eq!(env.call_raw("GET", "/me", &basic, b"").await.status, 401);
+    assert_eq!(
+        env.api.call_raw("GET", "/me", &basic, b"").await.status,
+        401
+    );
 
     let mut tampered = ada.token.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(
-        env.call("GET", "/me", Some(&tampered), None).await.status,
+        env.api
+            .call("GET", "/me", Some(&tampered), None)
+            .await
+            .status,
         401
     );
 
@@ -189,7 +210,7 @@ async fn bad_tokens_are_refused() {
     let hour_ago =
         Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 48 * 3_600_000).unwrap();
     let expired = env.ctx.tokens.issue_at(&id, hour_ago).unwrap();
-    let answer = env.call("GET", "/me", Some(&expired), None).await;
+    let answer = env.api.call("GET", "/me", Some(&expired), None).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.body["error"]["message"], "the token has expired");
 
@@ -200,7 +221,7 @@ async fn bad_tokens_are_refused() {
     .issue(&id)
     .unwrap();
     assert_eq!(
-        env.call("GET", "/me", Some(&forged), None).await.status,
+        env.api.call("GET", "/me", Some(&forged), None).await.status,
         401
     );
 }
@@ -208,8 +229,9 @@ async fn bad_tokens_are_refused() {
 #[tokio::test]
 async fn patch_me_renames_with_validation() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let answer = env
+        .api
         .call(
             "PATCH",
             "/me",
@@ -221,21 +243,25 @@ async fn patch_me_renames_with_validation() {
     assert_eq!(answer.body["name"], "Ada L.");
     assert_eq!(answer.body["email"], ada.email.as_str());
     let public = env
+        .api
         .call("GET", &format!("/users/{}", ada.id), Some(&ada.token), None)
         .await;
     assert_eq!(public.body["name"], "Ada L.");
 
     let empty = env
+        .api
         .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": ""})))
         .await;
     assert_eq!(empty.code(), "validation_failed");
     assert!(empty.body["error"]["details"]["name"].is_string());
     let typed = env
+        .api
         .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": 5})))
         .await;
     assert_eq!(typed.code(), "bad_request");
     assert_eq!(
-        env.call("PATCH", "/me", None, Some(json!({"name": "x"})))
+        env.api
+            .call("PATCH", "/me", None, Some(json!({"name": "x"})))
             .await
             .status,
         401
@@ -245,10 +271,11 @@ async fn patch_me_renames_with_validation() {
 #[tokio::test]
 async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     assert_eq!(
-        env.call("DELETE", "/me", Some(&ada.token), None)
+        env.api
+            .call("DELETE", "/me", Some(&ada.token), None)
             .await
             .status,
         204
@@ -260,10 +287,11 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
         ("DELETE", "/me"),
         ("GET", "/partnerships"),
     ] {
-        let answer = env.call(method, path, Some(&ada.token), None).await;
+        let answer = env.api.call(method, path, Some(&ada.token), None).await;
         assert_eq!(answer.status, 401, "{method} {path}");
     }
     let rename = env
+        .api
         .call(
             "PATCH",
             "/me",
@@ -273,6 +301,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
         .await;
     assert_eq!(rename.status, 401);
     let request = env
+        .api
         .call(
             "POST",
             "/partner-requests",
@@ -283,6 +312,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     assert_eq!(request.status, 401);
 
     let login = env
+        .api
         .call(
             "POST",
             "/auth/login",
@@ -292,13 +322,15 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
         .await;
     assert_eq!(login.status, 401);
     assert_eq!(
-        env.call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None)
+        env.api
+            .call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None)
             .await
             .status,
         404
     );
 
     let again = env
+        .api
         .call(
             "POST",
             "/auth/register",
@@ -309,7 +341,10 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     assert_eq!(again.status, 201);
     assert_ne!(again.body["user"]["id"], ada.id.as_str());
     assert_eq!(
-        env.call("GET", "/me", Some(&ada.token), None).await.status,
+        env.api
+            .call("GET", "/me", Some(&ada.token), None)
+            .await
+            .status,
         401,
         "old token of the old account"
     );
@@ -320,9 +355,9 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
     let env = TestEnv::new().await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(env.register(&format!("User{i}")).await.id);
+        ids.push(env.api.register(&format!("User{i}")).await.id);
     }
-    let token = env.register("Reader").await.token;
+    let token = env.api.register("Reader").await.token;
     ids.push(String::new()); // the reader, id unknown until read below
 
     let mut seen = Vec::new();
@@ -333,7 +368,7 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
             Some(c) => format!("/users?limit=2&cursor={c}"),
             None => "/users?limit=2".to_string(),
         };
-        let answer = env.call("GET", &path, Some(&token), None).await;
+        let answer = env.api.call("GET", &path, Some(&token), None).await;
         assert_eq!(answer.status, 200, "{:?}", answer.body);
         let items = answer.body["items"].as_array().unwrap();
         assert!(items.len() <= 2);
@@ -354,11 +389,15 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
     assert_eq!(seen.len(), 6);
     assert_eq!(&seen[..5], &ids[..5], "oldest first");
 
-    let first = env.call("GET", "/users?limit=2", Some(&token), None).await;
+    let first = env
+        .api
+        .call("GET", "/users?limit=2", Some(&token), None)
+        .await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let mut tampered = cursor.to_string();
     tampered.insert(10, 'x');
     let answer = env
+        .api
         .call(
             "GET",
             &format!("/users?cursor={tampered}"),
@@ -368,6 +407,7 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
         .await;
     assert_eq!((answer.status, answer.code()), (400, "bad_request"));
     let answer = env
+        .api
         .call(
             "GET",
             &format!("/partnerships?cursor={cursor}"),
@@ -382,6 +422,7 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
     );
     for bad in ["0", "101", "x"] {
         let answer = env
+            .api
             .call("GET", &format!("/users?limit={bad}"), Some(&token), None)
             .await;
         assert_eq!(answer.code(), "bad_request", "limit={bad}");
@@ -391,9 +432,10 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
 #[tokio::test]
 async fn a_public_user_is_found_by_id() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let answer = env
+        .api
         .call("GET", &format!("/users/{}", bob.id), Some(&ada.token), None)
         .await;
     assert_eq!(answer.status, 200);
@@ -404,6 +446,7 @@ async fn a_public_user_is_found_by_id() {
     );
     for unknown in [UserId::generate().to_string(), "not-an-id".to_string()] {
         let answer = env
+            .api
             .call("GET", &format!("/users/{unknown}"), Some(&ada.token), None)
             .await;
         assert_eq!((answer.status, answer.code()), (404, "not_found"));
@@ -423,11 +466,11 @@ async fn connect(env: &TestEnv, user: &str, live: bool) {
 #[tokio::test]
 async fn presence_follows_live_connections_only() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let path = format!("/users/{}/presence", bob.id);
 
-    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.body,
@@ -435,17 +478,18 @@ async fn presence_follows_live_connections_only() {
     );
 
     connect(&env, &bob.id, false).await;
-    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
     assert_eq!(
         answer.body["online"], false,
         "an expired connection is not presence"
     );
 
     connect(&env, &bob.id, true).await;
-    let answer = env.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
     assert_eq!(answer.body["online"], true);
 
     let unknown = env
+        .api
         .call(
             "GET",
             &format!("/users/{}/presence", UserId::generate()),
@@ -459,14 +503,15 @@ async fn presence_follows_live_connections_only() {
 #[tokio::test]
 async fn online_lists_only_online_partners() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let cy = env.register("Cy").await;
-    let stranger = env.register("Stranger").await;
-    env.make_partners(&ada, &bob).await;
-    env.make_partners(&cy, &ada).await;
-    let dan = env.register("Dan").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let cy = env.api.register("Cy").await;
+    let stranger = env.api.register("Stranger").await;
+    env.api.make_partners(&ada, &bob).await;
+    env.api.make_partners(&cy, &ada).await;
+    let dan = env.api.register("Dan").await;
     let channel = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -481,6 +526,7 @@ async fn online_lists_only_online_partners() {
     connect(&env, &dan.id, true).await;
 
     let answer = env
+        .api
         .call("GET", "/presence/online", Some(&ada.token), None)
         .await;
     assert_eq!(answer.status, 200);
@@ -506,12 +552,12 @@ async fn online_lists_only_online_partners() {
 #[tokio::test]
 async fn health_and_openapi_need_no_token() {
     let env = TestEnv::new().await;
-    let health = env.call("GET", "/health", None, None).await;
+    let health = env.api.call("GET", "/health", None, None).await;
     assert_eq!(
         (health.status, &health.body),
         (200, &json!({"status": "ok"}))
     );
-    let openapi = env.call("GET", "/openapi.json", None, None).await;
+    let openapi = env.api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(openapi.status, 200);
     assert_eq!(openapi.body["openapi"], "3.1.0");
 }
@@ -519,10 +565,10 @@ async fn health_and_openapi_need_no_token() {
 #[tokio::test]
 async fn the_api_reference_is_served_with_its_own_assets() {
     let env = TestEnv::new().await;
-    let docs = env.call("GET", "/docs", None, None).await;
+    let docs = env.api.call("GET", "/docs", None, None).await;
     assert_eq!(docs.status, 302);
     assert_eq!(docs.headers["location"], "/docs/index.html");
-    let page = env.call("GET", "/docs/index.html", None, None).await;
+    let page = env.api.call("GET", "/docs/index.html", None, None).await;
     assert_eq!(page.status, 200);
     assert!(page.headers["content-type"]
         .to_str()
@@ -533,12 +579,16 @@ async fn the_api_reference_is_served_with_its_own_assets() {
     assert!(!html.contains("https://"), "no asset from a CDN: {html}");
     // The page points Swagger UI at this API's own document.
     let init = env
+        .api
         .call("GET", "/docs/swagger-initializer.js", None, None)
         .await;
     assert_eq!(init.status, 200);
     assert!(init.body.as_str().unwrap().contains("/openapi.json"));
     for asset in ["swagger-ui.css", "swagger-ui-bundle.js"] {
-        let answer = env.call("GET", &format!("/docs/{asset}"), None, None).await;
+        let answer = env
+            .api
+            .call("GET", &format!("/docs/{asset}"), None, None)
+            .await;
         assert_eq!(answer.status, 200, "{asset}");
         assert!(answer.headers.get("content-encoding").is_none());
     }
@@ -548,11 +598,12 @@ async fn the_api_reference_is_served_with_its_own_assets() {
         "gzip, deflate, br".to_string(),
     )];
     let gzipped = env
+        .api
         .call_raw("GET", "/docs/swagger-ui-bundle.js", &headers, b"")
         .await;
     assert_eq!(gzipped.status, 200);
     assert_eq!(gzipped.headers["content-encoding"], "gzip");
-    let missing = env.call("GET", "/docs/nope.js", None, None).await;
+    let missing = env.api.call("GET", "/docs/nope.js", None, None).await;
     assert_eq!((missing.status, missing.code()), (404, "not_found"));
 }
 
@@ -564,8 +615,8 @@ async fn health_reports_an_unreachable_table() {
         table_name: unique("missing"),
         ..(*env.ctx.config).clone()
     };
-    env.ctx = shared::AppContext::new(config, &sdk);
-    let health = env.call("GET", "/health", None, None).await;
+    env.set_ctx(shared::AppContext::new(config, &sdk));
+    let health = env.api.call("GET", "/health", None, None).await;
     assert_eq!(health.status, 503);
     assert_eq!(health.code(), "unavailable");
     assert_eq!(health.body["error"]["details"]["dependency"], "dynamodb");

@@ -8,13 +8,14 @@ use shared::domain::UserId;
 use shared::events::DomainEvent;
 
 async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Answer {
-    env.call(
-        "POST",
-        &format!("/channels/{channel}/messages"),
-        Some(&user.token),
-        Some(body),
-    )
-    .await
+    env.api
+        .call(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            Some(&user.token),
+            Some(body),
+        )
+        .await
 }
 
 fn bodies(page: &Value) -> Vec<String> {
@@ -29,9 +30,9 @@ fn bodies(page: &Value) -> Vec<String> {
 #[tokio::test]
 async fn sending_stores_and_publishes_a_message() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
     let mut events = env.ctx.events.subscribe();
 
     let answer = send(
@@ -65,6 +66,7 @@ async fn sending_stores_and_publishes_a_message() {
         other => panic!("expected message.created, got {other:?}"),
     }
     let got = env
+        .api
         .call(
             "GET",
             &format!(
@@ -86,11 +88,11 @@ async fn sending_stores_and_publishes_a_message() {
 #[tokio::test]
 async fn send_errors() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let eve = env.register("Eve").await;
-    let private = env.group(&ada, &[], true).await;
-    let public = env.group(&ada, &[], false).await;
-    let other = env.group(&ada, &[], true).await;
+    let ada = env.api.register("Ada").await;
+    let eve = env.api.register("Eve").await;
+    let private = env.api.group(&ada, &[], true).await;
+    let public = env.api.group(&ada, &[], false).await;
+    let other = env.api.group(&ada, &[], true).await;
 
     for body in [
         json!({"body": "   "}),
@@ -127,7 +129,7 @@ async fn send_errors() {
     .await;
     assert_eq!(unknown.status, 404);
 
-    let elsewhere = env.say(&ada, &other, "in another channel").await;
+    let elsewhere = env.api.say(&ada, &other, "in another channel").await;
     for parent in [
         elsewhere,
         UserId::generate().to_string(),
@@ -146,7 +148,7 @@ async fn send_errors() {
             "{parent}"
         );
     }
-    let root = env.say(&ada, &private, "root").await;
+    let root = env.api.say(&ada, &private, "root").await;
     let reply = send(
         &env,
         &ada,
@@ -167,29 +169,31 @@ async fn send_errors() {
 #[tokio::test]
 async fn history_pages_in_both_orders_and_filters() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let id = env.group(&ada, &[], true).await;
+    let ada = env.api.register("Ada").await;
+    let id = env.api.group(&ada, &[], true).await;
     for i in 0..7 {
-        env.say(
-            &ada,
-            &id,
-            &format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }),
+        env.api
+            .say(
+                &ada,
+                &id,
+                &format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }),
+            )
+            .await;
+    }
+    let deleted = env.api.say(&ada, &id, "gone about rust").await;
+    env.api
+        .call(
+            "DELETE",
+            &format!("/channels/{id}/messages/{deleted}"),
+            Some(&ada.token),
+            None,
         )
         .await;
-    }
-    let deleted = env.say(&ada, &id, "gone about rust").await;
-    env.call(
-        "DELETE",
-        &format!("/channels/{id}/messages/{deleted}"),
-        Some(&ada.token),
-        None,
-    )
-    .await;
 
     let mut newest_first = Vec::new();
     let mut path = format!("/channels/{id}/messages?limit=3");
     loop {
-        let page = env.call("GET", &path, Some(&ada.token), None).await;
+        let page = env.api.call("GET", &path, Some(&ada.token), None).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         newest_first.extend(bodies(&page.body));
         match page.body["next_cursor"].as_str() {
@@ -203,6 +207,7 @@ async fn history_pages_in_both_orders_and_filters() {
         .collect();
     assert_eq!(newest_first, expected, "deleted messages are left out");
     let oldest = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?order=asc&limit=2"),
@@ -213,6 +218,7 @@ async fn history_pages_in_both_orders_and_filters() {
     assert_eq!(bodies(&oldest.body), ["Message 0 about Rust", "Message 1"]);
 
     let search = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?q=RUST"),
@@ -229,6 +235,7 @@ async fn history_pages_in_both_orders_and_filters() {
         ]
     );
     let by_role = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?role=assistant"),
@@ -238,6 +245,7 @@ async fn history_pages_in_both_orders_and_filters() {
         .await;
     assert_eq!(by_role.body["items"], json!([]));
     let users = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?role=user&limit=100"),
@@ -249,6 +257,7 @@ async fn history_pages_in_both_orders_and_filters() {
 
     for bad in ["order=sideways", "role=robot", "limit=0", "cursor=forged"] {
         let answer = env
+            .api
             .call(
                 "GET",
                 &format!("/channels/{id}/messages?{bad}"),
@@ -263,6 +272,7 @@ async fn history_pages_in_both_orders_and_filters() {
         );
     }
     let first = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?limit=1"),
@@ -272,6 +282,7 @@ async fn history_pages_in_both_orders_and_filters() {
         .await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let other_query = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?order=asc&cursor={cursor}"),
@@ -289,10 +300,10 @@ async fn history_pages_in_both_orders_and_filters() {
 #[tokio::test]
 async fn threads_count_their_replies() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
-    let root = env.say(&ada, &id, "root").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
+    let root = env.api.say(&ada, &id, "root").await;
     let mut replies = Vec::new();
     for (user, text) in [(&bob, "first"), (&ada, "second"), (&bob, "third")] {
         let answer = send(&env, user, &id, json!({"body": text, "parent_id": root})).await;
@@ -300,6 +311,7 @@ async fn threads_count_their_replies() {
         replies.push(answer.body["id"].as_str().unwrap().to_string());
     }
     let thread = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{root}/replies"),
@@ -313,6 +325,7 @@ async fn threads_count_their_replies() {
         "oldest first"
     );
     let filtered = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?parent_id={root}&order=asc"),
@@ -322,6 +335,7 @@ async fn threads_count_their_replies() {
         .await;
     assert_eq!(bodies(&filtered.body), ["first", "second", "third"]);
     let parent = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{root}"),
@@ -331,14 +345,16 @@ async fn threads_count_their_replies() {
         .await;
     assert_eq!(parent.body["reply_count"], 3);
 
-    env.call(
-        "DELETE",
-        &format!("/channels/{id}/messages/{}", replies[1]),
-        Some(&ada.token),
-        None,
-    )
-    .await;
+    env.api
+        .call(
+            "DELETE",
+            &format!("/channels/{id}/messages/{}", replies[1]),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     let parent = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{root}"),
@@ -351,6 +367,7 @@ async fn threads_count_their_replies() {
         "a deleted reply leaves the count"
     );
     let thread = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{root}/replies"),
@@ -360,6 +377,7 @@ async fn threads_count_their_replies() {
         .await;
     assert_eq!(bodies(&thread.body), ["first", "third"]);
     let unknown = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{}/replies", UserId::generate()),
@@ -373,15 +391,16 @@ async fn threads_count_their_replies() {
 #[tokio::test]
 async fn editing_and_deleting() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let cy = env.register("Cy").await;
-    let id = env.group(&ada, &[&bob, &cy], true).await;
-    let bobs = env.say(&bob, &id, "typo").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let cy = env.api.register("Cy").await;
+    let id = env.api.group(&ada, &[&bob, &cy], true).await;
+    let bobs = env.api.say(&bob, &id, "typo").await;
     let mut events = env.ctx.events.subscribe();
     let path = format!("/channels/{id}/messages/{bobs}");
 
     let not_sender = env
+        .api
         .call(
             "PATCH",
             &path,
@@ -391,10 +410,12 @@ async fn editing_and_deleting() {
         .await;
     assert_eq!((not_sender.status, not_sender.code()), (403, "forbidden"));
     let empty = env
+        .api
         .call("PATCH", &path, Some(&bob.token), Some(json!({"body": " "})))
         .await;
     assert_eq!(empty.code(), "validation_failed");
     let edited = env
+        .api
         .call(
             "PATCH",
             &path,
@@ -410,14 +431,15 @@ async fn editing_and_deleting() {
         Ok(DomainEvent::MessageUpdated { .. })
     ));
 
-    let by_member = env.call("DELETE", &path, Some(&cy.token), None).await;
+    let by_member = env.api.call("DELETE", &path, Some(&cy.token), None).await;
     assert_eq!(
         (by_member.status, by_member.code()),
         (403, "forbidden"),
         "neither sender nor owner"
     );
     assert_eq!(
-        env.call("DELETE", &path, Some(&ada.token), None)
+        env.api
+            .call("DELETE", &path, Some(&ada.token), None)
             .await
             .status,
         204,
@@ -427,29 +449,34 @@ async fn editing_and_deleting() {
         events.try_recv(),
         Ok(DomainEvent::MessageDeleted { .. })
     ));
-    let again = env.call("DELETE", &path, Some(&bob.token), None).await;
+    let again = env.api.call("DELETE", &path, Some(&bob.token), None).await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
     assert_eq!(
-        env.call("GET", &path, Some(&bob.token), None).await.status,
+        env.api
+            .call("GET", &path, Some(&bob.token), None)
+            .await
+            .status,
         404
     );
     assert_eq!(
-        env.call("PATCH", &path, Some(&bob.token), Some(json!({"body": "x"})))
+        env.api
+            .call("PATCH", &path, Some(&bob.token), Some(json!({"body": "x"})))
             .await
             .status,
         404
     );
 
-    let own = env.say(&cy, &id, "mine").await;
+    let own = env.api.say(&cy, &id, "mine").await;
     assert_eq!(
-        env.call(
-            "DELETE",
-            &format!("/channels/{id}/messages/{own}"),
-            Some(&cy.token),
-            None
-        )
-        .await
-        .status,
+        env.api
+            .call(
+                "DELETE",
+                &format!("/channels/{id}/messages/{own}"),
+                Some(&cy.token),
+                None
+            )
+            .await
+            .status,
         204
     );
 }
@@ -457,24 +484,31 @@ async fn editing_and_deleting() {
 #[tokio::test]
 async fn reactions_are_idempotent_per_user() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
-    let message = env.say(&ada, &id, "react to me").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
+    let message = env.api.say(&ada, &id, "react to me").await;
     let thumbs = "%F0%9F%91%8D"; // 👍
     let path = |emoji: &str| format!("/channels/{id}/messages/{message}/reactions/{emoji}");
     let mut events = env.ctx.events.subscribe();
 
     for _ in 0..2 {
-        let answer = env.call("PUT", &path(thumbs), Some(&ada.token), None).await;
+        let answer = env
+            .api
+            .call("PUT", &path(thumbs), Some(&ada.token), None)
+            .await;
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body["reactions"], json!({"👍": [ada.id]}));
     }
-    let both = env.call("PUT", &path(thumbs), Some(&bob.token), None).await;
+    let both = env
+        .api
+        .call("PUT", &path(thumbs), Some(&bob.token), None)
+        .await;
     let mut expected = vec![ada.id.clone(), bob.id.clone()];
     expected.sort();
     assert_eq!(both.body["reactions"]["👍"], json!(expected));
     let party = env
+        .api
         .call("PUT", &path(":tada:"), Some(&bob.token), None)
         .await;
     assert_eq!(party.body["reactions"][":tada:"], json!([bob.id]));
@@ -486,16 +520,19 @@ async fn reactions_are_idempotent_per_user() {
     }
 
     let removed = env
+        .api
         .call("DELETE", &path(thumbs), Some(&ada.token), None)
         .await;
     assert_eq!(removed.body["reactions"]["👍"], json!([bob.id]));
     let removed_again = env
+        .api
         .call("DELETE", &path(thumbs), Some(&ada.token), None)
         .await;
     assert_eq!(removed_again.status, 200);
     assert_eq!(removed_again.body["reactions"]["👍"], json!([bob.id]));
 
     let too_long = env
+        .api
         .call("PUT", &path(&"x".repeat(33)), Some(&ada.token), None)
         .await;
     assert_eq!(
@@ -503,6 +540,7 @@ async fn reactions_are_idempotent_per_user() {
         (400, "validation_failed")
     );
     let unknown = env
+        .api
         .call(
             "PUT",
             &format!("/channels/{id}/messages/{}/reactions/x", UserId::generate()),
@@ -515,24 +553,26 @@ async fn reactions_are_idempotent_per_user() {
     // Concurrent reactions by many users all land.
     let mut users = Vec::new();
     for i in 0..8 {
-        let user = env.register(&format!("Fan{i}")).await;
-        env.call(
-            "POST",
-            &format!("/channels/{id}/members"),
-            Some(&ada.token),
-            Some(json!({"user_id": user.id})),
-        )
-        .await;
+        let user = env.api.register(&format!("Fan{i}")).await;
+        env.api
+            .call(
+                "POST",
+                &format!("/channels/{id}/members"),
+                Some(&ada.token),
+                Some(json!({"user_id": user.id})),
+            )
+            .await;
         users.push(user);
     }
     let heart = path("%E2%9D%A4");
     join_all(
         users
             .iter()
-            .map(|u| env.call("PUT", &heart, Some(&u.token), None)),
+            .map(|u| env.api.call("PUT", &heart, Some(&u.token), None)),
     )
     .await;
     let got = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{message}"),
@@ -546,15 +586,16 @@ async fn reactions_are_idempotent_per_user() {
 #[tokio::test]
 async fn read_markers_only_move_forward() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
-    let first = env.say(&ada, &id, "one").await;
-    let second = env.say(&ada, &id, "two").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
+    let first = env.api.say(&ada, &id, "one").await;
+    let second = env.api.say(&ada, &id, "two").await;
     let mut events = env.ctx.events.subscribe();
     let read = |message: &str| json!({"message_id": message});
 
     let marker = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/read"),
@@ -577,6 +618,7 @@ async fn read_markers_only_move_forward() {
     ));
 
     let back = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/read"),
@@ -595,9 +637,10 @@ async fn read_markers_only_move_forward() {
         "nothing pushed when it did not move"
     );
 
-    let elsewhere = env.group(&ada, &[], true).await;
-    let foreign = env.say(&ada, &elsewhere, "x").await;
+    let elsewhere = env.api.group(&ada, &[], true).await;
+    let foreign = env.api.say(&ada, &elsewhere, "x").await;
     let wrong = env
+        .api
         .call(
             "POST",
             &format!("/channels/{id}/read"),
@@ -607,14 +650,16 @@ async fn read_markers_only_move_forward() {
         .await;
     assert_eq!((wrong.status, wrong.code()), (404, "not_found"));
 
-    env.call(
-        "POST",
-        &format!("/channels/{id}/read"),
-        Some(&ada.token),
-        Some(read(&first)),
-    )
-    .await;
+    env.api
+        .call(
+            "POST",
+            &format!("/channels/{id}/read"),
+            Some(&ada.token),
+            Some(read(&first)),
+        )
+        .await;
     let receipts = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/read-receipts"),
@@ -646,8 +691,9 @@ async fn read_markers_only_move_forward() {
 #[tokio::test]
 async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let created = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -656,7 +702,7 @@ async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
         )
         .await;
     let id = created.body["id"].as_str().unwrap().to_string();
-    let first = env.say(&ada, &id, "hello").await;
+    let first = env.api.say(&ada, &id, "hello").await;
     let again = send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
     // A retry stores nothing new; it queues the original's job again, in case the first was
     // lost (the worker replies once per message however often the job comes).
@@ -678,10 +724,10 @@ async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
 #[tokio::test]
 async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let eve = env.register("Eve").await;
-    let id = env.group(&ada, &[], true).await;
-    let m = env.say(&ada, &id, "secret").await;
+    let ada = env.api.register("Ada").await;
+    let eve = env.api.register("Eve").await;
+    let id = env.api.group(&ada, &[], true).await;
+    let m = env.api.say(&ada, &id, "secret").await;
     let calls: Vec<(&str, String, Option<Value>)> = vec![
         (
             "POST",
@@ -716,7 +762,7 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
         ("GET", format!("/channels/{id}/read-receipts"), None),
     ];
     for (method, path, body) in calls {
-        let answer = env.call(method, &path, Some(&eve.token), body).await;
+        let answer = env.api.call(method, &path, Some(&eve.token), body).await;
         assert_eq!(
             (answer.status, answer.code()),
             (404, "not_found"),
@@ -728,6 +774,7 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
         );
     }
     let still = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages/{m}"),

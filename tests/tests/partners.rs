@@ -15,7 +15,8 @@ async fn send(
     if let Some(message) = message {
         body["message"] = json!(message);
     }
-    env.call("POST", "/partner-requests", Some(&from.token), Some(body))
+    env.api
+        .call("POST", "/partner-requests", Some(&from.token), Some(body))
         .await
 }
 
@@ -31,8 +32,8 @@ fn ids(page: &Value) -> Vec<String> {
 #[tokio::test]
 async fn sending_a_request_stores_it_and_queues_one_email_event() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let answer = send(&env, &ada, &bob.id, Some("  Let's work together  ")).await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let request = &answer.body;
@@ -60,16 +61,19 @@ async fn sending_a_request_stores_it_and_queues_one_email_event() {
     assert_eq!(event["recipient"], json!({"id": bob.id, "name": "Bob"}));
 
     let received = env
+        .api
         .call("GET", "/partner-requests/received", Some(&bob.token), None)
         .await;
     assert_eq!(received.status, 200);
     assert_eq!(received.body["items"][0], *request);
     assert_eq!(received.body["next_cursor"], Value::Null);
     let sent = env
+        .api
         .call("GET", "/partner-requests/sent", Some(&ada.token), None)
         .await;
     assert_eq!(sent.body["items"][0], *request);
     let none = env
+        .api
         .call("GET", "/partner-requests/received", Some(&ada.token), None)
         .await;
     assert_eq!(none.body["items"], json!([]));
@@ -78,14 +82,15 @@ async fn sending_a_request_stores_it_and_queues_one_email_event() {
 #[tokio::test]
 async fn request_errors() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
 
     let to_self = send(&env, &ada, &ada.id, None).await;
     assert_eq!((to_self.status, to_self.code()), (400, "validation_failed"));
     assert!(to_self.body["error"]["details"]["recipient_id"].is_string());
 
     let missing = env
+        .api
         .call(
             "POST",
             "/partner-requests",
@@ -95,6 +100,7 @@ async fn request_errors() {
         .await;
     assert_eq!(missing.code(), "validation_failed");
     let typed = env
+        .api
         .call(
             "POST",
             "/partner-requests",
@@ -122,6 +128,7 @@ async fn request_errors() {
     );
 
     let unauthenticated = env
+        .api
         .call(
             "POST",
             "/partner-requests",
@@ -142,12 +149,13 @@ async fn request_errors() {
 #[tokio::test]
 async fn accepting_makes_a_partnership_and_emails_the_sender() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.request_partner(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.request_partner(&ada, &bob).await;
     env.queued_messages().await; // the "created" event
 
     let answer = env
+        .api
         .call(
             "POST",
             &format!("/partner-requests/{id}/accept"),
@@ -177,6 +185,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
 
     for (user, other) in [(&ada, &bob), (&bob, &ada)] {
         let list = env
+            .api
             .call("GET", "/partnerships", Some(&user.token), None)
             .await;
         assert_eq!(list.status, 200);
@@ -195,6 +204,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     assert_eq!(again.body["error"]["message"], "you are already partners");
 
     let received = env
+        .api
         .call("GET", "/partner-requests/received", Some(&bob.token), None)
         .await;
     assert_eq!(
@@ -203,6 +213,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
         "default filter is pending"
     );
     let accepted = env
+        .api
         .call(
             "GET",
             "/partner-requests/received?status=accepted",
@@ -212,6 +223,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
         .await;
     assert_eq!(ids(&accepted.body), [id.as_str()]);
     let all = env
+        .api
         .call(
             "GET",
             "/partner-requests/sent?status=all",
@@ -225,26 +237,27 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
 #[tokio::test]
 async fn accept_and_reject_errors() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let eve = env.register("Eve").await;
-    let id = env.request_partner(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let eve = env.api.register("Eve").await;
+    let id = env.api.request_partner(&ada, &bob).await;
 
     for action in ["accept", "reject"] {
         let path = format!("/partner-requests/{id}/{action}");
-        let by_sender = env.call("POST", &path, Some(&ada.token), None).await;
+        let by_sender = env.api.call("POST", &path, Some(&ada.token), None).await;
         assert_eq!(
             (by_sender.status, by_sender.code()),
             (403, "forbidden"),
             "{action}"
         );
-        let by_stranger = env.call("POST", &path, Some(&eve.token), None).await;
+        let by_stranger = env.api.call("POST", &path, Some(&eve.token), None).await;
         assert_eq!(
             (by_stranger.status, by_stranger.code()),
             (404, "not_found"),
             "{action}"
         );
         let unknown = env
+            .api
             .call(
                 "POST",
                 &format!("/partner-requests/{}/{action}", UserId::generate()),
@@ -254,6 +267,7 @@ async fn accept_and_reject_errors() {
             .await;
         assert_eq!(unknown.status, 404);
         let garbage = env
+            .api
             .call(
                 "POST",
                 &format!("/partner-requests/x/{action}"),
@@ -265,6 +279,7 @@ async fn accept_and_reject_errors() {
     }
 
     let rejected = env
+        .api
         .call(
             "POST",
             &format!("/partner-requests/{id}/reject"),
@@ -277,6 +292,7 @@ async fn accept_and_reject_errors() {
     assert!(rejected.body.get("partnership").is_none());
     for action in ["accept", "reject"] {
         let late = env
+            .api
             .call(
                 "POST",
                 &format!("/partner-requests/{id}/{action}"),
@@ -291,6 +307,7 @@ async fn accept_and_reject_errors() {
         );
     }
     let partnerships = env
+        .api
         .call("GET", "/partnerships", Some(&bob.token), None)
         .await;
     assert_eq!(partnerships.body["items"], json!([]));
@@ -302,34 +319,37 @@ async fn accept_and_reject_errors() {
 #[tokio::test]
 async fn only_the_sender_cancels_a_pending_request() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let eve = env.register("Eve").await;
-    let id = env.request_partner(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let eve = env.api.register("Eve").await;
+    let id = env.api.request_partner(&ada, &bob).await;
     let path = format!("/partner-requests/{id}");
 
-    let by_recipient = env.call("DELETE", &path, Some(&bob.token), None).await;
+    let by_recipient = env.api.call("DELETE", &path, Some(&bob.token), None).await;
     assert_eq!(
         (by_recipient.status, by_recipient.code()),
         (403, "forbidden")
     );
     assert_eq!(
-        env.call("DELETE", &path, Some(&eve.token), None)
+        env.api
+            .call("DELETE", &path, Some(&eve.token), None)
             .await
             .status,
         404
     );
-    let cancelled = env.call("DELETE", &path, Some(&ada.token), None).await;
+    let cancelled = env.api.call("DELETE", &path, Some(&ada.token), None).await;
     assert_eq!(cancelled.status, 204);
     assert_eq!(cancelled.body, Value::Null);
-    let again = env.call("DELETE", &path, Some(&ada.token), None).await;
+    let again = env.api.call("DELETE", &path, Some(&ada.token), None).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
     let accept = env
+        .api
         .call("POST", &format!("{path}/accept"), Some(&bob.token), None)
         .await;
     assert_eq!(accept.status, 409);
 
     let sent = env
+        .api
         .call(
             "GET",
             "/partner-requests/sent?status=cancelled",
@@ -349,27 +369,28 @@ async fn only_the_sender_cancels_a_pending_request() {
 #[tokio::test]
 async fn request_lists_filter_and_page_newest_first() {
     let env = TestEnv::new().await;
-    let bob = env.register("Bob").await;
+    let bob = env.api.register("Bob").await;
     let mut senders = Vec::new();
     for i in 0..5 {
-        let sender = env.register(&format!("Sender{i}")).await;
-        let id = env.request_partner(&sender, &bob).await;
+        let sender = env.api.register(&format!("Sender{i}")).await;
+        let id = env.api.request_partner(&sender, &bob).await;
         senders.push((sender, id));
     }
     let (first_sender, first_id) = &senders[0];
-    env.call(
-        "POST",
-        &format!("/partner-requests/{first_id}/reject"),
-        Some(&bob.token),
-        None,
-    )
-    .await;
+    env.api
+        .call(
+            "POST",
+            &format!("/partner-requests/{first_id}/reject"),
+            Some(&bob.token),
+            None,
+        )
+        .await;
     let _ = first_sender;
 
     let mut seen = Vec::new();
     let mut path = "/partner-requests/received?limit=2".to_string();
     loop {
-        let page = env.call("GET", &path, Some(&bob.token), None).await;
+        let page = env.api.call("GET", &path, Some(&bob.token), None).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         seen.extend(ids(&page.body));
         match page.body["next_cursor"].as_str() {
@@ -382,6 +403,7 @@ async fn request_lists_filter_and_page_newest_first() {
     assert_eq!(seen, expected, "pending only, newest first");
 
     let all = env
+        .api
         .call(
             "GET",
             "/partner-requests/received?status=all&limit=100",
@@ -391,6 +413,7 @@ async fn request_lists_filter_and_page_newest_first() {
         .await;
     assert_eq!(ids(&all.body).len(), 5);
     let rejected = env
+        .api
         .call(
             "GET",
             "/partner-requests/received?status=rejected",
@@ -400,6 +423,7 @@ async fn request_lists_filter_and_page_newest_first() {
         .await;
     assert_eq!(ids(&rejected.body), [first_id.as_str()]);
     let bad = env
+        .api
         .call(
             "GET",
             "/partner-requests/received?status=maybe",
@@ -410,6 +434,7 @@ async fn request_lists_filter_and_page_newest_first() {
     assert_eq!((bad.status, bad.code()), (400, "bad_request"));
 
     let first = env
+        .api
         .call(
             "GET",
             "/partner-requests/received?limit=1",
@@ -419,6 +444,7 @@ async fn request_lists_filter_and_page_newest_first() {
         .await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let reused = env
+        .api
         .call(
             "GET",
             &format!("/partner-requests/received?status=all&cursor={cursor}"),
@@ -432,6 +458,7 @@ async fn request_lists_filter_and_page_newest_first() {
         "a cursor is bound to its filter"
     );
     let other_user = env
+        .api
         .call(
             "GET",
             &format!("/partner-requests/received?cursor={cursor}"),
@@ -445,25 +472,28 @@ async fn request_lists_filter_and_page_newest_first() {
 #[tokio::test]
 async fn partnerships_show_current_names_and_can_be_ended() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let cy = env.register("Cy").await;
-    env.make_partners(&ada, &bob).await;
-    env.make_partners(&cy, &ada).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let cy = env.api.register("Cy").await;
+    env.api.make_partners(&ada, &bob).await;
+    env.api.make_partners(&cy, &ada).await;
 
-    env.call(
-        "PATCH",
-        "/me",
-        Some(&bob.token),
-        Some(json!({"name": "Robert"})),
-    )
-    .await;
+    env.api
+        .call(
+            "PATCH",
+            "/me",
+            Some(&bob.token),
+            Some(json!({"name": "Robert"})),
+        )
+        .await;
     let list = env
+        .api
         .call("GET", "/partnerships?limit=1", Some(&ada.token), None)
         .await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     let cursor = list.body["next_cursor"].as_str().unwrap().to_string();
     let rest = env
+        .api
         .call(
             "GET",
             &format!("/partnerships?limit=1&cursor={cursor}"),
@@ -485,21 +515,24 @@ async fn partnerships_show_current_names_and_can_be_ended() {
     assert_eq!(names, ["Cy", "Robert"]);
 
     assert_eq!(
-        env.call(
-            "DELETE",
-            &format!("/partnerships/{}", bob.id),
-            Some(&ada.token),
-            None
-        )
-        .await
-        .status,
+        env.api
+            .call(
+                "DELETE",
+                &format!("/partnerships/{}", bob.id),
+                Some(&ada.token),
+                None
+            )
+            .await
+            .status,
         204
     );
     let after = env
+        .api
         .call("GET", "/partnerships", Some(&bob.token), None)
         .await;
     assert_eq!(after.body["items"], json!([]), "ended for both sides");
     let again = env
+        .api
         .call(
             "DELETE",
             &format!("/partnerships/{}", bob.id),
@@ -509,6 +542,7 @@ async fn partnerships_show_current_names_and_can_be_ended() {
         .await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
     let stranger = env
+        .api
         .call(
             "DELETE",
             &format!("/partnerships/{}", UserId::generate()),
@@ -527,19 +561,21 @@ async fn partnerships_show_current_names_and_can_be_ended() {
 #[tokio::test]
 async fn deleted_accounts_vanish_from_partnerships_and_cannot_be_accepted() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let cy = env.register("Cy").await;
-    env.make_partners(&ada, &bob).await;
-    let pending = env.request_partner(&cy, &ada).await;
-    env.call("DELETE", "/me", Some(&bob.token), None).await;
-    env.call("DELETE", "/me", Some(&cy.token), None).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let cy = env.api.register("Cy").await;
+    env.api.make_partners(&ada, &bob).await;
+    let pending = env.api.request_partner(&cy, &ada).await;
+    env.api.call("DELETE", "/me", Some(&bob.token), None).await;
+    env.api.call("DELETE", "/me", Some(&cy.token), None).await;
 
     let list = env
+        .api
         .call("GET", "/partnerships", Some(&ada.token), None)
         .await;
     assert_eq!(list.body["items"], json!([]));
     let accept = env
+        .api
         .call(
             "POST",
             &format!("/partner-requests/{pending}/accept"),

@@ -11,16 +11,16 @@ use serde_json::{json, Value};
 async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
     let env = TestEnv::new().await;
     for round in 0..5 {
-        let ada = env.register("Ada").await;
-        let bob = env.register("Bob").await;
+        let ada = env.api.register("Ada").await;
+        let bob = env.api.register("Bob").await;
         let (a, b) = tokio::join!(
-            env.call(
+            env.api.call(
                 "POST",
                 "/partner-requests",
                 Some(&ada.token),
                 Some(json!({"recipient_id": bob.id}))
             ),
-            env.call(
+            env.api.call(
                 "POST",
                 "/partner-requests",
                 Some(&bob.token),
@@ -37,6 +37,7 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
             b.body
         );
         let pending = env
+            .api
             .call("GET", "/partner-requests/received", Some(&ada.token), None)
             .await
             .body["items"]
@@ -44,6 +45,7 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
             .unwrap()
             .len()
             + env
+                .api
                 .call("GET", "/partner-requests/received", Some(&bob.token), None)
                 .await
                 .body["items"]
@@ -63,14 +65,15 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.request_partner(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.request_partner(&ada, &bob).await;
     TestEnv::settle().await;
     env.queued_messages().await; // the "created" event
 
     let path = format!("/partner-requests/{id}/accept");
-    let answers = join_all((0..20).map(|_| env.call("POST", &path, Some(&bob.token), None))).await;
+    let answers =
+        join_all((0..20).map(|_| env.api.call("POST", &path, Some(&bob.token), None))).await;
     let ok = answers.iter().filter(|a| a.status == 200).count();
     let conflicts = answers
         .iter()
@@ -85,6 +88,7 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
 
     for user in [&ada, &bob] {
         let list = env
+            .api
             .call("GET", "/partnerships", Some(&user.token), None)
             .await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
@@ -98,9 +102,9 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn accept_and_reject_racing_have_one_winner() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.request_partner(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.request_partner(&ada, &bob).await;
     let calls = (0..10).map(|i| {
         let path = if i % 2 == 0 {
             format!("/partner-requests/{id}/accept")
@@ -109,7 +113,7 @@ async fn accept_and_reject_racing_have_one_winner() {
         };
         let env = &env;
         let token = bob.token.clone();
-        async move { env.call("POST", &path, Some(&token), None).await }
+        async move { env.api.call("POST", &path, Some(&token), None).await }
     });
     let answers = join_all(calls).await;
     let winners: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
@@ -117,6 +121,7 @@ async fn accept_and_reject_racing_have_one_winner() {
     assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
     let status = winners[0].body["status"].as_str().unwrap();
     let sent = env
+        .api
         .call(
             "GET",
             "/partner-requests/sent?status=all",
@@ -129,6 +134,7 @@ async fn accept_and_reject_racing_have_one_winner() {
         "both copies agree with the winner"
     );
     let partners = env
+        .api
         .call("GET", "/partnerships", Some(&ada.token), None)
         .await
         .body["items"]
@@ -143,7 +149,7 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     let env = TestEnv::new().await;
     let email = format!("{}@example.com", integration_tests::unique("same"));
     let answers = join_all((0..8).map(|i| {
-        env.call(
+        env.api.call(
             "POST",
             "/auth/register",
             None,
@@ -159,11 +165,11 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_identical_sends_store_one_message() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
     let body = json!({"body": "once", "client_id": "retry-me"});
-    let answers = join_all((0..50).map(|_| env.send_message(&ada, &id, body.clone()))).await;
+    let answers = join_all((0..50).map(|_| env.api.send_message(&ada, &id, body.clone()))).await;
     let created = answers.iter().filter(|a| a.status == 201).count();
     let repeated = answers.iter().filter(|a| a.status == 200).count();
     assert_eq!(
@@ -178,6 +184,7 @@ async fn fifty_identical_sends_store_one_message() {
         "all answer the original"
     );
     let history = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages"),
@@ -190,40 +197,48 @@ async fn fifty_identical_sends_store_one_message() {
 
     // A retry after the message was deleted does not bring its body back.
     let doomed = env
+        .api
         .send_message(&ada, &id, json!({"body": "oops", "client_id": "doomed"}))
         .await;
-    env.call(
-        "DELETE",
-        &format!(
-            "/channels/{id}/messages/{}",
-            doomed.body["id"].as_str().unwrap()
-        ),
-        Some(&ada.token),
-        None,
-    )
-    .await;
+    env.api
+        .call(
+            "DELETE",
+            &format!(
+                "/channels/{id}/messages/{}",
+                doomed.body["id"].as_str().unwrap()
+            ),
+            Some(&ada.token),
+            None,
+        )
+        .await;
     let retry = env
+        .api
         .send_message(&ada, &id, json!({"body": "oops", "client_id": "doomed"}))
         .await;
     assert_eq!((retry.status, retry.code()), (409, "conflict"));
     assert!(!retry.body.to_string().contains("oops"));
 
     // The key is (sender, channel, client_id): another sender's same client_id is a new message.
-    assert_eq!(env.send_message(&bob, &id, body.clone()).await.status, 201);
-    assert_eq!(env.send_message(&ada, &id, body).await.status, 200);
+    assert_eq!(
+        env.api.send_message(&bob, &id, body.clone()).await.status,
+        201
+    );
+    assert_eq!(env.api.send_message(&ada, &id, body).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_joins_add_each_member_once() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let public = env.group(&ada, &[], false).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let public = env.api.group(&ada, &[], false).await;
     let path = format!("/channels/{public}/join");
-    let answers = join_all((0..10).map(|_| env.call("POST", &path, Some(&bob.token), None))).await;
+    let answers =
+        join_all((0..10).map(|_| env.api.call("POST", &path, Some(&bob.token), None))).await;
     assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1);
     assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
     let channel = env
+        .api
         .call(
             "GET",
             &format!("/channels/{public}"),
@@ -237,14 +252,14 @@ async fn concurrent_joins_add_each_member_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reactions_keep_every_user_once_per_emoji() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let mut people = vec![ada.clone()];
     for i in 0..7 {
-        people.push(env.register(&format!("Reactor {i}")).await);
+        people.push(env.api.register(&format!("Reactor {i}")).await);
     }
     let members: Vec<_> = people[1..].iter().collect();
-    let id = env.group(&ada, &members, true).await;
-    let message = env.say(&ada, &id, "react to me").await;
+    let id = env.api.group(&ada, &members, true).await;
+    let message = env.api.say(&ada, &id, "react to me").await;
     let path = |emoji: &str| format!("/channels/{id}/messages/{message}/reactions/{emoji}");
     let env = &env;
     let (thumbs, party) = ("%F0%9F%91%8D", "%F0%9F%8E%89"); // 👍 🎉
@@ -255,13 +270,14 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
             .into_iter()
             .map(|emoji| {
                 let path = path(emoji);
-                async move { env.call("PUT", &path, Some(&user.token), None).await }
+                async move { env.api.call("PUT", &path, Some(&user.token), None).await }
             })
             .collect::<Vec<_>>()
     });
     let answers = join_all(adds).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
     let message_now = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?limit=1"),
@@ -282,12 +298,13 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
     let heart = "%E2%9D%A4";
     let changes = people.iter().flat_map(|user| {
         [("DELETE", path(thumbs)), ("PUT", path(heart))].map(|(method, path)| async move {
-            env.call(method, &path, Some(&user.token), None).await
+            env.api.call(method, &path, Some(&user.token), None).await
         })
     });
     let answers = join_all(changes).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
     let after = env
+        .api
         .call(
             "GET",
             &format!("/channels/{id}/messages?limit=1"),
@@ -304,14 +321,15 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_read_markers_end_at_the_newest_message() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    let id = env.group(&ada, &[&bob], true).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    let id = env.api.group(&ada, &[&bob], true).await;
     for round in 0..3 {
         let mut messages = Vec::new();
         for i in 0..10 {
             messages.push(
-                env.say(&ada, &id, &format!("round {round} message {i}"))
+                env.api
+                    .say(&ada, &id, &format!("round {round} message {i}"))
                     .await,
             );
         }
@@ -319,7 +337,7 @@ async fn concurrent_read_markers_end_at_the_newest_message() {
         // Every marker at once, newest first so a late older one would be a regression.
         let path = format!("/channels/{id}/read");
         let marks = messages.iter().rev().map(|message| {
-            env.call(
+            env.api.call(
                 "POST",
                 &path,
                 Some(&bob.token),
@@ -329,6 +347,7 @@ async fn concurrent_read_markers_end_at_the_newest_message() {
         let answers = join_all(marks).await;
         assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
         let receipts = env
+            .api
             .call(
                 "GET",
                 &format!("/channels/{id}/read-receipts"),
@@ -354,20 +373,20 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
     use shared::domain::MAX_GROUP_MEMBERS;
 
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
-    let id = env.group(&ada, &[], false).await;
+    let ada = env.api.register("Ada").await;
+    let id = env.api.group(&ada, &[], false).await;
     let free = 4;
     env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1 - free)
         .await;
     let mut joiners = Vec::new();
     for i in 0..12 {
-        joiners.push(env.register(&format!("Joiner {i}")).await);
+        joiners.push(env.api.register(&format!("Joiner {i}")).await);
     }
     let path = format!("/channels/{id}/join");
     let answers = join_all(
         joiners
             .iter()
-            .map(|user| env.call("POST", &path, Some(&user.token), None)),
+            .map(|user| env.api.call("POST", &path, Some(&user.token), None)),
     )
     .await;
     let joined = answers.iter().filter(|a| a.status == 200).count();
@@ -382,6 +401,7 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
         answers.iter().map(|a| a.status).collect::<Vec<_>>()
     );
     let channel = env
+        .api
         .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)
         .await;
     assert_eq!(channel.body["member_count"], MAX_GROUP_MEMBERS);

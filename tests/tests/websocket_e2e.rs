@@ -17,13 +17,15 @@ const QUIET: Duration = Duration::from_millis(400);
 async fn group(stack: &Stack, owner: &TestUser, members: &[&TestUser]) -> String {
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     let (status, channel) = stack
-        .rest(
+        .api
+        .call_as(
+            owner,
             "POST",
             "/channels",
-            owner,
             Some(json!({"name": "crew", "member_ids": ids})),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201, "{channel}");
     channel["id"].as_str().unwrap().to_string()
 }
@@ -35,25 +37,27 @@ fn id_is(id: &Value) -> impl Fn(&Value) -> bool + '_ {
 #[tokio::test]
 async fn every_device_of_every_member_gets_every_event() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
-    let bob = stack.env.register("Bob").await;
+    let ada = stack.env.api.register("Ada").await;
+    let bob = stack.env.api.register("Bob").await;
     let channel = group(&stack, &ada, &[&bob]).await;
     let mut ada1 = stack.socket(&ada).await;
     let mut ada2 = stack.socket(&ada).await;
     let mut bob1 = stack.socket(&bob).await;
     let mut bob2 = stack.socket(&bob).await;
-    let outsider = stack.env.register("Outsider").await;
+    let outsider = stack.env.api.register("Outsider").await;
     let mut outsider_socket = stack.socket(&outsider).await;
 
     // A REST send reaches all four sockets.
     let (status, sent) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             &format!("/channels/{channel}/messages"),
-            &ada,
             Some(json!({"body": "hello over REST"})),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201);
     for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
         let event = socket.expect("message.created", id_is(&sent["id"])).await;
@@ -106,25 +110,29 @@ async fn every_device_of_every_member_gets_every_event() {
         assert_eq!(receipt["channel_id"], channel.as_str());
     }
     let (_, receipts) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "GET",
             &format!("/channels/{channel}/read-receipts"),
-            &ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(receipts["items"][0]["last_read_message_id"], message_id);
 
     // A member added over REST: everyone hears `member.joined`.
-    let cy = stack.env.register("Cy").await;
+    let cy = stack.env.api.register("Cy").await;
     let (status, _) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             &format!("/channels/{channel}/members"),
-            &ada,
             Some(json!({"user_id": cy.id})),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 200);
     for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
         let joined = socket.expect("member.joined", |_| true).await;
@@ -137,16 +145,20 @@ async fn every_device_of_every_member_gets_every_event() {
         sent["id"].as_str().unwrap()
     );
     stack
-        .rest("PATCH", &path, &ada, Some(json!({"body": "edited"})))
-        .await;
+        .api
+        .call_as(&ada, "PATCH", &path, Some(json!({"body": "edited"})))
+        .await
+        .parts();
     let updated = bob1.expect("message.updated", id_is(&sent["id"])).await;
     assert_eq!(updated["message"]["body"], "edited");
     stack
-        .rest("PUT", &format!("{path}/reactions/👍"), &bob, None)
-        .await;
+        .api
+        .call_as(&bob, "PUT", &format!("{path}/reactions/👍"), None)
+        .await
+        .parts();
     let reaction = ada2.expect("reaction.updated", |_| true).await;
     assert_eq!(reaction["reactions"]["👍"], json!([bob.id]));
-    stack.rest("DELETE", &path, &ada, None).await;
+    stack.api.call_as(&ada, "DELETE", &path, None).await.parts();
     let deleted = bob2.expect("message.deleted", |_| true).await;
     assert_eq!(deleted["message_id"], sent["id"]);
 
@@ -159,8 +171,10 @@ async fn every_device_of_every_member_gets_every_event() {
 
     // Leaving: the others and the leaver's own devices hear `member.left`.
     let (status, _) = stack
-        .rest("POST", &format!("/channels/{channel}/leave"), &bob, None)
-        .await;
+        .api
+        .call_as(&bob, "POST", &format!("/channels/{channel}/leave"), None)
+        .await
+        .parts();
     assert_eq!(status, 204);
     for socket in [&mut ada1, &mut bob2] {
         let left = socket.expect("member.left", |_| true).await;
@@ -171,21 +185,23 @@ async fn every_device_of_every_member_gets_every_event() {
 #[tokio::test]
 async fn partner_requests_and_answers_arrive_as_events() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
-    let bob = stack.env.register("Bob").await;
-    let cy = stack.env.register("Cy").await;
+    let ada = stack.env.api.register("Ada").await;
+    let bob = stack.env.api.register("Bob").await;
+    let cy = stack.env.api.register("Cy").await;
     let mut ada_socket = stack.socket(&ada).await;
     let mut bob_socket = stack.socket(&bob).await;
     let mut cy_socket = stack.socket(&cy).await;
 
     let (status, request) = stack
-        .rest(
+        .api
+        .call_as(
+            &bob,
             "POST",
             "/partner-requests",
-            &bob,
             Some(json!({"recipient_id": ada.id, "message": "hi Ada"})),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201);
     let received = ada_socket
         .expect("partner_request.received", |_| true)
@@ -194,16 +210,18 @@ async fn partner_requests_and_answers_arrive_as_events() {
     assert_eq!(received["request"]["sender"]["name"], "Bob");
 
     let (status, _) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             &format!(
                 "/partner-requests/{}/accept",
                 request["id"].as_str().unwrap()
             ),
-            &ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 200);
     let accepted = bob_socket
         .expect("partner_request.accepted", |_| true)
@@ -219,27 +237,31 @@ async fn partner_requests_and_answers_arrive_as_events() {
     assert_eq!(pair, expected);
 
     let (_, request) = stack
-        .rest(
+        .api
+        .call_as(
+            &cy,
             "POST",
             "/partner-requests",
-            &cy,
             Some(json!({"recipient_id": ada.id})),
         )
-        .await;
+        .await
+        .parts();
     ada_socket
         .expect("partner_request.received", |_| true)
         .await;
     let (status, _) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             &format!(
                 "/partner-requests/{}/reject",
                 request["id"].as_str().unwrap()
             ),
-            &ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 200);
     let rejected = cy_socket.expect("partner_request.rejected", |_| true).await;
     assert_eq!(rejected["request"]["status"], "rejected");
@@ -248,11 +270,15 @@ async fn partner_requests_and_answers_arrive_as_events() {
 #[tokio::test]
 async fn presence_flips_with_the_first_connection_and_the_last() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
-    let bob = stack.env.register("Bob").await;
-    stack.env.make_partners(&ada, &bob).await;
+    let ada = stack.env.api.register("Ada").await;
+    let bob = stack.env.api.register("Bob").await;
+    stack.env.api.make_partners(&ada, &bob).await;
     let presence_path = format!("/users/{}/presence", bob.id);
-    let (_, before) = stack.rest("GET", &presence_path, &ada, None).await;
+    let (_, before) = stack
+        .api
+        .call_as(&ada, "GET", &presence_path, None)
+        .await
+        .parts();
     assert_eq!(
         before,
         json!({"user_id": bob.id, "online": false, "last_seen": null})
@@ -266,9 +292,17 @@ async fn presence_flips_with_the_first_connection_and_the_last() {
     assert!(online["last_seen"].is_string());
     let bob2 = stack.socket(&bob).await;
     watcher.expect_none("presence", QUIET, is_bob).await;
-    let (_, now) = stack.rest("GET", &presence_path, &ada, None).await;
+    let (_, now) = stack
+        .api
+        .call_as(&ada, "GET", &presence_path, None)
+        .await
+        .parts();
     assert_eq!(now["online"], true);
-    let (_, contacts) = stack.rest("GET", "/presence/online", &ada, None).await;
+    let (_, contacts) = stack
+        .api
+        .call_as(&ada, "GET", "/presence/online", None)
+        .await
+        .parts();
     assert_eq!(contacts["items"][0]["user_id"], bob.id.as_str());
 
     bob1.close().await;
@@ -276,10 +310,18 @@ async fn presence_flips_with_the_first_connection_and_the_last() {
     bob2.close().await;
     let offline = watcher.expect("presence", is_bob).await;
     assert_eq!(offline["online"], false);
-    let (_, after) = stack.rest("GET", &presence_path, &ada, None).await;
+    let (_, after) = stack
+        .api
+        .call_as(&ada, "GET", &presence_path, None)
+        .await
+        .parts();
     assert_eq!(after["online"], false);
     assert!(after["last_seen"].is_string());
-    let (_, contacts) = stack.rest("GET", "/presence/online", &ada, None).await;
+    let (_, contacts) = stack
+        .api
+        .call_as(&ada, "GET", "/presence/online", None)
+        .await
+        .parts();
     assert_eq!(contacts["items"], json!([]));
 }
 
@@ -290,8 +332,8 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         ..Default::default()
     })
     .await;
-    let ada = stack.env.register("Ada").await;
-    let bob = stack.env.register("Bob").await;
+    let ada = stack.env.api.register("Ada").await;
+    let bob = stack.env.api.register("Bob").await;
     let channel = group(&stack, &ada, &[&bob]).await;
     let mut ada_socket = stack.socket(&ada).await;
     let bob_socket = stack.socket(&bob).await;
@@ -320,8 +362,10 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         async move {
             let path = format!("/channels/{channel}/messages");
             let (status, _) = stack
-                .rest("POST", &path, ada, Some(json!({"body": body})))
-                .await;
+                .api
+                .call_as(ada, "POST", &path, Some(json!({"body": body})))
+                .await
+                .parts();
             assert_eq!(status, 201);
         }
     };
@@ -362,15 +406,17 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         .unwrap();
     assert!(stored.is_empty(), "the gone connection was deleted");
     let (_, presence) = stack
-        .rest("GET", &format!("/users/{}/presence", bob.id), &ada, None)
-        .await;
+        .api
+        .call_as(&ada, "GET", &format!("/users/{}/presence", bob.id), None)
+        .await
+        .parts();
     assert_eq!(presence["online"], false);
 }
 
 #[tokio::test]
 async fn bad_tokens_are_refused_at_the_handshake() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
+    let ada = stack.env.api.register("Ada").await;
     assert_eq!(Socket::connect(&stack.ws, None).await.err(), Some(401));
     assert_eq!(
         Socket::connect(&stack.ws, Some("not-a-jwt")).await.err(),
@@ -382,7 +428,7 @@ async fn bad_tokens_are_refused_at_the_handshake() {
         Some(401)
     );
     // A deleted account's token no longer connects.
-    let (status, _) = stack.rest("DELETE", "/me", &ada, None).await;
+    let (status, _) = stack.api.call_as(&ada, "DELETE", "/me", None).await.parts();
     assert_eq!(status, 204);
     assert_eq!(
         Socket::connect(&stack.ws, Some(&ada.token)).await.err(),
@@ -403,8 +449,8 @@ async fn bad_tokens_are_refused_at_the_handshake() {
 #[tokio::test]
 async fn bad_frames_get_an_error_and_the_socket_stays_open() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
-    let outsider = stack.env.register("Eve").await;
+    let ada = stack.env.api.register("Ada").await;
+    let outsider = stack.env.api.register("Eve").await;
     let channel = group(&stack, &ada, &[]).await;
     let mut socket = stack.socket(&ada).await;
 
@@ -457,15 +503,17 @@ async fn bad_frames_get_an_error_and_the_socket_stays_open() {
     let second = socket.expect("ack", |_| true).await;
     assert_eq!(first["message"]["id"], second["message"]["id"]);
     let (_, history) = stack
-        .rest("GET", &format!("/channels/{channel}/messages"), &ada, None)
-        .await;
+        .api
+        .call_as(&ada, "GET", &format!("/channels/{channel}/messages"), None)
+        .await
+        .parts();
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn the_management_api_describes_posts_to_and_closes_connections() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
+    let ada = stack.env.api.register("Ada").await;
     let mut socket = stack.socket(&ada).await;
     let id = UserId::parse(&ada.id).unwrap();
     let connections = stack
@@ -546,7 +594,7 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
 #[tokio::test]
 async fn a_profile_written_before_connections_were_kept_on_it_still_connects() {
     let stack = Stack::start().await;
-    let ada = stack.env.register("Ada").await;
+    let ada = stack.env.api.register("Ada").await;
     // Such a profile has no `connections` map (the one place a test names a key format).
     stack
         .env

@@ -94,10 +94,11 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     let env = TestEnv::new().await;
     let worker = email_worker(&env).await;
     let source = source(&env.queue_url, "email-worker");
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
 
     let request = env
+        .api
         .call(
             "POST",
             "/partner-requests",
@@ -137,6 +138,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     // Acceptance mails the sender, naming the recipient.
     let id = request.body["id"].as_str().unwrap();
     let accepted = env
+        .api
         .call(
             "POST",
             &format!("/partner-requests/{id}/accept"),
@@ -196,15 +198,16 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
         .unwrap()
         .queue_url
         .unwrap();
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    env.call(
-        "POST",
-        "/partner-requests",
-        Some(&bob.token),
-        Some(json!({"recipient_id": ada.id})),
-    )
-    .await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    env.api
+        .call(
+            "POST",
+            "/partner-requests",
+            Some(&bob.token),
+            Some(json!({"recipient_id": ada.id})),
+        )
+        .await;
     let good = env.queued_messages().await.remove(0);
     for body in ["this is not an email event".to_string(), good.to_string()] {
         env.sqs
@@ -295,13 +298,15 @@ async fn assistant_stack() -> Stack {
 
 async fn assistant_channel(stack: &Stack, user: &TestUser) -> String {
     let (status, channel) = stack
-        .rest(
+        .api
+        .call_as(
+            user,
             "POST",
             "/channels",
-            user,
             Some(json!({"name": "helper", "kind": "assistant"})),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201, "{channel}");
     channel["id"].as_str().unwrap().to_string()
 }
@@ -309,7 +314,7 @@ async fn assistant_channel(stack: &Stack, user: &TestUser) -> String {
 #[tokio::test]
 async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
     let stack = assistant_stack().await;
-    let ada = stack.env.register("Ada").await;
+    let ada = stack.env.api.register("Ada").await;
     let channel = assistant_channel(&stack, &ada).await;
     let mut socket = stack.socket(&ada).await;
 
@@ -321,13 +326,15 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
         ("The launch is on Friday", "Noted"),
     ] {
         let (status, sent) = stack
-            .rest(
+            .api
+            .call_as(
+                &ada,
                 "POST",
                 &format!("/channels/{channel}/messages"),
-                &ada,
                 Some(json!({"body": text})),
             )
-            .await;
+            .await
+            .parts();
         assert_eq!(status, 201);
         socket
             .expect("message.created", |f| f["message"]["id"] == sent["id"])
@@ -355,13 +362,15 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
     // One reply per user message in the stored history.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, history) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "GET",
             &format!("/channels/{channel}/messages?limit=100"),
-            &ada,
             None,
         )
-        .await;
+        .await
+        .parts();
     let items = history["items"].as_array().unwrap();
     let count = |role: &str| items.iter().filter(|m| m["role"] == role).count();
     assert_eq!((count("user"), count("assistant")), (6, 6));
@@ -370,8 +379,9 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
 #[tokio::test]
 async fn a_reply_job_run_twice_at_once_replies_once() {
     let env = TestEnv::new().await;
-    let ada = env.register("Ada").await;
+    let ada = env.api.register("Ada").await;
     let channel = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -380,13 +390,14 @@ async fn a_reply_job_run_twice_at_once_replies_once() {
         )
         .await;
     let channel = channel.body["id"].as_str().unwrap().to_string();
-    env.call(
-        "POST",
-        &format!("/channels/{channel}/messages"),
-        Some(&ada.token),
-        Some(json!({"body": "hello"})),
-    )
-    .await;
+    env.api
+        .call(
+            "POST",
+            &format!("/channels/{channel}/messages"),
+            Some(&ada.token),
+            Some(json!({"body": "hello"})),
+        )
+        .await;
     let job: shared::queue::AssistantJob =
         serde_json::from_value(env.queued_assistant_jobs().await.remove(0)).unwrap();
     let engine = Assistant::Rules(Default::default());
@@ -401,6 +412,7 @@ async fn a_reply_job_run_twice_at_once_replies_once() {
     assert_eq!(replied, 1, "{runs:?}");
     assert!(runs.iter().all(|r| r.is_ok()), "{runs:?}");
     let history = env
+        .api
         .call(
             "GET",
             &format!("/channels/{channel}/messages"),
@@ -474,9 +486,10 @@ async fn deleting_a_channel_purges_its_items() {
         ctx: env.ctx.clone(),
         budget: Duration::from_millis(1),
     }));
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
     let channel = env
+        .api
         .call(
             "POST",
             "/channels",
@@ -486,16 +499,18 @@ async fn deleting_a_channel_purges_its_items() {
         .await;
     let channel = channel.body["id"].as_str().unwrap().to_string();
     for i in 0..150 {
-        env.call(
-            "POST",
-            &format!("/channels/{channel}/messages"),
-            Some(&ada.token),
-            Some(json!({"body": format!("message {i}"), "client_id": format!("c{i}")})),
-        )
-        .await;
+        env.api
+            .call(
+                "POST",
+                &format!("/channels/{channel}/messages"),
+                Some(&ada.token),
+                Some(json!({"body": format!("message {i}"), "client_id": format!("c{i}")})),
+            )
+            .await;
     }
     assert!(items_under(&env, &format!("CHAN#{channel}")).await > 300);
     let deleted = env
+        .api
         .call(
             "DELETE",
             &format!("/channels/{channel}"),
@@ -510,7 +525,10 @@ async fn deleting_a_channel_purges_its_items() {
     let runs = run_until_empty(&env, &source, &worker).await;
     assert!(runs > 1, "the job resumed {runs} times");
     assert_eq!(items_under(&env, &format!("CHAN#{channel}")).await, 0);
-    let listed = env.call("GET", "/channels", Some(&bob.token), None).await;
+    let listed = env
+        .api
+        .call("GET", "/channels", Some(&bob.token), None)
+        .await;
     assert_eq!(listed.body["items"], json!([]));
 }
 
@@ -522,17 +540,19 @@ async fn deleting_an_account_cleans_up_after_it() {
         ctx: env.ctx.clone(),
         budget: MaintenanceWorker::BUDGET,
     }));
-    let ada = env.register("Ada").await;
-    let bob = env.register("Bob").await;
-    env.make_partners(&ada, &bob).await;
+    let ada = env.api.register("Ada").await;
+    let bob = env.api.register("Bob").await;
+    env.api.make_partners(&ada, &bob).await;
     let (_, channel) = stack
-        .rest(
+        .api
+        .call_as(
+            &ada,
             "POST",
             "/channels",
-            &ada,
             Some(json!({"name": "crew", "member_ids": [bob.id]})),
         )
-        .await;
+        .await
+        .parts();
     let channel = channel["id"].as_str().unwrap().to_string();
     let mut bob_socket = stack.socket(&bob).await;
     let mut ada_socket = stack.socket(&ada).await;
@@ -545,7 +565,7 @@ async fn deleting_an_account_cleans_up_after_it() {
         .unwrap();
     assert_eq!(bob_connections.len(), 1);
 
-    let (status, _) = stack.rest("DELETE", "/me", &bob, None).await;
+    let (status, _) = stack.api.call_as(&bob, "DELETE", "/me", None).await.parts();
     assert_eq!(status, 204);
     let source = source(&env.maintenance_queue_url, "maintenance-worker");
     assert_eq!(run_until_empty(env, &source, &worker).await, 1);
@@ -557,8 +577,10 @@ async fn deleting_an_account_cleans_up_after_it() {
         "the deleted account's socket was closed"
     );
     let (_, view) = stack
-        .rest("GET", &format!("/channels/{channel}"), &ada, None)
-        .await;
+        .api
+        .call_as(&ada, "GET", &format!("/channels/{channel}"), None)
+        .await
+        .parts();
     let members: Vec<&str> = view["members"]
         .as_array()
         .unwrap()
@@ -567,7 +589,11 @@ async fn deleting_an_account_cleans_up_after_it() {
         .collect();
     assert_eq!(members, [ada.id.as_str()]);
     assert_eq!(view["member_count"], 1);
-    let (_, partners) = stack.rest("GET", "/partnerships", &ada, None).await;
+    let (_, partners) = stack
+        .api
+        .call_as(&ada, "GET", "/partnerships", None)
+        .await
+        .parts();
     assert_eq!(partners["items"], json!([]));
     assert_eq!(items_under(env, &format!("USER#{}", bob.id)).await, 0);
     for (_, id) in bob_connections {
