@@ -116,12 +116,7 @@ async fn run() {
     // Assistant: one channel, one job per stored user message.
     let channel = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "bench", "kind": "assistant"})),
-        )
+        .create_channel(&ada, json!({"name": "bench", "kind": "assistant"}))
         .await
         .body["id"]
         .as_str()
@@ -129,11 +124,10 @@ async fn run() {
         .to_string();
     for i in 0..REPLIES {
         env.api
-            .call(
-                "POST",
+            .post(
+                &ada,
                 &format!("/channels/{channel}/messages"),
-                Some(&ada.token),
-                Some(json!({"body": format!("question {i}?")})),
+                json!({"body": format!("question {i}?")}),
             )
             .await;
     }
@@ -154,12 +148,7 @@ async fn run() {
     for i in 0..PURGES {
         let id = env
             .api
-            .call(
-                "POST",
-                "/channels",
-                Some(&ada.token),
-                Some(json!({"name": format!("purge {i}")})),
-            )
+            .create_channel(&ada, json!({"name": format!("purge {i}")}))
             .await
             .body["id"]
             .as_str()
@@ -167,17 +156,14 @@ async fn run() {
             .to_string();
         for n in 0..MESSAGES_PER_PURGED_CHANNEL {
             env.api
-                .call(
-                    "POST",
+                .post(
+                    &ada,
                     &format!("/channels/{id}/messages"),
-                    Some(&ada.token),
-                    Some(json!({"body": format!("m{n}")})),
+                    json!({"body": format!("m{n}")}),
                 )
                 .await;
         }
-        env.api
-            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
-            .await;
+        env.api.delete_channel(&ada, &id).await;
         let channel_id = shared::domain::ChannelId::parse(&id).expect("id");
         jobs.push(
             serde_json::to_string(&MaintenanceJob::purge_channel(&channel_id)).expect("JSON"),
@@ -210,12 +196,7 @@ async fn run() {
     let user = stack.env.api.register("Cy").await;
     let (_, channel) = stack
         .api
-        .call_as(
-            &user,
-            "POST",
-            "/channels",
-            Some(json!({"name": "latency", "kind": "assistant"})),
-        )
+        .create_channel(&user, json!({"name": "latency", "kind": "assistant"}))
         .await
         .parts();
     let channel = channel["id"].as_str().expect("id").to_string();
@@ -225,11 +206,10 @@ async fn run() {
         let started = Instant::now();
         let (status, _) = stack
             .api
-            .call_as(
+            .post(
                 &user,
-                "POST",
                 &format!("/channels/{channel}/messages"),
-                Some(json!({"body": format!("hello {i}")})),
+                json!({"body": format!("hello {i}")}),
             )
             .await
             .parts();

@@ -84,6 +84,14 @@ impl TestEnv {
         Self::with_websocket_endpoint(None).await
     }
 
+    /// A fresh environment and the users `names`, registered one after another (ids are
+    /// time-ordered, so they sort in this order).
+    pub async fn with_users<const N: usize>(names: [&str; N]) -> (Self, [TestUser; N]) {
+        let env = Self::new().await;
+        let users = env.api.register_all(names).await;
+        (env, users)
+    }
+
     /// A test environment whose pushes go to the `@connections` API at `endpoint`.
     pub async fn with_websocket_endpoint(endpoint: Option<String>) -> Self {
         Self::with_endpoints(Endpoints {

@@ -33,11 +33,9 @@ async fn scenario(stack: &Stack) -> Scenario {
     let pending_request = env.api.request_partner(&ada, &carol).await;
     let created = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "Secret plans", "member_ids": [bob.id], "private": true})),
+        .create_channel(
+            &ada,
+            json!({"name": "Secret plans", "member_ids": [bob.id], "private": true}),
         )
         .await;
     assert_eq!(created.status, 201, "{:?}", created.body);
@@ -196,24 +194,10 @@ async fn an_outsider_gets_403_or_404_on_every_route_with_an_id_and_changes_nothi
     let s = scenario(&stack).await;
     let before_messages = stack
         .api
-        .call_as(
-            &s.ada,
-            "GET",
-            &format!("/channels/{}/messages", s.private_channel),
-            None,
-        )
+        .get(&s.ada, &format!("/channels/{}/messages", s.private_channel))
         .await
         .parts();
-    let before_channel = stack
-        .api
-        .call_as(
-            &s.ada,
-            "GET",
-            &format!("/channels/{}", s.private_channel),
-            None,
-        )
-        .await
-        .parts();
+    let before_channel = stack.api.channel(&s.ada, &s.private_channel).await.parts();
 
     let probes = probes(&s);
     let with_ids: BTreeSet<String> = api::routes::table()
@@ -253,49 +237,22 @@ async fn an_outsider_gets_403_or_404_on_every_route_with_an_id_and_changes_nothi
     // Nothing the outsider did changed anything.
     let after_messages = stack
         .api
-        .call_as(
-            &s.ada,
-            "GET",
-            &format!("/channels/{}/messages", s.private_channel),
-            None,
-        )
+        .get(&s.ada, &format!("/channels/{}/messages", s.private_channel))
         .await
         .parts();
     assert_eq!(after_messages, before_messages);
-    let after_channel = stack
-        .api
-        .call_as(
-            &s.ada,
-            "GET",
-            &format!("/channels/{}", s.private_channel),
-            None,
-        )
-        .await
-        .parts();
+    let after_channel = stack.api.channel(&s.ada, &s.private_channel).await.parts();
     assert_eq!(after_channel, before_channel);
-    let (_, partners) = stack
-        .api
-        .call_as(&s.ada, "GET", "/partnerships", None)
-        .await
-        .parts();
+    let (_, partners) = stack.api.partnerships(&s.ada).await.parts();
     assert_eq!(partners["items"][0]["user"]["id"], json!(s.bob.id));
     let (_, sent) = stack
         .api
-        .call_as(&s.ada, "GET", "/partner-requests/sent", None)
+        .get(&s.ada, "/partner-requests/sent")
         .await
         .parts();
     assert_eq!(sent["items"][0]["id"], json!(s.pending_request));
     assert_eq!(sent["items"][0]["status"], "pending");
-    let (_, public) = stack
-        .api
-        .call_as(
-            &s.bob,
-            "GET",
-            &format!("/channels/{}", s.public_channel),
-            None,
-        )
-        .await
-        .parts();
+    let (_, public) = stack.api.channel(&s.bob, &s.public_channel).await.parts();
     assert_eq!(public["member_count"], 2);
 }
 
@@ -433,16 +390,7 @@ async fn hostile_bodies_get_a_4xx_in_the_contract_shape_on_every_route() {
     let join = format!("/channels/{}/join", s.public_channel);
     let eve_join = raw(&stack, "POST", &join, &s.eve, json_type, vec![b' '; 70_000]).await;
     assert_eq!(eve_join.status, 413, "{}", eve_join.body);
-    let (_, channel) = stack
-        .api
-        .call_as(
-            &s.ada,
-            "GET",
-            &format!("/channels/{}", s.public_channel),
-            None,
-        )
-        .await
-        .parts();
+    let (_, channel) = stack.api.channel(&s.ada, &s.public_channel).await.parts();
     assert_eq!(
         channel["member_count"], 2,
         "the refused join did not happen"

@@ -7,9 +7,7 @@ use shared::domain::UserId;
 use shared::events::DomainEvent;
 
 async fn create(env: &TestEnv, owner: &TestUser, body: Value) -> Answer {
-    env.api
-        .call("POST", "/channels", Some(&owner.token), Some(body))
-        .await
+    env.api.create_channel(&owner, body).await
 }
 
 fn member_ids(channel: &Value) -> Vec<String> {
@@ -31,9 +29,7 @@ fn sorted(ids: &[&str]) -> Vec<String> {
 
 #[tokio::test]
 async fn creating_a_group_makes_the_creator_owner() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let answer = create(
         &env,
         &ada,
@@ -63,19 +59,14 @@ async fn creating_a_group_makes_the_creator_owner() {
     assert_eq!(bob_member["role"], "member");
 
     let id = channel["id"].as_str().unwrap();
-    let got = env
-        .api
-        .call("GET", &format!("/channels/{id}"), Some(&bob.token), None)
-        .await;
+    let got = env.api.channel(&bob, &id).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, *channel);
 }
 
 #[tokio::test]
 async fn creation_rules() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let ghost = UserId::generate().to_string();
 
     let bad = create(
@@ -131,9 +122,7 @@ async fn creation_rules() {
 
 #[tokio::test]
 async fn a_pair_has_one_direct_channel() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let first = create(
         &env,
         &ada,
@@ -174,13 +163,7 @@ async fn a_pair_has_one_direct_channel() {
 
     // Deleting it frees the pair.
     let id = first.body["id"].as_str().unwrap();
-    assert_eq!(
-        env.api
-            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 204);
     let fresh = create(
         &env,
         &bob,
@@ -193,8 +176,7 @@ async fn a_pair_has_one_direct_channel() {
 
 #[tokio::test]
 async fn the_assistant_joins_assistant_channels() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let answer = create(&env, &ada, json!({"name": "Ask", "kind": "assistant"})).await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     assert_eq!(answer.body["private"], true);
@@ -210,23 +192,13 @@ async fn the_assistant_joins_assistant_channels() {
     );
     let id = answer.body["id"].as_str().unwrap();
     let bob = env.api.register("Bob").await;
-    let add = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/members"),
-            Some(&ada.token),
-            Some(json!({"user_id": bob.id})),
-        )
-        .await;
+    let add = env.api.add_member(&ada, &id, &bob.id).await;
     assert_eq!((add.status, add.code()), (400, "bad_request"));
 }
 
 #[tokio::test]
 async fn lists_of_my_channels_and_public_channels_page() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let mut mine = Vec::new();
     for i in 0..3 {
         mine.push(env.api.group(&ada, &[], i == 0).await);
@@ -237,7 +209,7 @@ async fn lists_of_my_channels_and_public_channels_page() {
     let mut seen = Vec::new();
     let mut path = "/channels?limit=2".to_string();
     loop {
-        let page = env.api.call("GET", &path, Some(&ada.token), None).await;
+        let page = env.api.get(&ada, &path).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         for item in page.body["items"].as_array().unwrap() {
             assert!(item.get("members").is_none(), "lists carry no member lists");
@@ -252,10 +224,7 @@ async fn lists_of_my_channels_and_public_channels_page() {
     mine.sort();
     assert_eq!(seen, mine);
 
-    let public = env
-        .api
-        .call("GET", "/channels/public?limit=100", Some(&ada.token), None)
-        .await;
+    let public = env.api.get(&ada, "/channels/public?limit=100").await;
     let ids: Vec<&str> = public.body["items"]
         .as_array()
         .unwrap()
@@ -268,25 +237,13 @@ async fn lists_of_my_channels_and_public_channels_page() {
 
 #[tokio::test]
 async fn adding_members() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let cy = env.api.register("Cy").await;
-    let outsider = env.api.register("Eve").await;
+    let (env, [ada, bob, cy, outsider]) = TestEnv::with_users(["Ada", "Bob", "Cy", "Eve"]).await;
     let private = env.api.group(&ada, &[&bob], true).await;
     let public = env.api.group(&ada, &[], false).await;
     let mut events = env.ctx.events.subscribe();
 
     let path = format!("/channels/{private}/members");
-    let added = env
-        .api
-        .call(
-            "POST",
-            &path,
-            Some(&bob.token),
-            Some(json!({"user_id": cy.id})),
-        )
-        .await;
+    let added = env.api.post(&bob, &path, json!({"user_id": cy.id})).await;
     assert_eq!(added.status, 200, "any member may add");
     assert_eq!(member_ids(&added.body), sorted(&[&ada.id, &bob.id, &cy.id]));
     assert_eq!(added.body["member_count"], 3);
@@ -298,150 +255,60 @@ async fn adding_members() {
         other => panic!("expected member.joined, got {other:?}"),
     }
 
-    let again = env
-        .api
-        .call(
-            "POST",
-            &path,
-            Some(&ada.token),
-            Some(json!({"user_id": cy.id})),
-        )
-        .await;
+    let again = env.api.post(&ada, &path, json!({"user_id": cy.id})).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
     let unknown = env
         .api
-        .call(
-            "POST",
-            &path,
-            Some(&ada.token),
-            Some(json!({"user_id": UserId::generate()})),
-        )
+        .post(&ada, &path, json!({"user_id": UserId::generate()}))
         .await;
     assert_eq!((unknown.status, unknown.code()), (404, "not_found"));
     let hidden = env
         .api
-        .call(
-            "POST",
-            &path,
-            Some(&outsider.token),
-            Some(json!({"user_id": outsider.id})),
-        )
+        .post(&outsider, &path, json!({"user_id": outsider.id}))
         .await;
     assert_eq!(
         hidden.status, 404,
         "a private channel does not exist for outsiders"
     );
-    let not_member = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/members"),
-            Some(&outsider.token),
-            Some(json!({"user_id": cy.id})),
-        )
-        .await;
+    let not_member = env.api.add_member(&outsider, &public, &cy.id).await;
     assert_eq!((not_member.status, not_member.code()), (403, "forbidden"));
-    let missing = env
-        .api
-        .call("POST", &path, Some(&ada.token), Some(json!({})))
-        .await;
+    let missing = env.api.post(&ada, &path, json!({})).await;
     assert_eq!(missing.code(), "validation_failed");
 }
 
 #[tokio::test]
 async fn joining_and_leaving() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let public = env.api.group(&ada, &[], false).await;
     let private = env.api.group(&ada, &[], true).await;
     let mut events = env.ctx.events.subscribe();
 
-    let joined = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/join"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let joined = env.api.join(&bob, &public).await;
     assert_eq!(joined.status, 200);
     assert_eq!(member_ids(&joined.body), sorted(&[&ada.id, &bob.id]));
     assert!(matches!(
         events.try_recv(),
         Ok(DomainEvent::MemberJoined { .. })
     ));
-    let twice = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/join"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let twice = env.api.join(&bob, &public).await;
     assert_eq!((twice.status, twice.code()), (409, "conflict"));
-    let closed = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{private}/join"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let closed = env.api.join(&bob, &private).await;
     assert_eq!((closed.status, closed.code()), (403, "forbidden"));
 
-    let left = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/leave"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let left = env.api.leave(&bob, &public).await;
     assert_eq!(left.status, 204);
     match events.try_recv() {
         Ok(DomainEvent::MemberLeft { user_id, .. }) => assert_eq!(user_id.as_str(), bob.id),
         other => panic!("expected member.left, got {other:?}"),
     }
-    let not_member = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/leave"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let not_member = env.api.leave(&bob, &public).await;
     assert_eq!((not_member.status, not_member.code()), (409, "conflict"));
-    let channel = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{public}"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let channel = env.api.channel(&ada, &public).await;
     assert_eq!(channel.body["member_count"], 1);
-    let mine = env
-        .api
-        .call("GET", "/channels", Some(&bob.token), None)
-        .await;
+    let mine = env.api.get(&bob, "/channels").await;
     assert_eq!(mine.body["items"], json!([]));
 
-    let owner = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{public}/leave"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let owner = env.api.leave(&ada, &public).await;
     assert_eq!(
         (owner.status, owner.code()),
         (409, "conflict"),
@@ -449,23 +316,13 @@ async fn joining_and_leaving() {
     );
     let dm = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&bob.token),
-            Some(json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]})),
+        .create_channel(
+            &bob,
+            json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]}),
         )
         .await;
     let dm = dm.body["id"].as_str().unwrap().to_string();
-    let leave_dm = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{dm}/leave"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let leave_dm = env.api.leave(&ada, &dm).await;
     assert_eq!(
         (leave_dm.status, leave_dm.code()),
         (400, "bad_request"),
@@ -475,66 +332,26 @@ async fn joining_and_leaving() {
 
 #[tokio::test]
 async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], false).await;
 
-    let by_member = env
-        .api
-        .call("DELETE", &format!("/channels/{id}"), Some(&bob.token), None)
-        .await;
+    let by_member = env.api.delete_channel(&bob, &id).await;
     assert_eq!((by_member.status, by_member.code()), (403, "forbidden"));
-    assert_eq!(
-        env.api
-            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
-            .await
-            .status,
-        204
-    );
+    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 204);
 
     for user in [&ada, &bob] {
+        assert_eq!(env.api.channel(&user, &id).await.status, 404);
         assert_eq!(
-            env.api
-                .call("GET", &format!("/channels/{id}"), Some(&user.token), None)
-                .await
-                .status,
-            404
-        );
-        assert_eq!(
-            env.api
-                .call("GET", "/channels", Some(&user.token), None)
-                .await
-                .body["items"],
+            env.api.get(&user, "/channels").await.body["items"],
             json!([])
         );
     }
     assert_eq!(
-        env.api
-            .call("GET", "/channels/public", Some(&bob.token), None)
-            .await
-            .body["items"],
+        env.api.get(&bob, "/channels/public").await.body["items"],
         json!([])
     );
-    assert_eq!(
-        env.api
-            .call("DELETE", &format!("/channels/{id}"), Some(&ada.token), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        env.api
-            .call(
-                "POST",
-                &format!("/channels/{id}/join"),
-                Some(&bob.token),
-                None
-            )
-            .await
-            .status,
-        404
-    );
+    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 404);
+    assert_eq!(env.api.join(&bob, &id).await.status, 404);
 
     TestEnv::settle().await;
     let jobs = env.queued_jobs().await;
@@ -545,9 +362,7 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
 
 #[tokio::test]
 async fn an_outsider_gets_nothing_of_a_private_channel() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let eve = env.api.register("Eve").await;
+    let (env, [ada, eve]) = TestEnv::with_users(["Ada", "Eve"]).await;
     let id = env.api.group(&ada, &[], true).await;
     let add = json!({"user_id": eve.id});
     for (method, path, body, expected) in [
@@ -565,25 +380,11 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
         );
     }
     assert_eq!(
-        env.api
-            .call("GET", "/channels", Some(&eve.token), None)
-            .await
-            .body["items"],
+        env.api.get(&eve, "/channels").await.body["items"],
         json!([])
     );
     for unknown in [UserId::generate().to_string(), "x".to_string()] {
-        assert_eq!(
-            env.api
-                .call(
-                    "GET",
-                    &format!("/channels/{unknown}"),
-                    Some(&ada.token),
-                    None
-                )
-                .await
-                .status,
-            404
-        );
+        assert_eq!(env.api.channel(&ada, &unknown).await.status, 404);
     }
 }
 
@@ -591,41 +392,20 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
 async fn a_group_holds_at_most_500_members() {
     use shared::domain::MAX_GROUP_MEMBERS;
 
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let late = env.api.register("Late").await;
+    let (env, [ada, late]) = TestEnv::with_users(["Ada", "Late"]).await;
     let id = env.api.group(&ada, &[], false).await;
     env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1).await;
 
-    let full = env
-        .api
-        .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)
-        .await;
+    let full = env.api.channel(&ada, &id).await;
     assert_eq!(full.body["member_count"], 500);
     assert_eq!(full.body["members"].as_array().unwrap().len(), 500);
-    let refused = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/join"),
-            Some(&late.token),
-            None,
-        )
-        .await;
+    let refused = env.api.join(&late, &id).await;
     assert_eq!(
         (refused.status, refused.code()),
         (409, "conflict"),
         "{:?}",
         refused.body
     );
-    let added = env
-        .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/members"),
-            Some(&ada.token),
-            Some(json!({"user_id": late.id})),
-        )
-        .await;
+    let added = env.api.add_member(&ada, &id, &late.id).await;
     assert_eq!(added.status, 409);
 }

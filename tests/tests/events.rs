@@ -39,16 +39,15 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
     let ada = stack.env.api.register("Ada").await;
     let (_, channel) = stack
         .api
-        .call_as(&ada, "POST", "/channels", Some(json!({"name": "samples"})))
+        .create_channel(&ada, json!({"name": "samples"}))
         .await
         .parts();
     let (_, message) = stack
         .api
-        .call_as(
+        .post(
             &ada,
-            "POST",
             &format!("/channels/{}/messages", channel["id"].as_str().unwrap()),
-            Some(json!({"body": "first"})),
+            json!({"body": "first"}),
         )
         .await
         .parts();

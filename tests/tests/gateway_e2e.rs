@@ -32,29 +32,19 @@ async fn walk_through_over_http() {
     assert_eq!(login.body["user"]["id"], ada.id.as_str());
 
     let request = api
-        .call_as(
-            &ada,
-            "POST",
-            "/partner-requests",
-            Some(json!({"recipient_id": bob.id, "message": "hi"})),
-        )
+        .send_request(&ada, json!({"recipient_id": bob.id, "message": "hi"}))
         .await;
     assert_eq!(request.body["status"], "pending");
 
     let inbox = api
-        .call_as(
-            &bob,
-            "GET",
-            "/partner-requests/received?status=pending&limit=10",
-            None,
-        )
+        .get(&bob, "/partner-requests/received?status=pending&limit=10")
         .await;
     assert_eq!(inbox.body["items"][0]["id"], request.body["id"]);
 
     let path = format!("/partner-requests/{}/accept", request.id());
-    assert_eq!(api.call_as(&bob, "POST", &path, None).await.status, 200);
+    assert_eq!(api.post(&bob, &path, None).await.status, 200);
 
-    let partnerships = api.call_as(&ada, "GET", "/partnerships", None).await;
+    let partnerships = api.partnerships(&ada).await;
     assert_eq!(
         partnerships.body["items"][0]["user"],
         json!({"id": bob.id, "name": "Bob"})
@@ -94,12 +84,7 @@ async fn a_conversation_over_http() {
     let (ada, bob) = (api.register("Ada").await, api.register("Bob").await);
 
     let channel = api
-        .call_as(
-            &ada,
-            "POST",
-            "/channels",
-            Some(json!({"name": "Launch", "member_ids": [bob.id]})),
-        )
+        .create_channel(&ada, json!({"name": "Launch", "member_ids": [bob.id]}))
         .await;
     assert_eq!(channel.status, 201);
     let id = channel.id();
@@ -121,27 +106,24 @@ async fn a_conversation_over_http() {
         .await;
     assert_eq!(reply.status, 201);
     let thread = api
-        .call_as(&ada, "GET", &format!("{messages}/{hello_id}/replies"), None)
+        .get(&ada, &format!("{messages}/{hello_id}/replies"))
         .await;
     assert_eq!(thread.body["items"][0]["id"], reply.body["id"]);
 
     let reacted = api
-        .call_as(
+        .put(
             &bob,
-            "PUT",
             &format!("{messages}/{hello_id}/reactions/%F0%9F%8E%89"),
-            None,
         )
         .await;
     assert_eq!(reacted.status, 200);
     assert_eq!(reacted.body["reactions"]["🎉"], json!([bob.id]));
 
     let edited = api
-        .call_as(
+        .patch(
             &ada,
-            "PATCH",
             &format!("{messages}/{hello_id}"),
-            Some(json!({"body": "Hello, Bob!"})),
+            json!({"body": "Hello, Bob!"}),
         )
         .await;
     assert_eq!(
@@ -150,40 +132,27 @@ async fn a_conversation_over_http() {
     );
 
     let oops = api.say(&ada, &id, "wrong channel, sorry").await;
-    let deleted = api
-        .call_as(&ada, "DELETE", &format!("{messages}/{oops}"), None)
-        .await;
+    let deleted = api.delete(&ada, &format!("{messages}/{oops}")).await;
     assert_eq!(deleted.status, 204);
 
-    let marker = api
-        .call_as(
-            &bob,
-            "POST",
-            &format!("/channels/{id}/read"),
-            Some(json!({"message_id": hello_id})),
-        )
-        .await;
+    let marker = api.mark_read(&bob, &id, &hello_id).await;
     assert_eq!(
         (marker.status, marker.body["last_read_message_id"].as_str()),
         (200, Some(hello_id.as_str()))
     );
-    let receipts = api
-        .call_as(&ada, "GET", &format!("/channels/{id}/read-receipts"), None)
-        .await;
+    let receipts = api.read_receipts(&ada, &id).await;
     assert_eq!(receipts.body["items"][0]["user_id"], bob.id.as_str());
 
     let first = api
-        .call_as(&bob, "GET", &format!("{messages}?limit=1&order=asc"), None)
+        .get(&bob, &format!("{messages}?limit=1&order=asc"))
         .await;
     assert_eq!(first.body["items"][0]["body"], "Hello, Bob!");
     assert_eq!(first.body["items"][0]["reply_count"], 1);
     let cursor = first.body["next_cursor"].as_str().unwrap_or_default();
     let rest = api
-        .call_as(
+        .get(
             &bob,
-            "GET",
             &format!("{messages}?limit=10&order=asc&cursor={cursor}"),
-            None,
         )
         .await;
     let bodies: Vec<&str> = rest.body["items"]

@@ -38,8 +38,7 @@ async fn register_returns_the_user_and_a_working_token() {
 
 #[tokio::test]
 async fn emails_are_unique_case_insensitively() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let answer = env
         .api.call("POST", "/auth/register", None, Some(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"})))
         .await;
@@ -124,8 +123,7 @@ async fn malformed_bodies_are_bad_requests() {
 
 #[tokio::test]
 async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wrong() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let ok = env
         .api
         .call(
@@ -184,8 +182,7 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
 
 #[tokio::test]
 async fn bad_tokens_are_refused() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let no_token = env.api.call("GET", "/me", None, None).await;
     assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
 
@@ -228,36 +225,21 @@ async fn bad_tokens_are_refused() {
 
 #[tokio::test]
 async fn patch_me_renames_with_validation() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let answer = env
         .api
-        .call(
-            "PATCH",
-            "/me",
-            Some(&ada.token),
-            Some(json!({"name": " Ada L. "})),
-        )
+        .patch(&ada, "/me", json!({"name": " Ada L. "}))
         .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["name"], "Ada L.");
     assert_eq!(answer.body["email"], ada.email.as_str());
-    let public = env
-        .api
-        .call("GET", &format!("/users/{}", ada.id), Some(&ada.token), None)
-        .await;
+    let public = env.api.get(&ada, &format!("/users/{}", ada.id)).await;
     assert_eq!(public.body["name"], "Ada L.");
 
-    let empty = env
-        .api
-        .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": ""})))
-        .await;
+    let empty = env.api.patch(&ada, "/me", json!({"name": ""})).await;
     assert_eq!(empty.code(), "validation_failed");
     assert!(empty.body["error"]["details"]["name"].is_string());
-    let typed = env
-        .api
-        .call("PATCH", "/me", Some(&ada.token), Some(json!({"name": 5})))
-        .await;
+    let typed = env.api.patch(&ada, "/me", json!({"name": 5})).await;
     assert_eq!(typed.code(), "bad_request");
     assert_eq!(
         env.api
@@ -270,16 +252,8 @@ async fn patch_me_renames_with_validation() {
 
 #[tokio::test]
 async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    assert_eq!(
-        env.api
-            .call("DELETE", "/me", Some(&ada.token), None)
-            .await
-            .status,
-        204
-    );
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    assert_eq!(env.api.delete(&ada, "/me").await.status, 204);
 
     for (method, path) in [
         ("GET", "/me"),
@@ -290,24 +264,11 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
         let answer = env.api.call(method, path, Some(&ada.token), None).await;
         assert_eq!(answer.status, 401, "{method} {path}");
     }
-    let rename = env
-        .api
-        .call(
-            "PATCH",
-            "/me",
-            Some(&ada.token),
-            Some(json!({"name": "Ghost"})),
-        )
-        .await;
+    let rename = env.api.patch(&ada, "/me", json!({"name": "Ghost"})).await;
     assert_eq!(rename.status, 401);
     let request = env
         .api
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&ada.token),
-            Some(json!({"recipient_id": bob.id})),
-        )
+        .send_request(&ada, json!({"recipient_id": bob.id}))
         .await;
     assert_eq!(request.status, 401);
 
@@ -323,7 +284,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     assert_eq!(login.status, 401);
     assert_eq!(
         env.api
-            .call("GET", &format!("/users/{}", ada.id), Some(&bob.token), None)
+            .get(&bob, &format!("/users/{}", ada.id))
             .await
             .status,
         404
@@ -341,10 +302,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     assert_eq!(again.status, 201);
     assert_ne!(again.body["user"]["id"], ada.id.as_str());
     assert_eq!(
-        env.api
-            .call("GET", "/me", Some(&ada.token), None)
-            .await
-            .status,
+        env.api.get(&ada, "/me").await.status,
         401,
         "old token of the old account"
     );
@@ -431,13 +389,8 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
 
 #[tokio::test]
 async fn a_public_user_is_found_by_id() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let answer = env
-        .api
-        .call("GET", &format!("/users/{}", bob.id), Some(&ada.token), None)
-        .await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    let answer = env.api.get(&ada, &format!("/users/{}", bob.id)).await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["name"], "Bob");
     assert!(
@@ -445,10 +398,7 @@ async fn a_public_user_is_found_by_id() {
         "public users have no email"
     );
     for unknown in [UserId::generate().to_string(), "not-an-id".to_string()] {
-        let answer = env
-            .api
-            .call("GET", &format!("/users/{unknown}"), Some(&ada.token), None)
-            .await;
+        let answer = env.api.get(&ada, &format!("/users/{unknown}")).await;
         assert_eq!((answer.status, answer.code()), (404, "not_found"));
     }
 }
@@ -465,12 +415,10 @@ async fn connect(env: &TestEnv, user: &str, live: bool) {
 
 #[tokio::test]
 async fn presence_follows_live_connections_only() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let path = format!("/users/{}/presence", bob.id);
 
-    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.get(&ada, &path).await;
     assert_eq!(answer.status, 200);
     assert_eq!(
         answer.body,
@@ -478,46 +426,33 @@ async fn presence_follows_live_connections_only() {
     );
 
     connect(&env, &bob.id, false).await;
-    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.get(&ada, &path).await;
     assert_eq!(
         answer.body["online"], false,
         "an expired connection is not presence"
     );
 
     connect(&env, &bob.id, true).await;
-    let answer = env.api.call("GET", &path, Some(&ada.token), None).await;
+    let answer = env.api.get(&ada, &path).await;
     assert_eq!(answer.body["online"], true);
 
     let unknown = env
         .api
-        .call(
-            "GET",
-            &format!("/users/{}/presence", UserId::generate()),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/users/{}/presence", UserId::generate()))
         .await;
     assert_eq!(unknown.status, 404);
 }
 
 #[tokio::test]
 async fn online_lists_only_online_partners() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let cy = env.api.register("Cy").await;
-    let stranger = env.api.register("Stranger").await;
+    let (env, [ada, bob, cy, stranger]) =
+        TestEnv::with_users(["Ada", "Bob", "Cy", "Stranger"]).await;
     env.api.make_partners(&ada, &bob).await;
     env.api.make_partners(&cy, &ada).await;
     let dan = env.api.register("Dan").await;
     let channel = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "crew", "member_ids": [dan.id]})),
-        )
+        .create_channel(&ada, json!({"name": "crew", "member_ids": [dan.id]}))
         .await;
     assert_eq!(channel.status, 201);
     connect(&env, &bob.id, true).await;
@@ -525,10 +460,7 @@ async fn online_lists_only_online_partners() {
     connect(&env, &cy.id, false).await;
     connect(&env, &dan.id, true).await;
 
-    let answer = env
-        .api
-        .call("GET", "/presence/online", Some(&ada.token), None)
-        .await;
+    let answer = env.api.get(&ada, "/presence/online").await;
     assert_eq!(answer.status, 200);
     let mut expected = vec![(bob.id.clone(), "Bob"), (dan.id.clone(), "Dan")];
     expected.sort();

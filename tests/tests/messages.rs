@@ -9,12 +9,7 @@ use shared::events::DomainEvent;
 
 async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Answer {
     env.api
-        .call(
-            "POST",
-            &format!("/channels/{channel}/messages"),
-            Some(&user.token),
-            Some(body),
-        )
+        .post(&user, &format!("/channels/{channel}/messages"), body)
         .await
 }
 
@@ -29,9 +24,7 @@ fn bodies(page: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn sending_stores_and_publishes_a_message() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     let mut events = env.ctx.events.subscribe();
 
@@ -67,14 +60,12 @@ async fn sending_stores_and_publishes_a_message() {
     }
     let got = env
         .api
-        .call(
-            "GET",
+        .get(
+            &bob,
             &format!(
                 "/channels/{id}/messages/{}",
                 message["id"].as_str().unwrap()
             ),
-            Some(&bob.token),
-            None,
         )
         .await;
     assert_eq!(got.body, *message);
@@ -87,9 +78,7 @@ async fn sending_stores_and_publishes_a_message() {
 
 #[tokio::test]
 async fn send_errors() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let eve = env.api.register("Eve").await;
+    let (env, [ada, eve]) = TestEnv::with_users(["Ada", "Eve"]).await;
     let private = env.api.group(&ada, &[], true).await;
     let public = env.api.group(&ada, &[], false).await;
     let other = env.api.group(&ada, &[], true).await;
@@ -168,8 +157,7 @@ async fn send_errors() {
 
 #[tokio::test]
 async fn history_pages_in_both_orders_and_filters() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let id = env.api.group(&ada, &[], true).await;
     for i in 0..7 {
         env.api
@@ -182,18 +170,13 @@ async fn history_pages_in_both_orders_and_filters() {
     }
     let deleted = env.api.say(&ada, &id, "gone about rust").await;
     env.api
-        .call(
-            "DELETE",
-            &format!("/channels/{id}/messages/{deleted}"),
-            Some(&ada.token),
-            None,
-        )
+        .delete(&ada, &format!("/channels/{id}/messages/{deleted}"))
         .await;
 
     let mut newest_first = Vec::new();
     let mut path = format!("/channels/{id}/messages?limit=3");
     loop {
-        let page = env.api.call("GET", &path, Some(&ada.token), None).await;
+        let page = env.api.get(&ada, &path).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         newest_first.extend(bodies(&page.body));
         match page.body["next_cursor"].as_str() {
@@ -206,26 +189,10 @@ async fn history_pages_in_both_orders_and_filters() {
         .map(|i| format!("Message {i}{}", if i % 3 == 0 { " about Rust" } else { "" }))
         .collect();
     assert_eq!(newest_first, expected, "deleted messages are left out");
-    let oldest = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?order=asc&limit=2"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let oldest = env.api.history(&ada, &id, "?order=asc&limit=2").await;
     assert_eq!(bodies(&oldest.body), ["Message 0 about Rust", "Message 1"]);
 
-    let search = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?q=RUST"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let search = env.api.history(&ada, &id, "?q=RUST").await;
     assert_eq!(
         bodies(&search.body),
         [
@@ -234,36 +201,15 @@ async fn history_pages_in_both_orders_and_filters() {
             "Message 0 about Rust"
         ]
     );
-    let by_role = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?role=assistant"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let by_role = env.api.history(&ada, &id, "?role=assistant").await;
     assert_eq!(by_role.body["items"], json!([]));
-    let users = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?role=user&limit=100"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let users = env.api.history(&ada, &id, "?role=user&limit=100").await;
     assert_eq!(bodies(&users.body).len(), 7);
 
     for bad in ["order=sideways", "role=robot", "limit=0", "cursor=forged"] {
         let answer = env
             .api
-            .call(
-                "GET",
-                &format!("/channels/{id}/messages?{bad}"),
-                Some(&ada.token),
-                None,
-            )
+            .get(&ada, &format!("/channels/{id}/messages?{bad}"))
             .await;
         assert_eq!(
             (answer.status, answer.code()),
@@ -271,23 +217,13 @@ async fn history_pages_in_both_orders_and_filters() {
             "{bad}"
         );
     }
-    let first = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?limit=1"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let first = env.api.history(&ada, &id, "?limit=1").await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let other_query = env
         .api
-        .call(
-            "GET",
+        .get(
+            &ada,
             &format!("/channels/{id}/messages?order=asc&cursor={cursor}"),
-            Some(&ada.token),
-            None,
         )
         .await;
     assert_eq!(
@@ -299,9 +235,7 @@ async fn history_pages_in_both_orders_and_filters() {
 
 #[tokio::test]
 async fn threads_count_their_replies() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     let root = env.api.say(&ada, &id, "root").await;
     let mut replies = Vec::new();
@@ -312,12 +246,7 @@ async fn threads_count_their_replies() {
     }
     let thread = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{root}/replies"),
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, &format!("/channels/{id}/messages/{root}/replies"))
         .await;
     assert_eq!(
         bodies(&thread.body),
@@ -326,41 +255,24 @@ async fn threads_count_their_replies() {
     );
     let filtered = env
         .api
-        .call(
-            "GET",
+        .get(
+            &bob,
             &format!("/channels/{id}/messages?parent_id={root}&order=asc"),
-            Some(&bob.token),
-            None,
         )
         .await;
     assert_eq!(bodies(&filtered.body), ["first", "second", "third"]);
     let parent = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{root}"),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/channels/{id}/messages/{root}"))
         .await;
     assert_eq!(parent.body["reply_count"], 3);
 
     env.api
-        .call(
-            "DELETE",
-            &format!("/channels/{id}/messages/{}", replies[1]),
-            Some(&ada.token),
-            None,
-        )
+        .delete(&ada, &format!("/channels/{id}/messages/{}", replies[1]))
         .await;
     let parent = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{root}"),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/channels/{id}/messages/{root}"))
         .await;
     assert_eq!(
         parent.body["reply_count"], 2,
@@ -368,21 +280,14 @@ async fn threads_count_their_replies() {
     );
     let thread = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{root}/replies"),
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, &format!("/channels/{id}/messages/{root}/replies"))
         .await;
     assert_eq!(bodies(&thread.body), ["first", "third"]);
     let unknown = env
         .api
-        .call(
-            "GET",
+        .get(
+            &bob,
             &format!("/channels/{id}/messages/{}/replies", UserId::generate()),
-            Some(&bob.token),
-            None,
         )
         .await;
     assert_eq!(unknown.status, 404);
@@ -390,39 +295,17 @@ async fn threads_count_their_replies() {
 
 #[tokio::test]
 async fn editing_and_deleting() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let cy = env.api.register("Cy").await;
+    let (env, [ada, bob, cy]) = TestEnv::with_users(["Ada", "Bob", "Cy"]).await;
     let id = env.api.group(&ada, &[&bob, &cy], true).await;
     let bobs = env.api.say(&bob, &id, "typo").await;
     let mut events = env.ctx.events.subscribe();
     let path = format!("/channels/{id}/messages/{bobs}");
 
-    let not_sender = env
-        .api
-        .call(
-            "PATCH",
-            &path,
-            Some(&ada.token),
-            Some(json!({"body": "fixed"})),
-        )
-        .await;
+    let not_sender = env.api.patch(&ada, &path, json!({"body": "fixed"})).await;
     assert_eq!((not_sender.status, not_sender.code()), (403, "forbidden"));
-    let empty = env
-        .api
-        .call("PATCH", &path, Some(&bob.token), Some(json!({"body": " "})))
-        .await;
+    let empty = env.api.patch(&bob, &path, json!({"body": " "})).await;
     assert_eq!(empty.code(), "validation_failed");
-    let edited = env
-        .api
-        .call(
-            "PATCH",
-            &path,
-            Some(&bob.token),
-            Some(json!({"body": "fixed"})),
-        )
-        .await;
+    let edited = env.api.patch(&bob, &path, json!({"body": "fixed"})).await;
     assert_eq!(edited.status, 200);
     assert_eq!(edited.body["body"], "fixed");
     assert!(edited.body["edited_at"].is_string());
@@ -431,17 +314,14 @@ async fn editing_and_deleting() {
         Ok(DomainEvent::MessageUpdated { .. })
     ));
 
-    let by_member = env.api.call("DELETE", &path, Some(&cy.token), None).await;
+    let by_member = env.api.delete(&cy, &path).await;
     assert_eq!(
         (by_member.status, by_member.code()),
         (403, "forbidden"),
         "neither sender nor owner"
     );
     assert_eq!(
-        env.api
-            .call("DELETE", &path, Some(&ada.token), None)
-            .await
-            .status,
+        env.api.delete(&ada, &path).await.status,
         204,
         "the owner may"
     );
@@ -449,18 +329,12 @@ async fn editing_and_deleting() {
         events.try_recv(),
         Ok(DomainEvent::MessageDeleted { .. })
     ));
-    let again = env.api.call("DELETE", &path, Some(&bob.token), None).await;
+    let again = env.api.delete(&bob, &path).await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
+    assert_eq!(env.api.get(&bob, &path).await.status, 404);
     assert_eq!(
         env.api
-            .call("GET", &path, Some(&bob.token), None)
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        env.api
-            .call("PATCH", &path, Some(&bob.token), Some(json!({"body": "x"})))
+            .patch(&bob, &path, json!({"body": "x"}))
             .await
             .status,
         404
@@ -469,12 +343,7 @@ async fn editing_and_deleting() {
     let own = env.api.say(&cy, &id, "mine").await;
     assert_eq!(
         env.api
-            .call(
-                "DELETE",
-                &format!("/channels/{id}/messages/{own}"),
-                Some(&cy.token),
-                None
-            )
+            .delete(&cy, &format!("/channels/{id}/messages/{own}"))
             .await
             .status,
         204
@@ -483,9 +352,7 @@ async fn editing_and_deleting() {
 
 #[tokio::test]
 async fn reactions_are_idempotent_per_user() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     let message = env.api.say(&ada, &id, "react to me").await;
     let thumbs = "%F0%9F%91%8D"; // 👍
@@ -493,24 +360,15 @@ async fn reactions_are_idempotent_per_user() {
     let mut events = env.ctx.events.subscribe();
 
     for _ in 0..2 {
-        let answer = env
-            .api
-            .call("PUT", &path(thumbs), Some(&ada.token), None)
-            .await;
+        let answer = env.api.put(&ada, &path(thumbs)).await;
         assert_eq!(answer.status, 200);
         assert_eq!(answer.body["reactions"], json!({"👍": [ada.id]}));
     }
-    let both = env
-        .api
-        .call("PUT", &path(thumbs), Some(&bob.token), None)
-        .await;
+    let both = env.api.put(&bob, &path(thumbs)).await;
     let mut expected = vec![ada.id.clone(), bob.id.clone()];
     expected.sort();
     assert_eq!(both.body["reactions"]["👍"], json!(expected));
-    let party = env
-        .api
-        .call("PUT", &path(":tada:"), Some(&bob.token), None)
-        .await;
+    let party = env.api.put(&bob, &path(":tada:")).await;
     assert_eq!(party.body["reactions"][":tada:"], json!([bob.id]));
     match events.try_recv() {
         Ok(DomainEvent::ReactionUpdated { message_id, .. }) => {
@@ -519,33 +377,22 @@ async fn reactions_are_idempotent_per_user() {
         other => panic!("expected reaction.updated, got {other:?}"),
     }
 
-    let removed = env
-        .api
-        .call("DELETE", &path(thumbs), Some(&ada.token), None)
-        .await;
+    let removed = env.api.delete(&ada, &path(thumbs)).await;
     assert_eq!(removed.body["reactions"]["👍"], json!([bob.id]));
-    let removed_again = env
-        .api
-        .call("DELETE", &path(thumbs), Some(&ada.token), None)
-        .await;
+    let removed_again = env.api.delete(&ada, &path(thumbs)).await;
     assert_eq!(removed_again.status, 200);
     assert_eq!(removed_again.body["reactions"]["👍"], json!([bob.id]));
 
-    let too_long = env
-        .api
-        .call("PUT", &path(&"x".repeat(33)), Some(&ada.token), None)
-        .await;
+    let too_long = env.api.put(&ada, &path(&"x".repeat(33))).await;
     assert_eq!(
         (too_long.status, too_long.code()),
         (400, "validation_failed")
     );
     let unknown = env
         .api
-        .call(
-            "PUT",
+        .put(
+            &ada,
             &format!("/channels/{id}/messages/{}/reactions/x", UserId::generate()),
-            Some(&ada.token),
-            None,
         )
         .await;
     assert_eq!(unknown.status, 404);
@@ -554,40 +401,21 @@ async fn reactions_are_idempotent_per_user() {
     let mut users = Vec::new();
     for i in 0..8 {
         let user = env.api.register(&format!("Fan{i}")).await;
-        env.api
-            .call(
-                "POST",
-                &format!("/channels/{id}/members"),
-                Some(&ada.token),
-                Some(json!({"user_id": user.id})),
-            )
-            .await;
+        env.api.add_member(&ada, &id, &user.id).await;
         users.push(user);
     }
     let heart = path("%E2%9D%A4");
-    join_all(
-        users
-            .iter()
-            .map(|u| env.api.call("PUT", &heart, Some(&u.token), None)),
-    )
-    .await;
+    join_all(users.iter().map(|u| env.api.put(&u, &heart))).await;
     let got = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{message}"),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/channels/{id}/messages/{message}"))
         .await;
     assert_eq!(got.body["reactions"]["❤"].as_array().unwrap().len(), 8);
 }
 
 #[tokio::test]
 async fn read_markers_only_move_forward() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     let first = env.api.say(&ada, &id, "one").await;
     let second = env.api.say(&ada, &id, "two").await;
@@ -596,12 +424,7 @@ async fn read_markers_only_move_forward() {
 
     let marker = env
         .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/read"),
-            Some(&bob.token),
-            Some(read(&second)),
-        )
+        .post(&bob, &format!("/channels/{id}/read"), read(&second))
         .await;
     assert_eq!(marker.status, 200, "{:?}", marker.body);
     assert_eq!(marker.body["last_read_message_id"], second.as_str());
@@ -619,12 +442,7 @@ async fn read_markers_only_move_forward() {
 
     let back = env
         .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/read"),
-            Some(&bob.token),
-            Some(read(&first)),
-        )
+        .post(&bob, &format!("/channels/{id}/read"), read(&first))
         .await;
     assert_eq!(back.status, 200);
     assert_eq!(
@@ -641,32 +459,14 @@ async fn read_markers_only_move_forward() {
     let foreign = env.api.say(&ada, &elsewhere, "x").await;
     let wrong = env
         .api
-        .call(
-            "POST",
-            &format!("/channels/{id}/read"),
-            Some(&bob.token),
-            Some(read(&foreign)),
-        )
+        .post(&bob, &format!("/channels/{id}/read"), read(&foreign))
         .await;
     assert_eq!((wrong.status, wrong.code()), (404, "not_found"));
 
     env.api
-        .call(
-            "POST",
-            &format!("/channels/{id}/read"),
-            Some(&ada.token),
-            Some(read(&first)),
-        )
+        .post(&ada, &format!("/channels/{id}/read"), read(&first))
         .await;
-    let receipts = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/read-receipts"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let receipts = env.api.read_receipts(&ada, &id).await;
     assert_eq!(receipts.status, 200);
     let mut items: Vec<(String, String)> = receipts.body["items"]
         .as_array()
@@ -690,16 +490,10 @@ async fn read_markers_only_move_forward() {
 
 #[tokio::test]
 async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let created = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "Ask", "kind": "assistant"})),
-        )
+        .create_channel(&ada, json!({"name": "Ask", "kind": "assistant"}))
         .await;
     let id = created.body["id"].as_str().unwrap().to_string();
     let first = env.api.say(&ada, &id, "hello").await;
@@ -723,9 +517,7 @@ async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
 
 #[tokio::test]
 async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let eve = env.api.register("Eve").await;
+    let (env, [ada, eve]) = TestEnv::with_users(["Ada", "Eve"]).await;
     let id = env.api.group(&ada, &[], true).await;
     let m = env.api.say(&ada, &id, "secret").await;
     let calls: Vec<(&str, String, Option<Value>)> = vec![
@@ -775,12 +567,7 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
     }
     let still = env
         .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages/{m}"),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/channels/{id}/messages/{m}"))
         .await;
     assert_eq!(
         (still.body["body"].as_str(), still.body["reactions"].clone()),

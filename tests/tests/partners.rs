@@ -15,9 +15,7 @@ async fn send(
     if let Some(message) = message {
         body["message"] = json!(message);
     }
-    env.api
-        .call("POST", "/partner-requests", Some(&from.token), Some(body))
-        .await
+    env.api.send_request(&from, body).await
 }
 
 fn ids(page: &Value) -> Vec<String> {
@@ -31,9 +29,7 @@ fn ids(page: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn sending_a_request_stores_it_and_queues_one_email_event() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let answer = send(&env, &ada, &bob.id, Some("  Let's work together  ")).await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let request = &answer.body;
@@ -60,54 +56,27 @@ async fn sending_a_request_stores_it_and_queues_one_email_event() {
     assert_eq!(event["sender"], json!({"id": ada.id, "name": "Ada"}));
     assert_eq!(event["recipient"], json!({"id": bob.id, "name": "Bob"}));
 
-    let received = env
-        .api
-        .call("GET", "/partner-requests/received", Some(&bob.token), None)
-        .await;
+    let received = env.api.get(&bob, "/partner-requests/received").await;
     assert_eq!(received.status, 200);
     assert_eq!(received.body["items"][0], *request);
     assert_eq!(received.body["next_cursor"], Value::Null);
-    let sent = env
-        .api
-        .call("GET", "/partner-requests/sent", Some(&ada.token), None)
-        .await;
+    let sent = env.api.get(&ada, "/partner-requests/sent").await;
     assert_eq!(sent.body["items"][0], *request);
-    let none = env
-        .api
-        .call("GET", "/partner-requests/received", Some(&ada.token), None)
-        .await;
+    let none = env.api.get(&ada, "/partner-requests/received").await;
     assert_eq!(none.body["items"], json!([]));
 }
 
 #[tokio::test]
 async fn request_errors() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
 
     let to_self = send(&env, &ada, &ada.id, None).await;
     assert_eq!((to_self.status, to_self.code()), (400, "validation_failed"));
     assert!(to_self.body["error"]["details"]["recipient_id"].is_string());
 
-    let missing = env
-        .api
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&ada.token),
-            Some(json!({})),
-        )
-        .await;
+    let missing = env.api.send_request(&ada, json!({})).await;
     assert_eq!(missing.code(), "validation_failed");
-    let typed = env
-        .api
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&ada.token),
-            Some(json!({"recipient_id": 7})),
-        )
-        .await;
+    let typed = env.api.send_request(&ada, json!({"recipient_id": 7})).await;
     assert_eq!(typed.code(), "bad_request");
     let long = send(&env, &ada, &bob.id, Some(&"x".repeat(501))).await;
     assert_eq!(long.code(), "validation_failed");
@@ -148,21 +117,11 @@ async fn request_errors() {
 
 #[tokio::test]
 async fn accepting_makes_a_partnership_and_emails_the_sender() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.request_partner(&ada, &bob).await;
     env.queued_messages().await; // the "created" event
 
-    let answer = env
-        .api
-        .call(
-            "POST",
-            &format!("/partner-requests/{id}/accept"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let answer = env.api.answer_request(&bob, &id, "accept").await;
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert_eq!(answer.body["status"], "accepted");
     assert!(Timestamp::parse(answer.body["responded_at"].as_str().unwrap()).is_some());
@@ -184,10 +143,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     );
 
     for (user, other) in [(&ada, &bob), (&bob, &ada)] {
-        let list = env
-            .api
-            .call("GET", "/partnerships", Some(&user.token), None)
-            .await;
+        let list = env.api.partnerships(&user).await;
         assert_eq!(list.status, 200);
         assert_eq!(
             list.body,
@@ -203,10 +159,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     );
     assert_eq!(again.body["error"]["message"], "you are already partners");
 
-    let received = env
-        .api
-        .call("GET", "/partner-requests/received", Some(&bob.token), None)
-        .await;
+    let received = env.api.get(&bob, "/partner-requests/received").await;
     assert_eq!(
         received.body["items"],
         json!([]),
@@ -214,43 +167,27 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     );
     let accepted = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/received?status=accepted",
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, "/partner-requests/received?status=accepted")
         .await;
     assert_eq!(ids(&accepted.body), [id.as_str()]);
-    let all = env
-        .api
-        .call(
-            "GET",
-            "/partner-requests/sent?status=all",
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let all = env.api.get(&ada, "/partner-requests/sent?status=all").await;
     assert_eq!(all.body["items"][0]["status"], "accepted");
 }
 
 #[tokio::test]
 async fn accept_and_reject_errors() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let eve = env.api.register("Eve").await;
+    let (env, [ada, bob, eve]) = TestEnv::with_users(["Ada", "Bob", "Eve"]).await;
     let id = env.api.request_partner(&ada, &bob).await;
 
     for action in ["accept", "reject"] {
         let path = format!("/partner-requests/{id}/{action}");
-        let by_sender = env.api.call("POST", &path, Some(&ada.token), None).await;
+        let by_sender = env.api.post(&ada, &path, None).await;
         assert_eq!(
             (by_sender.status, by_sender.code()),
             (403, "forbidden"),
             "{action}"
         );
-        let by_stranger = env.api.call("POST", &path, Some(&eve.token), None).await;
+        let by_stranger = env.api.post(&eve, &path, None).await;
         assert_eq!(
             (by_stranger.status, by_stranger.code()),
             (404, "not_found"),
@@ -258,47 +195,28 @@ async fn accept_and_reject_errors() {
         );
         let unknown = env
             .api
-            .call(
-                "POST",
+            .post(
+                &bob,
                 &format!("/partner-requests/{}/{action}", UserId::generate()),
-                Some(&bob.token),
                 None,
             )
             .await;
         assert_eq!(unknown.status, 404);
         let garbage = env
             .api
-            .call(
-                "POST",
-                &format!("/partner-requests/x/{action}"),
-                Some(&bob.token),
-                None,
-            )
+            .post(&bob, &format!("/partner-requests/x/{action}"), None)
             .await;
         assert_eq!(garbage.status, 404);
     }
 
-    let rejected = env
-        .api
-        .call(
-            "POST",
-            &format!("/partner-requests/{id}/reject"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    let rejected = env.api.answer_request(&bob, &id, "reject").await;
     assert_eq!(rejected.status, 200);
     assert_eq!(rejected.body["status"], "rejected");
     assert!(rejected.body.get("partnership").is_none());
     for action in ["accept", "reject"] {
         let late = env
             .api
-            .call(
-                "POST",
-                &format!("/partner-requests/{id}/{action}"),
-                Some(&bob.token),
-                None,
-            )
+            .post(&bob, &format!("/partner-requests/{id}/{action}"), None)
             .await;
         assert_eq!(
             (late.status, late.code()),
@@ -306,10 +224,7 @@ async fn accept_and_reject_errors() {
             "{action} after reject"
         );
     }
-    let partnerships = env
-        .api
-        .call("GET", "/partnerships", Some(&bob.token), None)
-        .await;
+    let partnerships = env.api.partnerships(&bob).await;
     assert_eq!(partnerships.body["items"], json!([]));
 
     // A rejected request frees the pair: either side may ask again.
@@ -318,44 +233,27 @@ async fn accept_and_reject_errors() {
 
 #[tokio::test]
 async fn only_the_sender_cancels_a_pending_request() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let eve = env.api.register("Eve").await;
+    let (env, [ada, bob, eve]) = TestEnv::with_users(["Ada", "Bob", "Eve"]).await;
     let id = env.api.request_partner(&ada, &bob).await;
     let path = format!("/partner-requests/{id}");
 
-    let by_recipient = env.api.call("DELETE", &path, Some(&bob.token), None).await;
+    let by_recipient = env.api.delete(&bob, &path).await;
     assert_eq!(
         (by_recipient.status, by_recipient.code()),
         (403, "forbidden")
     );
-    assert_eq!(
-        env.api
-            .call("DELETE", &path, Some(&eve.token), None)
-            .await
-            .status,
-        404
-    );
-    let cancelled = env.api.call("DELETE", &path, Some(&ada.token), None).await;
+    assert_eq!(env.api.delete(&eve, &path).await.status, 404);
+    let cancelled = env.api.delete(&ada, &path).await;
     assert_eq!(cancelled.status, 204);
     assert_eq!(cancelled.body, Value::Null);
-    let again = env.api.call("DELETE", &path, Some(&ada.token), None).await;
+    let again = env.api.delete(&ada, &path).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
-    let accept = env
-        .api
-        .call("POST", &format!("{path}/accept"), Some(&bob.token), None)
-        .await;
+    let accept = env.api.post(&bob, &format!("{path}/accept"), None).await;
     assert_eq!(accept.status, 409);
 
     let sent = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/sent?status=cancelled",
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, "/partner-requests/sent?status=cancelled")
         .await;
     assert_eq!(ids(&sent.body), [id]);
     assert!(sent.body["items"][0]["responded_at"].is_string());
@@ -368,8 +266,7 @@ async fn only_the_sender_cancels_a_pending_request() {
 
 #[tokio::test]
 async fn request_lists_filter_and_page_newest_first() {
-    let env = TestEnv::new().await;
-    let bob = env.api.register("Bob").await;
+    let (env, [bob]) = TestEnv::with_users(["Bob"]).await;
     let mut senders = Vec::new();
     for i in 0..5 {
         let sender = env.api.register(&format!("Sender{i}")).await;
@@ -377,20 +274,13 @@ async fn request_lists_filter_and_page_newest_first() {
         senders.push((sender, id));
     }
     let (first_sender, first_id) = &senders[0];
-    env.api
-        .call(
-            "POST",
-            &format!("/partner-requests/{first_id}/reject"),
-            Some(&bob.token),
-            None,
-        )
-        .await;
+    env.api.answer_request(&bob, &first_id, "reject").await;
     let _ = first_sender;
 
     let mut seen = Vec::new();
     let mut path = "/partner-requests/received?limit=2".to_string();
     loop {
-        let page = env.api.call("GET", &path, Some(&bob.token), None).await;
+        let page = env.api.get(&bob, &path).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
         seen.extend(ids(&page.body));
         match page.body["next_cursor"].as_str() {
@@ -404,52 +294,30 @@ async fn request_lists_filter_and_page_newest_first() {
 
     let all = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/received?status=all&limit=100",
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, "/partner-requests/received?status=all&limit=100")
         .await;
     assert_eq!(ids(&all.body).len(), 5);
     let rejected = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/received?status=rejected",
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, "/partner-requests/received?status=rejected")
         .await;
     assert_eq!(ids(&rejected.body), [first_id.as_str()]);
     let bad = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/received?status=maybe",
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, "/partner-requests/received?status=maybe")
         .await;
     assert_eq!((bad.status, bad.code()), (400, "bad_request"));
 
     let first = env
         .api
-        .call(
-            "GET",
-            "/partner-requests/received?limit=1",
-            Some(&bob.token),
-            None,
-        )
+        .get(&bob, "/partner-requests/received?limit=1")
         .await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
     let reused = env
         .api
-        .call(
-            "GET",
+        .get(
+            &bob,
             &format!("/partner-requests/received?status=all&cursor={cursor}"),
-            Some(&bob.token),
-            None,
         )
         .await;
     assert_eq!(
@@ -471,35 +339,17 @@ async fn request_lists_filter_and_page_newest_first() {
 
 #[tokio::test]
 async fn partnerships_show_current_names_and_can_be_ended() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let cy = env.api.register("Cy").await;
+    let (env, [ada, bob, cy]) = TestEnv::with_users(["Ada", "Bob", "Cy"]).await;
     env.api.make_partners(&ada, &bob).await;
     env.api.make_partners(&cy, &ada).await;
 
-    env.api
-        .call(
-            "PATCH",
-            "/me",
-            Some(&bob.token),
-            Some(json!({"name": "Robert"})),
-        )
-        .await;
-    let list = env
-        .api
-        .call("GET", "/partnerships?limit=1", Some(&ada.token), None)
-        .await;
+    env.api.patch(&bob, "/me", json!({"name": "Robert"})).await;
+    let list = env.api.get(&ada, "/partnerships?limit=1").await;
     assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     let cursor = list.body["next_cursor"].as_str().unwrap().to_string();
     let rest = env
         .api
-        .call(
-            "GET",
-            &format!("/partnerships?limit=1&cursor={cursor}"),
-            Some(&ada.token),
-            None,
-        )
+        .get(&ada, &format!("/partnerships?limit=1&cursor={cursor}"))
         .await;
     assert_eq!(rest.body["next_cursor"], Value::Null);
     let mut names: Vec<String> = [&list.body, &rest.body]
@@ -516,39 +366,21 @@ async fn partnerships_show_current_names_and_can_be_ended() {
 
     assert_eq!(
         env.api
-            .call(
-                "DELETE",
-                &format!("/partnerships/{}", bob.id),
-                Some(&ada.token),
-                None
-            )
+            .delete(&ada, &format!("/partnerships/{}", bob.id))
             .await
             .status,
         204
     );
-    let after = env
-        .api
-        .call("GET", "/partnerships", Some(&bob.token), None)
-        .await;
+    let after = env.api.partnerships(&bob).await;
     assert_eq!(after.body["items"], json!([]), "ended for both sides");
     let again = env
         .api
-        .call(
-            "DELETE",
-            &format!("/partnerships/{}", bob.id),
-            Some(&ada.token),
-            None,
-        )
+        .delete(&ada, &format!("/partnerships/{}", bob.id))
         .await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
     let stranger = env
         .api
-        .call(
-            "DELETE",
-            &format!("/partnerships/{}", UserId::generate()),
-            Some(&ada.token),
-            None,
-        )
+        .delete(&ada, &format!("/partnerships/{}", UserId::generate()))
         .await;
     assert_eq!(stranger.status, 404);
     assert_eq!(
@@ -560,28 +392,14 @@ async fn partnerships_show_current_names_and_can_be_ended() {
 
 #[tokio::test]
 async fn deleted_accounts_vanish_from_partnerships_and_cannot_be_accepted() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
-    let cy = env.api.register("Cy").await;
+    let (env, [ada, bob, cy]) = TestEnv::with_users(["Ada", "Bob", "Cy"]).await;
     env.api.make_partners(&ada, &bob).await;
     let pending = env.api.request_partner(&cy, &ada).await;
-    env.api.call("DELETE", "/me", Some(&bob.token), None).await;
-    env.api.call("DELETE", "/me", Some(&cy.token), None).await;
+    env.api.delete(&bob, "/me").await;
+    env.api.delete(&cy, "/me").await;
 
-    let list = env
-        .api
-        .call("GET", "/partnerships", Some(&ada.token), None)
-        .await;
+    let list = env.api.partnerships(&ada).await;
     assert_eq!(list.body["items"], json!([]));
-    let accept = env
-        .api
-        .call(
-            "POST",
-            &format!("/partner-requests/{pending}/accept"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let accept = env.api.answer_request(&ada, &pending, "accept").await;
     assert_eq!(accept.status, 404, "{:?}", accept.body);
 }

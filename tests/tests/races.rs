@@ -14,18 +14,8 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
         let ada = env.api.register("Ada").await;
         let bob = env.api.register("Bob").await;
         let (a, b) = tokio::join!(
-            env.api.call(
-                "POST",
-                "/partner-requests",
-                Some(&ada.token),
-                Some(json!({"recipient_id": bob.id}))
-            ),
-            env.api.call(
-                "POST",
-                "/partner-requests",
-                Some(&bob.token),
-                Some(json!({"recipient_id": ada.id}))
-            ),
+            env.api.send_request(&ada, json!({"recipient_id": bob.id})),
+            env.api.send_request(&bob, json!({"recipient_id": ada.id})),
         );
         let mut statuses = [a.status, b.status];
         statuses.sort();
@@ -36,19 +26,11 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
             a.body,
             b.body
         );
-        let pending = env
-            .api
-            .call("GET", "/partner-requests/received", Some(&ada.token), None)
-            .await
-            .body["items"]
+        let pending = env.api.get(&ada, "/partner-requests/received").await.body["items"]
             .as_array()
             .unwrap()
             .len()
-            + env
-                .api
-                .call("GET", "/partner-requests/received", Some(&bob.token), None)
-                .await
-                .body["items"]
+            + env.api.get(&bob, "/partner-requests/received").await.body["items"]
                 .as_array()
                 .unwrap()
                 .len();
@@ -64,16 +46,13 @@ async fn opposite_requests_at_once_yield_one_created_and_one_conflict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.request_partner(&ada, &bob).await;
     TestEnv::settle().await;
     env.queued_messages().await; // the "created" event
 
     let path = format!("/partner-requests/{id}/accept");
-    let answers =
-        join_all((0..20).map(|_| env.api.call("POST", &path, Some(&bob.token), None))).await;
+    let answers = join_all((0..20).map(|_| env.api.post(&bob, &path, None))).await;
     let ok = answers.iter().filter(|a| a.status == 200).count();
     let conflicts = answers
         .iter()
@@ -87,10 +66,7 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
     );
 
     for user in [&ada, &bob] {
-        let list = env
-            .api
-            .call("GET", "/partnerships", Some(&user.token), None)
-            .await;
+        let list = env.api.partnerships(&user).await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     }
     TestEnv::settle().await;
@@ -101,9 +77,7 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn accept_and_reject_racing_have_one_winner() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.request_partner(&ada, &bob).await;
     let calls = (0..10).map(|i| {
         let path = if i % 2 == 0 {
@@ -120,24 +94,12 @@ async fn accept_and_reject_racing_have_one_winner() {
     assert_eq!(winners.len(), 1);
     assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
     let status = winners[0].body["status"].as_str().unwrap();
-    let sent = env
-        .api
-        .call(
-            "GET",
-            "/partner-requests/sent?status=all",
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let sent = env.api.get(&ada, "/partner-requests/sent?status=all").await;
     assert_eq!(
         sent.body["items"][0]["status"], status,
         "both copies agree with the winner"
     );
-    let partners = env
-        .api
-        .call("GET", "/partnerships", Some(&ada.token), None)
-        .await
-        .body["items"]
+    let partners = env.api.partnerships(&ada).await.body["items"]
         .as_array()
         .unwrap()
         .len();
@@ -164,9 +126,7 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_identical_sends_store_one_message() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     let body = json!({"body": "once", "client_id": "retry-me"});
     let answers = join_all((0..50).map(|_| env.api.send_message(&ada, &id, body.clone()))).await;
@@ -183,15 +143,7 @@ async fn fifty_identical_sends_store_one_message() {
         answers.iter().all(|a| a.body["id"] == *first),
         "all answer the original"
     );
-    let history = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let history = env.api.history(&ada, &id, "").await;
     assert_eq!(history.body["items"].as_array().map(Vec::len), Some(1));
     assert_eq!(history.body["items"][0]["body"], "once");
 
@@ -201,14 +153,12 @@ async fn fifty_identical_sends_store_one_message() {
         .send_message(&ada, &id, json!({"body": "oops", "client_id": "doomed"}))
         .await;
     env.api
-        .call(
-            "DELETE",
+        .delete(
+            &ada,
             &format!(
                 "/channels/{id}/messages/{}",
                 doomed.body["id"].as_str().unwrap()
             ),
-            Some(&ada.token),
-            None,
         )
         .await;
     let retry = env
@@ -228,31 +178,19 @@ async fn fifty_identical_sends_store_one_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_joins_add_each_member_once() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let public = env.api.group(&ada, &[], false).await;
     let path = format!("/channels/{public}/join");
-    let answers =
-        join_all((0..10).map(|_| env.api.call("POST", &path, Some(&bob.token), None))).await;
+    let answers = join_all((0..10).map(|_| env.api.post(&bob, &path, None))).await;
     assert_eq!(answers.iter().filter(|a| a.status == 200).count(), 1);
     assert_eq!(answers.iter().filter(|a| a.status == 409).count(), 9);
-    let channel = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{public}"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let channel = env.api.channel(&ada, &public).await;
     assert_eq!(channel.body["member_count"], 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reactions_keep_every_user_once_per_emoji() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let mut people = vec![ada.clone()];
     for i in 0..7 {
         people.push(env.api.register(&format!("Reactor {i}")).await);
@@ -270,21 +208,13 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
             .into_iter()
             .map(|emoji| {
                 let path = path(emoji);
-                async move { env.api.call("PUT", &path, Some(&user.token), None).await }
+                async move { env.api.put(&user, &path).await }
             })
             .collect::<Vec<_>>()
     });
     let answers = join_all(adds).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
-    let message_now = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?limit=1"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let message_now = env.api.history(&ada, &id, "?limit=1").await;
     let reactions = &message_now.body["items"][0]["reactions"];
     let mut everyone: Vec<Value> = people.iter().map(|p| json!(p.id)).collect();
     everyone.sort_by_key(|v| v.to_string());
@@ -303,15 +233,7 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
     });
     let answers = join_all(changes).await;
     assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
-    let after = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{id}/messages?limit=1"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let after = env.api.history(&ada, &id, "?limit=1").await;
     let reactions = &after.body["items"][0]["reactions"];
     assert!(reactions.get("👍").is_none(), "{reactions}");
     assert_eq!(reactions["❤"].as_array().map(Vec::len), Some(people.len()));
@@ -320,9 +242,7 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_read_markers_end_at_the_newest_message() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
-    let bob = env.api.register("Bob").await;
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     for round in 0..3 {
         let mut messages = Vec::new();
@@ -336,25 +256,13 @@ async fn concurrent_read_markers_end_at_the_newest_message() {
         let newest = messages.last().cloned().unwrap_or_default();
         // Every marker at once, newest first so a late older one would be a regression.
         let path = format!("/channels/{id}/read");
-        let marks = messages.iter().rev().map(|message| {
-            env.api.call(
-                "POST",
-                &path,
-                Some(&bob.token),
-                Some(json!({ "message_id": message })),
-            )
-        });
+        let marks = messages
+            .iter()
+            .rev()
+            .map(|message| env.api.post(&bob, &path, json!({ "message_id": message })));
         let answers = join_all(marks).await;
         assert!(answers.iter().all(|a| a.status == 200), "{answers:?}");
-        let receipts = env
-            .api
-            .call(
-                "GET",
-                &format!("/channels/{id}/read-receipts"),
-                Some(&ada.token),
-                None,
-            )
-            .await;
+        let receipts = env.api.read_receipts(&ada, &id).await;
         let bobs = receipts.body["items"]
             .as_array()
             .and_then(|items| items.iter().find(|r| r["user_id"] == json!(bob.id)))
@@ -372,8 +280,7 @@ async fn concurrent_read_markers_end_at_the_newest_message() {
 async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() {
     use shared::domain::MAX_GROUP_MEMBERS;
 
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let id = env.api.group(&ada, &[], false).await;
     let free = 4;
     env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1 - free)
@@ -383,12 +290,7 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
         joiners.push(env.api.register(&format!("Joiner {i}")).await);
     }
     let path = format!("/channels/{id}/join");
-    let answers = join_all(
-        joiners
-            .iter()
-            .map(|user| env.api.call("POST", &path, Some(&user.token), None)),
-    )
-    .await;
+    let answers = join_all(joiners.iter().map(|user| env.api.post(&user, &path, None))).await;
     let joined = answers.iter().filter(|a| a.status == 200).count();
     let refused = answers
         .iter()
@@ -400,10 +302,7 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
         "{:?}",
         answers.iter().map(|a| a.status).collect::<Vec<_>>()
     );
-    let channel = env
-        .api
-        .call("GET", &format!("/channels/{id}"), Some(&ada.token), None)
-        .await;
+    let channel = env.api.channel(&ada, &id).await;
     assert_eq!(channel.body["member_count"], MAX_GROUP_MEMBERS);
     assert_eq!(
         channel.body["members"].as_array().map(Vec::len),

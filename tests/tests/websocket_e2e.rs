@@ -18,12 +18,7 @@ async fn group(stack: &Stack, owner: &TestUser, members: &[&TestUser]) -> String
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     let (status, channel) = stack
         .api
-        .call_as(
-            owner,
-            "POST",
-            "/channels",
-            Some(json!({"name": "crew", "member_ids": ids})),
-        )
+        .create_channel(owner, json!({"name": "crew", "member_ids": ids}))
         .await
         .parts();
     assert_eq!(status, 201, "{channel}");
@@ -50,11 +45,10 @@ async fn every_device_of_every_member_gets_every_event() {
     // A REST send reaches all four sockets.
     let (status, sent) = stack
         .api
-        .call_as(
+        .post(
             &ada,
-            "POST",
             &format!("/channels/{channel}/messages"),
-            Some(json!({"body": "hello over REST"})),
+            json!({"body": "hello over REST"}),
         )
         .await
         .parts();
@@ -109,30 +103,12 @@ async fn every_device_of_every_member_gets_every_event() {
         assert_eq!(receipt["last_read_message_id"], message_id);
         assert_eq!(receipt["channel_id"], channel.as_str());
     }
-    let (_, receipts) = stack
-        .api
-        .call_as(
-            &ada,
-            "GET",
-            &format!("/channels/{channel}/read-receipts"),
-            None,
-        )
-        .await
-        .parts();
+    let (_, receipts) = stack.api.read_receipts(&ada, &channel).await.parts();
     assert_eq!(receipts["items"][0]["last_read_message_id"], message_id);
 
     // A member added over REST: everyone hears `member.joined`.
     let cy = stack.env.api.register("Cy").await;
-    let (status, _) = stack
-        .api
-        .call_as(
-            &ada,
-            "POST",
-            &format!("/channels/{channel}/members"),
-            Some(json!({"user_id": cy.id})),
-        )
-        .await
-        .parts();
+    let (status, _) = stack.api.add_member(&ada, &channel, &cy.id).await.parts();
     assert_eq!(status, 200);
     for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
         let joined = socket.expect("member.joined", |_| true).await;
@@ -146,19 +122,19 @@ async fn every_device_of_every_member_gets_every_event() {
     );
     stack
         .api
-        .call_as(&ada, "PATCH", &path, Some(json!({"body": "edited"})))
+        .patch(&ada, &path, json!({"body": "edited"}))
         .await
         .parts();
     let updated = bob1.expect("message.updated", id_is(&sent["id"])).await;
     assert_eq!(updated["message"]["body"], "edited");
     stack
         .api
-        .call_as(&bob, "PUT", &format!("{path}/reactions/👍"), None)
+        .put(&bob, &format!("{path}/reactions/👍"))
         .await
         .parts();
     let reaction = ada2.expect("reaction.updated", |_| true).await;
     assert_eq!(reaction["reactions"]["👍"], json!([bob.id]));
-    stack.api.call_as(&ada, "DELETE", &path, None).await.parts();
+    stack.api.delete(&ada, &path).await.parts();
     let deleted = bob2.expect("message.deleted", |_| true).await;
     assert_eq!(deleted["message_id"], sent["id"]);
 
@@ -170,11 +146,7 @@ async fn every_device_of_every_member_gets_every_event() {
     );
 
     // Leaving: the others and the leaver's own devices hear `member.left`.
-    let (status, _) = stack
-        .api
-        .call_as(&bob, "POST", &format!("/channels/{channel}/leave"), None)
-        .await
-        .parts();
+    let (status, _) = stack.api.leave(&bob, &channel).await.parts();
     assert_eq!(status, 204);
     for socket in [&mut ada1, &mut bob2] {
         let left = socket.expect("member.left", |_| true).await;
@@ -194,12 +166,7 @@ async fn partner_requests_and_answers_arrive_as_events() {
 
     let (status, request) = stack
         .api
-        .call_as(
-            &bob,
-            "POST",
-            "/partner-requests",
-            Some(json!({"recipient_id": ada.id, "message": "hi Ada"})),
-        )
+        .send_request(&bob, json!({"recipient_id": ada.id, "message": "hi Ada"}))
         .await
         .parts();
     assert_eq!(status, 201);
@@ -211,9 +178,8 @@ async fn partner_requests_and_answers_arrive_as_events() {
 
     let (status, _) = stack
         .api
-        .call_as(
+        .post(
             &ada,
-            "POST",
             &format!(
                 "/partner-requests/{}/accept",
                 request["id"].as_str().unwrap()
@@ -238,12 +204,7 @@ async fn partner_requests_and_answers_arrive_as_events() {
 
     let (_, request) = stack
         .api
-        .call_as(
-            &cy,
-            "POST",
-            "/partner-requests",
-            Some(json!({"recipient_id": ada.id})),
-        )
+        .send_request(&cy, json!({"recipient_id": ada.id}))
         .await
         .parts();
     ada_socket
@@ -251,9 +212,8 @@ async fn partner_requests_and_answers_arrive_as_events() {
         .await;
     let (status, _) = stack
         .api
-        .call_as(
+        .post(
             &ada,
-            "POST",
             &format!(
                 "/partner-requests/{}/reject",
                 request["id"].as_str().unwrap()
@@ -274,11 +234,7 @@ async fn presence_flips_with_the_first_connection_and_the_last() {
     let bob = stack.env.api.register("Bob").await;
     stack.env.api.make_partners(&ada, &bob).await;
     let presence_path = format!("/users/{}/presence", bob.id);
-    let (_, before) = stack
-        .api
-        .call_as(&ada, "GET", &presence_path, None)
-        .await
-        .parts();
+    let (_, before) = stack.api.get(&ada, &presence_path).await.parts();
     assert_eq!(
         before,
         json!({"user_id": bob.id, "online": false, "last_seen": null})
@@ -292,17 +248,9 @@ async fn presence_flips_with_the_first_connection_and_the_last() {
     assert!(online["last_seen"].is_string());
     let bob2 = stack.socket(&bob).await;
     watcher.expect_none("presence", QUIET, is_bob).await;
-    let (_, now) = stack
-        .api
-        .call_as(&ada, "GET", &presence_path, None)
-        .await
-        .parts();
+    let (_, now) = stack.api.get(&ada, &presence_path).await.parts();
     assert_eq!(now["online"], true);
-    let (_, contacts) = stack
-        .api
-        .call_as(&ada, "GET", "/presence/online", None)
-        .await
-        .parts();
+    let (_, contacts) = stack.api.get(&ada, "/presence/online").await.parts();
     assert_eq!(contacts["items"][0]["user_id"], bob.id.as_str());
 
     bob1.close().await;
@@ -310,18 +258,10 @@ async fn presence_flips_with_the_first_connection_and_the_last() {
     bob2.close().await;
     let offline = watcher.expect("presence", is_bob).await;
     assert_eq!(offline["online"], false);
-    let (_, after) = stack
-        .api
-        .call_as(&ada, "GET", &presence_path, None)
-        .await
-        .parts();
+    let (_, after) = stack.api.get(&ada, &presence_path).await.parts();
     assert_eq!(after["online"], false);
     assert!(after["last_seen"].is_string());
-    let (_, contacts) = stack
-        .api
-        .call_as(&ada, "GET", "/presence/online", None)
-        .await
-        .parts();
+    let (_, contacts) = stack.api.get(&ada, "/presence/online").await.parts();
     assert_eq!(contacts["items"], json!([]));
 }
 
@@ -363,7 +303,7 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
             let path = format!("/channels/{channel}/messages");
             let (status, _) = stack
                 .api
-                .call_as(ada, "POST", &path, Some(json!({"body": body})))
+                .post(ada, &path, json!({"body": body}))
                 .await
                 .parts();
             assert_eq!(status, 201);
@@ -407,7 +347,7 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
     assert!(stored.is_empty(), "the gone connection was deleted");
     let (_, presence) = stack
         .api
-        .call_as(&ada, "GET", &format!("/users/{}/presence", bob.id), None)
+        .get(&ada, &format!("/users/{}/presence", bob.id))
         .await
         .parts();
     assert_eq!(presence["online"], false);
@@ -428,7 +368,7 @@ async fn bad_tokens_are_refused_at_the_handshake() {
         Some(401)
     );
     // A deleted account's token no longer connects.
-    let (status, _) = stack.api.call_as(&ada, "DELETE", "/me", None).await.parts();
+    let (status, _) = stack.api.delete(&ada, "/me").await.parts();
     assert_eq!(status, 204);
     assert_eq!(
         Socket::connect(&stack.ws, Some(&ada.token)).await.err(),
@@ -502,11 +442,7 @@ async fn bad_frames_get_an_error_and_the_socket_stays_open() {
     let first = socket.expect("ack", |_| true).await;
     let second = socket.expect("ack", |_| true).await;
     assert_eq!(first["message"]["id"], second["message"]["id"]);
-    let (_, history) = stack
-        .api
-        .call_as(&ada, "GET", &format!("/channels/{channel}/messages"), None)
-        .await
-        .parts();
+    let (_, history) = stack.api.history(&ada, &channel, "").await.parts();
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
 }
 

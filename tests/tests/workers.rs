@@ -99,12 +99,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
 
     let request = env
         .api
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&bob.token),
-            Some(json!({"recipient_id": ada.id})),
-        )
+        .send_request(&bob, json!({"recipient_id": ada.id}))
         .await;
     assert_eq!(request.status, 201);
     // Capture the event as queued, to deliver it again later.
@@ -137,15 +132,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
 
     // Acceptance mails the sender, naming the recipient.
     let id = request.body["id"].as_str().unwrap();
-    let accepted = env
-        .api
-        .call(
-            "POST",
-            &format!("/partner-requests/{id}/accept"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let accepted = env.api.answer_request(&ada, &id, "accept").await;
     assert_eq!(accepted.status, 200);
     run_until_empty(&env, &source, &worker).await;
     let mails = emails_to(&bob.email).await;
@@ -201,12 +188,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
     let ada = env.api.register("Ada").await;
     let bob = env.api.register("Bob").await;
     env.api
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&bob.token),
-            Some(json!({"recipient_id": ada.id})),
-        )
+        .send_request(&bob, json!({"recipient_id": ada.id}))
         .await;
     let good = env.queued_messages().await.remove(0);
     for body in ["this is not an email event".to_string(), good.to_string()] {
@@ -299,12 +281,7 @@ async fn assistant_stack() -> Stack {
 async fn assistant_channel(stack: &Stack, user: &TestUser) -> String {
     let (status, channel) = stack
         .api
-        .call_as(
-            user,
-            "POST",
-            "/channels",
-            Some(json!({"name": "helper", "kind": "assistant"})),
-        )
+        .create_channel(user, json!({"name": "helper", "kind": "assistant"}))
         .await
         .parts();
     assert_eq!(status, 201, "{channel}");
@@ -327,11 +304,10 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
     ] {
         let (status, sent) = stack
             .api
-            .call_as(
+            .post(
                 &ada,
-                "POST",
                 &format!("/channels/{channel}/messages"),
-                Some(json!({"body": text})),
+                json!({"body": text}),
             )
             .await
             .parts();
@@ -363,12 +339,7 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, history) = stack
         .api
-        .call_as(
-            &ada,
-            "GET",
-            &format!("/channels/{channel}/messages?limit=100"),
-            None,
-        )
+        .history(&ada, &channel, "?limit=100")
         .await
         .parts();
     let items = history["items"].as_array().unwrap();
@@ -378,24 +349,17 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
 
 #[tokio::test]
 async fn a_reply_job_run_twice_at_once_replies_once() {
-    let env = TestEnv::new().await;
-    let ada = env.api.register("Ada").await;
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let channel = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "helper", "kind": "assistant"})),
-        )
+        .create_channel(&ada, json!({"name": "helper", "kind": "assistant"}))
         .await;
     let channel = channel.body["id"].as_str().unwrap().to_string();
     env.api
-        .call(
-            "POST",
+        .post(
+            &ada,
             &format!("/channels/{channel}/messages"),
-            Some(&ada.token),
-            Some(json!({"body": "hello"})),
+            json!({"body": "hello"}),
         )
         .await;
     let job: shared::queue::AssistantJob =
@@ -411,15 +375,7 @@ async fn a_reply_job_run_twice_at_once_replies_once() {
         .count();
     assert_eq!(replied, 1, "{runs:?}");
     assert!(runs.iter().all(|r| r.is_ok()), "{runs:?}");
-    let history = env
-        .api
-        .call(
-            "GET",
-            &format!("/channels/{channel}/messages"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let history = env.api.history(&ada, &channel, "").await;
     let assistant = history.body["items"]
         .as_array()
         .unwrap()
@@ -490,34 +446,20 @@ async fn deleting_a_channel_purges_its_items() {
     let bob = env.api.register("Bob").await;
     let channel = env
         .api
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada.token),
-            Some(json!({"name": "doomed", "member_ids": [bob.id]})),
-        )
+        .create_channel(&ada, json!({"name": "doomed", "member_ids": [bob.id]}))
         .await;
     let channel = channel.body["id"].as_str().unwrap().to_string();
     for i in 0..150 {
         env.api
-            .call(
-                "POST",
+            .post(
+                &ada,
                 &format!("/channels/{channel}/messages"),
-                Some(&ada.token),
-                Some(json!({"body": format!("message {i}"), "client_id": format!("c{i}")})),
+                json!({"body": format!("message {i}"), "client_id": format!("c{i}")}),
             )
             .await;
     }
     assert!(items_under(&env, &format!("CHAN#{channel}")).await > 300);
-    let deleted = env
-        .api
-        .call(
-            "DELETE",
-            &format!("/channels/{channel}"),
-            Some(&ada.token),
-            None,
-        )
-        .await;
+    let deleted = env.api.delete_channel(&ada, &channel).await;
     assert_eq!(deleted.status, 204);
     // A budget of 1 ms: each run does one step and queues the job again, so the purge
     // completes only by resuming, as a timed-out job would.
@@ -525,10 +467,7 @@ async fn deleting_a_channel_purges_its_items() {
     let runs = run_until_empty(&env, &source, &worker).await;
     assert!(runs > 1, "the job resumed {runs} times");
     assert_eq!(items_under(&env, &format!("CHAN#{channel}")).await, 0);
-    let listed = env
-        .api
-        .call("GET", "/channels", Some(&bob.token), None)
-        .await;
+    let listed = env.api.get(&bob, "/channels").await;
     assert_eq!(listed.body["items"], json!([]));
 }
 
@@ -545,12 +484,7 @@ async fn deleting_an_account_cleans_up_after_it() {
     env.api.make_partners(&ada, &bob).await;
     let (_, channel) = stack
         .api
-        .call_as(
-            &ada,
-            "POST",
-            "/channels",
-            Some(json!({"name": "crew", "member_ids": [bob.id]})),
-        )
+        .create_channel(&ada, json!({"name": "crew", "member_ids": [bob.id]}))
         .await
         .parts();
     let channel = channel["id"].as_str().unwrap().to_string();
@@ -565,7 +499,7 @@ async fn deleting_an_account_cleans_up_after_it() {
         .unwrap();
     assert_eq!(bob_connections.len(), 1);
 
-    let (status, _) = stack.api.call_as(&bob, "DELETE", "/me", None).await.parts();
+    let (status, _) = stack.api.delete(&bob, "/me").await.parts();
     assert_eq!(status, 204);
     let source = source(&env.maintenance_queue_url, "maintenance-worker");
     assert_eq!(run_until_empty(env, &source, &worker).await, 1);
@@ -576,11 +510,7 @@ async fn deleting_an_account_cleans_up_after_it() {
         bob_socket.closed_within(Duration::from_secs(5)).await,
         "the deleted account's socket was closed"
     );
-    let (_, view) = stack
-        .api
-        .call_as(&ada, "GET", &format!("/channels/{channel}"), None)
-        .await
-        .parts();
+    let (_, view) = stack.api.channel(&ada, &channel).await.parts();
     let members: Vec<&str> = view["members"]
         .as_array()
         .unwrap()
@@ -589,11 +519,7 @@ async fn deleting_an_account_cleans_up_after_it() {
         .collect();
     assert_eq!(members, [ada.id.as_str()]);
     assert_eq!(view["member_count"], 1);
-    let (_, partners) = stack
-        .api
-        .call_as(&ada, "GET", "/partnerships", None)
-        .await
-        .parts();
+    let (_, partners) = stack.api.partnerships(&ada).await.parts();
     assert_eq!(partners["items"], json!([]));
     assert_eq!(items_under(env, &format!("USER#{}", bob.id)).await, 0);
     for (_, id) in bob_connections {
