@@ -31,6 +31,22 @@ impl Answer {
             .unwrap_or("<no error code>")
     }
 
+    /// Asserts a refusal: the status and the contract's error code (`context` explains).
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str, context: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "{context}: {}",
+            self.body
+        );
+    }
+
+    /// `field` of every item of a page, as strings.
+    pub fn item_strings(&self, field: &str) -> Vec<String> {
+        item_strings(&self.body, field)
+    }
+
     pub fn parts(self) -> (u16, Value) {
         (self.status, self.body)
     }
@@ -82,6 +98,8 @@ pub struct Api {
     transport: Transport,
     /// Off for benchmarks only, whose timings must not include the check.
     check_contract: bool,
+    /// Asserts of every answer that a 5xx is a clean 503 (for the fault tests).
+    outage_rule: bool,
 }
 
 /// How long an HTTP call may take before the test fails (a gateway that hangs is a bug).
@@ -92,6 +110,7 @@ impl Api {
         Self {
             transport: Transport::InProcess(Functions::new(ctx)),
             check_contract: true,
+            outage_rule: false,
         }
     }
 
@@ -102,7 +121,15 @@ impl Api {
                 base: base.into(),
             },
             check_contract: true,
+            outage_rule: false,
         }
+    }
+
+    /// The same client, failing the test on any 5xx that is not a 503 in the contract's shape
+    /// saying when to retry: what a client must see while a dependency is down.
+    pub fn during_outages(mut self) -> Self {
+        self.outage_rule = true;
+        self
     }
 
     /// The same client without the OpenAPI check of each answer (for timings).
@@ -128,10 +155,9 @@ impl Api {
         body: Option<Value>,
     ) -> Answer {
         let body = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-        if let Some(token) = token {
-            headers.push(("authorization".to_string(), format!("Bearer {token}")));
-        }
+        let bearer = token.map(|token| format!("Bearer {token}"));
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(bearer.as_deref().map(|value| ("authorization", value)));
         self.call_raw(method, path_and_query, &headers, &body).await
     }
 
@@ -241,9 +267,13 @@ impl Api {
         &self,
         method: &str,
         path_and_query: &str,
-        headers: &[(String, String)],
+        headers: &[(&str, &str)],
         body: &[u8],
     ) -> Answer {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
         let path = path_and_query
             .split_once('?')
             .map_or(path_and_query, |(path, _)| path);
@@ -257,7 +287,7 @@ impl Api {
                     method,
                     path,
                     raw_query: path_and_query.split_once('?').map_or("", |(_, q)| q),
-                    headers,
+                    headers: &headers,
                     body,
                     source_ip: "127.0.0.1",
                 };
@@ -275,7 +305,7 @@ impl Api {
                     .request(method, format!("{base}{path_and_query}"))
                     .timeout(HTTP_TIMEOUT)
                     .body(body.to_vec());
-                for (name, value) in headers {
+                for (name, value) in &headers {
                     request = request.header(name, value);
                 }
                 let response = request.send().await.expect("the gateway answers");
@@ -285,6 +315,19 @@ impl Api {
                 Answer::read(status, headers, &bytes)
             }
         };
+        if self.outage_rule && answer.status >= 500 {
+            let body = &answer.body;
+            assert_eq!(
+                answer.status, 503,
+                "an outage is a 503, never another 5xx: {body}"
+            );
+            assert_eq!(body["error"]["code"], "unavailable", "{body}");
+            assert!(body["error"]["message"].is_string(), "{body}");
+            assert!(
+                answer.headers.contains_key("retry-after"),
+                "a 503 says when to retry"
+            );
+        }
         // Every answer a documented route gives must be one the OpenAPI document promises.
         if let Some(found) = found.filter(|_| self.check_contract) {
             openapi_document().check(
@@ -304,6 +347,11 @@ impl Api {
             Transport::InProcess(functions) => call_function(functions, function, event).await,
             Transport::Http { .. } => panic!("raw events go to an in-process client"),
         }
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        let body = json!({"email": email, "password": password});
+        self.call("POST", "/auth/login", None, Some(body)).await
     }
 
     pub async fn register(&self, name: &str) -> TestUser {
@@ -405,6 +453,25 @@ impl Api {
         )
         .await
     }
+}
+
+/// `field` of every item of a page (`{"items": [...]}`), as strings.
+pub fn item_strings(page: &Value, field: &str) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| item[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Of concurrent answers: how many got `status`, and how many a 409 `conflict`.
+pub fn tally(answers: &[Answer], status: u16) -> (usize, usize) {
+    let count = |wanted: &dyn Fn(&Answer) -> bool| answers.iter().filter(|a| wanted(a)).count();
+    (
+        count(&|a| a.status == status),
+        count(&|a| a.status == 409 && a.code() == "conflict"),
+    )
 }
 
 async fn call_function(functions: &Functions, function: &str, event: &Value) -> Answer {

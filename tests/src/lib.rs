@@ -233,6 +233,29 @@ impl TestEnv {
             .await;
     }
 
+    /// The connections stored for `user` (read the way the fan-out reads them).
+    pub async fn connections_of(
+        &self,
+        user: &shared::domain::UserId,
+    ) -> Vec<(shared::domain::UserId, shared::domain::ConnectionId)> {
+        self.ctx
+            .store
+            .live_connections(std::slice::from_ref(user))
+            .await
+            .expect("read the stored connections")
+    }
+
+    /// Puts `body` on the queue at `queue_url`, as a producer (or a redelivery) would.
+    pub async fn enqueue(&self, queue_url: &str, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(queue_url)
+            .message_body(body)
+            .send()
+            .await
+            .expect("send to the test queue");
+    }
+
     /// Every message now on the test's notification queue (each read once).
     pub async fn queued_messages(&self) -> Vec<Value> {
         self.drain(&self.queue_url).await

@@ -281,13 +281,9 @@ async fn raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> Answer {
-    let mut headers = vec![(
-        "authorization".to_string(),
-        format!("Bearer {}", user.token),
-    )];
-    if let Some(content_type) = content_type {
-        headers.push(("content-type".to_string(), content_type.to_string()));
-    }
+    let bearer = format!("Bearer {}", user.token);
+    let mut headers = vec![("authorization", bearer.as_str())];
+    headers.extend(content_type.map(|value| ("content-type", value)));
     stack.api.call_raw(method, path, &headers, &body).await
 }
 

@@ -309,11 +309,7 @@ async fn joining_and_leaving() {
     assert_eq!(mine.body["items"], json!([]));
 
     let owner = env.api.leave(&ada, &public).await;
-    assert_eq!(
-        (owner.status, owner.code()),
-        (409, "conflict"),
-        "a channel keeps its owner"
-    );
+    owner.assert_error(409, "conflict", "a channel keeps its owner");
     let dm = env
         .api
         .create_channel(
@@ -323,11 +319,7 @@ async fn joining_and_leaving() {
         .await;
     let dm = dm.body["id"].as_str().unwrap().to_string();
     let leave_dm = env.api.leave(&ada, &dm).await;
-    assert_eq!(
-        (leave_dm.status, leave_dm.code()),
-        (400, "bad_request"),
-        "a direct channel is deleted, not left"
-    );
+    leave_dm.assert_error(400, "bad_request", "a direct channel is deleted, not left");
 }
 
 #[tokio::test]

@@ -53,15 +53,7 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
         .parts();
     let mut socket = stack.socket(&ada).await;
     let ada_id = UserId::parse(&ada.id).unwrap();
-    let connection = stack
-        .env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&ada_id))
-        .await
-        .unwrap()[0]
-        .1
-        .to_string();
+    let connection = stack.env.connections_of(&ada_id).await[0].1.to_string();
     let address = stack.ws.trim_start_matches("ws://").to_string();
     let aim = |event: &Value, token: &str| -> WebSocketEvent {
         let text = event
@@ -113,14 +105,7 @@ async fn websocket_sample_events_are_answered_by_their_functions() {
     let answer = ws_disconnect::handle(&stack.env.ctx, aim(&disconnect.event, "")).await;
     assert_eq!(answer.unwrap().status_code, 200);
     assert!(
-        stack
-            .env
-            .ctx
-            .store
-            .live_connections(&[ada_id])
-            .await
-            .unwrap()
-            .is_empty(),
+        stack.env.connections_of(&ada_id).await.is_empty(),
         "$disconnect forgot the connection"
     );
 }

@@ -13,64 +13,20 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 /// A test environment on `endpoints` with the gateway's HTTP API over it on a free port, and
-/// a client of that API. The environment must outlive the test's requests.
-async fn gateway_over(endpoints: Endpoints) -> (TestEnv, Client) {
+/// a client of that API holding every answer to the outage rule. The environment must outlive
+/// the test's requests.
+async fn gateway_over(endpoints: Endpoints) -> (TestEnv, Api) {
     let env = TestEnv::with_endpoints(endpoints).await;
     let base = spawn_gateway(env.ctx.clone()).await;
-    (env, Client(Api::over_http(base)))
+    (env, Api::over_http(base).during_outages())
 }
 
-/// The API client, holding every answer to the outage rule: a 5xx is a 503 in the contract's
-/// shape that says when to retry.
-#[derive(Clone)]
-struct Client(Api);
-
-impl Client {
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let answer = self.0.call(method, path, token, body).await;
-        if answer.status >= 500 {
-            let body = &answer.body;
-            assert_eq!(
-                answer.status, 503,
-                "an outage is a 503, never another 5xx: {body}"
-            );
-            assert_eq!(body["error"]["code"], "unavailable", "{body}");
-            assert!(body["error"]["message"].is_string(), "{body}");
-            assert!(
-                answer.headers.contains_key("retry-after"),
-                "a 503 says when to retry"
-            );
-        }
-        answer.parts()
-    }
-
-    async fn register(&self, email: &str) -> (u16, Value) {
-        self.call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": email, "name": "Load", "password": "correct horse battery"})),
-        )
+/// A registration that may meet the outage: its status and body, whatever they are.
+async fn try_register(api: &Api, email: &str) -> (u16, Value) {
+    let body = json!({"email": email, "name": "Load", "password": "correct horse battery"});
+    api.call("POST", "/auth/register", None, Some(body))
         .await
-    }
-
-    /// Registers and returns `(id, token)`; the database must be up.
-    async fn user(&self) -> (String, String) {
-        let (status, body) = self
-            .register(&format!("{}@example.com", unique("user")))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        (
-            body["user"]["id"].as_str().unwrap_or_default().to_string(),
-            body["token"].as_str().unwrap_or_default().to_string(),
-        )
-    }
+        .parts()
 }
 
 /// What the load did, to be checked once the database is back.
@@ -92,29 +48,21 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     .await;
 
     // While up: people, a channel, and pending partner requests to accept during the outage.
-    let (ada, ada_token) = client.user().await;
-    let (bob, bob_token) = client.user().await;
+    let ada = client.register("Ada").await;
+    let bob = client.register("Bob").await;
     let (status, channel) = client
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada_token),
-            Some(json!({"name": "Ops", "member_ids": [bob]})),
-        )
-        .await;
+        .create_channel(&ada, json!({"name": "Ops", "member_ids": [bob.id]}))
+        .await
+        .parts();
     assert_eq!(status, 201);
     let channel = channel["id"].as_str().unwrap_or_default().to_string();
     let mut requests = Vec::new();
     for _ in 0..12 {
-        let (_, token) = client.user().await;
+        let sender = client.register("Sender").await;
         let (status, request) = client
-            .call(
-                "POST",
-                "/partner-requests",
-                Some(&token),
-                Some(json!({"recipient_id": ada})),
-            )
-            .await;
+            .send_request(&sender, json!({"recipient_id": ada.id}))
+            .await
+            .parts();
         assert_eq!(status, 201);
         requests.push(request["id"].as_str().unwrap_or_default().to_string());
     }
@@ -125,43 +73,32 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     let load_until = Instant::now() + Duration::from_millis(2_500);
     let workers = (0..4).map(|worker| {
         let (client, attempts, requests) = (client.clone(), attempts.clone(), requests.clone());
-        let (ada_token, channel) = (ada_token.clone(), channel.clone());
+        let (ada, channel) = (ada.clone(), channel.clone());
         async move {
             let mut n = 0;
             while Instant::now() < load_until {
                 n += 1;
                 let email = format!("{}@example.com", unique(&format!("w{worker}n{n}")));
-                let (status, _) = client.register(&email).await;
+                let (status, _) = try_register(&client, &email).await;
                 attempts.lock().await.registrations.push((email, status));
 
                 let client_id = format!("w{worker}-m{n}");
                 let (status, _) = client
-                    .call(
-                        "POST",
+                    .post(
+                        &ada,
                         &format!("/channels/{channel}/messages"),
-                        Some(&ada_token),
-                        Some(
-                            json!({"body": format!("message {client_id}"), "client_id": client_id}),
-                        ),
+                        json!({"body": format!("message {client_id}"), "client_id": client_id}),
                     )
-                    .await;
+                    .await
+                    .parts();
                 attempts.lock().await.sends.push((client_id, status));
 
                 let next = requests.lock().await.pop();
                 if let Some(id) = next {
-                    let (status, _) = client
-                        .call(
-                            "POST",
-                            &format!("/partner-requests/{id}/accept"),
-                            Some(&ada_token),
-                            None,
-                        )
-                        .await;
+                    let (status, _) = client.answer_request(&ada, &id, "accept").await.parts();
                     attempts.lock().await.accepts.push((id, status));
                 }
-                let (status, _) = client
-                    .call("GET", "/channels", Some(&ada_token), None)
-                    .await;
+                let (status, _) = client.get(&ada, "/channels").await.parts();
                 attempts.lock().await.statuses.push(status);
             }
         }
@@ -189,7 +126,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     dynamo.resume().await;
     let healed = Instant::now();
     loop {
-        let (status, _) = client.call("GET", "/health", None, None).await;
+        let (status, _) = client.call("GET", "/health", None, None).await.parts();
         if status == 200 {
             break;
         }
@@ -199,24 +136,17 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (status, _) = client.call("GET", "/me", Some(&ada_token), None).await;
+    let (status, _) = client.get(&ada, "/me").await.parts();
     assert_eq!(status, 200);
 
     // Registrations: each email is either a whole account or free again; never reserved
     // without an account (which would be a 409 for an account that cannot log in).
     for (email, status) in &attempts.registrations {
-        let (login, _) = client
-            .call(
-                "POST",
-                "/auth/login",
-                None,
-                Some(json!({"email": email, "password": "correct horse battery"})),
-            )
-            .await;
+        let (login, _) = client.login(&email, "correct horse battery").await.parts();
         if *status == 201 {
             assert_eq!(login, 200, "{email}: registered but cannot log in");
         } else if login != 200 {
-            let (again, body) = client.register(email).await;
+            let (again, body) = try_register(&client, email).await;
             assert_eq!(again, 201, "{email} is half written: {body}");
         }
     }
@@ -226,13 +156,13 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     let mut stored = Vec::new();
     for (client_id, status) in &attempts.sends {
         let (retry, body) = client
-            .call(
-                "POST",
+            .post(
+                &ada,
                 &format!("/channels/{channel}/messages"),
-                Some(&ada_token),
-                Some(json!({"body": format!("message {client_id}"), "client_id": client_id})),
+                json!({"body": format!("message {client_id}"), "client_id": client_id}),
             )
-            .await;
+            .await
+            .parts();
         if *status == 201 {
             assert_eq!(retry, 200, "{client_id} answered 201 but is not stored");
         }
@@ -243,13 +173,12 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     let mut cursor = String::new();
     loop {
         let (status, page) = client
-            .call(
-                "GET",
+            .get(
+                &bob,
                 &format!("/channels/{channel}/messages?limit=100&cursor={cursor}"),
-                Some(&bob_token),
-                None,
             )
-            .await;
+            .await
+            .parts();
         assert_eq!(status, 200);
         for message in page["items"].as_array().into_iter().flatten() {
             seen.push(
@@ -269,18 +198,12 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     assert_eq!(seen, stored, "every client_id exactly once in the history");
 
     // Accepts: accepted exactly when the partnership exists.
-    let (_, partnerships) = client
-        .call("GET", "/partnerships?limit=100", Some(&ada_token), None)
-        .await;
+    let (_, partnerships) = client.get(&ada, "/partnerships?limit=100").await.parts();
     let partners = partnerships["items"].as_array().map(Vec::len).unwrap_or(0);
     let (_, sent) = client
-        .call(
-            "GET",
-            "/partner-requests/received?status=all&limit=100",
-            Some(&ada_token),
-            None,
-        )
-        .await;
+        .get(&ada, "/partner-requests/received?status=all&limit=100")
+        .await
+        .parts();
     let accepted = sent["items"]
         .as_array()
         .into_iter()
@@ -313,54 +236,37 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         ..Endpoints::default()
     })
     .await;
-    let (ada, ada_token) = client.user().await;
-    let (_, bob_token) = client.user().await;
+    let ada = client.register("Ada").await;
+    let bob = client.register("Bob").await;
     let (_, assistant) = client
-        .call(
-            "POST",
-            "/channels",
-            Some(&ada_token),
-            Some(json!({"name": "Help", "kind": "assistant"})),
-        )
-        .await;
+        .create_channel(&ada, json!({"name": "Help", "kind": "assistant"}))
+        .await
+        .parts();
     let assistant = assistant["id"].as_str().unwrap_or_default().to_string();
 
     moto.kill().await;
     let (status, request) = client
-        .call(
-            "POST",
-            "/partner-requests",
-            Some(&bob_token),
-            Some(json!({"recipient_id": ada})),
-        )
-        .await;
+        .send_request(&bob, json!({"recipient_id": ada.id}))
+        .await
+        .parts();
     assert_eq!(status, 201, "the request stands: {request}");
     let id = request["id"].as_str().unwrap_or_default();
-    let (status, accepted) = client
-        .call(
-            "POST",
-            &format!("/partner-requests/{id}/accept"),
-            Some(&ada_token),
-            None,
-        )
-        .await;
+    let (status, accepted) = client.answer_request(&ada, &id, "accept").await.parts();
     assert_eq!(status, 200, "{accepted}");
-    let (_, partners) = client
-        .call("GET", "/partnerships", Some(&bob_token), None)
-        .await;
-    assert_eq!(partners["items"][0]["user"]["id"], json!(ada));
+    let (_, partners) = client.partnerships(&bob).await.parts();
+    assert_eq!(partners["items"][0]["user"]["id"], json!(ada.id));
     let (status, message) = client
-        .call(
-            "POST",
+        .post(
+            &ada,
             &format!("/channels/{assistant}/messages"),
-            Some(&ada_token),
-            Some(json!({"body": "hello?"})),
+            json!({"body": "hello?"}),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201, "{message}");
-    let (status, _) = client.call("DELETE", "/me", Some(&bob_token), None).await;
+    let (status, _) = client.delete(&bob, "/me").await.parts();
     assert_eq!(status, 204);
-    let (status, _) = client.call("GET", "/me", Some(&bob_token), None).await;
+    let (status, _) = client.get(&bob, "/me").await.parts();
     assert_eq!(
         status, 401,
         "the account is gone even though its clean-up job was not queued"
@@ -381,13 +287,13 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         .await
         .expect("recreate the assistant queue");
     let (status, _) = client
-        .call(
-            "POST",
+        .post(
+            &ada,
             &format!("/channels/{assistant}/messages"),
-            Some(&ada_token),
-            Some(json!({"body": "still there?"})),
+            json!({"body": "still there?"}),
         )
-        .await;
+        .await
+        .parts();
     assert_eq!(status, 201);
     let jobs = env.queued_assistant_jobs().await;
     assert_eq!(

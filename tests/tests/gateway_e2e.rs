@@ -20,14 +20,7 @@ async fn walk_through_over_http() {
     assert!(health.headers.contains_key("x-request-id"));
 
     let (ada, bob) = (api.register("Ada").await, api.register("Bob").await);
-    let login = api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": ada.password})),
-        )
-        .await;
+    let login = api.login(&ada.email, &ada.password).await;
     assert_eq!(login.status, 200);
     assert_eq!(login.body["user"]["id"], ada.id.as_str());
 
@@ -61,7 +54,7 @@ async fn the_gateway_answers_in_the_contract_shape_for_what_no_function_sees() {
 
     assert_eq!(api.call("PUT", "/me", None, None).await.status, 404);
 
-    let json_type = [("content-type".to_string(), "application/json".to_string())];
+    let json_type = [("content-type", "application/json")];
     let big = api
         .call_raw("POST", "/auth/register", &json_type, &vec![b' '; 65 * 1024])
         .await;

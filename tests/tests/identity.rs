@@ -82,7 +82,7 @@ async fn registration_validates_every_field() {
 #[tokio::test]
 async fn malformed_bodies_are_bad_requests() {
     let env = TestEnv::new().await;
-    let json_header = vec![("content-type".to_string(), "application/json".to_string())];
+    let json_header = [("content-type", "application/json")];
     for body in [&b"{not json"[..], b"", b"[1,", &[0xff, 0xfe, 0x00]] {
         let answer = env
             .api
@@ -102,14 +102,9 @@ async fn malformed_bodies_are_bad_requests() {
         .await;
     assert_eq!(wrong_types.code(), "bad_request");
 
-    let form = vec![(
-        "content-type".to_string(),
-        "application/x-www-form-urlencoded".to_string(),
-    )];
-    let answer = env
-        .api
-        .call_raw("POST", "/auth/login", &form, b"email=a&password=b")
-        .await;
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    let body = b"email=a&password=b";
+    let answer = env.api.call_raw("POST", "/auth/login", &form, body).await;
     assert_eq!(answer.code(), "bad_request");
 
     let huge = json!({"email": "a@b.io", "name": "x".repeat(70 * 1024), "password": "12345678"});
@@ -126,12 +121,7 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
     let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let ok = env
         .api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": ada.email.to_uppercase(), "password": ada.password})),
-        )
+        .login(&ada.email.to_uppercase(), &ada.password)
         .await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["user"]["id"], ada.id.as_str());
@@ -143,33 +133,9 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
         200
     );
 
-    let wrong_password = env
-        .api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": "wrong password"})),
-        )
-        .await;
-    let unknown_email = env
-        .api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": "nobody@example.com", "password": "wrong password"})),
-        )
-        .await;
-    let malformed = env
-        .api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": "nobody", "password": ""})),
-        )
-        .await;
+    let wrong_password = env.api.login(&ada.email, "wrong password").await;
+    let unknown_email = env.api.login("nobody@example.com", "wrong password").await;
+    let malformed = env.api.login("nobody", "").await;
     for answer in [&wrong_password, &unknown_email, &malformed] {
         assert_eq!(answer.status, 401);
         assert_eq!(answer.code(), "unauthorized");
@@ -186,7 +152,7 @@ async fn bad_tokens_are_refused() {
     let no_token = env.api.call("GET", "/me", None, None).await;
     assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
 
-    let basic = vec![("authorization".to_string(), "Basic YWRhOnB3".to_string())];
+    let basic = [("authorization", "Basic YWRhOnB3")];
     assert_eq!(
         env.api.call_raw("GET", "/me", &basic, b"").await.status,
         401
@@ -272,15 +238,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
         .await;
     assert_eq!(request.status, 401);
 
-    let login = env
-        .api
-        .call(
-            "POST",
-            "/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": ada.password})),
-        )
-        .await;
+    let login = env.api.login(&ada.email, &ada.password).await;
     assert_eq!(login.status, 401);
     assert_eq!(
         env.api
@@ -373,11 +331,7 @@ async fn users_are_listed_in_pages_with_signed_cursors() {
             None,
         )
         .await;
-    assert_eq!(
-        (answer.status, answer.code()),
-        (400, "bad_request"),
-        "a cursor is bound to its query"
-    );
+    answer.assert_error(400, "bad_request", "a cursor is bound to its query");
     for bad in ["0", "101", "x"] {
         let answer = env
             .api
@@ -525,14 +479,9 @@ async fn the_api_reference_is_served_with_its_own_assets() {
         assert!(answer.headers.get("content-encoding").is_none());
     }
     // Stored gzipped: a browser gets the compressed file as it is.
-    let headers = [(
-        "accept-encoding".to_string(),
-        "gzip, deflate, br".to_string(),
-    )];
-    let gzipped = env
-        .api
-        .call_raw("GET", "/docs/swagger-ui-bundle.js", &headers, b"")
-        .await;
+    let headers = [("accept-encoding", "gzip, deflate, br")];
+    let bundle = "/docs/swagger-ui-bundle.js";
+    let gzipped = env.api.call_raw("GET", bundle, &headers, b"").await;
     assert_eq!(gzipped.status, 200);
     assert_eq!(gzipped.headers["content-encoding"], "gzip");
     let missing = env.api.call("GET", "/docs/nope.js", None, None).await;

@@ -13,15 +13,6 @@ async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Ans
         .await
 }
 
-fn bodies(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn sending_stores_and_publishes_a_message() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
@@ -131,11 +122,7 @@ async fn send_errors() {
             json!({"body": "re", "parent_id": parent}),
         )
         .await;
-        assert_eq!(
-            (answer.status, answer.code()),
-            (404, "not_found"),
-            "{parent}"
-        );
+        answer.assert_error(404, "not_found", &format!("{parent}"));
     }
     let root = env.api.say(&ada, &private, "root").await;
     let reply = send(
@@ -178,7 +165,7 @@ async fn history_pages_in_both_orders_and_filters() {
     loop {
         let page = env.api.get(&ada, &path).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
-        newest_first.extend(bodies(&page.body));
+        newest_first.extend(page.item_strings("body"));
         match page.body["next_cursor"].as_str() {
             Some(cursor) => path = format!("/channels/{id}/messages?limit=3&cursor={cursor}"),
             None => break,
@@ -190,11 +177,14 @@ async fn history_pages_in_both_orders_and_filters() {
         .collect();
     assert_eq!(newest_first, expected, "deleted messages are left out");
     let oldest = env.api.history(&ada, &id, "?order=asc&limit=2").await;
-    assert_eq!(bodies(&oldest.body), ["Message 0 about Rust", "Message 1"]);
+    assert_eq!(
+        oldest.item_strings("body"),
+        ["Message 0 about Rust", "Message 1"]
+    );
 
     let search = env.api.history(&ada, &id, "?q=RUST").await;
     assert_eq!(
-        bodies(&search.body),
+        search.item_strings("body"),
         [
             "Message 6 about Rust",
             "Message 3 about Rust",
@@ -204,18 +194,14 @@ async fn history_pages_in_both_orders_and_filters() {
     let by_role = env.api.history(&ada, &id, "?role=assistant").await;
     assert_eq!(by_role.body["items"], json!([]));
     let users = env.api.history(&ada, &id, "?role=user&limit=100").await;
-    assert_eq!(bodies(&users.body).len(), 7);
+    assert_eq!(users.item_strings("body").len(), 7);
 
     for bad in ["order=sideways", "role=robot", "limit=0", "cursor=forged"] {
         let answer = env
             .api
             .get(&ada, &format!("/channels/{id}/messages?{bad}"))
             .await;
-        assert_eq!(
-            (answer.status, answer.code()),
-            (400, "bad_request"),
-            "{bad}"
-        );
+        answer.assert_error(400, "bad_request", &format!("{bad}"));
     }
     let first = env.api.history(&ada, &id, "?limit=1").await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
@@ -249,7 +235,7 @@ async fn threads_count_their_replies() {
         .get(&bob, &format!("/channels/{id}/messages/{root}/replies"))
         .await;
     assert_eq!(
-        bodies(&thread.body),
+        thread.item_strings("body"),
         ["first", "second", "third"],
         "oldest first"
     );
@@ -260,7 +246,7 @@ async fn threads_count_their_replies() {
             &format!("/channels/{id}/messages?parent_id={root}&order=asc"),
         )
         .await;
-    assert_eq!(bodies(&filtered.body), ["first", "second", "third"]);
+    assert_eq!(filtered.item_strings("body"), ["first", "second", "third"]);
     let parent = env
         .api
         .get(&ada, &format!("/channels/{id}/messages/{root}"))
@@ -282,7 +268,7 @@ async fn threads_count_their_replies() {
         .api
         .get(&bob, &format!("/channels/{id}/messages/{root}/replies"))
         .await;
-    assert_eq!(bodies(&thread.body), ["first", "third"]);
+    assert_eq!(thread.item_strings("body"), ["first", "third"]);
     let unknown = env
         .api
         .get(
@@ -315,11 +301,7 @@ async fn editing_and_deleting() {
     ));
 
     let by_member = env.api.delete(&cy, &path).await;
-    assert_eq!(
-        (by_member.status, by_member.code()),
-        (403, "forbidden"),
-        "neither sender nor owner"
-    );
+    by_member.assert_error(403, "forbidden", "neither sender nor owner");
     assert_eq!(
         env.api.delete(&ada, &path).await.status,
         204,
@@ -555,11 +537,7 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
     ];
     for (method, path, body) in calls {
         let answer = env.api.call(method, &path, Some(&eve.token), body).await;
-        assert_eq!(
-            (answer.status, answer.code()),
-            (404, "not_found"),
-            "{method} {path}"
-        );
+        answer.assert_error(404, "not_found", &format!("{method} {path}"));
         assert!(
             !answer.body.to_string().contains("secret"),
             "{method} {path} leaks"

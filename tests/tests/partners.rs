@@ -18,15 +18,6 @@ async fn send(
     env.api.send_request(&from, body).await
 }
 
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn sending_a_request_stores_it_and_queues_one_email_event() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
@@ -90,11 +81,7 @@ async fn request_errors() {
     let again = send(&env, &ada, &bob.id, None).await;
     assert_eq!((again.status, again.code()), (409, "conflict"));
     let reverse = send(&env, &bob, &ada.id, None).await;
-    assert_eq!(
-        (reverse.status, reverse.code()),
-        (409, "conflict"),
-        "pending in the other direction"
-    );
+    reverse.assert_error(409, "conflict", "pending in the other direction");
 
     let unauthenticated = env
         .api
@@ -152,11 +139,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     }
 
     let again = send(&env, &ada, &bob.id, None).await;
-    assert_eq!(
-        (again.status, again.code()),
-        (409, "conflict"),
-        "already partners"
-    );
+    again.assert_error(409, "conflict", "already partners");
     assert_eq!(again.body["error"]["message"], "you are already partners");
 
     let received = env.api.get(&bob, "/partner-requests/received").await;
@@ -169,7 +152,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
         .api
         .get(&bob, "/partner-requests/received?status=accepted")
         .await;
-    assert_eq!(ids(&accepted.body), [id.as_str()]);
+    assert_eq!(accepted.item_strings("id"), [id.as_str()]);
     let all = env.api.get(&ada, "/partner-requests/sent?status=all").await;
     assert_eq!(all.body["items"][0]["status"], "accepted");
 }
@@ -182,17 +165,9 @@ async fn accept_and_reject_errors() {
     for action in ["accept", "reject"] {
         let path = format!("/partner-requests/{id}/{action}");
         let by_sender = env.api.post(&ada, &path, None).await;
-        assert_eq!(
-            (by_sender.status, by_sender.code()),
-            (403, "forbidden"),
-            "{action}"
-        );
+        by_sender.assert_error(403, "forbidden", &format!("{action}"));
         let by_stranger = env.api.post(&eve, &path, None).await;
-        assert_eq!(
-            (by_stranger.status, by_stranger.code()),
-            (404, "not_found"),
-            "{action}"
-        );
+        by_stranger.assert_error(404, "not_found", &format!("{action}"));
         let unknown = env
             .api
             .post(
@@ -218,11 +193,7 @@ async fn accept_and_reject_errors() {
             .api
             .post(&bob, &format!("/partner-requests/{id}/{action}"), None)
             .await;
-        assert_eq!(
-            (late.status, late.code()),
-            (409, "conflict"),
-            "{action} after reject"
-        );
+        late.assert_error(409, "conflict", &format!("{action} after reject"));
     }
     let partnerships = env.api.partnerships(&bob).await;
     assert_eq!(partnerships.body["items"], json!([]));
@@ -255,7 +226,7 @@ async fn only_the_sender_cancels_a_pending_request() {
         .api
         .get(&ada, "/partner-requests/sent?status=cancelled")
         .await;
-    assert_eq!(ids(&sent.body), [id]);
+    assert_eq!(sent.item_strings("id"), [id]);
     assert!(sent.body["items"][0]["responded_at"].is_string());
     assert_eq!(
         send(&env, &ada, &bob.id, None).await.status,
@@ -282,7 +253,7 @@ async fn request_lists_filter_and_page_newest_first() {
     loop {
         let page = env.api.get(&bob, &path).await;
         assert_eq!(page.status, 200, "{:?}", page.body);
-        seen.extend(ids(&page.body));
+        seen.extend(page.item_strings("id"));
         match page.body["next_cursor"].as_str() {
             Some(cursor) => path = format!("/partner-requests/received?limit=2&cursor={cursor}"),
             None => break,
@@ -296,12 +267,12 @@ async fn request_lists_filter_and_page_newest_first() {
         .api
         .get(&bob, "/partner-requests/received?status=all&limit=100")
         .await;
-    assert_eq!(ids(&all.body).len(), 5);
+    assert_eq!(all.item_strings("id").len(), 5);
     let rejected = env
         .api
         .get(&bob, "/partner-requests/received?status=rejected")
         .await;
-    assert_eq!(ids(&rejected.body), [first_id.as_str()]);
+    assert_eq!(rejected.item_strings("id"), [first_id.as_str()]);
     let bad = env
         .api
         .get(&bob, "/partner-requests/received?status=maybe")

@@ -4,6 +4,7 @@
 //! overlap; the handlers interleave on one task) and repeats where one round could pass by luck.
 
 use futures::future::join_all;
+use integration_tests::client::tally;
 use integration_tests::TestEnv;
 use serde_json::{json, Value};
 
@@ -53,11 +54,7 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
 
     let path = format!("/partner-requests/{id}/accept");
     let answers = join_all((0..20).map(|_| env.api.post(&bob, &path, None))).await;
-    let ok = answers.iter().filter(|a| a.status == 200).count();
-    let conflicts = answers
-        .iter()
-        .filter(|a| a.status == 409 && a.code() == "conflict")
-        .count();
+    let (ok, conflicts) = tally(&answers, 200);
     assert_eq!(
         (ok, conflicts),
         (1, 19),
@@ -291,11 +288,7 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
     }
     let path = format!("/channels/{id}/join");
     let answers = join_all(joiners.iter().map(|user| env.api.post(&user, &path, None))).await;
-    let joined = answers.iter().filter(|a| a.status == 200).count();
-    let refused = answers
-        .iter()
-        .filter(|a| a.status == 409 && a.code() == "conflict")
-        .count();
+    let (joined, refused) = tally(&answers, 200);
     assert_eq!(
         (joined, refused),
         (free as usize, joiners.len() - free as usize),

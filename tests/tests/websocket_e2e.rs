@@ -283,13 +283,7 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
     bob_socket.kill();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let bob_id = UserId::parse(&bob.id).unwrap();
-    let stored = stack
-        .env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&bob_id))
-        .await
-        .unwrap();
+    let stored = stack.env.connections_of(&bob_id).await;
     assert_eq!(
         stored.len(),
         1,
@@ -310,13 +304,7 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         }
     };
     send("anyone there?").await;
-    let stored = stack
-        .env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&bob_id))
-        .await
-        .unwrap();
+    let stored = stack.env.connections_of(&bob_id).await;
     assert_eq!(
         stored.len(),
         1,
@@ -337,13 +325,7 @@ async fn a_connection_killed_without_a_close_frame_is_cleaned_up_on_the_next_pus
         offline["online"], false,
         "the 410 made Bob's last connection go"
     );
-    let stored = stack
-        .env
-        .ctx
-        .store
-        .live_connections(&[bob_id])
-        .await
-        .unwrap();
+    let stored = stack.env.connections_of(&bob_id).await;
     assert!(stored.is_empty(), "the gone connection was deleted");
     let (_, presence) = stack
         .api
@@ -376,14 +358,7 @@ async fn bad_tokens_are_refused_at_the_handshake() {
     );
     // Nothing was stored for the refused attempts.
     let id = UserId::parse(&ada.id).unwrap();
-    assert!(stack
-        .env
-        .ctx
-        .store
-        .live_connections(&[id])
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(stack.env.connections_of(&id).await.is_empty());
 }
 
 #[tokio::test]
@@ -452,13 +427,7 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
     let ada = stack.env.api.register("Ada").await;
     let mut socket = stack.socket(&ada).await;
     let id = UserId::parse(&ada.id).unwrap();
-    let connections = stack
-        .env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&id))
-        .await
-        .unwrap();
+    let connections = stack.env.connections_of(&id).await;
     let connection_id = connections[0].1.to_string();
     let management = stack.management_client().await;
 
@@ -510,15 +479,7 @@ async fn the_management_api_describes_posts_to_and_closes_connections() {
     assert!(socket.closed_within(Duration::from_secs(5)).await);
     // The close ran `$disconnect`, which forgot the connection.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while !stack
-        .env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&id))
-        .await
-        .unwrap()
-        .is_empty()
-    {
+    while !stack.env.connections_of(&id).await.is_empty() {
         assert!(
             tokio::time::Instant::now() < deadline,
             "$disconnect never ran"
@@ -553,15 +514,5 @@ async fn a_profile_written_before_connections_were_kept_on_it_still_connects() {
     socket.send(json!({"action": "ping"})).await;
     socket.expect("pong", |_| true).await;
     let id = UserId::parse(&ada.id).unwrap();
-    assert_eq!(
-        stack
-            .env
-            .ctx
-            .store
-            .live_connections(&[id])
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(stack.env.connections_of(&id).await.len(), 1);
 }

@@ -105,13 +105,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     // Capture the event as queued, to deliver it again later.
     let queued = env.queued_messages().await;
     assert_eq!(queued.len(), 1);
-    env.sqs
-        .send_message()
-        .queue_url(&env.queue_url)
-        .message_body(queued[0].to_string())
-        .send()
-        .await
-        .unwrap();
+    env.enqueue(&env.queue_url, &queued[0].to_string()).await;
     assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
     let mails = emails_to(&ada.email).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
@@ -120,13 +114,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     assert!(mails[0]["body"].as_str().unwrap().contains("Bob"));
 
     // The same message delivered again (SQS is at least once): still one email.
-    env.sqs
-        .send_message()
-        .queue_url(&env.queue_url)
-        .message_body(queued[0].to_string())
-        .send()
-        .await
-        .unwrap();
+    env.enqueue(&env.queue_url, &queued[0].to_string()).await;
     assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
     assert_eq!(emails_to(&ada.email).await.len(), 1);
 
@@ -192,13 +180,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
         .await;
     let good = env.queued_messages().await.remove(0);
     for body in ["this is not an email event".to_string(), good.to_string()] {
-        env.sqs
-            .send_message()
-            .queue_url(&queue)
-            .message_body(body)
-            .send()
-            .await
-            .unwrap();
+        env.enqueue(&queue, &body).await;
     }
     let source = source(&queue, "email-worker");
     let arn = queue_arn(&env.sqs, &queue).await.unwrap();
@@ -491,12 +473,7 @@ async fn deleting_an_account_cleans_up_after_it() {
     let mut bob_socket = stack.socket(&bob).await;
     let mut ada_socket = stack.socket(&ada).await;
     let bob_id = UserId::parse(&bob.id).unwrap();
-    let bob_connections = env
-        .ctx
-        .store
-        .live_connections(std::slice::from_ref(&bob_id))
-        .await
-        .unwrap();
+    let bob_connections = env.connections_of(&bob_id).await;
     assert_eq!(bob_connections.len(), 1);
 
     let (status, _) = stack.api.delete(&bob, "/me").await.parts();
