@@ -25,26 +25,33 @@ fn release_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release"))
 }
 
+/// The event `events/{function}/{name}` of `samples` (function, name, event).
+fn sample(samples: &[(String, String, Value)], function: &str, name: &str) -> Value {
+    samples
+        .iter()
+        .find(|(f, n, _)| f == function && n == name)
+        .map(|(_, _, event)| event.clone())
+        .unwrap_or_else(|| panic!("events/{function}/{name} exists"))
+}
+
 /// The event each function gets: a real request of its own kind, with a valid token where
 /// one is needed, so the cold start includes the first DynamoDB round trip.
 fn events(token: &str, connections: &str) -> Vec<(&'static str, &'static str, Value)> {
-    let rest = samples::load();
+    let rest: Vec<_> = samples::load()
+        .into_iter()
+        .map(|s| (s.function, s.name, s.event))
+        .collect();
     let rest_event = |function: &str, name: &str| -> Value {
-        let mut event = rest
-            .iter()
-            .find(|s| s.function == function && s.name == name)
-            .map(|s| s.event.clone())
-            .unwrap_or_else(|| panic!("events/{function}/{name} exists"));
+        let mut event = sample(&rest, function, name);
         event["headers"]["authorization"] = json!(format!("Bearer {token}"));
         event
     };
-    let websocket = samples::load_websocket();
+    let websocket: Vec<_> = samples::load_websocket()
+        .into_iter()
+        .map(|s| (s.function, s.name, s.event))
+        .collect();
     let ws_event = |function: &str, name: &str| -> Value {
-        let mut event = websocket
-            .iter()
-            .find(|s| s.function == function && s.name == name)
-            .map(|s| s.event.clone())
-            .unwrap_or_else(|| panic!("events/{function}/{name} exists"));
+        let mut event = sample(&websocket, function, name);
         // Pushes (the pong, presence) go to a stand-in `@connections` API that accepts them.
         event["requestContext"]["domainName"] = json!(connections);
         event["requestContext"]["stage"] = json!("local");

@@ -52,6 +52,15 @@ async fn new_user(ctx: &AppContext, name: &str) -> UserId {
     user.id
 }
 
+/// Users named `{prefix} {i}` for each `i` of `range`, created concurrently.
+async fn new_users(ctx: &AppContext, prefix: &str, range: std::ops::Range<usize>) -> Vec<UserId> {
+    stream::iter(range)
+        .map(|i| async move { new_user(ctx, &format!("{prefix} {i}")).await })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await
+}
+
 async fn run() {
     let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -70,14 +79,7 @@ async fn run() {
     // presence to the user's contacts, and a user with none costs nothing to announce.
     let setup = Instant::now();
     let owner = new_user(&ctx, "Owner").await;
-    let members: Vec<UserId> = stream::iter(1..MAX_GROUP_MEMBERS)
-        .map(|i| {
-            let ctx = &ctx;
-            async move { new_user(ctx, &format!("Member {i}")).await }
-        })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .collect()
-        .await;
+    let members = new_users(&ctx, "Member", 1..MAX_GROUP_MEMBERS as usize).await;
     let everyone: Vec<UserId> = std::iter::once(owner.clone())
         .chain(members.clone())
         .collect();
@@ -174,14 +176,7 @@ async fn run() {
     let fanout_only = meter.take();
 
     // 10,000 connections of users unrelated to the channel, then the same send again.
-    let unrelated: Vec<UserId> = stream::iter(0..UNRELATED_USERS)
-        .map(|i| {
-            let ctx = &ctx;
-            async move { new_user(ctx, &format!("Unrelated {i}")).await }
-        })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .collect()
-        .await;
+    let unrelated = new_users(&ctx, "Unrelated", 0..UNRELATED_USERS).await;
     stream::iter(
         unrelated
             .iter()

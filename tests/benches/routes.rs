@@ -236,272 +236,178 @@ async fn main() {
             .collect()
     };
 
-    let mut rows = Vec::new();
-    rows.push(
-        bench
-            .measure(
-                "GET /health",
-                (0..RUNS)
-                    .map(|_| Call {
-                        method: "GET",
-                        path: "/health".into(),
-                        token: None,
-                        body: None,
-                    })
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /auth/login",
-                (0..LOGIN_RUNS)
-                    .map(|_| Call {
-                        method: "POST",
-                        path: "/auth/login".into(),
-                        token: None,
-                        body: Some(json!({"email": ada.email, "password": ada.password})),
-                    })
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure("GET /me", repeat("GET", "/me".into(), None))
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "PATCH /me",
-                repeat("PATCH", "/me".into(), Some(json!({"name": "Ada L."}))),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure("GET /users", repeat("GET", "/users?limit=50".into(), None))
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /users/{id}",
-                repeat("GET", format!("/users/{other}"), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /users/{id}/presence",
-                repeat("GET", format!("/users/{other}/presence"), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /presence/online",
-                repeat("GET", "/presence/online".into(), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /partner-requests",
-                recipients
-                    .iter()
-                    .map(|(recipient, _)| {
-                        call(
-                            "POST",
-                            "/partner-requests".into(),
-                            t,
-                            Some(json!({"recipient_id": recipient})),
-                        )
-                    })
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /partner-requests/received",
-                repeat("GET", "/partner-requests/received".into(), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /partner-requests/{id}/accept",
-                pending
-                    .iter()
-                    .map(|r| call("POST", format!("/partner-requests/{r}/accept"), t, None))
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /partnerships",
-                repeat("GET", "/partnerships?limit=50".into(), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /channels",
-                repeat(
-                    "POST",
-                    "/channels".into(),
-                    Some(json!({"name": "Pair", "member_ids": [other]})),
-                ),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /channels",
-                repeat("GET", "/channels?limit=50".into(), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /channels/{id}",
-                repeat("GET", format!("/channels/{group}"), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /channels/{id}/join",
-                joiners
-                    .iter()
-                    .map(|(_, token)| call("POST", format!("/channels/{public}/join"), token, None))
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /channels/{id}/messages",
-                (0..RUNS)
-                    .map(|i| {
-                        call(
-                            "POST",
-                            format!("/channels/{group}/messages"),
-                            t,
-                            Some(json!({"body": format!("Bench {i}")})),
-                        )
-                    })
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /channels/{id}/messages",
-                repeat("GET", format!("/channels/{group}/messages?limit=50"), None),
-            )
-            .await,
-    );
     let message = &messages[100];
-    rows.push(
-        bench
-            .measure(
-                "GET /channels/{id}/messages/{mid}",
-                repeat("GET", format!("/channels/{group}/messages/{message}"), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "PATCH /channels/{id}/messages/{mid}",
-                repeat(
-                    "PATCH",
-                    format!("/channels/{group}/messages/{message}"),
-                    Some(json!({"body": "edited"})),
-                ),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "PUT …/reactions/{emoji}",
-                repeat(
-                    "PUT",
-                    format!("/channels/{group}/messages/{message}/reactions/%F0%9F%91%8D"),
-                    None,
-                ),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET …/{mid}/replies",
-                repeat(
-                    "GET",
-                    format!("/channels/{group}/messages/{parent}/replies"),
-                    None,
-                ),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "POST /channels/{id}/read",
-                messages[100..]
-                    .iter()
-                    .take(RUNS)
-                    .map(|m| {
-                        call(
-                            "POST",
-                            format!("/channels/{group}/read"),
-                            t,
-                            Some(json!({"message_id": m})),
-                        )
-                    })
-                    .collect(),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "GET /channels/{id}/read-receipts",
-                repeat("GET", format!("/channels/{group}/read-receipts"), None),
-            )
-            .await,
-    );
-    rows.push(
-        bench
-            .measure(
-                "DELETE /channels/{id}/messages/{mid}",
-                messages[1..]
-                    .iter()
-                    .take(RUNS)
-                    .map(|m| call("DELETE", format!("/channels/{group}/messages/{m}"), t, None))
-                    .collect(),
-            )
-            .await,
-    );
+    // Measured in this order: the later routes change what the earlier ones read.
+    let plan: Vec<(&str, Vec<Call>)> = vec![
+        (
+            "GET /health",
+            (0..RUNS)
+                .map(|_| Call {
+                    method: "GET",
+                    path: "/health".into(),
+                    token: None,
+                    body: None,
+                })
+                .collect(),
+        ),
+        (
+            "POST /auth/login",
+            (0..LOGIN_RUNS)
+                .map(|_| Call {
+                    method: "POST",
+                    path: "/auth/login".into(),
+                    token: None,
+                    body: Some(json!({"email": ada.email, "password": ada.password})),
+                })
+                .collect(),
+        ),
+        ("GET /me", repeat("GET", "/me".into(), None)),
+        (
+            "PATCH /me",
+            repeat("PATCH", "/me".into(), Some(json!({"name": "Ada L."}))),
+        ),
+        ("GET /users", repeat("GET", "/users?limit=50".into(), None)),
+        (
+            "GET /users/{id}",
+            repeat("GET", format!("/users/{other}"), None),
+        ),
+        (
+            "GET /users/{id}/presence",
+            repeat("GET", format!("/users/{other}/presence"), None),
+        ),
+        (
+            "GET /presence/online",
+            repeat("GET", "/presence/online".into(), None),
+        ),
+        (
+            "POST /partner-requests",
+            recipients
+                .iter()
+                .map(|(recipient, _)| {
+                    call(
+                        "POST",
+                        "/partner-requests".into(),
+                        t,
+                        Some(json!({"recipient_id": recipient})),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "GET /partner-requests/received",
+            repeat("GET", "/partner-requests/received".into(), None),
+        ),
+        (
+            "POST /partner-requests/{id}/accept",
+            pending
+                .iter()
+                .map(|r| call("POST", format!("/partner-requests/{r}/accept"), t, None))
+                .collect(),
+        ),
+        (
+            "GET /partnerships",
+            repeat("GET", "/partnerships?limit=50".into(), None),
+        ),
+        (
+            "POST /channels",
+            repeat(
+                "POST",
+                "/channels".into(),
+                Some(json!({"name": "Pair", "member_ids": [other]})),
+            ),
+        ),
+        (
+            "GET /channels",
+            repeat("GET", "/channels?limit=50".into(), None),
+        ),
+        (
+            "GET /channels/{id}",
+            repeat("GET", format!("/channels/{group}"), None),
+        ),
+        (
+            "POST /channels/{id}/join",
+            joiners
+                .iter()
+                .map(|(_, token)| call("POST", format!("/channels/{public}/join"), token, None))
+                .collect(),
+        ),
+        (
+            "POST /channels/{id}/messages",
+            (0..RUNS)
+                .map(|i| {
+                    call(
+                        "POST",
+                        format!("/channels/{group}/messages"),
+                        t,
+                        Some(json!({"body": format!("Bench {i}")})),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "GET /channels/{id}/messages",
+            repeat("GET", format!("/channels/{group}/messages?limit=50"), None),
+        ),
+        (
+            "GET /channels/{id}/messages/{mid}",
+            repeat("GET", format!("/channels/{group}/messages/{message}"), None),
+        ),
+        (
+            "PATCH /channels/{id}/messages/{mid}",
+            repeat(
+                "PATCH",
+                format!("/channels/{group}/messages/{message}"),
+                Some(json!({"body": "edited"})),
+            ),
+        ),
+        (
+            "PUT …/reactions/{emoji}",
+            repeat(
+                "PUT",
+                format!("/channels/{group}/messages/{message}/reactions/%F0%9F%91%8D"),
+                None,
+            ),
+        ),
+        (
+            "GET …/{mid}/replies",
+            repeat(
+                "GET",
+                format!("/channels/{group}/messages/{parent}/replies"),
+                None,
+            ),
+        ),
+        (
+            "POST /channels/{id}/read",
+            messages[100..]
+                .iter()
+                .take(RUNS)
+                .map(|m| {
+                    call(
+                        "POST",
+                        format!("/channels/{group}/read"),
+                        t,
+                        Some(json!({"message_id": m})),
+                    )
+                })
+                .collect(),
+        ),
+        (
+            "GET /channels/{id}/read-receipts",
+            repeat("GET", format!("/channels/{group}/read-receipts"), None),
+        ),
+        (
+            "DELETE /channels/{id}/messages/{mid}",
+            messages[1..]
+                .iter()
+                .take(RUNS)
+                .map(|m| call("DELETE", format!("/channels/{group}/messages/{m}"), t, None))
+                .collect(),
+        ),
+    ];
+    let mut rows = Vec::new();
+    for (route, calls) in plan {
+        rows.push(bench.measure(route, calls).await);
+    }
 
     println!();
     println!(

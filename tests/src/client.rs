@@ -205,6 +205,12 @@ impl Api {
         self.post(user, "/channels", body).await
     }
 
+    /// `user` opens (or finds) the direct channel with `other`.
+    pub async fn direct(&self, user: &TestUser, other: &TestUser) -> Answer {
+        let body = json!({"name": "dm", "kind": "direct", "member_ids": [other.id]});
+        self.create_channel(user, body).await
+    }
+
     pub async fn channel(&self, user: &TestUser, channel: &str) -> Answer {
         self.get(user, &format!("/channels/{channel}")).await
     }
@@ -354,17 +360,18 @@ impl Api {
         self.call("POST", "/auth/login", None, Some(body)).await
     }
 
+    /// `POST /auth/register` with any body.
+    pub async fn try_register(&self, body: Value) -> Answer {
+        self.call("POST", "/auth/register", None, Some(body)).await
+    }
+
+    /// A new user named `name`, with a unique email; the registration must succeed.
     pub async fn register(&self, name: &str) -> TestUser {
         let local: String = name.chars().filter(char::is_ascii_alphanumeric).collect();
         let email = format!("{}@example.com", unique(&local.to_lowercase()));
         let password = "correct horse battery".to_string();
         let answer = self
-            .call(
-                "POST",
-                "/auth/register",
-                None,
-                Some(json!({ "email": email, "name": name, "password": password })),
-            )
+            .try_register(json!({ "email": email, "name": name, "password": password }))
             .await;
         assert_eq!(answer.status, 201, "register {name}: {:?}", answer.body);
         TestUser {

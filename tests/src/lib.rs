@@ -274,16 +274,7 @@ impl TestEnv {
     async fn drain(&self, queue_url: &str) -> Vec<Value> {
         let mut messages = Vec::new();
         loop {
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("receive from the test queue");
-            let batch = output.messages.unwrap_or_default();
+            let batch = self.receive_batch(queue_url).await;
             if batch.is_empty() {
                 return messages;
             }
@@ -293,6 +284,21 @@ impl TestEnv {
                 );
             }
         }
+    }
+
+    /// One receive of up to 10 messages at `queue_url`, without waiting (each is then
+    /// invisible for the queue's visibility timeout).
+    pub async fn receive_batch(&self, queue_url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive from the test queue")
+            .messages
+            .unwrap_or_default()
     }
 
     /// Waits briefly so that queue reads see every message sent before (moto is immediate,

@@ -76,6 +76,33 @@ impl DynamoMeter {
     }
 }
 
+/// Sets `ReturnConsumedCapacity: TOTAL` on whichever of the listed inputs `input` is.
+macro_rules! ask_for_consumed_capacity {
+    ($input:expr, $($kind:ty),+ $(,)?) => {{
+        let input = $input;
+        $(
+            if let Some(input) = input.downcast_mut::<$kind>() {
+                input.return_consumed_capacity = Some(ReturnConsumedCapacity::Total);
+            }
+        )+
+    }};
+}
+
+/// The capacity units (`units` of the reported capacities) of whichever listed output
+/// `output` is; 0 for any other.
+macro_rules! consumed_units {
+    ($output:expr, $units:expr, $($kind:ty),+ $(,)?) => {{
+        let output = $output;
+        let mut found = 0;
+        $(
+            if let Some(o) = output.downcast_ref::<$kind>() {
+                found = $units(&o.consumed_capacity().into_iter().collect::<Vec<_>>());
+            }
+        )+
+        found
+    }};
+}
+
 impl Intercept for DynamoMeter {
     fn name(&self) -> &'static str {
         "DynamoMeter"
@@ -87,27 +114,18 @@ impl Intercept for DynamoMeter {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let input = context.input_mut();
-        let total = Some(ReturnConsumedCapacity::Total);
-        if let Some(i) = input.downcast_mut::<GetItemInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<QueryInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<BatchGetItemInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<TransactGetItemsInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<PutItemInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<UpdateItemInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<DeleteItemInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<TransactWriteItemsInput>() {
-            i.return_consumed_capacity = total;
-        } else if let Some(i) = input.downcast_mut::<BatchWriteItemInput>() {
-            i.return_consumed_capacity = total;
-        }
+        ask_for_consumed_capacity!(
+            context.input_mut(),
+            GetItemInput,
+            QueryInput,
+            BatchGetItemInput,
+            TransactGetItemsInput,
+            PutItemInput,
+            UpdateItemInput,
+            DeleteItemInput,
+            TransactWriteItemsInput,
+            BatchWriteItemInput,
+        );
         Ok(())
     }
 
@@ -149,30 +167,25 @@ impl Intercept for DynamoMeter {
                 .map(|c| (c.capacity_units().unwrap_or(0.0) * 1000.0).round() as u64)
                 .sum()
         };
-        let read = if let Some(o) = output.downcast_ref::<GetItemOutput>() {
-            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<QueryOutput>() {
-            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<BatchGetItemOutput>() {
-            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<TransactGetItemsOutput>() {
-            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
-        } else {
-            0
-        };
-        let write = if let Some(o) = output.downcast_ref::<PutItemOutput>() {
-            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<UpdateItemOutput>() {
-            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<DeleteItemOutput>() {
-            units(&o.consumed_capacity().into_iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<TransactWriteItemsOutput>() {
-            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
-        } else if let Some(o) = output.downcast_ref::<BatchWriteItemOutput>() {
-            units(&o.consumed_capacity().iter().collect::<Vec<_>>())
-        } else {
-            0
-        };
+        // Single-item operations report one optional capacity, batches and transactions a
+        // list: `.into_iter()` reads both the same way.
+        let read = consumed_units!(
+            output,
+            units,
+            GetItemOutput,
+            QueryOutput,
+            BatchGetItemOutput,
+            TransactGetItemsOutput,
+        );
+        let write = consumed_units!(
+            output,
+            units,
+            PutItemOutput,
+            UpdateItemOutput,
+            DeleteItemOutput,
+            TransactWriteItemsOutput,
+            BatchWriteItemOutput,
+        );
         self.read_milliunits.fetch_add(read, Ordering::Relaxed);
         self.write_milliunits.fetch_add(write, Ordering::Relaxed);
         Ok(())

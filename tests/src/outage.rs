@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+use crate::Endpoints;
+
 /// The folder `make install` put the DynamoDB Local jar in.
 fn dynamodb_local_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,11 +46,50 @@ async fn wait_until_answering(child: &mut Child, url: &str, what: &str) {
     }
 }
 
+/// An emulator process on a port of its own, killed when dropped.
+struct OwnedProcess {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnedProcess {
+    fn new() -> Self {
+        Self {
+            port: free_port(),
+            child: None,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `command` (quiet, killed on drop) and waits until `path` under the endpoint
+    /// answers.
+    async fn spawn(&mut self, mut command: Command, path: &str, what: &str) {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|err| panic!("start {what} (run `make install` first): {err}"));
+        let url = format!("{}{path}", self.endpoint());
+        wait_until_answering(self.child.insert(child), &url, what).await;
+    }
+}
+
+impl Drop for OwnedProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}
+
 /// A DynamoDB Local of one test, its data in a scratch folder.
 pub struct OwnedDynamo {
-    pub port: u16,
+    process: OwnedProcess,
     data: PathBuf,
-    child: Option<Child>,
 }
 
 impl OwnedDynamo {
@@ -56,16 +97,19 @@ impl OwnedDynamo {
         let data = std::env::temp_dir().join(crate::unique("dynamodb-outage"));
         std::fs::create_dir_all(&data).expect("a data folder");
         let mut dynamo = Self {
-            port: free_port(),
+            process: OwnedProcess::new(),
             data,
-            child: None,
         };
         dynamo.resume().await;
         dynamo
     }
 
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// A test environment's endpoints with this DynamoDB Local in them.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            dynamodb: Some(self.process.endpoint()),
+            ..Endpoints::default()
+        }
     }
 
     /// Stops the process with SIGTERM, by PID, while requests may be in flight, and waits
@@ -73,7 +117,7 @@ impl OwnedDynamo {
     /// writes (seen here: a 201 send gone after the restart), which DynamoDB never does, so a
     /// test could not tell the emulator's loss from ours.
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.process.child.take() {
             if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
                 // SAFETY: kill(2) on the PID of a child this struct owns and has not reaped.
                 unsafe {
@@ -92,7 +136,8 @@ impl OwnedDynamo {
     /// Starts it again on the same port, over the same data.
     pub async fn resume(&mut self) {
         let dir = dynamodb_local_dir();
-        let child = Command::new("java")
+        let mut command = Command::new("java");
+        command
             .arg(format!(
                 "-Djava.library.path={}",
                 dir.join("DynamoDBLocal_lib").display()
@@ -100,74 +145,54 @@ impl OwnedDynamo {
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))
             .args(["-sharedDb", "-disableTelemetry", "-port"])
-            .arg(self.port.to_string())
+            .arg(self.process.port.to_string())
             .arg("-dbPath")
             .arg(&self.data)
-            .current_dir(&self.data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start DynamoDB Local (run `make install` first)");
-        let endpoint = self.endpoint();
-        wait_until_answering(self.child.insert(child), &endpoint, "DynamoDB Local").await;
+            .current_dir(&self.data);
+        self.process.spawn(command, "", "DynamoDB Local").await;
     }
 }
 
 impl Drop for OwnedDynamo {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
         let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
 /// A moto server of one test.
 pub struct OwnedMoto {
-    pub port: u16,
-    child: Option<Child>,
+    process: OwnedProcess,
 }
 
 impl OwnedMoto {
     pub async fn start() -> Self {
         let mut moto = Self {
-            port: free_port(),
-            child: None,
+            process: OwnedProcess::new(),
         };
         moto.resume().await;
         moto
     }
 
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// A test environment's endpoints with this moto as SQS.
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints {
+            sqs: Some(self.process.endpoint()),
+            ..Endpoints::default()
+        }
     }
 
     pub async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.process.child.take() {
             let _ = child.kill().await;
         }
     }
 
     /// Starts it again on the same port (moto keeps state in memory: it comes back empty).
     pub async fn resume(&mut self) {
-        let child = Command::new(moto_server())
+        let mut command = Command::new(moto_server());
+        command
             .args(["-H", "127.0.0.1", "-p"])
-            .arg(self.port.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start moto (run `make install` first)");
-        let url = format!("{}/moto-api/", self.endpoint());
-        wait_until_answering(self.child.insert(child), &url, "moto").await;
-    }
-}
-
-impl Drop for OwnedMoto {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
+            .arg(self.process.port.to_string());
+        self.process.spawn(command, "/moto-api/", "moto").await;
     }
 }

@@ -101,20 +101,18 @@ async fn next(State(shared): State<Shared>) -> (HeaderMap, String) {
     (headers, pending.event.to_string())
 }
 
-async fn respond(
+/// `POST /invocation/{id}/response` or `/invocation/{id}/error`.
+async fn outcome(
     State(shared): State<Shared>,
-    UrlPath(id): UrlPath<String>,
+    UrlPath((id, kind)): UrlPath<(String, String)>,
     body: String,
 ) -> StatusCode {
-    deliver(&shared, &id, Outcome::Response(parse(&body))).await
-}
-
-async fn error(
-    State(shared): State<Shared>,
-    UrlPath(id): UrlPath<String>,
-    body: String,
-) -> StatusCode {
-    deliver(&shared, &id, Outcome::Error(parse(&body))).await
+    let outcome = match kind.as_str() {
+        "response" => Outcome::Response(parse(&body)),
+        "error" => Outcome::Error(parse(&body)),
+        _ => return StatusCode::NOT_FOUND,
+    };
+    deliver(&shared, &id, outcome).await
 }
 
 async fn init_error(State(shared): State<Shared>, body: String) -> StatusCode {
@@ -148,11 +146,7 @@ impl RuntimeHarness {
         };
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(respond),
-            )
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/invocation/{id}/{kind}", post(outcome))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

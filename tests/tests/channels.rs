@@ -1,14 +1,10 @@
 //! Channels and membership: every row of the contract's Channels section, through the
 //! channels-api handler on DynamoDB Local.
 
-use integration_tests::{Answer, TestEnv, TestUser};
+use integration_tests::TestEnv;
 use serde_json::{json, Value};
 use shared::domain::UserId;
 use shared::events::DomainEvent;
-
-async fn create(env: &TestEnv, owner: &TestUser, body: Value) -> Answer {
-    env.api.create_channel(&owner, body).await
-}
 
 fn member_ids(channel: &Value) -> Vec<String> {
     let mut ids: Vec<String> = channel["members"]
@@ -30,12 +26,10 @@ fn sorted(ids: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn creating_a_group_makes_the_creator_owner() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
-    let answer = create(
-        &env,
-        &ada,
-        json!({"name": "  Launch  ", "member_ids": [bob.id]}),
-    )
-    .await;
+    let answer = env
+        .api
+        .create_channel(&ada, json!({"name": "  Launch  ", "member_ids": [bob.id]}))
+        .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let channel = &answer.body;
     assert_eq!(channel["name"], "Launch");
@@ -69,12 +63,13 @@ async fn creation_rules() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let ghost = UserId::generate().to_string();
 
-    let bad = create(
-        &env,
-        &ada,
-        json!({"name": "x", "member_ids": [ghost, "nope", bob.id, bob.id, ada.id]}),
-    )
-    .await;
+    let bad = env
+        .api
+        .create_channel(
+            &ada,
+            json!({"name": "x", "member_ids": [ghost, "nope", bob.id, bob.id, ada.id]}),
+        )
+        .await;
     assert_eq!((bad.status, bad.code()), (400, "validation_failed"));
     let details = &bad.body["error"]["details"];
     assert_eq!(details["unknown_member_ids"], "nope");
@@ -82,61 +77,72 @@ async fn creation_rules() {
         details["duplicate_member_ids"],
         format!("{},{}", bob.id, ada.id)
     );
-    let missing_user = create(&env, &ada, json!({"name": "x", "member_ids": [ghost]})).await;
+    let missing_user = env
+        .api
+        .create_channel(&ada, json!({"name": "x", "member_ids": [ghost]}))
+        .await;
     assert_eq!(
         missing_user.body["error"]["details"]["unknown_member_ids"],
         ghost.as_str()
     );
 
-    let no_name = create(&env, &ada, json!({"member_ids": []})).await;
+    let no_name = env
+        .api
+        .create_channel(&ada, json!({"member_ids": []}))
+        .await;
     assert!(no_name.body["error"]["details"]["name"].is_string());
-    let bad_kind = create(&env, &ada, json!({"name": "x", "kind": "broadcast"})).await;
+    let bad_kind = env
+        .api
+        .create_channel(&ada, json!({"name": "x", "kind": "broadcast"}))
+        .await;
     assert_eq!(bad_kind.code(), "bad_request");
 
     let too_many: Vec<String> = (0..98).map(|_| UserId::generate().to_string()).collect();
-    let big = create(&env, &ada, json!({"name": "x", "member_ids": too_many})).await;
+    let big = env
+        .api
+        .create_channel(&ada, json!({"name": "x", "member_ids": too_many}))
+        .await;
     assert!(big.body["error"]["details"]["member_ids"].is_string());
 
-    let direct_two = create(
-        &env,
-        &ada,
-        json!({"name": "dm", "kind": "direct", "member_ids": []}),
-    )
-    .await;
+    let direct_two = env
+        .api
+        .create_channel(
+            &ada,
+            json!({"name": "dm", "kind": "direct", "member_ids": []}),
+        )
+        .await;
     assert!(direct_two.body["error"]["details"]["member_ids"].is_string());
-    let assistant_with = create(
-        &env,
-        &ada,
-        json!({"name": "ai", "kind": "assistant", "member_ids": [bob.id]}),
-    )
-    .await;
+    let assistant_with = env
+        .api
+        .create_channel(
+            &ada,
+            json!({"name": "ai", "kind": "assistant", "member_ids": [bob.id]}),
+        )
+        .await;
     assert!(assistant_with.body["error"]["details"]["member_ids"].is_string());
-    let public_direct = create(
-        &env,
-        &ada,
-        json!({"name": "dm", "kind": "direct", "member_ids": [bob.id], "private": false}),
-    )
-    .await;
+    let public_direct = env
+        .api
+        .create_channel(
+            &ada,
+            json!({"name": "dm", "kind": "direct", "member_ids": [bob.id], "private": false}),
+        )
+        .await;
     assert!(public_direct.body["error"]["details"]["private"].is_string());
 }
 
 #[tokio::test]
 async fn a_pair_has_one_direct_channel() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
-    let first = create(
-        &env,
-        &ada,
-        json!({"name": "dm", "kind": "direct", "member_ids": [bob.id]}),
-    )
-    .await;
+    let first = env.api.direct(&ada, &bob).await;
     assert_eq!(first.status, 201);
     assert_eq!(member_ids(&first.body), sorted(&[&ada.id, &bob.id]));
-    let again = create(
-        &env,
-        &bob,
-        json!({"name": "other name", "kind": "direct", "member_ids": [ada.id]}),
-    )
-    .await;
+    let again = env
+        .api
+        .create_channel(
+            &bob,
+            json!({"name": "other name", "kind": "direct", "member_ids": [ada.id]}),
+        )
+        .await;
     assert_eq!(again.status, 200, "the existing channel, from either side");
     assert_eq!(again.body["id"], first.body["id"]);
     assert_eq!(again.body["name"], "dm");
@@ -144,18 +150,7 @@ async fn a_pair_has_one_direct_channel() {
     // Concurrent creations by both sides still make one channel.
     let cy = env.api.register("Cy").await;
     let dee = env.api.register("Dee").await;
-    let (a, b) = tokio::join!(
-        create(
-            &env,
-            &cy,
-            json!({"name": "dm", "kind": "direct", "member_ids": [dee.id]})
-        ),
-        create(
-            &env,
-            &dee,
-            json!({"name": "dm", "kind": "direct", "member_ids": [cy.id]})
-        ),
-    );
+    let (a, b) = tokio::join!(env.api.direct(&cy, &dee), env.api.direct(&dee, &cy),);
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [200, 201]);
@@ -164,12 +159,7 @@ async fn a_pair_has_one_direct_channel() {
     // Deleting it frees the pair.
     let id = first.body["id"].as_str().unwrap();
     assert_eq!(env.api.delete_channel(&ada, &id).await.status, 204);
-    let fresh = create(
-        &env,
-        &bob,
-        json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]}),
-    )
-    .await;
+    let fresh = env.api.direct(&bob, &ada).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(fresh.body["id"], first.body["id"]);
 }
@@ -177,7 +167,10 @@ async fn a_pair_has_one_direct_channel() {
 #[tokio::test]
 async fn the_assistant_joins_assistant_channels() {
     let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
-    let answer = create(&env, &ada, json!({"name": "Ask", "kind": "assistant"})).await;
+    let answer = env
+        .api
+        .create_channel(&ada, json!({"name": "Ask", "kind": "assistant"}))
+        .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     assert_eq!(answer.body["private"], true);
     let assistant = answer.body["members"]
@@ -310,13 +303,7 @@ async fn joining_and_leaving() {
 
     let owner = env.api.leave(&ada, &public).await;
     owner.assert_error(409, "conflict", "a channel keeps its owner");
-    let dm = env
-        .api
-        .create_channel(
-            &bob,
-            json!({"name": "dm", "kind": "direct", "member_ids": [ada.id]}),
-        )
-        .await;
+    let dm = env.api.direct(&bob, &ada).await;
     let dm = dm.body["id"].as_str().unwrap().to_string();
     let leave_dm = env.api.leave(&ada, &dm).await;
     leave_dm.assert_error(400, "bad_request", "a direct channel is deleted, not left");

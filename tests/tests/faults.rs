@@ -24,9 +24,7 @@ async fn gateway_over(endpoints: Endpoints) -> (TestEnv, Api) {
 /// A registration that may meet the outage: its status and body, whatever they are.
 async fn try_register(api: &Api, email: &str) -> (u16, Value) {
     let body = json!({"email": email, "name": "Load", "password": "correct horse battery"});
-    api.call("POST", "/auth/register", None, Some(body))
-        .await
-        .parts()
+    api.try_register(body).await.parts()
 }
 
 /// What the load did, to be checked once the database is back.
@@ -41,11 +39,7 @@ struct Attempts {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_by_itself() {
     let mut dynamo = OwnedDynamo::start().await;
-    let (_env, client) = gateway_over(Endpoints {
-        dynamodb: Some(dynamo.endpoint()),
-        ..Endpoints::default()
-    })
-    .await;
+    let (_env, client) = gateway_over(dynamo.endpoints()).await;
 
     // While up: people, a channel, and pending partner requests to accept during the outage.
     let ada = client.register("Ada").await;
@@ -231,11 +225,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
     let mut moto = OwnedMoto::start().await;
-    let (env, client) = gateway_over(Endpoints {
-        sqs: Some(moto.endpoint()),
-        ..Endpoints::default()
-    })
-    .await;
+    let (env, client) = gateway_over(moto.endpoints()).await;
     let ada = client.register("Ada").await;
     let bob = client.register("Bob").await;
     let (_, assistant) = client

@@ -12,12 +12,7 @@ async fn register_returns_the_user_and_a_working_token() {
     let email = format!("{}@Example.com", unique("ada"));
     let answer = env
         .api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": email, "name": "  Ada  ", "password": "correct horse"})),
-        )
+        .try_register(json!({"email": email, "name": "  Ada  ", "password": "correct horse"}))
         .await;
     assert_eq!(answer.status, 201, "{:?}", answer.body);
     let user = &answer.body["user"];
@@ -40,7 +35,7 @@ async fn register_returns_the_user_and_a_working_token() {
 async fn emails_are_unique_case_insensitively() {
     let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
     let answer = env
-        .api.call("POST", "/auth/register", None, Some(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"})))
+        .api.try_register(json!({"email": ada.email.to_uppercase(), "name": "Other", "password": "another password"}))
         .await;
     assert_eq!(answer.status, 409);
     assert_eq!(answer.code(), "conflict");
@@ -51,12 +46,7 @@ async fn registration_validates_every_field() {
     let env = TestEnv::new().await;
     let answer = env
         .api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": "not-an-email", "name": "   ", "password": "short"})),
-        )
+        .try_register(json!({"email": "not-an-email", "name": "   ", "password": "short"}))
         .await;
     assert_eq!(answer.status, 400);
     assert_eq!(answer.code(), "validation_failed");
@@ -67,15 +57,12 @@ async fn registration_validates_every_field() {
     );
 
     let long_name = env
-        .api.call("POST", "/auth/register", None, Some(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"})))
+        .api.try_register(json!({"email": format!("{}@x.io", unique("n")), "name": "x".repeat(51), "password": "long enough"}))
         .await;
     assert_eq!(long_name.code(), "validation_failed");
     assert!(long_name.body["error"]["details"]["name"].is_string());
 
-    let missing = env
-        .api
-        .call("POST", "/auth/register", None, Some(json!({})))
-        .await;
+    let missing = env.api.try_register(json!({})).await;
     assert_eq!(missing.code(), "validation_failed");
 }
 
@@ -93,12 +80,7 @@ async fn malformed_bodies_are_bad_requests() {
     }
     let wrong_types = env
         .api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": 1, "name": [], "password": true})),
-        )
+        .try_register(json!({"email": 1, "name": [], "password": true}))
         .await;
     assert_eq!(wrong_types.code(), "bad_request");
 
@@ -108,10 +90,7 @@ async fn malformed_bodies_are_bad_requests() {
     assert_eq!(answer.code(), "bad_request");
 
     let huge = json!({"email": "a@b.io", "name": "x".repeat(70 * 1024), "password": "12345678"});
-    let answer = env
-        .api
-        .call("POST", "/auth/register", None, Some(huge))
-        .await;
+    let answer = env.api.try_register(huge).await;
     assert_eq!(answer.status, 413);
     assert_eq!(answer.code(), "payload_too_large");
 }
@@ -250,12 +229,7 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
 
     let again = env
         .api
-        .call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": ada.email, "name": "Ada", "password": "a new password"})),
-        )
+        .try_register(json!({"email": ada.email, "name": "Ada", "password": "a new password"}))
         .await;
     assert_eq!(again.status, 201);
     assert_ne!(again.body["user"]["id"], ada.id.as_str());

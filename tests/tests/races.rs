@@ -108,11 +108,8 @@ async fn concurrent_registrations_of_one_email_create_one_account() {
     let env = TestEnv::new().await;
     let email = format!("{}@example.com", integration_tests::unique("same"));
     let answers = join_all((0..8).map(|i| {
-        env.api.call(
-            "POST",
-            "/auth/register",
-            None,
-            Some(json!({"email": email, "name": format!("N{i}"), "password": "password123"})),
+        env.api.try_register(
+            json!({"email": email, "name": format!("N{i}"), "password": "password123"}),
         )
     }))
     .await;

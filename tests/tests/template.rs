@@ -22,6 +22,13 @@ fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a V
         .collect()
 }
 
+/// The properties of the template's one resource of type `kind`.
+fn the_one<'a>(template: &'a Value, kind: &str) -> &'a Value {
+    let found = resources_of_type(template, kind);
+    assert_eq!(found.len(), 1, "one {kind}");
+    &found[0].1["Properties"]
+}
+
 fn strings(value: &Value, field: &str) -> Vec<String> {
     let mut found: Vec<String> = value
         .as_sequence()
@@ -92,9 +99,7 @@ fn the_template_routes_exactly_the_route_table_to_the_same_functions() {
 #[test]
 fn the_template_table_is_the_table_of_the_code() {
     let template = template();
-    let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
-    assert_eq!(tables.len(), 1, "one table");
-    let props = &tables[0].1["Properties"];
+    let props = the_one(&template, "AWS::DynamoDB::Table");
     assert_eq!(props["BillingMode"], "PAY_PER_REQUEST");
     let mut attributes = KEY_ATTRIBUTES.map(str::to_string).to_vec();
     attributes.sort();
@@ -172,9 +177,7 @@ fn first_reference(sub: &str) -> &str {
 fn the_websocket_api_routes_as_the_route_table_says() {
     use shared::routes::{WS_ROUTES, WS_ROUTE_SELECTION};
     let template = template();
-    let apis = resources_of_type(&template, "AWS::ApiGatewayV2::Api");
-    assert_eq!(apis.len(), 1, "one WebSocket API");
-    let api = &apis[0].1["Properties"];
+    let api = the_one(&template, "AWS::ApiGatewayV2::Api");
     assert_eq!(api["ProtocolType"], "WEBSOCKET");
     assert_eq!(text(&api["RouteSelectionExpression"]), WS_ROUTE_SELECTION);
 

@@ -178,14 +178,7 @@ async fn partner_requests_and_answers_arrive_as_events() {
 
     let (status, _) = stack
         .api
-        .post(
-            &ada,
-            &format!(
-                "/partner-requests/{}/accept",
-                request["id"].as_str().unwrap()
-            ),
-            None,
-        )
+        .answer_request(&ada, request["id"].as_str().unwrap_or_default(), "accept")
         .await
         .parts();
     assert_eq!(status, 200);
@@ -212,14 +205,7 @@ async fn partner_requests_and_answers_arrive_as_events() {
         .await;
     let (status, _) = stack
         .api
-        .post(
-            &ada,
-            &format!(
-                "/partner-requests/{}/reject",
-                request["id"].as_str().unwrap()
-            ),
-            None,
-        )
+        .answer_request(&ada, request["id"].as_str().unwrap_or_default(), "reject")
         .await
         .parts();
     assert_eq!(status, 200);

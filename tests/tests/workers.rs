@@ -202,17 +202,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
     for _ in 0..20 {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         poll_once(&env.sqs, &source, &arn, &worker).await.unwrap();
-        moved = env
-            .sqs
-            .receive_message()
-            .queue_url(&dlq)
-            .max_number_of_messages(10)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
+        moved = env.receive_batch(&dlq).await;
         if !moved.is_empty() {
             break;
         }
@@ -225,17 +215,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
     assert_eq!(moved[0].body(), Some("this is not an email event"));
     // The good record was deleted after the first batch: nothing is left to deliver.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let left = env
-        .sqs
-        .receive_message()
-        .queue_url(&queue)
-        .max_number_of_messages(10)
-        .wait_time_seconds(0)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
+    let left = env.receive_batch(&queue).await;
     assert!(left.is_empty(), "{left:?}");
     assert_eq!(
         emails_to(&ada.email).await.len(),
