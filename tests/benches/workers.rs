@@ -114,22 +114,9 @@ async fn run() {
     .await;
 
     // Assistant: one channel, one job per stored user message.
-    let channel = env
-        .api
-        .create_channel(&ada, json!({"name": "bench", "kind": "assistant"}))
-        .await
-        .body["id"]
-        .as_str()
-        .expect("channel")
-        .to_string();
+    let channel = env.api.assistant_channel(&ada).await;
     for i in 0..REPLIES {
-        env.api
-            .post(
-                &ada,
-                &format!("/channels/{channel}/messages"),
-                json!({"body": format!("question {i}?")}),
-            )
-            .await;
+        env.api.say(&ada, &channel, &format!("question {i}?")).await;
     }
     let assistant = Worker::Assistant(Arc::new(AssistantWorker {
         ctx: env.ctx.clone(),
@@ -155,13 +142,7 @@ async fn run() {
             .expect("channel")
             .to_string();
         for n in 0..MESSAGES_PER_PURGED_CHANNEL {
-            env.api
-                .post(
-                    &ada,
-                    &format!("/channels/{id}/messages"),
-                    json!({"body": format!("m{n}")}),
-                )
-                .await;
+            env.api.say(&ada, &id, &format!("m{n}")).await;
         }
         env.api.delete_channel(&ada, &id).await;
         let channel_id = shared::domain::ChannelId::parse(&id).expect("id");
@@ -206,11 +187,7 @@ async fn run() {
         let started = Instant::now();
         let (status, _) = stack
             .api
-            .post(
-                &user,
-                &format!("/channels/{channel}/messages"),
-                json!({"body": format!("hello {i}")}),
-            )
+            .send_message(&user, &channel, json!({"body": format!("hello {i}")}))
             .await
             .parts();
         assert_eq!(status, 201);

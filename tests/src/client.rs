@@ -42,6 +42,13 @@ impl Answer {
         );
     }
 
+    /// Asserts the status (the body shows when it is another).
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Self {
+        assert_eq!(self.status, status, "{}", self.body);
+        self
+    }
+
     /// `field` of every item of a page, as strings.
     pub fn item_strings(&self, field: &str) -> Vec<String> {
         item_strings(&self.body, field)
@@ -203,6 +210,15 @@ impl Api {
 
     pub async fn create_channel(&self, user: &TestUser, body: Value) -> Answer {
         self.post(user, "/channels", body).await
+    }
+
+    /// A new assistant channel of `user`; its id.
+    pub async fn assistant_channel(&self, user: &TestUser) -> String {
+        let answer = self
+            .create_channel(user, json!({"name": "Ask", "kind": "assistant"}))
+            .await;
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        answer.id()
     }
 
     /// `user` opens (or finds) the direct channel with `other`.

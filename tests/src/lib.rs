@@ -30,6 +30,24 @@ pub struct Endpoints {
     pub sqs: Option<String>,
 }
 
+impl Endpoints {
+    pub fn dynamodb(url: String) -> Self {
+        let dynamodb = Some(url);
+        Self {
+            dynamodb,
+            ..Self::default()
+        }
+    }
+
+    pub fn sqs(url: String) -> Self {
+        let sqs = Some(url);
+        Self {
+            sqs,
+            ..Self::default()
+        }
+    }
+}
+
 pub use client::{spawn_gateway, Answer, Api, TestUser};
 
 pub struct TestEnv {

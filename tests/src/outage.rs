@@ -78,6 +78,33 @@ impl OwnedProcess {
     }
 }
 
+impl OwnedProcess {
+    /// SIGTERM, by PID, then waits (10 s at most) for the exit.
+    async fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
+                // SAFETY: kill(2) on the PID of a child this struct owns and has not reaped.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+
+    /// SIGKILL, by PID.
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+}
+
 impl Drop for OwnedProcess {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut() {
@@ -106,10 +133,7 @@ impl OwnedDynamo {
 
     /// A test environment's endpoints with this DynamoDB Local in them.
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            dynamodb: Some(self.process.endpoint()),
-            ..Endpoints::default()
-        }
+        Endpoints::dynamodb(self.process.endpoint())
     }
 
     /// Stops the process with SIGTERM, by PID, while requests may be in flight, and waits
@@ -117,20 +141,7 @@ impl OwnedDynamo {
     /// writes (seen here: a 201 send gone after the restart), which DynamoDB never does, so a
     /// test could not tell the emulator's loss from ours.
     pub async fn stop(&mut self) {
-        if let Some(mut child) = self.process.child.take() {
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                // SAFETY: kill(2) on the PID of a child this struct owns and has not reaped.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            if tokio::time::timeout(Duration::from_secs(10), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
-            }
-        }
+        self.process.terminate().await;
     }
 
     /// Starts it again on the same port, over the same data.
@@ -175,16 +186,11 @@ impl OwnedMoto {
 
     /// A test environment's endpoints with this moto as SQS.
     pub fn endpoints(&self) -> Endpoints {
-        Endpoints {
-            sqs: Some(self.process.endpoint()),
-            ..Endpoints::default()
-        }
+        Endpoints::sqs(self.process.endpoint())
     }
 
     pub async fn kill(&mut self) {
-        if let Some(mut child) = self.process.child.take() {
-            let _ = child.kill().await;
-        }
+        self.process.kill().await;
     }
 
     /// Starts it again on the same port (moto keeps state in memory: it comes back empty).

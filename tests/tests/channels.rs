@@ -1,10 +1,20 @@
 //! Channels and membership: every row of the contract's Channels section, through the
 //! channels-api handler on DynamoDB Local.
 
-use integration_tests::TestEnv;
+use integration_tests::{TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::UserId;
 use shared::events::DomainEvent;
+
+/// Creating a channel with `body` is refused, naming `field` in `details`.
+async fn assert_refused_field(env: &TestEnv, owner: &TestUser, body: Value, field: &str) {
+    let answer = env.api.create_channel(owner, body).await;
+    assert!(
+        answer.body["error"]["details"][field].is_string(),
+        "{field}: {}",
+        answer.body
+    );
+}
 
 fn member_ids(channel: &Value) -> Vec<String> {
     let mut ids: Vec<String> = channel["members"]
@@ -53,7 +63,7 @@ async fn creating_a_group_makes_the_creator_owner() {
     assert_eq!(bob_member["role"], "member");
 
     let id = channel["id"].as_str().unwrap();
-    let got = env.api.channel(&bob, &id).await;
+    let got = env.api.channel(&bob, id).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, *channel);
 }
@@ -86,11 +96,8 @@ async fn creation_rules() {
         ghost.as_str()
     );
 
-    let no_name = env
-        .api
-        .create_channel(&ada, json!({"member_ids": []}))
-        .await;
-    assert!(no_name.body["error"]["details"]["name"].is_string());
+    let no_name = json!({"member_ids": []});
+    assert_refused_field(&env, &ada, no_name, "name").await;
     let bad_kind = env
         .api
         .create_channel(&ada, json!({"name": "x", "kind": "broadcast"}))
@@ -98,36 +105,16 @@ async fn creation_rules() {
     assert_eq!(bad_kind.code(), "bad_request");
 
     let too_many: Vec<String> = (0..98).map(|_| UserId::generate().to_string()).collect();
-    let big = env
-        .api
-        .create_channel(&ada, json!({"name": "x", "member_ids": too_many}))
-        .await;
-    assert!(big.body["error"]["details"]["member_ids"].is_string());
+    let big = json!({"name": "x", "member_ids": too_many});
+    assert_refused_field(&env, &ada, big, "member_ids").await;
 
-    let direct_two = env
-        .api
-        .create_channel(
-            &ada,
-            json!({"name": "dm", "kind": "direct", "member_ids": []}),
-        )
-        .await;
-    assert!(direct_two.body["error"]["details"]["member_ids"].is_string());
-    let assistant_with = env
-        .api
-        .create_channel(
-            &ada,
-            json!({"name": "ai", "kind": "assistant", "member_ids": [bob.id]}),
-        )
-        .await;
-    assert!(assistant_with.body["error"]["details"]["member_ids"].is_string());
-    let public_direct = env
-        .api
-        .create_channel(
-            &ada,
-            json!({"name": "dm", "kind": "direct", "member_ids": [bob.id], "private": false}),
-        )
-        .await;
-    assert!(public_direct.body["error"]["details"]["private"].is_string());
+    let direct_two = json!({"name": "dm", "kind": "direct", "member_ids": []});
+    assert_refused_field(&env, &ada, direct_two, "member_ids").await;
+    let assistant_with = json!({"name": "ai", "kind": "assistant", "member_ids": [bob.id]});
+    assert_refused_field(&env, &ada, assistant_with, "member_ids").await;
+    let public_direct =
+        json!({"name": "dm", "kind": "direct", "member_ids": [bob.id], "private": false});
+    assert_refused_field(&env, &ada, public_direct, "private").await;
 }
 
 #[tokio::test]
@@ -158,7 +145,7 @@ async fn a_pair_has_one_direct_channel() {
 
     // Deleting it frees the pair.
     let id = first.body["id"].as_str().unwrap();
-    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 204);
+    env.api.delete_channel(&ada, id).await.assert_status(204);
     let fresh = env.api.direct(&bob, &ada).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(fresh.body["id"], first.body["id"]);
@@ -185,7 +172,7 @@ async fn the_assistant_joins_assistant_channels() {
     );
     let id = answer.body["id"].as_str().unwrap();
     let bob = env.api.register("Bob").await;
-    let add = env.api.add_member(&ada, &id, &bob.id).await;
+    let add = env.api.add_member(&ada, id, &bob.id).await;
     assert_eq!((add.status, add.code()), (400, "bad_request"));
 }
 
@@ -316,12 +303,12 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
 
     let by_member = env.api.delete_channel(&bob, &id).await;
     assert_eq!((by_member.status, by_member.code()), (403, "forbidden"));
-    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 204);
+    env.api.delete_channel(&ada, &id).await.assert_status(204);
 
     for user in [&ada, &bob] {
-        assert_eq!(env.api.channel(&user, &id).await.status, 404);
+        env.api.channel(user, &id).await.assert_status(404);
         assert_eq!(
-            env.api.get(&user, "/channels").await.body["items"],
+            env.api.get(user, "/channels").await.body["items"],
             json!([])
         );
     }
@@ -329,8 +316,8 @@ async fn deleting_hides_the_channel_at_once_and_queues_its_purge() {
         env.api.get(&bob, "/channels/public").await.body["items"],
         json!([])
     );
-    assert_eq!(env.api.delete_channel(&ada, &id).await.status, 404);
-    assert_eq!(env.api.join(&bob, &id).await.status, 404);
+    env.api.delete_channel(&ada, &id).await.assert_status(404);
+    env.api.join(&bob, &id).await.assert_status(404);
 
     TestEnv::settle().await;
     let jobs = env.queued_jobs().await;
@@ -363,7 +350,7 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
         json!([])
     );
     for unknown in [UserId::generate().to_string(), "x".to_string()] {
-        assert_eq!(env.api.channel(&ada, &unknown).await.status, 404);
+        env.api.channel(&ada, &unknown).await.assert_status(404);
     }
 }
 

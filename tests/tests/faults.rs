@@ -42,8 +42,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     let (_env, client) = gateway_over(dynamo.endpoints()).await;
 
     // While up: people, a channel, and pending partner requests to accept during the outage.
-    let ada = client.register("Ada").await;
-    let bob = client.register("Bob").await;
+    let [ada, bob] = client.register_all(["Ada", "Bob"]).await;
     let (status, channel) = client
         .create_channel(&ada, json!({"name": "Ops", "member_ids": [bob.id]}))
         .await
@@ -78,9 +77,9 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 
                 let client_id = format!("w{worker}-m{n}");
                 let (status, _) = client
-                    .post(
+                    .send_message(
                         &ada,
-                        &format!("/channels/{channel}/messages"),
+                        &channel,
                         json!({"body": format!("message {client_id}"), "client_id": client_id}),
                     )
                     .await
@@ -136,7 +135,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     // Registrations: each email is either a whole account or free again; never reserved
     // without an account (which would be a 409 for an account that cannot log in).
     for (email, status) in &attempts.registrations {
-        let (login, _) = client.login(&email, "correct horse battery").await.parts();
+        let (login, _) = client.login(email, "correct horse battery").await.parts();
         if *status == 201 {
             assert_eq!(login, 200, "{email}: registered but cannot log in");
         } else if login != 200 {
@@ -150,9 +149,9 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
     let mut stored = Vec::new();
     for (client_id, status) in &attempts.sends {
         let (retry, body) = client
-            .post(
+            .send_message(
                 &ada,
-                &format!("/channels/{channel}/messages"),
+                &channel,
                 json!({"body": format!("message {client_id}"), "client_id": client_id}),
             )
             .await
@@ -226,8 +225,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
     let mut moto = OwnedMoto::start().await;
     let (env, client) = gateway_over(moto.endpoints()).await;
-    let ada = client.register("Ada").await;
-    let bob = client.register("Bob").await;
+    let [ada, bob] = client.register_all(["Ada", "Bob"]).await;
     let (_, assistant) = client
         .create_channel(&ada, json!({"name": "Help", "kind": "assistant"}))
         .await
@@ -241,16 +239,12 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         .parts();
     assert_eq!(status, 201, "the request stands: {request}");
     let id = request["id"].as_str().unwrap_or_default();
-    let (status, accepted) = client.answer_request(&ada, &id, "accept").await.parts();
+    let (status, accepted) = client.answer_request(&ada, id, "accept").await.parts();
     assert_eq!(status, 200, "{accepted}");
     let (_, partners) = client.partnerships(&bob).await.parts();
     assert_eq!(partners["items"][0]["user"]["id"], json!(ada.id));
     let (status, message) = client
-        .post(
-            &ada,
-            &format!("/channels/{assistant}/messages"),
-            json!({"body": "hello?"}),
-        )
+        .send_message(&ada, &assistant, json!({"body": "hello?"}))
         .await
         .parts();
     assert_eq!(status, 201, "{message}");
@@ -277,11 +271,7 @@ async fn a_queue_outage_does_not_fail_the_requests_that_enqueue() {
         .await
         .expect("recreate the assistant queue");
     let (status, _) = client
-        .post(
-            &ada,
-            &format!("/channels/{assistant}/messages"),
-            json!({"body": "still there?"}),
-        )
+        .send_message(&ada, &assistant, json!({"body": "still there?"}))
         .await
         .parts();
     assert_eq!(status, 201);

@@ -104,13 +104,10 @@ async fn login_accepts_the_right_password_only_and_never_says_which_part_was_wro
         .await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(ok.body["user"]["id"], ada.id.as_str());
-    assert_eq!(
-        env.api
-            .call("GET", "/me", ok.body["token"].as_str(), None)
-            .await
-            .status,
-        200
-    );
+    env.api
+        .call("GET", "/me", ok.body["token"].as_str(), None)
+        .await
+        .assert_status(200);
 
     let wrong_password = env.api.login(&ada.email, "wrong password").await;
     let unknown_email = env.api.login("nobody@example.com", "wrong password").await;
@@ -132,21 +129,18 @@ async fn bad_tokens_are_refused() {
     assert_eq!((no_token.status, no_token.code()), (401, "unauthorized"));
 
     let basic = [("authorization", "Basic YWRhOnB3")];
-    assert_eq!(
-        env.api.call_raw("GET", "/me", &basic, b"").await.status,
-        401
-    );
+    env.api
+        .call_raw("GET", "/me", &basic, b"")
+        .await
+        .assert_status(401);
 
     let mut tampered = ada.token.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(
-        env.api
-            .call("GET", "/me", Some(&tampered), None)
-            .await
-            .status,
-        401
-    );
+    env.api
+        .call("GET", "/me", Some(&tampered), None)
+        .await
+        .assert_status(401);
 
     let id = UserId::parse(&ada.id).unwrap();
     let hour_ago =
@@ -162,10 +156,10 @@ async fn bad_tokens_are_refused() {
     )
     .issue(&id)
     .unwrap();
-    assert_eq!(
-        env.api.call("GET", "/me", Some(&forged), None).await.status,
-        401
-    );
+    env.api
+        .call("GET", "/me", Some(&forged), None)
+        .await
+        .assert_status(401);
 }
 
 #[tokio::test]
@@ -186,19 +180,16 @@ async fn patch_me_renames_with_validation() {
     assert!(empty.body["error"]["details"]["name"].is_string());
     let typed = env.api.patch(&ada, "/me", json!({"name": 5})).await;
     assert_eq!(typed.code(), "bad_request");
-    assert_eq!(
-        env.api
-            .call("PATCH", "/me", None, Some(json!({"name": "x"})))
-            .await
-            .status,
-        401
-    );
+    env.api
+        .call("PATCH", "/me", None, Some(json!({"name": "x"})))
+        .await
+        .assert_status(401);
 }
 
 #[tokio::test]
 async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
-    assert_eq!(env.api.delete(&ada, "/me").await.status, 204);
+    env.api.delete(&ada, "/me").await.assert_status(204);
 
     for (method, path) in [
         ("GET", "/me"),
@@ -219,13 +210,10 @@ async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
 
     let login = env.api.login(&ada.email, &ada.password).await;
     assert_eq!(login.status, 401);
-    assert_eq!(
-        env.api
-            .get(&bob, &format!("/users/{}", ada.id))
-            .await
-            .status,
-        404
-    );
+    env.api
+        .get(&bob, &format!("/users/{}", ada.id))
+        .await
+        .assert_status(404);
 
     let again = env
         .api

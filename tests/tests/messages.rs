@@ -8,9 +8,7 @@ use shared::domain::UserId;
 use shared::events::DomainEvent;
 
 async fn send(env: &TestEnv, user: &TestUser, channel: &str, body: Value) -> Answer {
-    env.api
-        .post(&user, &format!("/channels/{channel}/messages"), body)
-        .await
+    env.api.send_message(user, channel, body).await
 }
 
 #[tokio::test]
@@ -122,7 +120,7 @@ async fn send_errors() {
             json!({"body": "re", "parent_id": parent}),
         )
         .await;
-        answer.assert_error(404, "not_found", &format!("{parent}"));
+        answer.assert_error(404, "not_found", &parent);
     }
     let root = env.api.say(&ada, &private, "root").await;
     let reply = send(
@@ -201,7 +199,7 @@ async fn history_pages_in_both_orders_and_filters() {
             .api
             .get(&ada, &format!("/channels/{id}/messages?{bad}"))
             .await;
-        answer.assert_error(400, "bad_request", &format!("{bad}"));
+        answer.assert_error(400, "bad_request", bad);
     }
     let first = env.api.history(&ada, &id, "?limit=1").await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
@@ -269,14 +267,9 @@ async fn threads_count_their_replies() {
         .get(&bob, &format!("/channels/{id}/messages/{root}/replies"))
         .await;
     assert_eq!(thread.item_strings("body"), ["first", "third"]);
-    let unknown = env
-        .api
-        .get(
-            &bob,
-            &format!("/channels/{id}/messages/{}/replies", UserId::generate()),
-        )
-        .await;
-    assert_eq!(unknown.status, 404);
+    let unknown = UserId::generate();
+    let replies = format!("/channels/{id}/messages/{unknown}/replies");
+    env.api.get(&bob, &replies).await.assert_status(404);
 }
 
 #[tokio::test]
@@ -313,23 +306,17 @@ async fn editing_and_deleting() {
     ));
     let again = env.api.delete(&bob, &path).await;
     assert_eq!((again.status, again.code()), (404, "not_found"));
-    assert_eq!(env.api.get(&bob, &path).await.status, 404);
-    assert_eq!(
-        env.api
-            .patch(&bob, &path, json!({"body": "x"}))
-            .await
-            .status,
-        404
-    );
+    env.api.get(&bob, &path).await.assert_status(404);
+    env.api
+        .patch(&bob, &path, json!({"body": "x"}))
+        .await
+        .assert_status(404);
 
     let own = env.api.say(&cy, &id, "mine").await;
-    assert_eq!(
-        env.api
-            .delete(&cy, &format!("/channels/{id}/messages/{own}"))
-            .await
-            .status,
-        204
-    );
+    env.api
+        .delete(&cy, &format!("/channels/{id}/messages/{own}"))
+        .await
+        .assert_status(204);
 }
 
 #[tokio::test]
@@ -370,14 +357,9 @@ async fn reactions_are_idempotent_per_user() {
         (too_long.status, too_long.code()),
         (400, "validation_failed")
     );
-    let unknown = env
-        .api
-        .put(
-            &ada,
-            &format!("/channels/{id}/messages/{}/reactions/x", UserId::generate()),
-        )
-        .await;
-    assert_eq!(unknown.status, 404);
+    let unknown = UserId::generate();
+    let reaction = format!("/channels/{id}/messages/{unknown}/reactions/x");
+    env.api.put(&ada, &reaction).await.assert_status(404);
 
     // Concurrent reactions by many users all land.
     let mut users = Vec::new();
@@ -387,7 +369,7 @@ async fn reactions_are_idempotent_per_user() {
         users.push(user);
     }
     let heart = path("%E2%9D%A4");
-    join_all(users.iter().map(|u| env.api.put(&u, &heart))).await;
+    join_all(users.iter().map(|u| env.api.put(u, &heart))).await;
     let got = env
         .api
         .get(&ada, &format!("/channels/{id}/messages/{message}"))
@@ -473,11 +455,7 @@ async fn read_markers_only_move_forward() {
 #[tokio::test]
 async fn assistant_channels_queue_a_reply_job_per_user_message_and_per_retry() {
     let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
-    let created = env
-        .api
-        .create_channel(&ada, json!({"name": "Ask", "kind": "assistant"}))
-        .await;
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = env.api.assistant_channel(&ada).await;
     let first = env.api.say(&ada, &id, "hello").await;
     let again = send(&env, &ada, &id, json!({"body": "hello", "client_id": "k"})).await;
     // A retry stores nothing new; it queues the original's job again, in case the first was

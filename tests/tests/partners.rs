@@ -15,7 +15,7 @@ async fn send(
     if let Some(message) = message {
         body["message"] = json!(message);
     }
-    env.api.send_request(&from, body).await
+    env.api.send_request(from, body).await
 }
 
 #[tokio::test]
@@ -130,7 +130,7 @@ async fn accepting_makes_a_partnership_and_emails_the_sender() {
     );
 
     for (user, other) in [(&ada, &bob), (&bob, &ada)] {
-        let list = env.api.partnerships(&user).await;
+        let list = env.api.partnerships(user).await;
         assert_eq!(list.status, 200);
         assert_eq!(
             list.body,
@@ -165,9 +165,9 @@ async fn accept_and_reject_errors() {
     for action in ["accept", "reject"] {
         let path = format!("/partner-requests/{id}/{action}");
         let by_sender = env.api.post(&ada, &path, None).await;
-        by_sender.assert_error(403, "forbidden", &format!("{action}"));
+        by_sender.assert_error(403, "forbidden", action);
         let by_stranger = env.api.post(&eve, &path, None).await;
-        by_stranger.assert_error(404, "not_found", &format!("{action}"));
+        by_stranger.assert_error(404, "not_found", action);
         let unknown = env
             .api
             .post(
@@ -213,7 +213,7 @@ async fn only_the_sender_cancels_a_pending_request() {
         (by_recipient.status, by_recipient.code()),
         (403, "forbidden")
     );
-    assert_eq!(env.api.delete(&eve, &path).await.status, 404);
+    env.api.delete(&eve, &path).await.assert_status(404);
     let cancelled = env.api.delete(&ada, &path).await;
     assert_eq!(cancelled.status, 204);
     assert_eq!(cancelled.body, Value::Null);
@@ -245,7 +245,7 @@ async fn request_lists_filter_and_page_newest_first() {
         senders.push((sender, id));
     }
     let (first_sender, first_id) = &senders[0];
-    env.api.answer_request(&bob, &first_id, "reject").await;
+    env.api.answer_request(&bob, first_id, "reject").await;
     let _ = first_sender;
 
     let mut seen = Vec::new();
@@ -335,13 +335,10 @@ async fn partnerships_show_current_names_and_can_be_ended() {
     names.sort();
     assert_eq!(names, ["Cy", "Robert"]);
 
-    assert_eq!(
-        env.api
-            .delete(&ada, &format!("/partnerships/{}", bob.id))
-            .await
-            .status,
-        204
-    );
+    env.api
+        .delete(&ada, &format!("/partnerships/{}", bob.id))
+        .await
+        .assert_status(204);
     let after = env.api.partnerships(&bob).await;
     assert_eq!(after.body["items"], json!([]), "ended for both sides");
     let again = env

@@ -63,7 +63,7 @@ async fn twenty_concurrent_accepts_make_one_partnership_and_one_email() {
     );
 
     for user in [&ada, &bob] {
-        let list = env.api.partnerships(&user).await;
+        let list = env.api.partnerships(user).await;
         assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
     }
     TestEnv::settle().await;
@@ -163,11 +163,14 @@ async fn fifty_identical_sends_store_one_message() {
     assert!(!retry.body.to_string().contains("oops"));
 
     // The key is (sender, channel, client_id): another sender's same client_id is a new message.
-    assert_eq!(
-        env.api.send_message(&bob, &id, body.clone()).await.status,
-        201
-    );
-    assert_eq!(env.api.send_message(&ada, &id, body).await.status, 200);
+    env.api
+        .send_message(&bob, &id, body.clone())
+        .await
+        .assert_status(201);
+    env.api
+        .send_message(&ada, &id, body)
+        .await
+        .assert_status(200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -202,7 +205,7 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
             .into_iter()
             .map(|emoji| {
                 let path = path(emoji);
-                async move { env.api.put(&user, &path).await }
+                async move { env.api.put(user, &path).await }
             })
             .collect::<Vec<_>>()
     });
@@ -284,7 +287,7 @@ async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() 
         joiners.push(env.api.register(&format!("Joiner {i}")).await);
     }
     let path = format!("/channels/{id}/join");
-    let answers = join_all(joiners.iter().map(|user| env.api.post(&user, &path, None))).await;
+    let answers = join_all(joiners.iter().map(|user| env.api.post(user, &path, None))).await;
     let (joined, refused) = tally(&answers, 200);
     assert_eq!(
         (joined, refused),

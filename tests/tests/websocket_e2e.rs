@@ -45,11 +45,7 @@ async fn every_device_of_every_member_gets_every_event() {
     // A REST send reaches all four sockets.
     let (status, sent) = stack
         .api
-        .post(
-            &ada,
-            &format!("/channels/{channel}/messages"),
-            json!({"body": "hello over REST"}),
-        )
+        .send_message(&ada, &channel, json!({"body": "hello over REST"}))
         .await
         .parts();
     assert_eq!(status, 201);
@@ -176,12 +172,9 @@ async fn partner_requests_and_answers_arrive_as_events() {
     assert_eq!(received["request"]["id"], request["id"]);
     assert_eq!(received["request"]["sender"]["name"], "Bob");
 
-    let (status, _) = stack
-        .api
-        .answer_request(&ada, request["id"].as_str().unwrap_or_default(), "accept")
-        .await
-        .parts();
-    assert_eq!(status, 200);
+    let request_id = request["id"].as_str().unwrap_or_default();
+    let accept = stack.api.answer_request(&ada, request_id, "accept").await;
+    accept.assert_status(200);
     let accepted = bob_socket
         .expect("partner_request.accepted", |_| true)
         .await;
@@ -203,12 +196,9 @@ async fn partner_requests_and_answers_arrive_as_events() {
     ada_socket
         .expect("partner_request.received", |_| true)
         .await;
-    let (status, _) = stack
-        .api
-        .answer_request(&ada, request["id"].as_str().unwrap_or_default(), "reject")
-        .await
-        .parts();
-    assert_eq!(status, 200);
+    let request_id = request["id"].as_str().unwrap_or_default();
+    let reject = stack.api.answer_request(&ada, request_id, "reject").await;
+    reject.assert_status(200);
     let rejected = cy_socket.expect("partner_request.rejected", |_| true).await;
     assert_eq!(rejected["request"]["status"], "rejected");
 }

@@ -120,7 +120,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
 
     // Acceptance mails the sender, naming the recipient.
     let id = request.body["id"].as_str().unwrap();
-    let accepted = env.api.answer_request(&ada, &id, "accept").await;
+    let accepted = env.api.answer_request(&ada, id, "accept").await;
     assert_eq!(accepted.status, 200);
     run_until_empty(&env, &source, &worker).await;
     let mails = emails_to(&bob.email).await;
@@ -266,11 +266,7 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
     ] {
         let (status, sent) = stack
             .api
-            .post(
-                &ada,
-                &format!("/channels/{channel}/messages"),
-                json!({"body": text}),
-            )
+            .send_message(&ada, &channel, json!({"body": text}))
             .await
             .parts();
         assert_eq!(status, 201);
@@ -312,17 +308,9 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
 #[tokio::test]
 async fn a_reply_job_run_twice_at_once_replies_once() {
     let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
-    let channel = env
-        .api
-        .create_channel(&ada, json!({"name": "helper", "kind": "assistant"}))
-        .await;
-    let channel = channel.body["id"].as_str().unwrap().to_string();
+    let channel = env.api.assistant_channel(&ada).await;
     env.api
-        .post(
-            &ada,
-            &format!("/channels/{channel}/messages"),
-            json!({"body": "hello"}),
-        )
+        .send_message(&ada, &channel, json!({"body": "hello"}))
         .await;
     let job: shared::queue::AssistantJob =
         serde_json::from_value(env.queued_assistant_jobs().await.remove(0)).unwrap();
@@ -413,9 +401,9 @@ async fn deleting_a_channel_purges_its_items() {
     let channel = channel.body["id"].as_str().unwrap().to_string();
     for i in 0..150 {
         env.api
-            .post(
+            .send_message(
                 &ada,
-                &format!("/channels/{channel}/messages"),
+                &channel,
                 json!({"body": format!("message {i}"), "client_id": format!("c{i}")}),
             )
             .await;
