@@ -73,7 +73,7 @@ FUZZ_VENV="$LOCAL/venv-schemathesis"
 if [ ! -x "$FUZZ_VENV/bin/schemathesis" ]; then
   log "installing schemathesis into $FUZZ_VENV"
   python3 -m venv "$FUZZ_VENV"
-  "$FUZZ_VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis>=4.32,<5'
+  "$FUZZ_VENV/bin/pip" install -q --disable-pip-version-check 'schemathesis==4.32.5' 'hypothesis==6.170.17'
 fi
 # The web client's browser test: Debian's Chromium (no browser download) and playwright-core.
 # The emoji font only makes reactions render in the screenshots.

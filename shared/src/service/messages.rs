@@ -1,11 +1,11 @@
 use serde::Serialize;
 
 use super::existing_caller;
-use super::refusals::account_gone;
+use super::refusals::{account_gone, no_longer_a_member};
 use crate::domain::{
-    AccessRefused, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership,
-    Message, MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, ReadMarker,
-    Timestamp, UserId,
+    Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
+    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, ReadMarker, Timestamp,
+    UserId,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -104,7 +104,7 @@ pub async fn send(
     };
     match ctx.store.insert_message(&message).await? {
         Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
-        Inserted::NotMember => Err(AccessRefused::NotMember.into()),
+        Inserted::NotMember => Err(no_longer_a_member()),
         Inserted::ParentGone => Err(NotFound::ParentMessage.into()),
         Inserted::New => {
             if channel.kind == ChannelKind::Assistant {

@@ -27,6 +27,11 @@ pub fn already_member() -> AppError {
     AppError::conflict("already a member")
 }
 
+/// A send whose sender left the channel between the check and the write.
+pub fn no_longer_a_member() -> AppError {
+    AppError::forbidden("you are not a member of this channel")
+}
+
 pub fn no_longer_pending() -> AppError {
     AppError::conflict("the partner request is no longer pending")
 }

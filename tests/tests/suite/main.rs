@@ -1,0 +1,18 @@
+//! The integration and end-to-end tests, one module per area, built as one test binary: every
+//! test file of its own would be a crate of its own, compiling and linking the SDK, axum and
+//! tokio again (measured: see the README, "Tests").
+
+mod abuse;
+mod bootstrap;
+mod channels;
+mod contract;
+mod events;
+mod faults;
+mod gateway_e2e;
+mod identity;
+mod messages;
+mod partners;
+mod races;
+mod template;
+mod websocket_e2e;
+mod workers;
