@@ -1,11 +1,13 @@
 //! The one table definition: used by the local stack, the tests, and checked against
 //! `template.yaml`. Keys: `pk`/`sk` (strings), one overloaded GSI `gsi1` (`gsi1pk`/`gsi1sk`,
-//! projection ALL), TTL on `expires_at`.
+//! projection ALL), TTL on `expires_at`, and a stream of new and old images (the source the
+//! event router of issue 14 reads committed changes from).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -17,6 +19,8 @@ use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
 pub const KEY_ATTRIBUTES: [&str; 4] = [PK, SK, GSI1_PK, GSI1_SK];
 pub const GSI_NAMES: [&str; 1] = [GSI1];
 pub const TTL_ATTRIBUTE: &str = TTL;
+/// What each stream record carries: the item before and after the change.
+pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder()
@@ -57,6 +61,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?)
         .global_secondary_indexes(gsi1)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(STREAM_VIEW)
+                .build()
+                .map_err(StoreError::fault)?,
+        )
         .send()
         .await;
     match created {

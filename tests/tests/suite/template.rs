@@ -4,7 +4,7 @@
 use integration_tests::openapi::Document;
 use serde_yaml::Value;
 
-use shared::storage::schema::{GSI_NAMES, KEY_ATTRIBUTES, TTL_ATTRIBUTE};
+use shared::storage::schema::{GSI_NAMES, KEY_ATTRIBUTES, STREAM_VIEW, TTL_ATTRIBUTE};
 
 fn template() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
@@ -119,6 +119,10 @@ fn the_template_table_is_the_table_of_the_code() {
     assert_eq!(
         props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
         true
+    );
+    assert_eq!(
+        props["StreamSpecification"]["StreamViewType"].as_str(),
+        Some(STREAM_VIEW.as_str())
     );
 }
 
@@ -361,4 +365,25 @@ fn each_worker_may_do_what_it_does() {
         "DELETE /me queues a job"
     );
     assert!(!policies_of("assistant-worker").contains("ses:"));
+}
+
+/// The table the code creates (locally, and in every test) streams what the template's does.
+#[tokio::test]
+async fn the_created_table_streams_new_and_old_images() {
+    let env = integration_tests::TestEnv::new().await;
+    let described = env
+        .dynamodb
+        .describe_table()
+        .table_name(&env.table)
+        .send()
+        .await
+        .expect("describe the test table");
+    let table = described.table.expect("a table");
+    let stream = table.stream_specification.expect("a stream");
+    assert!(stream.stream_enabled);
+    assert_eq!(stream.stream_view_type, Some(STREAM_VIEW));
+    assert!(
+        table.latest_stream_arn.is_some(),
+        "DynamoDB Local streams it"
+    );
 }
