@@ -14,6 +14,14 @@ pub struct Config {
     pub maintenance_queue_url: String,
     /// `ASSISTANT_QUEUE_URL`: SQS queue read by the assistant worker.
     pub assistant_queue_url: String,
+    /// `FANOUT_QUEUE_URL`: SQS queue of push chunks, read by the fan-out worker.
+    pub fanout_queue_url: String,
+    /// `WEBHOOK_QUEUE_URL`: SQS queue of webhook deliveries, read by the webhook worker.
+    pub webhook_queue_url: String,
+    /// `WEBHOOK_URL` and `WEBHOOK_SECRET` (optional, both or neither): where every pushed
+    /// event is also POSTed, signed with the secret.
+    pub webhook: Option<WebhookTarget>,
+    pub limits: Limits,
     /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors).
     pub jwt_secret: String,
     /// `TOKEN_TTL_SECONDS` (default 86400): lifetime of an access token.
@@ -24,6 +32,56 @@ pub struct Config {
     /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`) for pushes made outside
     /// a WebSocket invocation. WebSocket functions use their event's domain and stage instead.
     pub websocket_endpoint: Option<String>,
+}
+
+/// The receiver of the webhook and the key its deliveries are signed with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub url: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Sizes the contract makes configurable, with its defaults.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// `MAX_GROUP_MEMBERS` (10,000): the most members a group may have, its owner included.
+    pub max_group_members: u32,
+    /// `PRESENCE_MAX_CHANNEL_MEMBERS` (100): presence goes to co-members of channels this
+    /// size or smaller (and to partners).
+    pub presence_max_channel_members: u32,
+    /// `INLINE_PUSH_MAX_MEMBERS` (50): channels this size or smaller are pushed by the
+    /// request itself; bigger ones by the event router (`domain::Pusher`).
+    pub inline_push_max_members: u32,
+    /// `FANOUT_CHUNK_USERS` (200): recipients per fan-out job.
+    pub fanout_chunk_users: usize,
+    /// `FANOUT_RETRY_BASE_SECONDS` (1): the first wait before failed pushes are retried
+    /// (doubling each time).
+    pub fanout_retry_base_seconds: u32,
+    /// `WEBHOOK_RETRY_BASE_SECONDS` (30): the first wait before a failed webhook delivery is
+    /// retried (doubling each time; dead-lettered after 5 tries).
+    pub webhook_retry_base_seconds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_group_members: 10_000,
+            presence_max_channel_members: 100,
+            inline_push_max_members: 50,
+            fanout_chunk_users: 200,
+            fanout_retry_base_seconds: 1,
+            webhook_retry_base_seconds: 30,
+        }
+    }
 }
 
 #[derive(thiserror::Error, PartialEq, Eq)]
@@ -65,6 +123,8 @@ impl Config {
         let notification_queue_url = required("NOTIFICATION_QUEUE_URL");
         let maintenance_queue_url = required("MAINTENANCE_QUEUE_URL");
         let assistant_queue_url = required("ASSISTANT_QUEUE_URL");
+        let fanout_queue_url = required("FANOUT_QUEUE_URL");
+        let webhook_queue_url = required("WEBHOOK_QUEUE_URL");
         let jwt_secret = required("JWT_SECRET");
         let sender_email = required("SENDER_EMAIL");
         if !missing.is_empty() {
@@ -99,17 +159,82 @@ impl Config {
                 });
             }
         }
+        let webhook = webhook_target(&lookup)?;
+        let limits = limits(&lookup)?;
         Ok(Self {
             table_name,
             notification_queue_url,
             maintenance_queue_url,
             assistant_queue_url,
+            fanout_queue_url,
+            webhook_queue_url,
+            webhook,
+            limits,
             jwt_secret,
             token_ttl,
             sender_email,
             websocket_endpoint,
         })
     }
+}
+
+fn webhook_target(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<WebhookTarget>, ConfigError> {
+    let set = |name| lookup(name).filter(|v| !v.trim().is_empty());
+    match (set("WEBHOOK_URL"), set("WEBHOOK_SECRET")) {
+        (None, None) => Ok(None),
+        (Some(url), Some(secret)) => {
+            if !url.starts_with("https://") && !url.starts_with("http://") {
+                return Err(ConfigError::Invalid {
+                    name: "WEBHOOK_URL",
+                    reason: "must be an http(s) URL".into(),
+                });
+            }
+            Ok(Some(WebhookTarget { url, secret }))
+        }
+        (Some(_), None) => Err(ConfigError::Missing(vec!["WEBHOOK_SECRET"])),
+        (None, Some(_)) => Err(ConfigError::Missing(vec!["WEBHOOK_URL"])),
+    }
+}
+
+fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> {
+    let defaults = Limits::default();
+    let number = |name: &'static str, default: u32, min: u32| match lookup(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(value) if value >= min => Ok(value),
+            _ => Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be a whole number of at least {min}"),
+            }),
+        },
+    };
+    Ok(Limits {
+        max_group_members: number("MAX_GROUP_MEMBERS", defaults.max_group_members, 2)?,
+        presence_max_channel_members: number(
+            "PRESENCE_MAX_CHANNEL_MEMBERS",
+            defaults.presence_max_channel_members,
+            0,
+        )?,
+        inline_push_max_members: number(
+            "INLINE_PUSH_MAX_MEMBERS",
+            defaults.inline_push_max_members,
+            0,
+        )?,
+        fanout_chunk_users: number("FANOUT_CHUNK_USERS", defaults.fanout_chunk_users as u32, 1)?
+            as usize,
+        fanout_retry_base_seconds: number(
+            "FANOUT_RETRY_BASE_SECONDS",
+            defaults.fanout_retry_base_seconds,
+            1,
+        )?,
+        webhook_retry_base_seconds: number(
+            "WEBHOOK_RETRY_BASE_SECONDS",
+            defaults.webhook_retry_base_seconds,
+            1,
+        )?,
+    })
 }
 
 #[cfg(test)]
@@ -130,7 +255,7 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
+            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
         );
     }
 
@@ -141,11 +266,17 @@ mod tests {
             ("NOTIFICATION_QUEUE_URL", "http://q"),
             ("MAINTENANCE_QUEUE_URL", "http://m"),
             ("ASSISTANT_QUEUE_URL", "http://a"),
+            ("FANOUT_QUEUE_URL", "http://f"),
+            ("WEBHOOK_QUEUE_URL", "http://w"),
             ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
             ("SENDER_EMAIL", "noreply@example.com"),
             ("TOKEN_TTL_SECONDS", "60"),
+            ("MAX_GROUP_MEMBERS", "20000"),
         ]))
         .unwrap();
+        assert_eq!(config.limits.max_group_members, 20_000);
+        assert_eq!(config.limits.presence_max_channel_members, 100);
+        assert_eq!(config.webhook, None);
         assert_eq!(config.table_name, "chat");
         assert_eq!(config.token_ttl, Duration::from_secs(60));
     }
@@ -157,6 +288,8 @@ mod tests {
             ("NOTIFICATION_QUEUE_URL", "http://q"),
             ("MAINTENANCE_QUEUE_URL", "http://m"),
             ("ASSISTANT_QUEUE_URL", "http://a"),
+            ("FANOUT_QUEUE_URL", "http://f"),
+            ("WEBHOOK_QUEUE_URL", "http://w"),
             ("SENDER_EMAIL", "noreply@example.com"),
         ];
         let mut vars = base.to_vec();
@@ -178,5 +311,12 @@ mod tests {
                 ..
             })
         ));
+        let mut vars = base.to_vec();
+        vars.push(("JWT_SECRET", "0123456789abcdef0123456789abcdef"));
+        vars.push(("WEBHOOK_URL", "https://hooks.example.com/chat"));
+        assert_eq!(
+            Config::from_lookup(lookup(&vars)).unwrap_err(),
+            ConfigError::Missing(vec!["WEBHOOK_SECRET"])
+        );
     }
 }

@@ -21,6 +21,10 @@ pub struct AppContext {
     pub maintenance: Queue,
     /// Reply jobs for the assistant worker.
     pub assistant: Queue,
+    /// Push chunks for the fan-out worker.
+    pub fanout: Queue,
+    /// Deliveries for the webhook worker.
+    pub webhooks: Queue,
     /// Domain events of pushed changes, in process (logs, tests).
     pub events: EventBus,
     /// API Gateway's `@connections` API, for pushes.
@@ -51,7 +55,9 @@ impl AppContext {
             passwords: PasswordHasher::new(),
             notifications: Queue::new(sqs.clone(), &config.notification_queue_url),
             maintenance: Queue::new(sqs.clone(), &config.maintenance_queue_url),
-            assistant: Queue::new(sqs, &config.assistant_queue_url),
+            assistant: Queue::new(sqs.clone(), &config.assistant_queue_url),
+            fanout: Queue::new(sqs.clone(), &config.fanout_queue_url),
+            webhooks: Queue::new(sqs, &config.webhook_queue_url),
             events: EventBus::new(),
             connections: ConnectionsApi::new(sdk),
             config: Arc::new(config),

@@ -3,7 +3,7 @@
 //! rule). `crate::realtime` delivers them to the recipients' WebSocket connections; the
 //! in-process `EventBus` also carries them, for logs and for tests that assert them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use crate::domain::{
 };
 
 /// A pushed event: `{"type": "...", "channel_id": ..., ...}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum DomainEvent {
     #[serde(rename = "member.joined")]
@@ -119,6 +119,42 @@ impl DomainEvent {
             Self::PartnerRequestReceived { .. } => "partner_request.received",
             Self::PartnerRequestAccepted { .. } => "partner_request.accepted",
             Self::PartnerRequestRejected { .. } => "partner_request.rejected",
+        }
+    }
+
+    /// When the change happened, where the event carries it.
+    pub fn occurred_at(&self) -> Option<Timestamp> {
+        match self {
+            Self::MemberJoined { member, .. } => Some(member.joined_at),
+            Self::MessageCreated { message, .. } => Some(message.created_at),
+            Self::MessageUpdated { message, .. } => message.edited_at,
+            Self::ReadReceipt { marker } => Some(marker.read_at),
+            Self::Presence { last_seen, .. } => *last_seen,
+            Self::PartnerRequestReceived { request } => Some(request.created_at),
+            Self::PartnerRequestAccepted { request, .. }
+            | Self::PartnerRequestRejected { request } => request.responded_at,
+            Self::MemberLeft { .. }
+            | Self::MessageDeleted { .. }
+            | Self::ReactionUpdated { .. }
+            | Self::Typing { .. } => None,
+        }
+    }
+
+    /// The channel an event belongs to, if any.
+    pub fn channel_id(&self) -> Option<&ChannelId> {
+        match self {
+            Self::MemberJoined { channel_id, .. }
+            | Self::MemberLeft { channel_id, .. }
+            | Self::MessageCreated { channel_id, .. }
+            | Self::MessageUpdated { channel_id, .. }
+            | Self::MessageDeleted { channel_id, .. }
+            | Self::ReactionUpdated { channel_id, .. }
+            | Self::Typing { channel_id, .. } => Some(channel_id),
+            Self::ReadReceipt { marker } => Some(&marker.channel_id),
+            Self::Presence { .. }
+            | Self::PartnerRequestReceived { .. }
+            | Self::PartnerRequestAccepted { .. }
+            | Self::PartnerRequestRejected { .. } => None,
         }
     }
 

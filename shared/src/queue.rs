@@ -1,5 +1,7 @@
-//! SQS queues the API writes to: email events for the email worker, maintenance jobs for the
-//! maintenance worker. Messages are sent after the change they describe has committed.
+//! SQS queues and their jobs: email events, maintenance jobs, assistant jobs, fan-out chunks and
+//! webhook deliveries. The event router sends them, from the table's stream, after the change
+//! they describe has committed; if a queue is down the stream record is retried, so no job is
+//! lost, and every consumer is idempotent, so a retried record repeats nothing visible.
 
 use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
@@ -8,6 +10,7 @@ use crate::domain::{
     ChannelId, ConnectionId, Counterpart, MessageId, PartnerRequest, RequestId, Timestamp, UserId,
 };
 use crate::error::AppError;
+use crate::events::DomainEvent;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NotificationKind {
@@ -89,6 +92,62 @@ pub struct AssistantJob {
     pub requested_at: Timestamp,
 }
 
+/// A chunk of one event's pushes, for the fan-out worker.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FanoutJob {
+    /// `<event id>#<chunk>`: the same on every delivery, it names the job's delivery ledger.
+    pub job_id: String,
+    pub event: DomainEvent,
+    pub targets: Targets,
+}
+
+/// Whom a fan-out job pushes to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Targets {
+    /// Every live connection of these users, except `skip` (the sender's, which got an ack).
+    Users {
+        user_ids: Vec<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skip: Option<ConnectionId>,
+    },
+    /// These connections (a retry of pushes that failed).
+    Connections {
+        connections: Vec<(UserId, ConnectionId)>,
+    },
+}
+
+/// One webhook delivery: `{id, type, occurred_at, data}`, POSTed as it is serialized here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// The same on every retry, so the receiver can drop repeats.
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub occurred_at: Timestamp,
+    /// The pushed event's fields, without its `type`.
+    pub data: serde_json::Value,
+}
+
+impl WebhookEvent {
+    pub fn of(id: String, event: &DomainEvent, fallback_time: Timestamp) -> Result<Self, AppError> {
+        let mut data = serde_json::to_value(event).map_err(AppError::internal)?;
+        if let Some(fields) = data.as_object_mut() {
+            fields.remove("type");
+        }
+        Ok(Self {
+            id,
+            kind: event.kind().to_string(),
+            occurred_at: event.occurred_at().unwrap_or(fallback_time),
+            data,
+        })
+    }
+}
+
+/// SendMessageBatch takes 10 entries and 256 KiB at most; a little is kept for the envelope.
+const BATCH_ENTRIES: usize = 10;
+const BATCH_BYTES: usize = 240 * 1024;
+
 /// One SQS queue.
 #[derive(Clone)]
 pub struct Queue {
@@ -112,26 +171,87 @@ impl Queue {
             .message_body(body)
             .send()
             .await
-            .map_err(|err| match err {
-                SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                    AppError::Unavailable("the queue")
-                }
-                other => {
-                    AppError::internal(aws_sdk_sqs::error::DisplayErrorContext(other).to_string())
-                }
-            })?;
+            .map_err(queue_error)?;
         Ok(())
     }
 
-    /// Sends a message about a change that has already committed. The change stands whatever
-    /// happens here, so a failure is logged with what was lost (for a replay), not returned.
-    pub async fn send_after_commit(&self, message: &impl Serialize, what: &str) {
-        if let Err(err) = self.send(message).await {
-            tracing::error!(
-                message = %serde_json::to_string(message).unwrap_or_default(),
-                error = ?err,
-                "{what}: message not queued"
+    /// Sends every message, ten (or 240 KiB) per SendMessageBatch call; fails if any entry
+    /// was not taken (the caller retries all: consumers are idempotent).
+    pub async fn send_all<T: Serialize>(&self, messages: &[T]) -> Result<(), AppError> {
+        let bodies = messages
+            .iter()
+            .map(serde_json::to_string)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(AppError::internal)?;
+        let mut batch: Vec<aws_sdk_sqs::types::SendMessageBatchRequestEntry> = Vec::new();
+        let mut bytes = 0;
+        for (n, body) in bodies.into_iter().enumerate() {
+            if !batch.is_empty() && (batch.len() == BATCH_ENTRIES || bytes + body.len() > BATCH_BYTES)
+            {
+                self.send_batch(std::mem::take(&mut batch)).await?;
+                bytes = 0;
+            }
+            bytes += body.len();
+            batch.push(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(n.to_string())
+                    .message_body(body)
+                    .build()
+                    .map_err(AppError::internal)?,
             );
         }
+        if !batch.is_empty() {
+            self.send_batch(batch).await?;
+        }
+        Ok(())
+    }
+
+    async fn send_batch(
+        &self,
+        entries: Vec<aws_sdk_sqs::types::SendMessageBatchRequestEntry>,
+    ) -> Result<(), AppError> {
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(queue_error)?;
+        match output.failed.first() {
+            None => Ok(()),
+            Some(failed) => Err(AppError::internal(format!(
+                "{} of a batch not queued: {} {}",
+                output.failed.len(),
+                failed.code,
+                failed.message.as_deref().unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// Makes a received message visible again after `seconds` (a retry's backoff).
+    pub async fn retry_after(&self, receipt_handle: &str, seconds: i32) -> Result<(), AppError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
+    }
+}
+
+fn queue_error<E, R>(err: SdkError<E, R>) -> AppError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            AppError::Unavailable("the queue")
+        }
+        other => AppError::internal(aws_sdk_sqs::error::DisplayErrorContext(other).to_string()),
     }
 }

@@ -34,6 +34,9 @@ pub fn select_ws_route(body: &str) -> &'static str {
 pub const EMAIL_WORKER: &str = "email-worker";
 pub const ASSISTANT_WORKER: &str = "assistant-worker";
 pub const MAINTENANCE_WORKER: &str = "maintenance-worker";
+pub const EVENT_ROUTER: &str = "event-router";
+pub const FANOUT_WORKER: &str = "fanout-worker";
+pub const WEBHOOK_WORKER: &str = "webhook-worker";
 
 /// A queue and the worker its event source mapping invokes, with that mapping's settings.
 /// template.yaml holds the same (a test checks), and the local gateway polls with them.
@@ -65,6 +68,20 @@ pub const QUEUE_BINDINGS: &[QueueBinding] = &[
         visibility_timeout_seconds: 180,
     },
     QueueBinding {
+        queue: "FanoutQueue",
+        local_name: "chat-fanout",
+        function: FANOUT_WORKER,
+        batch_size: 10,
+        visibility_timeout_seconds: 180,
+    },
+    QueueBinding {
+        queue: "WebhookQueue",
+        local_name: "chat-webhooks",
+        function: WEBHOOK_WORKER,
+        batch_size: 10,
+        visibility_timeout_seconds: 180,
+    },
+    QueueBinding {
         queue: "MaintenanceQueue",
         local_name: "chat-maintenance",
         function: MAINTENANCE_WORKER,
@@ -73,6 +90,40 @@ pub const QUEUE_BINDINGS: &[QueueBinding] = &[
         visibility_timeout_seconds: 360,
     },
 ];
+
+/// The table stream's event source mapping (template.yaml's `EventRouterFunction`, a test
+/// holds the two together); the local gateway polls DynamoDB Local with the same settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamBinding {
+    pub function: &'static str,
+    pub batch_size: i32,
+    /// -1: until the record is too old.
+    pub maximum_retry_attempts: i32,
+    /// The stream keeps records 24 h; a record still failing then goes to the on-failure
+    /// queue.
+    pub maximum_record_age_seconds: i32,
+    pub bisect_on_error: bool,
+    /// The filter: only records of these entities invoke the router.
+    pub entities: &'static [&'static str],
+    /// How often an idle shard is read again locally (Lambda: about 250 ms).
+    pub poll_interval_ms: u64,
+}
+
+impl StreamBinding {
+    pub fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.poll_interval_ms)
+    }
+}
+
+pub const STREAM_BINDING: StreamBinding = StreamBinding {
+    function: EVENT_ROUTER,
+    batch_size: 100,
+    maximum_retry_attempts: -1,
+    maximum_record_age_seconds: 86_400,
+    bisect_on_error: true,
+    entities: crate::storage::changes::ROUTED_ENTITIES,
+    poll_interval_ms: 100,
+};
 
 #[cfg(test)]
 mod tests {

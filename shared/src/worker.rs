@@ -1,4 +1,4 @@
-//! The SQS edge shared by the queue workers: the function `main`, and a batch runner that
+//! The edge shared by the queue and stream workers: the function `main`, and a batch runner that
 //! handles records concurrently and reports the failed ones (partial batch response), so a
 //! bad record is retried alone and, after `maxReceiveCount` tries, lands in the dead-letter
 //! queue while the rest of its batch succeeds.
@@ -12,22 +12,24 @@ use serde::de::DeserializeOwned;
 use crate::error::AppError;
 use crate::AppContext;
 
-/// The whole `main` of a worker: JSON logs, configuration and clients built once (`build`
-/// adds the worker's own from the same SDK configuration, or names what is misconfigured),
-/// then the runtime loop.
-pub async fn run_worker<T, B, F, Fut>(build: B, handle: F) -> Result<(), lambda_http::Error>
+/// The whole `main` of a worker (an SQS or stream consumer): JSON logs, configuration and
+/// clients built once (`build` adds the worker's own from the same SDK configuration, or names
+/// what is misconfigured), then the runtime loop.
+pub async fn run_worker<T, E, R, B, F, Fut>(build: B, handle: F) -> Result<(), lambda_http::Error>
 where
     T: Send + Sync + 'static,
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
     B: FnOnce(AppContext, &aws_config::SdkConfig) -> Result<T, String>,
-    F: Fn(&'static T, SqsEvent) -> Fut,
-    Fut: std::future::Future<Output = Result<SqsBatchResponse, Infallible>> + Send,
+    F: Fn(&'static T, E) -> Fut,
+    Fut: std::future::Future<Output = Result<R, Infallible>> + Send,
 {
     crate::telemetry::init();
     let config = crate::config::Config::from_env()?;
     let sdk = crate::context::load_sdk_config().await;
     let state: &'static T = Box::leak(Box::new(build(AppContext::new(config, &sdk), &sdk)?));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
-        move |event: lambda_http::LambdaEvent<SqsEvent>| handle(state, event.payload),
+        move |event: lambda_http::LambdaEvent<E>| handle(state, event.payload),
     ))
     .await
 }
@@ -77,9 +79,51 @@ where
     response
 }
 
+/// Sets a failed record's next delivery `base` × 2^(tries − 1) seconds out (at most 15 min),
+/// so a failing dependency is retried with backoff rather than at the visibility timeout.
+/// Best effort: if this fails, the record still comes back after its visibility timeout.
+pub async fn retry_later(queue: &crate::queue::Queue, record: &SqsMessage, base_seconds: u32) {
+    let tries = record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|count| count.parse::<u32>().ok())
+        .unwrap_or(1);
+    let Some(receipt) = record.receipt_handle.as_deref() else {
+        return;
+    };
+    if let Err(err) = queue
+        .retry_after(receipt, backoff_seconds(base_seconds, tries))
+        .await
+    {
+        tracing::warn!(error = %err.log_detail(), "could not set the retry's backoff");
+    }
+}
+
+/// The wait before retry `tries` (1 after the first delivery): `base` doubled each time, at
+/// most 15 minutes.
+pub fn backoff_seconds(base: u32, tries: u32) -> i32 {
+    let exponent = tries.saturating_sub(1).min(16);
+    let seconds = u64::from(base.max(1)) << exponent;
+    seconds.min(900) as i32
+}
+
 /// A record's body as `T`; a body that is not one is a (permanent) bad request.
 pub fn body<T: DeserializeOwned>(record: &SqsMessage) -> Result<T, AppError> {
     let raw = record.body.as_deref().unwrap_or_default();
     serde_json::from_str(raw)
         .map_err(|err| AppError::BadRequest(format!("the record is not a valid job: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_a_cap() {
+        assert_eq!(backoff_seconds(30, 1), 30);
+        assert_eq!(backoff_seconds(30, 2), 60);
+        assert_eq!(backoff_seconds(30, 4), 240);
+        assert_eq!(backoff_seconds(30, 40), 900);
+        assert_eq!(backoff_seconds(0, 1), 1);
+    }
 }

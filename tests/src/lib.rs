@@ -59,7 +59,15 @@ pub struct TestEnv {
     pub queue_url: String,
     pub maintenance_queue_url: String,
     pub assistant_queue_url: String,
+    pub fanout_queue_url: String,
+    pub webhook_queue_url: String,
     pub table: String,
+    /// The table's stream, read by `route_changes` (opened on first use).
+    stream: tokio::sync::Mutex<Option<local_gateway::streams::StreamSource>>,
+    /// The DynamoDB Local this environment's table is on.
+    dynamodb_url: String,
+    /// Settings a test gives its functions (`WEBHOOK_URL`, limits, ...).
+    settings: Vec<(String, String)>,
 }
 
 fn require_emulators() {
@@ -121,6 +129,16 @@ impl TestEnv {
 
     /// A test environment on emulators of the test's own where `endpoints` names them.
     pub async fn with_endpoints(endpoints: Endpoints) -> Self {
+        Self::with_settings(endpoints, &[]).await
+    }
+
+    /// As `with_endpoints`, with configuration variables of the test's (`WEBHOOK_URL`,
+    /// `INLINE_PUSH_MAX_MEMBERS`, ...).
+    pub async fn with_settings(endpoints: Endpoints, settings: &[(&str, &str)]) -> Self {
+        let settings: Vec<(String, String)> = settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         require_emulators();
         let sdk = shared::context::load_sdk_config().await;
         let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&sdk);
@@ -140,11 +158,19 @@ impl TestEnv {
         let queue_url = create_queue(&sqs, "notify").await;
         let maintenance_queue_url = create_queue(&sqs, "maintenance").await;
         let assistant_queue_url = create_queue(&sqs, "assistant").await;
+        let fanout_queue_url = create_queue(&sqs, "fanout").await;
+        let webhook_queue_url = create_queue(&sqs, "webhooks").await;
         let config = Config::from_lookup(|name| match name {
+            _ if settings.iter().any(|(k, _)| k == name) => settings
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone()),
             "TABLE_NAME" => Some(table.clone()),
             "NOTIFICATION_QUEUE_URL" => Some(queue_url.clone()),
             "MAINTENANCE_QUEUE_URL" => Some(maintenance_queue_url.clone()),
             "ASSISTANT_QUEUE_URL" => Some(assistant_queue_url.clone()),
+            "FANOUT_QUEUE_URL" => Some(fanout_queue_url.clone()),
+            "WEBHOOK_QUEUE_URL" => Some(webhook_queue_url.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
             "WEBSOCKET_API_ENDPOINT" => endpoints.websocket.clone(),
@@ -156,6 +182,8 @@ impl TestEnv {
             ctx.notifications = Queue::new(sqs.clone(), &queue_url);
             ctx.maintenance = Queue::new(sqs.clone(), &maintenance_queue_url);
             ctx.assistant = Queue::new(sqs.clone(), &assistant_queue_url);
+            ctx.fanout = Queue::new(sqs.clone(), &fanout_queue_url);
+            ctx.webhooks = Queue::new(sqs.clone(), &webhook_queue_url);
         }
         Self {
             api: Api::in_process(ctx.clone()),
@@ -165,7 +193,109 @@ impl TestEnv {
             queue_url,
             maintenance_queue_url,
             assistant_queue_url,
+            fanout_queue_url,
+            webhook_queue_url,
             table,
+            stream: tokio::sync::Mutex::new(None),
+            dynamodb_url: endpoints
+                .dynamodb
+                .clone()
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok())
+                .expect("a DynamoDB endpoint"),
+            settings,
+        }
+    }
+
+    /// The event router over this environment's context, as its Lambda function runs it.
+    pub fn event_router(&self) -> event_router::EventRouter {
+        event_router::EventRouter {
+            ctx: self.ctx.clone(),
+            dead_letters: None,
+        }
+    }
+
+    /// The table's stream, from its first record, as the local gateway reads it.
+    pub async fn stream_source(&self) -> local_gateway::streams::StreamSource {
+        let streams = aws_sdk_dynamodbstreams::Client::from_conf(
+            aws_sdk_dynamodbstreams::config::Builder::from(
+                &shared::context::load_sdk_config().await,
+            )
+            .endpoint_url(self.dynamodb_endpoint())
+            .build(),
+        );
+        local_gateway::streams::StreamSource::open(
+            &self.dynamodb,
+            streams,
+            &self.table,
+            shared::routes::STREAM_BINDING,
+            local_gateway::streams::Start::TrimHorizon,
+        )
+        .await
+        .expect("open the table's stream")
+    }
+
+    fn dynamodb_endpoint(&self) -> String {
+        self.dynamodb_url.clone()
+    }
+
+    /// Hands every change written so far to the event router (in process, with the real
+    /// stream events), so the jobs it queues are on their queues when this returns.
+    pub async fn route_changes(&self) {
+        let mut stream = self.stream.lock().await;
+        if stream.is_none() {
+            *stream = Some(self.stream_source().await);
+        }
+        let source = stream.as_mut().expect("opened above");
+        let invoke = local_gateway::router_invoke(std::sync::Arc::new(self.event_router()));
+        // DynamoDB Local shows a write in its stream within a moment: read until a few
+        // rounds come back empty.
+        let mut quiet_rounds = 0;
+        while quiet_rounds < 3 {
+            match source.poll_once(&invoke).await.expect("read the stream") {
+                0 => {
+                    quiet_rounds += 1;
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+                _ => quiet_rounds = 0,
+            }
+        }
+    }
+
+    /// Runs the local event sources in the background, as `make dev` does: the table's stream
+    /// into the event router, and the fan-out and webhook queues into their workers.
+    pub async fn spawn_event_sources(&self) {
+        use local_gateway::sqs::{poll, EventSource, Worker};
+        use shared::routes::{QUEUE_BINDINGS, FANOUT_WORKER, WEBHOOK_WORKER};
+
+        let source = self.stream_source().await;
+        let invoke = local_gateway::router_invoke(std::sync::Arc::new(self.event_router()));
+        tokio::spawn(source.run(invoke));
+        let sdk = shared::context::load_sdk_config().await;
+        let workers = [
+            (
+                FANOUT_WORKER,
+                self.fanout_queue_url.clone(),
+                Worker::Fanout(std::sync::Arc::new(
+                    fanout_worker::FanoutWorker::new(self.ctx.clone(), &sdk).expect("fan-out worker"),
+                )),
+            ),
+            (
+                WEBHOOK_WORKER,
+                self.webhook_queue_url.clone(),
+                Worker::Webhook(std::sync::Arc::new(
+                    webhook_worker::WebhookWorker::new(self.ctx.clone(), &sdk)
+                        .expect("webhook worker"),
+                )),
+            ),
+        ];
+        for (function, url, worker) in workers {
+            let binding = QUEUE_BINDINGS
+                .iter()
+                .find(|b| b.function == function)
+                .expect("a queue binding");
+            let mut source = EventSource::new(url, binding);
+            source.wait_seconds = 1;
+            tokio::spawn(poll(self.sqs.clone(), source, worker));
         }
     }
 
@@ -192,10 +322,13 @@ impl TestEnv {
                 "ASSISTANT_QUEUE_URL".into(),
                 self.assistant_queue_url.clone(),
             ),
+            ("FANOUT_QUEUE_URL".into(), self.fanout_queue_url.clone()),
+            ("WEBHOOK_QUEUE_URL".into(), self.webhook_queue_url.clone()),
             ("JWT_SECRET".into(), TEST_SECRET.into()),
             ("SENDER_EMAIL".into(), "noreply@example.com".into()),
             ("RUST_LOG".into(), "warn".into()),
         ]);
+        vars.extend(self.settings.iter().cloned());
         vars
     }
 

@@ -33,12 +33,25 @@ impl Stack {
     }
 
     pub async fn start_with(options: WebSocketOptions) -> Self {
+        Self::start_with_settings(options, &[]).await
+    }
+
+    /// A stack whose functions get these configuration variables too.
+    pub async fn start_with_settings(options: WebSocketOptions, settings: &[(&str, &str)]) -> Self {
         let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the WebSocket port");
         let ws_address = ws_listener.local_addr().expect("local address");
         let management = format!("http://{ws_address}/{}", options.stage);
-        let env = TestEnv::with_websocket_endpoint(Some(management.clone())).await;
+        let env = TestEnv::with_settings(
+            crate::Endpoints {
+                websocket: Some(management.clone()),
+                ..crate::Endpoints::default()
+            },
+            settings,
+        )
+        .await;
+        env.spawn_event_sources().await;
         let http = spawn_gateway(env.ctx.clone()).await;
         let ws_ctx = env.ctx.clone();
         tokio::spawn(async move { serve_websocket(ws_listener, ws_ctx, options).await });

@@ -14,7 +14,7 @@ pub async fn handle(
 ) -> Result<ApiGatewayProxyResponse, Infallible> {
     Ok(lifecycle(event, "connected", |request| async move {
         let token = request.query("token");
-        realtime::connect(ctx, token, &request.connection_id, &request.endpoint)
+        realtime::connect(ctx, token, &request.connection_id)
             .await
             .map(|_| ())
     })

@@ -13,7 +13,7 @@ pub async fn handle(
     event: WebSocketEvent,
 ) -> Result<ApiGatewayProxyResponse, Infallible> {
     Ok(lifecycle(event, "disconnected", |request| async move {
-        realtime::disconnect(ctx, &request.connection_id, &request.endpoint).await
+        realtime::disconnect(ctx, &request.connection_id).await
     })
     .await)
 }

@@ -8,12 +8,22 @@ pub const MAX_RECEIVE_COUNT: u32 = 5;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), BoxError> {
+/// Creates the table if it is missing (`true`), and gives a table made before the event
+/// router existed its stream.
+pub async fn ensure_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<bool, BoxError> {
     let created = shared::storage::schema::create_table(client, table)
         .await
         .map_err(|err| format!("cannot create table {table}: {err:?}"))?;
+    if !created {
+        shared::storage::schema::ensure_stream(client, table)
+            .await
+            .map_err(|err| format!("cannot enable the stream of {table}: {err:?}"))?;
+    }
     tracing::info!(table, created, "table ready");
-    Ok(())
+    Ok(created)
 }
 
 /// Creates `name` and `name-dlq` (idempotent) and returns the main queue's URL.

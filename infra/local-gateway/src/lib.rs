@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod event;
 pub mod sqs;
+pub mod streams;
 pub mod web;
 pub mod websocket;
 
@@ -142,4 +143,20 @@ fn gateway_error(status: u16, code: &str, message: &str, request_id: &str) -> Re
         body.to_string(),
     )
         .into_response()
+}
+
+/// The event router as the stream event source invokes it: in its own task, so a panic
+/// fails the invocation (and is bisected) instead of the source.
+pub fn router_invoke(router: Arc<event_router::EventRouter>) -> streams::Invoke {
+    Box::new(move |event| {
+        let router = router.clone();
+        Box::pin(async move {
+            let handled = tokio::spawn(async move { event_router::handle(&router, event).await });
+            match handled.await {
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(never)) => match never {},
+                Err(err) => Err(format!("the router failed: {err}")),
+            }
+        })
+    })
 }

@@ -8,12 +8,19 @@ use std::sync::Arc;
 
 use assistant_worker::AssistantWorker;
 use email_worker::EmailWorker;
+use event_router::EventRouter;
+use fanout_worker::FanoutWorker;
+use webhook_worker::WebhookWorker;
 use local_gateway::bootstrap::{self, BoxError};
 use local_gateway::sqs::{EventSource, Worker};
+use local_gateway::streams::{Start, StreamSource};
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
 use maintenance_worker::MaintenanceWorker;
 use shared::config::Config;
-use shared::routes::{ASSISTANT_WORKER, EMAIL_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS};
+use shared::routes::{
+    ASSISTANT_WORKER, EMAIL_WORKER, FANOUT_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS,
+    STREAM_BINDING, WEBHOOK_WORKER,
+};
 use shared::AppContext;
 
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
@@ -35,7 +42,7 @@ async fn main() -> Result<(), BoxError> {
 
     let table = env_or("TABLE_NAME", "chat");
     let sender = env_or("SENDER_EMAIL", "noreply@chat.local");
-    bootstrap::ensure_table(&dynamodb, &table).await?;
+    let created = bootstrap::ensure_table(&dynamodb, &table).await?;
     let mut queues = HashMap::new();
     for binding in QUEUE_BINDINGS {
         let url =
@@ -47,6 +54,10 @@ async fn main() -> Result<(), BoxError> {
     let notification_queue = queue(EMAIL_WORKER);
     let maintenance_queue = queue(MAINTENANCE_WORKER);
     let assistant_queue = queue(ASSISTANT_WORKER);
+    let fanout_queue = queue(FANOUT_WORKER);
+    let webhook_queue = queue(WEBHOOK_WORKER);
+    let router_dead_letters =
+        bootstrap::ensure_queue(&sqs, "chat-router-failures", 30).await?;
     bootstrap::verify_sender(&ses, &sender).await?;
 
     let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
@@ -64,6 +75,8 @@ async fn main() -> Result<(), BoxError> {
         "NOTIFICATION_QUEUE_URL" => Some(notification_queue.clone()),
         "MAINTENANCE_QUEUE_URL" => Some(maintenance_queue.clone()),
         "ASSISTANT_QUEUE_URL" => Some(assistant_queue.clone()),
+        "FANOUT_QUEUE_URL" => Some(fanout_queue.clone()),
+        "WEBHOOK_QUEUE_URL" => Some(webhook_queue.clone()),
         "SENDER_EMAIL" => Some(sender.clone()),
         "JWT_SECRET" => Some(env_or("JWT_SECRET", DEV_JWT_SECRET)),
         "WEBSOCKET_API_ENDPOINT" => Some(management_endpoint.clone()),
@@ -85,6 +98,14 @@ async fn main() -> Result<(), BoxError> {
             MAINTENANCE_WORKER,
             Worker::Maintenance(Arc::new(MaintenanceWorker::new(ctx.clone(), &sdk)?)),
         ),
+        (
+            FANOUT_WORKER,
+            Worker::Fanout(Arc::new(FanoutWorker::new(ctx.clone(), &sdk)?)),
+        ),
+        (
+            WEBHOOK_WORKER,
+            Worker::Webhook(Arc::new(WebhookWorker::new(ctx.clone(), &sdk)?)),
+        ),
     ];
     for (function, worker) in workers {
         let binding = QUEUE_BINDINGS
@@ -94,6 +115,22 @@ async fn main() -> Result<(), BoxError> {
         let source = EventSource::new(queue(function), binding);
         tokio::spawn(local_gateway::sqs::poll(sqs.clone(), source, worker));
     }
+    // The table's stream → the event router. A table this run created is read from its
+    // start; one that existed (a restarted gateway) from now on, so old pushes are not
+    // repeated.
+    let router = EventRouter {
+        ctx: ctx.clone(),
+        dead_letters: Some(shared::queue::Queue::new(
+            sqs.clone(),
+            router_dead_letters.clone(),
+        )),
+    };
+    let start = if created { Start::TrimHorizon } else { Start::Latest };
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let stream = StreamSource::open(&dynamodb, streams, &table, STREAM_BINDING, start)
+        .await?
+        .with_on_failure(sqs.clone(), router_dead_letters.clone());
+    tokio::spawn(stream.run(local_gateway::router_invoke(Arc::new(router))));
 
     println!();
     println!("  web client       http://{}/", listener.local_addr()?);
@@ -117,7 +154,14 @@ async fn main() -> Result<(), BoxError> {
     println!("  email queue      {notification_queue}");
     println!("  maintenance      {maintenance_queue}");
     println!("  assistant queue  {assistant_queue}");
-    println!("  workers          email, assistant, maintenance (polling the queues above)");
+    println!("  fan-out queue    {fanout_queue}");
+    println!("  webhook queue    {webhook_queue}");
+    println!(
+        "  webhook          {}",
+        env_or("WEBHOOK_URL", "(off: set WEBHOOK_URL and WEBHOOK_SECRET)")
+    );
+    println!("  event router     polling the table's stream on DynamoDB Local");
+    println!("  workers          email, assistant, maintenance, fan-out, webhook (polling the queues above)");
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::select! {

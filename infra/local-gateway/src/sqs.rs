@@ -13,7 +13,9 @@ use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
 };
 use email_worker::EmailWorker;
+use fanout_worker::FanoutWorker;
 use maintenance_worker::MaintenanceWorker;
+use webhook_worker::WebhookWorker;
 use serde_json::{json, Value};
 use shared::routes::QueueBinding;
 
@@ -25,6 +27,8 @@ pub enum Worker {
     Email(Arc<EmailWorker>),
     Assistant(Arc<AssistantWorker>),
     Maintenance(Arc<MaintenanceWorker>),
+    Fanout(Arc<FanoutWorker>),
+    Webhook(Arc<WebhookWorker>),
 }
 
 impl Worker {
@@ -33,6 +37,8 @@ impl Worker {
             Self::Email(worker) => email_worker::handle(worker, event).await,
             Self::Assistant(worker) => assistant_worker::handle(worker, event).await,
             Self::Maintenance(worker) => maintenance_worker::handle(worker, event).await,
+            Self::Fanout(worker) => fanout_worker::handle(worker, event).await,
+            Self::Webhook(worker) => webhook_worker::handle(worker, event).await,
         };
         let Ok(response) = response;
         response

@@ -86,7 +86,7 @@ pub struct Membership {
 }
 
 /// A member as shown in a channel: `{user_id, name, role, joined_at}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: UserId,
     pub name: UserName,

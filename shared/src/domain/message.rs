@@ -102,7 +102,7 @@ impl MessageRole {
 }
 
 /// `sender.name` is the sender's name when the message was sent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: MessageId,
     pub channel_id: ChannelId,
@@ -177,7 +177,7 @@ impl Order {
 }
 
 /// The read position of a member: `{channel_id, user_id, last_read_message_id, read_at}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadMarker {
     pub channel_id: ChannelId,
     pub user_id: UserId,

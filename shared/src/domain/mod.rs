@@ -2,6 +2,7 @@
 //! partnerships. Nothing here performs I/O, so every rule is unit-tested directly.
 
 mod channel;
+mod delivery;
 mod ids;
 mod message;
 mod page;
@@ -15,6 +16,7 @@ pub use channel::{
     Channel, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
     MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
 };
+pub use delivery::Pusher;
 pub use ids::{ChannelId, ConnectionId, MessageId, RequestId, UserId};
 pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};

@@ -216,7 +216,7 @@ impl PartnerRequest {
 }
 
 /// Two users who accepted each other: `{user_ids, since}`, ids in a fixed order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Partnership {
     pub user_ids: [UserId; 2],
     pub since: Timestamp,

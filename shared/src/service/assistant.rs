@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::AssistantJob;
 use crate::realtime::{self, Origin};
-use crate::storage::{HistoryFilter, Inserted};
+use crate::storage::{HistoryFilter, Inserted, Posting};
 use crate::AppContext;
 
 /// How many messages of history the engine sees.
@@ -71,7 +71,8 @@ pub async fn reply(
         user_id: assistant.clone(),
         is_typing,
     };
-    realtime::publish(ctx, &origin, typing(true)).await;
+    let pusher = super::messages::pusher_for(ctx, &channel);
+    realtime::publish_ephemeral(ctx, &origin, typing(true), pusher).await;
     let page = PageRequest::parse(Some(HISTORY), None)?;
     let history = ctx
         .store
@@ -123,8 +124,12 @@ pub async fn reply(
         client_id: Some(claim),
         deleted_at: None,
     };
-    let inserted = ctx.store.insert_message(&message).await;
-    realtime::publish(ctx, &origin, typing(false)).await;
+    let posting = Posting {
+        pusher,
+        ..Posting::default()
+    };
+    let inserted = ctx.store.insert_message(&message, &posting).await;
+    realtime::publish_ephemeral(ctx, &origin, typing(false), pusher).await;
     match inserted? {
         // The question's thread parent was deleted meanwhile: nothing to answer into.
         Inserted::ParentGone => Ok(Replied::NotApplicable("the thread is gone")),
@@ -136,7 +141,7 @@ pub async fn reply(
                 channel_id: job.channel_id.clone(),
                 message: message.clone(),
             };
-            realtime::publish(ctx, &origin, event).await;
+            realtime::publish(ctx, &origin, event, pusher).await;
             Ok(Replied::Replied(Box::new(message)))
         }
     }

@@ -12,9 +12,6 @@ use crate::domain::{
     UserId, UserName,
 };
 use crate::error::AppError;
-use crate::events::DomainEvent;
-use crate::queue::MaintenanceJob;
-use crate::realtime::{self, Origin};
 use crate::storage::{
     Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded, Read,
 };
@@ -311,21 +308,6 @@ async fn admit(
         members: name_members(members, &users),
         channel,
     };
-    if let Some(member) = view
-        .members
-        .iter()
-        .find(|m| m.user_id == membership.user_id)
-    {
-        realtime::publish(
-            ctx,
-            &Origin::api(),
-            DomainEvent::MemberJoined {
-                channel_id: view.channel.id.clone(),
-                member: member.clone(),
-            },
-        )
-        .await;
-    }
     Ok(view)
 }
 
@@ -343,15 +325,6 @@ pub async fn leave(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<
     if !ctx.store.remove_member(&channel.id, caller).await? {
         return Err(LeaveRefused::NotMember.into());
     }
-    realtime::publish(
-        ctx,
-        &Origin::api(),
-        DomainEvent::MemberLeft {
-            channel_id: channel.id,
-            user_id: caller.clone(),
-        },
-    )
-    .await;
     Ok(())
 }
 
@@ -378,8 +351,5 @@ pub async fn delete(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result
         ChannelDeletion::NotOwner => return Err(ChannelDeleteRefused::NotOwner.into()),
         ChannelDeletion::AlreadyGone => return Err(NotFound::Channel.into()),
     }
-    ctx.maintenance
-        .send_after_commit(&MaintenanceJob::purge_channel(&channel.id), "purge channel")
-        .await;
     Ok(())
 }

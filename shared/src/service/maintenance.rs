@@ -8,9 +8,7 @@ use crate::domain::{
     Channel, ChannelDeleteRefused, ChannelKind, MemberRole, PageRequest, PairKey, Timestamp, UserId,
 };
 use crate::error::AppError;
-use crate::events::DomainEvent;
 use crate::queue::MaintenanceJob;
-use crate::realtime::{self, Origin};
 use crate::storage::ChannelDeletion;
 use crate::AppContext;
 
@@ -76,8 +74,9 @@ pub async fn run(
 }
 
 /// Takes the user out of every channel: a channel it owns that no one else would keep (its
-/// assistant channel, a direct channel, a group without other people) is deleted and queued
-/// for purging; from any other it leaves, and the remaining members hear `member.left`.
+/// assistant channel, a direct channel, a group without other people) is deleted (and purged
+/// by the job the router queues); from any other it leaves, and the remaining members hear
+/// `member.left`.
 /// Pages are followed to the end; memberships removed meanwhile are skipped.
 async fn leave_channels(
     ctx: &AppContext,
@@ -125,35 +124,19 @@ async fn leave_or_delete(
             ChannelKind::Direct => others.first().map(|other| PairKey::of(user, other)),
             _ => None,
         };
-        match ctx
+        // The event router queues its purge off the stream.
+        return match ctx
             .store
             .mark_channel_deleted(channel, user, pair.as_ref(), Timestamp::now())
             .await?
         {
-            ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => {}
+            ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => Ok(()),
             // The membership changed since it was read: the retry reads it again.
-            ChannelDeletion::NotOwner => return Err(ChannelDeleteRefused::NotOwner.into()),
-        }
-        // Sent, not "after commit": if it fails the record is retried and sends it then.
-        return ctx
-            .maintenance
-            .send(&MaintenanceJob::purge_channel(&channel.id))
-            .await;
+            ChannelDeletion::NotOwner => Err(ChannelDeleteRefused::NotOwner.into()),
+        };
     }
-    match ctx.store.remove_member(&channel.id, user).await? {
-        true => {
-            realtime::publish(
-                ctx,
-                &Origin::api(),
-                DomainEvent::MemberLeft {
-                    channel_id: channel.id.clone(),
-                    user_id: user.clone(),
-                },
-            )
-            .await;
-            Ok(())
-        }
-        // Already gone (a concurrent run, or the channel's own purge).
-        false => Ok(()),
-    }
+    // `false`: already gone (a concurrent run, or the channel's own purge). Either way the
+    // remaining members hear `member.left` from the router, once.
+    ctx.store.remove_member(&channel.id, user).await?;
+    Ok(())
 }

@@ -4,14 +4,13 @@ use super::existing_caller;
 use super::refusals::{account_gone, no_longer_a_member};
 use crate::domain::{
     Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, ReadMarker, Timestamp,
-    UserId,
+    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, ReadMarker,
+    Timestamp, UserId,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
-use crate::queue::AssistantJob;
 use crate::realtime::{self, Origin};
-use crate::storage::{HistoryFilter, Inserted, MessageContext};
+use crate::storage::{HistoryFilter, Inserted, MessageContext, Posting};
 use crate::AppContext;
 
 /// Whether a send stored a new message or found the one sent before with the same
@@ -52,7 +51,8 @@ fn live(message: Option<Message>) -> Result<Message, AppError> {
 
 /// Sends a message: one read (channel, membership, caller, parent, `client_id` claim), one
 /// transaction. The same `client_id` from the same sender in the same channel answers the
-/// original message, also when the sends race. In an assistant channel, queues a reply job.
+/// original message, also when the sends race. In an assistant channel the event router queues
+/// the reply job, off the stream.
 /// `origin` is the WebSocket connection of a `sendMessage` (which gets an ack instead of the push).
 pub async fn send(
     ctx: &AppContext,
@@ -74,10 +74,6 @@ pub async fn send(
         .await?;
     let (channel, _) = member_of(&context)?;
     if let Some(original) = &context.claimed {
-        if channel.kind == ChannelKind::Assistant {
-            // The first send's job may have been lost; the worker replies once either way.
-            queue_reply(ctx, channel_id, original, Timestamp::now()).await;
-        }
         return original_message(ctx, channel_id, original).await;
     }
     if parent_id.is_some() {
@@ -102,33 +98,30 @@ pub async fn send(
         client_id,
         deleted_at: None,
     };
-    match ctx.store.insert_message(&message).await? {
+    let posting = Posting {
+        pusher: pusher_for(ctx, channel),
+        origin: origin.connection.clone(),
+        // The router queues the reply job off the stream: it cannot be lost.
+        assistant_channel: channel.kind == ChannelKind::Assistant,
+    };
+    match ctx.store.insert_message(&message, &posting).await? {
         Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
         Inserted::NotMember => Err(no_longer_a_member()),
         Inserted::ParentGone => Err(NotFound::ParentMessage.into()),
         Inserted::New => {
-            if channel.kind == ChannelKind::Assistant {
-                queue_reply(ctx, channel_id, &message.id, message.created_at).await;
-            }
             let event = DomainEvent::MessageCreated {
                 channel_id: channel_id.clone(),
                 message: message.clone(),
             };
-            realtime::publish(ctx, origin, event).await;
+            realtime::publish(ctx, origin, event, posting.pusher).await;
             Ok(Sent::New(message))
         }
     }
 }
 
-async fn queue_reply(ctx: &AppContext, channel: &ChannelId, message: &MessageId, at: Timestamp) {
-    let job = AssistantJob {
-        channel_id: channel.clone(),
-        message_id: message.clone(),
-        requested_at: at,
-    };
-    ctx.assistant
-        .send_after_commit(&job, "assistant reply job")
-        .await;
+/// Who pushes this channel's events (`domain::Pusher`).
+pub fn pusher_for(ctx: &AppContext, channel: &Channel) -> Pusher {
+    Pusher::for_channel(channel.member_count, ctx.config.limits.inline_push_max_members)
 }
 
 async fn original_message(
@@ -227,12 +220,12 @@ pub async fn edit(
         .store
         .message_context(channel_id, caller, Some(id), None)
         .await?;
-    member_of(&context)?;
+    let pusher = pusher_for(ctx, member_of(&context)?.0);
     let message = live(context.message)?;
     message.ensure_can_edit(caller)?;
     let edited = ctx
         .store
-        .edit_message(&message, caller, &body, Timestamp::now())
+        .edit_message(&message, caller, &body, Timestamp::now(), pusher)
         .await?
         .ok_or(NotFound::Message)?;
     realtime::publish(
@@ -242,6 +235,7 @@ pub async fn edit(
             channel_id: channel_id.clone(),
             message: edited.clone(),
         },
+        pusher,
     )
     .await;
     Ok(edited)
@@ -258,10 +252,15 @@ pub async fn delete(
         .store
         .message_context(channel_id, caller, Some(id), None)
         .await?;
-    let (_, membership) = member_of(&context)?;
+    let (channel, membership) = member_of(&context)?;
+    let pusher = pusher_for(ctx, channel);
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
-    if !ctx.store.delete_message(&message, Timestamp::now()).await? {
+    if !ctx
+        .store
+        .delete_message(&message, Timestamp::now(), pusher)
+        .await?
+    {
         return Err(NotFound::Message.into());
     }
     realtime::publish(
@@ -271,6 +270,7 @@ pub async fn delete(
             channel_id: channel_id.clone(),
             message_id: message.id,
         },
+        pusher,
     )
     .await;
     Ok(())
@@ -289,10 +289,10 @@ pub async fn react(
         .store
         .message_context(channel_id, caller, None, None)
         .await?;
-    member_of(&context)?;
+    let pusher = pusher_for(ctx, member_of(&context)?.0);
     let message = ctx
         .store
-        .react(channel_id, id, emoji, caller, add)
+        .react(channel_id, id, emoji, caller, add, pusher)
         .await?
         .ok_or(NotFound::Message)?;
     realtime::publish(
@@ -303,6 +303,7 @@ pub async fn react(
             message_id: message.id.clone(),
             reactions: message.reactions.clone(),
         },
+        pusher,
     )
     .await;
     Ok(message)
@@ -322,17 +323,17 @@ pub async fn mark_read(
         .store
         .message_context(channel_id, caller, Some(&id), None)
         .await?;
-    member_of(&context)?;
+    let pusher = pusher_for(ctx, member_of(&context)?.0);
     live(context.message)?;
     let (marker, moved) = ctx
         .store
-        .mark_read(channel_id, caller, &id, Timestamp::now())
+        .mark_read(channel_id, caller, &id, Timestamp::now(), pusher)
         .await?;
     if moved {
         let event = DomainEvent::ReadReceipt {
             marker: marker.clone(),
         };
-        realtime::publish(ctx, origin, event).await;
+        realtime::publish(ctx, origin, event, pusher).await;
     }
     Ok(marker)
 }
@@ -349,13 +350,13 @@ pub async fn typing(
         .store
         .message_context(channel_id, caller, None, None)
         .await?;
-    member_of(&context)?;
+    let (channel, _) = member_of(&context)?;
     let event = DomainEvent::Typing {
         channel_id: channel_id.clone(),
         user_id: caller.clone(),
         is_typing,
     };
-    realtime::publish(ctx, origin, event).await;
+    realtime::publish_ephemeral(ctx, origin, event, pusher_for(ctx, channel)).await;
     Ok(())
 }
 

@@ -9,6 +9,8 @@ pub mod notifications;
 pub mod partners;
 pub mod realtime;
 pub mod refusals;
+pub mod router;
+pub mod webhooks;
 pub mod users;
 
 use crate::domain::{User, UserId};

@@ -10,9 +10,6 @@ use crate::domain::{
     RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
-use crate::events::DomainEvent;
-use crate::queue::{NotificationEvent, NotificationKind};
-use crate::realtime::{self, Origin};
 use crate::storage::{RequestDirection, RequestInserted, ResponseRecorded};
 use crate::AppContext;
 
@@ -40,8 +37,8 @@ fn counterpart(user: &User) -> Counterpart {
     }
 }
 
-/// Sends a partner request: read both users (one BatchGetItem), then one transaction.
-/// Queues the "new partner request" email once it is stored.
+/// Sends a partner request: read both users (one BatchGetItem), then one transaction. The
+/// event router emails the recipient and pushes `partner_request.received` off the stream.
 pub async fn send_request(
     ctx: &AppContext,
     caller: &UserId,
@@ -74,18 +71,6 @@ pub async fn send_request(
             ))
         }
     }
-    let event = NotificationEvent::for_request(NotificationKind::PartnerRequestCreated, &request);
-    ctx.notifications
-        .send_after_commit(&event, "new partner request email")
-        .await;
-    realtime::publish(
-        ctx,
-        &Origin::api(),
-        DomainEvent::PartnerRequestReceived {
-            request: request.clone(),
-        },
-    )
-    .await;
     Ok(request)
 }
 
@@ -101,7 +86,8 @@ async fn load_request(
 }
 
 /// Accepts or rejects: one read, the domain's verdict, one conditional transaction. Of
-/// concurrent accepts exactly one succeeds and queues the "accepted" email.
+/// concurrent accepts exactly one commits, so exactly one "accepted" email and push follow
+/// (from the event router).
 pub async fn respond(
     ctx: &AppContext,
     caller: &UserId,
@@ -111,23 +97,6 @@ pub async fn respond(
     let request = load_request(ctx, caller, id).await?;
     let updated = request.respond(caller, decision, Timestamp::now())?;
     let partnership = recorded(ctx.store.record_response(&updated).await?)?;
-    let pushed = match &partnership {
-        Some(partnership) => {
-            let event =
-                NotificationEvent::for_request(NotificationKind::PartnerRequestAccepted, &updated);
-            ctx.notifications
-                .send_after_commit(&event, "request accepted email")
-                .await;
-            DomainEvent::PartnerRequestAccepted {
-                request: updated.clone(),
-                partnership: partnership.clone(),
-            }
-        }
-        None => DomainEvent::PartnerRequestRejected {
-            request: updated.clone(),
-        },
-    };
-    realtime::publish(ctx, &Origin::api(), pushed).await;
     Ok(Response {
         request: updated,
         partnership,

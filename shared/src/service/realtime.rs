@@ -2,19 +2,17 @@
 
 use crate::domain::{ConnectionId, Timestamp, UserId};
 use crate::error::AppError;
-use crate::events::DomainEvent;
-use crate::realtime::{self, Origin};
 use crate::storage::ConnectionRecord;
 use crate::AppContext;
 
 /// `$connect`: the `token` query parameter must be a valid token of an existing account.
-/// Stores the connection; on the user's first live connection, its contacts get `presence`
-/// online.
+/// Stores the connection, and answers: on the user's first live connection its contacts get
+/// `presence` online from the event router (the profile's change), so the handshake costs the
+/// same whatever the user's channels.
 pub async fn connect(
     ctx: &AppContext,
     token: Option<&str>,
     connection: &ConnectionId,
-    endpoint: &str,
 ) -> Result<UserId, AppError> {
     let token = token
         .filter(|token| !token.is_empty())
@@ -24,35 +22,22 @@ pub async fn connect(
     let user = ctx.tokens.verify(token)?;
     let now = Timestamp::now();
     let record = ConnectionRecord::new(connection.clone(), user.clone(), now);
-    let first = ctx
-        .store
+    ctx.store
         .open_connection(&record)
         .await?
         .ok_or_else(super::refusals::account_gone)?;
-    if first {
-        let event = DomainEvent::Presence {
-            user_id: user.clone(),
-            online: true,
-            last_seen: Some(now),
-        };
-        realtime::publish(ctx, &Origin::api_at(endpoint), event).await;
-    }
     Ok(user)
 }
 
 /// `$disconnect` (best effort on AWS): forgets the connection; on the user's last, its
-/// contacts get `presence` offline. An unknown connection is not an error.
-pub async fn disconnect(
-    ctx: &AppContext,
-    connection: &ConnectionId,
-    endpoint: &str,
-) -> Result<(), AppError> {
+/// contacts get `presence` offline (from the router). An unknown connection is not an error.
+pub async fn disconnect(ctx: &AppContext, connection: &ConnectionId) -> Result<(), AppError> {
     let Some(record) = ctx.store.connection(connection).await? else {
         return Ok(());
     };
-    if let Some(presence) = realtime::forget_connection(ctx, &record.user_id, connection).await? {
-        realtime::publish(ctx, &Origin::api_at(endpoint), presence).await;
-    }
+    ctx.store
+        .close_connection(&record.user_id, connection, Timestamp::now())
+        .await?;
     Ok(())
 }
 

@@ -8,7 +8,6 @@ use crate::domain::{
     UserName,
 };
 use crate::error::AppError;
-use crate::queue::MaintenanceJob;
 use crate::storage::{Presence, Registration};
 use crate::AppContext;
 
@@ -79,25 +78,15 @@ pub async fn rename(ctx: &AppContext, caller: &UserId, name: UserName) -> Result
 }
 
 /// Deletes the caller's account. Its tokens stop working at once. Partnerships and requests
-/// that name it stay until the maintenance worker purges them; readers skip missing users.
+/// that name it stay until the maintenance worker purges them (queued by the event router off
+/// the profile's removal, whose old image names the connections to close); readers skip
+/// missing users.
 pub async fn delete_account(ctx: &AppContext, caller: &UserId) -> Result<(), AppError> {
     let user = require_caller(ctx, caller).await?;
-    // The profile holds the connection ids; read them before it goes.
-    let connections = ctx
-        .store
-        .live_connections(std::slice::from_ref(&user.id))
-        .await?
-        .into_iter()
-        .map(|(_, id)| id)
-        .collect();
     if !ctx.store.delete_user(&user).await? {
         return Err(account_gone());
     }
     tracing::info!(user_id = %user.id, "account deleted");
-    let job = MaintenanceJob::purge_account(&user.id, connections);
-    ctx.maintenance
-        .send_after_commit(&job, "account clean-up job")
-        .await;
     Ok(())
 }
 
@@ -149,14 +138,17 @@ pub async fn presence(
     })
 }
 
-/// The caller's partners and channel co-members that are online.
+/// The caller's partners and channel co-members that are online: the audience its presence
+/// events go to (co-members of channels up to `PRESENCE_MAX_CHANNEL_MEMBERS`).
 pub async fn online_contacts(
     ctx: &AppContext,
     caller: &UserId,
 ) -> Result<Vec<OnlineContact>, AppError> {
     let (_, contacts) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.contacts(caller).err_into::<AppError>()
+        ctx.store
+            .contacts(caller, ctx.config.limits.presence_max_channel_members)
+            .err_into::<AppError>()
     )?;
     let users = ctx.store.get_users_for_display(&contacts).await?;
     let mut online: Vec<OnlineContact> = users

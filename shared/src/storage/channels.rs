@@ -82,7 +82,7 @@ enum DeleteCheck {
     CallerIsOwner,
 }
 
-fn member_item(membership: &Membership) -> MemberItem {
+fn member_item(membership: &Membership, founding: bool) -> MemberItem {
     let key = keys::member_key(&membership.channel_id, &membership.user_id);
     MemberItem {
         pk: string_of(&key, PK),
@@ -94,6 +94,7 @@ fn member_item(membership: &Membership) -> MemberItem {
         user_id: membership.user_id.clone(),
         role: membership.role,
         joined_at: membership.joined_at,
+        founding,
     }
 }
 
@@ -130,7 +131,7 @@ impl Store {
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
         for member in members {
-            tx.invariant(self.put_if_absent(to_item(&member_item(member))?, false)?);
+            tx.invariant(self.put_if_absent(to_item(&member_item(member, true))?, false)?);
         }
         if let Some(pair) = direct_pair {
             let key = keys::direct_key(pair);
@@ -230,7 +231,7 @@ impl Store {
         let mut tx = Transaction::new();
         tx.check(
             AddCheck::NotYetMember,
-            self.put_if_absent(to_item(&member_item(membership))?, false)?,
+            self.put_if_absent(to_item(&member_item(membership, false))?, false)?,
         )
         .check(
             AddCheck::ChannelOpen,

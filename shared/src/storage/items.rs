@@ -186,6 +186,9 @@ pub struct MemberItem {
     pub user_id: UserId,
     pub role: MemberRole,
     pub joined_at: Timestamp,
+    /// Written with its channel (no `member.joined` for the founding members).
+    #[serde(default)]
+    pub founding: bool,
 }
 
 impl From<MemberItem> for Membership {

@@ -74,6 +74,16 @@ pub fn email_lock_key(event_id: &str) -> Item {
     key(format!("EMAIL_SENT#{event_id}"), "LOCK")
 }
 
+/// Pushes to retry (see `storage::retries`).
+pub fn push_retry_key(event_id: &str) -> Item {
+    key(format!("RETRY#{event_id}"), "RETRY")
+}
+
+/// The delivery ledger of one fan-out chunk or webhook delivery.
+pub fn ledger_key(job: &str) -> Item {
+    key(format!("DELIVERY#{job}"), "LEDGER")
+}
+
 /// The map attribute of the user's profile that holds its connections.
 pub const CONNECTIONS: &str = "connections";
 

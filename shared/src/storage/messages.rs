@@ -12,7 +12,7 @@ use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
-    Channel, ChannelId, ClientId, Counterpart, Emoji, Membership, Message, MessageBody, MessageId,
+    Channel, ChannelId, ClientId, ConnectionId, Counterpart, Pusher, Emoji, Membership, Message, MessageBody, MessageId,
     MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, User, UserId, UserName,
 };
 
@@ -46,6 +46,23 @@ struct MessageItem {
     client_id: Option<ClientId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deleted_at: Option<Timestamp>,
+    /// Who pushes the event of the latest change (set by every write that makes one).
+    #[serde(default)]
+    pusher: Pusher,
+    /// The WebSocket connection that sent it (it gets an `ack`, not the push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    origin_connection: Option<ConnectionId>,
+    /// Sent to an assistant channel: a user message there gets a reply.
+    #[serde(default)]
+    in_assistant_channel: bool,
+}
+
+/// How a new message's consequences travel (read back by the event router).
+#[derive(Clone, Debug, Default)]
+pub struct Posting {
+    pub pusher: Pusher,
+    pub origin: Option<ConnectionId>,
+    pub assistant_channel: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -57,7 +74,7 @@ struct ClaimItem {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct ReadItem {
+pub(super) struct ReadItem {
     pk: String,
     sk: String,
     entity: String,
@@ -65,6 +82,8 @@ struct ReadItem {
     user_id: UserId,
     last_read_message_id: MessageId,
     read_at: Timestamp,
+    #[serde(default)]
+    pub pusher: Pusher,
 }
 
 impl From<ReadItem> for ReadMarker {
@@ -78,7 +97,32 @@ impl From<ReadItem> for ReadMarker {
     }
 }
 
-fn message_from(item: Item) -> Result<Message, StoreError> {
+/// A message item's pushing facts, for the event router.
+pub(super) struct MessageStamps {
+    pub pusher: Pusher,
+    pub origin: Option<ConnectionId>,
+    pub assistant_channel: bool,
+}
+
+pub(super) fn message_stamps(item: &Item) -> Result<MessageStamps, StoreError> {
+    #[derive(Deserialize)]
+    struct Stamps {
+        #[serde(default)]
+        pusher: Pusher,
+        #[serde(default)]
+        origin_connection: Option<ConnectionId>,
+        #[serde(default)]
+        in_assistant_channel: bool,
+    }
+    let stamps: Stamps = from_item(item.clone())?;
+    Ok(MessageStamps {
+        pusher: stamps.pusher,
+        origin: stamps.origin_connection,
+        assistant_channel: stamps.in_assistant_channel,
+    })
+}
+
+pub(super) fn message_from(item: Item) -> Result<Message, StoreError> {
     let mut reactions = BTreeMap::new();
     for (name, value) in &item {
         if let (Some(emoji), AttributeValue::Ss(users)) =
@@ -196,7 +240,11 @@ impl Store {
 
     /// Stores a message in one transaction: the message, its `client_id` claim, the parent's
     /// reply count, and a check that the sender is still a member.
-    pub async fn insert_message(&self, message: &Message) -> Result<Inserted, StoreError> {
+    pub async fn insert_message(
+        &self,
+        message: &Message,
+        posting: &Posting,
+    ) -> Result<Inserted, StoreError> {
         let key = keys::message_key(&message.channel_id, &message.id);
         let item = MessageItem {
             pk: string_of(&key, PK),
@@ -220,6 +268,9 @@ impl Store {
             edited_at: None,
             client_id: message.client_id.clone(),
             deleted_at: None,
+            pusher: posting.pusher,
+            origin_connection: posting.origin.clone(),
+            in_assistant_channel: posting.assistant_channel,
         };
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
@@ -359,13 +410,17 @@ impl Store {
         editor: &UserId,
         body: &MessageBody,
         now: Timestamp,
+        pusher: Pusher,
     ) -> Result<Option<Message>, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(&message.channel_id, &message.id)))
-            .update_expression("SET body = :body, body_search = :search, edited_at = :now")
+            .update_expression(
+                "SET body = :body, body_search = :search, edited_at = :now, pusher = :pusher",
+            )
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND sender_id = :me",
             )
@@ -406,11 +461,13 @@ impl Store {
         &self,
         message: &Message,
         now: Timestamp,
+        pusher: Pusher,
     ) -> Result<bool, StoreError> {
         let hide = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(&message.channel_id, &message.id)))
-            .update_expression("SET deleted_at = :now")
+            .update_expression("SET deleted_at = :now, pusher = :pusher")
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_values(":now", s(now.to_string()))
             .build()
@@ -447,6 +504,7 @@ impl Store {
         emoji: &Emoji,
         user: &UserId,
         add: bool,
+        pusher: Pusher,
     ) -> Result<Option<Message>, StoreError> {
         let action = if add { "ADD" } else { "DELETE" };
         let result = self
@@ -454,7 +512,8 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(channel, message)))
-            .update_expression(format!("{action} #reaction :user"))
+            .update_expression(format!("{action} #reaction :user SET pusher = :pusher"))
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
             .expression_attribute_names(
                 "#reaction",
@@ -475,6 +534,7 @@ impl Store {
         user: &UserId,
         message: &MessageId,
         now: Timestamp,
+        pusher: Pusher,
     ) -> Result<(ReadMarker, bool), StoreError> {
         let key = keys::read_key(channel, user);
         let result = self
@@ -483,8 +543,9 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(key.clone()))
             .update_expression(
-                "SET last_read_message_id = :m, read_at = :now, entity = :entity, channel_id = :c, user_id = :u",
+                "SET last_read_message_id = :m, read_at = :now, entity = :entity, channel_id = :c, user_id = :u, pusher = :pusher",
             )
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
             .condition_expression("attribute_not_exists(last_read_message_id) OR last_read_message_id < :m")
             .expression_attribute_values(":m", s(message.as_str()))
             .expression_attribute_values(":now", s(now.to_string()))
@@ -525,4 +586,9 @@ impl Store {
             .map(|item| from_item::<ReadItem>(item).map(ReadMarker::from))
             .collect()
     }
+}
+
+/// The `pusher` attribute as DynamoDB stores it.
+fn pusher_value(pusher: Pusher) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(pusher).map_err(StoreError::fault)
 }

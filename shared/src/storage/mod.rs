@@ -2,8 +2,10 @@
 //! item shapes and index names; everything above it speaks domain types.
 //! The design and the cost of every access pattern are in `docs/data-model.md`.
 
+pub mod changes;
 mod channels;
 mod cursor;
+mod deliveries;
 mod email;
 mod error;
 mod items;
@@ -12,6 +14,7 @@ mod messages;
 mod partners;
 mod presence;
 mod purge;
+mod retries;
 pub mod schema;
 mod users;
 
@@ -32,8 +35,9 @@ pub enum Read {
     Eventual,
 }
 pub use cursor::CursorCodec;
+pub use deliveries::Ledger;
 pub use email::EmailClaim;
-pub use messages::{HistoryFilter, Inserted, MessageContext, SEARCH_WINDOW};
+pub use messages::{HistoryFilter, Inserted, MessageContext, Posting, SEARCH_WINDOW};
 pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;

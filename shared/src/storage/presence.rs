@@ -98,9 +98,15 @@ impl UpdateFailure {
 const MEMBER_LIST_CONCURRENCY: usize = 8;
 
 impl Store {
-    /// Everyone who sees the user's presence: its partners and the members of its channels,
-    /// without the user and the assistant. Reads grow with those relations only.
-    pub async fn contacts(&self, user: &UserId) -> Result<Vec<UserId>, StoreError> {
+    /// Everyone who sees the user's presence: its partners and the members of its channels of
+    /// at most `max_channel_members` members (150 people opening the app in one big channel
+    /// must not cost 150 × 150 pushes), without the user and the assistant. Reads grow with
+    /// those relations only.
+    pub async fn contacts(
+        &self,
+        user: &UserId,
+        max_channel_members: u32,
+    ) -> Result<Vec<UserId>, StoreError> {
         use futures::{StreamExt, TryStreamExt};
 
         let mut channels = Vec::new();
@@ -116,6 +122,13 @@ impl Store {
                 None => break,
             }
         }
+        let channels: Vec<_> = self
+            .get_channels(&channels, super::Read::Eventual)
+            .await?
+            .into_iter()
+            .filter(|channel| channel.member_count <= max_channel_members)
+            .map(|channel| channel.id)
+            .collect();
         let (partners, members) = tokio::try_join!(
             self.partner_ids(user),
             futures::stream::iter(channels)

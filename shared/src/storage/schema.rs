@@ -1,7 +1,7 @@
 //! The one table definition: used by the local stack, the tests, and checked against
 //! `template.yaml`. Keys: `pk`/`sk` (strings), one overloaded GSI `gsi1` (`gsi1pk`/`gsi1sk`,
-//! projection ALL), TTL on `expires_at`, and a stream of new and old images (the source the
-//! event router of issue 14 reads committed changes from).
+//! projection ALL), TTL on `expires_at`, and a stream of new and old images (the outbox the
+//! event router reads committed changes from).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
@@ -21,6 +21,38 @@ pub const GSI_NAMES: [&str; 1] = [GSI1];
 pub const TTL_ATTRIBUTE: &str = TTL;
 /// What each stream record carries: the item before and after the change.
 pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
+
+fn stream_specification() -> Result<StreamSpecification, StoreError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(STREAM_VIEW)
+        .build()
+        .map_err(StoreError::fault)
+}
+
+/// Turns the stream on for a table created before it existed (a long-lived local table).
+pub async fn ensure_stream(client: &Client, table: &str) -> Result<(), StoreError> {
+    let described = client
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(db_error)?;
+    let enabled = described
+        .table
+        .and_then(|t| t.stream_specification)
+        .is_some_and(|spec| spec.stream_enabled);
+    if !enabled {
+        client
+            .update_table()
+            .table_name(table)
+            .stream_specification(stream_specification()?)
+            .send()
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
+}
 
 fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder()
@@ -61,13 +93,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?)
         .global_secondary_indexes(gsi1)
-        .stream_specification(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(STREAM_VIEW)
-                .build()
-                .map_err(StoreError::fault)?,
-        )
+        .stream_specification(stream_specification()?)
         .send()
         .await;
     match created {

@@ -1,0 +1,293 @@
+//! The event router: what each committed change causes. It reads the table's stream (the
+//! outbox, see `storage::changes`) and hands every consequence to the queue of the worker that
+//! carries it out: pushes (in chunks, to the fan-out worker), emails, assistant jobs, purges and
+//! webhooks. A record is done only when all of its jobs are queued; otherwise it is retried,
+//! and since every worker is idempotent a retry repeats nothing anyone sees.
+
+use crate::domain::{
+    Member, MessageRole, Partnership, Pusher, RequestStatus, Timestamp,
+};
+use crate::error::AppError;
+use crate::events::DomainEvent;
+use crate::queue::{
+    AssistantJob, FanoutJob, MaintenanceJob, NotificationEvent, NotificationKind, Targets,
+    WebhookEvent,
+};
+use crate::realtime::{chunks, recipients};
+use crate::storage::changes::{Change, ChangeRecord};
+use crate::AppContext;
+
+/// Everything one record causes, queued together.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub fanout: Vec<FanoutJob>,
+    pub emails: Vec<NotificationEvent>,
+    pub assistant: Vec<AssistantJob>,
+    pub maintenance: Vec<MaintenanceJob>,
+    pub webhooks: Vec<WebhookEvent>,
+}
+
+impl Outbox {
+    pub fn is_empty(&self) -> bool {
+        self.fanout.is_empty()
+            && self.emails.is_empty()
+            && self.assistant.is_empty()
+            && self.maintenance.is_empty()
+            && self.webhooks.is_empty()
+    }
+
+    /// Queues everything at once (one SendMessageBatch per ten jobs and queue).
+    pub async fn send(&self, ctx: &AppContext) -> Result<(), AppError> {
+        tokio::try_join!(
+            ctx.fanout.send_all(&self.fanout),
+            ctx.notifications.send_all(&self.emails),
+            ctx.assistant.send_all(&self.assistant),
+            ctx.maintenance.send_all(&self.maintenance),
+            ctx.webhooks.send_all(&self.webhooks),
+        )?;
+        Ok(())
+    }
+}
+
+/// Routes one record: plans its consequences, then queues them.
+pub async fn route(ctx: &AppContext, record: &ChangeRecord) -> Result<Outbox, AppError> {
+    let mut outbox = Outbox::default();
+    for (n, change) in record.changes.iter().enumerate() {
+        // A record's own id for its first change, so ids stay short and stable.
+        let event_id = match n {
+            0 => record.event_id.clone(),
+            n => format!("{}.{n}", record.event_id),
+        };
+        plan(ctx, &event_id, record.at, change, &mut outbox).await?;
+    }
+    if !outbox.is_empty() {
+        outbox.send(ctx).await?;
+    }
+    Ok(outbox)
+}
+
+/// What one change causes.
+async fn plan(
+    ctx: &AppContext,
+    event_id: &str,
+    at: Timestamp,
+    change: &Change,
+    outbox: &mut Outbox,
+) -> Result<(), AppError> {
+    let event = |event: DomainEvent, pusher: Pusher| Planned {
+        event_id,
+        at,
+        event,
+        pusher,
+        skip: None,
+    };
+    let planned = match change {
+        Change::RequestSent(request) => {
+            outbox.emails.push(NotificationEvent::for_request(
+                NotificationKind::PartnerRequestCreated,
+                request,
+            ));
+            event(
+                DomainEvent::PartnerRequestReceived {
+                    request: request.clone(),
+                },
+                Pusher::Router,
+            )
+        }
+        Change::RequestAnswered(request) => match request.status {
+            RequestStatus::Accepted => {
+                outbox.emails.push(NotificationEvent::for_request(
+                    NotificationKind::PartnerRequestAccepted,
+                    request,
+                ));
+                let since = request.responded_at.unwrap_or(at);
+                let partnership =
+                    Partnership::between(&request.sender.id, &request.recipient.id, since);
+                event(
+                    DomainEvent::PartnerRequestAccepted {
+                        request: request.clone(),
+                        partnership,
+                    },
+                    Pusher::Router,
+                )
+            }
+            RequestStatus::Rejected => event(
+                DomainEvent::PartnerRequestRejected {
+                    request: request.clone(),
+                },
+                Pusher::Router,
+            ),
+            RequestStatus::Cancelled | RequestStatus::Pending => return Ok(()),
+        },
+        Change::MessagePosted {
+            message,
+            pusher,
+            origin,
+            assistant_channel,
+        } => {
+            if *assistant_channel && message.role == MessageRole::User {
+                outbox.assistant.push(AssistantJob {
+                    channel_id: message.channel_id.clone(),
+                    message_id: message.id.clone(),
+                    requested_at: message.created_at,
+                });
+            }
+            Planned {
+                skip: origin.clone(),
+                ..event(
+                    DomainEvent::MessageCreated {
+                        channel_id: message.channel_id.clone(),
+                        message: message.clone(),
+                    },
+                    *pusher,
+                )
+            }
+        }
+        Change::MessageEdited { message, pusher } => event(
+            DomainEvent::MessageUpdated {
+                channel_id: message.channel_id.clone(),
+                message: message.clone(),
+            },
+            *pusher,
+        ),
+        Change::MessageDeleted { message, pusher } => event(
+            DomainEvent::MessageDeleted {
+                channel_id: message.channel_id.clone(),
+                message_id: message.id.clone(),
+            },
+            *pusher,
+        ),
+        Change::ReactionsChanged { message, pusher } => event(
+            DomainEvent::ReactionUpdated {
+                channel_id: message.channel_id.clone(),
+                message_id: message.id.clone(),
+                reactions: message.reactions.clone(),
+            },
+            *pusher,
+        ),
+        Change::ReadMoved { marker, pusher } => event(
+            DomainEvent::ReadReceipt {
+                marker: marker.clone(),
+            },
+            *pusher,
+        ),
+        Change::MemberJoined(membership) => {
+            let users = ctx
+                .store
+                .get_users_for_display(std::slice::from_ref(&membership.user_id))
+                .await?;
+            // Its account went meanwhile: the clean-up takes the membership out again.
+            let Some(user) = users.get(&membership.user_id) else {
+                return Ok(());
+            };
+            event(
+                DomainEvent::MemberJoined {
+                    channel_id: membership.channel_id.clone(),
+                    member: Member {
+                        user_id: membership.user_id.clone(),
+                        name: user.name.clone(),
+                        role: membership.role,
+                        joined_at: membership.joined_at,
+                    },
+                },
+                Pusher::Router,
+            )
+        }
+        Change::MemberLeft(membership) => {
+            // A deleted channel's purge removes every membership: nobody is told.
+            let live = ctx
+                .store
+                .get_channels(
+                    std::slice::from_ref(&membership.channel_id),
+                    crate::storage::Read::Consistent,
+                )
+                .await?;
+            if live.is_empty() {
+                return Ok(());
+            }
+            event(
+                DomainEvent::MemberLeft {
+                    channel_id: membership.channel_id.clone(),
+                    user_id: membership.user_id.clone(),
+                },
+                Pusher::Router,
+            )
+        }
+        Change::ChannelDeleted(channel_id) => {
+            outbox
+                .maintenance
+                .push(MaintenanceJob::purge_channel(channel_id));
+            return Ok(());
+        }
+        Change::AccountDeleted {
+            user_id,
+            connections,
+        } => {
+            outbox
+                .maintenance
+                .push(MaintenanceJob::purge_account(user_id, connections.clone()));
+            return Ok(());
+        }
+        Change::PresenceChanged {
+            user_id,
+            online,
+            last_seen,
+        } => event(
+            DomainEvent::Presence {
+                user_id: user_id.clone(),
+                online: *online,
+                last_seen: *last_seen,
+            },
+            Pusher::Router,
+        ),
+        Change::PushRetry {
+            event_id,
+            event,
+            connections,
+        } => {
+            // Its webhook went with the change itself.
+            outbox.fanout.push(FanoutJob {
+                job_id: format!("{event_id}#retry"),
+                event: event.clone(),
+                targets: Targets::Connections {
+                    connections: connections.clone(),
+                },
+            });
+            return Ok(());
+        }
+    };
+    planned.into_jobs(ctx, outbox).await
+}
+
+/// A pushed event and who pushes it.
+struct Planned<'a> {
+    event_id: &'a str,
+    at: Timestamp,
+    event: DomainEvent,
+    pusher: Pusher,
+    skip: Option<crate::domain::ConnectionId>,
+}
+
+impl Planned<'_> {
+    /// The webhook of every pushed event; the pushes themselves when the router owns them.
+    async fn into_jobs(self, ctx: &AppContext, outbox: &mut Outbox) -> Result<(), AppError> {
+        if ctx.config.webhook.is_some() {
+            outbox.webhooks.push(WebhookEvent::of(
+                self.event_id.to_string(),
+                &self.event,
+                self.at,
+            )?);
+        }
+        if self.pusher == Pusher::Router {
+            let users = recipients(ctx, self.event.audience()).await?;
+            outbox.fanout.extend(chunks(
+                ctx,
+                self.event_id,
+                &self.event,
+                users,
+                self.skip,
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,275 @@
+//! The table's stream read as changes: what a record's old and new images say happened, in
+//! domain terms. The stream is the outbox: every consequence of a committed change (a push, an
+//! email, an assistant job, a purge, a webhook) is derived from the items the change wrote,
+//! so none can be lost between the commit and the queue. Only this module knows which item
+//! shapes mean what; `service::router` decides what each change causes.
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+
+use super::error::StoreError;
+use super::items::{from_item, ChannelItem, MemberItem, RequestItem, UserItem};
+use super::keys;
+use super::messages::{message_from, message_stamps, ReadItem};
+use super::retries::PushRetryItem;
+use super::{string_of, Item};
+use crate::domain::{
+    ChannelId, ConnectionId, Membership, Message, PartnerRequest, Pusher, ReadMarker,
+    RequestStatus, Timestamp, UserId,
+};
+use crate::events::DomainEvent;
+
+/// One thing a stream record says happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    RequestSent(PartnerRequest),
+    /// Accepted, rejected or cancelled.
+    RequestAnswered(PartnerRequest),
+    MessagePosted {
+        message: Message,
+        pusher: Pusher,
+        /// The connection that sent it over WebSocket (acked, not pushed).
+        origin: Option<ConnectionId>,
+        assistant_channel: bool,
+    },
+    MessageEdited {
+        message: Message,
+        pusher: Pusher,
+    },
+    MessageDeleted {
+        message: Message,
+        pusher: Pusher,
+    },
+    ReactionsChanged {
+        message: Message,
+        pusher: Pusher,
+    },
+    ReadMoved {
+        marker: ReadMarker,
+        pusher: Pusher,
+    },
+    /// Added or joined after the channel was created.
+    MemberJoined(Membership),
+    /// Left, removed, or taken out by an account clean-up or a channel purge.
+    MemberLeft(Membership),
+    ChannelDeleted(ChannelId),
+    AccountDeleted {
+        user_id: UserId,
+        /// Its connections when the profile went (to close their sockets).
+        connections: Vec<ConnectionId>,
+    },
+    /// The user's first connection opened, or its last closed.
+    PresenceChanged {
+        user_id: UserId,
+        online: bool,
+        last_seen: Option<Timestamp>,
+    },
+    /// Pushes a request could not make (the push API failed): to be retried.
+    PushRetry {
+        event_id: String,
+        event: DomainEvent,
+        connections: Vec<(UserId, ConnectionId)>,
+    },
+}
+
+/// A stream record, decoded.
+#[derive(Clone, Debug)]
+pub struct ChangeRecord {
+    /// The record's `eventID`: the same on every redelivery of this record.
+    pub event_id: String,
+    /// What Lambda's partial batch response names a failed record by.
+    pub sequence_number: String,
+    /// When the change was written (to the second, as the stream gives it).
+    pub at: Timestamp,
+    pub changes: Vec<Change>,
+}
+
+/// The entities whose records can mean something; the event source mapping filters on them,
+/// so claims, locks and connection items never invoke the router (template.yaml holds the
+/// same list, which a test checks).
+pub const ROUTED_ENTITIES: &[&str] = &[
+    "partner_request",
+    "message",
+    "read_marker",
+    "member",
+    "channel",
+    "user",
+    "push_retry",
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Insert,
+    Modify,
+    Remove,
+}
+
+/// Decodes one record. A record of an entity that causes nothing decodes to no change; a
+/// record whose images do not decode is an error (a poison record).
+pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
+    let kind = match record.event_name.as_str() {
+        "INSERT" => Kind::Insert,
+        "MODIFY" => Kind::Modify,
+        "REMOVE" => Kind::Remove,
+        other => return Err(StoreError::fault(format!("unknown stream event {other:?}"))),
+    };
+    let new: Item = record.change.new_image.clone().into();
+    let old: Item = record.change.old_image.clone().into();
+    let at = Timestamp::from_unix_millis(record.change.approximate_creation_date_time.timestamp_millis())
+        .unwrap_or_else(Timestamp::now);
+    let image = if kind == Kind::Remove { &old } else { &new };
+    let changes = match string_of(image, "entity").as_str() {
+        "partner_request" => request_changes(kind, old, new)?,
+        "message" => message_changes(kind, old, new)?,
+        "read_marker" if kind != Kind::Remove => {
+            let item: ReadItem = from_item(new)?;
+            let pusher = item.pusher;
+            vec![Change::ReadMoved {
+                marker: ReadMarker::from(item),
+                pusher,
+            }]
+        }
+        "member" => member_changes(kind, old, new)?,
+        "channel" if kind == Kind::Modify => {
+            let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);
+            if before.deleted_at.is_none() && after.deleted_at.is_some() {
+                vec![Change::ChannelDeleted(after.id)]
+            } else {
+                Vec::new()
+            }
+        }
+        "user" => profile_changes(kind, old, new, at)?,
+        "push_retry" if kind == Kind::Insert => {
+            let item: PushRetryItem = from_item(new)?;
+            vec![item.into_change()?]
+        }
+        _ => Vec::new(),
+    };
+    Ok(ChangeRecord {
+        event_id: record.event_id.clone(),
+        sequence_number: record.change.sequence_number.clone().unwrap_or_default(),
+        at,
+        changes,
+    })
+}
+
+/// Requests are stored twice; the recipient's copy speaks for both.
+fn request_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
+    if kind == Kind::Remove || !string_of(&new, keys::SK).starts_with(keys::request_prefix(true))
+    {
+        return Ok(Vec::new());
+    }
+    let after = PartnerRequest::from(from_item::<RequestItem>(new)?);
+    Ok(match kind {
+        Kind::Insert => vec![Change::RequestSent(after)],
+        _ => {
+            let before: RequestItem = from_item(old)?;
+            let answered =
+                before.status == RequestStatus::Pending && after.status != RequestStatus::Pending;
+            if answered {
+                vec![Change::RequestAnswered(after)]
+            } else {
+                Vec::new()
+            }
+        }
+    })
+}
+
+/// A message's events, from what changed between its images: a new item is a post; a new
+/// `deleted_at` a deletion; a new `edited_at` an edit; different reactions a reaction. Other
+/// changes (a thread's reply count) push nothing.
+fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
+    if kind == Kind::Remove {
+        return Ok(Vec::new());
+    }
+    let stamps = message_stamps(&new)?;
+    let pusher = stamps.pusher;
+    let after = message_from(new)?;
+    if kind == Kind::Insert {
+        return Ok(vec![Change::MessagePosted {
+            message: after,
+            pusher,
+            origin: stamps.origin,
+            assistant_channel: stamps.assistant_channel,
+        }]);
+    }
+    let before = message_from(old)?;
+    Ok(if before.deleted_at.is_none() && after.deleted_at.is_some() {
+        vec![Change::MessageDeleted {
+            message: after,
+            pusher,
+        }]
+    } else if after.deleted_at.is_some() {
+        Vec::new()
+    } else if before.edited_at != after.edited_at {
+        vec![Change::MessageEdited {
+            message: after,
+            pusher,
+        }]
+    } else if before.reactions != after.reactions {
+        vec![Change::ReactionsChanged {
+            message: after,
+            pusher,
+        }]
+    } else {
+        Vec::new()
+    })
+}
+
+fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
+    Ok(match kind {
+        Kind::Insert => {
+            let item: MemberItem = from_item(new)?;
+            if item.founding {
+                Vec::new()
+            } else {
+                vec![Change::MemberJoined(Membership::from(item))]
+            }
+        }
+        Kind::Remove => vec![Change::MemberLeft(Membership::from(from_item::<MemberItem>(
+            old,
+        )?))],
+        Kind::Modify => Vec::new(),
+    })
+}
+
+/// Presence from the profile's connection map (live entries at the change's time); an
+/// account deletion from the profile's removal.
+fn profile_changes(
+    kind: Kind,
+    old: Item,
+    new: Item,
+    at: Timestamp,
+) -> Result<Vec<Change>, StoreError> {
+    if string_of(if kind == Kind::Remove { &old } else { &new }, keys::SK) != keys::PROFILE {
+        return Ok(Vec::new());
+    }
+    let now = at.unix_seconds();
+    match kind {
+        Kind::Remove => {
+            let before: UserItem = from_item(old)?;
+            let connections = before
+                .live_connections(now)
+                .filter_map(ConnectionId::parse)
+                .collect();
+            Ok(vec![Change::AccountDeleted {
+                user_id: before.id,
+                connections,
+            }])
+        }
+        Kind::Insert => Ok(Vec::new()),
+        Kind::Modify => {
+            let (before, after): (UserItem, UserItem) = (from_item(old)?, from_item(new)?);
+            let was_online = before.live_connections(now).next().is_some();
+            let is_online = after.live_connections(now).next().is_some();
+            Ok(if was_online == is_online {
+                Vec::new()
+            } else {
+                vec![Change::PresenceChanged {
+                    user_id: after.id,
+                    online: is_online,
+                    last_seen: after.last_seen,
+                }]
+            })
+        }
+    }
+}
