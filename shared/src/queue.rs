@@ -186,7 +186,8 @@ impl Queue {
         let mut batch: Vec<aws_sdk_sqs::types::SendMessageBatchRequestEntry> = Vec::new();
         let mut bytes = 0;
         for (n, body) in bodies.into_iter().enumerate() {
-            if !batch.is_empty() && (batch.len() == BATCH_ENTRIES || bytes + body.len() > BATCH_BYTES)
+            if !batch.is_empty()
+                && (batch.len() == BATCH_ENTRIES || bytes + body.len() > BATCH_BYTES)
             {
                 self.send_batch(std::mem::take(&mut batch)).await?;
                 bytes = 0;

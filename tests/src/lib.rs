@@ -62,8 +62,9 @@ pub struct TestEnv {
     pub fanout_queue_url: String,
     pub webhook_queue_url: String,
     pub table: String,
-    /// The table's stream, read by `route_changes` (opened on first use).
-    stream: tokio::sync::Mutex<Option<local_gateway::streams::StreamSource>>,
+    /// The table's one reader of its stream: `route_changes`, and the background source of
+    /// `spawn_event_sources` (opened on first use).
+    stream: std::sync::Arc<tokio::sync::Mutex<Option<local_gateway::streams::StreamSource>>>,
     /// The DynamoDB Local this environment's table is on.
     dynamodb_url: String,
     /// Settings a test gives its functions (`WEBHOOK_URL`, limits, ...).
@@ -95,6 +96,27 @@ async fn create_queue(sqs: &aws_sdk_sqs::Client, prefix: &str) -> String {
 pub(crate) fn openapi_document() -> &'static openapi::Document {
     static DOCUMENT: std::sync::OnceLock<openapi::Document> = std::sync::OnceLock::new();
     DOCUMENT.get_or_init(openapi::Document::load)
+}
+
+/// Every email the moto at `endpoint` took through SES (`source, subject, body, destinations`).
+pub async fn sent_emails(endpoint: &str) -> Vec<Value> {
+    fn collect(value: &Value, found: &mut Vec<Value>) {
+        match value {
+            Value::Object(map) if map.contains_key("destinations") => found.push(value.clone()),
+            Value::Object(map) => map.values().for_each(|v| collect(v, found)),
+            Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+            _ => {}
+        }
+    }
+    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json"))
+        .await
+        .expect("moto answers")
+        .json()
+        .await
+        .expect("JSON");
+    let mut found = Vec::new();
+    collect(&data["ses"], &mut found);
+    found
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -135,6 +157,12 @@ impl TestEnv {
     /// As `with_endpoints`, with configuration variables of the test's (`WEBHOOK_URL`,
     /// `INLINE_PUSH_MAX_MEMBERS`, ...).
     pub async fn with_settings(endpoints: Endpoints, settings: &[(&str, &str)]) -> Self {
+        // `TEST_LOG=warn` (any filter) shows the functions' logs, for a failing test.
+        if let Ok(filter) = std::env::var("TEST_LOG") {
+            std::env::set_var("RUST_LOG", filter);
+            std::env::set_var("LOG_FORMAT", "text");
+            shared::telemetry::init();
+        }
         let settings: Vec<(String, String)> = settings
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -196,7 +224,7 @@ impl TestEnv {
             fanout_queue_url,
             webhook_queue_url,
             table,
-            stream: tokio::sync::Mutex::new(None),
+            stream: Default::default(),
             dynamodb_url: endpoints
                 .dynamodb
                 .clone()
@@ -212,6 +240,10 @@ impl TestEnv {
             ctx: self.ctx.clone(),
             dead_letters: None,
         }
+    }
+
+    fn router_invoke(&self) -> local_gateway::streams::Invoke {
+        local_gateway::router_invoke(std::sync::Arc::new(self.event_router()))
     }
 
     /// The table's stream, from its first record, as the local gateway reads it.
@@ -246,7 +278,7 @@ impl TestEnv {
             *stream = Some(self.stream_source().await);
         }
         let source = stream.as_mut().expect("opened above");
-        let invoke = local_gateway::router_invoke(std::sync::Arc::new(self.event_router()));
+        let invoke = self.router_invoke();
         // DynamoDB Local shows a write in its stream within a moment: read until a few
         // rounds come back empty.
         let mut quiet_rounds = 0;
@@ -261,22 +293,86 @@ impl TestEnv {
         }
     }
 
+    /// Runs the email, assistant and maintenance workers in the background on their queues
+    /// (emails through `ses`), with a short visibility timeout so that failed records come
+    /// back within a test.
+    pub async fn spawn_job_workers(&self, ses: aws_sdk_ses::Client) {
+        use local_gateway::sqs::{poll, EventSource, Worker};
+        use shared::routes::{ASSISTANT_WORKER, EMAIL_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS};
+
+        let sdk = shared::context::load_sdk_config().await;
+        let mailer = shared::email::Mailer::new(ses, &self.ctx.config.sender_email);
+        let workers = [
+            (
+                EMAIL_WORKER,
+                self.queue_url.clone(),
+                Worker::Email(std::sync::Arc::new(email_worker::EmailWorker {
+                    ctx: self.ctx.clone(),
+                    mailer,
+                })),
+            ),
+            (
+                ASSISTANT_WORKER,
+                self.assistant_queue_url.clone(),
+                Worker::Assistant(std::sync::Arc::new(assistant_worker::AssistantWorker {
+                    ctx: self.ctx.clone(),
+                    engine: shared::assistant::Assistant::Rules(Default::default()),
+                })),
+            ),
+            (
+                MAINTENANCE_WORKER,
+                self.maintenance_queue_url.clone(),
+                Worker::Maintenance(std::sync::Arc::new(
+                    maintenance_worker::MaintenanceWorker::new(self.ctx.clone(), &sdk)
+                        .expect("maintenance worker"),
+                )),
+            ),
+        ];
+        for (function, url, worker) in workers {
+            let binding = QUEUE_BINDINGS
+                .iter()
+                .find(|b| b.function == function)
+                .expect("a queue binding");
+            let mut source = EventSource::new(url, binding);
+            source.wait_seconds = 1;
+            source.visibility_timeout_seconds = 1;
+            tokio::spawn(poll(self.sqs.clone(), source, worker));
+        }
+    }
+
     /// Runs the local event sources in the background, as `make dev` does: the table's stream
     /// into the event router, and the fan-out and webhook queues into their workers.
     pub async fn spawn_event_sources(&self) {
         use local_gateway::sqs::{poll, EventSource, Worker};
-        use shared::routes::{QUEUE_BINDINGS, FANOUT_WORKER, WEBHOOK_WORKER};
+        use shared::routes::{FANOUT_WORKER, QUEUE_BINDINGS, WEBHOOK_WORKER};
 
-        let source = self.stream_source().await;
-        let invoke = local_gateway::router_invoke(std::sync::Arc::new(self.event_router()));
-        tokio::spawn(source.run(invoke));
+        // The same reader `route_changes` uses, so a test may also wait for it to catch up.
+        {
+            let mut stream = self.stream.lock().await;
+            if stream.is_none() {
+                *stream = Some(self.stream_source().await);
+            }
+        }
+        let (stream, invoke) = (self.stream.clone(), self.router_invoke());
+        tokio::spawn(async move {
+            loop {
+                let handed = match stream.lock().await.as_mut() {
+                    Some(source) => source.poll_once(&invoke).await.unwrap_or(0),
+                    None => 0,
+                };
+                if handed == 0 {
+                    tokio::time::sleep(shared::routes::STREAM_BINDING.poll_interval()).await;
+                }
+            }
+        });
         let sdk = shared::context::load_sdk_config().await;
         let workers = [
             (
                 FANOUT_WORKER,
                 self.fanout_queue_url.clone(),
                 Worker::Fanout(std::sync::Arc::new(
-                    fanout_worker::FanoutWorker::new(self.ctx.clone(), &sdk).expect("fan-out worker"),
+                    fanout_worker::FanoutWorker::new(self.ctx.clone(), &sdk)
+                        .expect("fan-out worker"),
                 )),
             ),
             (
@@ -297,6 +393,11 @@ impl TestEnv {
             source.wait_seconds = 1;
             tokio::spawn(poll(self.sqs.clone(), source, worker));
         }
+    }
+
+    /// A fresh queue of this test's on its moto.
+    pub async fn new_queue(&self, prefix: &str) -> String {
+        create_queue(&self.sqs, prefix).await
     }
 
     /// Swaps the context (a broken dependency, a metered client); the in-process API follows.
@@ -407,7 +508,8 @@ impl TestEnv {
             .expect("send to the test queue");
     }
 
-    /// Every message now on the test's notification queue (each read once).
+    /// Every message on the test's notification queue (each read once), after the event
+    /// router has handled the changes so far (as with every `queued_*`).
     pub async fn queued_messages(&self) -> Vec<Value> {
         self.drain(&self.queue_url).await
     }
@@ -422,7 +524,23 @@ impl TestEnv {
         self.drain(&self.assistant_queue_url).await
     }
 
+    /// Every message on `queue_url` once the router has handled every change so far.
+    /// Every fan-out job on the test's queue (each read once), after routing.
+    pub async fn queued_pushes(&self) -> Vec<shared::queue::FanoutJob> {
+        self.drain(&self.fanout_queue_url)
+            .await
+            .into_iter()
+            .map(|job| serde_json::from_value(job).expect("a fan-out job"))
+            .collect()
+    }
+
+    /// Every webhook delivery on the test's queue (each read once), after routing.
+    pub async fn queued_webhooks(&self) -> Vec<Value> {
+        self.drain(&self.webhook_queue_url).await
+    }
+
     async fn drain(&self, queue_url: &str) -> Vec<Value> {
+        self.route_changes().await;
         let mut messages = Vec::new();
         loop {
             let batch = self.receive_batch(queue_url).await;

@@ -193,6 +193,32 @@ impl OwnedMoto {
         self.process.kill().await;
     }
 
+    /// An SES client of this moto.
+    pub async fn ses_client(&self) -> aws_sdk_ses::Client {
+        let sdk = shared::context::load_sdk_config().await;
+        aws_sdk_ses::Client::from_conf(
+            aws_sdk_ses::config::Builder::from(&sdk)
+                .endpoint_url(self.process.endpoint())
+                .build(),
+        )
+    }
+
+    /// Verifies the sender identity (moto refuses mail from others, and forgets on restart).
+    pub async fn verify_sender(&self, sender: &str) {
+        self.ses_client()
+            .await
+            .verify_email_identity()
+            .email_address(sender)
+            .send()
+            .await
+            .expect("verify the sender");
+    }
+
+    /// Every email this moto's SES took.
+    pub async fn emails(&self) -> Vec<serde_json::Value> {
+        crate::sent_emails(&self.process.endpoint()).await
+    }
+
     /// Starts it again on the same port (moto keeps state in memory: it comes back empty).
     pub async fn resume(&mut self) {
         let mut command = Command::new(moto_server());

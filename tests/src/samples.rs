@@ -69,6 +69,7 @@ pub fn load() -> Vec<Sample> {
 
 fn is_worker(function: &str) -> bool {
     QUEUE_BINDINGS.iter().any(|b| b.function == function)
+        || function == shared::routes::STREAM_BINDING.function
 }
 
 /// The SQS batches of `events/<worker>/`: (worker, file name, event).
@@ -82,6 +83,15 @@ pub fn load_worker_batches() -> Vec<(String, String, Value)> {
     }
     found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     found
+}
+
+/// The DynamoDB stream batches of `events/event-router/`.
+pub fn load_stream_batches() -> Vec<Value> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
+    events_in(&root.join(shared::routes::STREAM_BINDING.function))
+        .into_iter()
+        .map(|(_, event)| event)
+        .collect()
 }
 
 fn is_websocket_function(function: &str) -> bool {

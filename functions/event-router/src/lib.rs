@@ -48,7 +48,10 @@ enum Outcome {
     Failed,
 }
 
-pub async fn handle(router: &EventRouter, event: Event) -> Result<DynamoDbEventResponse, Infallible> {
+pub async fn handle(
+    router: &EventRouter,
+    event: Event,
+) -> Result<DynamoDbEventResponse, Infallible> {
     // Each item's records, in stream order.
     let mut by_item: BTreeMap<String, Vec<EventRecord>> = BTreeMap::new();
     for record in event.records {

@@ -25,7 +25,10 @@ impl FanoutWorker {
     }
 }
 
-pub async fn handle(worker: &FanoutWorker, event: SqsEvent) -> Result<SqsBatchResponse, Infallible> {
+pub async fn handle(
+    worker: &FanoutWorker,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, Infallible> {
     let ctx = &worker.ctx;
     Ok(process_batch(event, CONCURRENCY, |record| async move {
         let job: FanoutJob = body(&record)?;
@@ -35,8 +38,12 @@ pub async fn handle(worker: &FanoutWorker, event: SqsEvent) -> Result<SqsBatchRe
                 Ok(())
             }
             Err(err) => {
-                retry_later(&ctx.fanout, &record, ctx.config.limits.fanout_retry_base_seconds)
-                    .await;
+                retry_later(
+                    &ctx.fanout,
+                    &record,
+                    ctx.config.limits.fanout_retry_base_seconds,
+                )
+                .await;
                 Err(err)
             }
         }

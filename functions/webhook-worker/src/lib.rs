@@ -26,7 +26,10 @@ impl WebhookWorker {
     }
 }
 
-pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> Result<SqsBatchResponse, Infallible> {
+pub async fn handle(
+    worker: &WebhookWorker,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, Infallible> {
     let ctx = &worker.ctx;
     Ok(process_batch(event, CONCURRENCY, |record| async move {
         let body = record.body.as_deref().unwrap_or_default();
@@ -42,8 +45,12 @@ pub async fn handle(worker: &WebhookWorker, event: SqsEvent) -> Result<SqsBatchR
             }
             Err(err) => {
                 if err.status() >= 500 {
-                    retry_later(&ctx.webhooks, &record, ctx.config.limits.webhook_retry_base_seconds)
-                        .await;
+                    retry_later(
+                        &ctx.webhooks,
+                        &record,
+                        ctx.config.limits.webhook_retry_base_seconds,
+                    )
+                    .await;
                 }
                 Err(err)
             }

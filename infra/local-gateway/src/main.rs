@@ -10,7 +10,6 @@ use assistant_worker::AssistantWorker;
 use email_worker::EmailWorker;
 use event_router::EventRouter;
 use fanout_worker::FanoutWorker;
-use webhook_worker::WebhookWorker;
 use local_gateway::bootstrap::{self, BoxError};
 use local_gateway::sqs::{EventSource, Worker};
 use local_gateway::streams::{Start, StreamSource};
@@ -22,6 +21,7 @@ use shared::routes::{
     STREAM_BINDING, WEBHOOK_WORKER,
 };
 use shared::AppContext;
+use webhook_worker::WebhookWorker;
 
 const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
 
@@ -56,8 +56,7 @@ async fn main() -> Result<(), BoxError> {
     let assistant_queue = queue(ASSISTANT_WORKER);
     let fanout_queue = queue(FANOUT_WORKER);
     let webhook_queue = queue(WEBHOOK_WORKER);
-    let router_dead_letters =
-        bootstrap::ensure_queue(&sqs, "chat-router-failures", 30).await?;
+    let router_dead_letters = bootstrap::ensure_queue(&sqs, "chat-router-failures", 30).await?;
     bootstrap::verify_sender(&ses, &sender).await?;
 
     let http_port: u16 = env_or("HTTP_PORT", "3000").parse()?;
@@ -125,7 +124,11 @@ async fn main() -> Result<(), BoxError> {
             router_dead_letters.clone(),
         )),
     };
-    let start = if created { Start::TrimHorizon } else { Start::Latest };
+    let start = if created {
+        Start::TrimHorizon
+    } else {
+        Start::Latest
+    };
     let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
     let stream = StreamSource::open(&dynamodb, streams, &table, STREAM_BINDING, start)
         .await?

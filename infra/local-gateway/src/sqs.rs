@@ -15,9 +15,9 @@ use aws_sdk_sqs::types::{
 use email_worker::EmailWorker;
 use fanout_worker::FanoutWorker;
 use maintenance_worker::MaintenanceWorker;
-use webhook_worker::WebhookWorker;
 use serde_json::{json, Value};
 use shared::routes::QueueBinding;
+use webhook_worker::WebhookWorker;
 
 use crate::bootstrap::BoxError;
 

@@ -79,7 +79,11 @@ impl StreamSource {
         let stream_arn = table
             .latest_stream_arn
             .ok_or("the table has no stream: it was created before streams were enabled")?;
-        let region = stream_arn.split(':').nth(3).unwrap_or("us-east-1").to_string();
+        let region = stream_arn
+            .split(':')
+            .nth(3)
+            .unwrap_or("us-east-1")
+            .to_string();
         let mut source = Self {
             client,
             stream_arn,
@@ -112,7 +116,10 @@ impl StreamSource {
                 .stream_arn(&self.stream_arn)
                 .set_exclusive_start_shard_id(start_after.clone())
                 .send()
-                .await?;
+                .await
+                .map_err(|err| {
+                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(err).to_string()
+                })?;
             let description = output.stream_description.ok_or("no stream description")?;
             for shard in description.shards.unwrap_or_default() {
                 let Some(id) = shard.shard_id else { continue };
@@ -223,7 +230,11 @@ impl StreamSource {
                     .unwrap_or(0.0);
                 let age = chrono::Utc::now().timestamp() as f64 - oldest;
                 if age > f64::from(self.binding.maximum_record_age_seconds) {
-                    tracing::error!(shard = id, records = rest.len(), "records too old to retry; sent to the on-failure queue");
+                    tracing::error!(
+                        shard = id,
+                        records = rest.len(),
+                        "records too old to retry; sent to the on-failure queue"
+                    );
                     let metadata = json!({
                         "reason": "maximum record age exceeded",
                         "shard": id,
@@ -265,15 +276,22 @@ impl StreamSource {
             .await
         {
             Ok(output) => output,
+            // An iterator lives 15 minutes; DynamoDB Local also calls one "trimmed" now and
+            // then under load. Either way a new one continues after the last record handed
+            // over.
             Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_expired_iterator_exception()) =>
+                if err.as_service_error().is_some_and(|e| {
+                    e.is_expired_iterator_exception() || e.is_trimmed_data_access_exception()
+                }) =>
             {
                 self.renew(id).await?;
                 return Ok(Vec::new());
             }
-            Err(err) => return Err(err.into()),
+            Err(err) => {
+                return Err(aws_sdk_dynamodbstreams::error::DisplayErrorContext(err)
+                    .to_string()
+                    .into())
+            }
         };
         let shard = self.shards.get_mut(id).ok_or("shard")?;
         shard.iterator = output.next_shard_iterator;
@@ -305,7 +323,11 @@ impl StreamSource {
                 .sequence_number(last),
             None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
-        let iterator = request.send().await?.shard_iterator;
+        let iterator = request
+            .send()
+            .await
+            .map_err(|err| aws_sdk_dynamodbstreams::error::DisplayErrorContext(err).to_string())?
+            .shard_iterator;
         self.shards.get_mut(id).ok_or("shard")?.iterator = iterator;
         Ok(())
     }
@@ -357,7 +379,11 @@ impl StreamSource {
                     Some(first.unwrap_or(0))
                 }
                 Err(err) if batch.len() > 1 => {
-                    tracing::warn!(error = err, records = batch.len(), "invocation failed; bisecting the batch");
+                    tracing::warn!(
+                        error = err,
+                        records = batch.len(),
+                        "invocation failed; bisecting the batch"
+                    );
                     let (left, right) = batch.split_at(batch.len() / 2);
                     if let Some(failed) = self.invoke_bisecting(left, invoke).await {
                         return Some(failed);
@@ -456,7 +482,9 @@ fn attribute(value: &AttributeValue) -> Value {
         AttributeValue::Bs(values) => {
             json!({ "BS": values.iter().map(|b| base64(b.as_ref())).collect::<Vec<_>>() })
         }
-        AttributeValue::L(values) => json!({ "L": values.iter().map(attribute).collect::<Vec<_>>() }),
+        AttributeValue::L(values) => {
+            json!({ "L": values.iter().map(attribute).collect::<Vec<_>>() })
+        }
         AttributeValue::M(map) => json!({
             "M": map.iter().map(|(k, v)| (k.clone(), attribute(v))).collect::<serde_json::Map<_, _>>()
         }),

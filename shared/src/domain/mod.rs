@@ -3,6 +3,7 @@
 
 mod channel;
 mod delivery;
+mod event;
 mod ids;
 mod message;
 mod page;
@@ -17,6 +18,7 @@ pub use channel::{
     MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
 };
 pub use delivery::Pusher;
+pub use event::{Audience, DomainEvent};
 pub use ids::{ChannelId, ConnectionId, MessageId, RequestId, UserId};
 pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};

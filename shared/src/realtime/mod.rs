@@ -104,7 +104,12 @@ pub async fn publish(ctx: &AppContext, origin: &Origin, event: DomainEvent, push
 
 /// Publishes what is never stored (`typing`): pushed now by whoever the channel's size says,
 /// at most once, and sent to the webhook; lost if a dependency is down, like the keystroke.
-pub async fn publish_ephemeral(ctx: &AppContext, origin: &Origin, event: DomainEvent, pusher: Pusher) {
+pub async fn publish_ephemeral(
+    ctx: &AppContext,
+    origin: &Origin,
+    event: DomainEvent,
+    pusher: Pusher,
+) {
     let event_id = uuid::Uuid::now_v7().to_string();
     if ctx.config.webhook.is_some() {
         let sent = match WebhookEvent::of(event_id.clone(), &event, Timestamp::now()) {
@@ -145,7 +150,11 @@ async fn ack(ctx: &AppContext, origin: &Origin, event: &DomainEvent) {
 }
 
 /// Writes the pushes to retry to the table (empty `connections`: the whole audience).
-async fn retry_later(ctx: &AppContext, event: &DomainEvent, connections: Vec<(UserId, ConnectionId)>) {
+async fn retry_later(
+    ctx: &AppContext,
+    event: &DomainEvent,
+    connections: Vec<(UserId, ConnectionId)>,
+) {
     let attempt = uuid::Uuid::now_v7().to_string();
     let connections = if connections.is_empty() {
         match recipients(ctx, event.audience()).await {
@@ -158,7 +167,11 @@ async fn retry_later(ctx: &AppContext, event: &DomainEvent, connections: Vec<(Us
     } else {
         connections
     };
-    if let Err(err) = ctx.store.record_push_retry(&attempt, event, &connections).await {
+    if let Err(err) = ctx
+        .store
+        .record_push_retry(&attempt, event, &connections)
+        .await
+    {
         lost(event, &err.into());
     }
 }
@@ -203,7 +216,10 @@ pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, 
     use crate::storage::Ledger;
 
     let Some(endpoint) = ctx.config.websocket_endpoint.as_deref() else {
-        tracing::debug!(job = job.job_id, "no WebSocket endpoint configured; nothing pushed");
+        tracing::debug!(
+            job = job.job_id,
+            "no WebSocket endpoint configured; nothing pushed"
+        );
         return Ok(Delivered::default());
     };
     let mut settled = match ctx.store.ledger(&job.job_id).await? {

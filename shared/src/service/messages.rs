@@ -121,7 +121,10 @@ pub async fn send(
 
 /// Who pushes this channel's events (`domain::Pusher`).
 pub fn pusher_for(ctx: &AppContext, channel: &Channel) -> Pusher {
-    Pusher::for_channel(channel.member_count, ctx.config.limits.inline_push_max_members)
+    Pusher::for_channel(
+        channel.member_count,
+        ctx.config.limits.inline_push_max_members,
+    )
 }
 
 async fn original_message(

@@ -10,8 +10,8 @@ pub mod partners;
 pub mod realtime;
 pub mod refusals;
 pub mod router;
-pub mod webhooks;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::{User, UserId};
 use crate::error::AppError;

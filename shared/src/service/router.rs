@@ -4,9 +4,7 @@
 //! webhooks. A record is done only when all of its jobs are queued; otherwise it is retried,
 //! and since every worker is idempotent a retry repeats nothing anyone sees.
 
-use crate::domain::{
-    Member, MessageRole, Partnership, Pusher, RequestStatus, Timestamp,
-};
+use crate::domain::{Member, MessageRole, Partnership, Pusher, RequestStatus, Timestamp};
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::{
@@ -280,13 +278,9 @@ impl Planned<'_> {
         }
         if self.pusher == Pusher::Router {
             let users = recipients(ctx, self.event.audience()).await?;
-            outbox.fanout.extend(chunks(
-                ctx,
-                self.event_id,
-                &self.event,
-                users,
-                self.skip,
-            ));
+            outbox
+                .fanout
+                .extend(chunks(ctx, self.event_id, &self.event, users, self.skip));
         }
         Ok(())
     }

@@ -59,11 +59,11 @@ impl WebhookSender {
 
     /// Delivers one queued body; `Err` (to retry) unless the receiver answered 2xx.
     pub async fn deliver(&self, ctx: &AppContext, body: &str) -> Result<Posted, AppError> {
+        let event: WebhookEvent = serde_json::from_str(body)
+            .map_err(|err| AppError::BadRequest(format!("not a webhook event: {err}")))?;
         let Some(target) = &ctx.config.webhook else {
             return Ok(Posted::NotConfigured);
         };
-        let event: WebhookEvent = serde_json::from_str(body)
-            .map_err(|err| AppError::BadRequest(format!("not a webhook event: {err}")))?;
         let job = format!("webhook#{}", event.id);
         if ctx.store.ledger(&job).await? == Ledger::Done {
             return Ok(Posted::AlreadyDelivered);
@@ -90,7 +90,10 @@ impl WebhookSender {
         if response.status().is_success() {
             Ok(())
         } else {
-            tracing::warn!(status = response.status().as_u16(), "webhook receiver refused the delivery");
+            tracing::warn!(
+                status = response.status().as_u16(),
+                "webhook receiver refused the delivery"
+            );
             Err(AppError::Unavailable("the webhook receiver"))
         }
     }

@@ -13,10 +13,9 @@ use super::messages::{message_from, message_stamps, ReadItem};
 use super::retries::PushRetryItem;
 use super::{string_of, Item};
 use crate::domain::{
-    ChannelId, ConnectionId, Membership, Message, PartnerRequest, Pusher, ReadMarker,
+    ChannelId, ConnectionId, DomainEvent, Membership, Message, PartnerRequest, Pusher, ReadMarker,
     RequestStatus, Timestamp, UserId,
 };
-use crate::events::DomainEvent;
 
 /// One thing a stream record says happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,8 +113,13 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
     };
     let new: Item = record.change.new_image.clone().into();
     let old: Item = record.change.old_image.clone().into();
-    let at = Timestamp::from_unix_millis(record.change.approximate_creation_date_time.timestamp_millis())
-        .unwrap_or_else(Timestamp::now);
+    let at = Timestamp::from_unix_millis(
+        record
+            .change
+            .approximate_creation_date_time
+            .timestamp_millis(),
+    )
+    .unwrap_or_else(Timestamp::now);
     let image = if kind == Kind::Remove { &old } else { &new };
     let changes = match string_of(image, "entity").as_str() {
         "partner_request" => request_changes(kind, old, new)?,
@@ -154,8 +158,7 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
 
 /// Requests are stored twice; the recipient's copy speaks for both.
 fn request_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
-    if kind == Kind::Remove || !string_of(&new, keys::SK).starts_with(keys::request_prefix(true))
-    {
+    if kind == Kind::Remove || !string_of(&new, keys::SK).starts_with(keys::request_prefix(true)) {
         return Ok(Vec::new());
     }
     let after = PartnerRequest::from(from_item::<RequestItem>(new)?);
@@ -193,26 +196,28 @@ fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
         }]);
     }
     let before = message_from(old)?;
-    Ok(if before.deleted_at.is_none() && after.deleted_at.is_some() {
-        vec![Change::MessageDeleted {
-            message: after,
-            pusher,
-        }]
-    } else if after.deleted_at.is_some() {
-        Vec::new()
-    } else if before.edited_at != after.edited_at {
-        vec![Change::MessageEdited {
-            message: after,
-            pusher,
-        }]
-    } else if before.reactions != after.reactions {
-        vec![Change::ReactionsChanged {
-            message: after,
-            pusher,
-        }]
-    } else {
-        Vec::new()
-    })
+    Ok(
+        if before.deleted_at.is_none() && after.deleted_at.is_some() {
+            vec![Change::MessageDeleted {
+                message: after,
+                pusher,
+            }]
+        } else if after.deleted_at.is_some() {
+            Vec::new()
+        } else if before.edited_at != after.edited_at {
+            vec![Change::MessageEdited {
+                message: after,
+                pusher,
+            }]
+        } else if before.reactions != after.reactions {
+            vec![Change::ReactionsChanged {
+                message: after,
+                pusher,
+            }]
+        } else {
+            Vec::new()
+        },
+    )
 }
 
 fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
@@ -225,9 +230,9 @@ fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Store
                 vec![Change::MemberJoined(Membership::from(item))]
             }
         }
-        Kind::Remove => vec![Change::MemberLeft(Membership::from(from_item::<MemberItem>(
-            old,
-        )?))],
+        Kind::Remove => vec![Change::MemberLeft(Membership::from(
+            from_item::<MemberItem>(old)?,
+        ))],
         Kind::Modify => Vec::new(),
     })
 }

@@ -43,7 +43,10 @@ impl Store {
             return Ok(Ledger::Done);
         }
         let delivered = match item.get("delivered") {
-            Some(AttributeValue::Ss(ids)) => ids.iter().filter_map(|id| ConnectionId::parse(id)).collect(),
+            Some(AttributeValue::Ss(ids)) => ids
+                .iter()
+                .filter_map(|id| ConnectionId::parse(id))
+                .collect(),
             _ => BTreeSet::new(),
         };
         Ok(Ledger::Partial(delivered))

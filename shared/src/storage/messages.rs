@@ -12,8 +12,9 @@ use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
-    Channel, ChannelId, ClientId, ConnectionId, Counterpart, Pusher, Emoji, Membership, Message, MessageBody, MessageId,
-    MessageRole, Order, Page, PageRequest, ReadMarker, Timestamp, User, UserId, UserName,
+    Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji, Membership, Message,
+    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher, ReadMarker, Timestamp,
+    User, UserId, UserName,
 };
 
 /// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.

@@ -8,8 +8,7 @@ use super::error::{db_error, StoreError};
 use super::items::to_item;
 use super::keys;
 use super::Store;
-use crate::domain::{ConnectionId, Timestamp, UserId};
-use crate::events::DomainEvent;
+use crate::domain::{ConnectionId, DomainEvent, Timestamp, UserId};
 
 /// Kept a day: the stream holds a record for 24 hours, after which the item means nothing.
 const RETRY_TTL_SECONDS: i64 = 86_400;

@@ -49,7 +49,7 @@ async fn a_bootstrap_without_configuration_names_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
+        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
         "{stderr}"
     );
 }
@@ -108,4 +108,44 @@ async fn worker_bootstrap_binaries_report_the_bad_record_of_their_sample_batch()
             "{function}/{name}: {response}"
         );
     }
+}
+
+/// The router's bootstrap binary, fed the sample stream batch (a new partner request and a
+/// poison record): it queues the request's email and push, parks the poison record with its
+/// content on the dead-letter queue, and fails nothing, so the shard moves on.
+#[tokio::test]
+async fn the_router_bootstrap_routes_its_sample_batch_and_parks_the_poison_record() {
+    let env = TestEnv::new().await;
+    let dead_letters = env.new_queue("router-dlq").await;
+    let mut vars = env.function_env();
+    vars.push(("ROUTER_DEAD_LETTER_URL".into(), dead_letters.clone()));
+    let event = samples::load_stream_batches()
+        .into_iter()
+        .next()
+        .expect("a sample stream batch");
+    let mut harness = RuntimeHarness::start(&binary_path("event-router"), &vars).await;
+    let Outcome::Response(response) = harness.invoke(event).await else {
+        panic!("the router reported an error");
+    };
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    let parked = env.receive_batch(&dead_letters).await;
+    assert_eq!(parked.len(), 1);
+    let parked: serde_json::Value =
+        serde_json::from_str(parked[0].body().unwrap_or_default()).unwrap();
+    assert_eq!(
+        parked["record"]["eventID"],
+        "eccbc87e4b5ce2fe28308fd9f2a7baf3"
+    );
+    assert!(parked["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("corrupt"));
+    let emails = env.receive_batch(&env.queue_url).await;
+    assert_eq!(emails.len(), 1, "the request's email");
+    let pushes = env.receive_batch(&env.fanout_queue_url).await;
+    assert_eq!(pushes.len(), 1, "the request's push, to its recipient");
 }

@@ -5,6 +5,7 @@ use integration_tests::{TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::UserId;
 use shared::events::DomainEvent;
+use shared::queue::{FanoutJob, Targets};
 
 /// Creating a channel with `body` is refused, naming `field` in `details`.
 async fn assert_refused_field(env: &TestEnv, owner: &TestUser, body: Value, field: &str) {
@@ -220,19 +221,37 @@ async fn adding_members() {
     let (env, [ada, bob, cy, outsider]) = TestEnv::with_users(["Ada", "Bob", "Cy", "Eve"]).await;
     let private = env.api.group(&ada, &[&bob], true).await;
     let public = env.api.group(&ada, &[], false).await;
-    let mut events = env.ctx.events.subscribe();
+    assert_eq!(
+        env.queued_pushes().await,
+        [],
+        "founding members hear no member.joined"
+    );
 
     let path = format!("/channels/{private}/members");
     let added = env.api.post(&bob, &path, json!({"user_id": cy.id})).await;
     assert_eq!(added.status, 200, "any member may add");
     assert_eq!(member_ids(&added.body), sorted(&[&ada.id, &bob.id, &cy.id]));
     assert_eq!(added.body["member_count"], 3);
-    match events.try_recv() {
-        Ok(DomainEvent::MemberJoined { channel_id, member }) => {
+    match env.queued_pushes().await.as_slice() {
+        [FanoutJob {
+            event: DomainEvent::MemberJoined { channel_id, member },
+            targets: Targets::Users { user_ids, .. },
+            ..
+        }] => {
             assert_eq!(channel_id.as_str(), private);
-            assert_eq!(member.user_id.as_str(), cy.id);
+            assert_eq!(
+                (member.user_id.as_str(), member.name.as_str()),
+                (cy.id.as_str(), "Cy")
+            );
+            let mut to: Vec<String> = user_ids.iter().map(ToString::to_string).collect();
+            to.sort();
+            assert_eq!(
+                to,
+                sorted(&[&ada.id, &bob.id, &cy.id]),
+                "every member, the newcomer too"
+            );
         }
-        other => panic!("expected member.joined, got {other:?}"),
+        other => panic!("expected one member.joined push, got {other:?}"),
     }
 
     let again = env.api.post(&ada, &path, json!({"user_id": cy.id})).await;
@@ -261,14 +280,16 @@ async fn joining_and_leaving() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
     let public = env.api.group(&ada, &[], false).await;
     let private = env.api.group(&ada, &[], true).await;
-    let mut events = env.ctx.events.subscribe();
 
     let joined = env.api.join(&bob, &public).await;
     assert_eq!(joined.status, 200);
     assert_eq!(member_ids(&joined.body), sorted(&[&ada.id, &bob.id]));
     assert!(matches!(
-        events.try_recv(),
-        Ok(DomainEvent::MemberJoined { .. })
+        env.queued_pushes().await.as_slice(),
+        [FanoutJob {
+            event: DomainEvent::MemberJoined { .. },
+            ..
+        }]
     ));
     let twice = env.api.join(&bob, &public).await;
     assert_eq!((twice.status, twice.code()), (409, "conflict"));
@@ -277,9 +298,19 @@ async fn joining_and_leaving() {
 
     let left = env.api.leave(&bob, &public).await;
     assert_eq!(left.status, 204);
-    match events.try_recv() {
-        Ok(DomainEvent::MemberLeft { user_id, .. }) => assert_eq!(user_id.as_str(), bob.id),
-        other => panic!("expected member.left, got {other:?}"),
+    match env.queued_pushes().await.as_slice() {
+        [FanoutJob {
+            event: DomainEvent::MemberLeft { user_id, .. },
+            targets: Targets::Users { user_ids, .. },
+            ..
+        }] => {
+            assert_eq!(user_id.as_str(), bob.id);
+            assert!(
+                user_ids.iter().any(|u| u.as_str() == bob.id),
+                "the leaver hears it too"
+            );
+        }
+        other => panic!("expected one member.left push, got {other:?}"),
     }
     let not_member = env.api.leave(&bob, &public).await;
     assert_eq!((not_member.status, not_member.code()), (409, "conflict"));

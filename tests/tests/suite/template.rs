@@ -241,13 +241,13 @@ fn the_websocket_api_routes_as_the_route_table_says() {
 #[test]
 fn every_function_that_pushes_may_manage_connections() {
     let template = template();
+    // Requests push small channels' events themselves; the fan-out worker pushes the rest;
+    // the maintenance worker closes a deleted account's sockets.
     let pushing = [
-        "partners-api",
         "channels-api",
-        "ws-connect",
-        "ws-disconnect",
         "ws-default",
         "assistant-worker",
+        "fanout-worker",
         "maintenance-worker",
     ];
     for (_, function) in resources_of_type(&template, "AWS::Serverless::Function") {
@@ -361,8 +361,22 @@ fn each_worker_may_do_what_it_does() {
         );
     }
     assert!(
-        policies_of("users-api").contains("sqs:SendMessage"),
-        "DELETE /me queues a job"
+        !policies_of("users-api").contains("sqs:"),
+        "DELETE /me queues nothing: the router derives the clean-up from the stream"
+    );
+    let router = policies_of("event-router");
+    for queue in [
+        "FanoutQueue",
+        "NotificationQueue",
+        "AssistantQueue",
+        "MaintenanceQueue",
+        "WebhookQueue",
+    ] {
+        assert!(router.contains(queue), "the router queues to {queue}");
+    }
+    assert!(
+        !router.contains("dynamodb:PutItem"),
+        "the router only reads the table"
     );
     assert!(!policies_of("assistant-worker").contains("ses:"));
 }
@@ -386,4 +400,69 @@ async fn the_created_table_streams_new_and_old_images() {
         table.latest_stream_arn.is_some(),
         "DynamoDB Local streams it"
     );
+}
+
+/// The stream event source mapping is the one the local gateway emulates: batch size, retries,
+/// record age, bisection, partial batch responses, an on-failure queue, and a filter letting
+/// through exactly the entities the router decodes.
+#[test]
+fn the_table_stream_triggers_the_router_as_the_binding_says() {
+    use shared::routes::STREAM_BINDING;
+    let template = template();
+    let (_, router) = resources_of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| {
+            text(&f["Properties"]["CodeUri"]) == format!("functions/{}", STREAM_BINDING.function)
+        })
+        .expect("the router function");
+    let events: Vec<&serde_yaml::Value> = router["Properties"]["Events"]
+        .as_mapping()
+        .expect("events")
+        .values()
+        .filter(|e| e["Type"] == "DynamoDB")
+        .collect();
+    assert_eq!(events.len(), 1, "one stream source");
+    let props = &events[0]["Properties"];
+    assert_eq!(text(&props["Stream"]), "Table.StreamArn");
+    assert_eq!(
+        props["BatchSize"].as_i64(),
+        Some(i64::from(STREAM_BINDING.batch_size))
+    );
+    assert_eq!(
+        props["MaximumRetryAttempts"].as_i64(),
+        Some(i64::from(STREAM_BINDING.maximum_retry_attempts))
+    );
+    assert_eq!(
+        props["MaximumRecordAgeInSeconds"].as_i64(),
+        Some(i64::from(STREAM_BINDING.maximum_record_age_seconds))
+    );
+    assert_eq!(
+        props["BisectBatchOnFunctionError"].as_bool(),
+        Some(STREAM_BINDING.bisect_on_error)
+    );
+    assert_eq!(props["FunctionResponseTypes"][0], "ReportBatchItemFailures");
+    assert_eq!(
+        text(&props["DestinationConfig"]["OnFailure"]["Destination"]),
+        "RouterDeadLetterQueue.Arn"
+    );
+    let filters = props["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("filters");
+    assert_eq!(filters.len(), 2, "new images, and old images of removals");
+    for filter in filters {
+        let pattern: serde_json::Value =
+            serde_json::from_str(text(&filter["Pattern"])).expect("a JSON pattern");
+        let image = if pattern["eventName"] == serde_json::json!(["REMOVE"]) {
+            "OldImage"
+        } else {
+            "NewImage"
+        };
+        let entities: Vec<&str> = pattern["dynamodb"][image]["entity"]["S"]
+            .as_array()
+            .expect("entity names")
+            .iter()
+            .map(|e| e.as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(entities, STREAM_BINDING.entities, "{image}");
+    }
 }

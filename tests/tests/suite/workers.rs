@@ -48,8 +48,10 @@ async fn email_worker(env: &TestEnv) -> Worker {
     ))
 }
 
-/// Polls until a poll finds nothing.
+/// Routes the changes so far (the router queues the jobs), then polls until a poll finds
+/// nothing.
 async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -> usize {
+    env.route_changes().await;
     let arn = queue_arn(&env.sqs, &source.queue_url).await.expect("arn");
     let mut handled = 0;
     loop {
@@ -66,27 +68,11 @@ async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -
 /// The emails moto's SES holds for `address`.
 async fn emails_to(address: &str) -> Vec<Value> {
     let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (set by with-emulators.sh)");
-    let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
+    integration_tests::sent_emails(&moto)
         .await
-        .expect("moto answers")
-        .json()
-        .await
-        .expect("JSON");
-    let mut found = Vec::new();
-    collect_messages(&data["ses"], &mut found);
-    found
         .into_iter()
         .filter(|m| m["destinations"].to_string().contains(address))
         .collect()
-}
-
-fn collect_messages(value: &Value, found: &mut Vec<Value>) {
-    match value {
-        Value::Object(map) if map.contains_key("destinations") => found.push(value.clone()),
-        Value::Object(map) => map.values().for_each(|v| collect_messages(v, found)),
-        Value::Array(items) => items.iter().for_each(|v| collect_messages(v, found)),
-        _ => {}
-    }
 }
 
 #[tokio::test]
