@@ -7,7 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, not_blank_pattern, string};
 use shared::domain::{
-    Channel, ChannelId, ChannelKind, ChannelName, Emoji, Message, MessageBody, MessageId,
+    Channel, ChannelId, ChannelKind, ChannelName, Emoji, Member, Message, MessageBody, MessageId,
     NewChannel, Page, ReadMarker, MAX_INITIAL_MEMBERS,
 };
 use shared::realtime::Origin;
@@ -26,7 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list_mine))
         .routes(routes!(list_public))
         .routes(routes!(get, delete))
-        .routes(routes!(add_member))
+        .routes(routes!(add_member, list_members))
         .routes(routes!(join))
         .routes(routes!(leave))
         .routes(routes!(send, history))
@@ -171,7 +171,8 @@ struct AddMemberBody {
 /// Add a member (members of a group channel)
 ///
 /// 403 when the caller is not a member; 404 unknown user (or channel); 409 already a member
-/// or the group is full (500); 400 for direct and assistant channels.
+/// or the group is full (`MAX_GROUP_MEMBERS`, 10,000 by default); 400 for direct and assistant
+/// channels.
 #[utoipa::path(post, path = "/channels/{id}/members", operation_id = "addChannelMember", tag = "channels",
     params(("id" = String, Path, description = "Channel id")),
     request_body = AddMemberBody,
@@ -186,6 +187,24 @@ async fn add_member(
     let user = required(body.user_id, "user_id")?;
     Ok(Json(
         channels::add_member(&ctx, &caller, &channel, &user).await?,
+    ))
+}
+
+/// A channel's members, first joined first
+///
+/// Every member, a page at a time (a channel answer shows the first 100 only). As visible as
+/// the channel: 404 for an unknown channel, and for a private one the caller is not a member of.
+#[utoipa::path(get, path = "/channels/{id}/members", operation_id = "listChannelMembers", tag = "channels",
+    params(("id" = String, Path, description = "Channel id"), PageQuery),
+    responses((status = 200, description = "A page of members", body = Page<Member>), (status = 404)))]
+async fn list_members(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<Member>>> {
+    Ok(Json(
+        channels::members(&ctx, &caller, &channel, &page.page()?).await?,
     ))
 }
 

@@ -443,6 +443,7 @@ impl TestEnv {
         use shared::storage::Admission;
 
         let store = &self.ctx.store;
+        let store_limits = self.ctx.config.limits;
         let channel_id = ChannelId::parse(channel).expect("channel id");
         let owner = UserId::parse(&owner.id).expect("owner id");
         let channel = store
@@ -452,7 +453,7 @@ impl TestEnv {
             .channel
             .expect("the channel exists");
         let fill = (0..count).map(|i| {
-            let channel = channel.clone();
+            let (channel, owner) = (channel.clone(), owner.clone());
             async move {
                 let user = User {
                     id: UserId::generate(),
@@ -474,7 +475,12 @@ impl TestEnv {
                     joined_at: Timestamp::now(),
                 };
                 store
-                    .add_member(&channel, &membership, Admission::Joined)
+                    .add_member(
+                        &channel,
+                        &membership,
+                        Admission::AddedBy(&owner),
+                        store_limits.max_group_members,
+                    )
                     .await
                     .expect("add a member");
             }

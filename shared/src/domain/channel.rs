@@ -94,8 +94,6 @@ pub struct Member {
     pub joined_at: Timestamp,
 }
 
-/// The most members a group may have, its owner included.
-pub const MAX_GROUP_MEMBERS: u32 = 500;
 /// Members named at creation are written in one transaction (100 actions at most: the channel,
 /// the creator, and for a direct channel the pair claim); the rest join later.
 pub const MAX_INITIAL_MEMBERS: usize = 97;
@@ -276,8 +274,9 @@ impl Channel {
         }
     }
 
-    pub fn is_full(&self) -> bool {
-        self.kind == ChannelKind::Group && self.member_count >= MAX_GROUP_MEMBERS
+    /// A group holds at most `max_members` (`MAX_GROUP_MEMBERS`), its owner included.
+    pub fn is_full(&self, max_members: u32) -> bool {
+        self.kind == ChannelKind::Group && self.member_count >= max_members
     }
 }
 

@@ -15,7 +15,7 @@ mod user;
 
 pub use channel::{
     Channel, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
-    MAX_GROUP_MEMBERS, MAX_INITIAL_MEMBERS,
+    MAX_INITIAL_MEMBERS,
 };
 pub use delivery::Pusher;
 pub use event::{Audience, DomainEvent};

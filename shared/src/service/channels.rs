@@ -7,7 +7,7 @@ use super::existing_caller;
 use super::refusals::{account_gone, already_member};
 use super::require_caller;
 use crate::domain::{
-    AddRefused, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Member,
+    AddRefused, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Limit, Member,
     MemberRole, Membership, NewChannel, NotFound, Page, PageRequest, PairKey, Timestamp, User,
     UserId, UserName,
 };
@@ -57,6 +57,18 @@ fn name_members(memberships: Vec<Membership>, users: &HashMap<UserId, User>) -> 
     members
 }
 
+/// How many members a channel shows (`GET /channels/{id}` and every answer with a channel);
+/// `GET /channels/{id}/members` pages them all.
+pub const MEMBERS_SHOWN: u32 = Limit::MAX as u32;
+
+fn first_members() -> PageRequest {
+    PageRequest {
+        limit: Some(Limit::MAX_PAGE),
+        cursor: None,
+    }
+}
+
+/// The channel with its members named.
 async fn view(
     ctx: &AppContext,
     channel: Channel,
@@ -71,17 +83,20 @@ async fn view(
 }
 
 /// Reads the channel, the caller's membership and profile (one BatchGetItem, consistent)
-/// and, in parallel, every member. Refuses deleted accounts and unknown or deleted channels.
+/// and, in parallel, the first members by join time. Refuses deleted accounts and unknown or
+/// deleted channels.
 async fn load(
     ctx: &AppContext,
     caller: &UserId,
     channel: &ChannelId,
 ) -> Result<(User, Channel, Option<Membership>, Vec<Membership>), AppError> {
     let caller_only = [caller.clone()];
+    let first = first_members();
     let (access, members) = tokio::try_join!(
         ctx.store.channel_access(channel, caller, &caller_only),
-        ctx.store.channel_members(channel)
+        ctx.store.members_by_join(channel, &first)
     )?;
+    let members = members.items;
     let ChannelAccess {
         channel,
         membership,
@@ -173,6 +188,36 @@ pub async fn get(
     view(ctx, channel, members).await
 }
 
+/// `GET /channels/{id}/members`: every member, first joined first, a page at a time; as
+/// visible as the channel.
+pub async fn members(
+    ctx: &AppContext,
+    caller: &UserId,
+    id: &ChannelId,
+    page: &PageRequest,
+) -> Result<Page<Member>, AppError> {
+    let caller_only = [caller.clone()];
+    let (access, memberships) = tokio::try_join!(
+        ctx.store
+            .channel_access(id, caller, &caller_only)
+            .err_into::<AppError>(),
+        ctx.store.members_by_join(id, page).err_into::<AppError>()
+    )?;
+    existing_caller(access.users.into_iter().next())?;
+    let channel = access.channel.ok_or(NotFound::Channel)?;
+    channel.ensure_visible(access.membership.as_ref())?;
+    let ids: Vec<UserId> = memberships
+        .items
+        .iter()
+        .map(|m| m.user_id.clone())
+        .collect();
+    let users = ctx.store.get_users_for_display(&ids).await?;
+    Ok(Page {
+        items: name_members(memberships.items, &users),
+        next_cursor: memberships.next_cursor,
+    })
+}
+
 /// The caller's channels (without members), in channel id order.
 pub async fn list_mine(
     ctx: &AppContext,
@@ -257,7 +302,7 @@ async fn admit(
     if members.iter().any(|m| m.user_id == user) {
         return Err(already_member());
     }
-    if channel.is_full() {
+    if channel.is_full(ctx.config.limits.max_group_members) {
         return Err(AppError::conflict("the channel is full"));
     }
     let membership = Membership {
@@ -284,7 +329,12 @@ async fn admit(
         }
     };
     let (added, newcomer, mut users) = tokio::try_join!(
-        ctx.store.add_member(&channel, &membership, admission),
+        ctx.store.add_member(
+            &channel,
+            &membership,
+            admission,
+            ctx.config.limits.max_group_members
+        ),
         newcomer,
         ctx.store.get_users_for_display(&others)
     )?;
@@ -303,7 +353,10 @@ async fn admit(
     users.extend(newcomer);
     users.insert(caller.id.clone(), caller);
     channel.member_count += 1;
-    members.push(membership.clone());
+    // The newest member is shown when the first page has room for it.
+    if members.len() < MEMBERS_SHOWN as usize {
+        members.push(membership.clone());
+    }
     let view = ChannelView {
         members: name_members(members, &users),
         channel,

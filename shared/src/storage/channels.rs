@@ -2,11 +2,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWr
 
 use super::error::StoreError;
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
-use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction};
 use crate::domain::{
-    Channel, ChannelId, MemberRole, Membership, Page, PageRequest, PairKey, Timestamp, User,
-    UserId, MAX_GROUP_MEMBERS,
+    Channel, ChannelId, MemberRole, Membership, Page, PageRequest, PairKey, Timestamp, User, UserId,
 };
 
 /// What one read of a channel found for a caller: the channel (absent if unknown or deleted),
@@ -89,6 +88,11 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         sk: string_of(&key, SK),
         gsi1pk: keys::user_channels_pk(&membership.user_id),
         gsi1sk: membership.channel_id.to_string(),
+        gsi2pk: Some(keys::channel_pk(&membership.channel_id)),
+        gsi2sk: Some(keys::member_by_join_sk(
+            &membership.joined_at,
+            &membership.user_id,
+        )),
         entity: "member".into(),
         channel_id: membership.channel_id.clone(),
         user_id: membership.user_id.clone(),
@@ -190,7 +194,37 @@ impl Store {
         Ok(access)
     }
 
-    /// Every member of a channel (at most 500, far below one Query page).
+    /// One page of a channel's members, first joined first (GSI2: a member who joined in the
+    /// last moment may be missing from it for that moment).
+    pub async fn members_by_join(
+        &self,
+        channel: &ChannelId,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI2)
+            .key_condition_expression("gsi2pk = :pk")
+            .expression_attribute_values(":pk", s(keys::channel_pk(channel)));
+        let (items, next_cursor) = self
+            .query_page(
+                query,
+                &format!("members:{channel}"),
+                page,
+                &[PK, SK, GSI2_PK, GSI2_SK],
+            )
+            .await?;
+        let items = items
+            .into_iter()
+            .map(|item| from_item::<MemberItem>(item).map(Membership::from))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Every member of a channel (up to `MAX_GROUP_MEMBERS`: a few 1 MB Query pages at most),
+    /// for fan-outs and clean-ups.
     pub async fn channel_members(
         &self,
         channel: &ChannelId,
@@ -202,13 +236,14 @@ impl Store {
             .collect()
     }
 
-    /// Adds a member: the membership, the channel's count (below the group limit, channel not
+    /// Adds a member: the membership, the channel's count (below `max_members`, channel not
     /// deleted, public for a self-join) and the admission's checks, in one transaction.
     pub async fn add_member(
         &self,
         channel: &Channel,
         membership: &Membership,
         admission: Admission<'_>,
+        max_members: u32,
     ) -> Result<MemberAdded, StoreError> {
         let mut condition =
             "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND member_count < :max"
@@ -222,7 +257,7 @@ impl Store {
             .update_expression("SET member_count = member_count + :one")
             .condition_expression(condition)
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":max", AttributeValue::N(MAX_GROUP_MEMBERS.to_string()));
+            .expression_attribute_values(":max", AttributeValue::N(max_members.to_string()));
         if matches!(admission, Admission::Joined) {
             count = count
                 .expression_attribute_names("#private", "private")

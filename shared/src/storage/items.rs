@@ -181,6 +181,11 @@ pub struct MemberItem {
     pub sk: String,
     pub gsi1pk: String,
     pub gsi1sk: String,
+    /// The channel's partition, sorted by join time (`GET /channels/{id}/members`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub entity: String,
     pub channel_id: ChannelId,
     pub user_id: UserId,

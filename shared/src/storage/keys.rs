@@ -8,6 +8,10 @@ pub const SK: &str = "sk";
 pub const GSI1: &str = "gsi1";
 pub const GSI1_PK: &str = "gsi1pk";
 pub const GSI1_SK: &str = "gsi1sk";
+/// A channel's members by join time (sparse: only member items carry it).
+pub const GSI2: &str = "gsi2";
+pub const GSI2_PK: &str = "gsi2pk";
+pub const GSI2_SK: &str = "gsi2sk";
 /// Epoch seconds after which an item is dead; DynamoDB's TTL deletes it eventually, and
 /// readers filter on it because deletion is late (and never happens in DynamoDB Local).
 pub const TTL: &str = "expires_at";
@@ -102,6 +106,11 @@ pub fn channel_key(channel: &ChannelId) -> Item {
 
 pub fn member_key(channel: &ChannelId, user: &UserId) -> Item {
     key(channel_pk(channel), format!("{MEMBER_PREFIX}{user}"))
+}
+
+/// GSI2 sort key of a membership: join time, then user (ties broken the same way everywhere).
+pub fn member_by_join_sk(joined_at: &crate::domain::Timestamp, user: &UserId) -> String {
+    format!("{MEMBER_PREFIX}{joined_at}#{user}")
 }
 
 /// GSI1 partition of a user's memberships.

@@ -1,6 +1,7 @@
 //! The one table definition: used by the local stack, the tests, and checked against
-//! `template.yaml`. Keys: `pk`/`sk` (strings), one overloaded GSI `gsi1` (`gsi1pk`/`gsi1sk`,
-//! projection ALL), TTL on `expires_at`, and a stream of new and old images (the outbox the
+//! `template.yaml`. Keys: `pk`/`sk` (strings), an overloaded GSI `gsi1` (`gsi1pk`/`gsi1sk`),
+//! a sparse GSI `gsi2` of channel members by join time (`gsi2pk`/`gsi2sk`), both projecting
+//! ALL, TTL on `expires_at`, and a stream of new and old images (the outbox the
 //! event router reads committed changes from).
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
@@ -13,11 +14,11 @@ use aws_sdk_dynamodb::Client;
 
 use super::error::db_error;
 use super::error::StoreError;
-use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK, TTL};
+use super::keys::{GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK, TTL};
 
 /// Attribute names of the table's keys, GSIs and TTL (for the template parity check).
-pub const KEY_ATTRIBUTES: [&str; 4] = [PK, SK, GSI1_PK, GSI1_SK];
-pub const GSI_NAMES: [&str; 1] = [GSI1];
+pub const KEY_ATTRIBUTES: [&str; 6] = [PK, SK, GSI1_PK, GSI1_SK, GSI2_PK, GSI2_SK];
+pub const GSI_NAMES: [&str; 2] = [GSI1, GSI2];
 pub const TTL_ATTRIBUTE: &str = TTL;
 /// What each stream record carries: the item before and after the change.
 pub const STREAM_VIEW: StreamViewType = StreamViewType::NewAndOldImages;
@@ -74,17 +75,19 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
                 .map_err(StoreError::fault)?,
         );
     }
-    let gsi1 = GlobalSecondaryIndex::builder()
-        .index_name(GSI1)
-        .key_schema(key_element(GSI1_PK, KeyType::Hash)?)
-        .key_schema(key_element(GSI1_SK, KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
-        .build()
-        .map_err(StoreError::fault)?;
+    let index = |name: &str, pk: &str, sk: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key_element(pk, KeyType::Hash)?)
+            .key_schema(key_element(sk, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .map_err(StoreError::fault)
+    };
     let created = client
         .create_table()
         .table_name(table)
@@ -92,7 +95,8 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .set_attribute_definitions(Some(definitions))
         .key_schema(key_element(PK, KeyType::Hash)?)
         .key_schema(key_element(SK, KeyType::Range)?)
-        .global_secondary_indexes(gsi1)
+        .global_secondary_indexes(index(GSI1, GSI1_PK, GSI1_SK)?)
+        .global_secondary_indexes(index(GSI2, GSI2_PK, GSI2_SK)?)
         .stream_specification(stream_specification()?)
         .send()
         .await;

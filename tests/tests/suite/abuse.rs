@@ -185,6 +185,11 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             format!("/channels/{p}/read-receipts"),
             hidden,
         ),
+        (
+            "GET /channels/{id}/members",
+            format!("/channels/{p}/members"),
+            hidden,
+        ),
     ]
 }
 

@@ -385,24 +385,63 @@ async fn an_outsider_gets_nothing_of_a_private_channel() {
     }
 }
 
+/// A group holds `MAX_GROUP_MEMBERS` members (150 here; 10,000 by default); a channel shows the
+/// first 100 by join time, and `GET /channels/{id}/members` pages them all, in that order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_group_holds_at_most_500_members() {
-    use shared::domain::MAX_GROUP_MEMBERS;
-
-    let (env, [ada, late]) = TestEnv::with_users(["Ada", "Late"]).await;
-    let id = env.api.group(&ada, &[], false).await;
-    env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1).await;
+async fn a_group_holds_its_configured_members_shows_the_first_100_and_pages_them_all() {
+    let env = TestEnv::with_settings(Default::default(), &[("MAX_GROUP_MEMBERS", "150")]).await;
+    let [ada, late, outsider] = env.api.register_all(["Ada", "Late", "Eve"]).await;
+    let id = env.api.group(&ada, &[], true).await;
+    env.fill_group(&id, &ada, 149).await;
 
     let full = env.api.channel(&ada, &id).await;
-    assert_eq!(full.body["member_count"], 500);
-    assert_eq!(full.body["members"].as_array().unwrap().len(), 500);
-    let refused = env.api.join(&late, &id).await;
+    assert_eq!(full.body["member_count"], 150);
+    let shown = full.body["members"].as_array().unwrap();
+    assert_eq!(shown.len(), 100, "the first 100 members only");
     assert_eq!(
-        (refused.status, refused.code()),
-        (409, "conflict"),
-        "{:?}",
-        refused.body
+        shown[0]["user_id"],
+        ada.id.as_str(),
+        "the owner joined first"
     );
-    let added = env.api.add_member(&ada, &id, &late.id).await;
-    assert_eq!(added.status, 409);
+
+    let mut paged: Vec<Value> = Vec::new();
+    let mut path = format!("/channels/{id}/members?limit=100");
+    loop {
+        let page = env.api.get(&ada, &path).await;
+        assert_eq!(page.status, 200, "{:?}", page.body);
+        paged.extend(page.body["items"].as_array().unwrap().iter().cloned());
+        match page.body["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/channels/{id}/members?limit=100&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged.len(), 150, "every member once");
+    assert_eq!(
+        &paged[..100],
+        shown.as_slice(),
+        "the channel shows the first page"
+    );
+    let joined: Vec<(&str, &str)> = paged
+        .iter()
+        .map(|m| {
+            (
+                m["joined_at"].as_str().unwrap(),
+                m["user_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted_by_join = joined.clone();
+    sorted_by_join.sort();
+    assert_eq!(joined, sorted_by_join, "first joined first");
+    env.api
+        .get(&outsider, &format!("/channels/{id}/members"))
+        .await
+        .assert_error(
+            404,
+            "not_found",
+            "a private channel's members are as hidden as it",
+        );
+
+    let refused = env.api.add_member(&ada, &id, &late.id).await;
+    refused.assert_error(409, "conflict", "the group is full");
 }

@@ -275,9 +275,9 @@ async fn concurrent_read_markers_end_at_the_newest_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_joins_past_the_member_limit_admit_exactly_the_free_places() {
-    use shared::domain::MAX_GROUP_MEMBERS;
-
-    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
+    const MAX_GROUP_MEMBERS: u32 = 40;
+    let env = TestEnv::with_settings(Default::default(), &[("MAX_GROUP_MEMBERS", "40")]).await;
+    let [ada] = env.api.register_all(["Ada"]).await;
     let id = env.api.group(&ada, &[], false).await;
     let free = 4;
     env.fill_group(&id, &ada, MAX_GROUP_MEMBERS - 1 - free)
