@@ -187,7 +187,11 @@ impl TestEnv {
         let maintenance_queue_url = create_queue(&sqs, "maintenance").await;
         let assistant_queue_url = create_queue(&sqs, "assistant").await;
         let fanout_queue_url = create_queue(&sqs, "fanout").await;
-        let webhook_queue_url = create_queue(&sqs, "webhooks").await;
+        // As deployed: dead-lettered after 5 tries.
+        let webhook_queue_url =
+            local_gateway::bootstrap::ensure_queue(&sqs, &unique("webhooks"), 180)
+                .await
+                .expect("create the webhook queue");
         let config = Config::from_lookup(|name| match name {
             _ if settings.iter().any(|(k, _)| k == name) => settings
                 .iter()
@@ -538,6 +542,11 @@ impl TestEnv {
             .into_iter()
             .map(|job| serde_json::from_value(job).expect("a fan-out job"))
             .collect()
+    }
+
+    /// Where webhook deliveries go after 5 failed tries.
+    pub fn webhook_dead_letter_url(&self) -> String {
+        format!("{}-dlq", self.webhook_queue_url)
     }
 
     /// Every webhook delivery on the test's queue (each read once), after routing.

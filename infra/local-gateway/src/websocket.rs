@@ -42,6 +42,9 @@ pub struct WebSocketOptions {
     /// API Gateway delivers `$disconnect` best effort. With this set, a socket that dies
     /// without a close frame gets none, which is how tests exercise the 410 clean-up.
     pub lose_abrupt_disconnects: bool,
+    /// Fault injection: while above zero, each `POST @connections` answers 500 (as the
+    /// management API does when it fails) and counts it down. Tests share the counter.
+    pub failing_pushes: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Default for WebSocketOptions {
@@ -49,6 +52,7 @@ impl Default for WebSocketOptions {
         Self {
             stage: "local".into(),
             lose_abrupt_disconnects: false,
+            failing_pushes: Arc::default(),
         }
     }
 }
@@ -380,6 +384,17 @@ async fn post_to(
 ) -> Response {
     if stage != gateway.options.stage {
         return wrong_stage();
+    }
+    let failing = &gateway.options.failing_pushes;
+    let failed = failing
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |left| left.checked_sub(1),
+        )
+        .is_ok();
+    if failed {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     }
     let text = String::from_utf8_lossy(&body).into_owned();
     let sent = gateway

@@ -11,6 +11,7 @@ mod faults;
 mod gateway_e2e;
 mod identity;
 mod messages;
+mod outbox;
 mod partners;
 mod races;
 mod template;
