@@ -1,33 +1,36 @@
-//! Fan-out benchmark (`make bench`): one channel of 500 members, each with 2 WebSocket
-//! connections to the local gateway (1,000 real sockets). For each of 20 sends it measures the
-//! time from the send to the last socket receiving the message, and the DynamoDB round trips
-//! and items read; then it stores 10,000 connections of unrelated users and measures the same
-//! send again: the items read must not change (no Scan; the cost follows the recipients).
+//! Fan-out benchmark (`make bench`): what a sender waits for, and how long delivery takes, as
+//! a channel grows from 2 members to 5,000, through the whole local stack: the send as the
+//! REST handler makes it, the table's stream read by the local event source, the event router,
+//! the fan-out queue on moto and its workers, real WebSockets on the local gateway.
+//!
+//! Scenarios, in one run: 2 members (1 socket each) pushed by the request, the same channel
+//! pushed by the router (`INLINE_PUSH_MAX_MEMBERS=0`), 500 members × 2 sockets (1,000), and
+//! 5,000 members × 1 socket. For each: the sender's answer time, send → last delivery
+//! p50/p99, and the DynamoDB calls, items read and write units per send, of the request and
+//! of the router and fan-out behind it.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{unique, TestEnv};
+use integration_tests::{unique, Endpoints, TestEnv};
+use local_gateway::streams::Start;
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
 use shared::domain::{
-    ChannelId, ConnectionId, Email, MemberRole, Membership, NewChannel, Timestamp, User, UserId,
-    UserName, MAX_GROUP_MEMBERS,
+    Channel, ChannelId, Email, MemberRole, Membership, NewChannel, Timestamp, User, UserId,
+    UserName,
 };
-use shared::events::DomainEvent;
-use shared::realtime::{self, Origin};
+use shared::realtime::Origin;
 use shared::service::channels;
 use shared::service::messages::{self, Sent};
-use shared::storage::{Admission, ConnectionRecord};
+use shared::storage::Admission;
 use shared::AppContext;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-const CONNECTIONS_PER_MEMBER: usize = 2;
-const SENDS: usize = 20;
-const UNRELATED_USERS: usize = 1_000;
-const UNRELATED_CONNECTIONS_EACH: usize = 10;
+const SMALL_SENDS: usize = 50;
+const BIG_SENDS: usize = 10;
 const SETUP_CONCURRENCY: usize = 32;
 
 #[tokio::main]
@@ -52,45 +55,40 @@ async fn new_user(ctx: &AppContext, name: &str) -> UserId {
     user.id
 }
 
-/// Users named `{prefix} {i}` for each `i` of `range`, created concurrently.
-async fn new_users(ctx: &AppContext, prefix: &str, range: std::ops::Range<usize>) -> Vec<UserId> {
-    stream::iter(range)
-        .map(|i| async move { new_user(ctx, &format!("{prefix} {i}")).await })
-        .buffer_unordered(SETUP_CONCURRENCY)
-        .collect()
-        .await
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: &'a str,
+    #[serde(borrow)]
+    message: Option<FrameMessage<'a>>,
 }
 
-async fn run() {
-    let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let ws_address = ws_listener.local_addr().expect("address");
-    let options = WebSocketOptions::default();
-    let endpoint = format!("http://{ws_address}/{}", options.stage);
-    let env = TestEnv::with_websocket_endpoint(Some(endpoint)).await;
-    let sdk = shared::context::load_sdk_config().await;
-    let meter = DynamoMeter::default();
-    let ctx = AppContext::with_dynamodb((*env.ctx.config).clone(), &sdk, meter.client(&sdk));
-    let gateway_ctx = ctx.clone();
-    tokio::spawn(async move { serve_websocket(ws_listener, gateway_ctx, options).await });
+#[derive(serde::Deserialize)]
+struct FrameMessage<'a> {
+    id: &'a str,
+}
 
-    // 500 users, connected before they share a channel: each first connection announces
-    // presence to the user's contacts, and a user with none costs nothing to announce.
-    let setup = Instant::now();
-    let owner = new_user(&ctx, "Owner").await;
-    let members = new_users(&ctx, "Member", 1..MAX_GROUP_MEMBERS as usize).await;
-    let everyone: Vec<UserId> = std::iter::once(owner.clone())
-        .chain(members.clone())
-        .collect();
+/// Sockets report (message id, arrival) for every `message.created` they get.
+type Arrivals = mpsc::UnboundedSender<(String, Instant)>;
 
-    // 1,000 sockets; each reports (message id, arrival) for every message.created.
-    let (arrivals, mut arrived) = mpsc::unbounded_channel::<(String, Instant)>();
-    let ws = format!("ws://{ws_address}");
-    let sockets = stream::iter(
-        everyone
+/// A group of `members` users with `sockets_each` sockets each; the channel and its owner.
+async fn channel_with_sockets(
+    ctx: &AppContext,
+    ws: &str,
+    members: usize,
+    sockets_each: usize,
+    arrivals: &Arrivals,
+) -> (Channel, UserId) {
+    let users: Vec<UserId> = stream::iter(0..members)
+        .map(|i| async move { new_user(ctx, &format!("Member {i}")).await })
+        .buffer_unordered(SETUP_CONCURRENCY)
+        .collect()
+        .await;
+    let owner = users[0].clone();
+    stream::iter(
+        users
             .iter()
-            .flat_map(|user| std::iter::repeat_n(user, CONNECTIONS_PER_MEMBER)),
+            .flat_map(|u| std::iter::repeat_n(u, sockets_each)),
     )
     .map(|user| {
         let token = ctx.tokens.issue(user).expect("token");
@@ -103,10 +101,11 @@ async fn run() {
                 while let Some(Ok(frame)) = socket.next().await {
                     let Message::Text(text) = frame else { continue };
                     let now = Instant::now();
-                    let event: serde_json::Value = serde_json::from_str(&text).expect("JSON");
-                    if event["type"] == "message.created" {
-                        let id = event["message"]["id"].as_str().unwrap_or_default();
-                        let _ = arrivals.send((id.to_string(), now));
+                    // Only what the measure needs is decoded: 5,000 sockets share two cores
+                    // with the whole stack.
+                    let frame: Frame = serde_json::from_str(&text).expect("JSON");
+                    if let (Some(message), "message.created") = (frame.message, frame.kind) {
+                        let _ = arrivals.send((message.id.to_string(), now));
                     }
                 }
             });
@@ -115,20 +114,16 @@ async fn run() {
     .buffer_unordered(SETUP_CONCURRENCY)
     .count()
     .await;
-    let expected = everyone.len() * CONNECTIONS_PER_MEMBER;
-    assert_eq!(sockets, expected);
-
-    // The channel: the owner and 499 members.
     let new_channel = NewChannel::parse(&owner, "fan-out", None, &[], None).expect("channel");
-    let channel = match channels::create(&ctx, &owner, new_channel)
+    let channel = match channels::create(ctx, &owner, new_channel)
         .await
         .expect("create")
     {
         channels::Created::New(view) | channels::Created::Existing(view) => view.channel,
     };
-    stream::iter(members)
+    stream::iter(users.into_iter().skip(1))
         .map(|user| {
-            let (ctx, channel, owner) = (&ctx, &channel, &owner);
+            let (channel, owner) = (&channel, &owner);
             async move {
                 let membership = Membership {
                     channel_id: channel.id.clone(),
@@ -137,7 +132,12 @@ async fn run() {
                     joined_at: Timestamp::now(),
                 };
                 ctx.store
-                    .add_member(channel, &membership, Admission::AddedBy(owner))
+                    .add_member(
+                        channel,
+                        &membership,
+                        Admission::AddedBy(owner),
+                        ctx.config.limits.max_group_members,
+                    )
                     .await
                     .expect("member");
             }
@@ -145,151 +145,243 @@ async fn run() {
         .buffer_unordered(SETUP_CONCURRENCY)
         .count()
         .await;
-    let setup_secs = setup.elapsed().as_secs_f64();
-
-    let channel_id = channel.id.to_string();
-    let mut latencies = Vec::with_capacity(SENDS);
-    let mut metered = Vec::with_capacity(SENDS);
-    for i in 0..SENDS {
-        let (latency, cost) =
-            send_and_wait(&ctx, &meter, &owner, &channel_id, i, expected, &mut arrived).await;
-        latencies.push(latency);
-        metered.push(cost);
-    }
-    latencies.sort();
-    let percentile = |p: f64| {
-        latencies[((latencies.len() as f64 * p).ceil() as usize - 1).min(latencies.len() - 1)]
-    };
-    let (p50, p99) = (percentile(0.50), percentile(0.99));
-    let typical = metered[SENDS / 2];
-
-    // The fan-out alone (recipients, connections, pushes) of one event.
-    let event = DomainEvent::Typing {
-        channel_id: ChannelId::parse(&channel_id).expect("id"),
-        user_id: owner.clone(),
-        is_typing: true,
-    };
-    meter.take();
-    let (report, _) = realtime::deliver(&ctx, &Origin::api(), &event)
-        .await
-        .expect("deliver");
-    let fanout_only = meter.take();
-
-    // 10,000 connections of users unrelated to the channel, then the same send again.
-    let unrelated = new_users(&ctx, "Unrelated", 0..UNRELATED_USERS).await;
-    stream::iter(
-        unrelated
-            .iter()
-            .flat_map(|user| (0..UNRELATED_CONNECTIONS_EACH).map(move |n| (user, n))),
-    )
-    .map(|(user, n)| {
-        let ctx = &ctx;
-        async move {
-            let id = ConnectionId::parse(&format!("unrelated-{user}-{n}")).expect("id");
-            let record = ConnectionRecord::new(id, user.clone(), Timestamp::now());
-            ctx.store.open_connection(&record).await.expect("stored");
-        }
-    })
-    .buffer_unordered(SETUP_CONCURRENCY)
-    .count()
-    .await;
-    meter.take();
-    let (latency_after, after) = send_and_wait(
-        &ctx,
-        &meter,
-        &owner,
-        &channel_id,
-        SENDS,
-        expected,
-        &mut arrived,
-    )
-    .await;
-
-    println!();
-    println!(
-        "### WebSocket fan-out\n\nOne channel, {} members x {CONNECTIONS_PER_MEMBER} connections = {expected} sockets on the local gateway, DynamoDB Local, {SENDS} sends (setup {setup_secs:.0} s).\n",
-        everyone.len()
-    );
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!(
-        "| send → last of {expected} deliveries, p50 | {} ms |",
-        p50.as_millis()
-    );
-    println!(
-        "| send → last of {expected} deliveries, p99 | {} ms |",
-        p99.as_millis()
-    );
-    println!(
-        "| DynamoDB round trips per send (send + fan-out) | {} |",
-        typical.calls
-    );
-    println!(
-        "| items read per send (send + fan-out) | {} |",
-        typical.items_read
-    );
-    println!(
-        "| fan-out alone: round trips / items read / pushes | {} / {} / {} |",
-        fanout_only.calls, fanout_only.items_read, report.delivered
-    );
-    println!(
-        "| items read per send with 0 unrelated connections stored | {} |",
-        typical.items_read
-    );
-    println!(
-        "| items read per send with {} unrelated connections stored | {} (send → last delivery {} ms) |",
-        UNRELATED_USERS * UNRELATED_CONNECTIONS_EACH,
-        after.items_read,
-        latency_after.as_millis()
-    );
-    assert_eq!(
-        after, typical,
-        "the cost of a push depends only on its recipients"
-    );
+    (channel, owner)
 }
 
-/// Sends one message as the REST route does (the push happens before it returns) and waits
-/// until every socket has it; the time to the last delivery, and the DynamoDB cost.
-async fn send_and_wait(
+/// One scenario's figures.
+struct Measured {
+    name: String,
+    sockets: usize,
+    answer_p50: Duration,
+    delivery_p50: Duration,
+    delivery_p99: Duration,
+    request: Metered,
+    behind: Metered,
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    name: &str,
     ctx: &AppContext,
-    meter: &DynamoMeter,
+    request_meter: &DynamoMeter,
+    behind_meter: &DynamoMeter,
+    channel: &ChannelId,
     sender: &UserId,
-    channel: &str,
-    i: usize,
-    expected: usize,
+    sockets: usize,
+    sends: usize,
     arrived: &mut mpsc::UnboundedReceiver<(String, Instant)>,
-) -> (Duration, Metered) {
-    meter.take();
-    let started = Instant::now();
-    let channel = shared::domain::ChannelId::parse(channel).expect("a channel id");
-    let sent = messages::send(
-        ctx,
-        sender,
-        &channel,
-        &format!("fan-out {i}"),
-        None,
-        None,
-        &Origin::api(),
-    )
-    .await
-    .expect("send");
-    let cost = meter.take();
-    let Sent::New(message) = sent else {
-        panic!("a new message")
-    };
-    let id = message.id.to_string();
-    let mut last = HashMap::<String, (usize, Instant)>::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let (got, at) = tokio::time::timeout_at(deadline, arrived.recv())
-            .await
-            .expect("every socket received the message within 30 s")
-            .expect("sockets alive");
-        let entry = last.entry(got).or_insert((0, at));
-        entry.0 += 1;
-        entry.1 = entry.1.max(at);
-        if entry.0 == expected && last.contains_key(&id) && last[&id].0 == expected {
-            return (last[&id].1 - started, cost);
+) -> Measured {
+    let (mut answers, mut deliveries) = (Vec::new(), Vec::new());
+    let (mut request, mut behind) = (Vec::new(), Vec::new());
+    for i in 0..sends {
+        request_meter.take();
+        behind_meter.take();
+        let started = Instant::now();
+        let sent = messages::send(
+            ctx,
+            sender,
+            channel,
+            &format!("{name} {i}"),
+            None,
+            None,
+            &Origin::api(),
+        )
+        .await
+        .expect("send");
+        answers.push(started.elapsed());
+        request.push(request_meter.take());
+        let Sent::New(message) = sent else {
+            panic!("a new message")
+        };
+        let id = message.id.to_string();
+        let mut got: HashMap<String, (usize, Instant)> = HashMap::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (message, at) = tokio::time::timeout_at(deadline, arrived.recv())
+                .await
+                .expect("every socket received the message within 60 s")
+                .expect("sockets alive");
+            let entry = got.entry(message).or_insert((0, at));
+            entry.0 += 1;
+            entry.1 = entry.1.max(at);
+            if got.get(&id).is_some_and(|(n, _)| *n == sockets) {
+                deliveries.push(got[&id].1 - started);
+                break;
+            }
         }
+        // The ledger writes of the last chunks land just after their pushes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        behind.push(behind_meter.take());
     }
+    answers.sort();
+    deliveries.sort();
+    let typical = |costs: &[Metered]| costs[costs.len() / 2];
+    Measured {
+        name: name.to_string(),
+        sockets,
+        answer_p50: percentile(&answers, 0.5),
+        delivery_p50: percentile(&deliveries, 0.5),
+        delivery_p99: percentile(&deliveries, 0.99),
+        request: typical(&request),
+        behind: typical(&behind),
+    }
+}
+
+async fn run() {
+    let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let ws_address = ws_listener.local_addr().expect("address");
+    let options = WebSocketOptions::default();
+    let endpoint = format!("http://{ws_address}/{}", options.stage);
+    let mut env = TestEnv::with_endpoints(Endpoints {
+        websocket: Some(endpoint),
+        ..Endpoints::default()
+    })
+    .await;
+    let sdk = shared::context::load_sdk_config().await;
+    // The router, the fan-out workers and the gateway's $connect on one meter; the sends on
+    // their own.
+    let (request_meter, behind_meter) = (DynamoMeter::default(), DynamoMeter::default());
+    env.set_ctx(AppContext::with_dynamodb(
+        (*env.ctx.config).clone(),
+        &sdk,
+        behind_meter.client(&sdk),
+    ));
+    let request_ctx = |inline_max: u32| {
+        let mut config = (*env.ctx.config).clone();
+        config.limits.inline_push_max_members = inline_max;
+        let mut ctx = AppContext::with_dynamodb(config, &sdk, request_meter.client(&sdk));
+        ctx.fanout = env.ctx.fanout.clone();
+        ctx.webhooks = env.ctx.webhooks.clone();
+        ctx
+    };
+    let sender_ctx = request_ctx(env.ctx.config.limits.inline_push_max_members);
+    let routed_ctx = request_ctx(0);
+    let gateway_ctx = env.ctx.clone();
+    tokio::spawn(async move { serve_websocket(ws_listener, gateway_ctx, options).await });
+
+    let (arrivals, mut arrived) = mpsc::unbounded_channel();
+    let ws = format!("ws://{ws_address}");
+    let setup = Instant::now();
+    let ctx = env.ctx.clone();
+    let (pair, pair_owner) = channel_with_sockets(&ctx, &ws, 2, 1, &arrivals).await;
+    let (thousand, thousand_owner) = channel_with_sockets(&ctx, &ws, 500, 2, &arrivals).await;
+    let (big, big_owner) = channel_with_sockets(&ctx, &ws, 5_000, 1, &arrivals).await;
+    let setup_secs = setup.elapsed().as_secs_f64();
+    // What the setup wrote is not routed (its member.joined pushes would be 12.5 million).
+    env.spawn_event_sources_from(Start::Latest).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let pair_id = pair.id.clone();
+    let mut results = Vec::new();
+    results.push(
+        measure(
+            "2 members, pushed by the request",
+            &sender_ctx,
+            &request_meter,
+            &behind_meter,
+            &pair_id,
+            &pair_owner,
+            2,
+            SMALL_SENDS,
+            &mut arrived,
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "2 members, pushed by the router",
+            &routed_ctx,
+            &request_meter,
+            &behind_meter,
+            &pair_id,
+            &pair_owner,
+            2,
+            SMALL_SENDS,
+            &mut arrived,
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "500 members × 2 sockets",
+            &sender_ctx,
+            &request_meter,
+            &behind_meter,
+            &thousand.id,
+            &thousand_owner,
+            1_000,
+            BIG_SENDS,
+            &mut arrived,
+        )
+        .await,
+    );
+    results.push(
+        measure(
+            "5,000 members × 1 socket",
+            &sender_ctx,
+            &request_meter,
+            &behind_meter,
+            &big.id,
+            &big_owner,
+            5_000,
+            BIG_SENDS,
+            &mut arrived,
+        )
+        .await,
+    );
+
+    // The reads behind one 5,000-member fan-out, alone: where its time goes here.
+    let started = Instant::now();
+    let ids = ctx
+        .store
+        .channel_member_ids(&big.id)
+        .await
+        .expect("members");
+    let members_read = started.elapsed();
+    let chunks = ids.chunks(ctx.config.limits.fanout_chunk_users);
+    futures::future::try_join_all(chunks.map(|chunk| ctx.store.live_connections(chunk)))
+        .await
+        .expect("connections");
+    let reads = started.elapsed();
+
+    println!();
+    println!("### WebSocket fan-out\n\nThe whole local stack (table stream → event router → fan-out queue on moto → 4 fan-out pollers → real sockets on the local gateway), DynamoDB Local; {SMALL_SENDS} sends to the 2-member channel, {BIG_SENDS} to each big one (setup {setup_secs:.0} s). \"Request\" is the send's own DynamoDB use; \"behind\" is the router's and the fan-out workers' per send.\n");
+    println!("| channel | sockets | sender's answer, p50 | send → last delivery, p50 | p99 | request: calls / items read / write units | behind: calls / items read / write units |");
+    println!("|---|---|---|---|---|---|---|");
+    for m in &results {
+        println!(
+            "| {} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {} / {} / {:.1} | {} / {} / {:.1} |",
+            m.name,
+            m.sockets,
+            m.answer_p50.as_secs_f64() * 1000.0,
+            m.delivery_p50.as_secs_f64() * 1000.0,
+            m.delivery_p99.as_secs_f64() * 1000.0,
+            m.request.calls,
+            m.request.items_read,
+            m.request.write_units(),
+            m.behind.calls,
+            m.behind.items_read,
+            m.behind.write_units(),
+        );
+    }
+    let ratio = results[3].answer_p50.as_secs_f64() / results[0].answer_p50.as_secs_f64();
+    println!();
+    println!(
+        "Sender's answer at 5,000 members ÷ at 2: **{ratio:.2}** (target ≤ 1.2). Delivery p99: {:.0} ms at 1,000 sockets (target < 1,000), {:.0} ms at 5,000 (target < 2,000).",
+        results[2].delivery_p99.as_secs_f64() * 1000.0,
+        results[3].delivery_p99.as_secs_f64() * 1000.0
+    );
+    println!(
+        "The reads behind one 5,000-member fan-out, alone on DynamoDB Local: the member ids {:.0} ms, then every member's connections (25 chunks at once) {:.0} ms in all.",
+        members_read.as_secs_f64() * 1000.0,
+        reads.as_secs_f64() * 1000.0
+    );
+    println!();
+    println!("Command: `infra/scripts/with-emulators.sh cargo bench --profile dev -p integration-tests --bench fanout`");
 }

@@ -252,6 +252,14 @@ impl TestEnv {
 
     /// The table's stream, from its first record, as the local gateway reads it.
     pub async fn stream_source(&self) -> local_gateway::streams::StreamSource {
+        self.stream_source_from(local_gateway::streams::Start::TrimHorizon)
+            .await
+    }
+
+    async fn stream_source_from(
+        &self,
+        start: local_gateway::streams::Start,
+    ) -> local_gateway::streams::StreamSource {
         let streams = aws_sdk_dynamodbstreams::Client::from_conf(
             aws_sdk_dynamodbstreams::config::Builder::from(
                 &shared::context::load_sdk_config().await,
@@ -264,7 +272,7 @@ impl TestEnv {
             streams,
             &self.table,
             shared::routes::STREAM_BINDING,
-            local_gateway::streams::Start::TrimHorizon,
+            start,
         )
         .await
         .expect("open the table's stream")
@@ -347,14 +355,21 @@ impl TestEnv {
     /// Runs the local event sources in the background, as `make dev` does: the table's stream
     /// into the event router, and the fan-out and webhook queues into their workers.
     pub async fn spawn_event_sources(&self) {
-        use local_gateway::sqs::{poll, EventSource, Worker};
+        self.spawn_event_sources_from(local_gateway::streams::Start::TrimHorizon)
+            .await
+    }
+
+    /// As `spawn_event_sources`, reading the stream from `start` (`Latest`: what a benchmark
+    /// set up before is not routed).
+    pub async fn spawn_event_sources_from(&self, start: local_gateway::streams::Start) {
+        use local_gateway::sqs::{local_pollers, poll, EventSource, Worker};
         use shared::routes::{FANOUT_WORKER, QUEUE_BINDINGS, WEBHOOK_WORKER};
 
         // The same reader `route_changes` uses, so a test may also wait for it to catch up.
         {
             let mut stream = self.stream.lock().await;
             if stream.is_none() {
-                *stream = Some(self.stream_source().await);
+                *stream = Some(self.stream_source_from(start).await);
             }
         }
         let (stream, invoke) = (self.stream.clone(), self.router_invoke());
@@ -395,7 +410,9 @@ impl TestEnv {
                 .expect("a queue binding");
             let mut source = EventSource::new(url, binding);
             source.wait_seconds = 1;
-            tokio::spawn(poll(self.sqs.clone(), source, worker));
+            for _ in 0..local_pollers(function) {
+                tokio::spawn(poll(self.sqs.clone(), source.clone(), worker.clone()));
+            }
         }
     }
 

@@ -112,7 +112,13 @@ async fn main() -> Result<(), BoxError> {
             .find(|b| b.function == function)
             .ok_or("a worker without a queue")?;
         let source = EventSource::new(queue(function), binding);
-        tokio::spawn(local_gateway::sqs::poll(sqs.clone(), source, worker));
+        for _ in 0..local_gateway::sqs::local_pollers(function) {
+            tokio::spawn(local_gateway::sqs::poll(
+                sqs.clone(),
+                source.clone(),
+                worker.clone(),
+            ));
+        }
     }
     // The table's stream → the event router. A table this run created is read from its
     // start; one that existed (a restarted gateway) from now on, so old pushes are not

@@ -45,6 +45,17 @@ impl Worker {
     }
 }
 
+/// How many pollers the gateway runs on a worker's queue. Lambda scales an SQS event source
+/// out with the backlog; the fan-out queue is the one whose jobs must run in parallel (the
+/// chunks of one big channel's event), so it gets several.
+pub fn local_pollers(function: &str) -> usize {
+    if function == shared::routes::FANOUT_WORKER {
+        4
+    } else {
+        1
+    }
+}
+
 /// One queue's polling settings.
 #[derive(Clone, Debug)]
 pub struct EventSource {

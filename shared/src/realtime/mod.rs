@@ -388,10 +388,9 @@ pub async fn recipients(ctx: &AppContext, audience: Audience) -> Result<Vec<User
             except,
             also,
         } => {
-            let members = ctx.store.channel_members(&channel_id).await?;
+            let members = ctx.store.channel_member_ids(&channel_id).await?;
             Ok(members
                 .into_iter()
-                .map(|member| member.user_id)
                 .chain(also)
                 .filter(|user| Some(user) != except.as_ref() && user.as_str() != UserId::ASSISTANT)
                 .collect())

@@ -79,17 +79,32 @@ impl Store {
     /// BatchGetItem of up to 100 keys in one round trip (plus retries of unprocessed keys,
     /// which only happen under throttling).
     async fn batch_get(&self, keys: Vec<Item>, read: Read) -> Result<Vec<Item>, StoreError> {
+        self.batch_get_only(keys, read, &[]).await
+    }
+
+    /// As `batch_get`, reading only the `attributes` named (all when empty): less to send and
+    /// decode when a fan-out reads thousands of profiles for their connections.
+    async fn batch_get_only(
+        &self,
+        keys: Vec<Item>,
+        read: Read,
+        attributes: &[&str],
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::with_capacity(keys.len());
         if keys.is_empty() {
             return Ok(found);
         }
-        let mut pending = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(read == Read::Consistent)
-                .build()
-                .map_err(StoreError::fault)?,
-        );
+        let mut request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(read == Read::Consistent);
+        if !attributes.is_empty() {
+            let names: Vec<String> = (0..attributes.len()).map(|n| format!("#a{n}")).collect();
+            request = request.projection_expression(names.join(", "));
+            for (name, attribute) in names.iter().zip(attributes) {
+                request = request.expression_attribute_names(name, *attribute);
+            }
+        }
+        let mut pending = Some(request.build().map_err(StoreError::fault)?);
         let mut attempt = 0u32;
         while let Some(request) = pending.take() {
             let output = self

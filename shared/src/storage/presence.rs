@@ -320,14 +320,38 @@ impl Store {
         &self,
         users: &[UserId],
     ) -> Result<Vec<(UserId, ConnectionId)>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Connections {
+            id: UserId,
+            #[serde(default)]
+            connections: std::collections::HashMap<String, i64>,
+        }
         let now = Timestamp::now().unix_seconds();
+        let mut unique: Vec<&UserId> = users.iter().collect();
+        unique.sort();
+        unique.dedup();
+        // Consistent: a socket opened a moment ago must get the push. Only the two attributes
+        // a push needs are read back.
+        let batches = unique.chunks(100).map(|chunk| {
+            self.batch_get_only(
+                chunk.iter().map(|id| keys::user_key(id)).collect(),
+                super::Read::Consistent,
+                &["id", keys::CONNECTIONS],
+            )
+        });
         let mut connections = Vec::new();
-        // Consistent: a socket opened a moment ago must get the push.
-        for profile in self.get_profiles(users, super::Read::Consistent).await? {
+        for item in futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+        {
+            let profile: Connections = from_item(item)?;
             connections.extend(
                 profile
-                    .live_connections(now)
-                    .filter_map(ConnectionId::parse)
+                    .connections
+                    .iter()
+                    .filter(|(_, expires_at)| **expires_at > now)
+                    .filter_map(|(id, _)| ConnectionId::parse(id))
                     .map(|id| (profile.id.clone(), id)),
             );
         }
