@@ -93,6 +93,7 @@ export const api = {
   publicChannels: (cursor) => request("GET", "/channels/public", { query: { cursor, limit: 100 } }),
   createChannel: (body) => request("POST", "/channels", { body }),
   channel: (id) => request("GET", `/channels/${enc(id)}`),
+  members: (id, cursor) => request("GET", `/channels/${enc(id)}/members`, { query: { cursor, limit: 100 } }),
   addMember: (id, userId) => request("POST", `/channels/${enc(id)}/members`, { body: { user_id: userId } }),
   join: (id) => request("POST", `/channels/${enc(id)}/join`),
   leave: (id) => request("POST", `/channels/${enc(id)}/leave`),

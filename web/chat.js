@@ -1099,26 +1099,61 @@ function markDeleted(messageId) {
 
 // ---------------------------------------------------------------- members, leave, delete
 
+function memberRow(member) {
+  const assistant = member.user_id === ASSISTANT_ID;
+  return h(
+    "li",
+    { class: "person" },
+    h("span", { class: "avatar-wrap" }, avatar(member.user_id, member.name, { size: "sm", assistant }), assistant ? null : presenceDot(member.user_id)),
+    h(
+      "span",
+      { class: "person-main" },
+      h("span", { class: "person-name" }, member.user_id === state.me.id ? `${member.name} (you)` : member.name),
+      h("span", { class: "muted small" }, `${member.role} · joined ${shortTime(member.joined_at)}`),
+    ),
+  );
+}
+
+/** A channel shows its first 100 members; the rest come a page at a time, on request. */
+function showMoreMembers(channel, list, shown) {
+  const more = $("members-more");
+  let cursor = null;
+  let loaded = shown;
+  const update = () => {
+    more.hidden = loaded >= channel.member_count;
+    more.textContent = `Show more (${channel.member_count - loaded} more)`;
+  };
+  more.onclick = async () => {
+    more.disabled = true;
+    try {
+      // The first page repeats the members the channel showed: start after them.
+      if (cursor === null) cursor = (await api.members(channel.id)).next_cursor;
+      if (!cursor) return;
+      const page = await api.members(channel.id, cursor);
+      for (const member of page.items) {
+        rememberName(member.user_id, member.name);
+        list.appendChild(memberRow(member));
+      }
+      loaded += page.items.length;
+      cursor = page.next_cursor;
+      if (!cursor) loaded = channel.member_count;
+    } catch (err) {
+      toast(err.message);
+    } finally {
+      more.disabled = false;
+      update();
+    }
+  };
+  update();
+}
+
 function openMembersDialog() {
   const channel = state.channels.get(view.channelId);
   if (!channel) return;
   const list = clear($("members-list"));
-  for (const member of channel.members || []) {
-    const assistant = member.user_id === ASSISTANT_ID;
-    list.appendChild(
-      h(
-        "li",
-        { class: "person" },
-        h("span", { class: "avatar-wrap" }, avatar(member.user_id, member.name, { size: "sm", assistant }), assistant ? null : presenceDot(member.user_id)),
-        h(
-          "span",
-          { class: "person-main" },
-          h("span", { class: "person-name" }, member.user_id === state.me.id ? `${member.name} (you)` : member.name),
-          h("span", { class: "muted small" }, `${member.role} · joined ${shortTime(member.joined_at)}`),
-        ),
-      ),
-    );
-  }
+  const members = channel.members || [];
+  for (const member of members) list.appendChild(memberRow(member));
+  showMoreMembers(channel, list, members.length);
   const form = $("add-member-form");
   form.hidden = channel.kind !== "group";
   if (!form.hidden) fillMemberChoices(channel);
@@ -1306,9 +1341,11 @@ function onMembership(event) {
       refreshChannels().catch(() => {});
       return;
     }
+    const known = (channel.members || []).some((other) => other.user_id === member.user_id);
     const members = (channel.members || []).filter((other) => other.user_id !== member.user_id);
-    if (channel.members) members.push(member);
-    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: channel.members ? members.length : channel.member_count + 1 });
+    // A channel shows its first 100 members: a newcomer joins the list only while it has room.
+    if (channel.members && members.length < 100) members.push(member);
+    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: channel.member_count + (known ? 0 : 1) });
   } else {
     if (event.user_id === state.me.id) {
       if (channel) {
@@ -1319,7 +1356,7 @@ function onMembership(event) {
     }
     if (!channel) return;
     const members = (channel.members || []).filter((other) => other.user_id !== event.user_id);
-    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: channel.members ? members.length : Math.max(0, channel.member_count - 1) });
+    storeChannel({ ...channel, members: channel.members ? members : undefined, member_count: Math.max(0, channel.member_count - 1) });
   }
   if (event.channel_id === view.channelId) renderHeader();
 }

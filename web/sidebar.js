@@ -155,7 +155,8 @@ async function loadDirectMembers() {
 export function storeChannel(channel, { quiet = false } = {}) {
   for (const member of channel.members || []) rememberName(member.user_id, member.name);
   const known = state.channels.get(channel.id);
-  state.channels.set(channel.id, { ...known, ...channel, member_count: (channel.members || []).length || channel.member_count });
+  // `members` holds the first 100 only: the count is the channel's own.
+  state.channels.set(channel.id, { ...known, ...channel, member_count: channel.member_count ?? (channel.members || []).length });
   if (!state.activity.has(channel.id)) state.activity.set(channel.id, channel.created_at);
   if (!quiet) emit("channels");
   return state.channels.get(channel.id);

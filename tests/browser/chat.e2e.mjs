@@ -358,6 +358,61 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(message(bob.page, "Did you get the agenda?"), "Bob back in the direct channel");
     });
 
+    await step(t, "a big group shows its first 100 members, and the rest on request", async () => {
+      const page = alice.page;
+      const api = async (method, path, token, body) => {
+        const response = await fetch(`${BASE_URL}${path}`, {
+          method,
+          headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+        return response.status === 204 ? null : response.json();
+      };
+      const crowd = [];
+      for (let start = 0; start < 101; start += 8) {
+        const batch = Array.from({ length: Math.min(8, 101 - start) }, (_, i) =>
+          api("POST", "/auth/register", null, {
+            email: `crowd-${start + i}-${stamp}@example.com`,
+            name: `Crowd ${start + i}`,
+            password: "correct horse battery",
+          }),
+        );
+        crowd.push(...(await Promise.all(batch)));
+      }
+      const group = `Crowd ${run}`;
+      const channel = await api("POST", "/channels", crowd[0].token, { name: group, private: false });
+      for (let start = 1; start < crowd.length; start += 8) {
+        await Promise.all(crowd.slice(start, start + 8).map((member) => api("POST", `/channels/${channel.id}/join`, member.token)));
+      }
+      const session = await page.evaluate(() =>
+        Object.keys(localStorage)
+          .filter((key) => key.startsWith("chat.session:"))
+          .map((key) => JSON.parse(localStorage.getItem(key)))
+          .find(Boolean),
+      );
+      await api("POST", `/channels/${channel.id}/members`, crowd[0].token, { user_id: session.user.id });
+      // Alice learns of the channel from member.joined, and it shows in her list.
+      const entry = sidebar(page).getByRole("button", { name: new RegExp(escape(group)) });
+      await visible(entry, "the crowd's group in Alice's list");
+      await entry.click();
+      await visible(page.getByText("Public group · 102 members"), "the big group's subtitle");
+      await page.getByRole("button", { name: "Members", exact: true }).click();
+      const dialog = page.getByRole("dialog", { name: "Members" });
+      const rows = dialog.getByRole("list").getByRole("listitem");
+      await visible(rows.nth(99), "the first 100 members");
+      assert.equal(await rows.count(), 100, "a channel shows its first 100 members");
+      const more = dialog.getByRole("button", { name: "Show more (2 more)" });
+      await visible(more, "the button for the other 2");
+      await more.click();
+      await visible(rows.nth(101), "all 102 members");
+      assert.equal(await rows.count(), 102);
+      await visible(dialog.getByText(`${alice.name} (you)`), "Alice, joined last");
+      await gone(more, "the button once every member is shown");
+      await page.keyboard.press("Escape");
+      await gone(dialog, "the members dialog");
+    });
+
     await step(t, "screenshots at phone width", async () => {
       const page = bob.page;
       await page.setViewportSize(PHONE);

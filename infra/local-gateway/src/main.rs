@@ -135,7 +135,7 @@ async fn main() -> Result<(), BoxError> {
     } else {
         Start::Latest
     };
-    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let streams = local_gateway::streams::client(&sdk);
     let stream = StreamSource::open(&dynamodb, streams, &table, STREAM_BINDING, start)
         .await?
         .with_on_failure(sqs.clone(), router_dead_letters.clone());

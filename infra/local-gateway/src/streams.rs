@@ -62,6 +62,18 @@ pub struct StreamSource {
     start: Start,
 }
 
+/// A Streams client for the table's DynamoDB: DynamoDB Local serves the Streams API on its own
+/// endpoint, so without `AWS_ENDPOINT_URL_DYNAMODB_STREAMS` it goes where
+/// `AWS_ENDPOINT_URL_DYNAMODB` points.
+pub fn client(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodbstreams::Client {
+    let mut config = aws_sdk_dynamodbstreams::config::Builder::from(sdk);
+    let own = std::env::var("AWS_ENDPOINT_URL_DYNAMODB_STREAMS").ok();
+    if let Some(endpoint) = own.or_else(|| std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok()) {
+        config = config.endpoint_url(endpoint);
+    }
+    aws_sdk_dynamodbstreams::Client::from_conf(config.build())
+}
+
 /// How often shards are listed again (new shards appear as DynamoDB splits or rolls them).
 const DESCRIBE_EVERY: Duration = Duration::from_secs(5);
 
