@@ -454,17 +454,55 @@ impl TestEnv {
         vars
     }
 
-    /// Adds `count` fresh members to the group `channel` of `owner` through the store
-    /// (registering hundreds of users over HTTP would mostly measure password hashing).
-    pub async fn fill_group(&self, channel: &str, owner: &TestUser, count: u32) {
+    /// `count` users made through the store, with tokens (registering hundreds over HTTP would
+    /// mostly measure password hashing); they cannot log in with a password.
+    pub async fn quick_users(&self, prefix: &str, count: usize) -> Vec<TestUser> {
         use futures::StreamExt;
-        use shared::domain::{
-            ChannelId, Email, MemberRole, Membership, Timestamp, User, UserId, UserName,
-        };
+        use shared::domain::{Email, Timestamp, User, UserId, UserName};
+
+        let store = &self.ctx.store;
+        futures::stream::iter(0..count)
+            .map(|i| async move {
+                let email = format!("{}@fill.example", unique(&i.to_string()));
+                let user = User {
+                    id: UserId::generate(),
+                    email: Email::parse(&email).expect("email"),
+                    name: UserName::parse(&format!("{prefix} {i}")).expect("name"),
+                    created_at: Timestamp::now(),
+                    last_seen: None,
+                    online: false,
+                };
+                store
+                    .create_user(&user, "not-a-login")
+                    .await
+                    .expect("create a user");
+                TestUser {
+                    token: self.ctx.tokens.issue(&user.id).expect("a token"),
+                    id: user.id.to_string(),
+                    name: user.name.as_str().to_string(),
+                    email,
+                    password: String::new(),
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await
+    }
+
+    /// Adds `count` fresh members to the group `channel` of `owner` through the store.
+    pub async fn fill_group(&self, channel: &str, owner: &TestUser, count: u32) {
+        let users = self.quick_users("Member", count as usize).await;
+        self.add_to_group(channel, owner, &users).await;
+    }
+
+    /// Adds `users` to the group `channel` of `owner` through the store (as added by the owner).
+    pub async fn add_to_group(&self, channel: &str, owner: &TestUser, users: &[TestUser]) {
+        use futures::StreamExt;
+        use shared::domain::{ChannelId, MemberRole, Membership, Timestamp, UserId};
         use shared::storage::Admission;
 
         let store = &self.ctx.store;
-        let store_limits = self.ctx.config.limits;
+        let max = self.ctx.config.limits.max_group_members;
         let channel_id = ChannelId::parse(channel).expect("channel id");
         let owner = UserId::parse(&owner.id).expect("owner id");
         let channel = store
@@ -473,40 +511,22 @@ impl TestEnv {
             .expect("read the channel")
             .channel
             .expect("the channel exists");
-        let fill = (0..count).map(|i| {
-            let (channel, owner) = (channel.clone(), owner.clone());
-            async move {
-                let user = User {
-                    id: UserId::generate(),
-                    email: Email::parse(&format!("{}@fill.example", unique(&i.to_string())))
-                        .expect("email"),
-                    name: UserName::parse(&format!("Member {i}")).expect("name"),
-                    created_at: Timestamp::now(),
-                    last_seen: None,
-                    online: false,
-                };
-                store
-                    .create_user(&user, "not-a-login")
-                    .await
-                    .expect("create a member");
-                let membership = Membership {
-                    channel_id: channel.id.clone(),
-                    user_id: user.id,
-                    role: MemberRole::Member,
-                    joined_at: Timestamp::now(),
-                };
-                store
-                    .add_member(
-                        &channel,
-                        &membership,
-                        Admission::AddedBy(&owner),
-                        store_limits.max_group_members,
-                    )
-                    .await
-                    .expect("add a member");
-            }
-        });
-        futures::stream::iter(fill)
+        futures::stream::iter(users)
+            .map(|user| {
+                let (channel, owner) = (&channel, &owner);
+                async move {
+                    let membership = Membership {
+                        channel_id: channel.id.clone(),
+                        user_id: UserId::parse(&user.id).expect("user id"),
+                        role: MemberRole::Member,
+                        joined_at: Timestamp::now(),
+                    };
+                    store
+                        .add_member(channel, &membership, Admission::AddedBy(owner), max)
+                        .await
+                        .expect("add a member");
+                }
+            })
             .buffer_unordered(16)
             .collect::<Vec<()>>()
             .await;

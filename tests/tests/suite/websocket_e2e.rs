@@ -492,3 +492,52 @@ async fn a_profile_written_before_connections_were_kept_on_it_still_connects() {
     let id = UserId::parse(&ada.id).unwrap();
     assert_eq!(stack.env.connections_of(&id).await.len(), 1);
 }
+
+/// 150 members of one public group open the app at the same moment: every handshake gets in
+/// (`$connect` only stores the connection), and nobody in the group hears the others come
+/// online — a 150-member channel is past `PRESENCE_MAX_CHANNEL_MEMBERS` (100), which would
+/// otherwise cost 150 × 150 pushes — while a partner of one of them still does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crowd_opening_the_app_at_once_all_get_in_and_its_big_channel_hears_no_presence() {
+    let stack = Stack::start().await;
+    let env = &stack.env;
+    let [ada, bob] = env.api.register_all(["Ada", "Bob"]).await;
+    let channel = env.api.group(&ada, &[], false).await;
+    let crowd = env.quick_users("Crowd", 150).await;
+    env.add_to_group(&channel, &ada, &crowd).await;
+    env.api.make_partners(&bob, &crowd[0]).await;
+    let mut ada_socket = stack.socket(&ada).await;
+    let mut bob_socket = stack.socket(&bob).await;
+    // Ada's own presence (she is in the big channel: nobody hears it) and member.joined pushes
+    // of the setup pass first.
+    ada_socket.drain(Duration::from_millis(500)).await;
+
+    let sockets = futures::future::join_all(
+        crowd
+            .iter()
+            .map(|user| Socket::connect(&stack.ws, Some(&user.token))),
+    )
+    .await;
+    let refused: Vec<u16> = sockets
+        .iter()
+        .filter_map(|s| s.as_ref().err().copied())
+        .collect();
+    assert!(refused.is_empty(), "every handshake gets in: {refused:?}");
+
+    let online = bob_socket
+        .expect("presence", |f| f["user_id"] == crowd[0].id.as_str())
+        .await;
+    assert_eq!(online["online"], true, "a partner hears it");
+    let crowd_ids: Vec<&str> = crowd.iter().map(|u| u.id.as_str()).collect();
+    ada_socket
+        .expect_none("presence", Duration::from_secs(1), |f| {
+            crowd_ids.contains(&f["user_id"].as_str().unwrap_or_default())
+        })
+        .await;
+    let online = stack.api.get(&ada, "/presence/online").await;
+    assert_eq!(
+        online.body["items"],
+        serde_json::json!([]),
+        "GET /presence/online answers for the same audience"
+    );
+}
