@@ -163,15 +163,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `sends` messages from `sender` into `channel`, each awaited on all `sockets`; the meters
+/// are the request's and the one behind it.
 async fn measure(
     name: &str,
     ctx: &AppContext,
-    request_meter: &DynamoMeter,
-    behind_meter: &DynamoMeter,
-    channel: &ChannelId,
-    sender: &UserId,
-    sockets: usize,
+    (request_meter, behind_meter): (&DynamoMeter, &DynamoMeter),
+    (channel, sender, sockets): (&ChannelId, &UserId, usize),
     sends: usize,
     arrived: &mut mpsc::UnboundedReceiver<(String, Instant)>,
 ) -> Measured {
@@ -277,64 +275,46 @@ async fn run() {
     env.spawn_event_sources_from(Start::Latest).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let pair_id = pair.id.clone();
-    let mut results = Vec::new();
-    results.push(
-        measure(
+    let scenarios = [
+        (
             "2 members, pushed by the request",
             &sender_ctx,
-            &request_meter,
-            &behind_meter,
-            &pair_id,
+            &pair,
             &pair_owner,
             2,
             SMALL_SENDS,
-            &mut arrived,
-        )
-        .await,
-    );
-    results.push(
-        measure(
+        ),
+        (
             "2 members, pushed by the router",
             &routed_ctx,
-            &request_meter,
-            &behind_meter,
-            &pair_id,
+            &pair,
             &pair_owner,
             2,
             SMALL_SENDS,
-            &mut arrived,
-        )
-        .await,
-    );
-    results.push(
-        measure(
+        ),
+        (
             "500 members × 2 sockets",
             &sender_ctx,
-            &request_meter,
-            &behind_meter,
-            &thousand.id,
+            &thousand,
             &thousand_owner,
             1_000,
             BIG_SENDS,
-            &mut arrived,
-        )
-        .await,
-    );
-    results.push(
-        measure(
+        ),
+        (
             "5,000 members × 1 socket",
             &sender_ctx,
-            &request_meter,
-            &behind_meter,
-            &big.id,
+            &big,
             &big_owner,
             5_000,
             BIG_SENDS,
-            &mut arrived,
-        )
-        .await,
-    );
+        ),
+    ];
+    let mut results = Vec::new();
+    for (name, ctx, channel, owner, sockets, sends) in scenarios {
+        let meters = (&request_meter, &behind_meter);
+        let target = (&channel.id, owner, sockets);
+        results.push(measure(name, ctx, meters, target, sends, &mut arrived).await);
+    }
 
     // The reads behind one 5,000-member fan-out, alone: where its time goes here.
     let started = Instant::now();

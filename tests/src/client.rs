@@ -458,6 +458,17 @@ impl Api {
     }
 
     /// Sends a message with `text` as `user`; returns its id.
+    /// How many assistant replies the newest page of `channel`'s history holds.
+    pub async fn assistant_replies(&self, user: &TestUser, channel: &str) -> usize {
+        let history = self.history(user, channel, "").await;
+        history.body["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["role"] == "assistant")
+            .count()
+    }
+
     pub async fn say(&self, user: &TestUser, channel: &str, text: &str) -> String {
         let answer = self
             .send_message(user, channel, json!({ "body": text }))

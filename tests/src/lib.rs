@@ -119,6 +119,14 @@ pub async fn sent_emails(endpoint: &str) -> Vec<Value> {
     found
 }
 
+/// The emails of `emails` addressed to `address`.
+pub fn emails_to<'a>(emails: &'a [Value], address: &str) -> Vec<&'a Value> {
+    emails
+        .iter()
+        .filter(|m| m["destinations"].to_string().contains(address))
+        .collect()
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A name no other test (or earlier run against the same emulators) uses.
@@ -309,8 +317,8 @@ impl TestEnv {
     /// (emails through `ses`), with a short visibility timeout so that failed records come
     /// back within a test.
     pub async fn spawn_job_workers(&self, ses: aws_sdk_ses::Client) {
-        use local_gateway::sqs::{poll, EventSource, Worker};
-        use shared::routes::{ASSISTANT_WORKER, EMAIL_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS};
+        use local_gateway::sqs::Worker;
+        use shared::routes::{ASSISTANT_WORKER, EMAIL_WORKER, MAINTENANCE_WORKER};
 
         let sdk = shared::context::load_sdk_config().await;
         let mailer = shared::email::Mailer::new(ses, &self.ctx.config.sender_email);
@@ -340,6 +348,19 @@ impl TestEnv {
                 )),
             ),
         ];
+        // A short visibility timeout, so that failed records come back within a test.
+        self.spawn_pollers(workers, Some(1));
+    }
+
+    /// Polls each (worker, queue) the way the local gateway does.
+    fn spawn_pollers(
+        &self,
+        workers: impl IntoIterator<Item = (&'static str, String, local_gateway::sqs::Worker)>,
+        visibility_timeout_seconds: Option<i32>,
+    ) {
+        use local_gateway::sqs::{local_pollers, poll, EventSource};
+        use shared::routes::QUEUE_BINDINGS;
+
         for (function, url, worker) in workers {
             let binding = QUEUE_BINDINGS
                 .iter()
@@ -347,8 +368,12 @@ impl TestEnv {
                 .expect("a queue binding");
             let mut source = EventSource::new(url, binding);
             source.wait_seconds = 1;
-            source.visibility_timeout_seconds = 1;
-            tokio::spawn(poll(self.sqs.clone(), source, worker));
+            if let Some(seconds) = visibility_timeout_seconds {
+                source.visibility_timeout_seconds = seconds;
+            }
+            for _ in 0..local_pollers(function) {
+                tokio::spawn(poll(self.sqs.clone(), source.clone(), worker.clone()));
+            }
         }
     }
 
@@ -362,8 +387,8 @@ impl TestEnv {
     /// As `spawn_event_sources`, reading the stream from `start` (`Latest`: what a benchmark
     /// set up before is not routed).
     pub async fn spawn_event_sources_from(&self, start: local_gateway::streams::Start) {
-        use local_gateway::sqs::{local_pollers, poll, EventSource, Worker};
-        use shared::routes::{FANOUT_WORKER, QUEUE_BINDINGS, WEBHOOK_WORKER};
+        use local_gateway::sqs::Worker;
+        use shared::routes::{FANOUT_WORKER, WEBHOOK_WORKER};
 
         // The same reader `route_changes` uses, so a test may also wait for it to catch up.
         {
@@ -403,17 +428,7 @@ impl TestEnv {
                 )),
             ),
         ];
-        for (function, url, worker) in workers {
-            let binding = QUEUE_BINDINGS
-                .iter()
-                .find(|b| b.function == function)
-                .expect("a queue binding");
-            let mut source = EventSource::new(url, binding);
-            source.wait_seconds = 1;
-            for _ in 0..local_pollers(function) {
-                tokio::spawn(poll(self.sqs.clone(), source.clone(), worker.clone()));
-            }
-        }
+        self.spawn_pollers(workers, None);
     }
 
     /// A fresh queue of this test's on its moto.

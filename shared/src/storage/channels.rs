@@ -226,35 +226,19 @@ impl Store {
     /// The ids of every member of a channel, for fan-outs: only `user_id` is read back, so
     /// 10,000 members fit in one Query page.
     pub async fn channel_member_ids(&self, channel: &ChannelId) -> Result<Vec<UserId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-                .expression_attribute_values(":prefix", s(keys::MEMBER_PREFIX))
-                .projection_expression("user_id")
-                // A member who just joined gets the push.
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(super::error::db_error)?;
-            for item in output.items.unwrap_or_default() {
-                #[derive(serde::Deserialize)]
-                struct Id {
-                    user_id: UserId,
-                }
-                ids.push(from_item::<Id>(item)?.user_id);
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(ids);
-            }
+        #[derive(serde::Deserialize)]
+        struct Id {
+            user_id: UserId,
         }
+        self.query_all_of(
+            keys::channel_pk(channel),
+            keys::MEMBER_PREFIX,
+            Some("user_id"),
+        )
+        .await?
+        .into_iter()
+        .map(|item| from_item::<Id>(item).map(|id| id.user_id))
+        .collect()
     }
 
     /// Every member of a channel (up to `MAX_GROUP_MEMBERS`: a few 1 MB Query pages at most),

@@ -75,13 +75,6 @@ impl Store {
                 }
             }
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        self.put(item).await
     }
 }

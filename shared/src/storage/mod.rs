@@ -189,6 +189,16 @@ impl Store {
     /// Every item of `pk` whose sort key starts with `prefix`, following pages (for bounded
     /// collections: a channel's members or read markers, a user's partners).
     async fn query_all(&self, pk: String, prefix: &str) -> Result<Vec<Item>, StoreError> {
+        self.query_all_of(pk, prefix, None).await
+    }
+
+    /// As `query_all`, reading back only `projection` when given (a fan-out's member ids).
+    async fn query_all_of(
+        &self,
+        pk: String,
+        prefix: &str,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -199,6 +209,7 @@ impl Store {
                 .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(pk.clone()))
                 .expression_attribute_values(":prefix", s(prefix))
+                .set_projection_expression(projection.map(str::to_string))
                 // A member who just joined is in the very next read.
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -216,6 +227,20 @@ impl Store {
 
 mod tx;
 use tx::{Commit, Transaction};
+
+impl Store {
+    /// One unconditional PutItem.
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
 
 impl Store {
     /// Runs one Query page of at most `page.limit()` items. It asks for one item more than it

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::changes::Change;
-use super::error::{db_error, StoreError};
+use super::error::StoreError;
 use super::items::to_item;
 use super::keys;
 use super::Store;
@@ -56,14 +56,6 @@ impl Store {
             expires_at: Timestamp::now().unix_seconds() + RETRY_TTL_SECONDS,
         };
         // `expires_at` is the table's TTL attribute (`keys::TTL`).
-        let item = to_item(&item)?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        self.put(to_item(&item)?).await
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use integration_tests::outage::{OwnedDynamo, OwnedMoto};
-use integration_tests::{spawn_gateway, unique, Api, Endpoints, TestEnv};
+use integration_tests::{emails_to, spawn_gateway, unique, Api, Endpoints, TestEnv};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -284,24 +284,11 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
     let group = group["id"].as_str().unwrap_or_default().to_string();
     loop {
         let emails = moto.emails().await;
-        let to_ada = emails
-            .iter()
-            .filter(|m| m["destinations"].to_string().contains(&ada.email))
-            .count();
-        let to_bob = emails
-            .iter()
-            .filter(|m| m["destinations"].to_string().contains(&bob.email))
-            .count();
-        let (_, history) = client
-            .get(&ada, &format!("/channels/{assistant}/messages"))
-            .await
-            .parts();
-        let replies = history["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| m["role"] == "assistant")
-            .count();
+        let (to_ada, to_bob) = (
+            emails_to(&emails, &ada.email).len(),
+            emails_to(&emails, &bob.email).len(),
+        );
+        let replies = client.assistant_replies(&ada, &assistant).await;
         let (_, channel) = client
             .get(&ada, &format!("/channels/{group}"))
             .await
@@ -323,22 +310,13 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
         (&ada, "New partner request from Bob"),
         (&bob, "Partner request accepted by Ada"),
     ] {
-        let mails: Vec<&Value> = emails
-            .iter()
-            .filter(|m| m["destinations"].to_string().contains(&user.email))
-            .collect();
+        let mails = emails_to(&emails, &user.email);
         assert_eq!(mails.len(), 1, "{mails:#?}");
         assert_eq!(mails[0]["subject"], subject);
     }
-    let (_, history) = client
-        .get(&ada, &format!("/channels/{assistant}/messages"))
-        .await
-        .parts();
-    let replies = history["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "assistant")
-        .count();
-    assert_eq!(replies, 1, "one reply, however often its job was queued");
+    assert_eq!(
+        client.assistant_replies(&ada, &assistant).await,
+        1,
+        "one reply, however often its job was queued"
+    );
 }

@@ -156,24 +156,10 @@ async fn a_router_crash_mid_batch_repeats_no_email_and_no_reply() {
         .await
         .expect("verify the sender");
     env.spawn_job_workers(ses).await;
-    let replies = || async {
-        let history = env
-            .api
-            .get(&ada, &format!("/channels/{assistant}/messages"))
-            .await;
-        history.body["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|m| m["role"] == "assistant")
-            .count()
-    };
+    let replies = || env.api.assistant_replies(&ada, &assistant);
     let to_bob = || async {
-        integration_tests::sent_emails(&moto)
-            .await
-            .iter()
-            .filter(|m| m["destinations"].to_string().contains(&bob.email))
-            .count()
+        let emails = integration_tests::sent_emails(&moto).await;
+        integration_tests::emails_to(&emails, &bob.email).len()
     };
     let deadline = Instant::now() + Duration::from_secs(15);
     while (to_bob().await, replies().await) != (1, 1) {

@@ -68,10 +68,10 @@ async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -
 /// The emails moto's SES holds for `address`.
 async fn emails_to(address: &str) -> Vec<Value> {
     let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (set by with-emulators.sh)");
-    integration_tests::sent_emails(&moto)
-        .await
+    let emails = integration_tests::sent_emails(&moto).await;
+    integration_tests::emails_to(&emails, address)
         .into_iter()
-        .filter(|m| m["destinations"].to_string().contains(address))
+        .cloned()
         .collect()
 }
 
