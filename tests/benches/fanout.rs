@@ -331,7 +331,7 @@ async fn run() {
     let reads = started.elapsed();
 
     println!();
-    println!("### WebSocket fan-out\n\nThe whole local stack (table stream → event router → fan-out queue on moto → 4 fan-out pollers → real sockets on the local gateway), DynamoDB Local; {SMALL_SENDS} sends to the 2-member channel, {BIG_SENDS} to each big one (setup {setup_secs:.0} s). \"Request\" is the send's own DynamoDB use; \"behind\" is the router's and the fan-out workers' per send.\n");
+    println!("### WebSocket fan-out\n\nThe whole local stack (table stream → event router → fan-out queue on moto → 4 fan-out pollers → real sockets on the local gateway) in one optimized process, DynamoDB Local; {SMALL_SENDS} sends to the 2-member channel, {BIG_SENDS} to each big one (setup {setup_secs:.0} s). \"Request\" is the send's own DynamoDB use; \"behind\" is the router's and the fan-out workers' per send.\n");
     println!("| channel | sockets | sender's answer, p50 | send → last delivery, p50 | p99 | request: calls / items read / write units | behind: calls / items read / write units |");
     println!("|---|---|---|---|---|---|---|");
     for m in &results {
@@ -363,5 +363,5 @@ async fn run() {
         reads.as_secs_f64() * 1000.0
     );
     println!();
-    println!("Command: `infra/scripts/with-emulators.sh cargo bench --profile dev -p integration-tests --bench fanout`");
+    println!("Command: `infra/scripts/with-emulators.sh cargo bench --profile bench-opt -p integration-tests --bench fanout` (optimized like the functions, without fat LTO)");
 }
