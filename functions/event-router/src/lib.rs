@@ -18,7 +18,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use futures::{stream, StreamExt};
 use shared::queue::Queue;
 use shared::service::router::route;
-use shared::storage::changes::decode;
+use shared::storage::changes::{decode, item_of};
 use shared::AppContext;
 
 /// Items whose records are routed at once.
@@ -55,7 +55,7 @@ pub async fn handle(
     // Each item's records, in stream order.
     let mut by_item: BTreeMap<String, Vec<EventRecord>> = BTreeMap::new();
     for record in event.records {
-        by_item.entry(item_key(&record)).or_default().push(record);
+        by_item.entry(item_of(&record)).or_default().push(record);
     }
     let failed: Vec<String> = stream::iter(by_item.into_values())
         .map(|records| route_item(router, records))
@@ -129,11 +129,4 @@ async fn park(router: &EventRouter, record: &EventRecord, reason: &str) -> Outco
             Outcome::Failed
         }
     }
-}
-
-/// `pk|sk` of the record's item.
-fn item_key(record: &EventRecord) -> String {
-    let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
-    let part = |name: &str| keys[name]["S"].as_str().unwrap_or_default().to_string();
-    format!("{}|{}", part("pk"), part("sk"))
 }

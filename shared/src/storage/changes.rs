@@ -102,6 +102,16 @@ enum Kind {
     Remove,
 }
 
+/// The item a record is about (`pk|sk`): a router keeps each item's records in order.
+pub fn item_of(record: &EventRecord) -> String {
+    let item: Item = record.change.keys.clone().into();
+    format!(
+        "{}|{}",
+        string_of(&item, keys::PK),
+        string_of(&item, keys::SK)
+    )
+}
+
 /// Decodes one record. A record of an entity that causes nothing decodes to no change; a
 /// record whose images do not decode is an error (a poison record).
 pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {

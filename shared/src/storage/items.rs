@@ -34,11 +34,16 @@ impl UserItem {
     /// Connection ids whose expiry is still ahead: `$disconnect` is best effort and TTL
     /// never reaches inside a map, so an entry counts only until its expiry.
     pub fn live_connections(&self, now: i64) -> impl Iterator<Item = &str> {
-        self.connections
-            .iter()
-            .filter(move |(_, expires_at)| **expires_at > now)
-            .map(|(id, _)| id.as_str())
+        live_entries(&self.connections, now)
     }
+}
+
+/// The ids of a `connections` map whose expiry is still ahead.
+pub fn live_entries(connections: &HashMap<String, i64>, now: i64) -> impl Iterator<Item = &str> {
+    connections
+        .iter()
+        .filter(move |(_, expires_at)| **expires_at > now)
+        .map(|(id, _)| id.as_str())
 }
 
 impl From<UserItem> for User {

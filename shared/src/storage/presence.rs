@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::error::StoreError;
 use super::error::{db_error, done_unless_failed};
-use super::items::{from_item, to_item, ConnectionItem, UserItem};
+use super::items::{from_item, live_entries, to_item, ConnectionItem, UserItem};
 use super::keys;
 use super::{string_of, Store};
 use crate::domain::{ConnectionId, Limit, PageRequest, Timestamp, UserId};
@@ -327,31 +327,17 @@ impl Store {
             connections: std::collections::HashMap<String, i64>,
         }
         let now = Timestamp::now().unix_seconds();
-        let mut unique: Vec<&UserId> = users.iter().collect();
-        unique.sort();
-        unique.dedup();
         // Consistent: a socket opened a moment ago must get the push. Only the two attributes
         // a push needs are read back.
-        let batches = unique.chunks(100).map(|chunk| {
-            self.batch_get_only(
-                chunk.iter().map(|id| keys::user_key(id)).collect(),
-                super::Read::Consistent,
-                &["id", keys::CONNECTIONS],
-            )
-        });
+        let items = self
+            .profile_items(users, super::Read::Consistent, &["id", keys::CONNECTIONS])
+            .await?;
         let mut connections = Vec::new();
-        for item in futures::future::try_join_all(batches)
-            .await?
-            .into_iter()
-            .flatten()
-        {
+        for item in items {
             let profile: Connections = from_item(item)?;
             connections.extend(
-                profile
-                    .connections
-                    .iter()
-                    .filter(|(_, expires_at)| **expires_at > now)
-                    .filter_map(|(id, _)| ConnectionId::parse(id))
+                live_entries(&profile.connections, now)
+                    .filter_map(ConnectionId::parse)
                     .map(|id| (profile.id.clone(), id)),
             );
         }

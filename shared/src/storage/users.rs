@@ -120,18 +120,33 @@ impl Store {
         ids: &[UserId],
         read: Read,
     ) -> Result<Vec<UserItem>, StoreError> {
+        self.profile_items(ids, read, &[])
+            .await?
+            .into_iter()
+            .map(from_item::<UserItem>)
+            .collect()
+    }
+
+    /// The profile items of `ids` (each read once, only `attributes` when given), by one
+    /// BatchGetItem per 100, sent at once.
+    pub(super) async fn profile_items(
+        &self,
+        ids: &[UserId],
+        read: Read,
+        attributes: &[&str],
+    ) -> Result<Vec<super::Item>, StoreError> {
         let mut unique: Vec<&UserId> = ids.iter().collect();
         unique.sort();
         unique.dedup();
-        let batches = unique
-            .chunks(100)
-            .map(|chunk| self.batch_get(chunk.iter().map(|id| keys::user_key(id)).collect(), read));
-        futures::future::try_join_all(batches)
+        let batches = unique.chunks(100).map(|chunk| {
+            let keys = chunk.iter().map(|id| keys::user_key(id)).collect();
+            self.batch_get_only(keys, read, attributes)
+        });
+        Ok(futures::future::try_join_all(batches)
             .await?
             .into_iter()
             .flatten()
-            .map(from_item::<UserItem>)
-            .collect()
+            .collect())
     }
 
     /// The user id and password hash stored for an email, if any.
