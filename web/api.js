@@ -72,6 +72,11 @@ export const api = {
   register: (email, name, password) => request("POST", "/auth/register", { body: { email, name, password } }),
   login: (email, password) => request("POST", "/auth/login", { body: { email, password } }),
   me: () => request("GET", "/me"),
+  logout: () => request("POST", "/auth/logout"),
+  logoutAll: () => request("POST", "/auth/logout-all"),
+  changePassword: (currentPassword, newPassword) =>
+    request("POST", "/me/password", { body: { current_password: currentPassword, new_password: newPassword } }),
+  deleteAccount: (password) => request("DELETE", "/me", { body: { password } }),
 
   users: (cursor, limit = 50) => request("GET", "/users", { query: { cursor, limit } }),
   user: (id) => request("GET", `/users/${enc(id)}`),

@@ -355,6 +355,69 @@ function initSettings() {
   });
 }
 
+// ---------------------------------------------------------------- account
+
+// Runs a dialog form's request with its button disabled; a refusal shows in the form.
+async function submitForm(form, run) {
+  const button = form.querySelector("[type=submit]");
+  formError(form, "");
+  button.disabled = true;
+  try {
+    await run();
+  } catch (failure) {
+    if (failure.status !== 401) formError(form, describeError(failure), fieldsOf(failure, form));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function initAccount() {
+  const dialog = $("account-dialog");
+  const passwordForm = $("password-form");
+  const deleteForm = $("delete-account-form");
+  $("me").addEventListener("click", () => {
+    passwordForm.reset();
+    deleteForm.reset();
+    formError(passwordForm, "");
+    formError(deleteForm, "");
+    $("account-email").textContent = state.me ? `Signed in as ${state.me.email || state.me.name}` : "";
+    dialog.showModal();
+  });
+  passwordForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const { current_password: current, new_password: next } = passwordForm.elements;
+    submitForm(passwordForm, async () => {
+      const { token } = await api.changePassword(current.value, next.value);
+      dialog.close("saved");
+      // Every older token has ended, this socket's too: go on with the new one.
+      const session = { token, user: state.me };
+      writeSession(session);
+      if (realtime) realtime.stop();
+      await startSession(session);
+      toast("Password changed. Your other devices are signed out.");
+    });
+  });
+  $("logout-all-button").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    try {
+      await api.logoutAll();
+      logout({ message: "Signed out on every device." });
+    } catch (failure) {
+      if (failure.status !== 401) showError(failure, "Could not sign out everywhere");
+    } finally {
+      button.disabled = false;
+    }
+  });
+  deleteForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submitForm(deleteForm, async () => {
+      await api.deleteAccount(deleteForm.elements.password.value);
+      logout({ message: "Your account has been deleted." });
+    });
+  });
+}
+
 // ---------------------------------------------------------------- start
 
 function boot() {
@@ -362,7 +425,11 @@ function boot() {
   const proposed = takeQueryConfig();
   $("settings-button").appendChild(icon("settings"));
   $("logout-button").appendChild(icon("logout"));
-  $("logout-button").addEventListener("click", () => logout());
+  $("logout-button").addEventListener("click", () => {
+    // The token stops working on the server too; signing out here does not wait for it.
+    api.logout().catch(() => {});
+    logout();
+  });
   $("reconnect-button").prepend(icon("refresh", { size: 16 }));
   $("reconnect-button").addEventListener("click", () => realtime && realtime.retryNow());
   // The skip link lands in the message box when a channel is open.
@@ -376,6 +443,7 @@ function boot() {
   for (const dialog of document.querySelectorAll("dialog")) wireDialog(dialog);
   initAuth();
   initSettings();
+  initAccount();
   initSidebar();
   initChat();
   setUnauthorizedHandler(() => logout({ message: "Your session has ended: please log in again." }));

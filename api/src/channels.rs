@@ -92,7 +92,7 @@ async fn create(
     JsonBody(body): JsonBody<NewChannelBody>,
 ) -> ApiResult<Response> {
     let new = NewChannel::parse(
-        &caller,
+        &caller.id,
         body.name.as_deref().unwrap_or_default(),
         body.kind,
         body.member_ids.as_deref().unwrap_or_default(),

@@ -16,10 +16,10 @@ use utoipa::IntoParams;
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The user a valid bearer token speaks for. Whether the account still exists is checked by
-/// the service with its first read.
+/// The user and session a valid bearer token speaks for. Whether the account still exists
+/// and the session is still open is checked by the service against the profile it reads.
 #[derive(Clone, Debug)]
-pub struct Caller(pub UserId);
+pub struct Caller(pub shared::domain::Caller);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;

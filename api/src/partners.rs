@@ -97,7 +97,7 @@ fn status_filter() -> utoipa::openapi::schema::Object {
 
 async fn list(
     ctx: &AppState,
-    caller: &UserId,
+    caller: &shared::domain::Caller,
     direction: RequestDirection,
     status: &StatusQuery,
     page: &PageQuery,

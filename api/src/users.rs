@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, string};
 use shared::domain::{NewUser, Page, PublicUser, User, UserId, UserName};
-use shared::service::users::{self, OnlineContact, Session};
+use shared::service::users::{self, NewToken, OnlineContact, SignedIn};
 use shared::storage::Presence;
 use shared::AppError;
 use utoipa::ToSchema;
@@ -27,6 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crate::docs::reference_asset))
         .routes(routes!(register))
         .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(logout_everywhere))
+        .routes(routes!(change_password))
         .routes(routes!(me, rename, delete_account))
         .routes(routes!(list_users))
         .routes(routes!(get_user))
@@ -85,7 +88,7 @@ fn user_name_input() -> utoipa::openapi::schema::Object {
 /// least 8 characters, stored as an Argon2id hash.
 #[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "identity", security(()),
     request_body = RegisterBody,
-    responses((status = 201, description = "Registered and signed in", body = Session), (status = 409)))]
+    responses((status = 201, description = "Registered and signed in", body = SignedIn), (status = 409)))]
 async fn register(
     State(ctx): State<AppState>,
     JsonBody(body): JsonBody<RegisterBody>,
@@ -114,11 +117,11 @@ struct LoginBody {
 /// `validation_failed`.
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "identity", security(()),
     request_body = LoginBody,
-    responses((status = 200, description = "Signed in", body = Session), (status = 401)))]
+    responses((status = 200, description = "Signed in", body = SignedIn), (status = 401)))]
 async fn login(
     State(ctx): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<Json<SignedIn>> {
     let mut missing = shared::error::FieldErrors::new();
     for (field, value) in [("email", &body.email), ("password", &body.password)] {
         if value.is_none() {
@@ -161,15 +164,90 @@ async fn rename(
     Ok(Json(users::rename(&ctx, &caller, name).await?))
 }
 
+/// `DELETE /me`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = DeleteMeRequest)]
+struct DeleteAccountBody {
+    /// The account's password, confirming the deletion
+    #[schema(required = true, nullable = false, value_type = String)]
+    password: Option<String>,
+}
+
 /// Delete the caller's account
+///
+/// The password confirms it: 400 without it, 403 when it is wrong.
 #[utoipa::path(delete, path = "/me", operation_id = "deleteMe", tag = "identity",
-    responses((status = 204, description = "Deleted; the account's tokens stop working at once")))]
+    request_body = DeleteAccountBody,
+    responses((status = 204, description = "Deleted; the account's tokens stop working at once"),
+        (status = 403, description = "Wrong password")))]
 async fn delete_account(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
+    JsonBody(body): JsonBody<DeleteAccountBody>,
 ) -> ApiResult<StatusCode> {
-    users::delete_account(&ctx, &caller).await?;
+    let password = required(body.password, "password")?;
+    users::delete_account(&ctx, &caller, &password).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A required field of a body: 400 `validation_failed` naming it when absent.
+fn required(value: Option<String>, field: &str) -> Result<String, AppError> {
+    value.ok_or_else(|| AppError::invalid_field(field, "is required"))
+}
+
+/// Sign this token out
+///
+/// The token stops working at once; WebSocket connections opened with it are closed.
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "identity",
+    responses((status = 204, description = "Signed out")))]
+async fn logout(State(ctx): State<AppState>, Caller(caller): Caller) -> ApiResult<StatusCode> {
+    users::logout(&ctx, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign out everywhere
+///
+/// Every token of the account issued until now stops working (this one too); their
+/// WebSocket connections are closed.
+#[utoipa::path(post, path = "/auth/logout-all", operation_id = "logoutAll", tag = "identity",
+    responses((status = 204, description = "Every session ended")))]
+async fn logout_everywhere(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<StatusCode> {
+    users::logout_everywhere(&ctx, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /me/password`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ChangePasswordRequest)]
+struct ChangePasswordBody {
+    #[schema(required = true, nullable = false, value_type = String)]
+    current_password: Option<String>,
+    #[schema(required = true, nullable = false, value_type = String, min_length = 8, max_length = 256)]
+    new_password: Option<String>,
+}
+
+/// Change the password
+///
+/// The current password confirms it (403 when wrong). Every other token of the account stops
+/// working and their WebSocket connections are closed; the answer carries the caller's new
+/// token.
+#[utoipa::path(post, path = "/me/password", operation_id = "changePassword", tag = "identity",
+    request_body = ChangePasswordBody,
+    responses((status = 200, description = "Changed", body = NewToken),
+        (status = 403, description = "Wrong current password")))]
+async fn change_password(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<ChangePasswordBody>,
+) -> ApiResult<Json<NewToken>> {
+    let current = required(body.current_password, "current_password")?;
+    let new = required(body.new_password, "new_password")?;
+    Ok(Json(
+        users::change_password(&ctx, &caller, &current, &new).await?,
+    ))
 }
 
 /// Every user, oldest first

@@ -69,6 +69,9 @@ pub struct Limits {
     /// `WEBHOOK_RETRY_BASE_SECONDS` (30): the first wait before a failed webhook delivery is
     /// retried (doubling each time; dead-lettered after 5 tries).
     pub webhook_retry_base_seconds: u32,
+    /// `MAX_CONNECTIONS_PER_USER` (10): live WebSocket connections one user may hold; one
+    /// more closes the oldest.
+    pub max_connections_per_user: u32,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             fanout_chunk_users: 200,
             fanout_retry_base_seconds: 1,
             webhook_retry_base_seconds: 30,
+            max_connections_per_user: 10,
         }
     }
 }
@@ -232,6 +236,11 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
         webhook_retry_base_seconds: number(
             "WEBHOOK_RETRY_BASE_SECONDS",
             defaults.webhook_retry_base_seconds,
+            1,
+        )?,
+        max_connections_per_user: number(
+            "MAX_CONNECTIONS_PER_USER",
+            defaults.max_connections_per_user,
             1,
         )?,
     })

@@ -65,9 +65,24 @@ pub enum MaintenanceJob {
         connection_ids: Vec<ConnectionId>,
         requested_at: Timestamp,
     },
+    /// Close connections (their sockets and their records): those of ended sessions, or the
+    /// oldest of a user over the connection cap.
+    CloseConnections {
+        user_id: UserId,
+        connection_ids: Vec<ConnectionId>,
+        requested_at: Timestamp,
+    },
 }
 
 impl MaintenanceJob {
+    pub fn close_connections(user: &UserId, connection_ids: Vec<ConnectionId>) -> Self {
+        Self::CloseConnections {
+            user_id: user.clone(),
+            connection_ids,
+            requested_at: Timestamp::now(),
+        }
+    }
+
     pub fn purge_account(user: &UserId, connection_ids: Vec<ConnectionId>) -> Self {
         Self::PurgeAccount {
             user_id: user.clone(),

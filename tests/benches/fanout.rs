@@ -46,6 +46,7 @@ async fn new_user(ctx: &AppContext, name: &str) -> UserId {
         created_at: Timestamp::now(),
         last_seen: None,
         online: false,
+        sessions: Default::default(),
     };
     // Registering over HTTP would mostly measure password hashing.
     ctx.store
@@ -91,7 +92,7 @@ async fn channel_with_sockets(
             .flat_map(|u| std::iter::repeat_n(u, sockets_each)),
     )
     .map(|user| {
-        let token = ctx.tokens.issue(user).expect("token");
+        let token = ctx.tokens.issue(user, 0).expect("token").token;
         let (url, arrivals) = (format!("{ws}/?token={token}"), arrivals.clone());
         async move {
             let (mut socket, _) = tokio_tungstenite::connect_async(url)
@@ -115,7 +116,7 @@ async fn channel_with_sockets(
     .count()
     .await;
     let new_channel = NewChannel::parse(&owner, "fan-out", None, &[], None).expect("channel");
-    let channel = match channels::create(ctx, &owner, new_channel)
+    let channel = match channels::create(ctx, &caller_of(ctx, &owner), new_channel)
         .await
         .expect("create")
     {
@@ -175,6 +176,7 @@ async fn measure(
 ) -> Measured {
     let (mut answers, mut deliveries) = (Vec::new(), Vec::new());
     let (mut request, mut behind) = (Vec::new(), Vec::new());
+    let sender = &caller_of(ctx, sender);
     for i in 0..sends {
         request_meter.take();
         behind_meter.take();
@@ -364,4 +366,10 @@ async fn run() {
     );
     println!();
     println!("Command: `infra/scripts/with-emulators.sh cargo bench --profile bench-opt -p integration-tests --bench fanout` (optimized like the functions, without fat LTO)");
+}
+
+/// `user` signed in, as the services take it.
+fn caller_of(ctx: &AppContext, user: &UserId) -> shared::domain::Caller {
+    let token = ctx.tokens.issue(user, 0).expect("token").token;
+    ctx.tokens.verify(&token).expect("a valid token")
 }

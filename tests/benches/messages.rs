@@ -7,7 +7,7 @@ use std::time::Instant;
 use futures::{stream, StreamExt};
 use integration_tests::metering::DynamoMeter;
 use integration_tests::TestEnv;
-use shared::domain::{NewChannel, PageRequest, UserId};
+use shared::domain::{NewChannel, PageRequest};
 use shared::realtime::Origin;
 use shared::service::messages::{self, HistoryQuery, Sent};
 use shared::service::{channels, users};
@@ -34,12 +34,10 @@ async fn run() {
         "bench password",
     )
     .expect("valid user");
-    let user = users::register(&ctx, new_user)
-        .await
-        .expect("register")
-        .user;
+    let signed_in = users::register(&ctx, new_user).await.expect("register");
+    let user = ctx.tokens.verify(&signed_in.token).expect("a valid token");
     let new_channel = NewChannel::parse(&user.id, "bench", None, &[], None).expect("valid channel");
-    let channel = match channels::create(&ctx, &user.id, new_channel)
+    let channel = match channels::create(&ctx, &user, new_channel)
         .await
         .expect("channel")
     {
@@ -49,7 +47,7 @@ async fn run() {
 
     let started = Instant::now();
     let sent = stream::iter(0..MESSAGES)
-        .map(|i| send(&ctx, &user.id, &channel, i))
+        .map(|i| send(&ctx, &user, &channel, i))
         .buffer_unordered(CONCURRENCY)
         .filter(|ok| futures::future::ready(*ok))
         .count()
@@ -62,7 +60,7 @@ async fn run() {
     let (mut pages, mut read, mut cursor) = (0u64, 0usize, None::<String>);
     loop {
         let page = PageRequest::parse(Some(PAGE), cursor.as_deref()).expect("page");
-        let result = messages::history(&ctx, &user.id, &channel, HistoryQuery::default(), &page)
+        let result = messages::history(&ctx, &user, &channel, HistoryQuery::default(), &page)
             .await
             .expect("history page");
         pages += 1;
@@ -82,7 +80,7 @@ async fn run() {
         ..HistoryQuery::default()
     };
     let page = PageRequest::parse(Some("50"), None).expect("page");
-    let found = messages::history(&ctx, &user.id, &channel, query, &page)
+    let found = messages::history(&ctx, &user, &channel, query, &page)
         .await
         .expect("search")
         .items
@@ -111,7 +109,7 @@ async fn run() {
 
 async fn send(
     ctx: &AppContext,
-    user: &UserId,
+    user: &shared::domain::Caller,
     channel: &shared::domain::ChannelId,
     i: usize,
 ) -> bool {

@@ -106,6 +106,7 @@ impl Bench {
                 created_at: Timestamp::now(),
                 last_seen: None,
                 online: false,
+                sessions: Default::default(),
             };
             self.env
                 .ctx
@@ -113,7 +114,7 @@ impl Bench {
                 .create_user(&user, "not-a-login")
                 .await
                 .expect("create a user");
-            let token = self.env.ctx.tokens.issue(&user.id).expect("token");
+            let token = self.env.ctx.tokens.issue(&user.id, 0).expect("token").token;
             users.push((user.id.to_string(), token));
         }
         users

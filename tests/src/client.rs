@@ -208,6 +208,12 @@ impl Api {
 
     // The routes most tests take, by name: one line each where a call would take eight.
 
+    /// `DELETE /me`, confirmed with the user's password.
+    pub async fn delete_account(&self, user: &TestUser) -> Answer {
+        let body = serde_json::json!({ "password": user.password });
+        self.call_as(user, "DELETE", "/me", Some(body)).await
+    }
+
     pub async fn create_channel(&self, user: &TestUser, body: Value) -> Answer {
         self.post(user, "/channels", body).await
     }

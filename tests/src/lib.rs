@@ -486,13 +486,14 @@ impl TestEnv {
                     created_at: Timestamp::now(),
                     last_seen: None,
                     online: false,
+                    sessions: Default::default(),
                 };
                 store
                     .create_user(&user, "not-a-login")
                     .await
                     .expect("create a user");
                 TestUser {
-                    token: self.ctx.tokens.issue(&user.id).expect("a token"),
+                    token: self.ctx.tokens.issue(&user.id, 0).expect("a token").token,
                     id: user.id.to_string(),
                     name: user.name.as_str().to_string(),
                     email,

@@ -102,6 +102,8 @@ async fn route_record(router: &EventRouter, record: &EventRecord) -> Outcome {
                 event_id = decoded.event_id,
                 fanout = outbox.fanout.len(),
                 emails = outbox.emails.len(),
+                assistant = outbox.assistant.len(),
+                maintenance = outbox.maintenance.len(),
                 webhooks = outbox.webhooks.len(),
                 "routed"
             );

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 
 use aws_lambda_events::apigw::ApiGatewayProxyResponse;
-use shared::domain::{Channel, UserId};
+use shared::domain::{Caller, Channel, UserId};
 use shared::error::AppError;
 use shared::realtime::{self, Origin};
 use shared::service::messages::{self, Sent};
@@ -24,8 +24,8 @@ pub async fn handle(
         Ok(request) => request,
         Err(err) => return Ok(error_response(&err, "-")),
     };
-    let user = match connections::connection_user(ctx, &request.connection_id).await {
-        Ok(user) => user,
+    let caller = match connections::connection_caller(ctx, &request.connection_id).await {
+        Ok(caller) => caller,
         Err(err) => {
             // A socket whose connection is not (or no longer) registered cannot act: say why,
             // then close it so the client reconnects.
@@ -49,7 +49,7 @@ pub async fn handle(
         ClientFrame::parse(request.body())
     };
     let reply = match frame {
-        Ok(frame) => act(ctx, &request, &user, frame).await,
+        Ok(frame) => act(ctx, &request, &caller, frame).await,
         Err(bad) => Some(ReplyFrame::error(&bad.error, bad.client_id)),
     };
     if let Some(reply) = reply {
@@ -60,7 +60,7 @@ pub async fn handle(
             ctx,
             &request.endpoint,
             &request.connection_id,
-            Some(&user),
+            Some(&caller.id),
             &reply,
         )
         .await;
@@ -73,7 +73,7 @@ pub async fn handle(
 async fn act(
     ctx: &AppContext,
     request: &WsRequest,
-    user: &UserId,
+    user: &Caller,
     frame: ClientFrame,
 ) -> Option<ReplyFrame> {
     let origin = Origin {

@@ -4,4 +4,4 @@ mod password;
 mod token;
 
 pub use password::{PasswordHasher, ARGON2_PARAMS};
-pub use token::{Claims, TokenService};
+pub use token::{Claims, Issued, TokenService};

@@ -3,7 +3,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Timestamp, UserId};
+use crate::domain::{Caller, Session, Timestamp, TokenId, UserId};
 use crate::error::AppError;
 
 const ISSUER: &str = "chat-backend";
@@ -14,10 +14,22 @@ pub struct Claims {
     pub iss: String,
     pub iat: i64,
     pub exp: i64,
+    /// The token's own id, so it can be revoked alone.
+    pub jti: String,
+    /// The account's session epoch at issue time (see `domain::SessionPolicy`).
+    pub sep: u32,
+}
+
+/// A token and the session it opens.
+#[derive(Debug)]
+pub struct Issued {
+    pub token: String,
+    pub session: Session,
 }
 
 /// Issues and checks access tokens. A valid signature is not enough to be let in: the
-/// account must still exist, which the service layer checks with the caller's first read.
+/// account must still exist and the session must not be revoked, which the service layer
+/// checks against the caller's profile with its first read.
 #[derive(Clone)]
 pub struct TokenService {
     encoding: EncodingKey,
@@ -30,7 +42,7 @@ impl TokenService {
     pub fn new(secret: &str, ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "sub", "iss"]);
+        validation.set_required_spec_claims(&["exp", "sub", "iss", "jti"]);
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
@@ -40,33 +52,51 @@ impl TokenService {
         }
     }
 
-    pub fn issue(&self, user: &UserId) -> Result<String, AppError> {
-        self.issue_at(user, Timestamp::now())
+    /// A new token of `user` in the account's session `epoch`.
+    pub fn issue(&self, user: &UserId, epoch: u32) -> Result<Issued, AppError> {
+        self.issue_at(user, epoch, Timestamp::now())
     }
 
     /// Issues a token as if at `now` (tests mint expired tokens with it).
-    pub fn issue_at(&self, user: &UserId, now: Timestamp) -> Result<String, AppError> {
+    pub fn issue_at(&self, user: &UserId, epoch: u32, now: Timestamp) -> Result<Issued, AppError> {
         let iat = now.unix_seconds();
+        let session = Session {
+            token_id: TokenId::generate(),
+            epoch,
+            expires_at: iat + self.ttl.as_secs() as i64,
+        };
         let claims = Claims {
             sub: user.to_string(),
             iss: ISSUER.to_string(),
             iat,
-            exp: iat + self.ttl.as_secs() as i64,
+            exp: session.expires_at,
+            jti: session.token_id.to_string(),
+            sep: epoch,
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(AppError::internal)
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(AppError::internal)?;
+        Ok(Issued { token, session })
     }
 
-    /// The user a token speaks for; any defect (format, signature, expiry, algorithm) is 401.
-    pub fn verify(&self, token: &str) -> Result<UserId, AppError> {
+    /// Who a token speaks for; any defect (format, signature, expiry, algorithm, claims) is 401.
+    pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
+        const INVALID: AppError = AppError::Unauthorized("the token is invalid");
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|err| match err.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
                     AppError::Unauthorized("the token has expired")
                 }
-                _ => AppError::Unauthorized("the token is invalid"),
+                _ => INVALID,
             })?;
-        UserId::parse(&data.claims.sub).ok_or(AppError::Unauthorized("the token is invalid"))
+        let claims = data.claims;
+        Ok(Caller {
+            id: UserId::parse(&claims.sub).ok_or(INVALID)?,
+            session: Session {
+                token_id: TokenId::parse(&claims.jti).ok_or(INVALID)?,
+                epoch: claims.sep,
+                expires_at: claims.exp,
+            },
+        })
     }
 }
 
@@ -80,7 +110,16 @@ mod tests {
     fn round_trips_the_user() {
         let tokens = TokenService::new(SECRET, Duration::from_secs(60));
         let user = UserId::generate();
-        assert_eq!(tokens.verify(&tokens.issue(&user).unwrap()).unwrap(), user);
+        let issued = tokens.issue(&user, 3).unwrap();
+        let caller = tokens.verify(&issued.token).unwrap();
+        assert_eq!(caller.id, user);
+        assert_eq!(caller.session, issued.session);
+        assert_eq!(caller.session.epoch, 3);
+        assert_ne!(
+            tokens.issue(&user, 3).unwrap().session.token_id,
+            caller.session.token_id,
+            "every token has its own id"
+        );
     }
 
     #[test]
@@ -89,13 +128,13 @@ mod tests {
         let user = UserId::generate();
         let hour_ago =
             Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000).unwrap();
-        let expired = tokens.issue_at(&user, hour_ago).unwrap();
+        let expired = tokens.issue_at(&user, 0, hour_ago).unwrap().token;
         assert_eq!(
             tokens.verify(&expired).unwrap_err().to_string(),
             "the token has expired"
         );
 
-        let token = tokens.issue(&user).unwrap();
+        let token = tokens.issue(&user, 0).unwrap().token;
         let mut tampered = token.clone().into_bytes();
         let i = token.find('.').unwrap() + 3;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
@@ -104,7 +143,9 @@ mod tests {
             .is_err());
 
         let other = TokenService::new("another-secret-another-secret-xx", Duration::from_secs(60));
-        assert!(tokens.verify(&other.issue(&user).unwrap()).is_err());
+        assert!(tokens
+            .verify(&other.issue(&user, 0).unwrap().token)
+            .is_err());
         assert!(tokens.verify("not-a-jwt").is_err());
         assert!(tokens.verify("").is_err());
     }

@@ -103,6 +103,10 @@ uuid_id!(
     /// A message id: sorting message ids sorts messages by time.
     MessageId
 );
+uuid_id!(
+    /// A token's `jti`: one per issued token, so one token can be revoked alone.
+    TokenId
+);
 
 /// Only the canonical lowercase hyphenated form is accepted, so one id has one spelling
 /// (and one key in the table).

@@ -3,7 +3,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::{FieldErrors, Invalid};
-use super::{Timestamp, UserId};
+use super::{SessionPolicy, Timestamp, UserId};
 
 /// An email address, trimmed and checked for a plausible shape. Uniqueness is
 /// case-insensitive: [`Email::normalized`] is the form used as the uniqueness key.
@@ -155,6 +155,9 @@ pub struct User {
     /// At least one live WebSocket connection.
     #[serde(skip)]
     pub online: bool,
+    /// Which of the account's tokens still work.
+    #[serde(skip)]
+    pub sessions: SessionPolicy,
 }
 
 /// A user as everyone else sees it.

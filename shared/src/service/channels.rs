@@ -7,9 +7,9 @@ use super::existing_caller;
 use super::refusals::{account_gone, already_member};
 use super::require_caller;
 use crate::domain::{
-    AddRefused, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Limit, Member,
-    MemberRole, Membership, NewChannel, NotFound, Page, PageRequest, PairKey, Timestamp, User,
-    UserId, UserName,
+    AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Limit,
+    Member, MemberRole, Membership, NewChannel, NotFound, Page, PageRequest, PairKey, Timestamp,
+    User, UserId, UserName,
 };
 use crate::error::AppError;
 use crate::storage::{
@@ -87,13 +87,13 @@ async fn view(
 /// deleted channels.
 async fn load(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel: &ChannelId,
 ) -> Result<(User, Channel, Option<Membership>, Vec<Membership>), AppError> {
-    let caller_only = [caller.clone()];
+    let caller_only = [caller.id.clone()];
     let first = first_members();
     let (access, members) = tokio::try_join!(
-        ctx.store.channel_access(channel, caller, &caller_only),
+        ctx.store.channel_access(channel, &caller.id, &caller_only),
         ctx.store.members_by_join(channel, &first)
     )?;
     let members = members.items;
@@ -102,7 +102,7 @@ async fn load(
         membership,
         users,
     } = access;
-    let caller = existing_caller(users.into_iter().next())?;
+    let caller = existing_caller(users.into_iter().next(), caller)?;
     let channel = channel.ok_or(NotFound::Channel)?;
     Ok((caller, channel, membership, members))
 }
@@ -110,13 +110,13 @@ async fn load(
 /// `POST /channels`: one read of the named users, one transaction.
 pub async fn create(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     new: NewChannel,
 ) -> Result<Created, AppError> {
-    let mut wanted = vec![caller.clone()];
+    let mut wanted = vec![caller.id.clone()];
     wanted.extend(new.member_ids.iter().cloned());
     let users = ctx.store.get_users(&wanted).await?;
-    existing_caller(users.get(caller).cloned())?;
+    existing_caller(users.get(&caller.id).cloned(), caller)?;
     let unknown: Vec<&str> = new
         .member_ids
         .iter()
@@ -138,7 +138,7 @@ pub async fn create(
         role,
         joined_at: now,
     };
-    let mut memberships = vec![membership(caller.clone(), MemberRole::Owner)];
+    let mut memberships = vec![membership(caller.id.clone(), MemberRole::Owner)];
     memberships.extend(
         new.member_ids
             .iter()
@@ -154,12 +154,12 @@ pub async fn create(
         name: new.name,
         kind: new.kind,
         private: new.private,
-        created_by: caller.clone(),
+        created_by: caller.id.clone(),
         created_at: now,
         member_count: memberships.len() as u32,
     };
     let pair = match (new.kind, new.member_ids.first()) {
-        (ChannelKind::Direct, Some(other)) => Some(PairKey::of(caller, other)),
+        (ChannelKind::Direct, Some(other)) => Some(PairKey::of(&caller.id, other)),
         _ => None,
     };
     match ctx
@@ -180,7 +180,7 @@ pub async fn create(
 
 pub async fn get(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &ChannelId,
 ) -> Result<ChannelView, AppError> {
     let (_, channel, membership, members) = load(ctx, caller, id).await?;
@@ -192,18 +192,18 @@ pub async fn get(
 /// visible as the channel.
 pub async fn members(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &ChannelId,
     page: &PageRequest,
 ) -> Result<Page<Member>, AppError> {
-    let caller_only = [caller.clone()];
+    let caller_only = [caller.id.clone()];
     let (access, memberships) = tokio::try_join!(
         ctx.store
-            .channel_access(id, caller, &caller_only)
+            .channel_access(id, &caller.id, &caller_only)
             .err_into::<AppError>(),
         ctx.store.members_by_join(id, page).err_into::<AppError>()
     )?;
-    existing_caller(access.users.into_iter().next())?;
+    existing_caller(access.users.into_iter().next(), caller)?;
     let channel = access.channel.ok_or(NotFound::Channel)?;
     channel.ensure_visible(access.membership.as_ref())?;
     let ids: Vec<UserId> = memberships
@@ -221,13 +221,13 @@ pub async fn members(
 /// The caller's channels (without members), in channel id order.
 pub async fn list_mine(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<Channel>, AppError> {
     let (_, ids) = tokio::try_join!(
         require_caller(ctx, caller),
         ctx.store
-            .list_member_channel_ids(caller, page)
+            .list_member_channel_ids(&caller.id, page)
             .err_into::<AppError>()
     )?;
     Ok(Page {
@@ -238,7 +238,7 @@ pub async fn list_mine(
 
 pub async fn list_public(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<Channel>, AppError> {
     let (_, page) = tokio::try_join!(
@@ -251,7 +251,7 @@ pub async fn list_public(
 /// Adds `user` as a member (a group channel, by one of its members). Pushes `member.joined`.
 pub async fn add_member(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &ChannelId,
     user: &str,
 ) -> Result<ChannelView, AppError> {
@@ -266,7 +266,7 @@ pub async fn add_member(
         members,
         adder,
         user,
-        Admission::AddedBy(caller),
+        Admission::AddedBy(&caller.id),
     )
     .await
 }
@@ -274,7 +274,7 @@ pub async fn add_member(
 /// Joins a public channel. Pushes `member.joined`.
 pub async fn join(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &ChannelId,
 ) -> Result<ChannelView, AppError> {
     let (joiner, channel, membership, members) = load(ctx, caller, id).await?;
@@ -284,7 +284,7 @@ pub async fn join(
         channel,
         members,
         joiner,
-        caller.clone(),
+        caller.id.clone(),
         Admission::Joined,
     )
     .await
@@ -365,39 +365,39 @@ async fn admit(
 }
 
 /// Leaves a channel. Pushes `member.left`.
-pub async fn leave(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<(), AppError> {
+pub async fn leave(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<(), AppError> {
     let channel_id = id;
-    let caller_only = [caller.clone()];
+    let caller_only = [caller.id.clone()];
     let access = ctx
         .store
-        .channel_access(channel_id, caller, &caller_only)
+        .channel_access(channel_id, &caller.id, &caller_only)
         .await?;
-    existing_caller(access.users.into_iter().next())?;
+    existing_caller(access.users.into_iter().next(), caller)?;
     let channel = access.channel.ok_or(NotFound::Channel)?;
     channel.ensure_can_leave(access.membership.as_ref())?;
-    if !ctx.store.remove_member(&channel.id, caller).await? {
+    if !ctx.store.remove_member(&channel.id, &caller.id).await? {
         return Err(LeaveRefused::NotMember.into());
     }
     Ok(())
 }
 
 /// Deletes a channel (owner only): hidden at once, its items purged by a queued job.
-pub async fn delete(ctx: &AppContext, caller: &UserId, id: &ChannelId) -> Result<(), AppError> {
+pub async fn delete(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<(), AppError> {
     let (_, channel, membership, members) = load(ctx, caller, id).await?;
     channel.ensure_can_delete(membership.as_ref())?;
     let pair = match channel.kind {
         ChannelKind::Direct => {
             let other = members
                 .iter()
-                .find(|m| &m.user_id != caller)
+                .find(|m| m.user_id != caller.id)
                 .map(|m| &m.user_id);
-            other.map(|other| PairKey::of(caller, other))
+            other.map(|other| PairKey::of(&caller.id, other))
         }
         _ => None,
     };
     match ctx
         .store
-        .mark_channel_deleted(&channel, caller, pair.as_ref(), Timestamp::now())
+        .mark_channel_deleted(&channel, &caller.id, pair.as_ref(), Timestamp::now())
         .await?
     {
         ChannelDeletion::Deleted => {}

@@ -36,17 +36,27 @@ pub async fn run(
                 return Ok(Progress::Unfinished);
             }
         },
+        MaintenanceJob::CloseConnections {
+            user_id,
+            connection_ids,
+            ..
+        } => {
+            let now = Timestamp::now();
+            for id in connection_ids {
+                close_socket(ctx, id).await;
+                // Gone already (its `$disconnect` ran first) is fine: exactly one closer
+                // takes it off the profile.
+                ctx.store.close_connection(user_id, id, now).await?;
+            }
+            Ok(Progress::Done)
+        }
         MaintenanceJob::PurgeAccount {
             user_id,
             connection_ids,
             ..
         } => {
             for id in connection_ids {
-                if let Some(endpoint) = &ctx.config.websocket_endpoint {
-                    if let Err(err) = ctx.connections.close(endpoint, id).await {
-                        tracing::warn!(connection = %id, error = %err.log_detail(), "closing a deleted account's socket failed");
-                    }
-                }
+                close_socket(ctx, id).await;
                 ctx.store.delete_connection(id).await?;
             }
             if leave_channels(ctx, user_id, deadline).await? == Progress::Unfinished {
@@ -69,6 +79,16 @@ pub async fn run(
                     return Ok(Progress::Unfinished);
                 }
             }
+        }
+    }
+}
+
+/// Closes a socket through the management API. Best effort: a socket already gone (410) or
+/// an API failure leaves a connection that can no longer act, since its record goes too.
+async fn close_socket(ctx: &AppContext, id: &crate::domain::ConnectionId) {
+    if let Some(endpoint) = &ctx.config.websocket_endpoint {
+        if let Err(err) = ctx.connections.close(endpoint, id).await {
+            tracing::warn!(connection = %id, error = %err.log_detail(), "closing a socket failed");
         }
     }
 }

@@ -3,9 +3,9 @@ use serde::Serialize;
 use super::existing_caller;
 use super::refusals::{account_gone, no_longer_a_member};
 use crate::domain::{
-    Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
+    Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
     MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, ReadMarker,
-    Timestamp, UserId,
+    Timestamp,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -36,8 +36,11 @@ pub struct ReadReceipts {
 
 /// The checks every message route starts with: the caller's account, the channel, and
 /// membership (404 for outsiders of a private channel, 403 of a public one).
-fn member_of(context: &MessageContext) -> Result<(&Channel, &Membership), AppError> {
-    existing_caller(context.caller.clone())?;
+fn member_of<'a>(
+    context: &'a MessageContext,
+    caller: &Caller,
+) -> Result<(&'a Channel, &'a Membership), AppError> {
+    existing_caller(context.caller.clone(), caller)?;
     let channel = context.channel.as_ref().ok_or(NotFound::Channel)?;
     let membership = channel.ensure_member(context.membership.as_ref())?;
     Ok((channel, membership))
@@ -56,7 +59,7 @@ fn live(message: Option<Message>) -> Result<Message, AppError> {
 /// `origin` is the WebSocket connection of a `sendMessage` (which gets an ack instead of the push).
 pub async fn send(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     body: &str,
     client_id: Option<&str>,
@@ -70,9 +73,14 @@ pub async fn send(
         .transpose()?;
     let context = ctx
         .store
-        .message_context(channel_id, caller, parent_id.as_ref(), client_id.as_ref())
+        .message_context(
+            channel_id,
+            &caller.id,
+            parent_id.as_ref(),
+            client_id.as_ref(),
+        )
         .await?;
-    let (channel, _) = member_of(&context)?;
+    let (channel, _) = member_of(&context, caller)?;
     if let Some(original) = &context.claimed {
         return original_message(ctx, channel_id, original).await;
     }
@@ -149,7 +157,7 @@ async fn original_message(
 /// run in parallel, so a page is one round trip.
 pub async fn history(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     query: HistoryQuery<'_>,
     page: &PageRequest,
@@ -169,11 +177,11 @@ pub async fn history(
     let filter = HistoryFilter { text, role };
     let (context, messages) = tokio::try_join!(
         ctx.store
-            .message_context(channel_id, caller, thread.as_ref(), None),
+            .message_context(channel_id, &caller.id, thread.as_ref(), None),
         ctx.store
             .list_messages(channel_id, thread.as_ref(), order, &filter, page)
     )?;
-    member_of(&context)?;
+    member_of(&context, caller)?;
     if thread.is_some() {
         live(context.message)?;
     }
@@ -183,7 +191,7 @@ pub async fn history(
 /// A thread, oldest first.
 pub async fn replies(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     parent: &MessageId,
     page: &PageRequest,
@@ -198,22 +206,22 @@ pub async fn replies(
 
 pub async fn get(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     id: &MessageId,
 ) -> Result<Message, AppError> {
     let context = ctx
         .store
-        .message_context(channel_id, caller, Some(id), None)
+        .message_context(channel_id, &caller.id, Some(id), None)
         .await?;
-    member_of(&context)?;
+    member_of(&context, caller)?;
     live(context.message)
 }
 
 /// Edits a message (sender only). Pushes `message.updated`.
 pub async fn edit(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     id: &MessageId,
     body: &str,
@@ -221,14 +229,14 @@ pub async fn edit(
     let body = MessageBody::parse(body)?;
     let context = ctx
         .store
-        .message_context(channel_id, caller, Some(id), None)
+        .message_context(channel_id, &caller.id, Some(id), None)
         .await?;
-    let pusher = pusher_for(ctx, member_of(&context)?.0);
+    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
     let message = live(context.message)?;
-    message.ensure_can_edit(caller)?;
+    message.ensure_can_edit(&caller.id)?;
     let edited = ctx
         .store
-        .edit_message(&message, caller, &body, Timestamp::now(), pusher)
+        .edit_message(&message, &caller.id, &body, Timestamp::now(), pusher)
         .await?
         .ok_or(NotFound::Message)?;
     realtime::publish(
@@ -247,15 +255,15 @@ pub async fn edit(
 /// Soft-deletes a message (sender or channel owner). Pushes `message.deleted`.
 pub async fn delete(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     id: &MessageId,
 ) -> Result<(), AppError> {
     let context = ctx
         .store
-        .message_context(channel_id, caller, Some(id), None)
+        .message_context(channel_id, &caller.id, Some(id), None)
         .await?;
-    let (channel, membership) = member_of(&context)?;
+    let (channel, membership) = member_of(&context, caller)?;
     let pusher = pusher_for(ctx, channel);
     let message = live(context.message.clone())?;
     message.ensure_can_delete(membership)?;
@@ -282,7 +290,7 @@ pub async fn delete(
 /// Adds (`add`) or removes the caller's reaction; idempotent. Pushes `reaction.updated`.
 pub async fn react(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     id: &MessageId,
     emoji: &Emoji,
@@ -290,12 +298,12 @@ pub async fn react(
 ) -> Result<Message, AppError> {
     let context = ctx
         .store
-        .message_context(channel_id, caller, None, None)
+        .message_context(channel_id, &caller.id, None, None)
         .await?;
-    let pusher = pusher_for(ctx, member_of(&context)?.0);
+    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
     let message = ctx
         .store
-        .react(channel_id, id, emoji, caller, add, pusher)
+        .react(channel_id, id, emoji, &caller.id, add, pusher)
         .await?
         .ok_or(NotFound::Message)?;
     realtime::publish(
@@ -316,7 +324,7 @@ pub async fn react(
 /// when it moved.
 pub async fn mark_read(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     message: &str,
     origin: &Origin,
@@ -324,13 +332,13 @@ pub async fn mark_read(
     let id = Message::parse_id(message)?;
     let context = ctx
         .store
-        .message_context(channel_id, caller, Some(&id), None)
+        .message_context(channel_id, &caller.id, Some(&id), None)
         .await?;
-    let pusher = pusher_for(ctx, member_of(&context)?.0);
+    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
     live(context.message)?;
     let (marker, moved) = ctx
         .store
-        .mark_read(channel_id, caller, &id, Timestamp::now(), pusher)
+        .mark_read(channel_id, &caller.id, &id, Timestamp::now(), pusher)
         .await?;
     if moved {
         let event = DomainEvent::ReadReceipt {
@@ -344,19 +352,19 @@ pub async fn mark_read(
 /// Tells the other members that the caller is (or stopped) typing; nothing is stored.
 pub async fn typing(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
     is_typing: bool,
     origin: &Origin,
 ) -> Result<(), AppError> {
     let context = ctx
         .store
-        .message_context(channel_id, caller, None, None)
+        .message_context(channel_id, &caller.id, None, None)
         .await?;
-    let (channel, _) = member_of(&context)?;
+    let (channel, _) = member_of(&context, caller)?;
     let event = DomainEvent::Typing {
         channel_id: channel_id.clone(),
-        user_id: caller.clone(),
+        user_id: caller.id.clone(),
         is_typing,
     };
     realtime::publish_ephemeral(ctx, origin, event, pusher_for(ctx, channel)).await;
@@ -365,13 +373,14 @@ pub async fn typing(
 
 pub async fn read_receipts(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     channel_id: &ChannelId,
 ) -> Result<ReadReceipts, AppError> {
     let (context, items) = tokio::try_join!(
-        ctx.store.message_context(channel_id, caller, None, None),
+        ctx.store
+            .message_context(channel_id, &caller.id, None, None),
         ctx.store.read_markers(channel_id)
     )?;
-    member_of(&context)?;
+    member_of(&context, caller)?;
     Ok(ReadReceipts { items })
 }

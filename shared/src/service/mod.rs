@@ -13,16 +13,33 @@ pub mod router;
 pub mod users;
 pub mod webhooks;
 
-use crate::domain::{User, UserId};
+use crate::domain::{Caller, User};
 use crate::error::AppError;
 use crate::AppContext;
 
-/// The account a token speaks for must still exist: a deleted account's tokens are refused.
-fn existing_caller(user: Option<User>) -> Result<User, AppError> {
-    user.ok_or_else(refusals::account_gone)
+/// The account a token speaks for must still exist, and the token's session must still be
+/// open: tokens of a deleted account, a signed-out token and tokens older than a sign-out
+/// everywhere or a password change are refused. `user` is the caller's profile as the
+/// operation read it anyway, so the check costs no read.
+fn existing_caller(user: Option<User>, caller: &Caller) -> Result<User, AppError> {
+    let user = user.ok_or_else(refusals::account_gone)?;
+    if !user.sessions.admits(&caller.session) {
+        return Err(refusals::session_ended());
+    }
+    Ok(user)
 }
 
-/// Reads the caller's profile (one GetItem) and refuses tokens of deleted accounts.
-pub async fn require_caller(ctx: &AppContext, caller: &UserId) -> Result<User, AppError> {
-    existing_caller(ctx.store.get_user(caller).await?)
+/// Why a write guarded by the caller's session was refused, from the profile it found.
+fn refused(profile: Option<User>, caller: &Caller) -> AppError {
+    match existing_caller(profile, caller) {
+        Err(refusal) => refusal,
+        // The session was open when the write was refused, so it ended and came back: only a
+        // concurrent sign-out can do that, and it refuses too.
+        Ok(_) => refusals::session_ended(),
+    }
+}
+
+/// Reads the caller's profile (one GetItem) and refuses ended sessions.
+pub async fn require_caller(ctx: &AppContext, caller: &Caller) -> Result<User, AppError> {
+    existing_caller(ctx.store.get_user(&caller.id).await?, caller)
 }

@@ -6,8 +6,8 @@ use super::refusals::{account_gone, already_partners, no_longer_pending, not_par
 use super::require_caller;
 use super::users::parse_user_id;
 use crate::domain::{
-    Counterpart, Decision, NotFound, Page, PageRequest, PartnerRequest, Partnership, RequestId,
-    RequestMessage, StatusFilter, Timestamp, User, UserId,
+    Caller, Counterpart, Decision, NotFound, Page, PageRequest, PartnerRequest, Partnership,
+    RequestId, RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
 use crate::storage::{RequestDirection, RequestInserted, ResponseRecorded};
@@ -41,18 +41,18 @@ fn counterpart(user: &User) -> Counterpart {
 /// event router emails the recipient and pushes `partner_request.received` off the stream.
 pub async fn send_request(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     recipient_id: &str,
     message: Option<&str>,
 ) -> Result<PartnerRequest, AppError> {
     let recipient_id = parse_user_id(recipient_id)?;
-    PartnerRequest::ensure_not_self(caller, &recipient_id)?;
+    PartnerRequest::ensure_not_self(&caller.id, &recipient_id)?;
     let message = RequestMessage::parse(message)?;
     let users = ctx
         .store
-        .get_users(&[caller.clone(), recipient_id.clone()])
+        .get_users(&[caller.id.clone(), recipient_id.clone()])
         .await?;
-    let sender = existing_caller(users.get(caller).cloned())?;
+    let sender = existing_caller(users.get(&caller.id).cloned(), caller)?;
     let recipient = users.get(&recipient_id).ok_or(NotFound::User)?;
     let request = PartnerRequest::new(
         counterpart(&sender),
@@ -77,11 +77,11 @@ pub async fn send_request(
 /// Finds a request the caller is a party to (with the caller's profile, in one read).
 async fn load_request(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &RequestId,
 ) -> Result<PartnerRequest, AppError> {
-    let (user, request) = ctx.store.find_request_for(caller, id).await?;
-    existing_caller(user)?;
+    let (user, request) = ctx.store.find_request_for(&caller.id, id).await?;
+    existing_caller(user, caller)?;
     Ok(request.ok_or(NotFound::PartnerRequest)?)
 }
 
@@ -90,12 +90,12 @@ async fn load_request(
 /// (from the event router).
 pub async fn respond(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     id: &RequestId,
     decision: Decision,
 ) -> Result<Response, AppError> {
     let request = load_request(ctx, caller, id).await?;
-    let updated = request.respond(caller, decision, Timestamp::now())?;
+    let updated = request.respond(&caller.id, decision, Timestamp::now())?;
     let partnership = recorded(ctx.store.record_response(&updated).await?)?;
     Ok(Response {
         request: updated,
@@ -104,9 +104,9 @@ pub async fn respond(
 }
 
 /// The sender withdraws a pending request.
-pub async fn cancel(ctx: &AppContext, caller: &UserId, id: &RequestId) -> Result<(), AppError> {
+pub async fn cancel(ctx: &AppContext, caller: &Caller, id: &RequestId) -> Result<(), AppError> {
     let request = load_request(ctx, caller, id).await?;
-    let updated = request.cancel(caller, Timestamp::now())?;
+    let updated = request.cancel(&caller.id, Timestamp::now())?;
     recorded(ctx.store.record_response(&updated).await?)?;
     Ok(())
 }
@@ -126,7 +126,7 @@ fn recorded(outcome: ResponseRecorded) -> Result<Option<Partnership>, AppError> 
 
 pub async fn list_requests(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     direction: RequestDirection,
     filter: StatusFilter,
     page: &PageRequest,
@@ -134,7 +134,7 @@ pub async fn list_requests(
     let (_, page) = tokio::try_join!(
         require_caller(ctx, caller),
         ctx.store
-            .list_requests(caller, direction, filter, page)
+            .list_requests(&caller.id, direction, filter, page)
             .err_into::<AppError>()
     )?;
     Ok(page)
@@ -144,12 +144,14 @@ pub async fn list_requests(
 /// left out.
 pub async fn list_partnerships(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<PartnershipEntry>, AppError> {
     let (_, partners) = tokio::try_join!(
         require_caller(ctx, caller),
-        ctx.store.list_partners(caller, page).err_into::<AppError>()
+        ctx.store
+            .list_partners(&caller.id, page)
+            .err_into::<AppError>()
     )?;
     let ids: Vec<UserId> = partners.items.iter().map(|(id, _)| id.clone()).collect();
     let users = ctx.store.get_users_for_display(&ids).await?;
@@ -170,14 +172,14 @@ pub async fn list_partnerships(
 
 pub async fn end_partnership(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     other: &UserId,
 ) -> Result<(), AppError> {
-    if other == caller {
+    if *other == caller.id {
         return Err(not_partners());
     }
     require_caller(ctx, caller).await?;
-    if ctx.store.delete_partnership(caller, other).await? {
+    if ctx.store.delete_partnership(&caller.id, other).await? {
         Ok(())
     } else {
         Err(not_partners())

@@ -1,8 +1,8 @@
 //! WebSocket connections: opening (authenticated, with presence), closing, and typing.
 
-use crate::domain::{ConnectionId, Timestamp, UserId};
+use crate::domain::{Caller, ConnectionId, Timestamp, UserId};
 use crate::error::AppError;
-use crate::storage::ConnectionRecord;
+use crate::storage::{CallerWrite, ConnectionRecord};
 use crate::AppContext;
 
 /// `$connect`: the `token` query parameter must be a valid token of an existing account.
@@ -19,14 +19,12 @@ pub async fn connect(
         .ok_or(AppError::Unauthorized(
             "the `token` query parameter is required",
         ))?;
-    let user = ctx.tokens.verify(token)?;
-    let now = Timestamp::now();
-    let record = ConnectionRecord::new(connection.clone(), user.clone(), now);
-    ctx.store
-        .open_connection(&record)
-        .await?
-        .ok_or_else(super::refusals::account_gone)?;
-    Ok(user)
+    let caller = ctx.tokens.verify(token)?;
+    let record = ConnectionRecord::new(connection.clone(), caller.clone(), Timestamp::now());
+    match ctx.store.open_connection(&record, &caller.session).await? {
+        CallerWrite::Done(_) => Ok(caller.id),
+        CallerWrite::Refused(profile) => Err(super::refused(profile, &caller)),
+    }
 }
 
 /// `$disconnect` (best effort on AWS): forgets the connection; on the user's last, its
@@ -41,17 +39,18 @@ pub async fn disconnect(ctx: &AppContext, connection: &ConnectionId) -> Result<(
     Ok(())
 }
 
-/// The user a frame's connection belongs to; a connection unknown or expired here (its
-/// account deleted, or its item lost) may not act.
-pub async fn connection_user(
+/// Who acts through a frame's connection: its user, in the session of the token it was
+/// opened with (checked by each operation against the profile, like a REST call). A
+/// connection unknown or expired here (its account deleted, or its item lost) may not act.
+pub async fn connection_caller(
     ctx: &AppContext,
     connection: &ConnectionId,
-) -> Result<UserId, AppError> {
+) -> Result<Caller, AppError> {
     ctx.store
         .connection(connection)
         .await?
         .filter(|record| record.expires_at > Timestamp::now().unix_seconds())
-        .map(|record| record.user_id)
+        .and_then(|record| record.caller())
         .ok_or(AppError::Unauthorized(
             "this connection is not registered; reconnect",
         ))

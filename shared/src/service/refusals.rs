@@ -15,6 +15,11 @@ pub fn account_gone() -> AppError {
     AppError::Unauthorized("the account no longer exists")
 }
 
+/// A token signed out, or older than a sign-out everywhere or a password change.
+pub fn session_ended() -> AppError {
+    AppError::Unauthorized("this session has ended; sign in again")
+}
+
 pub fn not_partners() -> AppError {
     AppError::not_found("you are not partners")
 }

@@ -226,6 +226,26 @@ async fn plan(
                 .push(MaintenanceJob::purge_account(user_id, connections.clone()));
             return Ok(());
         }
+        Change::SessionsEnded {
+            user_id,
+            connections,
+        } => {
+            outbox.maintenance.push(MaintenanceJob::close_connections(
+                user_id,
+                connections.clone(),
+            ));
+            return Ok(());
+        }
+        Change::ConnectionOpened { user_id, live } => {
+            let cap = ctx.config.limits.max_connections_per_user as usize;
+            if live.len() > cap {
+                let oldest = live[..live.len() - cap].to_vec();
+                outbox
+                    .maintenance
+                    .push(MaintenanceJob::close_connections(user_id, oldest));
+            }
+            return Ok(());
+        }
         Change::PresenceChanged {
             user_id,
             online,

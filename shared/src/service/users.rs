@@ -2,20 +2,28 @@ use futures::TryFutureExt;
 use serde::Serialize;
 
 use super::refusals::account_gone;
-use super::{existing_caller, require_caller};
+use super::{existing_caller, refused, require_caller};
 use crate::domain::{
-    Email, NewUser, NotFound, Page, PageRequest, Password, PublicUser, Timestamp, User, UserId,
-    UserName,
+    Caller, Email, NewUser, NotFound, Page, PageRequest, Password, PublicUser, Timestamp, User,
+    UserId, UserName,
 };
 use crate::error::AppError;
-use crate::storage::{Presence, Registration};
+use crate::storage::{CallerWrite, Presence, Registration};
 use crate::AppContext;
 
 /// A signed-in user: `{user, token}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Session {
+#[schema(as = Session)]
+pub struct SignedIn {
     pub user: User,
     /// JWT for `Authorization: Bearer`
+    pub token: String,
+}
+
+/// `{token}`: the caller's new token after a password change.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// JWT for `Authorization: Bearer`; every other token of the account has stopped working
     pub token: String,
 }
 
@@ -30,7 +38,7 @@ pub struct OnlineContact {
 const BAD_CREDENTIALS: AppError = AppError::Unauthorized("wrong email or password");
 
 /// Registers a user: hash, then one transaction (profile + unique email). 409 on a taken email.
-pub async fn register(ctx: &AppContext, new: NewUser) -> Result<Session, AppError> {
+pub async fn register(ctx: &AppContext, new: NewUser) -> Result<SignedIn, AppError> {
     let hash = ctx.passwords.hash(&new.password).await?;
     let user = User {
         id: UserId::generate(),
@@ -39,19 +47,20 @@ pub async fn register(ctx: &AppContext, new: NewUser) -> Result<Session, AppErro
         created_at: Timestamp::now(),
         last_seen: None,
         online: false,
+        sessions: Default::default(),
     };
     if ctx.store.create_user(&user, &hash).await? == Registration::EmailTaken {
         return Err(AppError::conflict(
             "an account with this email already exists",
         ));
     }
-    let token = ctx.tokens.issue(&user.id)?;
-    Ok(Session { user, token })
+    let token = ctx.tokens.issue(&user.id, user.sessions.epoch)?.token;
+    Ok(SignedIn { user, token })
 }
 
 /// Logs in. Every failure is the same 401 and costs the same hashing time, so neither the
 /// message nor the timing tells whether an email is registered.
-pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<Session, AppError> {
+pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<SignedIn, AppError> {
     let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
         return Err(BAD_CREDENTIALS);
     };
@@ -64,35 +73,115 @@ pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<Sess
     }
     // The credentials outlive nothing: a deleted account has neither.
     let user = ctx.store.get_user(&user_id).await?.ok_or(BAD_CREDENTIALS)?;
-    let token = ctx.tokens.issue(&user.id)?;
-    Ok(Session { user, token })
+    let token = ctx.tokens.issue(&user.id, user.sessions.epoch)?.token;
+    Ok(SignedIn { user, token })
 }
 
-pub async fn me(ctx: &AppContext, caller: &UserId) -> Result<User, AppError> {
+pub async fn me(ctx: &AppContext, caller: &Caller) -> Result<User, AppError> {
     require_caller(ctx, caller).await
 }
 
-/// Renames the caller: one conditional update that also proves the account exists.
-pub async fn rename(ctx: &AppContext, caller: &UserId, name: UserName) -> Result<User, AppError> {
-    existing_caller(ctx.store.rename_user(caller, &name).await?)
+/// Renames the caller: one update, conditional on the caller's session.
+pub async fn rename(ctx: &AppContext, caller: &Caller, name: UserName) -> Result<User, AppError> {
+    match ctx
+        .store
+        .rename_user(&caller.id, &caller.session, &name)
+        .await?
+    {
+        CallerWrite::Done(user) => Ok(user),
+        CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
 }
 
-/// Deletes the caller's account. Its tokens stop working at once. Partnerships and requests
-/// that name it stay until the maintenance worker purges them (queued by the event router off
-/// the profile's removal, whose old image names the connections to close); readers skip
-/// missing users.
-pub async fn delete_account(ctx: &AppContext, caller: &UserId) -> Result<(), AppError> {
-    let user = require_caller(ctx, caller).await?;
-    if !ctx.store.delete_user(&user).await? {
-        return Err(account_gone());
+/// The caller's password must be `password` (403 otherwise): destructive and
+/// account-changing operations ask for it again, so a stolen token alone cannot do them.
+async fn confirm_password(ctx: &AppContext, user: &User, password: &str) -> Result<(), AppError> {
+    const WRONG: &str = "the password is wrong";
+    let Ok(password) = Password::parse(password) else {
+        return Err(AppError::Forbidden(WRONG.into()));
+    };
+    let (_, hash) = ctx
+        .store
+        .find_credentials(&user.email)
+        .await?
+        .ok_or_else(account_gone)?;
+    if !ctx.passwords.verify(&password, &hash).await? {
+        return Err(AppError::Forbidden(WRONG.into()));
     }
-    tracing::info!(user_id = %user.id, "account deleted");
     Ok(())
+}
+
+/// Deletes the caller's account after confirming its password. Its tokens stop working at
+/// once. Partnerships and requests that name it stay until the maintenance worker purges them
+/// (queued by the event router off the profile's removal, whose old image names the
+/// connections to close); readers skip missing users.
+pub async fn delete_account(
+    ctx: &AppContext,
+    caller: &Caller,
+    password: &str,
+) -> Result<(), AppError> {
+    let user = require_caller(ctx, caller).await?;
+    confirm_password(ctx, &user, password).await?;
+    match ctx.store.delete_user(&user, &caller.session).await? {
+        CallerWrite::Done(()) => {
+            tracing::info!(user_id = %user.id, "account deleted");
+            Ok(())
+        }
+        CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
+}
+
+/// Signs the caller's token out: one update of the profile (its WebSocket connections opened
+/// with this token are closed by the event router, off the profile's change).
+pub async fn logout(ctx: &AppContext, caller: &Caller) -> Result<(), AppError> {
+    let user = require_caller(ctx, caller).await?;
+    let expired = user.sessions.expired_revocations(Timestamp::now());
+    match ctx
+        .store
+        .revoke_token(&caller.id, &caller.session, &expired)
+        .await?
+    {
+        CallerWrite::Done(()) => Ok(()),
+        CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
+}
+
+/// Signs out every token of the account issued until now (the caller's too).
+pub async fn logout_everywhere(ctx: &AppContext, caller: &Caller) -> Result<(), AppError> {
+    match ctx.store.end_sessions(&caller.id, &caller.session).await? {
+        CallerWrite::Done(_) => Ok(()),
+        CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
+}
+
+/// Changes the password (the current one confirms it) and ends every other session; the
+/// caller goes on with the new token answered.
+pub async fn change_password(
+    ctx: &AppContext,
+    caller: &Caller,
+    current: &str,
+    new: &str,
+) -> Result<NewToken, AppError> {
+    let new =
+        Password::parse(new).map_err(|reason| AppError::invalid_field("new_password", reason))?;
+    let user = require_caller(ctx, caller).await?;
+    confirm_password(ctx, &user, current).await?;
+    let hash = ctx.passwords.hash(&new).await?;
+    match ctx
+        .store
+        .change_password(&user, &caller.session, &hash)
+        .await?
+    {
+        CallerWrite::Done(epoch) => Ok(NewToken {
+            token: ctx.tokens.issue(&user.id, epoch)?.token,
+        }),
+        CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
 }
 
 pub async fn list_users(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<PublicUser>, AppError> {
     let (_, users) = tokio::try_join!(
@@ -104,14 +193,14 @@ pub async fn list_users(
 
 pub async fn get_user(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     target: &UserId,
 ) -> Result<PublicUser, AppError> {
     let users = ctx
         .store
-        .get_users(&[caller.clone(), target.clone()])
+        .get_users(&[caller.id.clone(), target.clone()])
         .await?;
-    existing_caller(users.get(caller).cloned())?;
+    existing_caller(users.get(&caller.id).cloned(), caller)?;
     users
         .get(target)
         .cloned()
@@ -122,14 +211,14 @@ pub async fn get_user(
 /// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
 pub async fn presence(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
     target: &UserId,
 ) -> Result<Presence, AppError> {
     let users = ctx
         .store
-        .get_users(&[caller.clone(), target.clone()])
+        .get_users(&[caller.id.clone(), target.clone()])
         .await?;
-    existing_caller(users.get(caller).cloned())?;
+    existing_caller(users.get(&caller.id).cloned(), caller)?;
     let user = users.get(target).ok_or(NotFound::User)?;
     Ok(Presence {
         user_id: target.clone(),
@@ -142,12 +231,12 @@ pub async fn presence(
 /// events go to (co-members of channels up to `PRESENCE_MAX_CHANNEL_MEMBERS`).
 pub async fn online_contacts(
     ctx: &AppContext,
-    caller: &UserId,
+    caller: &Caller,
 ) -> Result<Vec<OnlineContact>, AppError> {
     let (_, contacts) = tokio::try_join!(
         require_caller(ctx, caller),
         ctx.store
-            .contacts(caller, ctx.config.limits.presence_max_channel_members)
+            .contacts(&caller.id, ctx.config.limits.presence_max_channel_members)
             .err_into::<AppError>()
     )?;
     let users = ctx.store.get_users_for_display(&contacts).await?;

@@ -56,6 +56,18 @@ pub enum Change {
         /// Its connections when the profile went (to close their sockets).
         connections: Vec<ConnectionId>,
     },
+    /// Sessions ended (a sign-out, a sign-out everywhere, a password change): the live
+    /// connections opened with their tokens, to close.
+    SessionsEnded {
+        user_id: UserId,
+        connections: Vec<ConnectionId>,
+    },
+    /// A connection opened: every live connection of the user, oldest first (to hold the
+    /// per-user cap).
+    ConnectionOpened {
+        user_id: UserId,
+        live: Vec<ConnectionId>,
+    },
     /// The user's first connection opened, or its last closed.
     PresenceChanged {
         user_id: UserId,
@@ -274,17 +286,59 @@ fn profile_changes(
         Kind::Insert => Ok(Vec::new()),
         Kind::Modify => {
             let (before, after): (UserItem, UserItem) = (from_item(old)?, from_item(new)?);
-            let was_online = before.live_connections(now).next().is_some();
-            let is_online = after.live_connections(now).next().is_some();
-            Ok(if was_online == is_online {
-                Vec::new()
-            } else {
-                vec![Change::PresenceChanged {
+            let mut changes = Vec::new();
+            let ended = ended_session_connections(&before, &after, now);
+            if !ended.is_empty() {
+                changes.push(Change::SessionsEnded {
+                    user_id: after.id.clone(),
+                    connections: ended,
+                });
+            }
+            let was = before.live_connections(now).count();
+            let is = after.live_connections(now).count();
+            if is > was {
+                let mut live: Vec<(&String, &i64)> = after
+                    .connections
+                    .iter()
+                    .filter(|(_, expires_at)| **expires_at > now)
+                    .collect();
+                // Every connection lives as long, so the soonest to expire opened first.
+                live.sort_by(|a, b| (a.1, a.0).cmp(&(b.1, b.0)));
+                changes.push(Change::ConnectionOpened {
+                    user_id: after.id.clone(),
+                    live: live
+                        .into_iter()
+                        .filter_map(|(id, _)| ConnectionId::parse(id))
+                        .collect(),
+                });
+            }
+            if (was > 0) != (is > 0) {
+                changes.push(Change::PresenceChanged {
                     user_id: after.id,
-                    online: is_online,
+                    online: is > 0,
                     last_seen: after.last_seen,
-                }]
-            })
+                });
+            }
+            Ok(changes)
         }
     }
+}
+
+/// The live connections whose token a change of the profile revoked: every one when the
+/// session epoch moved on (nothing opened with the new epoch's tokens can be in the same
+/// image), else those opened with a token newly signed out.
+fn ended_session_connections(before: &UserItem, after: &UserItem, now: i64) -> Vec<ConnectionId> {
+    let epoch_moved = after.session_epoch != before.session_epoch;
+    let newly_revoked = |token: Option<&String>| {
+        token.is_some_and(|token| {
+            after.revoked_tokens.contains_key(token) && !before.revoked_tokens.contains_key(token)
+        })
+    };
+    let mut ended: Vec<ConnectionId> = after
+        .live_connections(now)
+        .filter(|id| epoch_moved || newly_revoked(after.connection_tokens.get(*id)))
+        .filter_map(ConnectionId::parse)
+        .collect();
+    ended.sort();
+    ended
 }

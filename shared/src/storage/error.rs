@@ -61,6 +61,15 @@ where
     err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// DynamoDB refuses an update it cannot apply to the item as it is (`SET map.key` when `map`
+/// does not exist).
+pub fn is_validation_error<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    err.as_service_error().and_then(|e| e.code()) == Some("ValidationException")
+}
+
 /// The outcome of a conditional write whose failed condition only means "nothing to do"
 /// (already done, or done by someone else).
 pub fn done_unless_failed<T, E, R>(result: Result<T, SdkError<E, R>>) -> StoreResult<()>

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::error::StoreError;
 use crate::domain::{
     Channel, ChannelId, ChannelKind, ChannelName, Counterpart, Email, MemberRole, Membership,
-    PartnerRequest, RequestId, RequestMessage, RequestStatus, Timestamp, User, UserId, UserName,
+    PartnerRequest, RequestId, RequestMessage, RequestStatus, SessionPolicy, Timestamp, TokenId,
+    User, UserId, UserName,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -28,6 +29,16 @@ pub struct UserItem {
     /// atomically (one conditional UpdateItem) whether they were the first or the last.
     #[serde(default)]
     pub connections: HashMap<String, i64>,
+    /// The token of each connection (connection id → `jti`), so the sockets of a revoked
+    /// token can be found and closed.
+    #[serde(default)]
+    pub connection_tokens: HashMap<String, String>,
+    /// Tokens of an older session epoch are refused (sign-out everywhere, password change).
+    #[serde(default)]
+    pub session_epoch: u32,
+    /// Tokens signed out one by one: `jti` → token expiry (epoch seconds).
+    #[serde(default)]
+    pub revoked_tokens: HashMap<String, i64>,
 }
 
 impl UserItem {
@@ -59,6 +70,10 @@ impl From<UserItem> for User {
             created_at: item.created_at,
             last_seen: item.last_seen,
             online,
+            sessions: SessionPolicy {
+                epoch: item.session_epoch,
+                revoked: item.revoked_tokens,
+            },
         }
     }
 }
@@ -133,6 +148,13 @@ pub struct ConnectionItem {
     pub entity: String,
     pub connection_id: String,
     pub user_id: UserId,
+    /// The session of the token the connection was opened with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<TokenId>,
+    #[serde(default)]
+    pub session_epoch: u32,
+    #[serde(default)]
+    pub token_expires_at: i64,
     pub connected_at: Timestamp,
     pub expires_at: i64,
 }

@@ -90,6 +90,11 @@ pub fn ledger_key(job: &str) -> Item {
 
 /// The map attribute of the user's profile that holds its connections.
 pub const CONNECTIONS: &str = "connections";
+/// The profile's map of connection id → the `jti` of the token it was opened with.
+pub const CONNECTION_TOKENS: &str = "connection_tokens";
+/// The profile's session epoch and its tokens revoked one by one.
+pub const SESSION_EPOCH: &str = "session_epoch";
+pub const REVOKED_TOKENS: &str = "revoked_tokens";
 
 pub const CHANNEL_META: &str = "META";
 pub const MEMBER_PREFIX: &str = "MEMBER#";

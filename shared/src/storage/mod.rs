@@ -16,6 +16,7 @@ mod presence;
 mod purge;
 mod retries;
 pub mod schema;
+mod sessions;
 mod users;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ pub use messages::{HistoryFilter, Inserted, MessageContext, Posting, SEARCH_WIND
 pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;
+pub use sessions::CallerWrite;
 pub use users::Registration;
 
 use error::db_error;

@@ -7,18 +7,22 @@
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
+use super::error::db_error;
 use super::error::StoreError;
-use super::error::{db_error, done_unless_failed};
 use super::items::{from_item, live_entries, to_item, ConnectionItem, UserItem};
 use super::keys;
+use super::sessions::{CallerWrite, SessionCondition};
 use super::{string_of, Store};
-use crate::domain::{ConnectionId, Limit, PageRequest, Timestamp, UserId};
+use crate::domain::{Caller, ConnectionId, Limit, PageRequest, Session, Timestamp, UserId};
 
 /// A WebSocket connection of a user.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnectionRecord {
     pub connection_id: ConnectionId,
     pub user_id: UserId,
+    /// The session of the token it was opened with; its frames act in that session (`None`
+    /// for connections stored before sessions existed, which must reconnect).
+    pub session: Option<Session>,
     pub connected_at: Timestamp,
     /// Epoch seconds; beyond API Gateway's 2 h connection limit.
     pub expires_at: i64,
@@ -34,13 +38,22 @@ impl ConnectionRecord {
     /// timeout.
     pub const CONNECT_GRACE_SECONDS: i64 = 10;
 
-    pub fn new(connection_id: ConnectionId, user_id: UserId, connected_at: Timestamp) -> Self {
+    pub fn new(connection_id: ConnectionId, caller: Caller, connected_at: Timestamp) -> Self {
         Self {
             expires_at: connected_at.unix_seconds() + Self::LIFETIME_SECONDS,
             connection_id,
-            user_id,
+            user_id: caller.id,
+            session: Some(caller.session),
             connected_at,
         }
+    }
+
+    /// Who acts through this connection.
+    pub fn caller(&self) -> Option<Caller> {
+        Some(Caller {
+            id: self.user_id.clone(),
+            session: self.session.clone()?,
+        })
     }
 }
 
@@ -83,10 +96,7 @@ impl UpdateFailure {
 
     /// DynamoDB refuses `SET map.key` when `map` does not exist.
     fn is_missing_map(&self) -> bool {
-        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-        self.0
-            .as_service_error()
-            .is_some_and(|e| e.code() == Some("ValidationException"))
+        super::error::is_validation_error(&self.0)
     }
 
     fn into_store_error(self) -> StoreError {
@@ -146,12 +156,14 @@ impl Store {
         Ok(contacts)
     }
 
-    /// Stores a connection. `Ok(None)` when the account no longer exists (the connection is
-    /// then refused); otherwise whether this is the user's only live connection.
+    /// Stores a connection. Refused when the account no longer exists or the token's session
+    /// has ended (the connection is then refused); otherwise whether this is the user's only
+    /// live connection.
     pub async fn open_connection(
         &self,
         connection: &ConnectionRecord,
-    ) -> Result<Option<bool>, StoreError> {
+        session: &Session,
+    ) -> Result<CallerWrite<bool>, StoreError> {
         let key = keys::connection_key(connection.connection_id.as_str());
         // The item by id first: if the profile update then fails, what is left is an item no
         // reader reaches by user, and it expires.
@@ -161,6 +173,9 @@ impl Store {
             entity: "connection".into(),
             connection_id: connection.connection_id.to_string(),
             user_id: connection.user_id.clone(),
+            token_id: Some(session.token_id.clone()),
+            session_epoch: session.epoch,
+            token_expires_at: session.expires_at,
             connected_at: connection.connected_at,
             expires_at: connection.expires_at,
         };
@@ -171,11 +186,14 @@ impl Store {
             .send()
             .await
             .map_err(db_error)?;
-        let before = match self.add_to_profile(connection).await {
+        let before = match self.add_to_profile(connection, session).await {
             Err(err) if err.is_missing_map() => {
-                // A profile written before connections were kept on it: give it the map once.
-                self.create_connections_map(&connection.user_id).await?;
-                self.add_to_profile(connection).await
+                // A profile written before connections (or their tokens) were kept on it:
+                // give it the maps once.
+                for map in [keys::CONNECTIONS, keys::CONNECTION_TOKENS] {
+                    self.create_map(&connection.user_id, map).await?;
+                }
+                self.add_to_profile(connection, session).await
             }
             other => other,
         };
@@ -183,7 +201,13 @@ impl Store {
             Ok(output) => output.attributes.unwrap_or_default(),
             Err(err) if err.is_condition_failed() => {
                 self.delete_connection(&connection.connection_id).await?;
-                return Ok(None);
+                let found = match err.0.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
+                    _ => None,
+                };
+                return Ok(CallerWrite::Refused(super::sessions::refused_profile(
+                    found,
+                )?));
             }
             Err(err) => return Err(err.into_store_error()),
         };
@@ -193,21 +217,27 @@ impl Store {
             .live_connections(now)
             .any(|id| id != connection.connection_id.as_str());
         self.prune_expired(&before, now).await;
-        Ok(Some(first))
+        Ok(CallerWrite::Done(first))
     }
 
-    /// `connections.<id> = expiry` on the profile, if the profile exists; the old profile back.
+    /// `connections.<id> = expiry` and `connection_tokens.<id> = jti` on the profile, if the
+    /// profile exists and the session is open; the old profile back.
     async fn add_to_profile(
         &self,
         connection: &ConnectionRecord,
+        session: &Session,
     ) -> Result<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput, UpdateFailure> {
-        self.client
+        let update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::user_key(&connection.user_id)))
-            .update_expression("SET #conns.#id = :expires, last_seen = :now")
-            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET #conns.#id = :expires, #tokens.#id = :token, last_seen = :now");
+        SessionCondition::of(session)
+            .apply(update)
             .expression_attribute_names("#conns", keys::CONNECTIONS)
+            .expression_attribute_names("#tokens", keys::CONNECTION_TOKENS)
+            .expression_attribute_values(":token", AttributeValue::S(session.token_id.to_string()))
             .expression_attribute_names("#id", connection.connection_id.as_str())
             .expression_attribute_values(
                 ":expires",
@@ -221,24 +251,6 @@ impl Store {
             .send()
             .await
             .map_err(UpdateFailure)
-    }
-
-    /// Adds an empty `connections` map to a profile that has none (a nested `SET` needs it).
-    async fn create_connections_map(&self, user: &UserId) -> Result<(), StoreError> {
-        // A failed condition: created by a concurrent connect, or the account is gone (the
-        // retried update then answers that).
-        done_unless_failed(
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(keys::user_key(user)))
-                .update_expression("SET #conns = :empty")
-                .condition_expression("attribute_exists(pk) AND attribute_not_exists(#conns)")
-                .expression_attribute_names("#conns", keys::CONNECTIONS)
-                .expression_attribute_values(":empty", AttributeValue::M(Default::default()))
-                .send()
-                .await,
-        )
     }
 
     /// The connection with this id, if any (expired or not: callers decide).
@@ -262,6 +274,11 @@ impl Store {
         let item: ConnectionItem = from_item(item)?;
         Ok(Some(ConnectionRecord {
             connection_id: id.clone(),
+            session: item.token_id.map(|token_id| Session {
+                token_id,
+                epoch: item.session_epoch,
+                expires_at: item.token_expires_at,
+            }),
             user_id: item.user_id,
             connected_at: item.connected_at,
             expires_at: item.expires_at,
@@ -277,19 +294,29 @@ impl Store {
         id: &ConnectionId,
         now: Timestamp,
     ) -> Result<Option<Closed>, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::user_key(user)))
-            .update_expression("REMOVE #conns.#id SET last_seen = :now")
-            .condition_expression("attribute_exists(#conns.#id)")
-            .expression_attribute_names("#conns", keys::CONNECTIONS)
-            .expression_attribute_names("#id", id.as_str())
-            .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
-            .return_values(ReturnValue::AllOld)
+        let remove = |paths: &str| {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(keys::user_key(user)))
+                .update_expression(format!("REMOVE {paths} SET last_seen = :now"))
+                .condition_expression("attribute_exists(#conns.#id)")
+                .expression_attribute_names("#conns", keys::CONNECTIONS)
+                .expression_attribute_names("#id", id.as_str())
+                .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
+                .return_values(ReturnValue::AllOld)
+        };
+        let result = match remove("#conns.#id, #tokens.#id")
+            .expression_attribute_names("#tokens", keys::CONNECTION_TOKENS)
             .send()
-            .await;
+            .await
+        {
+            // A connection of a profile that has no token map (opened before there was one).
+            Err(err) if super::error::is_validation_error(&err) => {
+                remove("#conns.#id").send().await
+            }
+            result => result,
+        };
         let closed = match result {
             Ok(output) => {
                 let before: UserItem = from_item(output.attributes.unwrap_or_default())?;
@@ -376,11 +403,13 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::user_key(&profile.id)))
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#conns", keys::CONNECTIONS);
-        let mut paths = Vec::with_capacity(expired.len());
+            .expression_attribute_names("#conns", keys::CONNECTIONS)
+            .expression_attribute_names("#tokens", keys::CONNECTION_TOKENS);
+        let mut paths = Vec::with_capacity(expired.len() * 2);
         for (n, id) in expired.iter().enumerate() {
             update = update.expression_attribute_names(format!("#e{n}"), id.as_str());
             paths.push(format!("#conns.#e{n}"));
+            paths.push(format!("#tokens.#e{n}"));
         }
         let result = update
             .update_expression(format!("REMOVE {}", paths.join(", ")))
@@ -399,11 +428,16 @@ mod tests {
     #[test]
     fn a_gone_connection_is_kept_only_while_it_may_still_be_connecting() {
         let connected_at = Timestamp::now();
-        let record = ConnectionRecord::new(
-            ConnectionId::parse("abc=").unwrap(),
-            UserId::generate(),
-            connected_at,
-        );
+        let caller = Caller {
+            id: UserId::generate(),
+            session: Session {
+                token_id: crate::domain::TokenId::generate(),
+                epoch: 0,
+                expires_at: connected_at.unix_seconds() + 60,
+            },
+        };
+        let record =
+            ConnectionRecord::new(ConnectionId::parse("abc=").unwrap(), caller, connected_at);
         let later = |secs: i64| {
             Timestamp::from_unix_millis(connected_at.unix_millis() + secs * 1000).unwrap()
         };

@@ -1,13 +1,14 @@
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, ReturnValue, TransactWriteItem, Update};
 
+use super::error::db_error;
 use super::error::StoreError;
-use super::error::{db_error, is_condition_failure};
 use super::items::{from_item, to_item, CredentialsItem, UserItem};
 use super::keys::{self, ALL_USERS, CREDENTIALS, GSI1, PK, SK};
+use super::sessions::{guarded, refused_profile, CallerWrite, SessionCondition};
 use super::{s, Commit, Read, Store, Transaction};
-use crate::domain::{Email, Page, PageRequest, User, UserId, UserName};
+use crate::domain::{Email, Page, PageRequest, Session, User, UserId, UserName};
 
 /// How storing a new account ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -22,9 +23,10 @@ enum RegistrationCheck {
     EmailFree,
 }
 
+/// The check of a transaction made for a caller: its session is open.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum DeletionCheck {
-    ProfileExists,
+enum CallerCheck {
+    SessionOpen,
 }
 
 impl Store {
@@ -47,6 +49,9 @@ impl Store {
             created_at: user.created_at,
             last_seen: None,
             connections: HashMap::new(),
+            connection_tokens: HashMap::new(),
+            session_epoch: 0,
+            revoked_tokens: HashMap::new(),
         };
         let credentials = CredentialsItem {
             pk: keys::credentials_pk(&user.email.normalized()),
@@ -158,10 +163,7 @@ impl Store {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(keys::key(
-                keys::credentials_pk(&email.normalized()),
-                CREDENTIALS,
-            )))
+            .set_key(Some(self.credentials_key(email)))
             .consistent_read(true)
             .send()
             .await
@@ -173,57 +175,115 @@ impl Store {
         Ok(Some((credentials.user_id, credentials.password_hash)))
     }
 
-    /// Renames a user; `None` if the user does not exist (the update never creates one).
+    /// Renames the caller, if its session is open (the update never creates a profile).
     pub async fn rename_user(
         &self,
         id: &UserId,
+        session: &Session,
         name: &UserName,
-    ) -> Result<Option<User>, StoreError> {
-        let result = self
+    ) -> Result<CallerWrite<User>, StoreError> {
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::user_key(id)))
             .update_expression("SET #name = :name")
-            .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(name.as_str()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output
-                .attributes
-                .map(|item| from_item::<UserItem>(item).map(User::from))
-                .transpose(),
-            Err(err) if is_condition_failure(&err) => Ok(None),
-            Err(err) => Err(db_error(err)),
-        }
+            .return_values(ReturnValue::AllNew);
+        let renamed = guarded(SessionCondition::of(session).apply(update).send().await)?;
+        Ok(match renamed {
+            CallerWrite::Done(output) => CallerWrite::Done(User::from(from_item::<UserItem>(
+                output.attributes.unwrap_or_default(),
+            )?)),
+            CallerWrite::Refused(found) => CallerWrite::Refused(found),
+        })
     }
 
-    /// Deletes the profile and the credentials together. From then on the user's tokens are
-    /// refused (every authenticated route reads the profile) and the email can register again.
-    /// Returns `false` if the user was already gone.
-    pub async fn delete_user(&self, user: &User) -> Result<bool, StoreError> {
-        let delete = |key, condition: bool| -> Result<TransactWriteItem, StoreError> {
-            let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key));
-            if condition {
-                delete = delete.condition_expression("attribute_exists(pk)");
-            }
-            Ok(TransactWriteItem::builder()
-                .delete(delete.build().map_err(StoreError::fault)?)
-                .build())
+    /// Deletes the profile and the credentials together, if the caller's session is open.
+    /// From then on the user's tokens are refused (every authenticated route reads the
+    /// profile) and the email can register again.
+    pub async fn delete_user(
+        &self,
+        user: &User,
+        session: &Session,
+    ) -> Result<CallerWrite<()>, StoreError> {
+        let profile = SessionCondition::of(session).apply_to_delete(
+            Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::user_key(&user.id))),
+        );
+        let credentials = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.credentials_key(&user.email)));
+        let action = |delete: aws_sdk_dynamodb::types::builders::DeleteBuilder| {
+            Ok::<_, StoreError>(
+                TransactWriteItem::builder()
+                    .delete(delete.build().map_err(StoreError::fault)?)
+                    .build(),
+            )
         };
         let mut tx = Transaction::new();
-        tx.check(
-            DeletionCheck::ProfileExists,
-            delete(keys::user_key(&user.id), true)?,
-        )
-        .unconditional(delete(
-            keys::key(keys::credentials_pk(&user.email.normalized()), CREDENTIALS),
-            false,
-        )?);
-        Ok(matches!(self.commit(tx).await?, Commit::Done))
+        tx.check(CallerCheck::SessionOpen, action(profile)?)
+            .unconditional(action(credentials)?);
+        self.commit_for_caller(tx, ()).await
+    }
+
+    /// Replaces the password hash and ends every other session (the epoch moves on), if the
+    /// caller's session is open; the new epoch back, for the caller's new token.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        session: &Session,
+        password_hash: &str,
+    ) -> Result<CallerWrite<u32>, StoreError> {
+        let next = session.epoch + 1;
+        let profile = SessionCondition::of(session).apply_to_update(
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(keys::user_key(&user.id)))
+                // `#sep` and `#revoked` are named by the session condition.
+                .update_expression("SET #sep = :next, #revoked = :none")
+                .expression_attribute_values(":next", AttributeValue::N(next.to_string()))
+                .expression_attribute_values(":none", AttributeValue::M(HashMap::new())),
+        );
+        // The credentials are the account's: only a broken invariant fails this condition.
+        let credentials = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(self.credentials_key(&user.email)))
+            .update_expression("SET password_hash = :hash")
+            .condition_expression("user_id = :user")
+            .expression_attribute_values(":hash", s(password_hash))
+            .expression_attribute_values(":user", s(user.id.as_str()));
+        let action = |update: aws_sdk_dynamodb::types::builders::UpdateBuilder| {
+            Ok::<_, StoreError>(
+                TransactWriteItem::builder()
+                    .update(update.build().map_err(StoreError::fault)?)
+                    .build(),
+            )
+        };
+        let mut tx = Transaction::new();
+        tx.check(CallerCheck::SessionOpen, action(profile)?)
+            .invariant(action(credentials)?);
+        self.commit_for_caller(tx, next).await
+    }
+
+    /// Commits a transaction whose only check is the caller's session.
+    async fn commit_for_caller<T>(
+        &self,
+        tx: Transaction<CallerCheck>,
+        done: T,
+    ) -> Result<CallerWrite<T>, StoreError> {
+        Ok(match self.commit(tx).await? {
+            Commit::Done => CallerWrite::Done(done),
+            Commit::Refused(refused) => CallerWrite::Refused(refused_profile(
+                refused.item(CallerCheck::SessionOpen).cloned(),
+            )?),
+        })
+    }
+
+    fn credentials_key(&self, email: &Email) -> super::Item {
+        keys::key(keys::credentials_pk(&email.normalized()), CREDENTIALS)
     }
 
     /// Every user, oldest first (ids are time-ordered), one page per call.

@@ -257,7 +257,7 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
         .await
         .parts();
     assert_eq!(status, 201, "{message}");
-    let (status, _) = client.delete(&cy, "/me").await.parts();
+    let (status, _) = client.delete_account(&cy).await.parts();
     assert_eq!(status, 204);
     // The router keeps failing (and retrying) these records while moto is down.
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -1,7 +1,7 @@
 //! Identity and users: every route and error row of the contract's Identity section,
 //! through the users-api handler with real API Gateway events on DynamoDB Local.
 
-use integration_tests::{unique, TestEnv};
+use integration_tests::{unique, TestEnv, TestUser};
 use serde_json::json;
 use shared::domain::{ConnectionId, Timestamp, UserId};
 use shared::storage::ConnectionRecord;
@@ -145,7 +145,7 @@ async fn bad_tokens_are_refused() {
     let id = UserId::parse(&ada.id).unwrap();
     let hour_ago =
         Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 48 * 3_600_000).unwrap();
-    let expired = env.ctx.tokens.issue_at(&id, hour_ago).unwrap();
+    let expired = env.ctx.tokens.issue_at(&id, 0, hour_ago).unwrap().token;
     let answer = env.api.call("GET", "/me", Some(&expired), None).await;
     assert_eq!(answer.status, 401);
     assert_eq!(answer.body["error"]["message"], "the token has expired");
@@ -154,8 +154,9 @@ async fn bad_tokens_are_refused() {
         "some-other-secret-some-other-secret",
         std::time::Duration::from_secs(600),
     )
-    .issue(&id)
-    .unwrap();
+    .issue(&id, 0)
+    .unwrap()
+    .token;
     env.api
         .call("GET", "/me", Some(&forged), None)
         .await
@@ -189,15 +190,16 @@ async fn patch_me_renames_with_validation() {
 #[tokio::test]
 async fn deleting_an_account_revokes_its_tokens_and_frees_its_email() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
-    env.api.delete(&ada, "/me").await.assert_status(204);
+    env.api.delete_account(&ada).await.assert_status(204);
 
-    for (method, path) in [
-        ("GET", "/me"),
-        ("GET", "/users"),
-        ("DELETE", "/me"),
-        ("GET", "/partnerships"),
+    let password = json!({"password": ada.password});
+    for (method, path, body) in [
+        ("GET", "/me", None),
+        ("GET", "/users", None),
+        ("DELETE", "/me", Some(password)),
+        ("GET", "/partnerships", None),
     ] {
-        let answer = env.api.call(method, path, Some(&ada.token), None).await;
+        let answer = env.api.call(method, path, Some(&ada.token), body).await;
         assert_eq!(answer.status, 401, "{method} {path}");
     }
     let rename = env.api.patch(&ada, "/me", json!({"name": "Ghost"})).await;
@@ -319,14 +321,20 @@ async fn a_public_user_is_found_by_id() {
     }
 }
 
-async fn connect(env: &TestEnv, user: &str, live: bool) {
+async fn connect(env: &TestEnv, user: &TestUser, live: bool) {
     let now = Timestamp::now();
     let id = ConnectionId::parse(&unique("conn")).unwrap();
-    let mut record = ConnectionRecord::new(id, UserId::parse(user).unwrap(), now);
+    let caller = env.ctx.tokens.verify(&user.token).unwrap();
+    let session = caller.session.clone();
+    let mut record = ConnectionRecord::new(id, caller, now);
     if !live {
         record.expires_at = now.unix_seconds() - 1;
     }
-    env.ctx.store.open_connection(&record).await.unwrap();
+    env.ctx
+        .store
+        .open_connection(&record, &session)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -341,14 +349,14 @@ async fn presence_follows_live_connections_only() {
         json!({"user_id": bob.id, "online": false, "last_seen": null})
     );
 
-    connect(&env, &bob.id, false).await;
+    connect(&env, &bob, false).await;
     let answer = env.api.get(&ada, &path).await;
     assert_eq!(
         answer.body["online"], false,
         "an expired connection is not presence"
     );
 
-    connect(&env, &bob.id, true).await;
+    connect(&env, &bob, true).await;
     let answer = env.api.get(&ada, &path).await;
     assert_eq!(answer.body["online"], true);
 
@@ -371,10 +379,10 @@ async fn online_lists_only_online_partners() {
         .create_channel(&ada, json!({"name": "crew", "member_ids": [dan.id]}))
         .await;
     assert_eq!(channel.status, 201);
-    connect(&env, &bob.id, true).await;
-    connect(&env, &stranger.id, true).await;
-    connect(&env, &cy.id, false).await;
-    connect(&env, &dan.id, true).await;
+    connect(&env, &bob, true).await;
+    connect(&env, &stranger, true).await;
+    connect(&env, &cy, false).await;
+    connect(&env, &dan, true).await;
 
     let answer = env.api.get(&ada, "/presence/online").await;
     assert_eq!(answer.status, 200);

@@ -363,8 +363,8 @@ async fn deleted_accounts_vanish_from_partnerships_and_cannot_be_accepted() {
     let (env, [ada, bob, cy]) = TestEnv::with_users(["Ada", "Bob", "Cy"]).await;
     env.api.make_partners(&ada, &bob).await;
     let pending = env.api.request_partner(&cy, &ada).await;
-    env.api.delete(&bob, "/me").await;
-    env.api.delete(&cy, "/me").await;
+    env.api.delete_account(&bob).await;
+    env.api.delete_account(&cy).await;
 
     let list = env.api.partnerships(&ada).await;
     assert_eq!(list.body["items"], json!([]));

@@ -326,7 +326,7 @@ async fn bad_tokens_are_refused_at_the_handshake() {
         Some(401)
     );
     // A deleted account's token no longer connects.
-    let (status, _) = stack.api.delete(&ada, "/me").await.parts();
+    let (status, _) = stack.api.delete_account(&ada).await.parts();
     assert_eq!(status, 204);
     assert_eq!(
         Socket::connect(&stack.ws, Some(&ada.token)).await.err(),

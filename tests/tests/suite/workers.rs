@@ -430,7 +430,7 @@ async fn deleting_an_account_cleans_up_after_it() {
     let bob_connections = env.connections_of(&bob_id).await;
     assert_eq!(bob_connections.len(), 1);
 
-    let (status, _) = stack.api.delete(&bob, "/me").await.parts();
+    let (status, _) = stack.api.delete_account(&bob).await.parts();
     assert_eq!(status, 204);
     let source = source(&env.maintenance_queue_url, "maintenance-worker");
     assert_eq!(run_until_empty(env, &source, &worker).await, 1);
