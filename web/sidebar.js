@@ -439,27 +439,9 @@ async function loadUsers(more) {
   }
   state.usersCursor = page.next_cursor;
   state.usersLoaded = true;
+  // Presence is shown only for partners and co-members (the contract refuses the others):
+  // what `GET /presence/online` and the presence events say is all there is to know.
   renderUsers();
-  loadUnknownPresence();
-}
-
-/** Presence events reach partners and co-members only: ask for the others once. */
-async function loadUnknownPresence() {
-  const generation = state.generation;
-  const unknown = state.users.filter((user) => user.id !== state.me.id && !state.presence.has(user.id)).slice(0, 60);
-  const worker = async () => {
-    while (unknown.length) {
-      const user = unknown.shift();
-      try {
-        const presence = await api.presence(user.id);
-        if (generation !== state.generation) return;
-        setPresence(presence.user_id, presence.online, presence.last_seen);
-      } catch {
-        // not important enough to report
-      }
-    }
-  };
-  await Promise.all([worker(), worker(), worker()]);
 }
 
 function pendingWith(userId) {
@@ -593,6 +575,8 @@ async function respond(button, request, how) {
       if (how === "accept") {
         state.partners.set(request.sender.id, { user: request.sender, since: answer.partnership.since });
         toast(`You and ${request.sender.name} are now partners.`, { kind: "notice", timeout: 4000 });
+        // A new partner's presence is now visible.
+        refreshPresence().catch(() => {});
       }
       emit("people");
       refreshPeople().catch(() => {});

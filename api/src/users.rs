@@ -277,12 +277,15 @@ async fn get_user(
 
 /// Whether a user is online
 ///
+/// Only for the caller, its partners and the members of its channels (403 for anyone else).
 /// Online while the user holds at least one live WebSocket connection. `last_seen` is the
 /// time of the user's latest connect or disconnect (null if it never connected). The same
 /// data drives the `presence` events of the WebSocket API.
 #[utoipa::path(get, path = "/users/{id}/presence", operation_id = "getPresence", tag = "users",
     params(("id" = String, Path, description = "User id")),
-    responses((status = 200, description = "Presence", body = Presence), (status = 404)))]
+    responses((status = 200, description = "Presence", body = Presence),
+        (status = 403, description = "Neither the caller, a partner nor a co-member of one of the caller's channels"),
+        (status = 404)))]
 async fn presence(
     State(ctx): State<AppState>,
     Caller(caller): Caller,

@@ -23,6 +23,12 @@ pub enum AppError {
     Unauthorized(&'static str),
     #[error("{0}")]
     Forbidden(String),
+    /// 403 naming what was refused in `details` (e.g. the users who are not partners).
+    #[error("{message}")]
+    ForbiddenFor {
+        message: &'static str,
+        details: FieldErrors,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -48,7 +54,7 @@ pub struct ErrorDetail<'a> {
     #[schema(schema_with = error_codes)]
     pub code: &'static str,
     pub message: String,
-    /// For validation_failed: field → reason
+    /// For validation_failed: field → reason; for some refusals, what was refused
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     pub details: Option<&'a FieldErrors>,
@@ -107,7 +113,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => 400,
             Self::Unauthorized(_) => 401,
-            Self::Forbidden(_) => 403,
+            Self::Forbidden(_) | Self::ForbiddenFor { .. } => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
@@ -121,7 +127,7 @@ impl AppError {
             Self::BadRequest(_) => "bad_request",
             Self::Validation(_) => "validation_failed",
             Self::Unauthorized(_) => "unauthorized",
-            Self::Forbidden(_) => "forbidden",
+            Self::Forbidden(_) | Self::ForbiddenFor { .. } => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
@@ -139,7 +145,10 @@ impl AppError {
             other => other.to_string(),
         };
         let details = match self {
-            Self::Validation(fields) => Some(fields),
+            Self::Validation(fields)
+            | Self::ForbiddenFor {
+                details: fields, ..
+            } => Some(fields),
             _ => None,
         };
         ErrorBody {

@@ -208,18 +208,30 @@ pub async fn get_user(
         .ok_or(NotFound::User.into())
 }
 
-/// `{user_id, online, last_seen}`: both profiles in one read (connections live on the profile).
+/// `{user_id, online, last_seen}` of the caller, a partner or a co-member of one of the
+/// caller's channels (403 for anyone else): both profiles and the partnership in one step
+/// (connections live on the profile); for a non-partner, the caller's channels then.
 pub async fn presence(
     ctx: &AppContext,
     caller: &Caller,
     target: &UserId,
 ) -> Result<Presence, AppError> {
-    let users = ctx
-        .store
-        .get_users(&[caller.id.clone(), target.clone()])
-        .await?;
+    let both = [caller.id.clone(), target.clone()];
+    let (users, partners) = tokio::try_join!(
+        ctx.store.get_users(&both),
+        ctx.store
+            .partners_among(&caller.id, std::slice::from_ref(target))
+    )?;
     existing_caller(users.get(&caller.id).cloned(), caller)?;
     let user = users.get(target).ok_or(NotFound::User)?;
+    let known = *target == caller.id
+        || partners.contains(target)
+        || ctx.store.shares_a_channel(&caller.id, target).await?;
+    if !known {
+        return Err(AppError::Forbidden(
+            "presence is shown only for your partners and the members of your channels".into(),
+        ));
+    }
     Ok(Presence {
         user_id: target.clone(),
         online: user.online,

@@ -426,6 +426,39 @@ impl Store {
     }
 
     /// One page of the channels a user belongs to (ids, in channel id order).
+    /// Whether `other` is a member of one of `user`'s channels: `user`'s channel ids (a page of
+    /// 100 at a time), then the memberships of `other` in them by BatchGetItem; stops at the
+    /// first found. Reads grow with `user`'s channels only.
+    pub async fn shares_a_channel(
+        &self,
+        user: &UserId,
+        other: &UserId,
+    ) -> Result<bool, StoreError> {
+        let mut page = PageRequest {
+            limit: Some(crate::domain::Limit::MAX_PAGE),
+            cursor: None,
+        };
+        loop {
+            let channels = self.list_member_channel_ids(user, &page).await?;
+            let keys = channels
+                .items
+                .iter()
+                .map(|channel| keys::member_key(channel, other))
+                .collect();
+            if !self
+                .batch_get(keys, super::Read::Eventual)
+                .await?
+                .is_empty()
+            {
+                return Ok(true);
+            }
+            match channels.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => return Ok(false),
+            }
+        }
+    }
+
     pub async fn list_member_channel_ids(
         &self,
         user: &UserId,

@@ -343,6 +343,29 @@ impl Store {
             .collect()
     }
 
+    /// Which of `others` are partners of `user`: their partnership items in `user`'s
+    /// partition, by one BatchGetItem per 100, sent at once (consistent: a partnership accepted
+    /// a moment ago counts).
+    pub async fn partners_among(
+        &self,
+        user: &UserId,
+        others: &[UserId],
+    ) -> Result<std::collections::HashSet<UserId>, StoreError> {
+        let batches = others.chunks(100).map(|chunk| {
+            let keys = chunk
+                .iter()
+                .map(|other| keys::key(keys::user_pk(user), keys::partner_sk(other)))
+                .collect();
+            self.batch_get(keys, super::Read::Consistent)
+        });
+        futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(|item| from_item::<PartnerItem>(item).map(|p| p.user_id))
+            .collect()
+    }
+
     /// Ends a partnership: both sides and the pair flag go in one transaction. `false` when
     /// the two were not partners.
     pub async fn delete_partnership(

@@ -92,10 +92,11 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
     vec![
         // Public profiles by design: the answer may be 200, but never with the email.
         ("GET /users/{id}", format!("/users/{}", s.ada.id), &[200]),
+        // Presence: the caller's own, its partners' and co-members' only.
         (
             "GET /users/{id}/presence",
             format!("/users/{}/presence", s.ada.id),
-            &[200],
+            &[403],
         ),
         (
             "POST /partner-requests/{id}/accept",

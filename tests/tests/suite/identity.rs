@@ -340,6 +340,7 @@ async fn connect(env: &TestEnv, user: &TestUser, live: bool) {
 #[tokio::test]
 async fn presence_follows_live_connections_only() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    env.api.make_partners(&ada, &bob).await;
     let path = format!("/users/{}/presence", bob.id);
 
     let answer = env.api.get(&ada, &path).await;
@@ -365,6 +366,45 @@ async fn presence_follows_live_connections_only() {
         .get(&ada, &format!("/users/{}/presence", UserId::generate()))
         .await;
     assert_eq!(unknown.status, 404);
+}
+
+#[tokio::test]
+async fn presence_is_only_for_partners_co_members_and_oneself() {
+    let (env, [ada, bob, cy, stranger]) =
+        TestEnv::with_users(["Ada", "Bob", "Cy", "Stranger"]).await;
+    env.api.make_partners(&ada, &bob).await;
+    let presence = |of: &TestUser| format!("/users/{}/presence", of.id);
+    // A public group Cy joins: Ada and Cy are co-members, not partners.
+    let group = env
+        .api
+        .create_channel(&ada, json!({"name": "open", "private": false}))
+        .await;
+    let group = group.body["id"].as_str().unwrap().to_string();
+    env.api
+        .post(&cy, &format!("/channels/{group}/join"), None)
+        .await
+        .assert_status(200);
+
+    for (viewer, target) in [
+        (&ada, &ada),
+        (&ada, &bob),
+        (&bob, &ada),
+        (&ada, &cy),
+        (&cy, &ada),
+    ] {
+        let answer = env.api.get(viewer, &presence(target)).await;
+        assert_eq!(answer.status, 200, "{} sees {}", viewer.name, target.name);
+    }
+    for (viewer, target) in [(&stranger, &ada), (&bob, &cy), (&ada, &stranger)] {
+        let answer = env.api.get(viewer, &presence(target)).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (403, "forbidden"),
+            "{} may not see {}",
+            viewer.name,
+            target.name
+        );
+    }
 }
 
 #[tokio::test]
