@@ -33,8 +33,8 @@ fn existing_caller(user: Option<User>, caller: &Caller) -> Result<User, AppError
 fn refused(profile: Option<User>, caller: &Caller) -> AppError {
     match existing_caller(profile, caller) {
         Err(refusal) => refusal,
-        // The session was open when the write was refused, so it ended and came back: only a
-        // concurrent sign-out can do that, and it refuses too.
+        // Unreachable in practice: the write's condition is this same check on the same
+        // profile, so a refusal always finds the session ended or the account gone.
         Ok(_) => refusals::session_ended(),
     }
 }

@@ -11,7 +11,9 @@ use super::error::db_error;
 use super::error::StoreError;
 use super::items::{from_item, live_entries, to_item, ConnectionItem, UserItem};
 use super::keys;
-use super::sessions::{CallerWrite, SessionCondition};
+use super::sessions::{
+    condition_failure_item, refused_profile, CallerWrite, SessionCondition, UpdateError,
+};
 use super::{string_of, Store};
 use crate::domain::{Caller, ConnectionId, Limit, PageRequest, Session, Timestamp, UserId};
 
@@ -78,11 +80,6 @@ pub struct Closed {
     pub went_offline: bool,
     pub last_seen: Timestamp,
 }
-
-type UpdateError = aws_sdk_dynamodb::error::SdkError<
-    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-    aws_sdk_dynamodb::config::http::HttpResponse,
->;
 
 /// A failed profile update, classified.
 struct UpdateFailure(UpdateError);
@@ -201,13 +198,8 @@ impl Store {
             Ok(output) => output.attributes.unwrap_or_default(),
             Err(err) if err.is_condition_failed() => {
                 self.delete_connection(&connection.connection_id).await?;
-                let found = match err.0.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => failed.item.clone(),
-                    _ => None,
-                };
-                return Ok(CallerWrite::Refused(super::sessions::refused_profile(
-                    found,
-                )?));
+                let found = condition_failure_item(&err.0).flatten();
+                return Ok(CallerWrite::Refused(refused_profile(found)?));
             }
             Err(err) => return Err(err.into_store_error()),
         };

@@ -90,20 +90,29 @@ pub(super) fn refused_profile(item: Option<super::Item>) -> Result<Option<User>,
         .transpose()
 }
 
-type UpdateError = aws_sdk_dynamodb::error::SdkError<
+/// A failed UpdateItem.
+pub(super) type UpdateError = aws_sdk_dynamodb::error::SdkError<
     aws_sdk_dynamodb::operation::update_item::UpdateItemError,
     aws_sdk_dynamodb::config::http::HttpResponse,
 >;
+
+/// What a failed condition of an UpdateItem found where it asked for the item
+/// (`ReturnValuesOnConditionCheckFailure`): `None` when the update failed otherwise.
+pub(super) fn condition_failure_item(err: &UpdateError) -> Option<Option<super::Item>> {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+    match err.as_service_error() {
+        Some(UpdateItemError::ConditionalCheckFailedException(failed)) => Some(failed.item.clone()),
+        _ => None,
+    }
+}
 
 /// The outcome of an UpdateItem guarded by a `SessionCondition`.
 pub(super) fn guarded<T>(result: Result<T, UpdateError>) -> Result<CallerWrite<T>, StoreError> {
     match result {
         Ok(done) => Ok(CallerWrite::Done(done)),
-        Err(err) => match err.as_service_error() {
-            Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed)) => {
-                Ok(CallerWrite::Refused(refused_profile(failed.item.clone())?))
-            }
-            _ => Err(db_error(err)),
+        Err(err) => match condition_failure_item(&err) {
+            Some(found) => Ok(CallerWrite::Refused(refused_profile(found)?)),
+            None => Err(db_error(err)),
         },
     }
 }
