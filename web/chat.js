@@ -1147,9 +1147,19 @@ function showMoreMembers(channel, list, shown) {
   update();
 }
 
-function openMembersDialog() {
-  const channel = state.channels.get(view.channelId);
+async function openMembersDialog() {
+  let channel = state.channels.get(view.channelId);
   if (!channel) return;
+  // A channel known from the list has no members yet (its own read may still be on the way).
+  if (!channel.members) {
+    try {
+      channel = await api.channel(channel.id);
+      storeChannel(channel);
+    } catch (error) {
+      showError(error, "Could not load the members");
+      return;
+    }
+  }
   const list = clear($("members-list"));
   const members = channel.members || [];
   for (const member of members) list.appendChild(memberRow(member));
@@ -1157,7 +1167,7 @@ function openMembersDialog() {
   const form = $("add-member-form");
   form.hidden = channel.kind !== "group";
   if (!form.hidden) fillMemberChoices(channel);
-  $("members-dialog").showModal();
+  if (!$("members-dialog").open) $("members-dialog").showModal();
 }
 
 async function fillMemberChoices(channel) {
