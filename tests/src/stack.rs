@@ -102,6 +102,30 @@ impl Socket {
         }
     }
 
+    /// Connects as the web client does: a handshake refused with a 5xx (the table busy for a
+    /// moment) is retried after a jittered, growing pause until `within` has passed. `Err`
+    /// carries the last refusal; the `Ok` also counts the refusals before the success.
+    pub async fn connect_like_a_client(
+        ws: &str,
+        token: &str,
+        within: Duration,
+    ) -> Result<(Self, u32), u16> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut refusals = 0u32;
+        loop {
+            match Self::connect(ws, Some(token)).await {
+                Ok(socket) => return Ok((socket, refusals)),
+                Err(status) if status >= 500 && tokio::time::Instant::now() < deadline => {
+                    refusals += 1;
+                    let jitter = u64::from(uuid::Uuid::new_v4().as_bytes()[0]);
+                    let pause = (250u64 << refusals.min(3)) + jitter;
+                    tokio::time::sleep(Duration::from_millis(pause)).await;
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+
     pub async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await
     }

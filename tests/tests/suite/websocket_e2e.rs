@@ -512,17 +512,19 @@ async fn a_crowd_opening_the_app_at_once_all_get_in_and_its_big_channel_hears_no
     // of the setup pass first.
     ada_socket.drain(Duration::from_millis(500)).await;
 
-    let sockets = futures::future::join_all(
-        crowd
-            .iter()
-            .map(|user| Socket::connect(&stack.ws, Some(&user.token))),
-    )
+    // Each client retries a handshake the busy emulator answered 503, as the web client does;
+    // all must be in within the 20 s the issue measured (26 of 150 got in before the fix).
+    let sockets = futures::future::join_all(crowd.iter().map(|user| {
+        Socket::connect_like_a_client(&stack.ws, &user.token, Duration::from_secs(20))
+    }))
     .await;
     let refused: Vec<u16> = sockets
         .iter()
         .filter_map(|s| s.as_ref().err().copied())
         .collect();
-    assert!(refused.is_empty(), "every handshake gets in: {refused:?}");
+    assert!(refused.is_empty(), "every client gets in: {refused:?}");
+    let retries: u32 = sockets.iter().flatten().map(|(_, retries)| retries).sum();
+    println!("150 simultaneous handshakes: {retries} retried after a 503");
 
     let online = bob_socket
         .expect("presence", |f| f["user_id"] == crowd[0].id.as_str())
