@@ -25,7 +25,6 @@ import {
   refreshChannels,
   noteActivity,
   forgetChannel,
-  ensureUsers,
   isPhoneLayout,
   updateInert,
 } from "./sidebar.js";
@@ -778,8 +777,9 @@ function renderHeader() {
   }
   const mine = members.find((member) => member.user_id === state.me.id);
   const owner = Boolean(mine && mine.role === "owner");
-  $("leave-button").hidden = owner || channel.kind !== "group";
-  $("delete-channel-button").hidden = !owner;
+  // A direct channel is left (hidden until its next message) or deleted by either of the two.
+  $("leave-button").hidden = channel.kind === "assistant" || (owner && channel.kind === "group");
+  $("delete-channel-button").hidden = !owner && channel.kind !== "direct";
   $("composer-input").setAttribute("placeholder", channel.kind === "assistant" ? "Ask the assistant" : `Message ${channelTitle(channel)}`);
   $("composer-label").textContent = `Message ${channelTitle(channel)}`;
 }
@@ -1170,16 +1170,13 @@ async function openMembersDialog() {
   if (!$("members-dialog").open) $("members-dialog").showModal();
 }
 
-async function fillMemberChoices(channel) {
-  await ensureUsers();
+/** Only partners can be added (consent). */
+function fillMemberChoices(channel) {
   const select = clear($("add-member-form").elements.user_id);
   const inside = new Set((channel.members || []).map((member) => member.user_id));
-  const candidates = new Map();
-  for (const { user } of state.partners.values()) candidates.set(user.id, user.name);
-  for (const user of state.users) candidates.set(user.id, user.name);
-  for (const [id, name] of candidates) {
-    if (inside.has(id) || id === ASSISTANT_ID) continue;
-    select.appendChild(h("option", { value: id }, name));
+  for (const { user } of state.partners.values()) {
+    if (inside.has(user.id)) continue;
+    select.appendChild(h("option", { value: user.id }, user.name));
   }
   $("add-member-form").querySelector("button").disabled = !select.options.length;
 }

@@ -278,12 +278,11 @@ async function openGroupDialog() {
   const form = $("group-form");
   form.reset();
   formError(form, "");
-  await ensureUsers();
   const box = clear($("group-members"));
+  // Only partners can be put into a group (consent); others join public groups themselves.
   const candidates = new Map();
   for (const { user } of state.partners.values()) candidates.set(user.id, user.name);
-  for (const user of state.users) if (user.id !== state.me.id && user.id !== ASSISTANT_ID) candidates.set(user.id, user.name);
-  if (!candidates.size) box.appendChild(h("p", { class: "muted" }, "Nobody else here yet: you can add members later."));
+  if (!candidates.size) box.appendChild(h("p", { class: "muted" }, "You can add your partners here. Add partners from People first, or make the group public so others can join."));
   for (const [id, name] of candidates) {
     box.appendChild(
       h(
@@ -293,7 +292,6 @@ async function openGroupDialog() {
         presenceDot(id),
         " ",
         name,
-        state.partners.has(id) ? h("span", { class: "tag" }, "partner") : null,
       ),
     );
   }
@@ -559,7 +557,8 @@ function renderUsers() {
     if (!partner && !pending) {
       buttons.push(actionButton("Add partner", `Add partner: ${user.name}`, () => openRequestDialog(user), "primary"));
     }
-    buttons.push(actionButton("Message", `Message ${user.name}`, (event) => openDirect(user.id, event.currentTarget)));
+    // A direct channel needs a partnership.
+    if (partner) buttons.push(actionButton("Message", `Message ${user.name}`, (event) => openDirect(user.id, event.currentTarget)));
     const status = partner ? "partner" : pending ? "request pending" : `joined ${shortTime(user.created_at)}`;
     list.appendChild(personRow(user, h("span", { class: "muted small" }, status), ...buttons));
   }

@@ -85,7 +85,8 @@ const _: () = assert!(
 #[utoipa::path(post, path = "/channels", operation_id = "createChannel", tag = "channels",
     request_body = NewChannelBody,
     responses((status = 201, description = "Created; the caller is its owner", body = ChannelView),
-        (status = 200, description = "The pair's existing direct channel", body = ChannelView)))]
+        (status = 200, description = "The pair's existing direct channel (listed again for a caller who had left it)", body = ChannelView),
+        (status = 403, description = "Someone named is not the caller's partner (`details.not_partners`)")))]
 async fn create(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -150,7 +151,7 @@ async fn get(
 #[utoipa::path(delete, path = "/channels/{id}", operation_id = "deleteChannel", tag = "channels",
     params(("id" = String, Path, description = "Channel id")),
     responses((status = 204, description = "Hidden at once; its messages are purged asynchronously"),
-        (status = 403), (status = 404)))]
+        (status = 403, description = "Not the owner (a direct channel: not one of the two)"), (status = 404)))]
 async fn delete(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -177,7 +178,8 @@ struct AddMemberBody {
     params(("id" = String, Path, description = "Channel id")),
     request_body = AddMemberBody,
     responses((status = 200, description = "The channel; `member.joined` is pushed", body = ChannelView),
-        (status = 403), (status = 404), (status = 409)))]
+        (status = 403, description = "The caller is not a member, or the user is not the caller's partner (`details.not_partners`)"),
+        (status = 404), (status = 409)))]
 async fn add_member(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -229,7 +231,7 @@ async fn join(
 /// (delete the channel instead); 400 for a direct channel (delete it instead).
 #[utoipa::path(post, path = "/channels/{id}/leave", operation_id = "leaveChannel", tag = "channels",
     params(("id" = String, Path, description = "Channel id")),
-    responses((status = 204, description = "Left; `member.left` is pushed"),
+    responses((status = 204, description = "Left; `member.left` is pushed. A direct channel is only hidden from the caller's `GET /channels` until its next message (nobody is told)"),
         (status = 400), (status = 404), (status = 409)))]
 async fn leave(
     State(ctx): State<AppState>,
@@ -438,9 +440,10 @@ async fn replies(
 /// thousands of distinct reactions).
 #[utoipa::path(put, path = "/channels/{id}/messages/{mid}/reactions/{emoji}", operation_id = "addReaction", tag = "messages",
     params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"),
-        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "The reaction, URL-encoded (1–32 characters, no spaces)")),
+        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "Exactly one emoji (skin tones and ZWJ sequences included), URL-encoded")),
     responses((status = 200, description = "The message; `reaction.updated` is pushed", body = Message),
-        (status = 400), (status = 403), (status = 404), (status = 409)))]
+        (status = 400, description = "Not exactly one emoji"), (status = 403), (status = 404),
+        (status = 409, description = "The message already holds `MAX_DISTINCT_REACTIONS` (20) different emoji")))]
 async fn react(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -454,7 +457,7 @@ async fn react(
 /// Take a reaction back (idempotent)
 #[utoipa::path(delete, path = "/channels/{id}/messages/{mid}/reactions/{emoji}", operation_id = "removeReaction", tag = "messages",
     params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"),
-        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "The reaction, URL-encoded (1–32 characters, no spaces)")),
+        ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "Exactly one emoji, URL-encoded")),
     responses((status = 200, description = "The message; `reaction.updated` is pushed", body = Message),
         (status = 400), (status = 403), (status = 404)))]
 async fn unreact(

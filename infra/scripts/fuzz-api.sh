@@ -59,7 +59,7 @@ call("POST", f"/partner-requests/{request['id']}/accept", token)
 pending = call("POST", "/partner-requests", other_token, {"recipient_id": fuzz})["id"]
 stranger, _ = register("Stranger")
 sent = call("POST", "/partner-requests", token, {"recipient_id": stranger})["id"]
-group = call("POST", "/channels", token, {"name": "Fuzzing", "member_ids": [other]})["id"]
+group = call("POST", "/channels", token, {"name": "Fuzzing", "member_ids": [partner]})["id"]
 message = call("POST", f"/channels/{group}/messages", token, {"body": "fuzz me"})["id"]
 doomed_message = call("POST", f"/channels/{group}/messages", token, {"body": "delete me"})["id"]
 doomed = call("POST", "/channels", token, {"name": "Doomed", "private": False})["id"]

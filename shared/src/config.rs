@@ -72,6 +72,15 @@ pub struct Limits {
     /// `MAX_CONNECTIONS_PER_USER` (10): live WebSocket connections one user may hold; one
     /// more closes the oldest.
     pub max_connections_per_user: u32,
+    /// `MAX_DISTINCT_REACTIONS` (20): different emoji one message may hold.
+    pub max_distinct_reactions: u32,
+    /// `REPORTS_TO_HIDE` (3): reports by distinct members that hide a message.
+    pub reports_to_hide: u32,
+    /// `SEND_BURST` (20) sends by one member in one channel per `SEND_WINDOW_SECONDS` (10).
+    pub send_burst: u32,
+    pub send_window_seconds: u32,
+    /// `PARTNER_REQUESTS_PER_DAY` (20): partner requests one user may send per 24 h.
+    pub partner_requests_per_day: u32,
 }
 
 impl Default for Limits {
@@ -84,6 +93,11 @@ impl Default for Limits {
             fanout_retry_base_seconds: 1,
             webhook_retry_base_seconds: 30,
             max_connections_per_user: 10,
+            max_distinct_reactions: 20,
+            reports_to_hide: 3,
+            send_burst: 20,
+            send_window_seconds: 10,
+            partner_requests_per_day: 20,
         }
     }
 }
@@ -241,6 +255,19 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
         max_connections_per_user: number(
             "MAX_CONNECTIONS_PER_USER",
             defaults.max_connections_per_user,
+            1,
+        )?,
+        max_distinct_reactions: number(
+            "MAX_DISTINCT_REACTIONS",
+            defaults.max_distinct_reactions,
+            1,
+        )?,
+        reports_to_hide: number("REPORTS_TO_HIDE", defaults.reports_to_hide, 1)?,
+        send_burst: number("SEND_BURST", defaults.send_burst, 1)?,
+        send_window_seconds: number("SEND_WINDOW_SECONDS", defaults.send_window_seconds, 1)?,
+        partner_requests_per_day: number(
+            "PARTNER_REQUESTS_PER_DAY",
+            defaults.partner_requests_per_day,
             1,
         )?,
     })

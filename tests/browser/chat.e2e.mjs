@@ -358,6 +358,21 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(message(bob.page, "Did you get the agenda?"), "Bob back in the direct channel");
     });
 
+    await step(t, "Bob leaves the direct channel; Alice's next message brings it back", async () => {
+      const page = bob.page;
+      await page.getByRole("button", { name: "Leave channel" }).click();
+      const confirm = page.getByRole("dialog", { name: "Leave channel" });
+      await confirm.getByRole("button", { name: "Leave" }).click();
+      const entry = sidebar(page).getByRole("button", { name: new RegExp(escape(alice.name)) });
+      await gone(entry, "the direct channel in Bob's list");
+      await page.reload();
+      await visible(page.getByRole("status").filter({ hasText: /^Live$/ }), "Bob live after the reload");
+      assert.equal(await entry.filter({ visible: true }).count(), 0, "still hidden after a reload");
+      await sidebar(alice.page).getByRole("button", { name: new RegExp(escape(bob.name)) }).click();
+      await send(alice.page, "Still there?");
+      await visible(entry, "the direct channel back in Bob's list");
+    });
+
     await step(t, "a big group shows its first 100 members, and the rest on request", async () => {
       const page = alice.page;
       const api = async (method, path, token, body) => {
@@ -391,8 +406,9 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
           .map((key) => JSON.parse(localStorage.getItem(key)))
           .find(Boolean),
       );
-      await api("POST", `/channels/${channel.id}/members`, crowd[0].token, { user_id: session.user.id });
-      // Alice learns of the channel from member.joined, and it shows in her list.
+      // Alice (no partner of the crowd) joins from another device of hers: this page learns of
+      // the channel from member.joined, and it shows in her list.
+      await api("POST", `/channels/${channel.id}/join`, session.token);
       const entry = sidebar(page).getByRole("button", { name: new RegExp(escape(group)) });
       await visible(entry, "the crowd's group in Alice's list");
       await entry.click();

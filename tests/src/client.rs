@@ -227,8 +227,10 @@ impl Api {
         answer.id()
     }
 
-    /// `user` opens (or finds) the direct channel with `other`.
+    /// `user` opens (or finds) the direct channel with `other`, whom it makes its partner first
+    /// (consent).
     pub async fn direct(&self, user: &TestUser, other: &TestUser) -> Answer {
+        self.befriend(user, other).await;
         let body = json!({"name": "dm", "kind": "direct", "member_ids": [other.id]});
         self.create_channel(user, body).await
     }
@@ -448,8 +450,31 @@ impl Api {
         assert_eq!(answer.status, 200, "{:?}", answer.body);
     }
 
-    /// Creates a group owned by `owner` with `members`; returns its id.
+    /// Makes two users partners unless they are already.
+    pub async fn befriend(&self, a: &TestUser, b: &TestUser) {
+        let answer = self
+            .call_as(
+                a,
+                "POST",
+                "/partner-requests",
+                Some(json!({ "recipient_id": b.id })),
+            )
+            .await;
+        if answer.status == 409 {
+            return;
+        }
+        assert_eq!(answer.status, 201, "{:?}", answer.body);
+        let path = format!("/partner-requests/{}/accept", answer.id());
+        let accepted = self.call_as(b, "POST", &path, None).await;
+        assert_eq!(accepted.status, 200, "{:?}", accepted.body);
+    }
+
+    /// Creates a group owned by `owner` with `members` (made the owner's partners first, as
+    /// consent requires); returns its id.
     pub async fn group(&self, owner: &TestUser, members: &[&TestUser], private: bool) -> String {
+        for member in members {
+            self.befriend(owner, member).await;
+        }
         let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
         let answer = self
             .call_as(

@@ -511,7 +511,9 @@ impl TestEnv {
         self.add_to_group(channel, owner, &users).await;
     }
 
-    /// Adds `users` to the group `channel` of `owner` through the store (as added by the owner).
+    /// Puts `users` into the group `channel` of `owner` through the store: into a public one
+    /// they join themselves; into a private one the owner adds them, after they became its
+    /// partners over the API (each asks, the owner accepts).
     pub async fn add_to_group(&self, channel: &str, owner: &TestUser, users: &[TestUser]) {
         use futures::StreamExt;
         use shared::domain::{ChannelId, MemberRole, Membership, Timestamp, UserId};
@@ -520,27 +522,34 @@ impl TestEnv {
         let store = &self.ctx.store;
         let max = self.ctx.config.limits.max_group_members;
         let channel_id = ChannelId::parse(channel).expect("channel id");
-        let owner = UserId::parse(&owner.id).expect("owner id");
+        let owner_id = UserId::parse(&owner.id).expect("owner id");
         let channel = store
-            .channel_access(&channel_id, &owner, &[])
+            .channel_access(&channel_id, &owner_id, &[])
             .await
             .expect("read the channel")
             .channel
             .expect("the channel exists");
         futures::stream::iter(users)
             .map(|user| {
-                let (channel, owner) = (&channel, &owner);
+                let (channel, owner_id) = (&channel, &owner_id);
                 async move {
+                    let admission = if channel.private {
+                        self.api.befriend(user, owner).await;
+                        Admission::AddedBy(owner_id)
+                    } else {
+                        Admission::Joined
+                    };
                     let membership = Membership {
                         channel_id: channel.id.clone(),
                         user_id: UserId::parse(&user.id).expect("user id"),
                         role: MemberRole::Member,
                         joined_at: Timestamp::now(),
                     };
-                    store
-                        .add_member(channel, &membership, Admission::AddedBy(owner), max)
+                    let added = store
+                        .add_member(channel, &membership, admission, max)
                         .await
                         .expect("add a member");
+                    assert_eq!(added, shared::storage::MemberAdded::Added);
                 }
             })
             .buffer_unordered(16)

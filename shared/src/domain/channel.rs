@@ -10,6 +10,15 @@ use super::{
 };
 use super::{ChannelId, Timestamp, UserId, UserName};
 
+/// How a member leaves a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leaving {
+    /// The membership ends (a group).
+    Remove,
+    /// The channel leaves the member's list until its next message (a direct channel).
+    Hide,
+}
+
 /// A channel name: trimmed, 1 to 80 characters, no control characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -245,7 +254,12 @@ impl Channel {
 
     /// Leaving needs membership; a direct channel cannot be left (delete it instead), and the
     /// owner cannot leave a channel that would then have no owner.
-    pub fn ensure_can_leave(&self, membership: Option<&Membership>) -> Result<(), LeaveRefused> {
+    /// What leaving means here: a direct channel is only hidden from the leaver's list (both
+    /// stay members, so the next message brings it back); any other is left for good.
+    pub fn ensure_can_leave(
+        &self,
+        membership: Option<&Membership>,
+    ) -> Result<Leaving, LeaveRefused> {
         if !self.is_visible(membership) {
             return Err(LeaveRefused::NotFound);
         }
@@ -253,12 +267,12 @@ impl Channel {
             return Err(LeaveRefused::NotMember);
         };
         if self.kind == ChannelKind::Direct {
-            return Err(LeaveRefused::Direct);
+            return Ok(Leaving::Hide);
         }
         if membership.role == MemberRole::Owner {
             return Err(LeaveRefused::Owner);
         }
-        Ok(())
+        Ok(Leaving::Remove)
     }
 
     pub fn ensure_can_delete(
@@ -269,9 +283,14 @@ impl Channel {
             return Err(ChannelDeleteRefused::NotFound);
         }
         match membership {
-            Some(m) if m.role == MemberRole::Owner => Ok(()),
+            Some(m) if m.role == MemberRole::Owner || self.kind == ChannelKind::Direct => Ok(()),
             _ => Err(ChannelDeleteRefused::NotOwner),
         }
+    }
+
+    /// Who may delete it: the owner, or for a direct channel either of the two.
+    pub fn deletable_by_any_member(&self) -> bool {
+        self.kind == ChannelKind::Direct
     }
 
     /// A group holds at most `max_members` (`MAX_GROUP_MEMBERS`), its owner included.
@@ -389,11 +408,19 @@ mod tests {
             group.ensure_can_leave(Some(&member(MemberRole::Owner))),
             Err(LeaveRefused::Owner)
         );
-        let direct = channel(true, ChannelKind::Direct);
         assert_eq!(
-            direct.ensure_can_leave(Some(&member(MemberRole::Member))),
-            Err(LeaveRefused::Direct)
+            group.ensure_can_leave(Some(&member(MemberRole::Member))),
+            Ok(Leaving::Remove)
         );
+        let direct = channel(true, ChannelKind::Direct);
+        for role in [MemberRole::Member, MemberRole::Owner] {
+            assert_eq!(
+                direct.ensure_can_leave(Some(&member(role))),
+                Ok(Leaving::Hide)
+            );
+            assert!(direct.ensure_can_delete(Some(&member(role))).is_ok());
+        }
+        assert_eq!(direct.ensure_can_leave(None), Err(LeaveRefused::NotFound));
         assert_eq!(
             channel(true, ChannelKind::Group).ensure_can_leave(None),
             Err(LeaveRefused::NotFound)

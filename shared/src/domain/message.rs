@@ -52,19 +52,22 @@ impl ClientId {
     }
 }
 
-/// A reaction: 1 to 32 characters, no whitespace or control characters.
+/// A reaction: exactly one emoji of the Unicode list, skin-tone and ZWJ sequences included
+/// (the `emojis` crate's table). Stored as sent, so one emoji is one reaction.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Emoji(String);
 
+/// Variation selector 16: keyboards often leave it off ("❤" for "❤️").
+const EMOJI_PRESENTATION: char = '\u{fe0f}';
+
 impl Emoji {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let chars = raw.chars().count();
-        if !(1..=32).contains(&chars) || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Invalid::field(
-                "emoji",
-                "must be 1 to 32 characters without spaces",
-            ));
+        let known = emojis::get(raw).is_some()
+            || (!raw.ends_with(EMOJI_PRESENTATION)
+                && emojis::get(&format!("{raw}{EMOJI_PRESENTATION}")).is_some());
+        if !known {
+            return Err(Invalid::field("emoji", "must be exactly one emoji"));
         }
         Ok(Self(raw.to_string()))
     }
@@ -204,11 +207,22 @@ mod tests {
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse("has space").is_err());
         assert!(ClientId::parse(&"x".repeat(65)).is_err());
-        assert!(Emoji::parse("👍").is_ok());
-        assert!(Emoji::parse(":thumbs_up:").is_ok());
-        assert!(Emoji::parse("").is_err());
-        assert!(Emoji::parse("a b").is_err());
-        assert!(Emoji::parse(&"x".repeat(33)).is_err());
+        for one in ["👍", "👍🏽", "❤️", "❤", "👩‍👩‍👧", "🏳️‍🌈", "🇫🇷", "1️⃣"]
+        {
+            assert!(Emoji::parse(one).is_ok(), "{one}");
+        }
+        for not_one in [
+            "",
+            ":thumbs_up:",
+            "ok",
+            "👍👍",
+            "👍 ",
+            "a👍",
+            "\u{fe0f}",
+            "🏽",
+        ] {
+            assert!(Emoji::parse(not_one).is_err(), "{not_one:?}");
+        }
     }
 
     fn message(sender: &UserId) -> Message {

@@ -15,7 +15,7 @@ mod time;
 mod user;
 
 pub use channel::{
-    Channel, ChannelKind, ChannelName, Member, MemberRole, Membership, NewChannel,
+    Channel, ChannelKind, ChannelName, Leaving, Member, MemberRole, Membership, NewChannel,
     MAX_INITIAL_MEMBERS,
 };
 pub use delivery::Pusher;

@@ -73,8 +73,6 @@ pub enum JoinRefused {
 pub enum LeaveRefused {
     NotFound,
     NotMember,
-    /// A direct channel is deleted, not left.
-    Direct,
     /// The owner would leave the channel without one.
     Owner,
 }

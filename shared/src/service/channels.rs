@@ -4,12 +4,12 @@ use futures::TryFutureExt;
 use serde::Serialize;
 
 use super::existing_caller;
-use super::refusals::{account_gone, already_member};
+use super::refusals::{account_gone, already_member, consent_missing};
 use super::require_caller;
 use crate::domain::{
-    AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused, Limit,
-    Member, MemberRole, Membership, NewChannel, NotFound, Page, PageRequest, PairKey, Timestamp,
-    User, UserId, UserName,
+    AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused,
+    Leaving, Limit, Member, MemberRole, Membership, NewChannel, NotFound, Page, PageRequest,
+    PairKey, Timestamp, User, UserId, UserName,
 };
 use crate::error::AppError;
 use crate::storage::{
@@ -115,7 +115,10 @@ pub async fn create(
 ) -> Result<Created, AppError> {
     let mut wanted = vec![caller.id.clone()];
     wanted.extend(new.member_ids.iter().cloned());
-    let users = ctx.store.get_users(&wanted).await?;
+    let (users, partners) = tokio::try_join!(
+        ctx.store.get_users(&wanted),
+        ctx.store.partners_among(&caller.id, &new.member_ids)
+    )?;
     existing_caller(users.get(&caller.id).cloned(), caller)?;
     let unknown: Vec<&str> = new
         .member_ids
@@ -128,6 +131,14 @@ pub async fn create(
             "unknown_member_ids",
             unknown.join(","),
         ));
+    }
+    let strangers: Vec<&UserId> = new
+        .member_ids
+        .iter()
+        .filter(|id| !partners.contains(*id))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(consent_missing(&strangers));
     }
 
     let now = Timestamp::now();
@@ -172,8 +183,18 @@ pub async fn create(
             channel,
         })),
         ChannelCreated::DirectExists(existing) => {
-            let (_, channel, _, members) = load(ctx, caller, &existing).await?;
+            // Opening it again brings it back to the list of a caller who had left it.
+            let ((_, channel, _, members), _) = tokio::try_join!(
+                load(ctx, caller, &existing),
+                ctx.store
+                    .hide_channel(&existing, &caller.id, None)
+                    .err_into::<AppError>()
+            )?;
             Ok(Created::Existing(view(ctx, channel, members).await?))
+        }
+        // The partnership ended between the read and the write.
+        ChannelCreated::NotPartners => {
+            Err(consent_missing(&new.member_ids.iter().collect::<Vec<_>>()))
         }
     }
 }
@@ -218,21 +239,43 @@ pub async fn members(
     })
 }
 
-/// The caller's channels (without members), in channel id order.
+/// The caller's channels (without members), in channel id order. A direct channel the
+/// caller left is missing until a newer message is in it: for those only, the newest message
+/// is read beside the channels (so a page stays two round trips), and a page may come back
+/// shorter than its limit.
 pub async fn list_mine(
     ctx: &AppContext,
     caller: &Caller,
     page: &PageRequest,
 ) -> Result<Page<Channel>, AppError> {
-    let (_, ids) = tokio::try_join!(
+    let (_, listed) = tokio::try_join!(
         require_caller(ctx, caller),
         ctx.store
-            .list_member_channel_ids(&caller.id, page)
+            .list_member_channels(&caller.id, page)
             .err_into::<AppError>()
     )?;
+    let ids: Vec<ChannelId> = listed.items.iter().map(|c| c.channel_id.clone()).collect();
+    let hidden = listed.items.iter().filter_map(|listed| {
+        let since = listed.hidden_at?;
+        let channel = &listed.channel_id;
+        Some(async move {
+            let back = ctx.store.has_message_since(channel, since).await?;
+            Ok::<_, AppError>((!back).then(|| channel.clone()))
+        })
+    });
+    let (channels, still_hidden) = tokio::try_join!(
+        ctx.store
+            .get_channels(&ids, Read::Eventual)
+            .err_into::<AppError>(),
+        futures::future::try_join_all(hidden)
+    )?;
+    let still_hidden: Vec<ChannelId> = still_hidden.into_iter().flatten().collect();
     Ok(Page {
-        items: ctx.store.get_channels(&ids.items, Read::Eventual).await?,
-        next_cursor: ids.next_cursor,
+        items: channels
+            .into_iter()
+            .filter(|channel| !still_hidden.contains(&channel.id))
+            .collect(),
+        next_cursor: listed.next_cursor,
     })
 }
 
@@ -344,6 +387,7 @@ async fn admit(
         (MemberAdded::AdderLeft, _) => return Err(AddRefused::NotMember.into()),
         (MemberAdded::UserGone, Admission::Joined) => return Err(account_gone()),
         (MemberAdded::UserGone, Admission::AddedBy(_)) => return Err(NotFound::User.into()),
+        (MemberAdded::NotPartners, _) => return Err(consent_missing(&[&membership.user_id])),
         (MemberAdded::ChannelClosed, _) => {
             return Err(AppError::conflict(
                 "the channel is full or no longer open to new members",
@@ -364,7 +408,8 @@ async fn admit(
     Ok(view)
 }
 
-/// Leaves a channel. Pushes `member.left`.
+/// Leaves a group (pushes `member.left`), or hides a direct channel from the caller's list
+/// until its next message (nobody is told).
 pub async fn leave(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<(), AppError> {
     let channel_id = id;
     let caller_only = [caller.id.clone()];
@@ -374,8 +419,15 @@ pub async fn leave(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<
         .await?;
     existing_caller(access.users.into_iter().next(), caller)?;
     let channel = access.channel.ok_or(NotFound::Channel)?;
-    channel.ensure_can_leave(access.membership.as_ref())?;
-    if !ctx.store.remove_member(&channel.id, &caller.id).await? {
+    let done = match channel.ensure_can_leave(access.membership.as_ref())? {
+        Leaving::Remove => ctx.store.remove_member(&channel.id, &caller.id).await?,
+        Leaving::Hide => {
+            ctx.store
+                .hide_channel(&channel.id, &caller.id, Some(Timestamp::now()))
+                .await?
+        }
+    };
+    if !done {
         return Err(LeaveRefused::NotMember.into());
     }
     Ok(())

@@ -10,7 +10,7 @@ use crate::domain::{
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::realtime::{self, Origin};
-use crate::storage::{HistoryFilter, Inserted, MessageContext, Posting};
+use crate::storage::{HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction};
 use crate::AppContext;
 
 /// Whether a send stored a new message or found the one sent before with the same
@@ -301,11 +301,21 @@ pub async fn react(
         .message_context(channel_id, &caller.id, None, None)
         .await?;
     let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
-    let message = ctx
-        .store
-        .react(channel_id, id, emoji, &caller.id, add, pusher)
-        .await?
-        .ok_or(NotFound::Message)?;
+    let reaction = Reaction {
+        emoji,
+        user: &caller.id,
+        add,
+        max_distinct: ctx.config.limits.max_distinct_reactions,
+    };
+    let message = match ctx.store.react(channel_id, id, reaction, pusher).await? {
+        Reacted::Updated(message) => *message,
+        Reacted::MessageGone => return Err(NotFound::Message.into()),
+        Reacted::TooManyEmoji => {
+            return Err(AppError::conflict(
+                "this message already has as many different reactions as it may hold",
+            ))
+        }
+    };
     realtime::publish(
         ctx,
         &Origin::api(),

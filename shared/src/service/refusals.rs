@@ -5,7 +5,7 @@
 
 use crate::domain::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, Decision, EditRefused, Invalid,
-    JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,
+    JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, UserId,
 };
 use crate::error::AppError;
 use crate::storage::{CursorRejected, StoreError};
@@ -22,6 +22,16 @@ pub fn session_ended() -> AppError {
 
 pub fn not_partners() -> AppError {
     AppError::not_found("you are not partners")
+}
+
+/// Users put into a channel (or a direct channel opened) by someone they are not partners
+/// with: consent comes from the partnership. `details.not_partners` lists them.
+pub fn consent_missing(others: &[&UserId]) -> AppError {
+    let ids: Vec<&str> = others.iter().map(|id| id.as_str()).collect();
+    AppError::ForbiddenFor {
+        message: "you can only do this with your partners",
+        details: [("not_partners".to_string(), ids.join(","))].into(),
+    }
 }
 
 pub fn already_partners() -> AppError {
@@ -115,9 +125,6 @@ impl From<LeaveRefused> for AppError {
         match refused {
             LeaveRefused::NotFound => NotFound::Channel.into(),
             LeaveRefused::NotMember => AppError::conflict("you are not a member"),
-            LeaveRefused::Direct => {
-                AppError::BadRequest("a direct channel cannot be left; delete it instead".into())
-            }
             LeaveRefused::Owner => {
                 AppError::conflict("the owner cannot leave; delete the channel instead")
             }

@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
-use super::error::StoreError;
+use super::error::{db_error, is_condition_failure, StoreError};
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction};
@@ -31,6 +31,16 @@ pub enum ChannelCreated {
     Created,
     /// The pair already has a direct channel (this one): nothing was written.
     DirectExists(ChannelId),
+    /// The two of a direct channel are not (or no longer) partners: nothing was written.
+    NotPartners,
+}
+
+/// A channel in a member's list.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ListedChannel {
+    pub channel_id: ChannelId,
+    /// When the member left it (a direct channel); it shows again after a newer message.
+    pub hidden_at: Option<Timestamp>,
 }
 
 /// How adding a member ended.
@@ -42,6 +52,8 @@ pub enum MemberAdded {
     AdderLeft,
     /// The account being added no longer exists.
     UserGone,
+    /// The account being added is not (or no longer) a partner of the one adding it.
+    NotPartners,
     /// The channel changed since it was read: deleted, full, or made private.
     ChannelClosed,
 }
@@ -59,6 +71,7 @@ pub enum ChannelDeletion {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum CreateCheck {
     PairFree,
+    Partners,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,6 +80,7 @@ enum AddCheck {
     ChannelOpen,
     UserExists,
     AdderIsMember,
+    Partners,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -78,7 +92,7 @@ enum LeaveCheck {
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum DeleteCheck {
     ChannelLive,
-    CallerIsOwner,
+    CallerMayDelete,
 }
 
 fn member_item(membership: &Membership, founding: bool) -> MemberItem {
@@ -99,6 +113,7 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         role: membership.role,
         joined_at: membership.joined_at,
         founding,
+        hidden_at: None,
     }
 }
 
@@ -149,9 +164,16 @@ impl Store {
                 CreateCheck::PairFree,
                 self.put_if_absent(to_item(&claim)?, true)?,
             );
+            tx.check(
+                CreateCheck::Partners,
+                self.exists_check(keys::partner_key(&pair.low, &pair.high))?,
+            );
         }
         match self.commit(tx).await? {
             Commit::Done => Ok(ChannelCreated::Created),
+            Commit::Refused(refused) if refused.failed(CreateCheck::Partners) => {
+                Ok(ChannelCreated::NotPartners)
+            }
             Commit::Refused(refused) => {
                 let existing = refused
                     .item(CreateCheck::PairFree)
@@ -300,6 +322,10 @@ impl Store {
             tx.check(
                 AddCheck::AdderIsMember,
                 self.exists_check(keys::member_key(&channel.id, by))?,
+            )
+            .check(
+                AddCheck::Partners,
+                self.exists_check(keys::partner_key(by, &membership.user_id))?,
             );
         }
         Ok(match self.commit(tx).await? {
@@ -312,6 +338,9 @@ impl Store {
             }
             Commit::Refused(refused) if refused.failed(AddCheck::UserExists) => {
                 MemberAdded::UserGone
+            }
+            Commit::Refused(refused) if refused.failed(AddCheck::Partners) => {
+                MemberAdded::NotPartners
             }
             Commit::Refused(_) => MemberAdded::ChannelClosed,
         })
@@ -360,10 +389,12 @@ impl Store {
 
     /// Hides a channel at once (every read treats it as gone, the public index drops it) and
     /// frees a direct pair; its items are purged later by the maintenance worker.
+    /// `by` must be the owner, or any member where the channel allows that
+    /// (`Channel::deletable_by_any_member`).
     pub async fn mark_channel_deleted(
         &self,
         channel: &Channel,
-        owner: &UserId,
+        by: &UserId,
         direct_pair: Option<&PairKey>,
         now: Timestamp,
     ) -> Result<ChannelDeletion, StoreError> {
@@ -381,8 +412,12 @@ impl Store {
             TransactWriteItem::builder().update(hide).build(),
         )
         .check(
-            DeleteCheck::CallerIsOwner,
-            self.must_exist_with_role(&channel.id, owner, MemberRole::Owner)?,
+            DeleteCheck::CallerMayDelete,
+            if channel.deletable_by_any_member() {
+                self.exists_check(keys::member_key(&channel.id, by))?
+            } else {
+                self.must_exist_with_role(&channel.id, by, MemberRole::Owner)?
+            },
         );
         if let Some(pair) = direct_pair {
             let release = Delete::builder()
@@ -394,7 +429,7 @@ impl Store {
         }
         Ok(match self.commit(tx).await? {
             Commit::Done => ChannelDeletion::Deleted,
-            Commit::Refused(refused) if refused.failed(DeleteCheck::CallerIsOwner) => {
+            Commit::Refused(refused) if refused.failed(DeleteCheck::CallerMayDelete) => {
                 ChannelDeletion::NotOwner
             }
             Commit::Refused(_) => ChannelDeletion::AlreadyGone,
@@ -464,6 +499,20 @@ impl Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<ChannelId>, StoreError> {
+        let page = self.list_member_channels(user, page).await?;
+        Ok(Page {
+            items: page.items.into_iter().map(|c| c.channel_id).collect(),
+            next_cursor: page.next_cursor,
+        })
+    }
+
+    /// One page of the channels a user belongs to, in channel id order, each with when the
+    /// user hid it (a direct channel left).
+    pub async fn list_member_channels(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<ListedChannel>, StoreError> {
         let query = self
             .client
             .query()
@@ -481,9 +530,43 @@ impl Store {
             .await?;
         let items = items
             .into_iter()
-            .map(|item| from_item::<MemberItem>(item).map(|m| m.channel_id))
+            .map(|item| {
+                from_item::<MemberItem>(item).map(|m| ListedChannel {
+                    channel_id: m.channel_id,
+                    hidden_at: m.hidden_at,
+                })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Page { items, next_cursor })
+    }
+
+    /// Hides a direct channel from `user`'s list until a message newer than `since` (`None`:
+    /// shows it again); `false` when `user` is not a member.
+    pub async fn hide_channel(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+        since: Option<Timestamp>,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::member_key(channel, user)))
+            .condition_expression("attribute_exists(pk)");
+        let result = match since {
+            Some(since) => update
+                .update_expression("SET hidden_at = :since")
+                .expression_attribute_values(":since", s(since.to_string())),
+            None => update.update_expression("REMOVE hidden_at"),
+        }
+        .send()
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if is_condition_failure(&err) => Ok(false),
+            Err(err) => Err(db_error(err)),
+        }
     }
 
     /// Channels by id (one BatchGetItem per 100, sent at once), deleted ones left out, in the

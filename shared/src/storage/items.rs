@@ -221,6 +221,9 @@ pub struct MemberItem {
     /// Written with its channel (no `member.joined` for the founding members).
     #[serde(default)]
     pub founding: bool,
+    /// When the member left a direct channel: it is listed again once a newer message is in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden_at: Option<Timestamp>,
 }
 
 impl From<MemberItem> for Membership {

@@ -50,6 +50,11 @@ pub fn partner_sk(other: &UserId) -> String {
     format!("{PARTNER_PREFIX}{other}")
 }
 
+/// `owner`'s side of its partnership with `other`.
+pub fn partner_key(owner: &UserId, other: &UserId) -> Item {
+    key(user_pk(owner), partner_sk(other))
+}
+
 /// A request is stored twice, once in each party's partition ("IN" for the recipient,
 /// "OUT" for the sender), so each side lists and finds it with a key lookup.
 pub fn request_prefix(incoming: bool) -> &'static str {

@@ -10,6 +10,7 @@ use super::error::is_condition_failure;
 use super::error::StoreError;
 use super::items::{from_item, to_item, ChannelItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use super::sessions::condition_failure_item;
 use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
     Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji, Membership, Message,
@@ -174,6 +175,37 @@ pub struct HistoryFilter {
     /// Lower-cased substring of the body.
     pub text: Option<String>,
     pub role: Option<MessageRole>,
+}
+
+#[derive(Deserialize)]
+struct SentAt {
+    created_at: Timestamp,
+}
+
+/// A change of one user's reaction to a message.
+pub struct Reaction<'a> {
+    pub emoji: &'a Emoji,
+    pub user: &'a UserId,
+    /// Adds it, or takes it back.
+    pub add: bool,
+    /// How many different emoji the message may hold (`MAX_DISTINCT_REACTIONS`).
+    pub max_distinct: u32,
+}
+
+/// How a reaction change ended.
+#[derive(Debug)]
+pub enum Reacted {
+    Updated(Box<Message>),
+    MessageGone,
+    /// The message already holds the most different emoji it may.
+    TooManyEmoji,
+}
+
+/// The message attribute holding the set of emoji reacted with.
+const EMOJI_IN_USE: &str = "emoji_in_use";
+
+fn reaction_attribute(emoji: &Emoji) -> String {
+    format!("{}{}", keys::REACTION_PREFIX, emoji.as_str())
 }
 
 /// Result of storing a send.
@@ -342,6 +374,36 @@ impl Store {
         output.item.map(message_from).transpose()
     }
 
+    /// Whether the channel's newest message (deleted or not, replies included) was sent after
+    /// `since`: one Query of one item.
+    pub async fn has_message_since(
+        &self,
+        channel: &ChannelId,
+        since: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
+            .scan_index_forward(false)
+            .limit(1)
+            .projection_expression("created_at")
+            .send()
+            .await
+            .map_err(db_error)?;
+        let newest = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .next()
+            .map(from_item::<SentAt>)
+            .transpose()?;
+        Ok(newest.is_some_and(|m| m.created_at > since))
+    }
+
     /// One page of a channel's history (or of one thread), deleted messages left out. With
     /// `q` or `role` it is a bounded search: one Query evaluating at most `SEARCH_WINDOW`
     /// items, returning a cursor when it stopped before the end.
@@ -496,35 +558,94 @@ impl Store {
         Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 
-    /// Adds or removes the user's reaction (idempotent set operations on a live message);
-    /// `None` if the message is gone.
+    /// Adds or removes the user's reaction (idempotent set operations on a live message).
+    /// The emoji in use are also kept as a set (`emoji_in_use`) so the condition of an add
+    /// can cap how many different ones a message holds.
     pub async fn react(
         &self,
         channel: &ChannelId,
         message: &MessageId,
-        emoji: &Emoji,
-        user: &UserId,
-        add: bool,
+        reaction: Reaction<'_>,
         pusher: Pusher,
-    ) -> Result<Option<Message>, StoreError> {
-        let action = if add { "ADD" } else { "DELETE" };
+    ) -> Result<Reacted, StoreError> {
+        let Reaction {
+            emoji,
+            user,
+            add,
+            max_distinct,
+        } = reaction;
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::message_key(channel, message)))
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
+            .expression_attribute_names("#reaction", reaction_attribute(emoji))
+            .expression_attribute_values(":user", AttributeValue::Ss(vec![user.to_string()]))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        const LIVE: &str = "attribute_exists(pk) AND attribute_not_exists(deleted_at)";
+        update = if add {
+            update
+                .update_expression("ADD #reaction :user, #in_use :emoji SET pusher = :pusher")
+                .condition_expression(format!(
+                    "{LIVE} AND (attribute_not_exists(#in_use) OR contains(#in_use, :one) OR size(#in_use) < :max)"
+                ))
+                .expression_attribute_names("#in_use", EMOJI_IN_USE)
+                .expression_attribute_values(":emoji", AttributeValue::Ss(vec![emoji.as_str().into()]))
+                .expression_attribute_values(":one", s(emoji.as_str()))
+                .expression_attribute_values(":max", AttributeValue::N(max_distinct.to_string()))
+        } else {
+            update
+                .update_expression("DELETE #reaction :user SET pusher = :pusher")
+                .condition_expression(LIVE)
+        };
+        let updated = match update.send().await {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(err) if is_condition_failure(&err) => {
+                let old = condition_failure_item(&err).flatten();
+                let live = old.is_some_and(|item| !item.contains_key("deleted_at"));
+                return Ok(if live {
+                    Reacted::TooManyEmoji
+                } else {
+                    Reacted::MessageGone
+                });
+            }
+            Err(err) => return Err(db_error(err)),
+        };
+        let emptied = !add
+            && !updated.contains_key(&reaction_attribute(emoji))
+            && matches!(updated.get(EMOJI_IN_USE), Some(AttributeValue::Ss(in_use)) if in_use.iter().any(|e| e == emoji.as_str()));
+        if emptied {
+            self.forget_emoji(channel, message, emoji).await?;
+        }
+        Ok(Reacted::Updated(Box::new(message_from(updated)?)))
+    }
+
+    /// Takes an emoji nobody reacts with any more out of `emoji_in_use`, unless someone
+    /// reacted with it again in between.
+    async fn forget_emoji(
+        &self,
+        channel: &ChannelId,
+        message: &MessageId,
+        emoji: &Emoji,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(channel, message)))
-            .update_expression(format!("{action} #reaction :user SET pusher = :pusher"))
-            .expression_attribute_values(":pusher", pusher_value(pusher)?)
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(deleted_at)")
-            .expression_attribute_names(
-                "#reaction",
-                format!("{}{}", keys::REACTION_PREFIX, emoji.as_str()),
-            )
-            .expression_attribute_values(":user", AttributeValue::Ss(vec![user.to_string()]))
-            .return_values(ReturnValue::AllNew)
+            .update_expression("DELETE #in_use :emoji")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#reaction)")
+            .expression_attribute_names("#in_use", EMOJI_IN_USE)
+            .expression_attribute_names("#reaction", reaction_attribute(emoji))
+            .expression_attribute_values(":emoji", AttributeValue::Ss(vec![emoji.as_str().into()]))
             .send()
             .await;
-        self.updated_message(result)
+        match result {
+            Err(err) if !is_condition_failure(&err) => Err(db_error(err)),
+            _ => Ok(()),
+        }
     }
 
     /// Moves the user's read marker to `message` if that is further than where it is; returns

@@ -24,7 +24,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
-pub use channels::{Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded};
+pub use channels::{
+    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, ListedChannel, MemberAdded,
+};
 
 /// How fresh a batch read must be. `Consistent` sees every write that completed before it and
 /// costs 1 read unit per item (up to 4 KB); `Eventual` may miss a write of the last second at
@@ -38,7 +40,9 @@ pub enum Read {
 pub use cursor::CursorCodec;
 pub use deliveries::Ledger;
 pub use email::EmailClaim;
-pub use messages::{HistoryFilter, Inserted, MessageContext, Posting, SEARCH_WINDOW};
+pub use messages::{
+    HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction, SEARCH_WINDOW,
+};
 pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;

@@ -354,7 +354,7 @@ impl Store {
         let batches = others.chunks(100).map(|chunk| {
             let keys = chunk
                 .iter()
-                .map(|other| keys::key(keys::user_pk(user), keys::partner_sk(other)))
+                .map(|other| keys::partner_key(user, other))
                 .collect();
             self.batch_get(keys, super::Read::Consistent)
         });
@@ -376,10 +376,7 @@ impl Store {
         let delete = |owner: &UserId, partner: &UserId, must_exist: bool| {
             let mut delete = Delete::builder()
                 .table_name(&self.table)
-                .set_key(Some(keys::key(
-                    keys::user_pk(owner),
-                    keys::partner_sk(partner),
-                )));
+                .set_key(Some(keys::partner_key(owner, partner)));
             if must_exist {
                 delete = delete.condition_expression("attribute_exists(pk)");
             }

@@ -1,7 +1,7 @@
 //! Channels and membership: every row of the contract's Channels section, through the
 //! channels-api handler on DynamoDB Local.
 
-use integration_tests::{TestEnv, TestUser};
+use integration_tests::{Answer, TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::UserId;
 use shared::events::DomainEvent;
@@ -37,6 +37,7 @@ fn sorted(ids: &[&str]) -> Vec<String> {
 #[tokio::test]
 async fn creating_a_group_makes_the_creator_owner() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    env.api.befriend(&ada, &bob).await;
     let answer = env
         .api
         .create_channel(&ada, json!({"name": "  Launch  ", "member_ids": [bob.id]}))
@@ -138,18 +139,106 @@ async fn a_pair_has_one_direct_channel() {
     // Concurrent creations by both sides still make one channel.
     let cy = env.api.register("Cy").await;
     let dee = env.api.register("Dee").await;
+    env.api.befriend(&cy, &dee).await;
     let (a, b) = tokio::join!(env.api.direct(&cy, &dee), env.api.direct(&dee, &cy),);
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [200, 201]);
     assert_eq!(a.body["id"], b.body["id"]);
 
-    // Deleting it frees the pair.
+    // Deleting it (either of the two may) frees the pair.
     let id = first.body["id"].as_str().unwrap();
-    env.api.delete_channel(&ada, id).await.assert_status(204);
+    env.api.delete_channel(&bob, id).await.assert_status(204);
     let fresh = env.api.direct(&bob, &ada).await;
     assert_eq!(fresh.status, 201);
     assert_ne!(fresh.body["id"], first.body["id"]);
+}
+
+fn listed(page: &Answer) -> Vec<&str> {
+    page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect()
+}
+
+/// Consent: a direct channel only with a partner, a group only with partners (403 naming the
+/// others). Leaving a direct channel hides it from the leaver's list until its next message.
+#[tokio::test]
+async fn direct_channels_need_consent_and_can_be_left_until_the_next_message() {
+    let (env, [ada, bob, cy]) = TestEnv::with_users(["Ada", "Bob", "Cy"]).await;
+    let dm = json!({"name": "dm", "kind": "direct", "member_ids": [bob.id]});
+    env.api.create_channel(&ada, dm.clone()).await.assert_error(
+        403,
+        "forbidden",
+        "a direct channel needs a partner",
+    );
+    let group = json!({"name": "Team", "member_ids": [bob.id, cy.id]});
+    let strangers = env.api.create_channel(&ada, group.clone()).await;
+    strangers.assert_error(403, "forbidden", "a group needs partners");
+    let named = strangers.body["error"]["details"]["not_partners"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        sorted(&named.split(',').collect::<Vec<_>>()),
+        sorted(&[&bob.id, &cy.id])
+    );
+    env.api.befriend(&ada, &bob).await;
+    let only_cy = env.api.create_channel(&ada, group).await;
+    assert_eq!(
+        only_cy.body["error"]["details"]["not_partners"],
+        cy.id.as_str()
+    );
+    assert_eq!(
+        env.api.get(&ada, "/channels").await.body["items"],
+        json!([]),
+        "nothing written"
+    );
+
+    let created = env.api.create_channel(&ada, dm.clone()).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.id();
+    env.api.say(&ada, &id, "hello").await;
+    env.api.leave(&bob, &id).await.assert_status(204);
+    assert!(
+        listed(&env.api.get(&bob, "/channels").await).is_empty(),
+        "hidden from Bob"
+    );
+    assert_eq!(
+        listed(&env.api.get(&ada, "/channels").await),
+        [id.as_str()],
+        "not from Ada"
+    );
+    assert_eq!(
+        env.api.channel(&bob, &id).await.body["member_count"],
+        2,
+        "both stay members"
+    );
+    env.api.say(&ada, &id, "still there?").await;
+    assert_eq!(
+        listed(&env.api.get(&bob, "/channels").await),
+        [id.as_str()],
+        "back with the next message"
+    );
+
+    // Opening it again also brings it back.
+    env.api.leave(&ada, &id).await.assert_status(204);
+    assert!(listed(&env.api.get(&ada, "/channels").await).is_empty());
+    let again = env.api.direct(&ada, &bob).await;
+    assert_eq!((again.status, again.id()), (200, id.clone()));
+    assert_eq!(listed(&env.api.get(&ada, "/channels").await), [id.as_str()]);
+
+    // A partnership that ended takes the consent with it.
+    let end = env
+        .api
+        .delete(&ada, &format!("/partnerships/{}", bob.id))
+        .await;
+    end.assert_status(204);
+    env.api
+        .create_channel(&ada, dm)
+        .await
+        .assert_error(403, "forbidden", "no longer partners");
 }
 
 #[tokio::test]
@@ -221,15 +310,25 @@ async fn adding_members() {
     let (env, [ada, bob, cy, outsider]) = TestEnv::with_users(["Ada", "Bob", "Cy", "Eve"]).await;
     let private = env.api.group(&ada, &[&bob], true).await;
     let public = env.api.group(&ada, &[], false).await;
-    assert_eq!(
-        env.queued_pushes().await,
-        [],
-        "founding members hear no member.joined"
-    );
+    let joined: Vec<_> = env
+        .queued_pushes()
+        .await
+        .into_iter()
+        .filter(|job| matches!(job.event, DomainEvent::MemberJoined { .. }))
+        .collect();
+    assert_eq!(joined, [], "founding members hear no member.joined");
 
     let path = format!("/channels/{private}/members");
+    let stranger = env.api.post(&bob, &path, json!({"user_id": cy.id})).await;
+    stranger.assert_error(403, "forbidden", "only a partner may be added");
+    assert_eq!(
+        stranger.body["error"]["details"]["not_partners"],
+        cy.id.as_str()
+    );
+    env.api.befriend(&bob, &cy).await;
+    env.queued_pushes().await;
     let added = env.api.post(&bob, &path, json!({"user_id": cy.id})).await;
-    assert_eq!(added.status, 200, "any member may add");
+    assert_eq!(added.status, 200, "any member may add a partner");
     assert_eq!(member_ids(&added.body), sorted(&[&ada.id, &bob.id, &cy.id]));
     assert_eq!(added.body["member_count"], 3);
     match env.queued_pushes().await.as_slice() {
@@ -269,6 +368,7 @@ async fn adding_members() {
         hidden.status, 404,
         "a private channel does not exist for outsiders"
     );
+    env.api.befriend(&outsider, &cy).await;
     let not_member = env.api.add_member(&outsider, &public, &cy.id).await;
     assert_eq!((not_member.status, not_member.code()), (403, "forbidden"));
     let missing = env.api.post(&ada, &path, json!({})).await;
@@ -321,10 +421,6 @@ async fn joining_and_leaving() {
 
     let owner = env.api.leave(&ada, &public).await;
     owner.assert_error(409, "conflict", "a channel keeps its owner");
-    let dm = env.api.direct(&bob, &ada).await;
-    let dm = dm.body["id"].as_str().unwrap().to_string();
-    let leave_dm = env.api.leave(&ada, &dm).await;
-    leave_dm.assert_error(400, "bad_request", "a direct channel is deleted, not left");
 }
 
 #[tokio::test]
@@ -442,6 +538,7 @@ async fn a_group_holds_its_configured_members_shows_the_first_100_and_pages_them
             "a private channel's members are as hidden as it",
         );
 
+    env.api.befriend(&ada, &late).await;
     let refused = env.api.add_member(&ada, &id, &late.id).await;
     refused.assert_error(409, "conflict", "the group is full");
 }

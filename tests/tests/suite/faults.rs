@@ -43,6 +43,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
 
     // While up: people, a channel, and pending partner requests to accept during the outage.
     let [ada, bob] = client.register_all(["Ada", "Bob"]).await;
+    client.befriend(&bob, &ada).await;
     let (status, channel) = client
         .create_channel(&ada, json!({"name": "Ops", "member_ids": [bob.id]}))
         .await
@@ -237,11 +238,23 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
         .await
         .parts();
     let assistant = assistant["id"].as_str().unwrap_or_default().to_string();
+    // Cy joins a public group (no partnership, so no email of its own).
     let (status, group) = client
-        .create_channel(&ada, json!({"name": "Ops", "member_ids": [cy.id]}))
+        .create_channel(&ada, json!({"name": "Ops", "private": false}))
         .await
         .parts();
     assert_eq!(status, 201, "{group}");
+    let joined = client
+        .post(
+            &cy,
+            &format!(
+                "/channels/{}/join",
+                group["id"].as_str().unwrap_or_default()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(joined.status, 200, "{:?}", joined.body);
 
     moto.kill().await;
     let (status, request) = client

@@ -75,6 +75,7 @@ async fn the_gateway_answers_in_the_contract_shape_for_what_no_function_sees() {
 async fn a_conversation_over_http() {
     let (_env, api) = over_http().await;
     let (ada, bob) = (api.register("Ada").await, api.register("Bob").await);
+    api.befriend(&ada, &bob).await;
 
     let channel = api
         .create_channel(&ada, json!({"name": "Launch", "member_ids": [bob.id]}))

@@ -413,12 +413,10 @@ async fn online_lists_only_online_partners() {
         TestEnv::with_users(["Ada", "Bob", "Cy", "Stranger"]).await;
     env.api.make_partners(&ada, &bob).await;
     env.api.make_partners(&cy, &ada).await;
+    // Dan is no partner: he joins Ada's public channel himself.
     let dan = env.api.register("Dan").await;
-    let channel = env
-        .api
-        .create_channel(&ada, json!({"name": "crew", "member_ids": [dan.id]}))
-        .await;
-    assert_eq!(channel.status, 201);
+    let channel = env.api.group(&ada, &[], false).await;
+    env.api.join(&dan, &channel).await.assert_status(200);
     connect(&env, &bob, true).await;
     connect(&env, &stranger, true).await;
     connect(&env, &cy, false).await;

@@ -337,8 +337,8 @@ async fn reactions_are_idempotent_per_user() {
     let mut expected = vec![ada.id.clone(), bob.id.clone()];
     expected.sort();
     assert_eq!(both.body["reactions"]["👍"], json!(expected));
-    let party = env.api.put(&bob, &path(":tada:")).await;
-    assert_eq!(party.body["reactions"][":tada:"], json!([bob.id]));
+    let party = env.api.put(&bob, &path("%F0%9F%8E%89")).await;
+    assert_eq!(party.body["reactions"]["🎉"], json!([bob.id]));
     match events.try_recv() {
         Ok(DomainEvent::ReactionUpdated { message_id, .. }) => {
             assert_eq!(message_id.as_str(), message)
@@ -352,19 +352,22 @@ async fn reactions_are_idempotent_per_user() {
     assert_eq!(removed_again.status, 200);
     assert_eq!(removed_again.body["reactions"]["👍"], json!([bob.id]));
 
-    let too_long = env.api.put(&ada, &path(&"x".repeat(33))).await;
-    assert_eq!(
-        (too_long.status, too_long.code()),
-        (400, "validation_failed")
-    );
+    for not_one_emoji in ["x", ":tada:", "%F0%9F%91%8D%F0%9F%91%8D"] {
+        env.api.put(&ada, &path(not_one_emoji)).await.assert_error(
+            400,
+            "validation_failed",
+            not_one_emoji,
+        );
+    }
     let unknown = UserId::generate();
-    let reaction = format!("/channels/{id}/messages/{unknown}/reactions/x");
+    let reaction = format!("/channels/{id}/messages/{unknown}/reactions/{thumbs}");
     env.api.put(&ada, &reaction).await.assert_status(404);
 
     // Concurrent reactions by many users all land.
     let mut users = Vec::new();
     for i in 0..8 {
         let user = env.api.register(&format!("Fan{i}")).await;
+        env.api.befriend(&ada, &user).await;
         env.api.add_member(&ada, &id, &user.id).await;
         users.push(user);
     }
@@ -375,6 +378,50 @@ async fn reactions_are_idempotent_per_user() {
         .get(&ada, &format!("/channels/{id}/messages/{message}"))
         .await;
     assert_eq!(got.body["reactions"]["❤"].as_array().unwrap().len(), 8);
+}
+
+/// A message holds at most `MAX_DISTINCT_REACTIONS` (20) different emoji: a 21st is 409, one
+/// already there still takes more people, and taking the last of one back frees its place.
+#[tokio::test]
+async fn a_message_holds_at_most_twenty_different_emoji() {
+    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    let id = env.api.group(&ada, &[&bob], true).await;
+    let message = env.api.say(&ada, &id, "react to me").await;
+    let path = |emoji: &str| {
+        let encoded: String = emoji.bytes().map(|b| format!("%{b:02X}")).collect();
+        format!("/channels/{id}/messages/{message}/reactions/{encoded}")
+    };
+    let emoji: Vec<&str> = "😀 😂 😍 🤔 😎 😭 😡 👍 👎 👏 🙏 🔥 🎉 ❤️ 💯 👀 🚀 ✅ 🙌 🤝 🍕"
+        .split(' ')
+        .collect();
+    for one in &emoji[..20] {
+        env.api.put(&ada, &path(one)).await.assert_status(200);
+    }
+    let twenty_first = env.api.put(&ada, &path(emoji[20])).await;
+    twenty_first.assert_error(409, "conflict", "a 21st emoji");
+    let more = env.api.put(&bob, &path(emoji[0])).await;
+    assert_eq!(more.status, 200, "an emoji in use takes more people");
+    assert_eq!(more.body["reactions"].as_object().unwrap().len(), 20);
+
+    env.api
+        .delete(&ada, &path(emoji[1]))
+        .await
+        .assert_status(200);
+    let freed = env.api.put(&bob, &path(emoji[20])).await;
+    assert_eq!(
+        freed.status, 200,
+        "the last one taken back frees a place: {:?}",
+        freed.body
+    );
+    env.api
+        .delete(&ada, &path(emoji[0]))
+        .await
+        .assert_status(200);
+    env.api.put(&ada, &path(emoji[1])).await.assert_error(
+        409,
+        "conflict",
+        "😀 still has Bob's, so 20 are in use",
+    );
 }
 
 #[tokio::test]
@@ -498,12 +545,12 @@ async fn an_outsider_gets_nothing_of_a_private_channels_messages() {
         ("GET", format!("/channels/{id}/messages/{m}/replies"), None),
         (
             "PUT",
-            format!("/channels/{id}/messages/{m}/reactions/x"),
+            format!("/channels/{id}/messages/{m}/reactions/%F0%9F%91%8D"),
             None,
         ),
         (
             "DELETE",
-            format!("/channels/{id}/messages/{m}/reactions/x"),
+            format!("/channels/{id}/messages/{m}/reactions/%F0%9F%91%8D"),
             None,
         ),
         (

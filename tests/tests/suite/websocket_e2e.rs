@@ -15,6 +15,9 @@ use shared::storage::ConnectionRecord;
 const QUIET: Duration = Duration::from_millis(400);
 
 async fn group(stack: &Stack, owner: &TestUser, members: &[&TestUser]) -> String {
+    for member in members {
+        stack.api.befriend(owner, member).await;
+    }
     let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     let (status, channel) = stack
         .api
@@ -104,6 +107,7 @@ async fn every_device_of_every_member_gets_every_event() {
 
     // A member added over REST: everyone hears `member.joined`.
     let cy = stack.env.api.register("Cy").await;
+    stack.env.api.befriend(&ada, &cy).await;
     let (status, _) = stack.api.add_member(&ada, &channel, &cy.id).await.parts();
     assert_eq!(status, 200);
     for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {

@@ -380,6 +380,7 @@ async fn deleting_a_channel_purges_its_items() {
     }));
     let ada = env.api.register("Ada").await;
     let bob = env.api.register("Bob").await;
+    env.api.befriend(&ada, &bob).await;
     let channel = env
         .api
         .create_channel(&ada, json!({"name": "doomed", "member_ids": [bob.id]}))
