@@ -371,6 +371,8 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await sidebar(alice.page).getByRole("button", { name: new RegExp(escape(bob.name)) }).click();
       await send(alice.page, "Still there?");
       await visible(entry, "the direct channel back in Bob's list");
+      await entry.click();
+      await visible(message(page, "Still there?"), "Alice's new message in Bob's window");
     });
 
     await step(t, "a big group shows its first 100 members, and the rest on request", async () => {
