@@ -93,6 +93,9 @@ export const api = {
   cancel: (id) => request("DELETE", `/partner-requests/${enc(id)}`),
   partnerships: (cursor) => request("GET", "/partnerships", { query: { cursor, limit: 100 } }),
   endPartnership: (userId) => request("DELETE", `/partnerships/${enc(userId)}`),
+  block: (userId) => request("PUT", `/me/blocks/${enc(userId)}`),
+  unblock: (userId) => request("DELETE", `/me/blocks/${enc(userId)}`),
+  blocks: (cursor) => request("GET", "/me/blocks", { query: { cursor, limit: 100 } }),
 
   channels: (cursor) => request("GET", "/channels", { query: { cursor, limit: 100 } }),
   publicChannels: (cursor) => request("GET", "/channels/public", { query: { cursor, limit: 100 } }),

@@ -404,13 +404,15 @@ async function submitRequest(event) {
 
 export async function refreshPeople() {
   const generation = state.generation;
-  const [partners, received, sent] = await Promise.all([
+  const [partners, received, sent, blocked] = await Promise.all([
     allPages((cursor) => api.partnerships(cursor)),
     allPages((cursor) => api.received("pending", cursor)),
     allPages((cursor) => api.sent("pending", cursor)),
+    allPages((cursor) => api.blocks(cursor)),
   ]);
   if (generation !== state.generation) return; // started by a session that has ended
   state.partners = new Map(partners.map((entry) => [entry.user.id, entry]));
+  state.blocked = new Map(blocked.map((entry) => [entry.user.id, entry]));
   for (const entry of partners) rememberName(entry.user.id, entry.user.name);
   state.received = received;
   state.sent = sent;
@@ -553,13 +555,19 @@ function renderUsers() {
     if (filter && !user.name.toLowerCase().includes(filter)) continue;
     const partner = state.partners.has(user.id);
     const pending = pendingWith(user.id);
+    const blocked = state.blocked.has(user.id);
     const buttons = [];
-    if (!partner && !pending) {
-      buttons.push(actionButton("Add partner", `Add partner: ${user.name}`, () => openRequestDialog(user), "primary"));
+    if (blocked) {
+      buttons.push(actionButton("Unblock", `Unblock ${user.name}`, (event) => unblockUser(event.currentTarget, user)));
+    } else {
+      if (!partner && !pending) {
+        buttons.push(actionButton("Add partner", `Add partner: ${user.name}`, () => openRequestDialog(user), "primary"));
+      }
+      // A direct channel needs a partnership.
+      if (partner) buttons.push(actionButton("Message", `Message ${user.name}`, (event) => openDirect(user.id, event.currentTarget)));
+      buttons.push(actionButton("Block", `Block ${user.name}`, (event) => blockUser(event.currentTarget, user)));
     }
-    // A direct channel needs a partnership.
-    if (partner) buttons.push(actionButton("Message", `Message ${user.name}`, (event) => openDirect(user.id, event.currentTarget)));
-    const status = partner ? "partner" : pending ? "request pending" : `joined ${shortTime(user.created_at)}`;
+    const status = blocked ? "blocked" : partner ? "partner" : pending ? "request pending" : `joined ${shortTime(user.created_at)}`;
     list.appendChild(personRow(user, h("span", { class: "muted small" }, status), ...buttons));
   }
   $("users-more").hidden = !state.usersCursor;
@@ -606,6 +614,33 @@ async function endPartnership(button, user) {
       emit("people");
     },
     "Could not end the partnership",
+  );
+}
+
+async function blockUser(button, user) {
+  const question = `Block ${user.name}? Your partnership and any request between you end, and you stop seeing their messages. They are not told.`;
+  if (!(await confirmDialog(question, "Block", "Block user"))) return;
+  await busy(
+    button,
+    async () => {
+      await api.block(user.id);
+      await refreshPeople();
+      toast(`${user.name} is blocked.`);
+    },
+    "Could not block",
+  );
+}
+
+async function unblockUser(button, user) {
+  await busy(
+    button,
+    async () => {
+      await api.unblock(user.id);
+      state.blocked.delete(user.id);
+      emit("people");
+      toast(`${user.name} is unblocked.`);
+    },
+    "Could not unblock",
   );
 }
 

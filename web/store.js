@@ -13,6 +13,7 @@ export const state = {
   activity: new Map(), // channel id → id of the newest message seen (for ordering)
   unread: new Map(), // channel id → count of messages that arrived while it was not open
   partners: new Map(), // user id → {user, since}
+  blocked: new Map(), // user id → {user, since}: people the user blocked
   received: [], // pending partner requests received
   sent: [], // pending partner requests sent
   users: [], // GET /users, as loaded so far
@@ -81,6 +82,7 @@ export function resetSession() {
   state.activity.clear();
   state.unread.clear();
   state.partners.clear();
+  state.blocked.clear();
   state.received = [];
   state.sent = [];
   state.users = [];

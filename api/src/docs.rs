@@ -29,6 +29,7 @@ const ERROR_RESPONSES: &[(&str, &str, &str)] = &[
     ("404", "NotFound", "`not_found`"),
     ("409", "Conflict", "`conflict`: duplicate or state conflict"),
     ("413", "PayloadTooLarge", "`payload_too_large`: body over 64 KiB"),
+    ("429", "RateLimited", "`rate_limited`: too many of these too fast; `Retry-After` (seconds) and `details.retry_after_seconds` say when the same request may succeed"),
     ("500", "Internal", "`internal`: logged with the request id; never shows internals"),
     ("503", "Unavailable", "`unavailable`: the table or the queue cannot be reached; retry later"),
 ];
@@ -64,10 +65,11 @@ fn finish(doc: &mut Value) {
     doc["servers"] =
         json!([{ "url": "http://127.0.0.1:3000", "description": "local gateway (make dev)" }]);
     doc["security"] = json!([{ "bearer": [] }]);
-    doc["tags"] = json!(
-        ["service", "identity", "users", "partners", "channels", "messages"]
-            .map(|name| json!({ "name": name }))
-    );
+    doc["tags"] =
+        json!(
+            ["service", "identity", "users", "partners", "safety", "channels", "messages"]
+                .map(|name| json!({ "name": name }))
+        );
     let components = doc["components"]
         .as_object_mut()
         .map(std::mem::take)

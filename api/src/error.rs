@@ -28,6 +28,11 @@ impl IntoResponse for ApiError {
         let status = http::StatusCode::from_u16(err.status())
             .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(err.body())).into_response();
+        if let Some(seconds) = err.retry_after_seconds() {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
         response.extensions_mut().insert(Failure {
             status: err.status(),
             code: err.code(),

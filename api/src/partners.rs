@@ -1,4 +1,4 @@
-//! `partners-api`: partner requests and partnerships.
+//! `partners-api`: partner requests, partnerships and blocks.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +9,7 @@ use shared::domain::schema::{string, trimmed_text_pattern};
 use shared::domain::{
     Decision, Page, PartnerRequest, RequestId, RequestMessage, StatusFilter, UserId,
 };
+use shared::service::blocks::{self, BlockView};
 use shared::service::partners::{self, PartnershipEntry, Response as Answered};
 use shared::storage::RequestDirection;
 use shared::AppError;
@@ -30,6 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(list_partnerships))
         .routes(routes!(end_partnership))
+        .routes(routes!(block_user, unblock_user))
+        .routes(routes!(list_blocks))
 }
 
 /// `POST /partner-requests`.
@@ -62,7 +65,7 @@ fn request_message_input() -> utoipa::openapi::schema::Object {
 #[utoipa::path(post, path = "/partner-requests", operation_id = "sendPartnerRequest", tag = "partners",
     request_body = NewRequestBody,
     responses((status = 201, description = "Pending request; an email to the recipient is queued", body = PartnerRequest),
-        (status = 404), (status = 409)))]
+        (status = 403, description = "One of the two blocked the other"), (status = 404), (status = 409)))]
 async fn send_request(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -218,4 +221,65 @@ async fn end_partnership(
 ) -> ApiResult<StatusCode> {
     partners::end_partnership(&ctx, &caller, &other).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user named in a path: an id that cannot name a user is an unknown user.
+struct Someone(UserId);
+
+impl PathParam for Someone {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        UserId::parse(raw)
+            .map(Self)
+            .ok_or_else(|| shared::domain::NotFound::User.into())
+    }
+}
+
+/// Block a user
+///
+/// Idempotent. A pending partner request between the two is cancelled and their partnership
+/// ends; the blocked user gets 403 for a partner request to the caller, a direct channel with
+/// or an add of the caller, and a send into their direct channel; the caller's devices no
+/// longer get that user's messages, typing or presence, and the caller's history leaves that
+/// user's messages out. The blocked user is not told.
+#[utoipa::path(put, path = "/me/blocks/{user_id}", operation_id = "blockUser", tag = "safety",
+    params(("user_id" = String, Path, description = "The user to block")),
+    responses((status = 204, description = "Blocked (also when already blocked)"),
+        (status = 400, description = "Oneself or the assistant"), (status = 404),
+        (status = 409, description = "What is between the two kept changing; try again")))]
+async fn block_user(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(Someone(other)): Id<Someone>,
+) -> ApiResult<StatusCode> {
+    blocks::block(&ctx, &caller, &other).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unblock a user
+///
+/// Idempotent. What the block ended stays ended: the two can ask each other to be partners
+/// again.
+#[utoipa::path(delete, path = "/me/blocks/{user_id}", operation_id = "unblockUser", tag = "safety",
+    params(("user_id" = String, Path, description = "The user to unblock")),
+    responses((status = 204, description = "Not blocked (any more)"), (status = 400), (status = 404),
+        (status = 409, description = "What is between the two kept changing; try again")))]
+async fn unblock_user(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(Someone(other)): Id<Someone>,
+) -> ApiResult<StatusCode> {
+    blocks::unblock(&ctx, &caller, &other).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The users the caller blocked
+#[utoipa::path(get, path = "/me/blocks", operation_id = "listBlocks", tag = "safety",
+    params(PageQuery),
+    responses((status = 200, description = "A page of blocks", body = Page<BlockView>)))]
+async fn list_blocks(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<BlockView>>> {
+    Ok(Json(blocks::list(&ctx, &caller, &page.page()?).await?))
 }

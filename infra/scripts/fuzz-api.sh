@@ -71,7 +71,7 @@ with open(os.environ["CONFIG"], "w") as config:
 # Page cursors are pinned to the first page (empty): any other string is a forged cursor,
 # which the contract answers with 400; the abuse and property tests cover those.
 [[operations]]
-include-operation-id = ["deleteMe", "logout", "logoutAll", "changePassword"]
+include-operation-id = ["deleteMe", "logout", "logoutAll", "changePassword", "blockUser"]
 enabled = false
 
 [[operations]]

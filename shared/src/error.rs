@@ -35,6 +35,13 @@ pub enum AppError {
     Conflict(String),
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
+    /// 429: a rate limit; the same request may succeed after `retry_after_seconds`
+    /// (`Retry-After` and `details.retry_after_seconds`).
+    #[error("{message}")]
+    RateLimited {
+        message: &'static str,
+        retry_after_seconds: u64,
+    },
     /// A dependency (the table, the queue) could not be reached; retrying later may succeed.
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
@@ -54,10 +61,19 @@ pub struct ErrorDetail<'a> {
     #[schema(schema_with = error_codes)]
     pub code: &'static str,
     pub message: String,
-    /// For validation_failed: field → reason; for some refusals, what was refused
+    /// For validation_failed: field → reason; for some refusals, what was refused (text);
+    /// for rate_limited: `retry_after_seconds` (a number)
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<BTreeMap<String, String>>)]
-    pub details: Option<&'a FieldErrors>,
+    #[schema(value_type = Option<BTreeMap<String, serde_json::Value>>)]
+    pub details: Option<Details<'a>>,
+}
+
+/// The `details` of an error body.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Details<'a> {
+    Fields(&'a FieldErrors),
+    RetryAfter { retry_after_seconds: u64 },
 }
 
 /// Every code an error body may carry.
@@ -69,6 +85,7 @@ pub const ERROR_CODES: &[&str] = &[
     "not_found",
     "conflict",
     "payload_too_large",
+    "rate_limited",
     "internal",
     "unavailable",
 ];
@@ -109,6 +126,17 @@ impl AppError {
         Self::Validation(BTreeMap::from([(field.to_string(), reason.into())]))
     }
 
+    /// Seconds to wait before the same request may succeed (the `Retry-After` header).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_seconds,
+                ..
+            } => Some(*retry_after_seconds),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest(_) | Self::Validation(_) => 400,
@@ -117,6 +145,7 @@ impl AppError {
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
             Self::PayloadTooLarge => 413,
+            Self::RateLimited { .. } => 429,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -131,6 +160,7 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -148,7 +178,13 @@ impl AppError {
             Self::Validation(fields)
             | Self::ForbiddenFor {
                 details: fields, ..
-            } => Some(fields),
+            } => Some(Details::Fields(fields)),
+            Self::RateLimited {
+                retry_after_seconds,
+                ..
+            } => Some(Details::RetryAfter {
+                retry_after_seconds: *retry_after_seconds,
+            }),
             _ => None,
         };
         ErrorBody {
@@ -172,6 +208,18 @@ mod tests {
         assert!(!json.contains("credentials"), "{json}");
         assert_eq!(err.status(), 500);
         assert!(json.contains(r#""code":"internal""#));
+    }
+
+    #[test]
+    fn rate_limits_say_when_to_come_back() {
+        let err = AppError::RateLimited {
+            message: "too many sends",
+            retry_after_seconds: 7,
+        };
+        let json = serde_json::to_value(err.body()).unwrap();
+        assert_eq!(json["error"]["code"], "rate_limited");
+        assert_eq!(json["error"]["details"]["retry_after_seconds"], 7);
+        assert_eq!((err.status(), err.retry_after_seconds()), (429, Some(7)));
     }
 
     #[test]

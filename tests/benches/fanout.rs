@@ -47,6 +47,7 @@ async fn new_user(ctx: &AppContext, name: &str) -> UserId {
         last_seen: None,
         online: false,
         sessions: Default::default(),
+        blocked: Default::default(),
     };
     // Registering over HTTP would mostly measure password hashing.
     ctx.store
@@ -327,7 +328,7 @@ async fn run() {
         .expect("members");
     let members_read = started.elapsed();
     let chunks = ids.chunks(ctx.config.limits.fanout_chunk_users);
-    futures::future::try_join_all(chunks.map(|chunk| ctx.store.live_connections(chunk)))
+    futures::future::try_join_all(chunks.map(|chunk| ctx.store.live_connections(chunk, None)))
         .await
         .expect("connections");
     let reads = started.elapsed();

@@ -107,6 +107,7 @@ impl Bench {
                 last_seen: None,
                 online: false,
                 sessions: Default::default(),
+                blocked: Default::default(),
             };
             self.env
                 .ctx

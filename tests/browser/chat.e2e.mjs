@@ -467,6 +467,21 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(dot(alice.page, bob, "offline"), "Bob offline after his window closed");
     });
 
+    await step(t, "Alice blocks Bob, then unblocks him", async () => {
+      const page = alice.page;
+      await showTab(page, "People");
+      const everyone = sidebar(page).getByRole("list", { name: "Everyone" });
+      await everyone.getByRole("button", { name: `Block ${bob.name}` }).click();
+      const confirm = page.getByRole("dialog", { name: "Block user" });
+      await confirm.getByRole("button", { name: "Block", exact: true }).click();
+      await visible(everyone.getByRole("button", { name: `Unblock ${bob.name}` }), "Bob blocked in Alice's list");
+      const partners = sidebar(page).getByRole("list", { name: "Partners" });
+      await gone(partners.getByText(bob.name, { exact: true }), "Bob among Alice's partners after the block");
+      await everyone.getByRole("button", { name: `Unblock ${bob.name}` }).click();
+      await visible(everyone.getByRole("button", { name: `Add partner: ${bob.name}` }), "Bob can be asked again");
+      await showTab(page, "Chats");
+    });
+
     await step(t, "no uncaught error in either page", async () => {
       assert.deepEqual(problems, [], `the pages reported errors:\n${problems.join("\n")}`);
     });

@@ -487,6 +487,7 @@ impl TestEnv {
                     last_seen: None,
                     online: false,
                     sessions: Default::default(),
+                    blocked: Default::default(),
                 };
                 store
                     .create_user(&user, "not-a-login")
@@ -564,7 +565,7 @@ impl TestEnv {
     ) -> Vec<(shared::domain::UserId, shared::domain::ConnectionId)> {
         self.ctx
             .store
-            .live_connections(std::slice::from_ref(user))
+            .live_connections(std::slice::from_ref(user), None)
             .await
             .expect("read the stored connections")
     }

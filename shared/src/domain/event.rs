@@ -160,6 +160,18 @@ impl DomainEvent {
     /// actor stays in step too), except read receipts and typing, which go to the others; the
     /// leaver hears its own `member.left`; presence goes to partners and co-members; a request
     /// event to the party it concerns.
+    /// The user whose doing the event shows (a message's sender, who types, whose presence):
+    /// recipients who blocked that user are not sent it.
+    pub fn actor(&self) -> Option<&UserId> {
+        match self {
+            Self::MessageCreated { message, .. } | Self::MessageUpdated { message, .. } => {
+                Some(&message.sender.id)
+            }
+            Self::Typing { user_id, .. } | Self::Presence { user_id, .. } => Some(user_id),
+            _ => None,
+        }
+    }
+
     pub fn audience(&self) -> Audience {
         match self {
             Self::MessageCreated { channel_id, .. }
@@ -265,6 +277,26 @@ mod tests {
         let json = serde_json::to_value(&rejected).unwrap();
         assert_eq!(json["type"], "partner_request.rejected");
         assert_eq!(json["request"]["sender"]["name"], "Ada");
+    }
+
+    #[test]
+    fn the_actor_is_whose_doing_a_blocker_must_not_see() {
+        let ada = UserId::generate();
+        let typing = DomainEvent::Typing {
+            channel_id: ChannelId::generate(),
+            user_id: ada.clone(),
+            is_typing: true,
+        };
+        assert_eq!(typing.actor(), Some(&ada));
+        let left = DomainEvent::MemberLeft {
+            channel_id: ChannelId::generate(),
+            user_id: ada,
+        };
+        assert_eq!(
+            left.actor(),
+            None,
+            "a leave is the channel's news, not the leaver's doing"
+        );
     }
 
     #[test]

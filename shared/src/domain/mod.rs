@@ -8,6 +8,7 @@ mod ids;
 mod message;
 mod page;
 mod partner;
+mod rate;
 mod refusal;
 pub mod schema;
 mod session;
@@ -27,6 +28,7 @@ pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,
     StatusFilter,
 };
+pub use rate::{LoginAttempts, RateLimit, RateWindow};
 pub use refusal::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
     Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,

@@ -137,6 +137,17 @@ pub enum Decision {
 impl PartnerRequest {
     /// A new pending request. Sending one to yourself is a validation error, checked before
     /// anything is read.
+    /// Anyone but oneself and the assistant can be blocked.
+    pub fn ensure_blockable(caller: &UserId, other: &UserId) -> Result<(), Invalid> {
+        if caller == other {
+            return Err(Invalid::field("user_id", "you cannot block yourself"));
+        }
+        if other.as_str() == UserId::ASSISTANT {
+            return Err(Invalid::field("user_id", "the assistant cannot be blocked"));
+        }
+        Ok(())
+    }
+
     pub fn ensure_not_self(sender: &UserId, recipient: &UserId) -> Result<(), Invalid> {
         if sender == recipient {
             return Err(Invalid::field(
@@ -195,6 +206,12 @@ impl PartnerRequest {
         if caller != &self.sender.id {
             return Err(AnswerRefused::NotFound);
         }
+        self.ensure_pending()?;
+        Ok(self.with_status(RequestStatus::Cancelled, now))
+    }
+
+    /// A pending request ended because one of the two blocked the other: cancelled.
+    pub fn closed_by_block(&self, now: Timestamp) -> Result<Self, AnswerRefused> {
         self.ensure_pending()?;
         Ok(self.with_status(RequestStatus::Cancelled, now))
     }

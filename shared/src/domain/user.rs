@@ -158,6 +158,9 @@ pub struct User {
     /// Which of the account's tokens still work.
     #[serde(skip)]
     pub sessions: SessionPolicy,
+    /// The users this one blocked: their messages leave its history, their pushes its devices.
+    #[serde(skip)]
+    pub blocked: std::collections::BTreeSet<UserId>,
 }
 
 /// A user as everyone else sees it.

@@ -158,7 +158,7 @@ async fn retry_later(
     let attempt = uuid::Uuid::now_v7().to_string();
     let connections = if connections.is_empty() {
         match recipients(ctx, event.audience()).await {
-            Ok(users) => match ctx.store.live_connections(&users).await {
+            Ok(users) => match ctx.store.live_connections(&users, event.actor()).await {
                 Ok(connections) => connections,
                 Err(err) => return lost(event, &err.into()),
             },
@@ -194,7 +194,10 @@ pub async fn deliver(
         return Ok(Pushed::default());
     };
     let recipients = recipients(ctx, event.audience()).await?;
-    let connections = ctx.store.live_connections(&recipients).await?;
+    let connections = ctx
+        .store
+        .live_connections(&recipients, event.actor())
+        .await?;
     // The sending connection of a WebSocket `sendMessage` gets its `ack` instead.
     let skip = match event {
         DomainEvent::MessageCreated { .. } => origin.connection.as_ref(),
@@ -229,7 +232,10 @@ pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, 
     };
     let (recipients, targets) = match &job.targets {
         Targets::Users { user_ids, skip } => {
-            let connections = ctx.store.live_connections(user_ids).await?;
+            let connections = ctx
+                .store
+                .live_connections(user_ids, job.event.actor())
+                .await?;
             let targets = connections
                 .into_iter()
                 .filter(|(_, id)| Some(id) != skip.as_ref())

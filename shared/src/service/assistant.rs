@@ -135,6 +135,8 @@ pub async fn reply(
         Inserted::ParentGone => Ok(Replied::NotApplicable("the thread is gone")),
         // The assistant left the channel (it is being deleted).
         Inserted::NotMember => Ok(Replied::NotApplicable("the assistant is not a member")),
+        // Only direct channels carry blocks; an assistant channel never does.
+        Inserted::Blocked => Ok(Replied::NotApplicable("the channel is blocked")),
         Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
         Inserted::New => {
             let event = DomainEvent::MessageCreated {

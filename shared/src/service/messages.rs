@@ -1,7 +1,7 @@
 use serde::Serialize;
 
 use super::existing_caller;
-use super::refusals::{account_gone, no_longer_a_member};
+use super::refusals::{account_gone, blocked_conversation, no_longer_a_member};
 use crate::domain::{
     Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
     MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, ReadMarker,
@@ -84,6 +84,9 @@ pub async fn send(
     if let Some(original) = &context.claimed {
         return original_message(ctx, channel_id, original).await;
     }
+    if context.blocked {
+        return Err(blocked_conversation());
+    }
     if parent_id.is_some() {
         let parent = context.message.as_ref().ok_or(NotFound::ParentMessage)?;
         parent.ensure_can_be_parent()?;
@@ -115,6 +118,7 @@ pub async fn send(
     match ctx.store.insert_message(&message, &posting).await? {
         Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
         Inserted::NotMember => Err(no_longer_a_member()),
+        Inserted::Blocked => Err(blocked_conversation()),
         Inserted::ParentGone => Err(NotFound::ParentMessage.into()),
         Inserted::New => {
             let event = DomainEvent::MessageCreated {
@@ -154,7 +158,8 @@ async fn original_message(
 }
 
 /// One page of history (or of a thread with `parent_id`): the access check and the Query
-/// run in parallel, so a page is one round trip.
+/// run in parallel, so a page is one round trip. Messages of users the caller blocked are
+/// left out.
 pub async fn history(
     ctx: &AppContext,
     caller: &Caller,
@@ -185,6 +190,13 @@ pub async fn history(
     if thread.is_some() {
         live(context.message)?;
     }
+    // The messages of users the caller blocked are left out (read with the same round trip:
+    // the page may come back shorter than its limit; its cursor still goes on).
+    let blocked = context.caller.map(|user| user.blocked).unwrap_or_default();
+    let mut messages = messages;
+    messages
+        .items
+        .retain(|message| !blocked.contains(&message.sender.id));
     Ok(messages)
 }
 

@@ -2,7 +2,9 @@ use futures::TryFutureExt;
 use serde::Serialize;
 
 use super::existing_caller;
-use super::refusals::{account_gone, already_partners, no_longer_pending, not_partners};
+use super::refusals::{
+    account_gone, already_partners, blocked_conversation, no_longer_pending, not_partners,
+};
 use super::require_caller;
 use super::users::parse_user_id;
 use crate::domain::{
@@ -65,6 +67,7 @@ pub async fn send_request(
         RequestInserted::SenderGone => return Err(account_gone()),
         RequestInserted::RecipientGone => return Err(NotFound::User.into()),
         RequestInserted::AlreadyPartners => return Err(already_partners()),
+        RequestInserted::Blocked => return Err(blocked_conversation()),
         RequestInserted::AlreadyPending => {
             return Err(AppError::conflict(
                 "a pending partner request already exists between you",

@@ -34,6 +34,12 @@ pub fn consent_missing(others: &[&UserId]) -> AppError {
     }
 }
 
+/// Anything between two users one of whom blocked the other (a send into their direct
+/// channel, a partner request): the same words whichever of the two asks.
+pub fn blocked_conversation() -> AppError {
+    AppError::forbidden("one of you has blocked the other")
+}
+
 pub fn already_partners() -> AppError {
     AppError::conflict("you are already partners")
 }

@@ -48,6 +48,7 @@ pub async fn register(ctx: &AppContext, new: NewUser) -> Result<SignedIn, AppErr
         last_seen: None,
         online: false,
         sessions: Default::default(),
+        blocked: Default::default(),
     };
     if ctx.store.create_user(&user, &hash).await? == Registration::EmailTaken {
         return Err(AppError::conflict(

@@ -114,6 +114,7 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         joined_at: membership.joined_at,
         founding,
         hidden_at: None,
+        blocked_by: Default::default(),
     }
 }
 

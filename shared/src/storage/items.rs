@@ -1,6 +1,6 @@
 //! Item shapes, (de)serialized with serde_dynamo. Each carries its own key attributes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,9 @@ pub struct UserItem {
     /// Tokens signed out one by one: `jti` → token expiry (epoch seconds).
     #[serde(default)]
     pub revoked_tokens: HashMap<String, i64>,
+    /// The users this one blocked (a string set, changed only by `ADD`/`DELETE`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub blocked_ids: BTreeSet<UserId>,
 }
 
 impl UserItem {
@@ -74,6 +77,7 @@ impl From<UserItem> for User {
                 epoch: item.session_epoch,
                 revoked: item.revoked_tokens,
             },
+            blocked: item.blocked_ids,
         }
     }
 }
@@ -224,6 +228,9 @@ pub struct MemberItem {
     /// When the member left a direct channel: it is listed again once a newer message is in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden_at: Option<Timestamp>,
+    /// Who of a direct channel's two blocked the other (nobody may send while it is set).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub blocked_by: BTreeSet<UserId>,
 }
 
 impl From<MemberItem> for Membership {

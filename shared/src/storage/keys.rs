@@ -50,6 +50,19 @@ pub fn partner_sk(other: &UserId) -> String {
     format!("{PARTNER_PREFIX}{other}")
 }
 
+/// Prefix of the sort keys of the users a user blocked.
+pub const BLOCK_PREFIX: &str = "BLOCK#";
+
+/// `owner`'s block of `other`.
+pub fn block_key(owner: &UserId, other: &UserId) -> Item {
+    key(user_pk(owner), format!("{BLOCK_PREFIX}{other}"))
+}
+
+/// The profile's set of the users its owner blocked (read with the connections by pushes).
+pub const BLOCKED_IDS: &str = "blocked_ids";
+/// The pair item's and a direct membership's set of who blocked whom.
+pub const BLOCKED_BY: &str = "blocked_by";
+
 /// `owner`'s side of its partnership with `other`.
 pub fn partner_key(owner: &UserId, other: &UserId) -> Item {
     key(user_pk(owner), partner_sk(other))

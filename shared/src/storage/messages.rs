@@ -167,6 +167,8 @@ pub struct MessageContext {
     pub caller: Option<User>,
     pub message: Option<Message>,
     pub claimed: Option<MessageId>,
+    /// One of a direct channel's two blocked the other.
+    pub blocked: bool,
 }
 
 /// Filters of a history page.
@@ -218,6 +220,8 @@ pub enum Inserted {
     NotMember,
     /// The parent was deleted after the send was checked.
     ParentGone,
+    /// One of a direct channel's two blocked the other after the send was checked.
+    Blocked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -261,7 +265,9 @@ impl Store {
             } else if sk == keys::PROFILE {
                 context.caller = Some(User::from(from_item::<UserItem>(item)?));
             } else if sk.starts_with(keys::MEMBER_PREFIX) {
-                context.membership = Some(Membership::from(from_item::<MemberItem>(item)?));
+                let member: MemberItem = from_item(item)?;
+                context.blocked = !member.blocked_by.is_empty();
+                context.membership = Some(Membership::from(member));
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 context.message = Some(message_from(item)?);
             } else {
@@ -336,7 +342,7 @@ impl Store {
         }
         tx.check(
             SendCheck::SenderIsMember,
-            self.exists_check(keys::member_key(&message.channel_id, &message.sender.id))?,
+            self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
         );
         let refused = match self.commit(tx).await? {
             Commit::Done => return Ok(Inserted::New),
@@ -346,15 +352,23 @@ impl Store {
             let claim = from_item::<ClaimItem>(claim.clone())?;
             return Ok(Inserted::Duplicate(claim.message_id));
         }
-        Ok(if refused.failed(SendCheck::SenderIsMember) {
-            Inserted::NotMember
-        } else if refused.failed(SendCheck::ParentLive) {
-            Inserted::ParentGone
-        } else {
-            return Err(StoreError::fault(
-                "client_id claim refused without its item",
-            ));
-        })
+        Ok(
+            if let Some(member) = refused.item(SendCheck::SenderIsMember) {
+                if super::blocks::carries_block(member) {
+                    Inserted::Blocked
+                } else {
+                    Inserted::NotMember
+                }
+            } else if refused.failed(SendCheck::SenderIsMember) {
+                Inserted::NotMember
+            } else if refused.failed(SendCheck::ParentLive) {
+                Inserted::ParentGone
+            } else {
+                return Err(StoreError::fault(
+                    "client_id claim refused without its item",
+                ));
+            },
+        )
     }
 
     pub async fn get_message(

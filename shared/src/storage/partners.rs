@@ -34,6 +34,8 @@ pub enum RequestInserted {
     AlreadyPartners,
     /// A request between the two is pending, in either direction.
     AlreadyPending,
+    /// One of the two blocked the other.
+    Blocked,
 }
 
 /// How recording a response ended.
@@ -108,7 +110,7 @@ impl Store {
             .set_key(Some(keys::pair_key(&pair)))
             .update_expression("SET pending_request_id = :id")
             .condition_expression(
-                "attribute_not_exists(pending_request_id) AND attribute_not_exists(partners_since)",
+                "attribute_not_exists(pending_request_id) AND attribute_not_exists(partners_since) AND attribute_not_exists(blocked_by)",
             )
             .expression_attribute_values(":id", s(request.id.as_str()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -137,6 +139,11 @@ impl Store {
             RequestInserted::SenderGone
         } else if refused.failed(InsertCheck::RecipientExists) {
             RequestInserted::RecipientGone
+        } else if refused
+            .item(InsertCheck::PairFree)
+            .is_some_and(super::blocks::carries_block)
+        {
+            RequestInserted::Blocked
         } else if refused
             .item(InsertCheck::PairFree)
             .is_some_and(|pair| pair.contains_key("partners_since"))
@@ -189,24 +196,8 @@ impl Store {
     ) -> Result<ResponseRecorded, StoreError> {
         let now = updated.responded_at.unwrap_or_else(Timestamp::now);
         let mut tx = Transaction::new();
-        for incoming in [true, false] {
-            let view = request_item(updated, incoming);
-            let update = Update::builder()
-                .table_name(&self.table)
-                .set_key(Some(keys::key(view.pk, view.sk)))
-                .update_expression("SET #status = :status, responded_at = :at, gsi1pk = :gsi1pk")
-                .condition_expression("#status = :pending")
-                .expression_attribute_names("#status", "status")
-                .expression_attribute_values(":status", s(updated.status.as_str()))
-                .expression_attribute_values(":pending", s(RequestStatus::Pending.as_str()))
-                .expression_attribute_values(":at", s(now.to_string()))
-                .expression_attribute_values(":gsi1pk", s(view.gsi1pk))
-                .build()
-                .map_err(StoreError::fault)?;
-            tx.check(
-                ResponseCheck::StillPending,
-                TransactWriteItem::builder().update(update).build(),
-            );
+        for action in self.request_status_updates(updated)? {
+            tx.check(ResponseCheck::StillPending, action);
         }
         let (sender, recipient) = (&updated.sender.id, &updated.recipient.id);
         let accepted = updated.status == RequestStatus::Accepted;
@@ -267,6 +258,36 @@ impl Store {
         } else {
             ResponseRecorded::AlreadyPartners
         })
+    }
+
+    /// The updates moving both copies of a pending request to `updated`'s status (each on
+    /// condition that it is still pending).
+    pub(super) fn request_status_updates(
+        &self,
+        updated: &PartnerRequest,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let now = updated.responded_at.unwrap_or_else(Timestamp::now);
+        [true, false]
+            .into_iter()
+            .map(|incoming| {
+                let view = request_item(updated, incoming);
+                Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(keys::key(view.pk, view.sk)))
+                    .update_expression(
+                        "SET #status = :status, responded_at = :at, gsi1pk = :gsi1pk",
+                    )
+                    .condition_expression("#status = :pending")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":status", s(updated.status.as_str()))
+                    .expression_attribute_values(":pending", s(RequestStatus::Pending.as_str()))
+                    .expression_attribute_values(":at", s(now.to_string()))
+                    .expression_attribute_values(":gsi1pk", s(view.gsi1pk))
+                    .build()
+                    .map(|update| TransactWriteItem::builder().update(update).build())
+                    .map_err(StoreError::fault)
+            })
+            .collect()
     }
 
     /// One page of a user's received or sent requests, newest first: all of them from the

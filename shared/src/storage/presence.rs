@@ -333,27 +333,35 @@ impl Store {
         Ok(closed)
     }
 
-    /// The live connections of `users`: one BatchGetItem of their profiles per 100 users,
-    /// sent at once. Reads exactly one item per user, however many connections exist.
+    /// The live connections of `users`, but of those who blocked `from` (the event's actor):
+    /// one BatchGetItem of their profiles per 100 users, sent at once. Reads exactly one item
+    /// per user, however many connections exist.
     pub async fn live_connections(
         &self,
         users: &[UserId],
+        from: Option<&UserId>,
     ) -> Result<Vec<(UserId, ConnectionId)>, StoreError> {
         #[derive(serde::Deserialize)]
         struct Connections {
             id: UserId,
             #[serde(default)]
             connections: std::collections::HashMap<String, i64>,
+            #[serde(default)]
+            blocked_ids: std::collections::BTreeSet<UserId>,
         }
         let now = Timestamp::now().unix_seconds();
-        // Consistent: a socket opened a moment ago must get the push. Only the two attributes
-        // a push needs are read back.
+        // Consistent: a socket opened a moment ago must get the push. Only the attributes a
+        // push needs are read back.
+        let attributes = ["id", keys::CONNECTIONS, keys::BLOCKED_IDS];
         let items = self
-            .profile_items(users, super::Read::Consistent, &["id", keys::CONNECTIONS])
+            .profile_items(users, super::Read::Consistent, &attributes)
             .await?;
         let mut connections = Vec::new();
         for item in items {
             let profile: Connections = from_item(item)?;
+            if from.is_some_and(|from| profile.blocked_ids.contains(from)) {
+                continue;
+            }
             connections.extend(
                 live_entries(&profile.connections, now)
                     .filter_map(ConnectionId::parse)

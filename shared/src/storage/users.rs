@@ -52,6 +52,7 @@ impl Store {
             connection_tokens: HashMap::new(),
             session_epoch: 0,
             revoked_tokens: HashMap::new(),
+            blocked_ids: Default::default(),
         };
         let credentials = CredentialsItem {
             pk: keys::credentials_pk(&user.email.normalized()),

@@ -118,6 +118,17 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             format!("/partnerships/{}", s.bob.id),
             hidden,
         ),
+        // Blocks are the caller's own list: anyone may block anyone; an id of nobody is 404.
+        (
+            "PUT /me/blocks/{user_id}",
+            format!("/me/blocks/{}", shared::domain::UserId::generate()),
+            hidden,
+        ),
+        (
+            "DELETE /me/blocks/{user_id}",
+            format!("/me/blocks/{}", shared::domain::UserId::generate()),
+            hidden,
+        ),
         ("GET /channels/{id}", format!("/channels/{p}"), hidden),
         (
             "POST /channels/{id}/members",

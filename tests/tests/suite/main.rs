@@ -14,6 +14,7 @@ mod messages;
 mod outbox;
 mod partners;
 mod races;
+mod safety;
 mod sessions;
 mod template;
 mod websocket_e2e;
