@@ -275,7 +275,8 @@ fn message_body_input() -> utoipa::openapi::schema::Object {
     request_body = SendBody,
     responses((status = 201, description = "Stored; `message.created` is pushed; in an assistant channel one reply job is queued", body = Message),
         (status = 200, description = "The message sent before with the same `client_id` (same sender, same channel)", body = Message),
-        (status = 403, description = "Not a member, or a direct channel one of whose two blocked the other"), (status = 404), (status = 409)))]
+        (status = 403, description = "Not a member, or a direct channel one of whose two blocked the other"), (status = 404), (status = 409),
+        (status = 429, description = "More than `SEND_BURST` (20) sends by the caller in this channel within `SEND_WINDOW_SECONDS` (10)")))]
 async fn send(
     State(ctx): State<AppState>,
     Caller(caller): Caller,

@@ -65,7 +65,8 @@ fn request_message_input() -> utoipa::openapi::schema::Object {
 #[utoipa::path(post, path = "/partner-requests", operation_id = "sendPartnerRequest", tag = "partners",
     request_body = NewRequestBody,
     responses((status = 201, description = "Pending request; an email to the recipient is queued", body = PartnerRequest),
-        (status = 403, description = "One of the two blocked the other"), (status = 404), (status = 409)))]
+        (status = 403, description = "One of the two blocked the other"), (status = 404), (status = 409),
+        (status = 429, description = "`PARTNER_REQUESTS_PER_DAY` (20) sent in 24 h, or this recipient declined (or the sender withdrew) a request of the sender less than 24 h ago")))]
 async fn send_request(
     State(ctx): State<AppState>,
     Caller(caller): Caller,

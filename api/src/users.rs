@@ -114,10 +114,11 @@ struct LoginBody {
 /// Sign in
 ///
 /// A wrong email and a wrong password get the same 401. Missing fields are 400
-/// `validation_failed`.
+/// `validation_failed`. Five failures for one email lock it (429 with `Retry-After`).
 #[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "identity", security(()),
     request_body = LoginBody,
-    responses((status = 200, description = "Signed in", body = SignedIn), (status = 401)))]
+    responses((status = 200, description = "Signed in", body = SignedIn), (status = 401),
+        (status = 429, description = "5 failed sign-ins locked this email: 30 s, doubling with each further failure up to 15 min (even the right password waits)")))]
 async fn login(
     State(ctx): State<AppState>,
     JsonBody(body): JsonBody<LoginBody>,
@@ -179,7 +180,8 @@ struct DeleteAccountBody {
 #[utoipa::path(delete, path = "/me", operation_id = "deleteMe", tag = "identity",
     request_body = DeleteAccountBody,
     responses((status = 204, description = "Deleted; the account's tokens stop working at once"),
-        (status = 403, description = "Wrong password")))]
+        (status = 403, description = "Wrong password"),
+        (status = 429, description = "The email is locked after failed passwords (as for sign-in)")))]
 async fn delete_account(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -237,7 +239,8 @@ struct ChangePasswordBody {
 #[utoipa::path(post, path = "/me/password", operation_id = "changePassword", tag = "identity",
     request_body = ChangePasswordBody,
     responses((status = 200, description = "Changed", body = NewToken),
-        (status = 403, description = "Wrong current password")))]
+        (status = 403, description = "Wrong current password"),
+        (status = 429, description = "The email is locked after failed passwords (as for sign-in)")))]
 async fn change_password(
     State(ctx): State<AppState>,
     Caller(caller): Caller,

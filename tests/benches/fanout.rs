@@ -48,6 +48,7 @@ async fn new_user(ctx: &AppContext, name: &str) -> UserId {
         online: false,
         sessions: Default::default(),
         blocked: Default::default(),
+        request_window: Default::default(),
     };
     // Registering over HTTP would mostly measure password hashing.
     ctx.store

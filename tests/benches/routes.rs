@@ -108,6 +108,7 @@ impl Bench {
                 online: false,
                 sessions: Default::default(),
                 blocked: Default::default(),
+                request_window: Default::default(),
             };
             self.env
                 .ctx

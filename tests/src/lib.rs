@@ -488,6 +488,7 @@ impl TestEnv {
                     online: false,
                     sessions: Default::default(),
                     blocked: Default::default(),
+                    request_window: Default::default(),
                 };
                 store
                     .create_user(&user, "not-a-login")

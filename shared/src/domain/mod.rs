@@ -28,7 +28,7 @@ pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,
     StatusFilter,
 };
-pub use rate::{LoginAttempts, RateLimit, RateWindow};
+pub use rate::{LoginAttempts, RateLimit, RateWindow, TYPING_PUSH_EVERY};
 pub use refusal::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
     Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,

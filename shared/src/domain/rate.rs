@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// At most one `typing` push per user and channel this often; extra frames are dropped.
+pub const TYPING_PUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// At most `max` events per `window_seconds`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimit {

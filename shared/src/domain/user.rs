@@ -161,6 +161,9 @@ pub struct User {
     /// The users this one blocked: their messages leave its history, their pushes its devices.
     #[serde(skip)]
     pub blocked: std::collections::BTreeSet<UserId>,
+    /// Partner requests sent in the current window.
+    #[serde(skip)]
+    pub request_window: super::RateWindow,
 }
 
 /// A user as everyone else sees it.

@@ -137,6 +137,8 @@ pub async fn reply(
         Inserted::NotMember => Ok(Replied::NotApplicable("the assistant is not a member")),
         // Only direct channels carry blocks; an assistant channel never does.
         Inserted::Blocked => Ok(Replied::NotApplicable("the channel is blocked")),
+        // Replies are not counted against a send window.
+        Inserted::WindowMoved => Err(AppError::internal("an uncounted reply hit a send window")),
         Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
         Inserted::New => {
             let event = DomainEvent::MessageCreated {

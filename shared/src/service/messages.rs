@@ -4,8 +4,8 @@ use super::existing_caller;
 use super::refusals::{account_gone, blocked_conversation, no_longer_a_member};
 use crate::domain::{
     Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, ReadMarker,
-    Timestamp,
+    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, RateLimit,
+    ReadMarker, Timestamp, TYPING_PUSH_EVERY,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -71,63 +71,91 @@ pub async fn send(
     let parent_id = parent_id
         .map(|raw| MessageId::parse(raw).ok_or(NotFound::ParentMessage))
         .transpose()?;
-    let context = ctx
-        .store
-        .message_context(
-            channel_id,
-            &caller.id,
-            parent_id.as_ref(),
-            client_id.as_ref(),
-        )
-        .await?;
-    let (channel, _) = member_of(&context, caller)?;
-    if let Some(original) = &context.claimed {
-        return original_message(ctx, channel_id, original).await;
-    }
-    if context.blocked {
-        return Err(blocked_conversation());
-    }
-    if parent_id.is_some() {
-        let parent = context.message.as_ref().ok_or(NotFound::ParentMessage)?;
-        parent.ensure_can_be_parent()?;
-    }
-    let sender = context.caller.as_ref().ok_or_else(account_gone)?;
-    let message = Message {
-        id: MessageId::generate(),
-        channel_id: channel_id.clone(),
-        sender: Counterpart {
-            id: sender.id.clone(),
-            name: sender.name.clone(),
-        },
-        role: MessageRole::User,
-        body,
-        parent_id,
-        reply_count: 0,
-        reactions: Default::default(),
-        created_at: Timestamp::now(),
-        edited_at: None,
-        client_id,
-        deleted_at: None,
+    let limit = RateLimit {
+        max: ctx.config.limits.send_burst,
+        window_seconds: ctx.config.limits.send_window_seconds.into(),
     };
-    let posting = Posting {
-        pusher: pusher_for(ctx, channel),
-        origin: origin.connection.clone(),
-        // The router queues the reply job off the stream: it cannot be lost.
-        assistant_channel: channel.kind == ChannelKind::Assistant,
-    };
-    match ctx.store.insert_message(&message, &posting).await? {
-        Inserted::Duplicate(original) => original_message(ctx, channel_id, &original).await,
-        Inserted::NotMember => Err(no_longer_a_member()),
-        Inserted::Blocked => Err(blocked_conversation()),
-        Inserted::ParentGone => Err(NotFound::ParentMessage.into()),
-        Inserted::New => {
-            let event = DomainEvent::MessageCreated {
-                channel_id: channel_id.clone(),
-                message: message.clone(),
-            };
-            realtime::publish(ctx, origin, event, posting.pusher).await;
-            Ok(Sent::New(message))
+    // Another send of the same member committing in between moves its send window: the
+    // checks run again on what it left.
+    for _ in 0..SEND_ATTEMPTS {
+        let context = ctx
+            .store
+            .message_context(
+                channel_id,
+                &caller.id,
+                parent_id.as_ref(),
+                client_id.as_ref(),
+            )
+            .await?;
+        let (channel, _) = member_of(&context, caller)?;
+        if let Some(original) = &context.claimed {
+            return original_message(ctx, channel_id, original).await;
         }
+        if context.blocked {
+            return Err(blocked_conversation());
+        }
+        if parent_id.is_some() {
+            let parent = context.message.as_ref().ok_or(NotFound::ParentMessage)?;
+            parent.ensure_can_be_parent()?;
+        }
+        let sender = context.caller.as_ref().ok_or_else(account_gone)?;
+        let now = Timestamp::now();
+        let window = context
+            .send_window
+            .admit(now.unix_seconds(), limit)
+            .map_err(sending_too_fast)?;
+        let message = Message {
+            id: MessageId::generate(),
+            channel_id: channel_id.clone(),
+            sender: Counterpart {
+                id: sender.id.clone(),
+                name: sender.name.clone(),
+            },
+            role: MessageRole::User,
+            body: body.clone(),
+            parent_id: parent_id.clone(),
+            reply_count: 0,
+            reactions: Default::default(),
+            created_at: now,
+            edited_at: None,
+            client_id: client_id.clone(),
+            deleted_at: None,
+        };
+        let posting = Posting {
+            pusher: pusher_for(ctx, channel),
+            origin: origin.connection.clone(),
+            // The router queues the reply job off the stream: it cannot be lost.
+            assistant_channel: channel.kind == ChannelKind::Assistant,
+            send_window: Some((context.send_window, window)),
+        };
+        match ctx.store.insert_message(&message, &posting).await? {
+            Inserted::Duplicate(original) => {
+                return original_message(ctx, channel_id, &original).await
+            }
+            Inserted::NotMember => return Err(no_longer_a_member()),
+            Inserted::Blocked => return Err(blocked_conversation()),
+            Inserted::ParentGone => return Err(NotFound::ParentMessage.into()),
+            Inserted::WindowMoved => continue,
+            Inserted::New => {
+                let event = DomainEvent::MessageCreated {
+                    channel_id: channel_id.clone(),
+                    message: message.clone(),
+                };
+                realtime::publish(ctx, origin, event, posting.pusher).await;
+                return Ok(Sent::New(message));
+            }
+        }
+    }
+    Err(sending_too_fast(1))
+}
+
+/// How often a send is checked again when the sender's other sends keep moving its window.
+const SEND_ATTEMPTS: usize = 4;
+
+fn sending_too_fast(retry_after_seconds: u64) -> AppError {
+    AppError::RateLimited {
+        message: "you are sending messages too fast in this channel",
+        retry_after_seconds,
     }
 }
 
@@ -384,6 +412,14 @@ pub async fn typing(
         .message_context(channel_id, &caller.id, None, None)
         .await?;
     let (channel, _) = member_of(&context, caller)?;
+    // At most one push per user and channel every `TYPING_PUSH_EVERY`: the rest are dropped.
+    let claimed = ctx
+        .store
+        .claim_typing(channel_id, &caller.id, Timestamp::now(), TYPING_PUSH_EVERY)
+        .await?;
+    if !claimed {
+        return Ok(());
+    }
     let event = DomainEvent::Typing {
         channel_id: channel_id.clone(),
         user_id: caller.id.clone(),

@@ -9,7 +9,7 @@ use super::require_caller;
 use super::users::parse_user_id;
 use crate::domain::{
     Caller, Counterpart, Decision, NotFound, Page, PageRequest, PartnerRequest, Partnership,
-    RequestId, RequestMessage, StatusFilter, Timestamp, User, UserId,
+    RateLimit, RequestId, RequestMessage, StatusFilter, Timestamp, User, UserId,
 };
 use crate::error::AppError;
 use crate::storage::{RequestDirection, RequestInserted, ResponseRecorded};
@@ -50,31 +50,73 @@ pub async fn send_request(
     let recipient_id = parse_user_id(recipient_id)?;
     PartnerRequest::ensure_not_self(&caller.id, &recipient_id)?;
     let message = RequestMessage::parse(message)?;
-    let users = ctx
-        .store
-        .get_users(&[caller.id.clone(), recipient_id.clone()])
-        .await?;
-    let sender = existing_caller(users.get(&caller.id).cloned(), caller)?;
-    let recipient = users.get(&recipient_id).ok_or(NotFound::User)?;
-    let request = PartnerRequest::new(
-        counterpart(&sender),
-        counterpart(recipient),
-        message,
-        Timestamp::now(),
-    )?;
-    match ctx.store.insert_request(&request).await? {
-        RequestInserted::Sent => {}
-        RequestInserted::SenderGone => return Err(account_gone()),
-        RequestInserted::RecipientGone => return Err(NotFound::User.into()),
-        RequestInserted::AlreadyPartners => return Err(already_partners()),
-        RequestInserted::Blocked => return Err(blocked_conversation()),
-        RequestInserted::AlreadyPending => {
-            return Err(AppError::conflict(
-                "a pending partner request already exists between you",
-            ))
+    let limit = RateLimit {
+        max: ctx.config.limits.partner_requests_per_day,
+        window_seconds: 24 * 60 * 60,
+    };
+    // Another request of the sender committing in between moves its window: check again.
+    for _ in 0..REQUEST_ATTEMPTS {
+        let users = ctx
+            .store
+            .get_users(&[caller.id.clone(), recipient_id.clone()])
+            .await?;
+        let sender = existing_caller(users.get(&caller.id).cloned(), caller)?;
+        let recipient = users.get(&recipient_id).ok_or(NotFound::User)?;
+        let now = Timestamp::now();
+        let window = sender
+            .request_window
+            .admit(now.unix_seconds(), limit)
+            .map_err(|wait| {
+                too_many_requests(
+                    "you have sent as many partner requests as a day allows",
+                    wait,
+                )
+            })?;
+        let request = PartnerRequest::new(
+            counterpart(&sender),
+            counterpart(recipient),
+            message.clone(),
+            now,
+        )?;
+        match ctx
+            .store
+            .insert_request(&request, (sender.request_window, window))
+            .await?
+        {
+            RequestInserted::Sent => return Ok(request),
+            RequestInserted::QuotaMoved => continue,
+            RequestInserted::SenderGone => return Err(account_gone()),
+            RequestInserted::RecipientGone => return Err(NotFound::User.into()),
+            RequestInserted::AlreadyPartners => return Err(already_partners()),
+            RequestInserted::Blocked => return Err(blocked_conversation()),
+            RequestInserted::Refused { until } => {
+                let wait = u64::try_from(until - now.unix_seconds())
+                    .unwrap_or(1)
+                    .max(1);
+                return Err(too_many_requests(
+                    "your last request to this person was declined or withdrawn; ask again later",
+                    wait,
+                ));
+            }
+            RequestInserted::AlreadyPending => {
+                return Err(AppError::conflict(
+                    "a pending partner request already exists between you",
+                ))
+            }
         }
     }
-    Ok(request)
+    Err(too_many_requests("too many partner requests at once", 1))
+}
+
+/// How often a request is checked again when the sender's other requests keep moving its
+/// window.
+const REQUEST_ATTEMPTS: usize = 3;
+
+fn too_many_requests(message: &'static str, retry_after_seconds: u64) -> AppError {
+    AppError::RateLimited {
+        message,
+        retry_after_seconds,
+    }
 }
 
 /// Finds a request the caller is a party to (with the caller's profile, in one read).

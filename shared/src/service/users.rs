@@ -37,6 +37,13 @@ pub struct OnlineContact {
 
 const BAD_CREDENTIALS: AppError = AppError::Unauthorized("wrong email or password");
 
+fn login_locked(retry_after_seconds: u64) -> AppError {
+    AppError::RateLimited {
+        message: "too many failed sign-ins for this email; try again later",
+        retry_after_seconds,
+    }
+}
+
 /// Registers a user: hash, then one transaction (profile + unique email). 409 on a taken email.
 pub async fn register(ctx: &AppContext, new: NewUser) -> Result<SignedIn, AppError> {
     let hash = ctx.passwords.hash(&new.password).await?;
@@ -49,6 +56,7 @@ pub async fn register(ctx: &AppContext, new: NewUser) -> Result<SignedIn, AppErr
         online: false,
         sessions: Default::default(),
         blocked: Default::default(),
+        request_window: Default::default(),
     };
     if ctx.store.create_user(&user, &hash).await? == Registration::EmailTaken {
         return Err(AppError::conflict(
@@ -65,12 +73,27 @@ pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<Sign
     let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
         return Err(BAD_CREDENTIALS);
     };
-    let Some((user_id, hash)) = ctx.store.find_credentials(&email).await? else {
-        ctx.passwords.verify_decoy(&password).await?;
+    let (credentials, attempts) = ctx.store.find_credentials(&email).await?;
+    if let Some(wait) = attempts.locked_for(Timestamp::now().unix_seconds()) {
+        return Err(login_locked(wait));
+    }
+    // An unknown email costs the same hash time and counts its failures the same way.
+    let verified = match &credentials {
+        Some((_, hash)) => ctx.passwords.verify(&password, hash).await?,
+        None => {
+            ctx.passwords.verify_decoy(&password).await?;
+            false
+        }
+    };
+    let Some((user_id, _)) = credentials.filter(|_| verified) else {
+        // The failure that locks the email is still a wrong password; the next try is 429.
+        ctx.store
+            .record_login_failure(&email, Timestamp::now())
+            .await?;
         return Err(BAD_CREDENTIALS);
     };
-    if !ctx.passwords.verify(&password, &hash).await? {
-        return Err(BAD_CREDENTIALS);
+    if attempts.failures > 0 {
+        ctx.store.forget_login_failures(&email).await?;
     }
     // The credentials outlive nothing: a deleted account has neither.
     let user = ctx.store.get_user(&user_id).await?.ok_or(BAD_CREDENTIALS)?;
@@ -101,12 +124,16 @@ async fn confirm_password(ctx: &AppContext, user: &User, password: &str) -> Resu
     let Ok(password) = Password::parse(password) else {
         return Err(AppError::Forbidden(WRONG.into()));
     };
-    let (_, hash) = ctx
-        .store
-        .find_credentials(&user.email)
-        .await?
-        .ok_or_else(account_gone)?;
+    let (credentials, attempts) = ctx.store.find_credentials(&user.email).await?;
+    // The login lockout guards this too: a stolen token cannot guess the password here.
+    if let Some(wait) = attempts.locked_for(Timestamp::now().unix_seconds()) {
+        return Err(login_locked(wait));
+    }
+    let (_, hash) = credentials.ok_or_else(account_gone)?;
     if !ctx.passwords.verify(&password, &hash).await? {
+        ctx.store
+            .record_login_failure(&user.email, Timestamp::now())
+            .await?;
         return Err(AppError::Forbidden(WRONG.into()));
     }
     Ok(())

@@ -115,6 +115,8 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         founding,
         hidden_at: None,
         blocked_by: Default::default(),
+        sends_since: 0,
+        sends: 0,
     }
 }
 

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::error::StoreError;
 use crate::domain::{
     Channel, ChannelId, ChannelKind, ChannelName, Counterpart, Email, MemberRole, Membership,
-    PartnerRequest, RequestId, RequestMessage, RequestStatus, SessionPolicy, Timestamp, TokenId,
-    User, UserId, UserName,
+    PartnerRequest, RateWindow, RequestId, RequestMessage, RequestStatus, SessionPolicy, Timestamp,
+    TokenId, User, UserId, UserName,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,6 +42,12 @@ pub struct UserItem {
     /// The users this one blocked (a string set, changed only by `ADD`/`DELETE`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub blocked_ids: BTreeSet<UserId>,
+    /// Partner requests sent in the current window (`PARTNER_REQUESTS_PER_DAY`): its start
+    /// (epoch seconds) and count, moved by each request's transaction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests_since: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub requests: u32,
 }
 
 impl UserItem {
@@ -78,6 +84,10 @@ impl From<UserItem> for User {
                 revoked: item.revoked_tokens,
             },
             blocked: item.blocked_ids,
+            request_window: RateWindow {
+                started_at: item.requests_since,
+                count: item.requests,
+            },
         }
     }
 }
@@ -231,6 +241,16 @@ pub struct MemberItem {
     /// Who of a direct channel's two blocked the other (nobody may send while it is set).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub blocked_by: BTreeSet<UserId>,
+    /// The member's sends in the current window (`SEND_BURST` per `SEND_WINDOW_SECONDS`):
+    /// its start (epoch seconds) and count, moved by each send's transaction.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sends_since: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sends: u32,
+}
+
+fn is_zero<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 impl From<MemberItem> for Membership {

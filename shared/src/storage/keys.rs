@@ -18,6 +18,8 @@ pub const TTL: &str = "expires_at";
 
 pub const PROFILE: &str = "PROFILE";
 pub const CREDENTIALS: &str = "CREDENTIALS";
+/// Failed logins of an email, beside its credentials.
+pub const LOGIN_ATTEMPTS: &str = "LOGIN_ATTEMPTS";
 pub const PAIR: &str = "PAIR";
 pub const CONNECTION: &str = "CONN";
 /// The GSI1 partition that lists every user.

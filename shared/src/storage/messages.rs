@@ -14,8 +14,8 @@ use super::sessions::condition_failure_item;
 use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
     Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher, ReadMarker, Timestamp,
-    User, UserId, UserName,
+    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher, RateWindow, ReadMarker,
+    Timestamp, User, UserId, UserName,
 };
 
 /// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.
@@ -65,6 +65,9 @@ pub struct Posting {
     pub pusher: Pusher,
     pub origin: Option<ConnectionId>,
     pub assistant_channel: bool,
+    /// The sender's send window as read and as this send leaves it (`None`: not counted,
+    /// the assistant's replies).
+    pub send_window: Option<(RateWindow, RateWindow)>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -169,6 +172,8 @@ pub struct MessageContext {
     pub claimed: Option<MessageId>,
     /// One of a direct channel's two blocked the other.
     pub blocked: bool,
+    /// The caller's sends in the current window.
+    pub send_window: RateWindow,
 }
 
 /// Filters of a history page.
@@ -222,6 +227,9 @@ pub enum Inserted {
     ParentGone,
     /// One of a direct channel's two blocked the other after the send was checked.
     Blocked,
+    /// Another send of the same member in the channel committed after this one was checked:
+    /// check again.
+    WindowMoved,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -267,6 +275,10 @@ impl Store {
             } else if sk.starts_with(keys::MEMBER_PREFIX) {
                 let member: MemberItem = from_item(item)?;
                 context.blocked = !member.blocked_by.is_empty();
+                context.send_window = RateWindow {
+                    started_at: member.sends_since,
+                    count: member.sends,
+                };
                 context.membership = Some(Membership::from(member));
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 context.message = Some(message_from(item)?);
@@ -340,10 +352,13 @@ impl Store {
                 TransactWriteItem::builder().update(bump).build(),
             );
         }
-        tx.check(
-            SendCheck::SenderIsMember,
-            self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
-        );
+        let sender = match posting.send_window {
+            Some((read, next)) => {
+                self.count_send(&message.channel_id, &message.sender.id, read, next)?
+            }
+            None => self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
+        };
+        tx.check(SendCheck::SenderIsMember, sender);
         let refused = match self.commit(tx).await? {
             Commit::Done => return Ok(Inserted::New),
             Commit::Refused(refused) => refused,
@@ -357,7 +372,8 @@ impl Store {
                 if super::blocks::carries_block(member) {
                     Inserted::Blocked
                 } else {
-                    Inserted::NotMember
+                    // Still a member, but its window moved: a send of theirs committed.
+                    Inserted::WindowMoved
                 }
             } else if refused.failed(SendCheck::SenderIsMember) {
                 Inserted::NotMember
@@ -386,6 +402,23 @@ impl Store {
             .await
             .map_err(db_error)?;
         output.item.map(message_from).transpose()
+    }
+
+    /// The send's update of the sender's membership: it exists, carries no block, and its
+    /// send window is still as read; it moves to `next`. The item comes back when it fails.
+    fn count_send(
+        &self,
+        channel: &ChannelId,
+        sender: &UserId,
+        read: RateWindow,
+        next: RateWindow,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.window_update(
+            keys::member_key(channel, sender),
+            super::limits::WindowAttributes::SENDS,
+            (read, next),
+            "attribute_exists(pk) AND attribute_not_exists(blocked_by)",
+        )
     }
 
     /// Whether the channel's newest message (deleted or not, replies included) was sent after

@@ -11,6 +11,7 @@ mod email;
 mod error;
 mod items;
 mod keys;
+mod limits;
 mod messages;
 mod partners;
 mod presence;

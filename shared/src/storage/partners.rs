@@ -7,8 +7,8 @@ use super::items::{from_item, to_item, PartnerItem, RequestItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::{s, Commit, Store, Transaction};
 use crate::domain::{
-    Page, PageRequest, PairKey, PartnerRequest, Partnership, RequestStatus, StatusFilter,
-    Timestamp, User, UserId,
+    Page, PageRequest, PairKey, PartnerRequest, Partnership, RateWindow, RequestStatus,
+    StatusFilter, Timestamp, User, UserId,
 };
 
 /// Which side of a user's requests to list.
@@ -36,6 +36,13 @@ pub enum RequestInserted {
     AlreadyPending,
     /// One of the two blocked the other.
     Blocked,
+    /// The recipient refused (or the sender cancelled) a request of this sender less than
+    /// `PARTNER_REQUEST_COOLDOWN` ago: not again before `until` (epoch seconds).
+    Refused {
+        until: i64,
+    },
+    /// Another request of the sender committed meanwhile (its window moved): check again.
+    QuotaMoved,
 }
 
 /// How recording a response ended.
@@ -71,6 +78,15 @@ enum EndCheck {
     Partners,
 }
 
+/// After a request is rejected or cancelled, its sender cannot ask the same person again for
+/// this long.
+pub const PARTNER_REQUEST_COOLDOWN_SECONDS: i64 = 24 * 60 * 60;
+
+/// The pair item's attribute holding until when `sender` may not ask the other again.
+fn cooldown_attribute(sender: &UserId) -> String {
+    format!("asks_again_after_{sender}")
+}
+
 fn request_item(request: &PartnerRequest, incoming: bool) -> RequestItem {
     let owner = if incoming {
         &request.recipient.id
@@ -100,9 +116,12 @@ impl Store {
     /// one pending request and the partnership flag for the two users, in either direction),
     /// writes both parties' copies and checks both users still exist. Concurrent requests
     /// between the same two users therefore yield exactly one success.
+    /// The sender's request window must still be `quota.0` (it moves to `quota.1`), and the
+    /// sender must not be waiting out a refusal of the same recipient.
     pub async fn insert_request(
         &self,
         request: &PartnerRequest,
+        quota: (RateWindow, RateWindow),
     ) -> Result<RequestInserted, StoreError> {
         let pair = PairKey::of(&request.sender.id, &request.recipient.id);
         let claim_pair = Update::builder()
@@ -110,7 +129,12 @@ impl Store {
             .set_key(Some(keys::pair_key(&pair)))
             .update_expression("SET pending_request_id = :id")
             .condition_expression(
-                "attribute_not_exists(pending_request_id) AND attribute_not_exists(partners_since) AND attribute_not_exists(blocked_by)",
+                "attribute_not_exists(pending_request_id) AND attribute_not_exists(partners_since) AND attribute_not_exists(blocked_by) AND (attribute_not_exists(#cooldown) OR #cooldown <= :now)",
+            )
+            .expression_attribute_names("#cooldown", cooldown_attribute(&request.sender.id))
+            .expression_attribute_values(
+                ":now",
+                AttributeValue::N(request.created_at.unix_seconds().to_string()),
             )
             .expression_attribute_values(":id", s(request.id.as_str()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
@@ -129,13 +153,21 @@ impl Store {
         )
         .check(
             InsertCheck::SenderExists,
-            self.exists_check(keys::user_key(&request.sender.id))?,
+            self.count_request(&request.sender.id, quota)?,
         );
         let refused = match self.commit(tx).await? {
             Commit::Done => return Ok(RequestInserted::Sent),
             Commit::Refused(refused) => refused,
         };
-        Ok(if refused.failed(InsertCheck::SenderExists) {
+        let cooldown = refused
+            .item(InsertCheck::PairFree)
+            .and_then(|pair| pair.get(&cooldown_attribute(&request.sender.id)))
+            .and_then(|until| until.as_n().ok())
+            .and_then(|until| until.parse::<i64>().ok())
+            .filter(|until| *until > request.created_at.unix_seconds());
+        Ok(if refused.item(InsertCheck::SenderExists).is_some() {
+            RequestInserted::QuotaMoved
+        } else if refused.failed(InsertCheck::SenderExists) {
             RequestInserted::SenderGone
         } else if refused.failed(InsertCheck::RecipientExists) {
             RequestInserted::RecipientGone
@@ -144,6 +176,8 @@ impl Store {
             .is_some_and(super::blocks::carries_block)
         {
             RequestInserted::Blocked
+        } else if let Some(until) = cooldown {
+            RequestInserted::Refused { until }
         } else if refused
             .item(InsertCheck::PairFree)
             .is_some_and(|pair| pair.contains_key("partners_since"))
@@ -211,7 +245,12 @@ impl Store {
                 .update_expression("REMOVE pending_request_id SET partners_since = :at")
                 .expression_attribute_values(":at", s(now.to_string()))
         } else {
-            release_pair.update_expression("REMOVE pending_request_id")
+            // A refused or withdrawn request: its sender waits before asking the same person.
+            let until = now.unix_seconds() + PARTNER_REQUEST_COOLDOWN_SECONDS;
+            release_pair
+                .update_expression("REMOVE pending_request_id SET #cooldown = :until")
+                .expression_attribute_names("#cooldown", cooldown_attribute(sender))
+                .expression_attribute_values(":until", AttributeValue::N(until.to_string()))
         };
         tx.check(
             ResponseCheck::StillPending,
@@ -258,6 +297,21 @@ impl Store {
         } else {
             ResponseRecorded::AlreadyPartners
         })
+    }
+
+    /// The request's update of its sender's profile: it exists and its request window is
+    /// still as read (`quota.0`); it moves to `quota.1`. The item comes back when it fails.
+    fn count_request(
+        &self,
+        sender: &UserId,
+        quota: (RateWindow, RateWindow),
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.window_update(
+            keys::user_key(sender),
+            super::limits::WindowAttributes::REQUESTS,
+            quota,
+            "attribute_exists(pk)",
+        )
     }
 
     /// The updates moving both copies of a pending request to `updated`'s status (each on

@@ -53,6 +53,8 @@ impl Store {
             session_epoch: 0,
             revoked_tokens: HashMap::new(),
             blocked_ids: Default::default(),
+            requests_since: 0,
+            requests: 0,
         };
         let credentials = CredentialsItem {
             pk: keys::credentials_pk(&user.email.normalized()),
@@ -153,27 +155,6 @@ impl Store {
             .into_iter()
             .flatten()
             .collect())
-    }
-
-    /// The user id and password hash stored for an email, if any.
-    pub async fn find_credentials(
-        &self,
-        email: &Email,
-    ) -> Result<Option<(UserId, String)>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(self.credentials_key(email)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(db_error)?;
-        let Some(item) = output.item else {
-            return Ok(None);
-        };
-        let credentials: CredentialsItem = from_item(item)?;
-        Ok(Some((credentials.user_id, credentials.password_hash)))
     }
 
     /// Renames the caller, if its session is open (the update never creates a profile).

@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod gateway_e2e;
 mod identity;
+mod limits;
 mod messages;
 mod outbox;
 mod partners;

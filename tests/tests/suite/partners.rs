@@ -228,10 +228,19 @@ async fn only_the_sender_cancels_a_pending_request() {
         .await;
     assert_eq!(sent.item_strings("id"), [id]);
     assert!(sent.body["items"][0]["responded_at"].is_string());
+    // The pair is free again, but the sender waits a day before asking Bob again (anyone
+    // else may ask at once, Bob included).
+    let too_soon = send(&env, &ada, &bob.id, None).await;
+    too_soon.assert_error(429, "rate_limited", "asking again right after a cancel");
+    let wait = too_soon.body["error"]["details"]["retry_after_seconds"]
+        .as_u64()
+        .unwrap();
+    assert!((86_000..=86_400).contains(&wait), "{wait}");
+    assert_eq!(too_soon.headers["retry-after"], wait.to_string().as_str());
     assert_eq!(
-        send(&env, &ada, &bob.id, None).await.status,
+        send(&env, &bob, &ada.id, None).await.status,
         201,
-        "the pair is free again"
+        "Bob may ask Ada"
     );
 }
 

@@ -239,7 +239,9 @@ async fn concurrent_reactions_keep_every_user_once_per_emoji() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_read_markers_end_at_the_newest_message() {
-    let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
+    // 30 sends in a row: past the default send burst.
+    let env = TestEnv::with_settings(Default::default(), &[("SEND_BURST", "100")]).await;
+    let [ada, bob] = env.api.register_all(["Ada", "Bob"]).await;
     let id = env.api.group(&ada, &[&bob], true).await;
     for round in 0..3 {
         let mut messages = Vec::new();

@@ -373,7 +373,8 @@ async fn the_http_engine_answers_through_the_endpoint_and_falls_back_to_the_rule
 
 #[tokio::test]
 async fn deleting_a_channel_purges_its_items() {
-    let env = TestEnv::new().await;
+    // 150 sends in a row: past the default send burst.
+    let env = TestEnv::with_settings(Default::default(), &[("SEND_BURST", "1000")]).await;
     let worker = Worker::Maintenance(Arc::new(MaintenanceWorker {
         ctx: env.ctx.clone(),
         budget: Duration::from_millis(1),
