@@ -8,11 +8,12 @@ use serde::Deserialize;
 use shared::domain::schema::{name_input, not_blank_pattern, string};
 use shared::domain::{
     Channel, ChannelId, ChannelKind, ChannelName, Emoji, Member, Message, MessageBody, MessageId,
-    NewChannel, Page, ReadMarker, MAX_INITIAL_MEMBERS,
+    NewChannel, NewReport, Page, ReadMarker, Report, ReportReason, MAX_INITIAL_MEMBERS,
 };
 use shared::realtime::Origin;
 use shared::service::channels::{self, ChannelView, Created};
 use shared::service::messages::{self, HistoryQuery, ReadReceipts, Sent};
+use shared::service::reports;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,6 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(react, unreact))
         .routes(routes!(mark_read))
         .routes(routes!(read_receipts))
+        .routes(routes!(report_message))
+        .routes(routes!(list_reports))
 }
 
 /// A JSON answer with `status`: 201 for what was made, 200 for what was found.
@@ -437,8 +440,7 @@ async fn replies(
 
 /// React (idempotent)
 ///
-/// 409 when the message has reached DynamoDB's 400 KB item size (only reachable with
-/// thousands of distinct reactions).
+/// 409 when the message already holds `MAX_DISTINCT_REACTIONS` different emoji.
 #[utoipa::path(put, path = "/channels/{id}/messages/{mid}/reactions/{emoji}", operation_id = "addReaction", tag = "messages",
     params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id"),
         ("emoji" = String, Path, pattern = r"^[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]{1,32}$", description = "Exactly one emoji (skin tones and ZWJ sequences included), URL-encoded")),
@@ -510,5 +512,54 @@ async fn read_receipts(
 ) -> ApiResult<Json<ReadReceipts>> {
     Ok(Json(
         messages::read_receipts(&ctx, &caller, &channel).await?,
+    ))
+}
+
+/// `POST /channels/{id}/messages/{mid}/reports`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewReport)]
+struct ReportBody {
+    #[schema(required = true, nullable = false, value_type = ReportReason)]
+    reason: Option<String>,
+    /// At most 500 characters
+    #[schema(nullable = false, value_type = String, max_length = 500)]
+    note: Option<String>,
+}
+
+/// Report a message (members only)
+///
+/// A second report of the same message by the same member is 409. A message reported by
+/// `REPORTS_TO_HIDE` (3) distinct members is hidden like a deleted one (`message.deleted` is
+/// pushed). Every report is emailed to `MODERATION_EMAIL`.
+#[utoipa::path(post, path = "/channels/{id}/messages/{mid}/reports", operation_id = "reportMessage", tag = "safety",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
+    request_body = ReportBody,
+    responses((status = 201, description = "Filed", body = Report),
+        (status = 403), (status = 404), (status = 409, description = "Already reported by the caller")))]
+async fn report_message(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+    JsonBody(body): JsonBody<ReportBody>,
+) -> ApiResult<(StatusCode, Json<Report>)> {
+    let reason = required(body.reason, "reason")?;
+    let new = NewReport::parse(&reason, body.note.as_deref())?;
+    let report = reports::report(&ctx, &caller, &channel, &message, new).await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+/// The channel's reports (owner only)
+#[utoipa::path(get, path = "/channels/{id}/reports", operation_id = "listReports", tag = "safety",
+    params(("id" = String, Path, description = "Channel id"), PageQuery),
+    responses((status = 200, description = "A page of reports, by message", body = Page<Report>),
+        (status = 403, description = "Not the channel's owner"), (status = 404)))]
+async fn list_reports(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    Params(page): Params<PageQuery>,
+) -> ApiResult<Json<Page<Report>>> {
+    Ok(Json(
+        reports::list(&ctx, &caller, &channel, &page.page()?).await?,
     ))
 }

@@ -28,6 +28,9 @@ pub struct Config {
     pub token_ttl: Duration,
     /// `SENDER_EMAIL`: the verified SES identity emails come from.
     pub sender_email: String,
+    /// `MODERATION_EMAIL` (optional): where every report of a message is emailed; without it
+    /// reports are only listed to the channels' owners.
+    pub moderation_email: Option<String>,
     /// `WEBSOCKET_API_ENDPOINT` (optional): the WebSocket API's management endpoint
     /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`) for pushes made outside
     /// a WebSocket invocation. WebSocket functions use their event's domain and stage instead.
@@ -177,6 +180,18 @@ impl Config {
                 });
             }
         }
+        let moderation_email = lookup("MODERATION_EMAIL")
+            .map(|raw| raw.trim().to_string())
+            .filter(|raw| !raw.is_empty());
+        if moderation_email
+            .as_deref()
+            .is_some_and(|raw| crate::domain::Email::parse(raw).is_err())
+        {
+            return Err(ConfigError::Invalid {
+                name: "MODERATION_EMAIL",
+                reason: "must be an email address".into(),
+            });
+        }
         let webhook = webhook_target(&lookup)?;
         let limits = limits(&lookup)?;
         Ok(Self {
@@ -191,6 +206,7 @@ impl Config {
             jwt_secret,
             token_ttl,
             sender_email,
+            moderation_email,
             websocket_endpoint,
         })
     }

@@ -7,44 +7,110 @@ use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ChannelId, ConnectionId, Counterpart, MessageId, PartnerRequest, RequestId, Timestamp, UserId,
+    ChannelId, ConnectionId, Counterpart, MessageBody, MessageId, PartnerRequest, Report,
+    RequestId, Timestamp, UserId,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
+use crate::storage::ReportNotice;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Which email of a partner request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotificationKind {
-    #[serde(rename = "partner_request.created")]
     PartnerRequestCreated,
-    #[serde(rename = "partner_request.accepted")]
     PartnerRequestAccepted,
 }
 
-/// One queued email event. `event_id` is derived from the request and the kind, so the same
-/// event always has the same id and the worker can send it at most once.
+/// One queued email event. `event_id` is derived from what happened, so the same event always
+/// has the same id and the worker can send it at most once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationEvent {
     pub event_id: String,
-    pub kind: NotificationKind,
-    pub request_id: RequestId,
-    pub sender: Counterpart,
-    pub recipient: Counterpart,
+    #[serde(flatten)]
+    pub notice: Notice,
     pub occurred_at: Timestamp,
+}
+
+/// What the email tells, by `kind`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Notice {
+    /// To the recipient, naming the sender.
+    #[serde(rename = "partner_request.created")]
+    PartnerRequestCreated {
+        request_id: RequestId,
+        sender: Counterpart,
+        recipient: Counterpart,
+    },
+    /// To the sender, naming the recipient.
+    #[serde(rename = "partner_request.accepted")]
+    PartnerRequestAccepted {
+        request_id: RequestId,
+        sender: Counterpart,
+        recipient: Counterpart,
+    },
+    /// To the operators (`MODERATION_EMAIL`): the report and the message as it was.
+    #[serde(rename = "message.reported")]
+    MessageReported {
+        report: Report,
+        reporter: Counterpart,
+        sender: Counterpart,
+        body: MessageBody,
+        /// This report hid the message (`REPORTS_TO_HIDE`).
+        hid: bool,
+    },
 }
 
 impl NotificationEvent {
     pub fn for_request(kind: NotificationKind, request: &PartnerRequest) -> Self {
-        let suffix = match kind {
-            NotificationKind::PartnerRequestCreated => "created",
-            NotificationKind::PartnerRequestAccepted => "accepted",
+        let (request_id, sender, recipient) = (
+            request.id.clone(),
+            request.sender.clone(),
+            request.recipient.clone(),
+        );
+        let (suffix, notice) = match kind {
+            NotificationKind::PartnerRequestCreated => (
+                "created",
+                Notice::PartnerRequestCreated {
+                    request_id,
+                    sender,
+                    recipient,
+                },
+            ),
+            NotificationKind::PartnerRequestAccepted => (
+                "accepted",
+                Notice::PartnerRequestAccepted {
+                    request_id,
+                    sender,
+                    recipient,
+                },
+            ),
         };
         Self {
             event_id: format!("partner_request:{}:{suffix}", request.id),
-            kind,
-            request_id: request.id.clone(),
-            sender: request.sender.clone(),
-            recipient: request.recipient.clone(),
+            notice,
             occurred_at: request.responded_at.unwrap_or(request.created_at),
+        }
+    }
+
+    pub fn for_report(notice: &ReportNotice) -> Self {
+        let report = &notice.report;
+        Self {
+            event_id: format!("report:{}", report.id),
+            occurred_at: report.created_at,
+            notice: Notice::MessageReported {
+                report: report.clone(),
+                reporter: Counterpart {
+                    id: report.reporter_id.clone(),
+                    name: notice.reporter_name.clone(),
+                },
+                sender: Counterpart {
+                    id: notice.sender_id.clone(),
+                    name: notice.sender_name.clone(),
+                },
+                body: notice.body.clone(),
+                hid: notice.hid,
+            },
         }
     }
 }

@@ -15,7 +15,7 @@ use maintenance_worker::MaintenanceWorker;
 use serde_json::json;
 use shared::assistant::Assistant;
 use shared::domain::{Counterpart, RequestId, Timestamp, UserId, UserName};
-use shared::queue::{MaintenanceJob, NotificationEvent, NotificationKind};
+use shared::queue::{MaintenanceJob, Notice, NotificationEvent};
 use shared::routes::QUEUE_BINDINGS;
 
 const EMAILS: usize = 300;
@@ -92,10 +92,11 @@ async fn run() {
             let id = RequestId::generate();
             serde_json::to_string(&NotificationEvent {
                 event_id: format!("partner_request:{id}:created"),
-                kind: NotificationKind::PartnerRequestCreated,
-                request_id: id,
-                sender: party(&bob),
-                recipient: party(&ada),
+                notice: Notice::PartnerRequestCreated {
+                    request_id: id,
+                    sender: party(&bob),
+                    recipient: party(&ada),
+                },
                 occurred_at: Timestamp::now(),
             })
             .expect("JSON")

@@ -104,6 +104,10 @@ uuid_id!(
     MessageId
 );
 uuid_id!(
+    /// A report of a message.
+    ReportId
+);
+uuid_id!(
     /// A token's `jti`: one per issued token, so one token can be revoked alone.
     TokenId
 );

@@ -10,6 +10,7 @@ mod page;
 mod partner;
 mod rate;
 mod refusal;
+mod report;
 pub mod schema;
 mod session;
 mod time;
@@ -21,7 +22,7 @@ pub use channel::{
 };
 pub use delivery::Pusher;
 pub use event::{Audience, DomainEvent};
-pub use ids::{ChannelId, ConnectionId, MessageId, RequestId, TokenId, UserId};
+pub use ids::{ChannelId, ConnectionId, MessageId, ReportId, RequestId, TokenId, UserId};
 pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{
@@ -33,6 +34,7 @@ pub use refusal::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
     Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,
 };
+pub use report::{NewReport, Report, ReportReason};
 pub use session::{Caller, Session, SessionPolicy};
 pub use time::Timestamp;
 pub use user::{Email, NewUser, Password, PublicUser, User, UserName};

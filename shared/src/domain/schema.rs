@@ -63,7 +63,7 @@ macro_rules! schema {
 }
 
 use super::{
-    ChannelId, ChannelName, ClientId, Email, Emoji, MessageBody, MessageId, RequestId,
+    ChannelId, ChannelName, ClientId, Email, Emoji, MessageBody, MessageId, ReportId, RequestId,
     RequestMessage, Timestamp, UserId, UserName,
 };
 
@@ -76,6 +76,7 @@ schema!(UserId, "Id", id());
 schema!(ChannelId, "Id", id());
 schema!(MessageId, "Id", id());
 schema!(RequestId, "Id", id());
+schema!(ReportId, "Id", id());
 
 schema!(
     Timestamp,

@@ -10,6 +10,7 @@ pub mod notifications;
 pub mod partners;
 pub mod realtime;
 pub mod refusals;
+pub mod reports;
 pub mod router;
 pub mod users;
 pub mod webhooks;

@@ -1,7 +1,7 @@
 //! Email events: one email per event, whatever the queue redelivers.
 
 use crate::domain::Timestamp;
-use crate::email::{Email, Mailer, SendError};
+use crate::email::{Addressee, Email, Mailer, SendError};
 use crate::error::AppError;
 use crate::queue::NotificationEvent;
 use crate::storage::EmailClaim;
@@ -14,7 +14,8 @@ pub enum Mailed {
     Sent(String),
     /// Sent (or skipped) by an earlier delivery of the same event.
     Duplicate,
-    /// The addressee's account no longer exists: nothing to send, nothing to retry.
+    /// The addressee's account no longer exists (or, for the operators, no `MODERATION_EMAIL`
+    /// is configured): nothing to send, nothing to retry.
     AddresseeGone,
     /// SES may have taken it (a timeout): not retried, so that it is never sent twice.
     Unknown,
@@ -42,17 +43,20 @@ pub async fn send_email(
         EmailClaim::Claimed => {}
     }
     let sent = async {
-        let addressee = Email::addressee(event);
-        let Some(user) = ctx
-            .store
-            .get_user(&addressee.id)
-            .await
-            .map_err(|err| SendError::NotSent(err.into()))?
-        else {
+        let address = match Email::addressee(event) {
+            Addressee::User(addressee) => ctx
+                .store
+                .get_user(&addressee.id)
+                .await
+                .map_err(|err| SendError::NotSent(err.into()))?
+                .map(|user| user.email.as_str().to_string()),
+            Addressee::Moderators => ctx.config.moderation_email.clone(),
+        };
+        let Some(address) = address else {
             return Ok(None);
         };
         mailer
-            .send(user.email.as_str(), &Email::for_event(event))
+            .send(&address, &Email::for_event(event))
             .await
             .map(Some)
     }

@@ -226,6 +226,10 @@ async fn plan(
                 .push(MaintenanceJob::purge_account(user_id, connections.clone()));
             return Ok(());
         }
+        Change::MessageReported(notice) => {
+            outbox.emails.push(NotificationEvent::for_report(notice));
+            return Ok(());
+        }
         Change::SessionsEnded {
             user_id,
             connections,

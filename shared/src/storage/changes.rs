@@ -10,6 +10,7 @@ use super::error::StoreError;
 use super::items::{from_item, ChannelItem, MemberItem, RequestItem, UserItem};
 use super::keys;
 use super::messages::{message_from, message_stamps, ReadItem};
+use super::reports::{ReportItem, ReportNotice};
 use super::retries::PushRetryItem;
 use super::{string_of, Item};
 use crate::domain::{
@@ -47,6 +48,8 @@ pub enum Change {
         pusher: Pusher,
     },
     /// Added or joined after the channel was created.
+    /// A member reported a message: the operators are emailed.
+    MessageReported(ReportNotice),
     MemberJoined(Membership),
     /// Left, removed, or taken out by an account clean-up or a channel purge.
     MemberLeft(Membership),
@@ -105,6 +108,7 @@ pub const ROUTED_ENTITIES: &[&str] = &[
     "channel",
     "user",
     "push_retry",
+    "report",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -155,6 +159,10 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
             }]
         }
         "member" => member_changes(kind, old, new)?,
+        "report" if kind == Kind::Insert => {
+            let item: ReportItem = from_item(new)?;
+            vec![Change::MessageReported(ReportNotice::from(item))]
+        }
         "channel" if kind == Kind::Modify => {
             let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);
             if before.deleted_at.is_none() && after.deleted_at.is_some() {

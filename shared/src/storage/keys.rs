@@ -149,6 +149,16 @@ pub fn direct_key(pair: &PairKey) -> Item {
 }
 
 pub const MESSAGE_PREFIX: &str = "MSG#";
+/// Prefix of the sort keys of a channel's reports.
+pub const REPORT_PREFIX: &str = "REPORT#";
+
+/// `reporter`'s report of `message` (one per member and message).
+pub fn report_key(channel: &ChannelId, message: &MessageId, reporter: &UserId) -> Item {
+    key(
+        channel_pk(channel),
+        format!("{REPORT_PREFIX}{message}#{reporter}"),
+    )
+}
 pub const READ_PREFIX: &str = "READ#";
 /// Reactions are top-level string sets named `react#<emoji>` (users who reacted), so adding
 /// and removing one is an atomic, idempotent `ADD`/`DELETE` on the message item.

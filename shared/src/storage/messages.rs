@@ -174,6 +174,8 @@ pub struct MessageContext {
     pub blocked: bool,
     /// The caller's sends in the current window.
     pub send_window: RateWindow,
+    /// How many members reported the message read.
+    pub message_reports: u32,
 }
 
 /// Filters of a history page.
@@ -281,6 +283,10 @@ impl Store {
                 };
                 context.membership = Some(Membership::from(member));
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
+                context.message_reports = match item.get("report_count") {
+                    Some(AttributeValue::N(count)) => count.parse().unwrap_or(0),
+                    _ => 0,
+                };
                 context.message = Some(message_from(item)?);
             } else {
                 context.claimed = Some(from_item::<ClaimItem>(item)?.message_id);

@@ -16,6 +16,7 @@ mod messages;
 mod partners;
 mod presence;
 mod purge;
+mod reports;
 mod retries;
 pub mod schema;
 mod sessions;
@@ -30,6 +31,7 @@ pub use blocks::{BlockContext, BlockEntry, BlockWritten};
 pub use channels::{
     Admission, ChannelAccess, ChannelCreated, ChannelDeletion, ListedChannel, MemberAdded,
 };
+pub use reports::{ReportFiled, ReportNotice};
 
 /// How fresh a batch read must be. `Consistent` sees every write that completed before it and
 /// costs 1 read unit per item (up to 4 KB); `Eventual` may miss a write of the last second at

@@ -75,6 +75,7 @@ fn body_for(route: &str, s: &Scenario) -> Option<Value> {
         "POST /channels/{id}/messages" => json!({"body": "let me in"}),
         "PATCH /channels/{id}/messages/{mid}" => json!({"body": "defaced"}),
         "POST /channels/{id}/read" => json!({"message_id": s.message}),
+        "POST /channels/{id}/messages/{mid}/reports" => json!({"reason": "spam"}),
         _ => return None,
     })
 }
@@ -202,6 +203,12 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             format!("/channels/{p}/members"),
             hidden,
         ),
+        (
+            "POST /channels/{id}/messages/{mid}/reports",
+            format!("/channels/{p}/messages/{m}/reports"),
+            hidden,
+        ),
+        ("GET /channels/{id}/reports", format!("/channels/{p}/reports"), hidden),
     ]
 }
 

@@ -114,6 +114,137 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     assert_eq!(mails[0]["subject"], "Partner request accepted by Ada");
 }
 
+/// Three members report a message: each report is emailed to `MODERATION_EMAIL` once (with
+/// the message as it was, escaped), the third hides the message from everyone, and the
+/// channel's owner lists the reports; a fourth report finds no message.
+#[tokio::test]
+async fn reports_hide_a_message_at_three_and_each_is_emailed_to_the_moderators() {
+    let moderators = format!("{}@example.com", integration_tests::unique("mods"));
+    let settings = [
+        ("MODERATION_EMAIL", moderators.as_str()),
+        ("REPORTS_TO_HIDE", "3"),
+    ];
+    let env = TestEnv::with_settings(Default::default(), &settings).await;
+    let worker = email_worker(&env).await;
+    let source = source(&env.queue_url, "email-worker");
+    let [ada, bob, cy, dan, eve] = env
+        .api
+        .register_all(["Ada", "Bob", "Cy", "Dan", "Eve"])
+        .await;
+    let channel = env.api.group(&ada, &[&bob, &cy, &dan], true).await;
+    let message = env
+        .api
+        .say(&ada, &channel, "<b>buy</b> cheap watches")
+        .await;
+    run_until_empty(&env, &source, &worker).await;
+    let path = format!("/channels/{channel}/messages/{message}/reports");
+
+    let report = env
+        .api
+        .post(&bob, &path, json!({"reason": "spam", "note": "  again  "}))
+        .await;
+    assert_eq!(report.status, 201, "{:?}", report.body);
+    assert_eq!(
+        (
+            &report.body["reason"],
+            &report.body["note"],
+            &report.body["reporter_id"]
+        ),
+        (&json!("spam"), &json!("again"), &json!(bob.id)),
+    );
+    assert_eq!(
+        (&report.body["channel_id"], &report.body["message_id"]),
+        (&json!(channel), &json!(message))
+    );
+    env.api
+        .post(&bob, &path, json!({"reason": "spam"}))
+        .await
+        .assert_error(409, "conflict", "a second report by the same member");
+    env.api
+        .post(&cy, &path, json!({"reason": "rude"}))
+        .await
+        .assert_error(400, "validation_failed", "an unknown reason");
+    env.api
+        .post(
+            &cy,
+            &path,
+            json!({"reason": "other", "note": "x".repeat(501)}),
+        )
+        .await
+        .assert_error(400, "validation_failed", "a long note");
+    env.api
+        .post(&eve, &path, json!({"reason": "spam"}))
+        .await
+        .assert_error(404, "not_found", "an outsider of a private channel");
+
+    let reports = format!("/channels/{channel}/reports");
+    env.api
+        .get(&bob, &reports)
+        .await
+        .assert_error(403, "forbidden", "a member");
+    let listed = env.api.get(&ada, &reports).await;
+    assert_eq!(listed.item_strings("id"), [report.id()]);
+
+    env.api
+        .post(&cy, &path, json!({"reason": "harassment"}))
+        .await
+        .assert_status(201);
+    let history = env.api.history(&bob, &channel, "").await;
+    assert_eq!(
+        history.item_strings("id"),
+        [message.as_str()],
+        "two reports hide nothing"
+    );
+    env.api
+        .post(&dan, &path, json!({"reason": "inappropriate"}))
+        .await
+        .assert_status(201);
+    for member in [&ada, &bob] {
+        let history = env.api.history(member, &channel, "").await;
+        assert!(
+            history.item_strings("id").is_empty(),
+            "hidden by the third report"
+        );
+    }
+    let get = format!("/channels/{channel}/messages/{message}");
+    env.api.get(&ada, &get).await.assert_status(404);
+    env.api
+        .post(&ada, &path, json!({"reason": "spam"}))
+        .await
+        .assert_error(404, "not_found", "a hidden message is gone");
+
+    assert_eq!(run_until_empty(&env, &source, &worker).await, 3);
+    let mails = emails_to(&moderators).await;
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let subjects: Vec<&str> = mails
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects.contains(&"Report (spam) of a message by Ada"),
+        "{subjects:?}"
+    );
+    let body = mails
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect::<String>();
+    // moto keeps the HTML part when there is one: the message shows escaped, and only the
+    // third report says it hid the message.
+    assert!(
+        body.contains("&lt;b&gt;buy&lt;/b&gt; cheap watches"),
+        "{body}"
+    );
+    assert_eq!(
+        body.matches("Hidden by this report</th><td>yes").count(),
+        1,
+        "{body}"
+    );
+    assert_eq!(
+        env.api.get(&ada, &reports).await.item_strings("id").len(),
+        3
+    );
+}
+
 /// A long poll outlasts the functions' 2 s attempt timeout: an empty poll of the gateway's
 /// production length must end empty, not in a timeout (every idle poll used to).
 #[tokio::test]
