@@ -93,6 +93,9 @@ export const api = {
   cancel: (id) => request("DELETE", `/partner-requests/${enc(id)}`),
   partnerships: (cursor) => request("GET", "/partnerships", { query: { cursor, limit: 100 } }),
   endPartnership: (userId) => request("DELETE", `/partnerships/${enc(userId)}`),
+  report: (id, mid, reason, note) =>
+    request("POST", `/channels/${enc(id)}/messages/${enc(mid)}/reports`, { body: { reason, ...(note ? { note } : {}) } }),
+  reports: (id, cursor) => request("GET", `/channels/${enc(id)}/reports`, { query: { cursor, limit: 100 } }),
   block: (userId) => request("PUT", `/me/blocks/${enc(userId)}`),
   unblock: (userId) => request("DELETE", `/me/blocks/${enc(userId)}`),
   blocks: (cursor) => request("GET", "/me/blocks", { query: { cursor, limit: 100 } }),

@@ -17,6 +17,7 @@ import {
   longTime,
   confirmDialog,
   newClientId,
+  formError,
 } from "./dom.js";
 import { state, emit, on, nameOf, rememberName, channelTitle, otherMember, compareIds, ASSISTANT_ID } from "./store.js";
 import { presenceDot } from "./presence.js";
@@ -112,6 +113,7 @@ export function initChat() {
   $("leave-button").addEventListener("click", leaveChannel);
   $("delete-channel-button").addEventListener("click", deleteChannel);
   $("add-member-form").addEventListener("submit", addMember);
+  $("report-form").addEventListener("submit", submitReport);
 
   const grid = $("emoji-grid");
   for (const [emoji, label] of EMOJIS) {
@@ -625,6 +627,7 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
     if (own || canModerate()) {
       tools.appendChild(toolButton("trash", "Delete message", "delete", (event) => deleteMessage(event.currentTarget, message)));
     }
+    if (!own && !assistant) tools.appendChild(toolButton("flag", "Report message", "report", () => openReportDialog(message)));
     el.appendChild(tools);
   }
   return el;
@@ -1167,6 +1170,7 @@ async function openMembersDialog() {
   const form = $("add-member-form");
   form.hidden = channel.kind !== "group";
   if (!form.hidden) fillMemberChoices(channel);
+  showReports(channel);
   if (!$("members-dialog").open) $("members-dialog").showModal();
 }
 
@@ -1195,6 +1199,60 @@ async function addMember(event) {
     },
     "Could not add the member",
   );
+}
+
+let reportTarget = null;
+
+function openReportDialog(message) {
+  reportTarget = message;
+  const form = $("report-form");
+  form.reset();
+  formError(form, "");
+  $("report-dialog").showModal();
+}
+
+async function submitReport(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const message = reportTarget;
+  if (!message) return;
+  const button = form.querySelector("[type=submit]");
+  button.disabled = true;
+  formError(form, "");
+  try {
+    await api.report(message.channel_id, message.id, form.elements.reason.value, form.elements.note.value.trim());
+    $("report-dialog").close("sent");
+    toast("Thanks: the message is reported.");
+  } catch (failure) {
+    if (failure.status !== 401) formError(form, describeError(failure));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/** The owner sees the channel's reports in the members dialog. */
+async function showReports(channel) {
+  const section = $("reports-section");
+  section.hidden = !canModerate();
+  if (section.hidden) return;
+  const list = clear($("reports-list"));
+  try {
+    const reports = await allPages((cursor) => api.reports(channel.id, cursor));
+    for (const report of reports) {
+      const note = report.note ? `: ${report.note}` : "";
+      list.appendChild(
+        h(
+          "li",
+          { class: "person" },
+          h("span", {}, `${nameOf(report.reporter_id)} reported a message as ${report.reason}${note}`),
+          h("span", { class: "muted small" }, shortTime(report.created_at)),
+        ),
+      );
+    }
+    $("reports-empty").hidden = reports.length > 0;
+  } catch (error) {
+    showError(error, "Could not load the reports");
+  }
 }
 
 async function leaveChannel() {

@@ -358,6 +358,29 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(message(bob.page, "Did you get the agenda?"), "Bob back in the direct channel");
     });
 
+    await step(t, "Bob reports a message in the group; Alice, its owner, sees the report", async () => {
+      const group = `Launch team ${run}`;
+      await sidebar(bob.page).getByRole("button", { name: new RegExp(escape(group)) }).click();
+      const welcome = message(bob.page, "Welcome to the launch team!");
+      await welcome.hover();
+      await welcome.getByRole("button", { name: "Report message" }).click();
+      const dialog = bob.page.getByRole("dialog", { name: "Report message" });
+      await dialog.getByRole("radio", { name: "Harassment" }).check();
+      await dialog.getByLabel("Note").fill("not nice");
+      await dialog.getByRole("button", { name: "Report", exact: true }).click();
+      await gone(dialog, "the report dialog");
+      await visible(bob.page.getByText("Thanks: the message is reported."), "the confirmation");
+      const page = alice.page;
+      await sidebar(page).getByRole("button", { name: new RegExp(escape(group)) }).click();
+      await page.getByRole("button", { name: "Members", exact: true }).click();
+      const members = page.getByRole("dialog", { name: "Members" });
+      const reports = members.getByRole("list", { name: "Reports" });
+      await visible(reports.getByText(`${bob.name} reported a message as harassment: not nice`), "the report in Alice's members dialog");
+      await members.getByRole("button", { name: "Close" }).click();
+      await gone(members, "the members dialog");
+      await sidebar(bob.page).getByRole("button", { name: new RegExp(escape(alice.name)) }).click();
+    });
+
     await step(t, "Bob leaves the direct channel; Alice's next message brings it back", async () => {
       const page = bob.page;
       await page.getByRole("button", { name: "Leave channel" }).click();
