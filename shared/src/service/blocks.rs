@@ -30,6 +30,15 @@ fn still_moving() -> AppError {
     AppError::conflict("what is between you two changed meanwhile; try again")
 }
 
+/// Whether a written block (or unblock) is settled; `false`: read again.
+fn settled(written: BlockWritten) -> Result<bool, AppError> {
+    match written {
+        BlockWritten::Done | BlockWritten::Unchanged => Ok(true),
+        BlockWritten::CallerGone => Err(account_gone()),
+        BlockWritten::Moved => Ok(false),
+    }
+}
+
 /// Reads what the block touches; refuses a deleted caller and an unknown user.
 async fn context(
     ctx: &AppContext,
@@ -76,10 +85,8 @@ pub async fn block(ctx: &AppContext, caller: &Caller, other: &UserId) -> Result<
                 context.direct_channel.as_ref(),
             )
             .await?;
-        match written {
-            BlockWritten::Done | BlockWritten::Unchanged => return Ok(()),
-            BlockWritten::CallerGone => return Err(account_gone()),
-            BlockWritten::Moved => continue,
+        if settled(written)? {
+            return Ok(());
         }
     }
     Err(still_moving())
@@ -97,10 +104,8 @@ pub async fn unblock(ctx: &AppContext, caller: &Caller, other: &UserId) -> Resul
             .store
             .unblock(&caller.id, other, context.direct_channel.as_ref())
             .await?;
-        match written {
-            BlockWritten::Done | BlockWritten::Unchanged => return Ok(()),
-            BlockWritten::CallerGone => return Err(account_gone()),
-            BlockWritten::Moved => continue,
+        if settled(written)? {
+            return Ok(());
         }
     }
     Err(still_moving())

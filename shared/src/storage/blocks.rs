@@ -186,31 +186,13 @@ impl Store {
                 .build(),
         )
         .unconditional(unpartner(caller, other)?)
-        .unconditional(unpartner(other, caller)?)
-        .check(
-            BlockCheck::CallerExists,
-            set_change(
-                &self.table,
-                keys::user_key(caller),
-                keys::BLOCKED_IDS,
-                other,
-                true,
-            )?,
-        );
+        .unconditional(unpartner(other, caller)?);
         if let Some(request) = cancelled {
             for action in self.request_status_updates(request)? {
                 tx.check(BlockCheck::AsRead, action);
             }
         }
-        for member in direct
-            .into_iter()
-            .flat_map(|channel| [caller, other].map(|user| keys::member_key(channel, user)))
-        {
-            tx.check(
-                BlockCheck::AsRead,
-                set_change(&self.table, member, keys::BLOCKED_BY, caller, true)?,
-            );
-        }
+        self.mark_block(&mut tx, caller, other, direct, true)?;
         self.commit_block(tx).await
     }
 
@@ -241,27 +223,37 @@ impl Store {
             BlockCheck::Block,
             TransactWriteItem::builder().delete(remove).build(),
         )
-        .unconditional(TransactWriteItem::builder().update(pair).build())
-        .check(
-            BlockCheck::CallerExists,
-            set_change(
-                &self.table,
-                keys::user_key(caller),
-                keys::BLOCKED_IDS,
-                other,
-                false,
-            )?,
-        );
-        for member in direct
-            .into_iter()
-            .flat_map(|channel| [caller, other].map(|user| keys::member_key(channel, user)))
-        {
-            tx.check(
-                BlockCheck::AsRead,
-                set_change(&self.table, member, keys::BLOCKED_BY, caller, false)?,
-            );
-        }
+        .unconditional(TransactWriteItem::builder().update(pair).build());
+        self.mark_block(&mut tx, caller, other, direct, false)?;
         self.commit_block(tx).await
+    }
+
+    /// Adds (or takes back) `caller`'s block where the checks read it: `other` in the caller's
+    /// `blocked_ids` (the profile must exist), and `blocked_by` on both memberships of the
+    /// pair's direct channel, if they have one.
+    fn mark_block(
+        &self,
+        tx: &mut Transaction<BlockCheck>,
+        caller: &UserId,
+        other: &UserId,
+        direct: Option<&ChannelId>,
+        add: bool,
+    ) -> Result<(), StoreError> {
+        let profile = keys::user_key(caller);
+        tx.check(
+            BlockCheck::CallerExists,
+            set_change(&self.table, profile, keys::BLOCKED_IDS, other, add)?,
+        );
+        if let Some(channel) = direct {
+            for user in [caller, other] {
+                let member = keys::member_key(channel, user);
+                tx.check(
+                    BlockCheck::AsRead,
+                    set_change(&self.table, member, keys::BLOCKED_BY, caller, add)?,
+                );
+            }
+        }
+        Ok(())
     }
 
     async fn commit_block(&self, tx: Transaction<BlockCheck>) -> Result<BlockWritten, StoreError> {

@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
-use super::error::{db_error, is_condition_failure, StoreError};
+use super::error::{applied, StoreError};
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction};
@@ -565,11 +565,7 @@ impl Store {
         }
         .send()
         .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(db_error(err)),
-        }
+        applied(result)
     }
 
     /// Channels by id (one BatchGetItem per 100, sent at once), deleted ones left out, in the

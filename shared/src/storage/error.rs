@@ -83,3 +83,16 @@ where
         Err(err) => Err(db_error(err)),
     }
 }
+
+/// Whether a conditional write applied: `false` when its condition failed.
+pub fn applied<T, E, R>(result: Result<T, SdkError<E, R>>) -> StoreResult<bool>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if is_condition_failure(&err) => Ok(false),
+        Err(err) => Err(db_error(err)),
+    }
+}

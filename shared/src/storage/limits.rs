@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
 };
 use serde::Deserialize;
 
-use super::error::{db_error, is_condition_failure, StoreError};
+use super::error::{applied, db_error, StoreError};
 use super::items::{from_item, CredentialsItem};
 use super::keys::{self, SK};
 use super::{string_of, Read, Store};
@@ -198,10 +198,6 @@ impl Store {
             .expression_attribute_values(":before", AttributeValue::N(before.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if is_condition_failure(&err) => Ok(false),
-            Err(err) => Err(db_error(err)),
-        }
+        applied(result)
     }
 }

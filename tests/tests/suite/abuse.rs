@@ -208,7 +208,11 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             format!("/channels/{p}/messages/{m}/reports"),
             hidden,
         ),
-        ("GET /channels/{id}/reports", format!("/channels/{p}/reports"), hidden),
+        (
+            "GET /channels/{id}/reports",
+            format!("/channels/{p}/reports"),
+            hidden,
+        ),
     ]
 }
 
