@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::domain::schema::{name_input, not_blank_pattern, string};
+use shared::domain::schema::{name_input, not_blank_pattern, optional_text_input, string};
 use shared::domain::{
     Channel, ChannelId, ChannelKind, ChannelName, Emoji, Member, Message, MessageBody, MessageId,
     NewChannel, NewReport, Page, ReadMarker, Report, ReportReason, MAX_INITIAL_MEMBERS,
@@ -521,9 +521,12 @@ async fn read_receipts(
 struct ReportBody {
     #[schema(required = true, nullable = false, value_type = ReportReason)]
     reason: Option<String>,
-    /// At most 500 characters
-    #[schema(nullable = false, value_type = String, max_length = 500)]
+    #[schema(schema_with = report_note_input)]
     note: Option<String>,
+}
+
+fn report_note_input() -> utoipa::openapi::schema::Object {
+    optional_text_input(NewReport::MAX_NOTE_CHARS)
 }
 
 /// Report a message (members only)

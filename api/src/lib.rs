@@ -64,8 +64,10 @@ impl Function {
     /// missing variable stops the function naming it), then the Lambda runtime loop.
     pub async fn run(&self) -> Result<(), lambda_http::Error> {
         shared::telemetry::init();
-        let ctx = Arc::new(AppContext::from_env().await?);
-        lambda_http::run(self.router(ctx)).await
+        let ctx = AppContext::from_env().await?;
+        // Every HTTP API verifies tokens (and signs page cursors).
+        ctx.config.require_jwt_secret()?;
+        lambda_http::run(self.router(Arc::new(ctx))).await
     }
 
     /// Serves one request as Lambda would (the local gateway and the tests call this with the

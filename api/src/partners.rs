@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
-use shared::domain::schema::{string, trimmed_text_pattern};
+use shared::domain::schema::{optional_text_input, string};
 use shared::domain::{
     Decision, Page, PartnerRequest, RequestId, RequestMessage, StatusFilter, UserId,
 };
@@ -46,16 +46,7 @@ struct NewRequestBody {
 }
 
 fn request_message_input() -> utoipa::openapi::schema::Object {
-    string()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-            utoipa::openapi::schema::Type::String,
-            utoipa::openapi::schema::Type::Null,
-        ]))
-        .pattern(Some(trimmed_text_pattern(RequestMessage::MAX_CHARS)))
-        .description(Some(
-            "At most 500 characters after trimming surrounding whitespace; blank or null means none",
-        ))
-        .build()
+    optional_text_input(RequestMessage::MAX_CHARS)
 }
 
 /// Ask a user to become partners
@@ -262,7 +253,7 @@ async fn block_user(
 /// again.
 #[utoipa::path(delete, path = "/me/blocks/{user_id}", operation_id = "unblockUser", tag = "safety",
     params(("user_id" = String, Path, description = "The user to unblock")),
-    responses((status = 204, description = "Not blocked (any more)"), (status = 400), (status = 404),
+    responses((status = 204, description = "Not blocked (any more); oneself and the assistant never are"), (status = 404),
         (status = 409, description = "What is between the two kept changing; try again")))]
 async fn unblock_user(
     State(ctx): State<AppState>,

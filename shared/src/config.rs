@@ -22,8 +22,9 @@ pub struct Config {
     /// event is also POSTed, signed with the secret.
     pub webhook: Option<WebhookTarget>,
     pub limits: Limits,
-    /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors).
-    pub jwt_secret: String,
+    /// `JWT_SECRET`: HS256 key for access tokens (and for signing page cursors). Only the
+    /// functions that sign or verify tokens get it (`require_jwt_secret` at their start).
+    pub jwt_secret: Option<String>,
     /// `TOKEN_TTL_SECONDS` (default 86400): lifetime of an access token.
     pub token_ttl: Duration,
     /// `SENDER_EMAIL`: the verified SES identity emails come from.
@@ -125,6 +126,15 @@ impl std::fmt::Debug for ConfigError {
 const MIN_SECRET_LEN: usize = 32;
 
 impl Config {
+    /// For the functions that sign or verify tokens (the HTTP APIs and `$connect`): fails
+    /// naming `JWT_SECRET` when it is not set, so a misconfigured function stops at its start.
+    pub fn require_jwt_secret(&self) -> Result<(), ConfigError> {
+        match self.jwt_secret {
+            Some(_) => Ok(()),
+            None => Err(ConfigError::Missing(vec!["JWT_SECRET"])),
+        }
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -146,12 +156,15 @@ impl Config {
         let assistant_queue_url = required("ASSISTANT_QUEUE_URL");
         let fanout_queue_url = required("FANOUT_QUEUE_URL");
         let webhook_queue_url = required("WEBHOOK_QUEUE_URL");
-        let jwt_secret = required("JWT_SECRET");
         let sender_email = required("SENDER_EMAIL");
         if !missing.is_empty() {
             return Err(ConfigError::Missing(missing));
         }
-        if jwt_secret.len() < MIN_SECRET_LEN {
+        let jwt_secret = lookup("JWT_SECRET").filter(|v| !v.trim().is_empty());
+        if jwt_secret
+            .as_ref()
+            .is_some_and(|secret| secret.len() < MIN_SECRET_LEN)
+        {
             return Err(ConfigError::Invalid {
                 name: "JWT_SECRET",
                 reason: format!("must be at least {MIN_SECRET_LEN} bytes"),
@@ -307,7 +320,7 @@ mod tests {
         let err = Config::from_lookup(lookup(&[("TABLE_NAME", "t")])).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"
+            "missing environment variables: NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, SENDER_EMAIL"
         );
     }
 
@@ -344,6 +357,13 @@ mod tests {
             ("WEBHOOK_QUEUE_URL", "http://w"),
             ("SENDER_EMAIL", "noreply@example.com"),
         ];
+        // Without the secret a worker's configuration is complete; a token function refuses it.
+        let worker = Config::from_lookup(lookup(&base)).unwrap();
+        assert_eq!(worker.jwt_secret, None);
+        assert_eq!(
+            worker.require_jwt_secret(),
+            Err(ConfigError::Missing(vec!["JWT_SECRET"]))
+        );
         let mut vars = base.to_vec();
         vars.push(("JWT_SECRET", "short"));
         assert!(matches!(

@@ -49,9 +49,9 @@ impl AppContext {
             store: Store::new(
                 dynamodb,
                 &config.table_name,
-                CursorCodec::new(&config.jwt_secret),
+                CursorCodec::new(config.jwt_secret.as_deref()),
             ),
-            tokens: TokenService::new(&config.jwt_secret, config.token_ttl),
+            tokens: TokenService::new(config.jwt_secret.as_deref(), config.token_ttl),
             passwords: PasswordHasher::new(),
             notifications: Queue::new(sqs.clone(), &config.notification_queue_url),
             maintenance: Queue::new(sqs.clone(), &config.maintenance_queue_url),

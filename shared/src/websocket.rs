@@ -11,19 +11,30 @@ use crate::AppContext;
 pub type WebSocketEvent = ApiGatewayWebsocketProxyRequest;
 
 /// The whole `main` of a WebSocket function: JSON logs, clients built once, the runtime loop.
-pub async fn run_websocket<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+pub async fn run_websocket<F, Fut>(handle: F, tokens: Tokens) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static AppContext, WebSocketEvent) -> Fut,
     Fut: std::future::Future<Output = Result<ApiGatewayProxyResponse, std::convert::Infallible>>
         + Send,
 {
     crate::telemetry::init();
+    let ctx = AppContext::from_env().await?;
+    if tokens == Tokens::Verified {
+        ctx.config.require_jwt_secret()?;
+    }
     // Lives as long as the process, like the Lambda execution environment it serves.
-    let ctx: &'static AppContext = Box::leak(Box::new(AppContext::from_env().await?));
+    let ctx: &'static AppContext = Box::leak(Box::new(ctx));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<WebSocketEvent>| handle(ctx, event.payload),
     ))
     .await
+}
+
+/// Whether a WebSocket function verifies tokens (`$connect`), and so needs `JWT_SECRET`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tokens {
+    Verified,
+    Unused,
 }
 
 /// An event as a WebSocket handler sees it.

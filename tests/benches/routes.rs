@@ -150,7 +150,7 @@ async fn main() {
     env.ctx.store = Store::new(
         meter.client(&sdk),
         &env.table,
-        CursorCodec::new(TEST_SECRET),
+        CursorCodec::new(Some(TEST_SECRET)),
     );
     let api = Api::over_http(spawn_gateway(env.ctx.clone()).await).unchecked();
     let bench = Bench { env, meter, api };

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::websocket::run_websocket(ws_default::handle).await
+    shared::websocket::run_websocket(ws_default::handle, shared::websocket::Tokens::Unused).await
 }

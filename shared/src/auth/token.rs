@@ -32,24 +32,35 @@ pub struct Issued {
 /// checks against the caller's profile with its first read.
 #[derive(Clone)]
 pub struct TokenService {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// `None` in a function that is not given `JWT_SECRET` (the workers): it can neither
+    /// sign nor verify, and says so if asked.
+    keys: Option<(EncodingKey, DecodingKey)>,
     validation: Validation,
     ttl: Duration,
 }
 
 impl TokenService {
-    pub fn new(secret: &str, ttl: Duration) -> Self {
+    pub fn new(secret: Option<&str>, ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "jti"]);
         validation.leeway = 5;
         Self {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            keys: secret.map(|secret| {
+                (
+                    EncodingKey::from_secret(secret.as_bytes()),
+                    DecodingKey::from_secret(secret.as_bytes()),
+                )
+            }),
             validation,
             ttl,
         }
+    }
+
+    fn keys(&self) -> Result<&(EncodingKey, DecodingKey), AppError> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| AppError::internal("JWT_SECRET is not configured for this function"))
     }
 
     /// A new token of `user` in the account's session `epoch`.
@@ -73,7 +84,8 @@ impl TokenService {
             jti: session.token_id.to_string(),
             sep: epoch,
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let (encoding, _) = self.keys()?;
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, encoding)
             .map_err(AppError::internal)?;
         Ok(Issued { token, session })
     }
@@ -81,12 +93,15 @@ impl TokenService {
     /// Who a token speaks for; any defect (format, signature, expiry, algorithm, claims) is 401.
     pub fn verify(&self, token: &str) -> Result<Caller, AppError> {
         const INVALID: AppError = AppError::Unauthorized("the token is invalid");
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|err| match err.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
-                    AppError::Unauthorized("the token has expired")
+        let (_, decoding) = self.keys()?;
+        let data =
+            jsonwebtoken::decode::<Claims>(token, decoding, &self.validation).map_err(|err| {
+                match err.kind() {
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                        AppError::Unauthorized("the token has expired")
+                    }
+                    _ => INVALID,
                 }
-                _ => INVALID,
             })?;
         let claims = data.claims;
         Ok(Caller {
@@ -108,7 +123,7 @@ mod tests {
 
     #[test]
     fn round_trips_the_user() {
-        let tokens = TokenService::new(SECRET, Duration::from_secs(60));
+        let tokens = TokenService::new(Some(SECRET), Duration::from_secs(60));
         let user = UserId::generate();
         let issued = tokens.issue(&user, 3).unwrap();
         let caller = tokens.verify(&issued.token).unwrap();
@@ -124,7 +139,7 @@ mod tests {
 
     #[test]
     fn rejects_expired_tampered_and_foreign_tokens() {
-        let tokens = TokenService::new(SECRET, Duration::from_secs(60));
+        let tokens = TokenService::new(Some(SECRET), Duration::from_secs(60));
         let user = UserId::generate();
         let hour_ago =
             Timestamp::from_unix_millis(Timestamp::now().unix_millis() - 3_600_000).unwrap();
@@ -142,7 +157,10 @@ mod tests {
             .verify(std::str::from_utf8(&tampered).unwrap())
             .is_err());
 
-        let other = TokenService::new("another-secret-another-secret-xx", Duration::from_secs(60));
+        let other = TokenService::new(
+            Some("another-secret-another-secret-xx"),
+            Duration::from_secs(60),
+        );
         assert!(tokens
             .verify(&other.issue(&user, 0).unwrap().token)
             .is_err());

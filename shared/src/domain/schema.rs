@@ -37,6 +37,21 @@ pub fn string() -> ObjectBuilder {
     ObjectBuilder::new().schema_type(Type::String)
 }
 
+/// An optional free text of at most `max` characters after trimming: a string or null, blank
+/// or null meaning none.
+pub fn optional_text_input(max: usize) -> utoipa::openapi::schema::Object {
+    string()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            Type::String,
+            Type::Null,
+        ]))
+        .pattern(Some(trimmed_text_pattern(max)))
+        .description(Some(format!(
+            "At most {max} characters after trimming surrounding whitespace; blank or null means none"
+        )))
+        .build()
+}
+
 /// A display name as typed in a request: the pattern of [`trimmed_name_pattern`].
 pub fn name_input(max: usize, what: &str) -> ObjectBuilder {
     string()

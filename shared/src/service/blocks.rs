@@ -95,6 +95,10 @@ pub async fn block(ctx: &AppContext, caller: &Caller, other: &UserId) -> Result<
 /// Takes a block back (idempotent). What it ended stays ended: a partnership is asked for
 /// again.
 pub async fn unblock(ctx: &AppContext, caller: &Caller, other: &UserId) -> Result<(), AppError> {
+    // Oneself and the assistant are never blocked: nothing to take back.
+    if PartnerRequest::ensure_blockable(&caller.id, other).is_err() {
+        return Ok(());
+    }
     for _ in 0..ATTEMPTS {
         let context = context(ctx, caller, other).await?;
         if context.blocked_since.is_none() {

@@ -27,9 +27,13 @@ struct CursorClaims {
 
 impl CursorCodec {
     /// `secret` is the service secret; a separate derived key keeps cursors and access tokens
-    /// from ever being accepted as each other.
-    pub fn new(secret: &str) -> Self {
-        let key = format!("{secret}/page-cursor");
+    /// from ever being accepted as each other. A function without the secret (a worker, which
+    /// only pages for itself within one invocation) signs with a key of its own instance.
+    pub fn new(secret: Option<&str>) -> Self {
+        let key = match secret {
+            Some(secret) => format!("{secret}/page-cursor"),
+            None => format!("{}{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4()),
+        };
         let mut validation = Validation::new(Algorithm::HS256);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
@@ -79,7 +83,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_rejects_tampering_and_reuse() {
-        let codec = CursorCodec::new("0123456789abcdef0123456789abcdef");
+        let codec = CursorCodec::new(Some("0123456789abcdef0123456789abcdef"));
         let key = Item::from([
             ("pk".to_string(), AttributeValue::S("USER#1".into())),
             ("sk".to_string(), AttributeValue::S("PROFILE".into())),

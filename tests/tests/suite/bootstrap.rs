@@ -49,9 +49,36 @@ async fn a_bootstrap_without_configuration_names_what_is_missing() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, JWT_SECRET, SENDER_EMAIL"),
+        stderr.contains("missing environment variables: TABLE_NAME, NOTIFICATION_QUEUE_URL, MAINTENANCE_QUEUE_URL, ASSISTANT_QUEUE_URL, FANOUT_QUEUE_URL, WEBHOOK_QUEUE_URL, SENDER_EMAIL"),
         "{stderr}"
     );
+}
+
+/// Only the functions that sign or verify tokens get `JWT_SECRET`; each of them stops at its
+/// start without it, naming it.
+#[tokio::test]
+async fn a_token_function_without_the_jwt_secret_names_it() {
+    let env = TestEnv::new().await;
+    let vars: Vec<(String, String)> = env
+        .function_env()
+        .into_iter()
+        .filter(|(name, _)| name != "JWT_SECRET")
+        .collect();
+    for function in ["users-api", "partners-api", "channels-api", "ws-connect"] {
+        let output = tokio::process::Command::new(binary_path(function))
+            .env_clear()
+            .envs(vars.iter().cloned())
+            .env("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9")
+            .output()
+            .await
+            .expect("run the binary");
+        assert!(!output.status.success(), "{function}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("missing environment variables: JWT_SECRET"),
+            "{function}: {stderr}"
+        );
+    }
 }
 
 #[tokio::test]

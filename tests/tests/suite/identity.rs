@@ -151,7 +151,7 @@ async fn bad_tokens_are_refused() {
     assert_eq!(answer.body["error"]["message"], "the token has expired");
 
     let forged = shared::auth::TokenService::new(
-        "some-other-secret-some-other-secret",
+        Some("some-other-secret-some-other-secret"),
         std::time::Duration::from_secs(600),
     )
     .issue(&id, 0)

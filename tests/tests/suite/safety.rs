@@ -140,6 +140,9 @@ async fn a_block_ends_the_partnership_and_keeps_the_blocked_user_out() {
     api.call_as(&ada, "PUT", &myself, None)
         .await
         .assert_error(400, "validation_failed", "oneself");
+    api.call_as(&ada, "DELETE", &myself, None)
+        .await
+        .assert_status(204);
     let assistant = format!("/me/blocks/{}", UserId::ASSISTANT);
     api.call_as(&ada, "PUT", &assistant, None)
         .await

@@ -158,6 +158,58 @@ fn every_function_runs_on_arm64_al2023_with_no_scan_permission() {
     }
 }
 
+/// The token key reaches only the functions that sign or verify tokens (each refuses to start
+/// without it: `Config::require_jwt_secret`); no worker and no other WebSocket function has it.
+#[test]
+fn only_the_token_functions_get_the_jwt_secret() {
+    let template = template();
+    assert!(
+        template["Globals"]["Function"]["Environment"]["Variables"]
+            .get("JWT_SECRET")
+            .is_none(),
+        "not in the globals"
+    );
+    let mut with_secret: Vec<&str> = resources_of_type(&template, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            f["Properties"]["Environment"]["Variables"]
+                .get("JWT_SECRET")
+                .is_some()
+        })
+        .map(|(name, _)| name)
+        .collect();
+    with_secret.sort();
+    assert_eq!(
+        with_secret,
+        [
+            "ChannelsApiFunction",
+            "PartnersApiFunction",
+            "UsersApiFunction",
+            "WsConnectFunction"
+        ]
+    );
+}
+
+/// A prod stack cannot allow every origin: the template's rule refuses `CorsAllowOrigin = "*"`
+/// when `Stage` is prod, and the prod configuration names an origin.
+#[test]
+fn a_prod_stack_names_its_web_origin() {
+    let template = template();
+    let rule = &template["Rules"]["ProdNamesItsWebOrigin"];
+    let yaml = serde_yaml::to_string(rule).unwrap();
+    assert!(
+        yaml.contains("prod") && yaml.contains("CorsAllowOrigin") && yaml.contains("'*'"),
+        "{yaml}"
+    );
+    let samconfig =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../samconfig.toml")).unwrap();
+    let prod = samconfig
+        .lines()
+        .find(|line| line.starts_with("parameter_overrides") && line.contains("Stage=prod"))
+        .expect("the prod parameters");
+    assert!(prod.contains("CorsAllowOrigin=https://"), "{prod}");
+}
+
 /// The text of a plain string or of a `!Sub` / `!Ref` tag.
 fn text(value: &Value) -> &str {
     match value {
