@@ -24,10 +24,29 @@ where
     F: Fn(&'static T, E) -> Fut,
     Fut: std::future::Future<Output = Result<R, Infallible>> + Send,
 {
+    run_worker_built(|ctx, sdk| std::future::ready(build(ctx, &sdk)), handle).await
+}
+
+/// As `run_worker`, for a worker whose state is built asynchronously (a secret it reads once
+/// at the start of the instance).
+pub async fn run_worker_built<T, E, R, B, Built, F, Fut>(
+    build: B,
+    handle: F,
+) -> Result<(), lambda_http::Error>
+where
+    T: Send + Sync + 'static,
+    E: serde::de::DeserializeOwned + Send + 'static,
+    R: serde::Serialize + Send + 'static,
+    B: FnOnce(AppContext, aws_config::SdkConfig) -> Built,
+    Built: std::future::Future<Output = Result<T, String>>,
+    F: Fn(&'static T, E) -> Fut,
+    Fut: std::future::Future<Output = Result<R, Infallible>> + Send,
+{
     crate::telemetry::init();
     let config = crate::config::Config::from_env()?;
     let sdk = crate::context::load_sdk_config().await;
-    let state: &'static T = Box::leak(Box::new(build(AppContext::new(config, &sdk), &sdk)?));
+    let ctx = AppContext::new(config, &sdk);
+    let state: &'static T = Box::leak(Box::new(build(ctx, sdk).await?));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<E>| handle(state, event.payload),
     ))

@@ -91,7 +91,9 @@ async fn main() -> Result<(), BoxError> {
         ),
         (
             ASSISTANT_WORKER,
-            Worker::Assistant(Arc::new(AssistantWorker::new(ctx.clone(), &sdk)?)),
+            Worker::Assistant(Arc::new(
+                AssistantWorker::new(ctx.clone(), sdk.clone()).await?,
+            )),
         ),
         (
             MAINTENANCE_WORKER,

@@ -12,15 +12,29 @@ const DEFAULT_MODEL: &str = "gpt-4o-mini";
 const DEFAULT_TIMEOUT_MS: u64 = 8_000;
 
 /// `ASSISTANT_LLM_URL` (the API base, e.g. `https://api.openai.com/v1`; `/chat/completions`
-/// is appended), `ASSISTANT_LLM_MODEL`, `ASSISTANT_LLM_API_KEY` (optional, sent as a bearer
-/// token), `ASSISTANT_LLM_TIMEOUT_MS` (default 8000; the worker's timeout leaves room for
-/// the fallback).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// is appended), `ASSISTANT_LLM_MODEL`, `ASSISTANT_LLM_API_KEY_SECRET` (optional: the Secrets
+/// Manager secret holding the key sent as a bearer token; the worker reads it once per cold
+/// start into `api_key`), `ASSISTANT_LLM_TIMEOUT_MS` (default 8000; the worker's timeout leaves
+/// room for the fallback).
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpEngineConfig {
     pub url: String,
     pub model: String,
+    pub api_key_secret: Option<String>,
     pub api_key: Option<String>,
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpEngineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpEngineConfig")
+            .field("url", &self.url)
+            .field("model", &self.model)
+            .field("api_key_secret", &self.api_key_secret)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl HttpEngineConfig {
@@ -47,7 +61,8 @@ impl HttpEngineConfig {
         Ok(Some(Self {
             url: url.trim_end_matches('/').to_string(),
             model: get("ASSISTANT_LLM_MODEL").unwrap_or_else(|| DEFAULT_MODEL.into()),
-            api_key: get("ASSISTANT_LLM_API_KEY"),
+            api_key_secret: get("ASSISTANT_LLM_API_KEY_SECRET"),
+            api_key: None,
             timeout: Duration::from_millis(timeout_ms),
         }))
     }

@@ -36,7 +36,12 @@ impl Assistant {
     /// From the environment: `ASSISTANT_LLM_URL` set switches the HTTP engine on (see
     /// `HttpEngineConfig::from_lookup`); otherwise the rules.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        Ok(match HttpEngineConfig::from_lookup(lookup)? {
+        Self::from_config(HttpEngineConfig::from_lookup(lookup)?)
+    }
+
+    /// The HTTP engine with `config`, or the rules without one.
+    pub fn from_config(config: Option<HttpEngineConfig>) -> Result<Self, String> {
+        Ok(match config {
             Some(config) => Self::Http(HttpEngine::new(config)?),
             None => Self::Rules(RuleBased),
         })

@@ -129,7 +129,9 @@ async fn worker_sample_batches_fail_only_their_bad_record() {
                 email_worker::EmailWorker::new(env.ctx.clone(), &sdk).unwrap(),
             )),
             "assistant-worker" => Worker::Assistant(Arc::new(
-                assistant_worker::AssistantWorker::new(env.ctx.clone(), &sdk).unwrap(),
+                assistant_worker::AssistantWorker::new(env.ctx.clone(), sdk.clone())
+                    .await
+                    .unwrap(),
             )),
             "fanout-worker" => Worker::Fanout(Arc::new(
                 fanout_worker::FanoutWorker::new(env.ctx.clone(), &sdk).unwrap(),

@@ -430,7 +430,24 @@ fn each_worker_may_do_what_it_does() {
         !router.contains("dynamodb:PutItem"),
         "the router only reads the table"
     );
-    assert!(!policies_of("assistant-worker").contains("ses:"));
+    let assistant = policies_of("assistant-worker");
+    assert!(!assistant.contains("ses:"));
+    assert!(
+        assistant.contains("secretsmanager:GetSecretValue")
+            && assistant.contains("AssistantLlmApiKeySecretArn"),
+        "the assistant reads its model key, that secret only"
+    );
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    assert_eq!(
+        text.matches("secretsmanager:GetSecretValue").count(),
+        1,
+        "no other function reads a secret"
+    );
+    assert!(
+        !text.contains("ASSISTANT_LLM_API_KEY:"),
+        "the key never in the environment"
+    );
 }
 
 /// The table the code creates (locally, and in every test) streams what the template's does.

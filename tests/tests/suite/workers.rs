@@ -454,10 +454,27 @@ async fn a_reply_job_run_twice_at_once_replies_once() {
 
 /// A stand-in chat-completions endpoint on loopback: answers `reply` after `delay`.
 async fn stub_model(reply: &'static str, delay: Duration) -> String {
+    stub_model_with_key(reply, delay, None).await
+}
+
+/// A model endpoint that answers only requests bearing `key`, when one is given (401 else).
+async fn stub_model_with_key(
+    reply: &'static str,
+    delay: Duration,
+    key: Option<&'static str>,
+) -> String {
+    use axum::response::IntoResponse;
     use axum::routing::post;
     let app = axum::Router::new().route(
         "/v1/chat/completions",
-        post(move |axum::Json(request): axum::Json<Value>| async move {
+        post(move |headers: axum::http::HeaderMap, axum::Json(request): axum::Json<Value>| async move {
+            let bearer = headers
+                .get("authorization")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string);
+            if key.is_some_and(|key| bearer != Some(format!("Bearer {key}"))) {
+                return axum::http::StatusCode::UNAUTHORIZED.into_response();
+            }
             tokio::time::sleep(delay).await;
             let last = request["messages"]
                 .as_array()
@@ -466,6 +483,7 @@ async fn stub_model(reply: &'static str, delay: Duration) -> String {
             axum::Json(json!({
                 "choices": [{"message": {"role": "assistant", "content": format!("{reply} ({})", last["content"].as_str().unwrap_or(""))}}]
             }))
+            .into_response()
         }),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -500,6 +518,58 @@ async fn the_http_engine_answers_through_the_endpoint_and_falls_back_to_the_rule
     assert!(slow.reply(&question).await.starts_with("Good question"));
     let down = engine("http://127.0.0.1:9/v1".into(), 300);
     assert!(down.reply(&question).await.starts_with("Good question"));
+}
+
+/// The language-model key comes from Secrets Manager (moto here), read once when the worker
+/// starts: the right key gets the model's answer, a wrong one the rules' fallback, and a
+/// secret that does not exist stops the worker naming it.
+#[tokio::test]
+async fn the_assistant_worker_reads_its_model_key_from_secrets_manager() {
+    let env = TestEnv::new().await;
+    let sdk = shared::context::load_sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let model = stub_model_with_key("From the model", Duration::ZERO, Some("sk-right")).await;
+    let question = vec![Turn {
+        role: MessageRole::User,
+        text: "What is Rust?".into(),
+    }];
+    for (key, answer) in [
+        ("sk-right", "From the model"),
+        ("sk-wrong", "Good question"),
+    ] {
+        let name = integration_tests::unique("llm-key");
+        secrets
+            .create_secret()
+            .name(&name)
+            .secret_string(key)
+            .send()
+            .await
+            .expect("create the secret on moto");
+        let lookup = |setting: &str| match setting {
+            "ASSISTANT_LLM_URL" => Some(model.clone()),
+            "ASSISTANT_LLM_API_KEY_SECRET" => Some(name.clone()),
+            _ => None,
+        };
+        let worker =
+            assistant_worker::AssistantWorker::from_lookup(env.ctx.clone(), sdk.clone(), lookup)
+                .await
+                .expect("the worker starts");
+        assert!(
+            worker.engine.reply(&question).await.starts_with(answer),
+            "{key}"
+        );
+    }
+    let missing = |setting: &str| match setting {
+        "ASSISTANT_LLM_URL" => Some(model.clone()),
+        "ASSISTANT_LLM_API_KEY_SECRET" => Some("chat/no-such-key".into()),
+        _ => None,
+    };
+    let refused =
+        assistant_worker::AssistantWorker::from_lookup(env.ctx.clone(), sdk.clone(), missing)
+            .await
+            .err()
+            .expect("no secret, no worker");
+    assert!(refused.contains("chat/no-such-key"), "{refused}");
 }
 
 #[tokio::test]
