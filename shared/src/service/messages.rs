@@ -36,7 +36,7 @@ pub struct ReadReceipts {
 
 /// The checks every message route starts with: the caller's account, the channel, and
 /// membership (404 for outsiders of a private channel, 403 of a public one).
-fn member_of<'a>(
+pub(super) fn member_of<'a>(
     context: &'a MessageContext,
     caller: &Caller,
 ) -> Result<(&'a Channel, &'a Membership), AppError> {
@@ -46,7 +46,7 @@ fn member_of<'a>(
     Ok((channel, membership))
 }
 
-fn live(message: Option<Message>) -> Result<Message, AppError> {
+pub(super) fn live(message: Option<Message>) -> Result<Message, AppError> {
     message
         .filter(|m| m.deleted_at.is_none())
         .ok_or(NotFound::Message.into())

@@ -6,6 +6,8 @@
 use futures::TryFutureExt;
 
 use super::existing_caller;
+use super::messages::{live, member_of};
+use super::refusals::account_gone;
 use crate::domain::{
     Caller, ChannelId, MemberRole, MessageId, NewReport, NotFound, Page, PageRequest, Report,
     ReportId, Timestamp,
@@ -32,14 +34,9 @@ pub async fn report(
             .store
             .message_context(channel_id, &caller.id, Some(message_id), None)
             .await?;
-        let reporter = existing_caller(context.caller.clone(), caller)?;
-        let channel = context.channel.as_ref().ok_or(NotFound::Channel)?;
-        channel.ensure_member(context.membership.as_ref())?;
-        let message = context
-            .message
-            .clone()
-            .filter(|m| m.deleted_at.is_none())
-            .ok_or(NotFound::Message)?;
+        member_of(&context, caller)?;
+        let reporter = context.caller.as_ref().ok_or_else(account_gone)?;
+        let message = live(context.message.clone())?;
         let notice = ReportNotice {
             report: Report {
                 id: ReportId::generate(),
@@ -61,7 +58,7 @@ pub async fn report(
         };
         let filed = ctx
             .store
-            .insert_report(&notice, &message, context.message_reports, notice.hid)
+            .insert_report(&notice, context.message_reports)
             .await?;
         match filed {
             ReportFiled::Filed => return Ok(notice.report),

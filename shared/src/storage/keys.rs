@@ -41,6 +41,11 @@ pub fn credentials_pk(normalized_email: &str) -> String {
     format!("EMAIL#{normalized_email}")
 }
 
+/// The failed logins of an email, beside its credentials.
+pub fn login_attempts_key(normalized_email: &str) -> Item {
+    key(credentials_pk(normalized_email), LOGIN_ATTEMPTS)
+}
+
 pub fn pair_key(pair: &PairKey) -> Item {
     key(format!("PAIR#{}#{}", pair.low, pair.high), PAIR)
 }

@@ -97,10 +97,9 @@ impl Store {
         &self,
         email: &Email,
     ) -> Result<(Option<(UserId, String)>, LoginAttempts), StoreError> {
-        let pk = keys::credentials_pk(&email.normalized());
         let wanted = vec![
-            keys::key(pk.clone(), keys::CREDENTIALS),
-            keys::key(pk, keys::LOGIN_ATTEMPTS),
+            self.credentials_key(email),
+            keys::login_attempts_key(&email.normalized()),
         ];
         let (mut credentials, mut attempts) = (None, LoginAttempts::default());
         for item in self.batch_get(wanted, Read::Consistent).await? {
@@ -121,10 +120,7 @@ impl Store {
         email: &Email,
         now: Timestamp,
     ) -> Result<LoginAttempts, StoreError> {
-        let key = keys::key(
-            keys::credentials_pk(&email.normalized()),
-            keys::LOGIN_ATTEMPTS,
-        );
+        let key = keys::login_attempts_key(&email.normalized());
         let now = now.unix_seconds();
         let counted = self
             .client
@@ -164,10 +160,7 @@ impl Store {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(keys::key(
-                keys::credentials_pk(&email.normalized()),
-                keys::LOGIN_ATTEMPTS,
-            )))
+            .set_key(Some(keys::login_attempts_key(&email.normalized())))
             .send()
             .await
             .map_err(db_error)?;

@@ -423,7 +423,10 @@ impl Store {
             keys::member_key(channel, sender),
             super::limits::WindowAttributes::SENDS,
             (read, next),
-            "attribute_exists(pk) AND attribute_not_exists(blocked_by)",
+            &format!(
+                "attribute_exists(pk) AND attribute_not_exists({})",
+                keys::BLOCKED_BY
+            ),
         )
     }
 

@@ -13,8 +13,8 @@ use super::items::{from_item, to_item};
 use super::keys::{self, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction};
 use crate::domain::{
-    ChannelId, Message, MessageBody, MessageId, Page, PageRequest, Pusher, Report, ReportId,
-    ReportReason, Timestamp, UserId, UserName,
+    ChannelId, MessageBody, MessageId, Page, PageRequest, Pusher, Report, ReportId, ReportReason,
+    Timestamp, UserId, UserName,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -88,16 +88,15 @@ enum ReportCheck {
 }
 
 impl Store {
-    /// Stores `report` of `message` (which had `reports_before` reports) and counts it on the
-    /// message; with `hide`, the message is hidden like a deleted one (its deletion is pushed
-    /// by the router). One transaction.
+    /// Stores the report (its message had `reports_before` reports) and counts it on the
+    /// message; a report that `hid` it hides the message like a deleted one (its deletion is
+    /// pushed by the router). One transaction.
     pub async fn insert_report(
         &self,
         notice: &ReportNotice,
-        message: &Message,
         reports_before: u32,
-        hide: bool,
     ) -> Result<ReportFiled, StoreError> {
+        let hide = notice.hid;
         let report = &notice.report;
         let key = keys::report_key(&report.channel_id, &report.message_id, &report.reporter_id);
         let item = ReportItem {
@@ -112,9 +111,9 @@ impl Store {
             reason: report.reason,
             note: report.note.clone(),
             created_at: report.created_at,
-            sender_id: message.sender.id.clone(),
-            sender_name: message.sender.name.clone(),
-            body: message.body.clone(),
+            sender_id: notice.sender_id.clone(),
+            sender_name: notice.sender_name.clone(),
+            body: notice.body.clone(),
             hid: hide,
         };
         let as_read = if reports_before == 0 {

@@ -264,7 +264,7 @@ impl Store {
         })
     }
 
-    fn credentials_key(&self, email: &Email) -> super::Item {
+    pub(super) fn credentials_key(&self, email: &Email) -> super::Item {
         keys::key(keys::credentials_pk(&email.normalized()), CREDENTIALS)
     }
 
