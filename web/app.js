@@ -194,9 +194,7 @@ async function startSession({ token, user }) {
   try {
     const me = await api.me();
     if (!current()) return;
-    state.me = me;
-    writeSession({ token, user: me });
-    renderMe();
+    updateMe(me);
   } catch (error) {
     if (error.status === 401 || !current()) return;
     showError(error, "Could not load your profile");
@@ -218,6 +216,58 @@ function renderMe() {
     h("span", { class: "me-name" }, state.me.name),
   );
   $("welcome-title").textContent = `Welcome, ${state.me.name}`;
+  renderVerification();
+}
+
+// ---------------------------------------------------------------- email verification
+
+/** The banner asking for the emailed code, shown until the address is verified. */
+function renderVerification() {
+  const banner = $("verify-banner");
+  // Accounts older than verification carry no flag: they count as verified.
+  const unverified = state.me && state.me.email_verified === false;
+  banner.hidden = !unverified;
+  if (unverified) $("verify-email").textContent = state.me.email;
+}
+
+function initVerification() {
+  const form = $("verify-form");
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = form.elements.code.value.trim();
+    if (!/^[0-9]{6}$/.test(code)) {
+      formError(form, "Enter the 6 digits from the email.", ["code"]);
+      return;
+    }
+    submitForm(form, async () => {
+      const me = await api.verifyEmail(code);
+      form.reset();
+      updateMe(me);
+      toast("Email address confirmed.");
+    });
+  });
+  $("verify-resend").addEventListener("click", async (event) => {
+    const button = event.currentTarget;
+    button.disabled = true;
+    formError(form, "");
+    try {
+      await api.resendVerification();
+      toast(`A new code is on its way to ${state.me.email}.`);
+    } catch (failure) {
+      if (failure.status === 429) formError(form, `A code was just sent. Try again in ${failure.details?.retry_after_seconds || 60} s.`);
+      else if (failure.code === "conflict") updateMe({ ...state.me, email_verified: true });
+      else if (failure.status !== 401) formError(form, describeError(failure));
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+/** The caller's user as the server now has it: kept, stored with the session, shown. */
+function updateMe(me) {
+  state.me = me;
+  writeSession({ token: state.token, user: me });
+  renderMe();
 }
 
 function logout({ message } = {}) {
@@ -381,7 +431,31 @@ function initAccount() {
     formError(passwordForm, "");
     formError(deleteForm, "");
     $("account-email").textContent = state.me ? `Signed in as ${state.me.email || state.me.name}` : "";
+    renderEmailSettings();
     dialog.showModal();
+  });
+  const notifications = $("notifications-form");
+  const renderEmailSettings = () => {
+    formError(notifications, "");
+    $("email-status").textContent =
+      state.me.email_verified === false
+        ? `${state.me.email} is not confirmed yet: enter the code from the email in the banner at the top of the page.`
+        : `${state.me.email} is confirmed.`;
+    notifications.elements.email_notifications.checked = state.me.email_notifications !== false;
+  };
+  notifications.elements.email_notifications.addEventListener("change", async (event) => {
+    const box = event.currentTarget;
+    box.disabled = true;
+    formError(notifications, "");
+    try {
+      updateMe(await api.updateMe({ email_notifications: box.checked }));
+      toast(box.checked ? "Notification emails on." : "Notification emails off.");
+    } catch (failure) {
+      box.checked = !box.checked;
+      if (failure.status !== 401) formError(notifications, describeError(failure));
+    } finally {
+      box.disabled = false;
+    }
   });
   passwordForm.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -444,6 +518,7 @@ function boot() {
   initAuth();
   initSettings();
   initAccount();
+  initVerification();
   initSidebar();
   initChat();
   setUnauthorizedHandler(() => logout({ message: "Your session has ended: please log in again." }));

@@ -7,10 +7,11 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, string};
-use shared::domain::{NewUser, Page, PublicUser, User, UserId, UserName};
+use shared::domain::{NewUser, Page, ProfileChanges, PublicUser, User, UserId, UserName};
 use shared::service::users::{self, NewToken, OnlineContact, SignedIn};
 use shared::storage::Presence;
 use shared::AppError;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,7 +31,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(logout_everywhere))
         .routes(routes!(change_password))
-        .routes(routes!(me, rename, delete_account))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(me, update_me, delete_account))
         .routes(routes!(list_users))
         .routes(routes!(get_user))
         .routes(routes!(presence))
@@ -143,26 +146,76 @@ async fn me(State(ctx): State<AppState>, Caller(caller): Caller) -> ApiResult<Js
     Ok(Json(users::me(&ctx, &caller).await?))
 }
 
-/// `PATCH /me`.
+/// `PATCH /me`: the fields to change; one left out (or null) stays as it is.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = UpdateMeRequest)]
-struct RenameBody {
-    #[schema(required = true, schema_with = user_name_input)]
+struct UpdateMeBody {
+    #[schema(schema_with = nullable_user_name_input)]
     name: Option<String>,
+    /// Partner request and digest emails (to a verified address); null: unchanged
+    email_notifications: Option<bool>,
 }
 
-/// Rename the caller
+fn nullable_user_name_input() -> utoipa::openapi::schema::Object {
+    name_input(UserName::MAX_CHARS, "Display name (null: unchanged)")
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .build()
+}
+
+/// Rename the caller or switch its notification emails
+///
+/// `name`, `email_notifications`, both, or neither (an empty change answers the user as it is).
 #[utoipa::path(patch, path = "/me", operation_id = "updateMe", tag = "identity",
-    request_body = RenameBody,
-    responses((status = 200, description = "Renamed", body = User)))]
-async fn rename(
+    request_body = UpdateMeBody,
+    responses((status = 200, description = "Updated", body = User)))]
+async fn update_me(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
-    JsonBody(body): JsonBody<RenameBody>,
+    JsonBody(body): JsonBody<UpdateMeBody>,
 ) -> ApiResult<Json<User>> {
-    let name = UserName::parse(body.name.as_deref().unwrap_or_default())
-        .map_err(|reason| AppError::invalid_field("name", reason))?;
-    Ok(Json(users::rename(&ctx, &caller, name).await?))
+    let changes = ProfileChanges::parse(body.name.as_deref(), body.email_notifications)?;
+    Ok(Json(users::update_me(&ctx, &caller, &changes).await?))
+}
+
+/// `POST /auth/verify-email`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = VerifyEmailRequest)]
+struct VerifyEmailBody {
+    /// The 6-digit code from the email
+    #[schema(required = true, nullable = false, value_type = String, pattern = "^\\s*[0-9]{6}\\s*$")]
+    code: Option<String>,
+}
+
+/// Verify the caller's email address
+///
+/// With the 6-digit code emailed at registration (or by the latest resend), valid 24 h. A
+/// wrong or expired code is 400 `validation_failed` on `code`; after 5 wrong tries only a new
+/// code works. An address verified already answers the user as it is.
+#[utoipa::path(post, path = "/auth/verify-email", operation_id = "verifyEmail", tag = "identity",
+    request_body = VerifyEmailBody,
+    responses((status = 200, description = "Verified", body = User)))]
+async fn verify_email(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    JsonBody(body): JsonBody<VerifyEmailBody>,
+) -> ApiResult<Json<User>> {
+    let code = required(body.code, "code")?;
+    Ok(Json(users::verify_email(&ctx, &caller, &code).await?))
+}
+
+/// Email the caller a new verification code
+///
+/// The previous code stops working. At most one per minute (429 with `Retry-After`).
+#[utoipa::path(post, path = "/auth/verify-email/resend", operation_id = "resendVerification", tag = "identity",
+    responses((status = 204, description = "A new code is on its way"),
+        (status = 409, description = "The address is verified already"),
+        (status = 429, description = "A code was sent less than a minute ago")))]
+async fn resend_verification(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<StatusCode> {
+    users::resend_verification(&ctx, &caller).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /me`.

@@ -95,7 +95,8 @@ fi
 echo "browser-test: gateway on $BASE_URL (WebSocket ws://127.0.0.1:$WS_PORT), table browser-test-$$" >&2
 
 status=0
-BASE_URL="$BASE_URL" node "$ROOT/tests/browser/chat.e2e.mjs" || status=$?
+# The test reads the verification codes where a developer would: the gateway's output.
+BASE_URL="$BASE_URL" GATEWAY_LOG="$GATEWAY_LOG" node "$ROOT/tests/browser/chat.e2e.mjs" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "browser-test: FAILED (exit $status); screenshots in tests/browser/screenshots/; the gateway's log:" >&2
   cat "$GATEWAY_LOG" >&2

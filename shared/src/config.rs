@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::CodePolicy;
+
 /// Everything a function needs from its environment. Every missing variable is named in one
 /// error so a broken deployment is fixed in one go.
 #[derive(Clone, Debug)]
@@ -85,6 +87,9 @@ pub struct Limits {
     pub send_window_seconds: u32,
     /// `PARTNER_REQUESTS_PER_DAY` (20): partner requests one user may send per 24 h.
     pub partner_requests_per_day: u32,
+    /// `EMAIL_CODE_VALID_SECONDS` (86400) an email verification code works and
+    /// `EMAIL_CODE_RESEND_SECONDS` (60) between two codes.
+    pub email_codes: CodePolicy,
 }
 
 impl Default for Limits {
@@ -102,6 +107,7 @@ impl Default for Limits {
             send_burst: 20,
             send_window_seconds: 10,
             partner_requests_per_day: 20,
+            email_codes: CodePolicy::default(),
         }
     }
 }
@@ -299,6 +305,18 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
             defaults.partner_requests_per_day,
             1,
         )?,
+        email_codes: CodePolicy {
+            valid_seconds: number(
+                "EMAIL_CODE_VALID_SECONDS",
+                defaults.email_codes.valid_seconds,
+                1,
+            )?,
+            resend_seconds: number(
+                "EMAIL_CODE_RESEND_SECONDS",
+                defaults.email_codes.resend_seconds,
+                1,
+            )?,
+        },
     })
 }
 

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     ChannelId, ConnectionId, Counterpart, MessageBody, MessageId, PartnerRequest, Report,
-    RequestId, Timestamp, UserId,
+    RequestId, Timestamp, UserId, VerificationCode,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
-use crate::storage::ReportNotice;
+use crate::storage::{CodeNotice, ReportNotice};
 
 /// Which email of a partner request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,12 @@ pub enum Notice {
         /// This report hid the message (`REPORTS_TO_HIDE`).
         hid: bool,
     },
+    /// To the user, verified or not: the code that verifies the address.
+    #[serde(rename = "email.verification")]
+    EmailVerification {
+        user: Counterpart,
+        code: VerificationCode,
+    },
 }
 
 impl NotificationEvent {
@@ -90,6 +96,22 @@ impl NotificationEvent {
             event_id: format!("partner_request:{}:{suffix}", request.id),
             notice,
             occurred_at: request.responded_at.unwrap_or(request.created_at),
+        }
+    }
+
+    /// One event per code issued: a resend is a new event, a redelivery the same.
+    pub fn for_code(notice: &CodeNotice) -> Self {
+        Self {
+            event_id: format!(
+                "email_code:{}:{}",
+                notice.user.id,
+                notice.issued_at.unix_seconds()
+            ),
+            occurred_at: notice.issued_at,
+            notice: Notice::EmailVerification {
+                user: notice.user.clone(),
+                code: notice.code.clone(),
+            },
         }
     }
 

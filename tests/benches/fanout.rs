@@ -19,7 +19,7 @@ use local_gateway::streams::Start;
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
 use shared::domain::{
     Channel, ChannelId, Email, MemberRole, Membership, NewChannel, Timestamp, User, UserId,
-    UserName,
+    UserName, VerificationCode,
 };
 use shared::realtime::Origin;
 use shared::service::channels;
@@ -39,20 +39,19 @@ async fn main() {
 }
 
 async fn new_user(ctx: &AppContext, name: &str) -> UserId {
-    let user = User {
-        id: UserId::generate(),
-        email: Email::parse(&format!("{}@bench.example", unique("fanout"))).expect("email"),
-        name: UserName::parse(name).expect("name"),
-        created_at: Timestamp::now(),
-        last_seen: None,
-        online: false,
-        sessions: Default::default(),
-        blocked: Default::default(),
-        request_window: Default::default(),
-    };
+    let user = User::new_account(
+        Email::parse(&format!("{}@bench.example", unique("fanout"))).expect("email"),
+        UserName::parse(name).expect("name"),
+        Timestamp::now(),
+    );
     // Registering over HTTP would mostly measure password hashing.
     ctx.store
-        .create_user(&user, "not-a-login")
+        .create_user(
+            &user,
+            "not-a-login",
+            VerificationCode::generate(),
+            Default::default(),
+        )
         .await
         .expect("user");
     user.id

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use integration_tests::metering::{DynamoMeter, Metered};
 use integration_tests::{spawn_gateway, Api, TestEnv, TestUser, TEST_SECRET};
 use serde_json::{json, Value};
-use shared::domain::{Email, Timestamp, User, UserId, UserName};
+use shared::domain::{Email, Timestamp, User, UserName, VerificationCode};
 use shared::storage::{CursorCodec, Store};
 
 const RUNS: usize = 100;
@@ -95,25 +95,24 @@ impl Bench {
     async fn users(&self, count: usize) -> Vec<(String, String)> {
         let mut users = Vec::new();
         for i in 0..count {
-            let user = User {
-                id: UserId::generate(),
-                email: Email::parse(&format!(
+            let user = User::new_account(
+                Email::parse(&format!(
                     "{}@bench.example",
                     integration_tests::unique(&i.to_string())
                 ))
                 .expect("email"),
-                name: UserName::parse(&format!("User {i}")).expect("name"),
-                created_at: Timestamp::now(),
-                last_seen: None,
-                online: false,
-                sessions: Default::default(),
-                blocked: Default::default(),
-                request_window: Default::default(),
-            };
+                UserName::parse(&format!("User {i}")).expect("name"),
+                Timestamp::now(),
+            );
             self.env
                 .ctx
                 .store
-                .create_user(&user, "not-a-login")
+                .create_user(
+                    &user,
+                    "not-a-login",
+                    VerificationCode::generate(),
+                    Default::default(),
+                )
                 .await
                 .expect("create a user");
             let token = self.env.ctx.tokens.issue(&user.id, 0).expect("token").token;

@@ -11,12 +11,14 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const BASE_URL = (process.env.BASE_URL || "http://127.0.0.1:3000").replace(/\/+$/, "");
+// The gateway's output, where it prints each email moto took (and its verification code).
+const GATEWAY_LOG = process.env.GATEWAY_LOG;
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const WAIT = Number(process.env.E2E_WAIT_MS || 10_000);
 const SHOTS = join(dirname(fileURLToPath(import.meta.url)), "screenshots");
@@ -120,6 +122,19 @@ async function register(person) {
   await visible(page.getByRole("status").filter({ hasText: /^Live$/ }), `${person.name}'s socket to be live`);
 }
 
+// The latest verification code the gateway printed for `email`.
+async function emailedCode(email) {
+  assert.ok(GATEWAY_LOG, "GATEWAY_LOG names the gateway's output");
+  const pattern = new RegExp(`email to ${escape(email)}: .*\\(verification code (\\d{6})\\)`, "g");
+  const deadline = Date.now() + WAIT;
+  for (;;) {
+    const codes = [...readFileSync(GATEWAY_LOG, "utf8").matchAll(pattern)].map((match) => match[1]);
+    if (codes.length) return codes[codes.length - 1];
+    if (Date.now() > deadline) throw new Error(`no verification code for ${email} in the gateway's output`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 async function send(page, text, { box = "composer-input" } = {}) {
   const input = page.locator(`#${box}`);
   await input.fill(text);
@@ -149,6 +164,35 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
   try {
     await step(t, "both register through the page and go live", async () => {
       await Promise.all([register(alice), register(bob)]);
+    });
+
+    await step(t, "both confirm their email with the code the gateway printed; Bob turns notification emails off", async () => {
+      for (const person of [alice, bob]) {
+        const banner = person.page.getByRole("region", { name: /Confirm your email/ });
+        await visible(banner, `${person.name}'s verification banner`);
+        const code = await emailedCode(person.email);
+        const wrong = code.slice(0, 5) + ((Number(code[5]) + 1) % 10);
+        await banner.getByLabel("Verification code").fill(wrong);
+        await banner.getByRole("button", { name: "Verify" }).click();
+        await visible(banner.getByRole("alert").filter({ hasText: "is wrong" }), "the wrong code refused");
+        await banner.getByLabel("Verification code").fill(code);
+        await banner.getByRole("button", { name: "Verify" }).click();
+        await gone(banner, `${person.name}'s banner once verified`);
+      }
+      const page = bob.page;
+      await page.getByRole("button", { name: "Your account" }).click();
+      const dialog = page.getByRole("dialog", { name: "Your account" });
+      await visible(dialog.getByText(`${bob.email} is confirmed.`), "Bob's confirmed address");
+      const box = dialog.getByLabel(/Email me when someone sends or accepts/);
+      assert.equal(await box.isChecked(), true, "notification emails are on by default");
+      await box.uncheck();
+      await visible(page.getByText("Notification emails off."), "the notice of the change");
+      await dialog.getByRole("button", { name: "Close" }).click();
+      const me = await page.evaluate(async () => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith("chat.session:"));
+        return JSON.parse(localStorage.getItem(key)).user;
+      });
+      assert.equal(me.email_notifications, false, "kept with the session");
     });
 
     await step(t, "a link with ?ws= opens the settings dialog instead of connecting there", async () => {

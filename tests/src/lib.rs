@@ -127,6 +127,22 @@ pub fn emails_to<'a>(emails: &'a [Value], address: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// How the subject of a verification code email ends (the code leads it).
+pub const CODE_SUBJECT: &str = " is your Chat verification code";
+
+/// The emails of `emails` to `address` other than verification codes: the notifications.
+pub fn notifications_to<'a>(emails: &'a [Value], address: &str) -> Vec<&'a Value> {
+    emails_to(emails, address)
+        .into_iter()
+        .filter(|email| {
+            !email["subject"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with(CODE_SUBJECT)
+        })
+        .collect()
+}
+
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A name no other test (or earlier run against the same emulators) uses.
@@ -473,25 +489,24 @@ impl TestEnv {
     /// mostly measure password hashing); they cannot log in with a password.
     pub async fn quick_users(&self, prefix: &str, count: usize) -> Vec<TestUser> {
         use futures::StreamExt;
-        use shared::domain::{Email, Timestamp, User, UserId, UserName};
+        use shared::domain::{Email, Timestamp, User, UserName, VerificationCode};
 
         let store = &self.ctx.store;
         futures::stream::iter(0..count)
             .map(|i| async move {
                 let email = format!("{}@fill.example", unique(&i.to_string()));
-                let user = User {
-                    id: UserId::generate(),
-                    email: Email::parse(&email).expect("email"),
-                    name: UserName::parse(&format!("{prefix} {i}")).expect("name"),
-                    created_at: Timestamp::now(),
-                    last_seen: None,
-                    online: false,
-                    sessions: Default::default(),
-                    blocked: Default::default(),
-                    request_window: Default::default(),
-                };
+                let user = User::new_account(
+                    Email::parse(&email).expect("email"),
+                    UserName::parse(&format!("{prefix} {i}")).expect("name"),
+                    Timestamp::now(),
+                );
                 store
-                    .create_user(&user, "not-a-login")
+                    .create_user(
+                        &user,
+                        "not-a-login",
+                        VerificationCode::generate(),
+                        Default::default(),
+                    )
                     .await
                     .expect("create a user");
                 TestUser {
@@ -571,6 +586,39 @@ impl TestEnv {
             .expect("read the stored connections")
     }
 
+    /// The verification code `user` was last sent (as the email carries it).
+    pub async fn email_code(&self, user: &TestUser) -> String {
+        let id = shared::domain::UserId::parse(&user.id).expect("a user id");
+        self.ctx
+            .store
+            .outstanding_email_code(&id)
+            .await
+            .expect("read the code")
+            .expect("a code is outstanding")
+            .code
+            .as_str()
+            .to_string()
+    }
+
+    /// Verifies `user`'s email with the code it was sent, as the person would.
+    pub async fn verify_email(&self, user: &TestUser) {
+        let code = self.email_code(user).await;
+        let answer = self
+            .api
+            .call(
+                "POST",
+                "/auth/verify-email",
+                Some(&user.token),
+                Some(serde_json::json!({ "code": code })),
+            )
+            .await;
+        assert_eq!(
+            answer.status, 200,
+            "verify {}: {:?}",
+            user.name, answer.body
+        );
+    }
+
     /// Puts `body` on the queue at `queue_url`, as a producer (or a redelivery) would.
     pub async fn enqueue(&self, queue_url: &str, body: &str) {
         self.sqs
@@ -583,9 +631,24 @@ impl TestEnv {
     }
 
     /// Every message on the test's notification queue (each read once), after the event
-    /// router has handled the changes so far (as with every `queued_*`).
+    /// router has handled the changes so far (as with every `queued_*`), except the
+    /// verification codes every registration queues (`queued_codes`).
     pub async fn queued_messages(&self) -> Vec<Value> {
-        self.drain(&self.queue_url).await
+        let (_, others) = self.queued_emails().await;
+        others
+    }
+
+    /// The verification code events on the notification queue (each read once).
+    pub async fn queued_codes(&self) -> Vec<Value> {
+        let (codes, _) = self.queued_emails().await;
+        codes
+    }
+
+    async fn queued_emails(&self) -> (Vec<Value>, Vec<Value>) {
+        self.drain(&self.queue_url)
+            .await
+            .into_iter()
+            .partition(|event| event["kind"] == "email.verification")
     }
 
     /// Every job now on the test's maintenance queue (each read once).

@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn undocumented_properties_and_wrong_types_are_caught() {
         let doc = Document::load();
-        let user = json!({"id": "0190", "email": "a@example.com", "name": "Ada", "created_at": "2026-11-21T10:00:00.123Z"});
+        let user = json!({"id": "0190", "email": "a@example.com", "name": "Ada", "created_at": "2026-11-21T10:00:00.123Z", "email_verified": false, "email_notifications": true});
         doc.check("GET", "/me", 200, &user);
         let mut extra = user.clone();
         extra["password_hash"] = json!("x");

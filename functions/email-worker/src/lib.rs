@@ -38,6 +38,10 @@ pub async fn handle(worker: &EmailWorker, event: SqsEvent) -> Result<SqsBatchRes
                     "the addressee's account no longer exists; not sent"
                 )
             }
+            Mailed::NotWanted => tracing::info!(
+                event_id,
+                "the addressee takes no notification emails (unverified or turned off); not sent"
+            ),
             // Logged where it happened; not retried, so never sent twice.
             Mailed::Unknown => {}
         }

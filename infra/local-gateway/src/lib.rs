@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod event;
+pub mod mailbox;
 pub mod sqs;
 pub mod streams;
 pub mod web;

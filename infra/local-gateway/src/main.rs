@@ -142,6 +142,14 @@ async fn main() -> Result<(), BoxError> {
         .await?
         .with_on_failure(sqs.clone(), router_dead_letters.clone());
     tokio::spawn(stream.run(local_gateway::router_invoke(Arc::new(router))));
+    // Emails never leave moto: print each one (and its verification code) as it is sent.
+    let mailbox = std::env::var("AWS_ENDPOINT_URL_SES").ok();
+    if let Some(moto) = mailbox.clone() {
+        tokio::spawn(local_gateway::mailbox::watch(
+            moto,
+            std::time::Duration::from_secs(1),
+        ));
+    }
 
     println!();
     println!("  web client       http://{}/", listener.local_addr()?);
@@ -172,6 +180,9 @@ async fn main() -> Result<(), BoxError> {
         env_or("WEBHOOK_URL", "(off: set WEBHOOK_URL and WEBHOOK_SECRET)")
     );
     println!("  event router     polling the table's stream on DynamoDB Local");
+    if mailbox.is_some() {
+        println!("  emails           printed below as moto's SES takes them (with any verification code)");
+    }
     println!("  workers          email, assistant, maintenance, fan-out, webhook (polling the queues above)");
     println!();
     println!("  Ctrl-C stops everything.");

@@ -15,6 +15,7 @@ pub mod schema;
 mod session;
 mod time;
 mod user;
+mod verification;
 
 pub use channel::{
     Channel, ChannelKind, ChannelName, Leaving, Member, MemberRole, Membership, NewChannel,
@@ -37,4 +38,5 @@ pub use refusal::{
 pub use report::{NewReport, Report, ReportReason};
 pub use session::{Caller, Session, SessionPolicy};
 pub use time::Timestamp;
-pub use user::{Email, NewUser, Password, PublicUser, User, UserName};
+pub use user::{Email, NewUser, Password, ProfileChanges, PublicUser, User, UserName};
+pub use verification::{CodePolicy, CodeRefused, IssuedCode, VerificationCode, CODE_TRIES};

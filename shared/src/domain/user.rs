@@ -150,6 +150,11 @@ pub struct User {
     pub email: Email,
     pub name: UserName,
     pub created_at: Timestamp,
+    /// The address was confirmed with the emailed code (accounts older than verification
+    /// count as verified). Notification emails go only to verified addresses.
+    pub email_verified: bool,
+    /// Partner request and digest emails wanted (default true).
+    pub email_notifications: bool,
     #[serde(skip)]
     pub last_seen: Option<Timestamp>,
     /// At least one live WebSocket connection.
@@ -164,6 +169,54 @@ pub struct User {
     /// Partner requests sent in the current window.
     #[serde(skip)]
     pub request_window: super::RateWindow,
+}
+
+impl User {
+    /// A new account: a fresh id, an unverified address, notification emails on.
+    pub fn new_account(email: Email, name: UserName, created_at: Timestamp) -> Self {
+        Self {
+            id: UserId::generate(),
+            email,
+            name,
+            created_at,
+            email_verified: false,
+            email_notifications: true,
+            last_seen: None,
+            online: false,
+            sessions: Default::default(),
+            blocked: Default::default(),
+            request_window: Default::default(),
+        }
+    }
+
+    /// Whether notification emails (partner requests, digests) may be sent to this user.
+    pub fn takes_notification_emails(&self) -> bool {
+        self.email_verified && self.email_notifications
+    }
+}
+
+/// `PATCH /me`: what to change (nothing at all is a valid, empty change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    pub name: Option<UserName>,
+    pub email_notifications: Option<bool>,
+}
+
+impl ProfileChanges {
+    pub fn parse(name: Option<&str>, email_notifications: Option<bool>) -> Result<Self, Invalid> {
+        let name = name
+            .map(UserName::parse)
+            .transpose()
+            .map_err(|reason| Invalid::field("name", reason))?;
+        Ok(Self {
+            name,
+            email_notifications,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.email_notifications.is_none()
+    }
 }
 
 /// A user as everyone else sees it.

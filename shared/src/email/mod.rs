@@ -22,23 +22,30 @@ const ACCEPTED_TEXT: &str = include_str!("templates/partner_request_accepted.txt
 const ACCEPTED_HTML: &str = include_str!("templates/partner_request_accepted.html");
 const REPORTED_TEXT: &str = include_str!("templates/message_reported.txt");
 const REPORTED_HTML: &str = include_str!("templates/message_reported.html");
+const VERIFICATION_TEXT: &str = include_str!("templates/email_verification.txt");
+const VERIFICATION_HTML: &str = include_str!("templates/email_verification.html");
 
 /// Who an email goes to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Addressee<'a> {
-    /// A user, at the address their account has when the email is sent.
-    User(&'a Counterpart),
+    /// A user who takes notification emails (a verified address, notifications on), at the
+    /// address their account has when the email is sent.
+    Subscriber(&'a Counterpart),
+    /// A user at their account's address, verified or not (the verification code itself).
+    Account(&'a Counterpart),
     /// The operators (`MODERATION_EMAIL`).
     Moderators,
 }
 
 impl Email {
     /// Who the email of an event goes to: the recipient of a new request, the sender of an
-    /// accepted one, the operators for a report.
+    /// accepted one (if they take notifications), the account of a code, the operators for a
+    /// report.
     pub fn addressee(event: &NotificationEvent) -> Addressee<'_> {
         match &event.notice {
-            Notice::PartnerRequestCreated { recipient, .. } => Addressee::User(recipient),
-            Notice::PartnerRequestAccepted { sender, .. } => Addressee::User(sender),
+            Notice::PartnerRequestCreated { recipient, .. } => Addressee::Subscriber(recipient),
+            Notice::PartnerRequestAccepted { sender, .. } => Addressee::Subscriber(sender),
+            Notice::EmailVerification { user, .. } => Addressee::Account(user),
             Notice::MessageReported { .. } => Addressee::Moderators,
         }
     }
@@ -63,6 +70,16 @@ impl Email {
                     ACCEPTED_TEXT,
                     ACCEPTED_HTML,
                     parties(sender, recipient),
+                ),
+                Notice::EmailVerification { user, code } => (
+                    // The code leads the subject, so a notification preview shows it.
+                    format!("{} is your Chat verification code", code.as_str()),
+                    VERIFICATION_TEXT,
+                    VERIFICATION_HTML,
+                    vec![
+                        ("name", user.name.as_str().to_string()),
+                        ("code", code.as_str().to_string()),
+                    ],
                 ),
                 Notice::MessageReported {
                     report,
@@ -175,7 +192,7 @@ mod tests {
     fn a_new_request_mails_the_recipient_naming_the_sender() {
         let event = event(NotificationKind::PartnerRequestCreated);
         assert!(
-            matches!(Email::addressee(&event), Addressee::User(bob) if bob.name.as_str() == "Bob")
+            matches!(Email::addressee(&event), Addressee::Subscriber(bob) if bob.name.as_str() == "Bob")
         );
         let email = Email::for_event(&event);
         assert_eq!(email.subject, "New partner request from Ada <script>");
@@ -189,12 +206,37 @@ mod tests {
     fn an_acceptance_mails_the_sender_naming_the_recipient() {
         let event = event(NotificationKind::PartnerRequestAccepted);
         assert!(
-            matches!(Email::addressee(&event), Addressee::User(ada) if ada.name.as_str() == "Ada <script>")
+            matches!(Email::addressee(&event), Addressee::Subscriber(ada) if ada.name.as_str() == "Ada <script>")
         );
         let email = Email::for_event(&event);
         assert_eq!(email.subject, "Partner request accepted by Bob");
         assert!(email.text.contains("Bob accepted your partner request"));
         assert!(!email.text.contains("{{"));
+    }
+
+    #[test]
+    fn a_code_goes_to_the_account_whether_verified_or_not() {
+        let user = Counterpart {
+            id: UserId::generate(),
+            name: UserName::parse("Ada & co").unwrap(),
+        };
+        let notice = crate::storage::CodeNotice {
+            user,
+            code: crate::domain::VerificationCode::parse("042917").unwrap(),
+            issued_at: Timestamp::now(),
+        };
+        let event = NotificationEvent::for_code(&notice);
+        assert!(matches!(Email::addressee(&event), Addressee::Account(_)));
+        let email = Email::for_event(&event);
+        assert_eq!(email.subject, "042917 is your Chat verification code");
+        assert!(email.text.contains("Hello Ada & co,"));
+        assert!(email.text.contains("    042917\n"));
+        assert!(email.html.contains("Ada &amp; co"));
+        let again = NotificationEvent::for_code(&notice);
+        assert_eq!(
+            again.event_id, event.event_id,
+            "a redelivery is the same event"
+        );
     }
 
     #[test]

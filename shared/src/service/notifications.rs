@@ -17,8 +17,18 @@ pub enum Mailed {
     /// The addressee's account no longer exists (or, for the operators, no `MODERATION_EMAIL`
     /// is configured): nothing to send, nothing to retry.
     AddresseeGone,
+    /// A notification to a user whose address is not verified or who turned notification
+    /// emails off: not sent, not retried.
+    NotWanted,
     /// SES may have taken it (a timeout): not retried, so that it is never sent twice.
     Unknown,
+}
+
+/// What the attempt to send came to, before it is recorded.
+enum Outcome {
+    Sent(String),
+    Gone,
+    NotWanted,
 }
 
 /// Claims the event's lock, reads the addressee's current email address, renders and sends.
@@ -43,26 +53,40 @@ pub async fn send_email(
         EmailClaim::Claimed => {}
     }
     let sent = async {
-        let address = match Email::addressee(event) {
-            Addressee::User(addressee) => ctx
-                .store
-                .get_user(&addressee.id)
-                .await
-                .map_err(|err| SendError::NotSent(err.into()))?
-                .map(|user| user.email.as_str().to_string()),
-            Addressee::Moderators => ctx.config.moderation_email.clone(),
+        let (addressee, only_subscribed) = match Email::addressee(event) {
+            Addressee::Subscriber(user) => (Some(user), true),
+            Addressee::Account(user) => (Some(user), false),
+            Addressee::Moderators => (None, false),
+        };
+        let address = match addressee {
+            Some(addressee) => {
+                let user = ctx
+                    .store
+                    .get_user(&addressee.id)
+                    .await
+                    .map_err(|err| SendError::NotSent(err.into()))?;
+                if only_subscribed
+                    && user
+                        .as_ref()
+                        .is_some_and(|u| !u.takes_notification_emails())
+                {
+                    return Ok(Outcome::NotWanted);
+                }
+                user.map(|user| user.email.as_str().to_string())
+            }
+            None => ctx.config.moderation_email.clone(),
         };
         let Some(address) = address else {
-            return Ok(None);
+            return Ok(Outcome::Gone);
         };
         mailer
             .send(&address, &Email::for_event(event))
             .await
-            .map(Some)
+            .map(Outcome::Sent)
     }
     .await;
     match sent {
-        Ok(Some(message_id)) => {
+        Ok(Outcome::Sent(message_id)) => {
             // The email is out: if recording that fails, the claim goes stale and a
             // redelivery still does not send again.
             if let Err(err) = ctx.store.finish_email(&event.event_id, "sent").await {
@@ -70,9 +94,15 @@ pub async fn send_email(
             }
             Ok(Mailed::Sent(message_id))
         }
-        Ok(None) => {
+        Ok(Outcome::Gone) => {
             ctx.store.finish_email(&event.event_id, "skipped").await?;
             Ok(Mailed::AddresseeGone)
+        }
+        Ok(Outcome::NotWanted) => {
+            ctx.store
+                .finish_email(&event.event_id, "not wanted")
+                .await?;
+            Ok(Mailed::NotWanted)
         }
         Err(SendError::NotSent(err)) => {
             ctx.store.release_email(&event.event_id).await?;

@@ -230,6 +230,10 @@ async fn plan(
             outbox.emails.push(NotificationEvent::for_report(notice));
             return Ok(());
         }
+        Change::VerificationCodeIssued(notice) => {
+            outbox.emails.push(NotificationEvent::for_code(notice));
+            return Ok(());
+        }
         Change::SessionsEnded {
             user_id,
             connections,

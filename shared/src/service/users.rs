@@ -4,11 +4,11 @@ use serde::Serialize;
 use super::refusals::account_gone;
 use super::{existing_caller, refused, require_caller};
 use crate::domain::{
-    Caller, Email, NewUser, NotFound, Page, PageRequest, Password, PublicUser, Timestamp, User,
-    UserId, UserName,
+    Caller, CodeRefused, Email, NewUser, NotFound, Page, PageRequest, Password, ProfileChanges,
+    PublicUser, Timestamp, User, UserId, UserName, VerificationCode,
 };
 use crate::error::AppError;
-use crate::storage::{CallerWrite, Presence, Registration};
+use crate::storage::{CallerWrite, CodeIssued, Presence, Registration, Verified};
 use crate::AppContext;
 
 /// A signed-in user: `{user, token}`.
@@ -44,21 +44,14 @@ fn login_locked(retry_after_seconds: u64) -> AppError {
     }
 }
 
-/// Registers a user: hash, then one transaction (profile + unique email). 409 on a taken email.
+/// Registers a user: hash, then one transaction (profile, unique email, verification code,
+/// whose stream record emails the code). 409 on a taken email.
 pub async fn register(ctx: &AppContext, new: NewUser) -> Result<SignedIn, AppError> {
     let hash = ctx.passwords.hash(&new.password).await?;
-    let user = User {
-        id: UserId::generate(),
-        email: new.email,
-        name: new.name,
-        created_at: Timestamp::now(),
-        last_seen: None,
-        online: false,
-        sessions: Default::default(),
-        blocked: Default::default(),
-        request_window: Default::default(),
-    };
-    if ctx.store.create_user(&user, &hash).await? == Registration::EmailTaken {
+    let user = User::new_account(new.email, new.name, Timestamp::now());
+    let code = VerificationCode::generate();
+    let policy = ctx.config.limits.email_codes;
+    if ctx.store.create_user(&user, &hash, code, policy).await? == Registration::EmailTaken {
         return Err(AppError::conflict(
             "an account with this email already exists",
         ));
@@ -105,15 +98,87 @@ pub async fn me(ctx: &AppContext, caller: &Caller) -> Result<User, AppError> {
     require_caller(ctx, caller).await
 }
 
-/// Renames the caller: one update, conditional on the caller's session.
-pub async fn rename(ctx: &AppContext, caller: &Caller, name: UserName) -> Result<User, AppError> {
+/// Renames the caller or switches its notification emails: one update, conditional on the
+/// caller's session. An empty change answers the caller as it is.
+pub async fn update_me(
+    ctx: &AppContext,
+    caller: &Caller,
+    changes: &ProfileChanges,
+) -> Result<User, AppError> {
+    if changes.is_empty() {
+        return require_caller(ctx, caller).await;
+    }
     match ctx
         .store
-        .rename_user(&caller.id, &caller.session, &name)
+        .update_profile(&caller.id, &caller.session, changes)
         .await?
     {
         CallerWrite::Done(user) => Ok(user),
         CallerWrite::Refused(profile) => Err(refused(profile, caller)),
+    }
+}
+
+/// Verifies the caller's email with the emailed code: the try is counted (with the profile's
+/// read) before anything is compared, so at most `CODE_TRIES` guesses are ever compared; then
+/// one transaction marks the address verified and uses the code up. An address already
+/// verified answers the user as it is.
+pub async fn verify_email(ctx: &AppContext, caller: &Caller, code: &str) -> Result<User, AppError> {
+    let guess =
+        VerificationCode::parse(code).map_err(|reason| AppError::invalid_field("code", reason))?;
+    // Both at once (one round trip): a verified account has no code left to try.
+    let (user, issued) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.try_email_code(&caller.id).err_into::<AppError>()
+    )?;
+    if user.email_verified {
+        return Ok(user);
+    }
+    let code_refused = |why: CodeRefused| AppError::invalid_field("code", why.reason());
+    let issued = issued.ok_or(code_refused(CodeRefused::Expired))?;
+    issued
+        .check(
+            &guess,
+            Timestamp::now().unix_seconds(),
+            ctx.config.limits.email_codes,
+        )
+        .map_err(code_refused)?;
+    match ctx
+        .store
+        .confirm_email(&caller.id, &caller.session, &guess)
+        .await?
+    {
+        Verified::Done => Ok(User {
+            email_verified: true,
+            ..user
+        }),
+        // A resend replaced the code between the try and the write: the one typed is old.
+        Verified::CodeReplaced => Err(code_refused(CodeRefused::Expired)),
+        Verified::Refused(profile) => Err(refused(profile, caller)),
+    }
+}
+
+/// Sends the caller a new code (the old one stops working): at most one per
+/// `EMAIL_CODE_RESEND_SECONDS` (429), 409 when the address is verified already.
+pub async fn resend_verification(ctx: &AppContext, caller: &Caller) -> Result<(), AppError> {
+    let user = require_caller(ctx, caller).await?;
+    if user.email_verified {
+        return Err(AppError::conflict("this email address is verified already"));
+    }
+    match ctx
+        .store
+        .issue_email_code(
+            &user,
+            VerificationCode::generate(),
+            Timestamp::now(),
+            ctx.config.limits.email_codes,
+        )
+        .await?
+    {
+        CodeIssued::Sent => Ok(()),
+        CodeIssued::TooSoon(retry_after_seconds) => Err(AppError::RateLimited {
+            message: "a code was sent a moment ago; wait before asking for another",
+            retry_after_seconds,
+        }),
     }
 }
 

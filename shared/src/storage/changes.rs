@@ -12,6 +12,7 @@ use super::keys;
 use super::messages::{message_from, message_stamps, ReadItem};
 use super::reports::{ReportItem, ReportNotice};
 use super::retries::PushRetryItem;
+use super::verification::{CodeNotice, EmailCodeItem};
 use super::{string_of, Item};
 use crate::domain::{
     ChannelId, ConnectionId, DomainEvent, Membership, Message, PartnerRequest, Pusher, ReadMarker,
@@ -50,6 +51,8 @@ pub enum Change {
     /// Added or joined after the channel was created.
     /// A member reported a message: the operators are emailed.
     MessageReported(ReportNotice),
+    /// An email verification code was issued (at registration or on request): it is emailed.
+    VerificationCodeIssued(CodeNotice),
     MemberJoined(Membership),
     /// Left, removed, or taken out by an account clean-up or a channel purge.
     MemberLeft(Membership),
@@ -109,6 +112,7 @@ pub const ROUTED_ENTITIES: &[&str] = &[
     "user",
     "push_retry",
     "report",
+    "email_code",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -162,6 +166,17 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
         "report" if kind == Kind::Insert => {
             let item: ReportItem = from_item(new)?;
             vec![Change::MessageReported(ReportNotice::from(item))]
+        }
+        "email_code" if kind != Kind::Remove => {
+            let after: EmailCodeItem = from_item(new)?;
+            // A try counts on the item too: only a new code is news.
+            let reissued = kind == Kind::Insert
+                || from_item::<EmailCodeItem>(old)?.issued_at() != after.issued_at();
+            if reissued {
+                vec![Change::VerificationCodeIssued(CodeNotice::from(after))]
+            } else {
+                Vec::new()
+            }
         }
         "channel" if kind == Kind::Modify => {
             let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);

@@ -48,6 +48,12 @@ pub struct UserItem {
     pub requests_since: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub requests: u32,
+    /// Absent on accounts made before verification existed: those count as verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+    /// Absent: on (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_notifications: Option<bool>,
 }
 
 impl UserItem {
@@ -77,6 +83,8 @@ impl From<UserItem> for User {
             email: item.email,
             name: item.name,
             created_at: item.created_at,
+            email_verified: item.email_verified.unwrap_or(true),
+            email_notifications: item.email_notifications.unwrap_or(true),
             last_seen: item.last_seen,
             online,
             sessions: SessionPolicy {

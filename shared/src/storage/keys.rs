@@ -20,6 +20,8 @@ pub const PROFILE: &str = "PROFILE";
 pub const CREDENTIALS: &str = "CREDENTIALS";
 /// Failed logins of an email, beside its credentials.
 pub const LOGIN_ATTEMPTS: &str = "LOGIN_ATTEMPTS";
+/// An account's email verification code, beside its profile.
+pub const EMAIL_CODE: &str = "EMAIL_CODE";
 pub const PAIR: &str = "PAIR";
 pub const CONNECTION: &str = "CONN";
 /// The GSI1 partition that lists every user.
@@ -35,6 +37,10 @@ pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
 
 pub fn user_key(user: &UserId) -> Item {
     key(user_pk(user), PROFILE)
+}
+
+pub fn email_code_key(user: &UserId) -> Item {
+    key(user_pk(user), EMAIL_CODE)
 }
 
 pub fn credentials_pk(normalized_email: &str) -> String {

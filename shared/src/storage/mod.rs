@@ -21,6 +21,7 @@ mod retries;
 pub mod schema;
 mod sessions;
 mod users;
+mod verification;
 
 use std::collections::HashMap;
 
@@ -53,6 +54,7 @@ pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;
 pub use sessions::CallerWrite;
 pub use users::Registration;
+pub use verification::{CodeIssued, CodeNotice, Verified};
 
 use error::db_error;
 pub use error::{CursorRejected, StoreError, StoreResult};

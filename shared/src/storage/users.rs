@@ -7,8 +7,11 @@ use super::error::StoreError;
 use super::items::{from_item, to_item, CredentialsItem, UserItem};
 use super::keys::{self, ALL_USERS, CREDENTIALS, GSI1, PK, SK};
 use super::sessions::{guarded, refused_profile, CallerWrite, SessionCondition};
+use super::verification::EmailCodeItem;
 use super::{s, Commit, Read, Store, Transaction};
-use crate::domain::{Email, Page, PageRequest, Session, User, UserId, UserName};
+use crate::domain::{
+    CodePolicy, Email, Page, PageRequest, ProfileChanges, Session, User, UserId, VerificationCode,
+};
 
 /// How storing a new account ended.
 #[derive(Debug, PartialEq, Eq)]
@@ -30,12 +33,14 @@ enum CallerCheck {
 }
 
 impl Store {
-    /// Stores a new user and its credentials in one transaction; the credentials item keyed by
-    /// the normalized email makes the email unique.
+    /// Stores a new user, its credentials and its email verification code in one
+    /// transaction; the credentials item keyed by the normalized email makes the email unique.
     pub async fn create_user(
         &self,
         user: &User,
         password_hash: &str,
+        code: VerificationCode,
+        policy: CodePolicy,
     ) -> Result<Registration, StoreError> {
         let profile = UserItem {
             pk: keys::user_pk(&user.id),
@@ -55,6 +60,8 @@ impl Store {
             blocked_ids: Default::default(),
             requests_since: 0,
             requests: 0,
+            email_verified: Some(false),
+            email_notifications: None,
         };
         let credentials = CredentialsItem {
             pk: keys::credentials_pk(&user.email.normalized()),
@@ -63,8 +70,10 @@ impl Store {
             user_id: user.id.clone(),
             password_hash: password_hash.to_string(),
         };
+        let code = EmailCodeItem::new(user, code, user.created_at, policy);
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&profile)?, false)?)
+            .invariant(self.email_code_put(&code)?)
             .check(
                 RegistrationCheck::EmailFree,
                 self.put_if_absent(to_item(&credentials)?, false)?,
@@ -157,24 +166,34 @@ impl Store {
             .collect())
     }
 
-    /// Renames the caller, if its session is open (the update never creates a profile).
-    pub async fn rename_user(
+    /// Applies `changes` to the caller's profile, if its session is open (the update never
+    /// creates a profile).
+    pub async fn update_profile(
         &self,
         id: &UserId,
         session: &Session,
-        name: &UserName,
+        changes: &ProfileChanges,
     ) -> Result<CallerWrite<User>, StoreError> {
-        let update = self
+        let mut sets = Vec::new();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::user_key(id)))
-            .update_expression("SET #name = :name")
-            .expression_attribute_names("#name", "name")
-            .expression_attribute_values(":name", s(name.as_str()))
             .return_values(ReturnValue::AllNew);
-        let renamed = guarded(SessionCondition::of(session).apply(update).send().await)?;
-        Ok(match renamed {
+        if let Some(name) = &changes.name {
+            sets.push("#name = :name");
+            update = update
+                .expression_attribute_names("#name", "name")
+                .expression_attribute_values(":name", s(name.as_str()));
+        }
+        if let Some(wanted) = changes.email_notifications {
+            sets.push("email_notifications = :notify");
+            update = update.expression_attribute_values(":notify", AttributeValue::Bool(wanted));
+        }
+        let update = update.update_expression(format!("SET {}", sets.join(", ")));
+        let updated = guarded(SessionCondition::of(session).apply(update).send().await)?;
+        Ok(match updated {
             CallerWrite::Done(output) => CallerWrite::Done(User::from(from_item::<UserItem>(
                 output.attributes.unwrap_or_default(),
             )?)),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use integration_tests::outage::{OwnedDynamo, OwnedMoto};
-use integration_tests::{emails_to, spawn_gateway, unique, Api, Endpoints, TestEnv};
+use integration_tests::{notifications_to, spawn_gateway, unique, Api, Endpoints, TestEnv};
 use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
@@ -233,6 +233,9 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
     env.spawn_event_sources().await;
     env.spawn_job_workers(ses).await;
     let [ada, bob, cy] = client.register_all(["Ada", "Bob", "Cy"]).await;
+    for user in [&ada, &bob] {
+        env.verify_email(user).await;
+    }
     let (_, assistant) = client
         .create_channel(&ada, json!({"name": "Help", "kind": "assistant"}))
         .await
@@ -298,8 +301,8 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
     loop {
         let emails = moto.emails().await;
         let (to_ada, to_bob) = (
-            emails_to(&emails, &ada.email).len(),
-            emails_to(&emails, &bob.email).len(),
+            notifications_to(&emails, &ada.email).len(),
+            notifications_to(&emails, &bob.email).len(),
         );
         let replies = client.assistant_replies(&ada, &assistant).await;
         let (_, channel) = client
@@ -323,7 +326,7 @@ async fn a_moto_outage_delays_every_consequence_and_loses_none() {
         (&ada, "New partner request from Bob"),
         (&bob, "Partner request accepted by Ada"),
     ] {
-        let mails = emails_to(&emails, &user.email);
+        let mails = notifications_to(&emails, &user.email);
         assert_eq!(mails.len(), 1, "{mails:#?}");
         assert_eq!(mails[0]["subject"], subject);
     }

@@ -18,5 +18,6 @@ mod races;
 mod safety;
 mod sessions;
 mod template;
+mod verification;
 mod websocket_e2e;
 mod workers;

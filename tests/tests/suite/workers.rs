@@ -8,7 +8,7 @@ use assistant_worker::AssistantWorker;
 use aws_sdk_sqs::types::QueueAttributeName;
 use email_worker::EmailWorker;
 use integration_tests::stack::Stack;
-use integration_tests::{unique, TestEnv, TestUser};
+use integration_tests::{unique, TestEnv, TestUser, CODE_SUBJECT};
 use local_gateway::sqs::{poll_once, queue_arn, EventSource, Worker};
 use maintenance_worker::MaintenanceWorker;
 use serde_json::{json, Value};
@@ -65,14 +65,93 @@ async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -
     }
 }
 
-/// The emails moto's SES holds for `address`.
-async fn emails_to(address: &str) -> Vec<Value> {
+async fn moto_emails() -> Vec<Value> {
     let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (set by with-emulators.sh)");
-    let emails = integration_tests::sent_emails(&moto).await;
+    integration_tests::sent_emails(&moto).await
+}
+
+/// The emails moto's SES holds for `address`.
+async fn all_emails_to(address: &str) -> Vec<Value> {
+    let emails = moto_emails().await;
     integration_tests::emails_to(&emails, address)
         .into_iter()
         .cloned()
         .collect()
+}
+
+/// The notification emails moto's SES holds for `address` (its verification codes left out).
+async fn emails_to(address: &str) -> Vec<Value> {
+    let emails = moto_emails().await;
+    integration_tests::notifications_to(&emails, address)
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+/// Verifies each user's address and sends the code emails, so that what the queue holds
+/// next is the test's own.
+async fn verified(env: &TestEnv, source: &EventSource, worker: &Worker, users: &[&TestUser]) {
+    for user in users {
+        env.verify_email(user).await;
+    }
+    run_until_empty(env, source, worker).await;
+}
+
+/// Registration emails a code (to an unverified address: that is what it is for) which
+/// verifies the address; partner request emails go only to verified addresses whose owner
+/// keeps notification emails on.
+#[tokio::test]
+async fn the_code_is_emailed_and_notifications_wait_for_a_verified_address() {
+    let env = TestEnv::new().await;
+    let worker = email_worker(&env).await;
+    let source = source(&env.queue_url, "email-worker");
+    let [ada, bob, cy, dan] = env.api.register_all(["Ada", "Bob", "Cy", "Dan"]).await;
+    run_until_empty(&env, &source, &worker).await;
+    let codes = all_emails_to(&ada.email).await;
+    assert_eq!(codes.len(), 1, "{codes:#?}");
+    let subject = codes[0]["subject"].as_str().unwrap();
+    let code = subject
+        .strip_suffix(CODE_SUBJECT)
+        .expect("the code leads the subject");
+    assert!(codes[0]["body"].as_str().unwrap().contains(code));
+    let verified = env
+        .api
+        .call(
+            "POST",
+            "/auth/verify-email",
+            Some(&ada.token),
+            Some(json!({"code": code})),
+        )
+        .await;
+    assert_eq!(verified.body["email_verified"], true, "{}", verified.body);
+
+    // Cy is verified but turns notification emails off; Bob stays unverified. Dan asks
+    // each of them to be partners.
+    env.verify_email(&cy).await;
+    env.api
+        .call(
+            "PATCH",
+            "/me",
+            Some(&cy.token),
+            Some(json!({"email_notifications": false})),
+        )
+        .await
+        .assert_status(200);
+    for recipient in [&ada, &bob, &cy] {
+        env.api
+            .send_request(&dan, json!({"recipient_id": recipient.id}))
+            .await
+            .assert_status(201);
+    }
+    run_until_empty(&env, &source, &worker).await;
+    assert_eq!(
+        emails_to(&ada.email).await.len(),
+        1,
+        "verified, notifications on"
+    );
+    assert!(emails_to(&bob.email).await.is_empty(), "unverified");
+    assert!(emails_to(&cy.email).await.is_empty(), "notifications off");
+    assert_eq!(all_emails_to(&bob.email).await.len(), 1, "only Bob's code");
 }
 
 #[tokio::test]
@@ -82,6 +161,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     let source = source(&env.queue_url, "email-worker");
     let ada = env.api.register("Ada").await;
     let bob = env.api.register("Bob").await;
+    verified(&env, &source, &worker, &[&ada, &bob]).await;
 
     let request = env
         .api
@@ -292,6 +372,7 @@ async fn a_poison_record_goes_to_the_dead_letter_queue_while_its_batch_succeeds(
         .unwrap();
     let ada = env.api.register("Ada").await;
     let bob = env.api.register("Bob").await;
+    env.verify_email(&ada).await;
     env.api
         .send_request(&bob, json!({"recipient_id": ada.id}))
         .await;
