@@ -3,6 +3,7 @@
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
 pub mod client;
+pub mod mailroom;
 pub mod metering;
 pub mod openapi;
 pub mod outage;

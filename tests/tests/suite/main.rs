@@ -3,6 +3,7 @@
 //! tokio again (measured: see the README, "Tests").
 
 mod abuse;
+mod attacks;
 mod bootstrap;
 mod channels;
 mod contract;

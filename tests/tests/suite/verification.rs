@@ -181,7 +181,10 @@ async fn notification_emails_can_be_switched_off_and_on() {
     assert_eq!(renamed.body["name"], "Ada L.");
     assert_eq!(renamed.body["email_notifications"], false, "left as it was");
 
-    for unchanged in [json!({}), json!({"name": null, "email_notifications": null})] {
+    for unchanged in [
+        json!({}),
+        json!({"name": null, "email_notifications": null}),
+    ] {
         let same = patch(unchanged).await;
         same.assert_status(200);
         assert_eq!(

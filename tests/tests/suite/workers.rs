@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use assistant_worker::AssistantWorker;
 use aws_sdk_sqs::types::QueueAttributeName;
-use email_worker::EmailWorker;
+use integration_tests::mailroom::{
+    all_emails_to, binding, email_worker, notifications_to as emails_to, run_until_empty,
+    test_source as source, Mailroom, SENDER,
+};
 use integration_tests::stack::Stack;
 use integration_tests::{unique, TestEnv, TestUser, CODE_SUBJECT};
 use local_gateway::sqs::{poll_once, queue_arn, EventSource, Worker};
@@ -14,88 +17,8 @@ use maintenance_worker::MaintenanceWorker;
 use serde_json::{json, Value};
 use shared::assistant::{Assistant, HttpEngine, HttpEngineConfig, Turn};
 use shared::domain::{MessageRole, UserId};
-use shared::routes::{QueueBinding, EMAIL_WORKER, QUEUE_BINDINGS};
+use shared::routes::EMAIL_WORKER;
 use std::sync::Arc;
-
-const SENDER: &str = "noreply@example.com";
-
-fn binding(function: &str) -> &'static QueueBinding {
-    QUEUE_BINDINGS
-        .iter()
-        .find(|b| b.function == function)
-        .expect("a binding")
-}
-
-/// A test's event source: the binding's batch size, a short visibility timeout so failed
-/// records come back within the test, short polls.
-fn source(queue_url: &str, function: &str) -> EventSource {
-    let mut source = EventSource::new(queue_url.to_string(), binding(function));
-    source.visibility_timeout_seconds = 1;
-    source.wait_seconds = 1;
-    source
-}
-
-async fn email_worker(env: &TestEnv) -> Worker {
-    let sdk = shared::context::load_sdk_config().await;
-    let ses = aws_sdk_ses::Client::new(&sdk);
-    ses.verify_email_identity()
-        .email_address(SENDER)
-        .send()
-        .await
-        .expect("verify the sender on moto");
-    Worker::Email(Arc::new(
-        EmailWorker::new(env.ctx.clone(), &sdk).expect("worker"),
-    ))
-}
-
-/// Routes the changes so far (the router queues the jobs), then polls until a poll finds
-/// nothing.
-async fn run_until_empty(env: &TestEnv, source: &EventSource, worker: &Worker) -> usize {
-    env.route_changes().await;
-    let arn = queue_arn(&env.sqs, &source.queue_url).await.expect("arn");
-    let mut handled = 0;
-    loop {
-        let n = poll_once(&env.sqs, source, &arn, worker)
-            .await
-            .expect("poll");
-        if n == 0 {
-            return handled;
-        }
-        handled += n;
-    }
-}
-
-async fn moto_emails() -> Vec<Value> {
-    let moto = std::env::var("MOTO_ENDPOINT").expect("MOTO_ENDPOINT (set by with-emulators.sh)");
-    integration_tests::sent_emails(&moto).await
-}
-
-/// The emails moto's SES holds for `address`.
-async fn all_emails_to(address: &str) -> Vec<Value> {
-    let emails = moto_emails().await;
-    integration_tests::emails_to(&emails, address)
-        .into_iter()
-        .cloned()
-        .collect()
-}
-
-/// The notification emails moto's SES holds for `address` (its verification codes left out).
-async fn emails_to(address: &str) -> Vec<Value> {
-    let emails = moto_emails().await;
-    integration_tests::notifications_to(&emails, address)
-        .into_iter()
-        .cloned()
-        .collect()
-}
-
-/// Verifies each user's address and sends the code emails, so that what the queue holds
-/// next is the test's own.
-async fn verified(env: &TestEnv, source: &EventSource, worker: &Worker, users: &[&TestUser]) {
-    for user in users {
-        env.verify_email(user).await;
-    }
-    run_until_empty(env, source, worker).await;
-}
 
 /// Registration emails a code (to an unverified address: that is what it is for) which
 /// verifies the address; partner request emails go only to verified addresses whose owner
@@ -103,10 +26,9 @@ async fn verified(env: &TestEnv, source: &EventSource, worker: &Worker, users: &
 #[tokio::test]
 async fn the_code_is_emailed_and_notifications_wait_for_a_verified_address() {
     let env = TestEnv::new().await;
-    let worker = email_worker(&env).await;
-    let source = source(&env.queue_url, "email-worker");
+    let mail = Mailroom::open(&env).await;
     let [ada, bob, cy, dan] = env.api.register_all(["Ada", "Bob", "Cy", "Dan"]).await;
-    run_until_empty(&env, &source, &worker).await;
+    mail.deliver(&env).await;
     let codes = all_emails_to(&ada.email).await;
     assert_eq!(codes.len(), 1, "{codes:#?}");
     let subject = codes[0]["subject"].as_str().unwrap();
@@ -143,7 +65,7 @@ async fn the_code_is_emailed_and_notifications_wait_for_a_verified_address() {
             .await
             .assert_status(201);
     }
-    run_until_empty(&env, &source, &worker).await;
+    mail.deliver(&env).await;
     assert_eq!(
         emails_to(&ada.email).await.len(),
         1,
@@ -157,11 +79,10 @@ async fn the_code_is_emailed_and_notifications_wait_for_a_verified_address() {
 #[tokio::test]
 async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     let env = TestEnv::new().await;
-    let worker = email_worker(&env).await;
-    let source = source(&env.queue_url, "email-worker");
+    let mail = Mailroom::open(&env).await;
     let ada = env.api.register("Ada").await;
     let bob = env.api.register("Bob").await;
-    verified(&env, &source, &worker, &[&ada, &bob]).await;
+    mail.verify(&env, &[&ada, &bob]).await;
 
     let request = env
         .api
@@ -172,7 +93,7 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
     let queued = env.queued_messages().await;
     assert_eq!(queued.len(), 1);
     env.enqueue(&env.queue_url, &queued[0].to_string()).await;
-    assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
+    assert_eq!(mail.deliver(&env).await, 1);
     let mails = emails_to(&ada.email).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0]["subject"], "New partner request from Bob");
@@ -181,14 +102,14 @@ async fn partner_request_emails_go_out_once_each_even_when_redelivered() {
 
     // The same message delivered again (SQS is at least once): still one email.
     env.enqueue(&env.queue_url, &queued[0].to_string()).await;
-    assert_eq!(run_until_empty(&env, &source, &worker).await, 1);
+    assert_eq!(mail.deliver(&env).await, 1);
     assert_eq!(emails_to(&ada.email).await.len(), 1);
 
     // Acceptance mails the sender, naming the recipient.
     let id = request.body["id"].as_str().unwrap();
     let accepted = env.api.answer_request(&ada, id, "accept").await;
     assert_eq!(accepted.status, 200);
-    run_until_empty(&env, &source, &worker).await;
+    mail.deliver(&env).await;
     let mails = emails_to(&bob.email).await;
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert_eq!(mails[0]["subject"], "Partner request accepted by Ada");
@@ -205,8 +126,7 @@ async fn reports_hide_a_message_at_three_and_each_is_emailed_to_the_moderators()
         ("REPORTS_TO_HIDE", "3"),
     ];
     let env = TestEnv::with_settings(Default::default(), &settings).await;
-    let worker = email_worker(&env).await;
-    let source = source(&env.queue_url, "email-worker");
+    let mail = Mailroom::open(&env).await;
     let [ada, bob, cy, dan, eve] = env
         .api
         .register_all(["Ada", "Bob", "Cy", "Dan", "Eve"])
@@ -216,7 +136,7 @@ async fn reports_hide_a_message_at_three_and_each_is_emailed_to_the_moderators()
         .api
         .say(&ada, &channel, "<b>buy</b> cheap watches")
         .await;
-    run_until_empty(&env, &source, &worker).await;
+    mail.deliver(&env).await;
     let path = format!("/channels/{channel}/messages/{message}/reports");
 
     let report = env
@@ -293,7 +213,7 @@ async fn reports_hide_a_message_at_three_and_each_is_emailed_to_the_moderators()
         .await
         .assert_error(404, "not_found", "a hidden message is gone");
 
-    assert_eq!(run_until_empty(&env, &source, &worker).await, 3);
+    assert_eq!(mail.deliver(&env).await, 3);
     let mails = emails_to(&moderators).await;
     assert_eq!(mails.len(), 3, "{mails:#?}");
     let subjects: Vec<&str> = mails
