@@ -7,13 +7,16 @@ use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, not_blank_pattern, optional_text_input, string};
 use shared::domain::{
-    Channel, ChannelId, ChannelKind, ChannelName, Emoji, Member, Message, MessageBody, MessageId,
-    NewChannel, NewReport, Page, ReadMarker, Report, ReportReason, MAX_INITIAL_MEMBERS,
+    Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings, Emoji, Member, MemberRole,
+    Message, MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker, Report,
+    ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_SLOW_MODE_SECONDS,
 };
 use shared::realtime::Origin;
 use shared::service::channels::{self, ChannelView, Created};
 use shared::service::messages::{self, HistoryQuery, ReadReceipts, Sent};
 use shared::service::reports;
+use shared::AppError;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -26,8 +29,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list_mine))
         .routes(routes!(list_public))
-        .routes(routes!(get, delete))
+        .routes(routes!(get, delete, update))
         .routes(routes!(add_member, list_members))
+        .routes(routes!(set_role, remove_member))
+        .routes(routes!(transfer))
         .routes(routes!(join))
         .routes(routes!(leave))
         .routes(routes!(send, history))
@@ -56,6 +61,9 @@ fn made<T: serde::Serialize>(new: bool, body: T) -> Response {
 struct NewChannelBody {
     #[schema(required = true, schema_with = channel_name_input)]
     name: Option<String>,
+    /// 0–500 characters after trimming (null means none)
+    #[schema(max_length = 500)]
+    description: Option<String>,
     /// (null means the default)
     #[schema(default = "group")]
     kind: Option<ChannelKind>,
@@ -84,7 +92,7 @@ const _: () = assert!(
 /// existing direct channel of the pair is answered with 200. An `assistant` channel has no
 /// other members; the assistant (user id `assistant`) joins it. Direct and assistant channels
 /// are always private. At most 97 `member_ids` at creation (one transaction); a group grows
-/// to 500 members with `POST /channels/{id}/members`.
+/// to `MAX_GROUP_MEMBERS` (10,000) with `POST /channels/{id}/members`.
 #[utoipa::path(post, path = "/channels", operation_id = "createChannel", tag = "channels",
     request_body = NewChannelBody,
     responses((status = 201, description = "Created; the caller is its owner", body = ChannelView),
@@ -98,6 +106,7 @@ async fn create(
     let new = NewChannel::parse(
         &caller.id,
         body.name.as_deref().unwrap_or_default(),
+        body.description.as_deref(),
         body.kind,
         body.member_ids.as_deref().unwrap_or_default(),
         body.private,
@@ -213,6 +222,142 @@ async fn list_members(
     ))
 }
 
+/// `PATCH /channels/{id}`: the settings to change; one left out (or null) stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = ChannelChanges)]
+struct ChannelChangesBody {
+    #[schema(schema_with = nullable_channel_name_input)]
+    name: Option<String>,
+    /// 0–500 characters after trimming; null: unchanged
+    #[schema(max_length = 500)]
+    description: Option<String>,
+    /// Groups only; null: unchanged
+    private: Option<bool>,
+    /// Groups only: a member (not the owner or an admin) sends at most one message per this
+    /// many seconds (0 turns it off); null: unchanged
+    #[schema(minimum = 0, maximum = 3600)]
+    slow_mode_seconds: Option<i64>,
+}
+
+fn nullable_channel_name_input() -> utoipa::openapi::schema::Object {
+    name_input(ChannelName::MAX_CHARS, "Channel name (null: unchanged)")
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .build()
+}
+
+const _: () = assert!(
+    MAX_SLOW_MODE_SECONDS == 3600,
+    "the OpenAPI maximum of slow_mode_seconds"
+);
+
+/// Change a channel's settings
+///
+/// The owner or an admin; the fields given change (an empty change answers the channel as it
+/// is). Groups have every setting; an assistant channel only `name` and `description`; a
+/// direct channel none (400). 403 for other members, 404 for outsiders of a private channel.
+#[utoipa::path(patch, path = "/channels/{id}", operation_id = "updateChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = ChannelChangesBody,
+    responses((status = 200, description = "The channel as changed; `channel.updated` is pushed", body = ChannelView),
+        (status = 403), (status = 404), (status = 409, description = "The channel's roles changed meanwhile; try again")))]
+async fn update(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<ChannelChangesBody>,
+) -> ApiResult<Json<ChannelView>> {
+    let settings = ChannelSettings::parse(
+        body.name.as_deref(),
+        body.description.as_deref(),
+        body.private,
+        body.slow_mode_seconds,
+    )?;
+    Ok(Json(
+        channels::update(&ctx, &caller, &channel, &settings).await?,
+    ))
+}
+
+/// `PATCH /channels/{id}/members/{user_id}`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = RoleChange)]
+struct RoleBody {
+    /// `admin` or `member` (ownership passes with `POST /channels/{id}/owner`)
+    #[schema(required = true, nullable = false, value_type = String, pattern = "^(admin|member)$")]
+    role: Option<String>,
+}
+
+/// Change a member's role
+///
+/// The owner makes a member an admin, or an admin a member (a group only). 400 for an unknown
+/// role or the owner itself; 403 for anyone but the owner; 404 when the user is not a member.
+#[utoipa::path(patch, path = "/channels/{id}/members/{user_id}", operation_id = "setMemberRole", tag = "channels",
+    params(("id" = String, Path, description = "Channel id"), ("user_id" = String, Path, description = "The member's user id")),
+    request_body = RoleBody,
+    responses((status = 200, description = "The member with its new role; `member.updated` is pushed", body = Member),
+        (status = 403), (status = 404), (status = 409)))]
+async fn set_role(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, user)): Ids<(ChannelId, UserId)>,
+    JsonBody(body): JsonBody<RoleBody>,
+) -> ApiResult<Json<Member>> {
+    let role = required(body.role, "role")?;
+    let role = MemberRole::parse_assignable(&role)
+        .map_err(|reason| AppError::invalid_field("role", reason))?;
+    Ok(Json(
+        channels::set_role(&ctx, &caller, &channel, &user, role).await?,
+    ))
+}
+
+/// Remove a member
+///
+/// The owner removes anyone else; an admin removes members (not admins, never the owner). A
+/// group only. 400 for the caller itself (leave instead); 403 as said; 404 when the user is
+/// not a member.
+#[utoipa::path(delete, path = "/channels/{id}/members/{user_id}", operation_id = "removeMember", tag = "channels",
+    params(("id" = String, Path, description = "Channel id"), ("user_id" = String, Path, description = "The member's user id")),
+    responses((status = 204, description = "Removed; `member.removed` is pushed to the remaining members and the removed member's devices"),
+        (status = 400), (status = 403), (status = 404), (status = 409)))]
+async fn remove_member(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, user)): Ids<(ChannelId, UserId)>,
+) -> ApiResult<StatusCode> {
+    channels::remove(&ctx, &caller, &channel, &user).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /channels/{id}/owner`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OwnershipTransfer)]
+struct TransferBody {
+    /// The member who becomes the owner
+    #[schema(required = true, nullable = false, value_type = String)]
+    user_id: Option<String>,
+}
+
+/// Hand a channel over to another member
+///
+/// By the owner, to a member of the group; the old owner becomes an admin. 400 for the caller
+/// itself; 403 for anyone but the owner; 404 when the user is not a member.
+#[utoipa::path(post, path = "/channels/{id}/owner", operation_id = "transferOwnership", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = TransferBody,
+    responses((status = 200, description = "The channel with its new owner; `member.updated` is pushed for both", body = ChannelView),
+        (status = 403), (status = 404), (status = 409)))]
+async fn transfer(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> ApiResult<Json<ChannelView>> {
+    let user = required(body.user_id, "user_id")?;
+    let user = UserId::parse(&user).ok_or(NotFound::User)?;
+    Ok(Json(
+        channels::transfer(&ctx, &caller, &channel, &user).await?,
+    ))
+}
+
 /// Join a public channel
 ///
 /// 403 private; 409 already a member or full.
@@ -230,12 +375,13 @@ async fn join(
 
 /// Leave a channel
 ///
-/// 409 when the caller is not a member (404 if the channel is private), or is its owner
-/// (delete the channel instead); 400 for a direct channel (delete it instead).
+/// 409 when the caller is not a member (404 if the channel is private). The owner hands the
+/// channel over on the way out: to the longest-standing admin, else the longest-standing
+/// member (`member.updated`); a channel with nobody else in it is deleted.
 #[utoipa::path(post, path = "/channels/{id}/leave", operation_id = "leaveChannel", tag = "channels",
     params(("id" = String, Path, description = "Channel id")),
     responses((status = 204, description = "Left; `member.left` is pushed. A direct channel is only hidden from the caller's `GET /channels` until its next message (nobody is told)"),
-        (status = 400), (status = 404), (status = 409)))]
+        (status = 404), (status = 409)))]
 async fn leave(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -407,7 +553,7 @@ async fn edit(
     ))
 }
 
-/// Delete a message (sender or channel owner)
+/// Delete a message (its sender, the channel's owner or an admin)
 ///
 /// 404 when already deleted.
 #[utoipa::path(delete, path = "/channels/{id}/messages/{mid}", operation_id = "deleteMessage", tag = "messages",
@@ -551,11 +697,11 @@ async fn report_message(
     Ok((StatusCode::CREATED, Json(report)))
 }
 
-/// The channel's reports (owner only)
+/// The channel's reports (owner and admins)
 #[utoipa::path(get, path = "/channels/{id}/reports", operation_id = "listReports", tag = "safety",
     params(("id" = String, Path, description = "Channel id"), PageQuery),
     responses((status = 200, description = "A page of reports, by message", body = Page<Report>),
-        (status = 403, description = "Not the channel's owner"), (status = 404)))]
+        (status = 403, description = "Neither the channel's owner nor an admin"), (status = 404)))]
 async fn list_reports(
     State(ctx): State<AppState>,
     Caller(caller): Caller,

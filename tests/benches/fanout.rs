@@ -116,7 +116,7 @@ async fn channel_with_sockets(
     .buffer_unordered(SETUP_CONCURRENCY)
     .count()
     .await;
-    let new_channel = NewChannel::parse(&owner, "fan-out", None, &[], None).expect("channel");
+    let new_channel = NewChannel::parse(&owner, "fan-out", None, None, &[], None).expect("channel");
     let channel = match channels::create(ctx, &caller_of(ctx, &owner), new_channel)
         .await
         .expect("create")

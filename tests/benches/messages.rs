@@ -36,7 +36,8 @@ async fn run() {
     .expect("valid user");
     let signed_in = users::register(&ctx, new_user).await.expect("register");
     let user = ctx.tokens.verify(&signed_in.token).expect("a valid token");
-    let new_channel = NewChannel::parse(&user.id, "bench", None, &[], None).expect("valid channel");
+    let new_channel =
+        NewChannel::parse(&user.id, "bench", None, None, &[], None).expect("valid channel");
     let channel = match channels::create(&ctx, &user, new_channel)
         .await
         .expect("channel")

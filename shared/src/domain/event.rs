@@ -7,14 +7,34 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::{
-    ChannelId, Emoji, Member, Message, MessageId, PartnerRequest, Partnership, ReadMarker,
-    Timestamp, UserId,
+    ChannelId, ChannelView, Emoji, Member, Message, MessageId, PartnerRequest, Partnership,
+    ReadMarker, Timestamp, UserId,
 };
 
 /// A pushed event: `{"type": "...", "channel_id": ..., ...}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum DomainEvent {
+    /// To the members a channel is created with.
+    #[serde(rename = "channel.created")]
+    ChannelCreated { channel: ChannelView },
+    /// Its name, description, privacy or slow mode changed.
+    #[serde(rename = "channel.updated")]
+    ChannelUpdated { channel: ChannelView },
+    #[serde(rename = "channel.deleted")]
+    ChannelDeleted { channel_id: ChannelId },
+    /// A member's role changed (a role change, a transfer, a hand-over).
+    #[serde(rename = "member.updated")]
+    MemberUpdated {
+        channel_id: ChannelId,
+        member: Member,
+    },
+    /// Removed by the owner or an admin; the removed member's devices hear it too.
+    #[serde(rename = "member.removed")]
+    MemberRemoved {
+        channel_id: ChannelId,
+        user_id: UserId,
+    },
     #[serde(rename = "member.joined")]
     MemberJoined {
         channel_id: ChannelId,
@@ -105,6 +125,11 @@ impl Audience {
 impl DomainEvent {
     pub fn kind(&self) -> &'static str {
         match self {
+            Self::ChannelCreated { .. } => "channel.created",
+            Self::ChannelUpdated { .. } => "channel.updated",
+            Self::ChannelDeleted { .. } => "channel.deleted",
+            Self::MemberUpdated { .. } => "member.updated",
+            Self::MemberRemoved { .. } => "member.removed",
             Self::MemberJoined { .. } => "member.joined",
             Self::MemberLeft { .. } => "member.left",
             Self::MessageCreated { .. } => "message.created",
@@ -123,6 +148,7 @@ impl DomainEvent {
     /// When the change happened, where the event carries it.
     pub fn occurred_at(&self) -> Option<Timestamp> {
         match self {
+            Self::ChannelCreated { channel } => Some(channel.channel.created_at),
             Self::MemberJoined { member, .. } => Some(member.joined_at),
             Self::MessageCreated { message, .. } => Some(message.created_at),
             Self::MessageUpdated { message, .. } => message.edited_at,
@@ -132,6 +158,10 @@ impl DomainEvent {
             Self::PartnerRequestAccepted { request, .. }
             | Self::PartnerRequestRejected { request } => request.responded_at,
             Self::MemberLeft { .. }
+            | Self::ChannelUpdated { .. }
+            | Self::ChannelDeleted { .. }
+            | Self::MemberUpdated { .. }
+            | Self::MemberRemoved { .. }
             | Self::MessageDeleted { .. }
             | Self::ReactionUpdated { .. }
             | Self::Typing { .. } => None,
@@ -141,7 +171,13 @@ impl DomainEvent {
     /// The channel an event belongs to, if any.
     pub fn channel_id(&self) -> Option<&ChannelId> {
         match self {
-            Self::MemberJoined { channel_id, .. }
+            Self::ChannelCreated { channel } | Self::ChannelUpdated { channel } => {
+                Some(&channel.channel.id)
+            }
+            Self::ChannelDeleted { channel_id }
+            | Self::MemberUpdated { channel_id, .. }
+            | Self::MemberRemoved { channel_id, .. }
+            | Self::MemberJoined { channel_id, .. }
             | Self::MemberLeft { channel_id, .. }
             | Self::MessageCreated { channel_id, .. }
             | Self::MessageUpdated { channel_id, .. }
@@ -174,6 +210,20 @@ impl DomainEvent {
 
     pub fn audience(&self) -> Audience {
         match self {
+            Self::ChannelCreated { channel } | Self::ChannelUpdated { channel } => {
+                Audience::channel(&channel.channel.id)
+            }
+            Self::MemberRemoved {
+                channel_id,
+                user_id,
+            } => Audience::Channel {
+                channel_id: channel_id.clone(),
+                except: None,
+                also: Some(user_id.clone()),
+            },
+            Self::ChannelDeleted { channel_id } | Self::MemberUpdated { channel_id, .. } => {
+                Audience::channel(channel_id)
+            }
             Self::MessageCreated { channel_id, .. }
             | Self::MessageUpdated { channel_id, .. }
             | Self::MessageDeleted { channel_id, .. }

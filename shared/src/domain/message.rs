@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelId, Counterpart, MemberRole, Membership, MessageId, Timestamp, UserId};
+use super::{ChannelId, Counterpart, Membership, MessageId, Timestamp, UserId};
 use super::{EditRefused, Invalid, MessageDeleteRefused, NotFound, ParentRefused};
 
 /// A message body: not blank, at most 4,000 characters (kept as written).
@@ -155,7 +155,7 @@ impl Message {
         if self.deleted_at.is_some() {
             return Err(MessageDeleteRefused::Deleted);
         }
-        if self.sender.id != caller.user_id && caller.role != MemberRole::Owner {
+        if self.sender.id != caller.user_id && !caller.role.manages() {
             return Err(MessageDeleteRefused::NotAllowed);
         }
         Ok(())
@@ -246,7 +246,8 @@ mod tests {
     }
 
     #[test]
-    fn only_senders_edit_and_senders_or_owners_delete() {
+    fn only_senders_edit_and_senders_or_managers_delete() {
+        use crate::domain::MemberRole;
         let ada = UserId::generate();
         let bob = UserId::generate();
         let m = message(&ada);
@@ -261,9 +262,9 @@ mod tests {
         assert!(m
             .ensure_can_delete(&member(&ada, MemberRole::Member))
             .is_ok());
-        assert!(m
-            .ensure_can_delete(&member(&bob, MemberRole::Owner))
-            .is_ok());
+        for manager in [MemberRole::Owner, MemberRole::Admin] {
+            assert!(m.ensure_can_delete(&member(&bob, manager)).is_ok());
+        }
         assert_eq!(
             m.ensure_can_delete(&member(&bob, MemberRole::Member)),
             Err(MessageDeleteRefused::NotAllowed)

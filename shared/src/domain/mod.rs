@@ -18,8 +18,9 @@ mod user;
 mod verification;
 
 pub use channel::{
-    Channel, ChannelKind, ChannelName, Leaving, Member, MemberRole, Membership, NewChannel,
-    MAX_INITIAL_MEMBERS,
+    successor, Channel, ChannelDescription, ChannelKind, ChannelName, ChannelSettings, ChannelView,
+    Leaving, Member, MemberRole, Membership, NewChannel, MAX_INITIAL_MEMBERS,
+    MAX_SLOW_MODE_SECONDS,
 };
 pub use delivery::Pusher;
 pub use event::{Audience, DomainEvent};
@@ -30,10 +31,11 @@ pub use partner::{
     Counterpart, Decision, PairKey, PartnerRequest, Partnership, RequestMessage, RequestStatus,
     StatusFilter,
 };
-pub use rate::{LoginAttempts, RateLimit, RateWindow, TYPING_PUSH_EVERY};
+pub use rate::{slow_mode_wait, LoginAttempts, RateLimit, RateWindow, TYPING_PUSH_EVERY};
 pub use refusal::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
-    Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused,
+    Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, RoleRefused,
+    SettingsRefused,
 };
 pub use report::{NewReport, Report, ReportReason};
 pub use session::{Caller, Session, SessionPolicy};

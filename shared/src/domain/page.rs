@@ -9,6 +9,17 @@ impl Limit {
     pub const MAX: u8 = 100;
     pub const MAX_PAGE: Limit = Limit(Self::MAX);
 
+    /// A limit the code chooses (1 to `MAX`; outside values are brought in).
+    pub const fn new(n: u8) -> Self {
+        Limit(if n == 0 {
+            1
+        } else if n > Self::MAX {
+            Self::MAX
+        } else {
+            n
+        })
+    }
+
     pub fn parse(raw: Option<&str>) -> Result<Self, Invalid> {
         let Some(raw) = raw else {
             return Ok(Self::DEFAULT);

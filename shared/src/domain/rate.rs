@@ -40,6 +40,13 @@ impl RateWindow {
     }
 }
 
+/// Seconds a member must still wait in a channel with a slow mode of `seconds`, after its
+/// latest send at `last_sent_at` (epoch seconds; 0: never sent).
+pub fn slow_mode_wait(last_sent_at: i64, now: i64, seconds: u32) -> Option<u64> {
+    let next = last_sent_at.checked_add(i64::from(seconds))?;
+    (last_sent_at > 0 && next > now).then(|| seconds_until(next, now))
+}
+
 fn seconds_until(at: i64, now: i64) -> u64 {
     u64::try_from(at - now).unwrap_or(0).max(1)
 }
@@ -78,6 +85,15 @@ impl LoginAttempts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slow_mode_waits_out_the_rest_of_its_interval() {
+        assert_eq!(slow_mode_wait(0, 1_000, 30), None, "never sent");
+        assert_eq!(slow_mode_wait(1_000, 1_000, 30), Some(30));
+        assert_eq!(slow_mode_wait(1_000, 1_029, 30), Some(1));
+        assert_eq!(slow_mode_wait(1_000, 1_030, 30), None);
+        assert_eq!(slow_mode_wait(1_000, 1_000, 0), None, "off");
+    }
 
     const BURST: RateLimit = RateLimit {
         max: 3,

@@ -73,8 +73,39 @@ pub enum JoinRefused {
 pub enum LeaveRefused {
     NotFound,
     NotMember,
-    /// The owner would leave the channel without one.
-    Owner,
+}
+
+/// Changing a channel's settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SettingsRefused {
+    NotFound,
+    NotMember,
+    /// Only the owner and admins change settings.
+    NotManager,
+    /// A direct channel has none.
+    FixedSettings(ChannelKind),
+    /// A setting the channel's kind does not have.
+    Invalid(Invalid),
+}
+
+/// Changing a member's role, removing a member, handing over ownership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleRefused {
+    NotFound,
+    NotMember,
+    OwnerOnly,
+    /// The owner and admins only.
+    ManagersOnly,
+    /// Only groups have members to manage.
+    FixedMembers(ChannelKind),
+    /// The user named is not a member of the channel.
+    NoSuchMember,
+    /// The owner is never removed (and changes role only by handing the channel over).
+    TargetIsOwner,
+    /// An admin removes members, not other admins.
+    AdminOverAdmin,
+    /// The caller named itself (leave, or keep the role).
+    Yourself,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,7 +131,7 @@ pub enum EditRefused {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageDeleteRefused {
     Deleted,
-    /// Neither the sender nor the channel's owner.
+    /// Neither the sender nor the channel's owner or an admin.
     NotAllowed,
 }
 

@@ -1,30 +1,22 @@
 use std::collections::HashMap;
 
 use futures::TryFutureExt;
-use serde::Serialize;
 
 use super::existing_caller;
-use super::refusals::{account_gone, already_member, consent_missing};
+use super::refusals::{account_gone, already_member, channel_busy, consent_missing};
 use super::require_caller;
 use crate::domain::{
-    AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind, LeaveRefused,
-    Leaving, Limit, Member, MemberRole, Membership, NewChannel, NotFound, Page, PageRequest,
-    PairKey, Timestamp, User, UserId, UserName,
+    successor, AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind,
+    ChannelSettings, LeaveRefused, Leaving, Limit, Member, MemberRole, Membership, NewChannel,
+    NotFound, Page, PageRequest, PairKey, RoleRefused, Timestamp, User, UserId, UserName,
 };
 use crate::error::AppError;
 use crate::storage::{
-    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded, Read,
+    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, Managed, MemberAdded, Read,
 };
 use crate::AppContext;
 
-/// A channel with its members, as `GET /channels/{id}` shows it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-#[schema(as = Channel)]
-pub struct ChannelView {
-    #[serde(flatten)]
-    pub channel: Channel,
-    pub members: Vec<Member>,
-}
+pub use crate::domain::ChannelView;
 
 /// Whether a create made a new channel or found the pair's existing direct channel.
 pub enum Created {
@@ -82,6 +74,23 @@ async fn view(
     })
 }
 
+/// A channel just created, with its founding members (read from the table itself: the
+/// members-by-join index may not show them yet), for `channel.created`.
+pub async fn founded(ctx: &AppContext, channel: Channel) -> Result<ChannelView, AppError> {
+    let mut members = ctx.store.channel_members(&channel.id).await?;
+    members.truncate(MEMBERS_SHOWN as usize);
+    view(ctx, channel, members).await
+}
+
+/// A channel with its first members, as a channel answer shows it (`channel.updated`).
+pub async fn shown(ctx: &AppContext, channel: Channel) -> Result<ChannelView, AppError> {
+    let members = ctx
+        .store
+        .members_by_join(&channel.id, &first_members())
+        .await?;
+    view(ctx, channel, members.items).await
+}
+
 /// Reads the channel, the caller's membership and profile (one BatchGetItem, consistent)
 /// and, in parallel, the first members by join time. Refuses deleted accounts and unknown or
 /// deleted channels.
@@ -101,6 +110,7 @@ async fn load(
         channel,
         membership,
         users,
+        ..
     } = access;
     let caller = existing_caller(users.into_iter().next(), caller)?;
     let channel = channel.ok_or(NotFound::Channel)?;
@@ -163,11 +173,13 @@ pub async fn create(
     let channel = Channel {
         id: id.clone(),
         name: new.name,
+        description: new.description,
         kind: new.kind,
         private: new.private,
         created_by: caller.id.clone(),
         created_at: now,
         member_count: memberships.len() as u32,
+        slow_mode_seconds: 0,
     };
     let pair = match (new.kind, new.member_ids.first()) {
         (ChannelKind::Direct, Some(other)) => Some(PairKey::of(&caller.id, other)),
@@ -409,28 +421,243 @@ async fn admit(
 }
 
 /// Leaves a group (pushes `member.left`), or hides a direct channel from the caller's list
-/// until its next message (nobody is told).
+/// until its next message (nobody is told). The owner hands the channel over on the way out
+/// (to the longest-standing admin, else the longest-standing member), in the same
+/// transaction; a channel nobody else is in is deleted. The first members by join time are
+/// read beside the channel, so even the owner's leave is two round trips.
 pub async fn leave(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<(), AppError> {
-    let channel_id = id;
-    let caller_only = [caller.id.clone()];
-    let access = ctx
-        .store
-        .channel_access(channel_id, &caller.id, &caller_only)
-        .await?;
-    existing_caller(access.users.into_iter().next(), caller)?;
-    let channel = access.channel.ok_or(NotFound::Channel)?;
-    let done = match channel.ensure_can_leave(access.membership.as_ref())? {
-        Leaving::Remove => ctx.store.remove_member(&channel.id, &caller.id).await?,
-        Leaving::Hide => {
+    for _ in 0..MANAGE_ATTEMPTS {
+        let caller_only = [caller.id.clone()];
+        let first = PageRequest {
+            limit: Some(Limit::new(3)),
+            cursor: None,
+        };
+        let (access, first) = tokio::try_join!(
             ctx.store
-                .hide_channel(&channel.id, &caller.id, Some(Timestamp::now()))
-                .await?
+                .channel_access(id, &caller.id, &caller_only)
+                .err_into::<AppError>(),
+            ctx.store.members_by_join(id, &first).err_into::<AppError>()
+        )?;
+        existing_caller(access.users.into_iter().next(), caller)?;
+        let channel = access.channel.ok_or(NotFound::Channel)?;
+        let leaving = channel.ensure_can_leave(access.membership.as_ref())?;
+        let Some(membership) = access.membership else {
+            return Err(LeaveRefused::NotMember.into());
+        };
+        let done = match leaving {
+            Leaving::Remove => ctx.store.remove_member(&channel.id, &caller.id).await?,
+            Leaving::Hide => {
+                ctx.store
+                    .hide_channel(&channel.id, &caller.id, Some(Timestamp::now()))
+                    .await?
+            }
+            Leaving::HandOver => {
+                let candidates = access.admins.iter().chain(&first.items);
+                match successor(&caller.id, candidates) {
+                    Some(heir) => match ctx.store.hand_over(&membership, heir).await? {
+                        Managed::Done => true,
+                        Managed::Stale => continue,
+                        Managed::ChannelGone => return Err(NotFound::Channel.into()),
+                    },
+                    None => {
+                        return delete_emptied(ctx, &channel, &caller.id).await;
+                    }
+                }
+            }
+        };
+        if !done {
+            return Err(LeaveRefused::NotMember.into());
         }
-    };
-    if !done {
-        return Err(LeaveRefused::NotMember.into());
+        return Ok(());
     }
-    Ok(())
+    Err(channel_busy())
+}
+
+/// Deletes a channel its last person leaves (its owner): nobody is left to keep it.
+async fn delete_emptied(
+    ctx: &AppContext,
+    channel: &Channel,
+    owner: &UserId,
+) -> Result<(), AppError> {
+    match ctx
+        .store
+        .mark_channel_deleted(channel, owner, None, Timestamp::now())
+        .await?
+    {
+        ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => Ok(()),
+        // Someone became the owner meanwhile: the leave is decided again.
+        ChannelDeletion::NotOwner => Err(channel_busy()),
+    }
+}
+
+/// How often a managing change is decided again when other changes keep moving its
+/// premises (roles, members).
+const MANAGE_ATTEMPTS: usize = 4;
+
+/// What a managing route reads first, in one round trip: the channel, its admins, the
+/// caller's membership and profile, and the target's membership and profile.
+struct Managing {
+    channel: Channel,
+    caller: Option<Membership>,
+    target: Option<Membership>,
+    users: HashMap<UserId, User>,
+}
+
+async fn managing(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    target: &UserId,
+) -> Result<Managing, AppError> {
+    let mut ids = vec![caller.id.clone()];
+    if target != &caller.id {
+        ids.push(target.clone());
+    }
+    let (access, target_membership) = tokio::try_join!(
+        ctx.store
+            .channel_access(id, &caller.id, &ids)
+            .err_into::<AppError>(),
+        ctx.store.membership(id, target).err_into::<AppError>()
+    )?;
+    let users: HashMap<UserId, User> = access
+        .users
+        .into_iter()
+        .map(|user| (user.id.clone(), user))
+        .collect();
+    existing_caller(users.get(&caller.id).cloned(), caller)?;
+    let channel = access.channel.ok_or(NotFound::Channel)?;
+    // A member whose account is gone is as good as gone (the clean-up removes it).
+    let target = target_membership.filter(|m| users.contains_key(&m.user_id));
+    Ok(Managing {
+        channel,
+        caller: access.membership,
+        target,
+        users,
+    })
+}
+
+/// `PATCH /channels/{id}`: the owner or an admin changes the settings given; pushes
+/// `channel.updated` (from the stream). An empty change answers the channel as it is.
+pub async fn update(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    settings: &ChannelSettings,
+) -> Result<ChannelView, AppError> {
+    for _ in 0..MANAGE_ATTEMPTS {
+        let (_, channel, membership, members) = load(ctx, caller, id).await?;
+        channel.ensure_can_change(membership.as_ref(), settings)?;
+        let Some(membership) = membership else {
+            return Err(NotFound::Channel.into());
+        };
+        if settings.is_empty() {
+            return view(ctx, channel, members).await;
+        }
+        match ctx
+            .store
+            .update_channel_settings(&membership, settings)
+            .await?
+        {
+            Managed::Done => return view(ctx, settings.applied_to(channel), members).await,
+            Managed::Stale => continue,
+            Managed::ChannelGone => return Err(NotFound::Channel.into()),
+        }
+    }
+    Err(channel_busy())
+}
+
+/// `PATCH /channels/{id}/members/{user_id}`: the owner makes a member an admin or an admin
+/// a member; pushes `member.updated`.
+pub async fn set_role(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    target: &UserId,
+    role: MemberRole,
+) -> Result<Member, AppError> {
+    for _ in 0..MANAGE_ATTEMPTS {
+        let found = managing(ctx, caller, id, target).await?;
+        found
+            .channel
+            .ensure_can_set_role(found.caller.as_ref(), found.target.as_ref())?;
+        let (Some(owner), Some(member)) = (found.caller, found.target) else {
+            return Err(RoleRefused::NoSuchMember.into());
+        };
+        let name = found
+            .users
+            .get(target)
+            .map(|user| user.name.clone())
+            .ok_or(RoleRefused::NoSuchMember)?;
+        let answer = Member {
+            user_id: member.user_id.clone(),
+            name,
+            role,
+            joined_at: member.joined_at,
+        };
+        if member.role == role {
+            return Ok(answer);
+        }
+        match ctx.store.set_member_role(&owner, &member, role).await? {
+            Managed::Done => return Ok(answer),
+            Managed::Stale => continue,
+            Managed::ChannelGone => return Err(NotFound::Channel.into()),
+        }
+    }
+    Err(channel_busy())
+}
+
+/// `POST /channels/{id}/owner`: the owner hands the channel to another member and becomes
+/// an admin; both hear `member.updated`.
+pub async fn transfer(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    target: &UserId,
+) -> Result<ChannelView, AppError> {
+    for _ in 0..MANAGE_ATTEMPTS {
+        let found = managing(ctx, caller, id, target).await?;
+        found
+            .channel
+            .ensure_can_transfer(found.caller.as_ref(), found.target.as_ref())?;
+        let (Some(owner), Some(heir)) = (found.caller, found.target) else {
+            return Err(RoleRefused::NoSuchMember.into());
+        };
+        match ctx.store.transfer_ownership(&owner, &heir).await? {
+            Managed::Done => return get(ctx, caller, id).await,
+            Managed::Stale => continue,
+            Managed::ChannelGone => return Err(NotFound::Channel.into()),
+        }
+    }
+    Err(channel_busy())
+}
+
+/// `DELETE /channels/{id}/members/{user_id}`: the owner or an admin removes a member (an
+/// admin: members only; never the owner); pushes `member.removed`.
+pub async fn remove(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    target: &UserId,
+) -> Result<(), AppError> {
+    for _ in 0..MANAGE_ATTEMPTS {
+        let found = managing(ctx, caller, id, target).await?;
+        found
+            .channel
+            .ensure_can_remove(found.caller.as_ref(), found.target.as_ref())?;
+        let (Some(by), Some(member)) = (found.caller, found.target) else {
+            return Err(RoleRefused::NoSuchMember.into());
+        };
+        match ctx
+            .store
+            .remove_member_by(&by, &member, Timestamp::now())
+            .await?
+        {
+            Managed::Done => return Ok(()),
+            Managed::Stale => continue,
+            Managed::ChannelGone => return Err(NotFound::Channel.into()),
+        }
+    }
+    Err(channel_busy())
 }
 
 /// Deletes a channel (owner only): hidden at once, its items purged by a queued job.

@@ -5,11 +5,12 @@
 use std::time::Instant;
 
 use crate::domain::{
-    Channel, ChannelDeleteRefused, ChannelKind, MemberRole, PageRequest, PairKey, Timestamp, UserId,
+    successor, Channel, ChannelDeleteRefused, ChannelKind, MemberRole, Membership, PageRequest,
+    PairKey, Timestamp, UserId,
 };
 use crate::error::AppError;
 use crate::queue::MaintenanceJob;
-use crate::storage::ChannelDeletion;
+use crate::storage::{ChannelDeletion, Managed};
 use crate::AppContext;
 
 /// Where a job stands after a run.
@@ -93,10 +94,10 @@ async fn close_socket(ctx: &AppContext, id: &crate::domain::ConnectionId) {
     }
 }
 
-/// Takes the user out of every channel: a channel it owns that no one else would keep (its
-/// assistant channel, a direct channel, a group without other people) is deleted (and purged
-/// by the job the router queues); from any other it leaves, and the remaining members hear
-/// `member.left`.
+/// Takes the user out of every channel: a group it owns passes to the longest-standing admin
+/// (else member); a channel it owns that no one else would keep (its assistant channel, a
+/// direct channel, a group without other people) is deleted (and purged by the job the
+/// router queues); from any other it leaves, and the remaining members hear `member.left`.
 /// Pages are followed to the end; memberships removed meanwhile are skipped.
 async fn leave_channels(
     ctx: &AppContext,
@@ -129,34 +130,54 @@ async fn leave_or_delete(
     channel: &Channel,
 ) -> Result<(), AppError> {
     let members = ctx.store.channel_members(&channel.id).await?;
-    let owner = members
-        .iter()
-        .any(|m| &m.user_id == user && m.role == MemberRole::Owner);
-    let others: Vec<&UserId> = members
-        .iter()
-        .map(|m| &m.user_id)
-        .filter(|id| *id != user && id.as_str() != UserId::ASSISTANT)
-        .collect();
-    let orphaned =
-        matches!(channel.kind, ChannelKind::Assistant | ChannelKind::Direct) || others.is_empty();
-    if owner && orphaned {
-        let pair = match channel.kind {
-            ChannelKind::Direct => others.first().map(|other| PairKey::of(user, other)),
-            _ => None,
+    // Gone already (a concurrent run, or the channel's own purge).
+    let Some(membership) = members.iter().find(|m| &m.user_id == user) else {
+        return Ok(());
+    };
+    if membership.role == MemberRole::Owner {
+        // A group passes to its successor; a direct or assistant channel, or a group with
+        // nobody else in it, is nobody's without its owner.
+        let heir = match channel.kind {
+            ChannelKind::Group => successor(user, &members),
+            ChannelKind::Direct | ChannelKind::Assistant => None,
         };
-        // The event router queues its purge off the stream.
-        return match ctx
-            .store
-            .mark_channel_deleted(channel, user, pair.as_ref(), Timestamp::now())
-            .await?
-        {
-            ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => Ok(()),
-            // The membership changed since it was read: the retry reads it again.
-            ChannelDeletion::NotOwner => Err(ChannelDeleteRefused::NotOwner.into()),
+        return match heir {
+            Some(heir) => match ctx.store.hand_over(membership, heir).await? {
+                Managed::Done | Managed::ChannelGone => Ok(()),
+                // Roles moved since the read: the job's retry reads them again.
+                Managed::Stale => Err(AppError::conflict("roles changed during the hand-over")),
+            },
+            None => delete_orphaned(ctx, user, channel, &members).await,
         };
     }
-    // `false`: already gone (a concurrent run, or the channel's own purge). Either way the
-    // remaining members hear `member.left` from the router, once.
+    // `false`: already gone. Either way the remaining members hear `member.left` from the
+    // router, once.
     ctx.store.remove_member(&channel.id, user).await?;
     Ok(())
+}
+
+/// Deletes a channel its deleted owner leaves to nobody (the event router queues its purge
+/// off the stream).
+async fn delete_orphaned(
+    ctx: &AppContext,
+    user: &UserId,
+    channel: &Channel,
+    members: &[Membership],
+) -> Result<(), AppError> {
+    let pair = match channel.kind {
+        ChannelKind::Direct => members
+            .iter()
+            .find(|m| &m.user_id != user)
+            .map(|other| PairKey::of(user, &other.user_id)),
+        _ => None,
+    };
+    match ctx
+        .store
+        .mark_channel_deleted(channel, user, pair.as_ref(), Timestamp::now())
+        .await?
+    {
+        ChannelDeletion::Deleted | ChannelDeletion::AlreadyGone => Ok(()),
+        // The membership changed since it was read: the retry reads it again.
+        ChannelDeletion::NotOwner => Err(ChannelDeleteRefused::NotOwner.into()),
+    }
 }

@@ -3,9 +3,9 @@ use serde::Serialize;
 use super::existing_caller;
 use super::refusals::{account_gone, blocked_conversation, no_longer_a_member};
 use crate::domain::{
-    Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, RateLimit,
-    ReadMarker, Timestamp, TYPING_PUSH_EVERY,
+    slow_mode_wait, Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji,
+    Membership, Message, MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest,
+    Pusher, RateLimit, ReadMarker, Timestamp, TYPING_PUSH_EVERY,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -87,7 +87,7 @@ pub async fn send(
                 client_id.as_ref(),
             )
             .await?;
-        let (channel, _) = member_of(&context, caller)?;
+        let (channel, membership) = member_of(&context, caller)?;
         if let Some(original) = &context.claimed {
             return original_message(ctx, channel_id, original).await;
         }
@@ -100,6 +100,14 @@ pub async fn send(
         }
         let sender = context.caller.as_ref().ok_or_else(account_gone)?;
         let now = Timestamp::now();
+        if let Some(seconds) = channel.slow_mode_for(membership) {
+            if let Some(wait) = slow_mode_wait(context.last_sent_at, now.unix_seconds(), seconds) {
+                return Err(AppError::RateLimited {
+                    message: "this channel is in slow mode; wait before sending again",
+                    retry_after_seconds: wait,
+                });
+            }
+        }
         let window = context
             .send_window
             .admit(now.unix_seconds(), limit)

@@ -5,7 +5,8 @@
 
 use crate::domain::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, Decision, EditRefused, Invalid,
-    JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, UserId,
+    JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, RoleRefused,
+    SettingsRefused, UserId,
 };
 use crate::error::AppError;
 use crate::storage::{CursorRejected, StoreError};
@@ -131,11 +132,56 @@ impl From<LeaveRefused> for AppError {
         match refused {
             LeaveRefused::NotFound => NotFound::Channel.into(),
             LeaveRefused::NotMember => AppError::conflict("you are not a member"),
-            LeaveRefused::Owner => {
-                AppError::conflict("the owner cannot leave; delete the channel instead")
-            }
         }
     }
+}
+
+impl From<SettingsRefused> for AppError {
+    fn from(refused: SettingsRefused) -> Self {
+        match refused {
+            SettingsRefused::NotFound => NotFound::Channel.into(),
+            SettingsRefused::NotMember => AppError::forbidden("join the channel first"),
+            SettingsRefused::NotManager => {
+                AppError::forbidden("only the owner and admins change a channel's settings")
+            }
+            SettingsRefused::FixedSettings(kind) => {
+                AppError::BadRequest(format!("a {} channel has no settings", kind.as_str()))
+            }
+            SettingsRefused::Invalid(invalid) => invalid.into(),
+        }
+    }
+}
+
+impl From<RoleRefused> for AppError {
+    fn from(refused: RoleRefused) -> Self {
+        match refused {
+            RoleRefused::NotFound => NotFound::Channel.into(),
+            RoleRefused::NotMember => AppError::forbidden("join the channel first"),
+            RoleRefused::OwnerOnly => AppError::forbidden("only the channel's owner can do this"),
+            RoleRefused::ManagersOnly => {
+                AppError::forbidden("only the channel's owner and admins can do this")
+            }
+            RoleRefused::FixedMembers(kind) => AppError::BadRequest(format!(
+                "a {} channel's members have fixed roles",
+                kind.as_str()
+            )),
+            RoleRefused::NoSuchMember => {
+                AppError::not_found("that user is not a member of this channel")
+            }
+            RoleRefused::TargetIsOwner => AppError::forbidden("the owner cannot be removed"),
+            RoleRefused::AdminOverAdmin => {
+                AppError::forbidden("an admin can remove members, not other admins")
+            }
+            RoleRefused::Yourself => AppError::BadRequest(
+                "name another member (to leave, use POST /channels/{id}/leave)".into(),
+            ),
+        }
+    }
+}
+
+/// A managing change whose premises kept moving under it (other managers at work).
+pub fn channel_busy() -> AppError {
+    AppError::conflict("the channel's members changed meanwhile; try again")
 }
 
 impl From<ChannelDeleteRefused> for AppError {
@@ -174,7 +220,7 @@ impl From<MessageDeleteRefused> for AppError {
         match refused {
             MessageDeleteRefused::Deleted => NotFound::Message.into(),
             MessageDeleteRefused::NotAllowed => {
-                AppError::forbidden("only the sender or the channel owner can delete a message")
+                AppError::forbidden("only the sender, the owner or an admin can delete a message")
             }
         }
     }

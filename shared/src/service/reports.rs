@@ -9,8 +9,8 @@ use super::existing_caller;
 use super::messages::{live, member_of};
 use super::refusals::account_gone;
 use crate::domain::{
-    Caller, ChannelId, MemberRole, MessageId, NewReport, NotFound, Page, PageRequest, Report,
-    ReportId, Timestamp,
+    Caller, ChannelId, MessageId, NewReport, NotFound, Page, PageRequest, Report, ReportId,
+    Timestamp,
 };
 use crate::error::AppError;
 use crate::storage::{ReportFiled, ReportNotice};
@@ -73,8 +73,8 @@ pub async fn report(
     ))
 }
 
-/// The channel's reports, for its owner (and, once channels have them, its admins): 403 for
-/// other members, 404 for outsiders of a private channel.
+/// The channel's reports, for its owner and admins: 403 for other members, 404 for outsiders
+/// of a private channel.
 pub async fn list(
     ctx: &AppContext,
     caller: &Caller,
@@ -93,10 +93,6 @@ pub async fn list(
     existing_caller(access.users.into_iter().next(), caller)?;
     let channel = access.channel.ok_or(NotFound::Channel)?;
     let membership = channel.ensure_member(access.membership.as_ref())?;
-    if membership.role != MemberRole::Owner {
-        return Err(AppError::forbidden(
-            "only the channel's owner sees its reports",
-        ));
-    }
+    channel.ensure_can_moderate(membership)?;
     Ok(reports)
 }

@@ -12,6 +12,7 @@ use crate::queue::{
     WebhookEvent,
 };
 use crate::realtime::{chunks, recipients};
+use crate::service::channels;
 use crate::storage::changes::{Change, ChangeRecord};
 use crate::AppContext;
 
@@ -193,29 +194,74 @@ async fn plan(
         }
         Change::MemberLeft(membership) => {
             // A deleted channel's purge removes every membership: nobody is told.
-            let live = ctx
-                .store
-                .get_channels(
+            let (live, removed) = tokio::try_join!(
+                ctx.store.get_channels(
                     std::slice::from_ref(&membership.channel_id),
                     crate::storage::Read::Consistent,
-                )
-                .await?;
+                ),
+                ctx.store.was_removed(membership)
+            )?;
             if live.is_empty() {
                 return Ok(());
             }
-            event(
+            let (channel_id, user_id) = (membership.channel_id.clone(), membership.user_id.clone());
+            let left = if removed {
+                DomainEvent::MemberRemoved {
+                    channel_id,
+                    user_id,
+                }
+            } else {
                 DomainEvent::MemberLeft {
+                    channel_id,
+                    user_id,
+                }
+            };
+            event(left, Pusher::Router)
+        }
+        Change::MemberRoleChanged(membership) => {
+            let users = ctx
+                .store
+                .get_users_for_display(std::slice::from_ref(&membership.user_id))
+                .await?;
+            let Some(user) = users.get(&membership.user_id) else {
+                return Ok(());
+            };
+            event(
+                DomainEvent::MemberUpdated {
                     channel_id: membership.channel_id.clone(),
-                    user_id: membership.user_id.clone(),
+                    member: Member {
+                        user_id: membership.user_id.clone(),
+                        name: user.name.clone(),
+                        role: membership.role,
+                        joined_at: membership.joined_at,
+                    },
                 },
                 Pusher::Router,
             )
         }
+        Change::ChannelCreated(channel) => event(
+            DomainEvent::ChannelCreated {
+                channel: channels::founded(ctx, channel.clone()).await?,
+            },
+            Pusher::Router,
+        ),
+        Change::ChannelUpdated(channel) => event(
+            DomainEvent::ChannelUpdated {
+                channel: channels::shown(ctx, channel.clone()).await?,
+            },
+            Pusher::Router,
+        ),
         Change::ChannelDeleted(channel_id) => {
+            // The members are read for the push before the purge is queued (with it).
             outbox
                 .maintenance
                 .push(MaintenanceJob::purge_channel(channel_id));
-            return Ok(());
+            event(
+                DomainEvent::ChannelDeleted {
+                    channel_id: channel_id.clone(),
+                },
+                Pusher::Router,
+            )
         }
         Change::AccountDeleted {
             user_id,

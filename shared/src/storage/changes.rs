@@ -15,8 +15,8 @@ use super::retries::PushRetryItem;
 use super::verification::{CodeNotice, EmailCodeItem};
 use super::{string_of, Item};
 use crate::domain::{
-    ChannelId, ConnectionId, DomainEvent, Membership, Message, PartnerRequest, Pusher, ReadMarker,
-    RequestStatus, Timestamp, UserId,
+    Channel, ChannelId, ConnectionId, DomainEvent, Membership, Message, PartnerRequest, Pusher,
+    ReadMarker, RequestStatus, Timestamp, UserId,
 };
 
 /// One thing a stream record says happened.
@@ -56,6 +56,12 @@ pub enum Change {
     MemberJoined(Membership),
     /// Left, removed, or taken out by an account clean-up or a channel purge.
     MemberLeft(Membership),
+    /// A member's role changed (the membership as it is now).
+    MemberRoleChanged(Membership),
+    /// Created with its founding members.
+    ChannelCreated(Channel),
+    /// Its name, description, privacy or slow mode changed (the channel as it is now).
+    ChannelUpdated(Channel),
     ChannelDeleted(ChannelId),
     AccountDeleted {
         user_id: UserId,
@@ -178,14 +184,7 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
                 Vec::new()
             }
         }
-        "channel" if kind == Kind::Modify => {
-            let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);
-            if before.deleted_at.is_none() && after.deleted_at.is_some() {
-                vec![Change::ChannelDeleted(after.id)]
-            } else {
-                Vec::new()
-            }
-        }
+        "channel" => channel_changes(kind, old, new)?,
         "user" => profile_changes(kind, old, new, at)?,
         "push_retry" if kind == Kind::Insert => {
             let item: PushRetryItem = from_item(new)?;
@@ -198,6 +197,32 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
         sequence_number: record.change.sequence_number.clone().unwrap_or_default(),
         at,
         changes,
+    })
+}
+
+/// A channel's creation, its deletion (`deleted_at` set), and changes of its settings; its
+/// member count and admins change with memberships, which tell of themselves.
+fn channel_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
+    Ok(match kind {
+        Kind::Insert => vec![Change::ChannelCreated(Channel::from(from_item::<
+            ChannelItem,
+        >(new)?))],
+        Kind::Modify => {
+            let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);
+            if before.deleted_at.is_none() && after.deleted_at.is_some() {
+                vec![Change::ChannelDeleted(after.id)]
+            } else if after.deleted_at.is_none()
+                && (before.name != after.name
+                    || before.description != after.description
+                    || before.private != after.private
+                    || before.slow_mode_seconds != after.slow_mode_seconds)
+            {
+                vec![Change::ChannelUpdated(Channel::from(after))]
+            } else {
+                Vec::new()
+            }
+        }
+        Kind::Remove => Vec::new(),
     })
 }
 
@@ -278,7 +303,14 @@ fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Store
         Kind::Remove => vec![Change::MemberLeft(Membership::from(
             from_item::<MemberItem>(old)?,
         ))],
-        Kind::Modify => Vec::new(),
+        Kind::Modify => {
+            let (before, after): (MemberItem, MemberItem) = (from_item(old)?, from_item(new)?);
+            if before.role == after.role {
+                Vec::new()
+            } else {
+                vec![Change::MemberRoleChanged(Membership::from(after))]
+            }
+        }
     })
 }
 

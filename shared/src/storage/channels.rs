@@ -12,6 +12,8 @@ use crate::domain::{
 /// the caller's membership, and the profiles asked for alongside.
 pub struct ChannelAccess {
     pub channel: Option<Channel>,
+    /// The channel's admins (with when they joined).
+    pub admins: Vec<Membership>,
     pub membership: Option<Membership>,
     pub users: Vec<User>,
 }
@@ -117,6 +119,7 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         blocked_by: Default::default(),
         sends_since: 0,
         sends: 0,
+        last_sent_at: 0,
     }
 }
 
@@ -143,11 +146,13 @@ impl Store {
             entity: "channel".into(),
             id: channel.id.clone(),
             name: channel.name.clone(),
+            description: channel.description.clone(),
             kind: channel.kind,
             private: channel.private,
             created_by: channel.created_by.clone(),
             created_at: channel.created_at,
             member_count: channel.member_count,
+            slow_mode_seconds: channel.slow_mode_seconds,
             deleted_at: None,
         };
         let mut tx = Transaction::new();
@@ -203,12 +208,14 @@ impl Store {
         wanted.extend(users.iter().map(keys::user_key));
         let mut access = ChannelAccess {
             channel: None,
+            admins: Vec::new(),
             membership: None,
             users: Vec::new(),
         };
         for item in self.batch_get(wanted, super::Read::Consistent).await? {
             let sk = string_of(&item, SK);
             if sk == keys::CHANNEL_META {
+                access.admins = super::roles::channel_admins(&item);
                 access.channel = live_channel(from_item(item)?);
             } else if sk == keys::PROFILE {
                 access.users.push(User::from(from_item::<UserItem>(item)?));
@@ -217,6 +224,23 @@ impl Store {
             }
         }
         Ok(access)
+    }
+
+    /// `user`'s membership of `channel`, if any (read consistently).
+    pub async fn membership(
+        &self,
+        channel: &ChannelId,
+        user: &UserId,
+    ) -> Result<Option<Membership>, StoreError> {
+        self.batch_get(
+            vec![keys::member_key(channel, user)],
+            super::Read::Consistent,
+        )
+        .await?
+        .into_iter()
+        .next()
+        .map(|item| from_item::<MemberItem>(item).map(Membership::from))
+        .transpose()
     }
 
     /// One page of a channel's members, first joined first (GSI2: a member who joined in the
@@ -362,11 +386,13 @@ impl Store {
             .condition_expression("attribute_exists(pk)")
             .build()
             .map_err(StoreError::fault)?;
+        // An admin who leaves stops being one (a no-op for anyone else).
         let count = Update::builder()
             .table_name(&self.table)
             .set_key(Some(keys::channel_key(channel)))
-            .update_expression("SET member_count = member_count - :one")
+            .update_expression("SET member_count = member_count - :one REMOVE #admin")
             .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#admin", keys::admin_attribute(user))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(StoreError::fault)?;
@@ -445,10 +471,7 @@ impl Store {
         user: &UserId,
         role: MemberRole,
     ) -> Result<TransactWriteItem, StoreError> {
-        let role = match role {
-            MemberRole::Owner => "owner",
-            MemberRole::Member => "member",
-        };
+        let role = role.as_str();
         Ok(TransactWriteItem::builder()
             .condition_check(
                 ConditionCheck::builder()

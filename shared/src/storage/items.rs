@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::error::StoreError;
 use crate::domain::{
-    Channel, ChannelId, ChannelKind, ChannelName, Counterpart, Email, MemberRole, Membership,
-    PartnerRequest, RateWindow, RequestId, RequestMessage, RequestStatus, SessionPolicy, Timestamp,
-    TokenId, User, UserId, UserName,
+    Channel, ChannelDescription, ChannelId, ChannelKind, ChannelName, Counterpart, Email,
+    MemberRole, Membership, PartnerRequest, RateWindow, RequestId, RequestMessage, RequestStatus,
+    SessionPolicy, Timestamp, TokenId, User, UserId, UserName,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -201,11 +201,15 @@ pub struct ChannelItem {
     pub entity: String,
     pub id: ChannelId,
     pub name: ChannelName,
+    #[serde(default)]
+    pub description: ChannelDescription,
     pub kind: ChannelKind,
     pub private: bool,
     pub created_by: UserId,
     pub created_at: Timestamp,
     pub member_count: u32,
+    #[serde(default)]
+    pub slow_mode_seconds: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
 }
@@ -215,11 +219,13 @@ impl From<ChannelItem> for Channel {
         Self {
             id: item.id,
             name: item.name,
+            description: item.description,
             kind: item.kind,
             private: item.private,
             created_by: item.created_by,
             created_at: item.created_at,
             member_count: item.member_count,
+            slow_mode_seconds: item.slow_mode_seconds,
         }
     }
 }
@@ -255,6 +261,9 @@ pub struct MemberItem {
     pub sends_since: i64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sends: u32,
+    /// The member's latest send (epoch seconds), for the channel's slow mode.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub last_sent_at: i64,
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {

@@ -150,6 +150,24 @@ pub fn member_by_join_sk(joined_at: &crate::domain::Timestamp, user: &UserId) ->
 }
 
 /// GSI1 partition of a user's memberships.
+/// On the channel item, one attribute per admin: `admin#<user id>` = when it joined (so the
+/// longest-standing admin, who takes over from a leaving owner, is read with the channel).
+pub const ADMIN_PREFIX: &str = "admin#";
+
+pub fn admin_attribute(user: &UserId) -> String {
+    format!("{ADMIN_PREFIX}{user}")
+}
+
+/// The mark a removal leaves beside the membership it deleted (so the stream tells a removal
+/// from a leave): one per membership, by the member's join time.
+pub fn removal_key(
+    channel: &ChannelId,
+    user: &UserId,
+    joined_at: &crate::domain::Timestamp,
+) -> Item {
+    key(channel_pk(channel), format!("REMOVAL#{user}#{joined_at}"))
+}
+
 pub fn user_channels_pk(user: &UserId) -> String {
     format!("{}#CHAN", user_pk(user))
 }

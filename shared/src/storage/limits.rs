@@ -34,25 +34,32 @@ impl From<AttemptsItem> for LoginAttempts {
     }
 }
 
-/// The two attributes of a counted window on an item: its start and its count.
+/// The attributes of a counted window on an item: its start and its count, and where the
+/// time of the latest event is kept, if anywhere.
 #[derive(Clone, Copy)]
 pub(super) struct WindowAttributes {
     since: &'static str,
     count: &'static str,
+    latest: Option<&'static str>,
 }
 
 impl WindowAttributes {
-    /// A member's sends in its channel.
+    /// A member's sends in its channel (and its latest send, for slow mode).
     pub const SENDS: Self = Self {
         since: "sends_since",
         count: "sends",
+        latest: Some(LAST_SENT_AT),
     };
     /// A user's partner requests (on the profile).
     pub const REQUESTS: Self = Self {
         since: "requests_since",
         count: "requests",
+        latest: None,
     };
 }
+
+/// A membership's latest send (epoch seconds), moved with its send window.
+pub(super) const LAST_SENT_AT: &str = "last_sent_at";
 
 impl Store {
     /// A transaction action moving the window `attributes` of the item at `key` from `read`
@@ -63,6 +70,7 @@ impl Store {
         key: super::Item,
         attributes: WindowAttributes,
         (read, next): (RateWindow, RateWindow),
+        at: i64,
         condition: &str,
     ) -> Result<TransactWriteItem, StoreError> {
         let as_read = if read == RateWindow::default() {
@@ -71,16 +79,25 @@ impl Store {
             "#since = :read_since AND #count = :read_count"
         };
         let number = |n: i64| AttributeValue::N(n.to_string());
+        let mut sets = "SET #since = :since, #count = :count".to_string();
+        if attributes.latest.is_some() {
+            sets.push_str(", #latest = :at");
+        }
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key))
-            .update_expression("SET #since = :since, #count = :count")
+            .update_expression(sets)
             .condition_expression(format!("{condition} AND ({as_read})"))
             .expression_attribute_names("#since", attributes.since)
             .expression_attribute_names("#count", attributes.count)
             .expression_attribute_values(":since", number(next.started_at))
             .expression_attribute_values(":count", number(next.count.into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(latest) = attributes.latest {
+            update = update
+                .expression_attribute_names("#latest", latest)
+                .expression_attribute_values(":at", number(at));
+        }
         if read != RateWindow::default() {
             update = update
                 .expression_attribute_values(":read_since", number(read.started_at))

@@ -174,6 +174,8 @@ pub struct MessageContext {
     pub blocked: bool,
     /// The caller's sends in the current window.
     pub send_window: RateWindow,
+    /// The caller's latest send in the channel (epoch seconds; 0: none), for slow mode.
+    pub last_sent_at: i64,
     /// How many members reported the message read.
     pub message_reports: u32,
 }
@@ -281,6 +283,7 @@ impl Store {
                     started_at: member.sends_since,
                     count: member.sends,
                 };
+                context.last_sent_at = member.last_sent_at;
                 context.membership = Some(Membership::from(member));
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 context.message_reports = match item.get("report_count") {
@@ -359,9 +362,13 @@ impl Store {
             );
         }
         let sender = match posting.send_window {
-            Some((read, next)) => {
-                self.count_send(&message.channel_id, &message.sender.id, read, next)?
-            }
+            Some((read, next)) => self.count_send(
+                &message.channel_id,
+                &message.sender.id,
+                read,
+                next,
+                message.created_at.unix_seconds(),
+            )?,
             None => self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
         };
         tx.check(SendCheck::SenderIsMember, sender);
@@ -418,11 +425,13 @@ impl Store {
         sender: &UserId,
         read: RateWindow,
         next: RateWindow,
+        at: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         self.window_update(
             keys::member_key(channel, sender),
             super::limits::WindowAttributes::SENDS,
             (read, next),
+            at,
             &format!(
                 "attribute_exists(pk) AND attribute_not_exists({})",
                 keys::BLOCKED_BY

@@ -18,6 +18,7 @@ mod presence;
 mod purge;
 mod reports;
 mod retries;
+mod roles;
 pub mod schema;
 mod sessions;
 mod users;
@@ -52,6 +53,7 @@ pub use messages::{
 pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;
+pub use roles::Managed;
 pub use sessions::CallerWrite;
 pub use users::Registration;
 pub use verification::{CodeIssued, CodeNotice, Verified};

@@ -76,6 +76,9 @@ fn body_for(route: &str, s: &Scenario) -> Option<Value> {
         "PATCH /channels/{id}/messages/{mid}" => json!({"body": "defaced"}),
         "POST /channels/{id}/read" => json!({"message_id": s.message}),
         "POST /channels/{id}/messages/{mid}/reports" => json!({"reason": "spam"}),
+        "PATCH /channels/{id}" => json!({"name": "pwned", "private": false}),
+        "PATCH /channels/{id}/members/{user_id}" => json!({"role": "admin"}),
+        "POST /channels/{id}/owner" => json!({"user_id": s.eve.id}),
         _ => return None,
     })
 }
@@ -148,6 +151,22 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             &[404, 409],
         ),
         ("DELETE /channels/{id}", format!("/channels/{p}"), hidden),
+        ("PATCH /channels/{id}", format!("/channels/{p}"), hidden),
+        (
+            "PATCH /channels/{id}/members/{user_id}",
+            format!("/channels/{p}/members/{}", s.bob.id),
+            hidden,
+        ),
+        (
+            "DELETE /channels/{id}/members/{user_id}",
+            format!("/channels/{p}/members/{}", s.bob.id),
+            hidden,
+        ),
+        (
+            "POST /channels/{id}/owner",
+            format!("/channels/{p}/owner"),
+            hidden,
+        ),
         (
             "POST /channels/{id}/messages",
             format!("/channels/{q}/messages"),
@@ -297,6 +316,9 @@ fn body_routes(s: &Scenario) -> Vec<(&'static str, String)> {
         ("POST", format!("/channels/{p}/messages")),
         ("PATCH", format!("/channels/{p}/messages/{m}")),
         ("POST", format!("/channels/{p}/read")),
+        ("PATCH", format!("/channels/{p}")),
+        ("PATCH", format!("/channels/{p}/members/{}", s.bob.id)),
+        ("POST", format!("/channels/{p}/owner")),
     ]
 }
 
@@ -321,8 +343,22 @@ async fn hostile_bodies_get_a_4xx_in_the_contract_shape_on_every_route() {
     let s = scenario(&stack).await;
     let json_type = Some("application/json");
     let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
+    // The fields of every body, each of a wrong type, among thousands of others: a body
+    // whose fields are all optional must not read this as "nothing to change".
+    let wrong_fields = [
+        "name",
+        "body",
+        "description",
+        "private",
+        "role",
+        "user_id",
+        "email_notifications",
+        "message_id",
+    ]
+    .map(|field| format!("\"{field}\":[0]"));
     let wide = format!(
-        "{{{}}}",
+        "{{{},{}}}",
+        wrong_fields.join(","),
         (0..4_000)
             .map(|i| format!("\"k{i}\":{i}"))
             .collect::<Vec<_>>()

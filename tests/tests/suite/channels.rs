@@ -381,6 +381,13 @@ async fn joining_and_leaving() {
     let public = env.api.group(&ada, &[], false).await;
     let private = env.api.group(&ada, &[], true).await;
 
+    let created: Vec<_> = env
+        .queued_pushes()
+        .await
+        .into_iter()
+        .map(|job| job.event.kind())
+        .collect();
+    assert_eq!(created, ["channel.created", "channel.created"]);
     let joined = env.api.join(&bob, &public).await;
     assert_eq!(joined.status, 200);
     assert_eq!(member_ids(&joined.body), sorted(&[&ada.id, &bob.id]));
@@ -419,8 +426,13 @@ async fn joining_and_leaving() {
     let mine = env.api.get(&bob, "/channels").await;
     assert_eq!(mine.body["items"], json!([]));
 
-    let owner = env.api.leave(&ada, &public).await;
-    owner.assert_error(409, "conflict", "a channel keeps its owner");
+    // The owner leaves last: nobody is left to hand it to, so it is deleted.
+    env.api.leave(&ada, &public).await.assert_status(204);
+    env.api.channel(&ada, &public).await.assert_error(
+        404,
+        "not_found",
+        "a group nobody is left in",
+    );
 }
 
 #[tokio::test]

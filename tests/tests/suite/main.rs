@@ -16,6 +16,7 @@ mod messages;
 mod outbox;
 mod partners;
 mod races;
+mod roles;
 mod safety;
 mod sessions;
 mod template;
