@@ -1349,8 +1349,9 @@ function onMessageCreated(message) {
   const mine = message.sender.id === state.me.id;
   if (mine && message.client_id && pending.has(message.client_id)) return settle(message);
   if (!state.channels.has(channelId)) {
-    // A channel I was put in (creation pushes nothing to the other members): learn it now.
-    refreshChannels().catch(() => {});
+    // A channel missing from my list (one I left that this message brings back, or one I
+    // was put in): learn it from the channel itself, whose list entry may lag a moment.
+    learnChannel(channelId);
     if (!mine) state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
     return undefined;
   }
@@ -1378,6 +1379,17 @@ function onMessageCreated(message) {
   scheduleRender();
   emit("channels");
   return undefined;
+}
+
+/** Fetches a channel the list does not know yet and adds it. */
+function learnChannel(channelId) {
+  api
+    .channel(channelId)
+    .then((channel) => {
+      storeChannel(channel);
+      emit("unread");
+    })
+    .catch((error) => console.warn("channel details", error));
 }
 
 function onTyping(event) {

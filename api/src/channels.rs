@@ -7,13 +7,13 @@ use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, not_blank_pattern, optional_text_input, string};
 use shared::domain::{
-    Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings, Emoji, Member, MemberRole,
-    Message, MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker, Report,
-    ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_SLOW_MODE_SECONDS,
+    Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings, ChannelSummary, Emoji, Member,
+    MemberRole, Message, MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker,
+    Report, ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
 };
 use shared::realtime::Origin;
 use shared::service::channels::{self, ChannelView, Created};
-use shared::service::messages::{self, HistoryQuery, ReadReceipts, Sent};
+use shared::service::messages::{self, Draft, HistoryQuery, ReadReceipts, Sent};
 use shared::service::reports;
 use shared::AppError;
 use utoipa::openapi::schema::{SchemaType, Type};
@@ -33,6 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(add_member, list_members))
         .routes(routes!(set_role, remove_member))
         .routes(routes!(transfer))
+        .routes(routes!(mute, unmute))
         .routes(routes!(join))
         .routes(routes!(leave))
         .routes(routes!(send, history))
@@ -117,15 +118,20 @@ async fn create(
     })
 }
 
-/// The caller's channels (without members)
+/// The caller's channels, newest activity first
+///
+/// Summaries a channel list renders without further calls: the last message, the unread
+/// and mention counts (exact up to 100), the caller's role and mute. Ordered by
+/// `last_activity_at`, newest first, across pages. A direct channel the caller left is
+/// missing until its next message, so a page may hold fewer than `limit` items.
 #[utoipa::path(get, path = "/channels", operation_id = "listMyChannels", tag = "channels",
     params(PageQuery),
-    responses((status = 200, description = "A page of channels", body = Page<Channel>)))]
+    responses((status = 200, description = "A page of channel summaries", body = Page<ChannelSummary>)))]
 async fn list_mine(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
     Params(page): Params<PageQuery>,
-) -> ApiResult<Json<Page<Channel>>> {
+) -> ApiResult<Json<Page<ChannelSummary>>> {
     Ok(Json(
         channels::list_mine(&ctx, &caller, &page.page()?).await?,
     ))
@@ -358,6 +364,37 @@ async fn transfer(
     ))
 }
 
+/// Mute a channel
+///
+/// For the caller only (members): its summary says `muted`, and it sends the caller no
+/// offline email. Idempotent.
+#[utoipa::path(put, path = "/channels/{id}/mute", operation_id = "muteChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204, description = "Muted"), (status = 403), (status = 404)))]
+async fn mute(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<StatusCode> {
+    channels::set_muted(&ctx, &caller, &channel, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unmute a channel
+///
+/// Idempotent.
+#[utoipa::path(delete, path = "/channels/{id}/mute", operation_id = "unmuteChannel", tag = "channels",
+    params(("id" = String, Path, description = "Channel id")),
+    responses((status = 204, description = "Not muted"), (status = 403), (status = 404)))]
+async fn unmute(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+) -> ApiResult<StatusCode> {
+    channels::set_muted(&ctx, &caller, &channel, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Join a public channel
 ///
 /// 403 private; 409 already a member or full.
@@ -402,7 +439,12 @@ struct SendBody {
     client_id: Option<String>,
     /// Reply in this message's thread
     parent_id: Option<String>,
+    /// Users the message mentions: members of the channel, at most 50 (null means none)
+    #[schema(max_items = 50)]
+    mention_ids: Option<Vec<String>>,
 }
+
+const _: () = assert!(MAX_MENTIONS == 50, "the OpenAPI maxItems of mention_ids");
 
 fn message_body_input() -> utoipa::openapi::schema::Object {
     string()
@@ -418,14 +460,16 @@ fn message_body_input() -> utoipa::openapi::schema::Object {
 /// 400 when `body` is blank or over 4,000 characters. 403 when the caller is not a member of
 /// a public channel; 404 for an unknown channel or a private one the caller is not a member
 /// of. 404 when `parent_id` is not a live message of this channel; 400 when it is itself a
-/// reply. 409 when a retried `client_id` names a message that has since been deleted.
+/// reply. 400 when `mention_ids` names someone who is not a member (`details.mention_ids`).
+/// 409 when a retried `client_id` names a message that has since been deleted. 429 when the
+/// caller sends too fast, or faster than the channel's slow mode allows (`Retry-After`).
 #[utoipa::path(post, path = "/channels/{id}/messages", operation_id = "sendMessage", tag = "messages",
     params(("id" = String, Path, description = "Channel id")),
     request_body = SendBody,
     responses((status = 201, description = "Stored; `message.created` is pushed; in an assistant channel one reply job is queued", body = Message),
         (status = 200, description = "The message sent before with the same `client_id` (same sender, same channel)", body = Message),
         (status = 403, description = "Not a member, or a direct channel one of whose two blocked the other"), (status = 404), (status = 409),
-        (status = 429, description = "More than `SEND_BURST` (20) sends by the caller in this channel within `SEND_WINDOW_SECONDS` (10)")))]
+        (status = 429, description = "More than `SEND_BURST` (20) sends by the caller in this channel within `SEND_WINDOW_SECONDS` (10), or a second send of a member within the channel's `slow_mode_seconds`")))]
 async fn send(
     State(ctx): State<AppState>,
     Caller(caller): Caller,
@@ -433,16 +477,14 @@ async fn send(
     JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult<Response> {
     let text = required(body.body, "body")?;
-    let sent = messages::send(
-        &ctx,
-        &caller,
-        &channel,
-        &text,
-        body.client_id.as_deref(),
-        body.parent_id.as_deref(),
-        &Origin::api(),
-    )
-    .await?;
+    let mention_ids = body.mention_ids.unwrap_or_default();
+    let draft = Draft {
+        body: &text,
+        client_id: body.client_id.as_deref(),
+        parent_id: body.parent_id.as_deref(),
+        mention_ids: &mention_ids,
+    };
+    let sent = messages::send(&ctx, &caller, &channel, &draft, &Origin::api()).await?;
     Ok(match sent {
         Sent::New(message) => made(true, message),
         Sent::Duplicate(message) => made(false, message),

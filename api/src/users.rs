@@ -7,7 +7,10 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 use shared::domain::schema::{name_input, string};
-use shared::domain::{NewUser, Page, ProfileChanges, PublicUser, User, UserId, UserName};
+use shared::domain::{
+    NewUser, Page, ProfileChanges, PublicUser, UnreadTotals, User, UserId, UserName,
+};
+use shared::service::channels;
 use shared::service::users::{self, NewToken, OnlineContact, SignedIn};
 use shared::storage::Presence;
 use shared::AppError;
@@ -34,6 +37,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(resend_verification))
         .routes(routes!(me, update_me, delete_account))
+        .routes(routes!(unread))
         .routes(routes!(list_users))
         .routes(routes!(get_user))
         .routes(routes!(presence))
@@ -144,6 +148,19 @@ async fn login(
     responses((status = 200, description = "The caller", body = User)))]
 async fn me(State(ctx): State<AppState>, Caller(caller): Caller) -> ApiResult<Json<User>> {
     Ok(Json(users::me(&ctx, &caller).await?))
+}
+
+/// The caller's unread totals
+///
+/// Over every channel the caller is in: the sum of their `unread_count` and `mention_count`
+/// (each exact up to 100), and how many channels have unread messages.
+#[utoipa::path(get, path = "/me/unread", operation_id = "getUnreadTotals", tag = "channels",
+    responses((status = 200, description = "The caller's totals", body = UnreadTotals)))]
+async fn unread(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+) -> ApiResult<Json<UnreadTotals>> {
+    Ok(Json(channels::unread_totals(&ctx, &caller).await?))
 }
 
 /// `PATCH /me`: the fields to change; one left out (or null) stays as it is.

@@ -161,6 +161,8 @@ pub enum ClientFrame {
         body: String,
         client_id: Option<String>,
         parent_id: Option<String>,
+        #[serde(default)]
+        mention_ids: Vec<String>,
     },
     #[serde(rename = "typing")]
     Typing { channel_id: String, is_typing: bool },
@@ -226,7 +228,7 @@ pub enum ReplyFrame {
     /// `sendMessage` stored (or found, for a repeated `client_id`) the message.
     Ack {
         client_id: Option<ClientId>,
-        message: Message,
+        message: Box<Message>,
     },
     Pong,
     Error {

@@ -23,7 +23,7 @@ use shared::domain::{
 };
 use shared::realtime::Origin;
 use shared::service::channels;
-use shared::service::messages::{self, Sent};
+use shared::service::messages::{self, Draft, Sent};
 use shared::storage::Admission;
 use shared::AppContext;
 use tokio::sync::mpsc;
@@ -139,6 +139,7 @@ async fn channel_with_sockets(
                         &membership,
                         Admission::AddedBy(owner),
                         ctx.config.limits.max_group_members,
+                        None,
                     )
                     .await
                     .expect("member");
@@ -186,9 +187,10 @@ async fn measure(
             ctx,
             sender,
             channel,
-            &format!("{name} {i}"),
-            None,
-            None,
+            &Draft {
+                body: &format!("{name} {i}"),
+                ..Draft::default()
+            },
             &Origin::api(),
         )
         .await

@@ -9,7 +9,7 @@ use integration_tests::metering::DynamoMeter;
 use integration_tests::TestEnv;
 use shared::domain::{NewChannel, PageRequest};
 use shared::realtime::Origin;
-use shared::service::messages::{self, HistoryQuery, Sent};
+use shared::service::messages::{self, Draft, HistoryQuery, Sent};
 use shared::service::{channels, users};
 use shared::AppContext;
 
@@ -119,9 +119,10 @@ async fn send(
             ctx,
             user,
             channel,
-            &format!("Message {i} of the benchmark"),
-            None,
-            None,
+            &Draft {
+                body: &format!("Message {i} of the benchmark"),
+                ..Draft::default()
+            },
             &Origin::api(),
         )
         .await,

@@ -564,7 +564,7 @@ impl TestEnv {
                         joined_at: Timestamp::now(),
                     };
                     let added = store
-                        .add_member(channel, &membership, admission, max)
+                        .add_member(channel, &membership, admission, max, None)
                         .await
                         .expect("add a member");
                     assert_eq!(added, shared::storage::MemberAdded::Added);

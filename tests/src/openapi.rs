@@ -253,8 +253,19 @@ mod tests {
     #[test]
     fn a_closed_all_of_still_accepts_every_part_s_properties() {
         let doc = Document::load();
-        let summary = json!({"id": "c", "name": "Team", "kind": "group", "private": true, "created_by": "u", "created_at": "2026-11-21T10:00:00.123Z", "member_count": 1, "description": "", "slow_mode_seconds": 0});
-        let mut channel = summary.clone();
+        let record = json!({"id": "c", "name": "Team", "kind": "group", "private": true, "created_by": "u", "created_at": "2026-11-21T10:00:00.123Z", "member_count": 1, "description": "", "slow_mode_seconds": 0});
+        let mut summary = record.clone();
+        for (field, value) in [
+            ("role", json!("owner")),
+            ("muted", json!(false)),
+            ("last_message", json!(null)),
+            ("last_activity_at", json!("2026-11-21T10:00:00.123Z")),
+            ("unread_count", json!(0)),
+            ("mention_count", json!(0)),
+        ] {
+            summary[field] = value;
+        }
+        let mut channel = record.clone();
         channel["members"] = json!([]);
         doc.check("GET", "/channels/{id}", 200, &channel);
         doc.check(

@@ -8,7 +8,7 @@ use aws_lambda_events::apigw::ApiGatewayProxyResponse;
 use shared::domain::{Caller, Channel, UserId};
 use shared::error::AppError;
 use shared::realtime::{self, Origin};
-use shared::service::messages::{self, Sent};
+use shared::service::messages::{self, Draft, Sent};
 use shared::service::realtime as connections;
 use shared::websocket::{
     error_response, response, ClientFrame, ReplyFrame, WebSocketEvent, WsRequest,
@@ -93,11 +93,17 @@ async fn act(
             body,
             client_id,
             parent_id,
+            mention_ids,
         } => {
             let sent = async {
                 let channel = Channel::parse_id(&channel_id)?;
-                let (client_id, parent_id) = (client_id.as_deref(), parent_id.as_deref());
-                messages::send(ctx, user, &channel, &body, client_id, parent_id, &origin).await
+                let draft = Draft {
+                    body: &body,
+                    client_id: client_id.as_deref(),
+                    parent_id: parent_id.as_deref(),
+                    mention_ids: &mention_ids,
+                };
+                messages::send(ctx, user, &channel, &draft, &origin).await
             }
             .await;
             match sent {
@@ -106,7 +112,7 @@ async fn act(
                 // Nothing is published for a repeat: ack the original here.
                 Ok(Sent::Duplicate(message)) => Some(ReplyFrame::Ack {
                     client_id: message.client_id.clone(),
-                    message,
+                    message: Box::new(message),
                 }),
                 Err(err) => failed(err, client_id),
             }

@@ -193,7 +193,7 @@ impl DomainEvent {
     }
 
     /// The contract's recipients: channel events go to every member (so every device of the
-    /// actor stays in step too), except read receipts and typing, which go to the others; the
+    /// actor stays in step too), except typing, which goes to the others; the
     /// leaver hears its own `member.left`; presence goes to partners and co-members; a request
     /// event to the party it concerns.
     /// The user whose doing the event shows (a message's sender, who types, whose presence):
@@ -237,11 +237,8 @@ impl DomainEvent {
                 except: None,
                 also: Some(user_id.clone()),
             },
-            Self::ReadReceipt { marker } => Audience::Channel {
-                channel_id: marker.channel_id.clone(),
-                except: Some(marker.user_id.clone()),
-                also: None,
-            },
+            // The reader's own other devices too, so every one clears its badge.
+            Self::ReadReceipt { marker } => Audience::channel(&marker.channel_id),
             Self::Typing {
                 channel_id,
                 user_id,

@@ -116,6 +116,9 @@ pub struct Message {
     pub reply_count: u32,
     /// emoji → ids of the users who reacted
     pub reactions: BTreeMap<Emoji, Vec<UserId>>,
+    /// The users the message mentions (members of the channel)
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub client_id: Option<ClientId>,
@@ -238,6 +241,7 @@ mod tests {
             parent_id: None,
             reply_count: 0,
             reactions: BTreeMap::new(),
+            mentions: Vec::new(),
             created_at: Timestamp::now(),
             edited_at: None,
             client_id: None,

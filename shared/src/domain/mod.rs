@@ -5,6 +5,7 @@ mod channel;
 mod delivery;
 mod event;
 mod ids;
+mod inbox;
 mod message;
 mod page;
 mod partner;
@@ -25,6 +26,10 @@ pub use channel::{
 pub use delivery::Pusher;
 pub use event::{Audience, DomainEvent};
 pub use ids::{ChannelId, ConnectionId, MessageId, ReportId, RequestId, TokenId, UserId};
+pub use inbox::{
+    not_members, parse_mentions, preview, ChannelSummary, InboxEntry, LastMessage, UnreadCandidate,
+    UnreadCount, UnreadTotals, MAX_MENTIONS, UNREAD_CAP, UNREAD_SCAN,
+};
 pub use message::{ClientId, Emoji, Message, MessageBody, MessageRole, Order, ReadMarker};
 pub use page::{Limit, Page, PageRequest};
 pub use partner::{

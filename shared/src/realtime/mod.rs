@@ -143,7 +143,7 @@ async fn ack(ctx: &AppContext, origin: &Origin, event: &DomainEvent) {
     {
         let ack = ReplyFrame::Ack {
             client_id: message.client_id.clone(),
-            message: message.clone(),
+            message: Box::new(message.clone()),
         };
         reply(ctx, endpoint, connection, Some(&message.sender.id), &ack).await;
     }
@@ -198,9 +198,12 @@ pub async fn deliver(
         .store
         .live_connections(&recipients, event.actor())
         .await?;
-    // The sending connection of a WebSocket `sendMessage` gets its `ack` instead.
+    // The sending connection of a WebSocket `sendMessage` gets its `ack` instead; the one
+    // that sent a `markRead` knows already.
     let skip = match event {
-        DomainEvent::MessageCreated { .. } => origin.connection.as_ref(),
+        DomainEvent::MessageCreated { .. } | DomainEvent::ReadReceipt { .. } => {
+            origin.connection.as_ref()
+        }
         _ => None,
     };
     let targets: Vec<(UserId, ConnectionId)> = connections
@@ -218,17 +221,31 @@ pub async fn deliver(
 pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, AppError> {
     use crate::storage::Ledger;
 
+    let mut settled = match ctx.store.ledger(&job.job_id).await? {
+        Ledger::Done => return Ok(Delivered::default()),
+        Ledger::Partial(settled) => settled,
+        Ledger::New => Default::default(),
+    };
+    // A new message moves its chunk's members' lists too (the router moved the members of
+    // channels the request pushed to itself). Conditional, so a redelivery changes nothing.
+    if let (DomainEvent::MessageCreated { message, .. }, Targets::Users { user_ids, .. }) =
+        (&job.event, &job.targets)
+    {
+        ctx.store
+            .bump_activity(
+                user_ids,
+                &message.id,
+                &message.channel_id,
+                message.created_at,
+            )
+            .await?;
+    }
     let Some(endpoint) = ctx.config.websocket_endpoint.as_deref() else {
         tracing::debug!(
             job = job.job_id,
             "no WebSocket endpoint configured; nothing pushed"
         );
         return Ok(Delivered::default());
-    };
-    let mut settled = match ctx.store.ledger(&job.job_id).await? {
-        Ledger::Done => return Ok(Delivered::default()),
-        Ledger::Partial(settled) => settled,
-        Ledger::New => Default::default(),
     };
     let (recipients, targets) = match &job.targets {
         Targets::Users { user_ids, skip } => {

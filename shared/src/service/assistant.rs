@@ -119,6 +119,7 @@ pub async fn reply(
         parent_id: question.parent_id.clone(),
         reply_count: 0,
         reactions: Default::default(),
+        mentions: Vec::new(),
         created_at: Timestamp::now(),
         edited_at: None,
         client_id: Some(claim),

@@ -1,18 +1,21 @@
 use std::collections::HashMap;
 
-use futures::TryFutureExt;
+use futures::{StreamExt, TryFutureExt, TryStreamExt};
 
 use super::existing_caller;
-use super::refusals::{account_gone, already_member, channel_busy, consent_missing};
+use super::refusals::{
+    account_gone, already_member, channel_busy, consent_missing, no_longer_a_member,
+};
 use super::require_caller;
 use crate::domain::{
     successor, AddRefused, Caller, Channel, ChannelDeleteRefused, ChannelId, ChannelKind,
-    ChannelSettings, LeaveRefused, Leaving, Limit, Member, MemberRole, Membership, NewChannel,
-    NotFound, Page, PageRequest, PairKey, RoleRefused, Timestamp, User, UserId, UserName,
+    ChannelSettings, ChannelSummary, InboxEntry, LastMessage, LeaveRefused, Leaving, Limit, Member,
+    MemberRole, Membership, MessageId, NewChannel, NotFound, Page, PageRequest, PairKey,
+    RoleRefused, Timestamp, UnreadCount, UnreadTotals, User, UserId, UserName,
 };
 use crate::error::AppError;
 use crate::storage::{
-    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, Managed, MemberAdded, Read,
+    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, Managed, MemberAdded,
 };
 use crate::AppContext;
 
@@ -91,30 +94,40 @@ pub async fn shown(ctx: &AppContext, channel: Channel) -> Result<ChannelView, Ap
     view(ctx, channel, members.items).await
 }
 
+/// What `load` read: the caller's profile, the channel, the caller's membership, the first
+/// members by join time, and the channel's newest message (deleted or not).
+struct Loaded {
+    caller: User,
+    channel: Channel,
+    membership: Option<Membership>,
+    members: Vec<Membership>,
+    activity: Option<MessageId>,
+}
+
 /// Reads the channel, the caller's membership and profile (one BatchGetItem, consistent)
 /// and, in parallel, the first members by join time. Refuses deleted accounts and unknown or
 /// deleted channels.
-async fn load(
-    ctx: &AppContext,
-    caller: &Caller,
-    channel: &ChannelId,
-) -> Result<(User, Channel, Option<Membership>, Vec<Membership>), AppError> {
+async fn load(ctx: &AppContext, caller: &Caller, channel: &ChannelId) -> Result<Loaded, AppError> {
     let caller_only = [caller.id.clone()];
     let first = first_members();
     let (access, members) = tokio::try_join!(
         ctx.store.channel_access(channel, &caller.id, &caller_only),
         ctx.store.members_by_join(channel, &first)
     )?;
-    let members = members.items;
     let ChannelAccess {
         channel,
         membership,
         users,
+        activity,
         ..
     } = access;
-    let caller = existing_caller(users.into_iter().next(), caller)?;
-    let channel = channel.ok_or(NotFound::Channel)?;
-    Ok((caller, channel, membership, members))
+    Ok(Loaded {
+        caller: existing_caller(users.into_iter().next(), caller)?,
+        channel: channel.ok_or(NotFound::Channel)?,
+        membership,
+        members: members.items,
+        activity,
+    })
 }
 
 /// `POST /channels`: one read of the named users, one transaction.
@@ -196,7 +209,12 @@ pub async fn create(
         })),
         ChannelCreated::DirectExists(existing) => {
             // Opening it again brings it back to the list of a caller who had left it.
-            let ((_, channel, _, members), _) = tokio::try_join!(
+            let (
+                Loaded {
+                    channel, members, ..
+                },
+                _,
+            ) = tokio::try_join!(
                 load(ctx, caller, &existing),
                 ctx.store
                     .hide_channel(&existing, &caller.id, None)
@@ -216,7 +234,12 @@ pub async fn get(
     caller: &Caller,
     id: &ChannelId,
 ) -> Result<ChannelView, AppError> {
-    let (_, channel, membership, members) = load(ctx, caller, id).await?;
+    let Loaded {
+        channel,
+        membership,
+        members,
+        ..
+    } = load(ctx, caller, id).await?;
     channel.ensure_visible(membership.as_ref())?;
     view(ctx, channel, members).await
 }
@@ -251,44 +274,168 @@ pub async fn members(
     })
 }
 
-/// The caller's channels (without members), in channel id order. A direct channel the
-/// caller left is missing until a newer message is in it: for those only, the newest message
-/// is read beside the channels (so a page stays two round trips), and a page may come back
-/// shorter than its limit.
+/// The caller's channel list: summaries (last message, unread and mention counts, role,
+/// mute), newest activity first. Two round trips: the caller's profile ‖ a page of its
+/// memberships by activity; then its channels ‖ one bounded count after the read marker for
+/// each channel with something newer than it. A direct channel the caller left is missing
+/// until a newer message is in it (so a page may come back shorter than its limit). Only a
+/// newest message by someone the caller blocked costs a third, for that channel.
 pub async fn list_mine(
     ctx: &AppContext,
     caller: &Caller,
     page: &PageRequest,
-) -> Result<Page<Channel>, AppError> {
-    let (_, listed) = tokio::try_join!(
+) -> Result<Page<ChannelSummary>, AppError> {
+    let (user, entries) = tokio::try_join!(
         require_caller(ctx, caller),
         ctx.store
-            .list_member_channels(&caller.id, page)
+            .inbox_page(&caller.id, page)
             .err_into::<AppError>()
     )?;
-    let ids: Vec<ChannelId> = listed.items.iter().map(|c| c.channel_id.clone()).collect();
-    let hidden = listed.items.iter().filter_map(|listed| {
-        let since = listed.hidden_at?;
-        let channel = &listed.channel_id;
-        Some(async move {
-            let back = ctx.store.has_message_since(channel, since).await?;
-            Ok::<_, AppError>((!back).then(|| channel.clone()))
-        })
-    });
-    let (channels, still_hidden) = tokio::try_join!(
+    let next_cursor = entries.next_cursor;
+    let entries: Vec<InboxEntry> = entries
+        .items
+        .into_iter()
+        .filter(|entry| !entry.is_hidden())
+        .collect();
+    let ids: Vec<ChannelId> = entries.iter().map(|e| e.channel_id.clone()).collect();
+    let (channels, counts) = tokio::try_join!(
         ctx.store
-            .get_channels(&ids, Read::Eventual)
+            .channels_with_activity(&ids)
             .err_into::<AppError>(),
-        futures::future::try_join_all(hidden)
+        unread_counts(ctx, &user, &entries)
     )?;
-    let still_hidden: Vec<ChannelId> = still_hidden.into_iter().flatten().collect();
+    let mut summaries = Vec::new();
+    for entry in entries {
+        let Some((channel, activity)) = channels.get(&entry.channel_id).cloned() else {
+            // Deleted a moment ago: its purge takes the membership out.
+            continue;
+        };
+        let last_activity_at = activity
+            .last_activity_at
+            .max(entry.last_activity_at)
+            .unwrap_or(channel.created_at)
+            .max(channel.created_at);
+        let count = counts.get(&entry.channel_id).copied().unwrap_or_default();
+        summaries.push(ChannelSummary {
+            channel,
+            role: entry.role,
+            muted: entry.muted,
+            last_message: activity.last_message,
+            last_activity_at,
+            unread_count: count.unread,
+            mention_count: count.mentions,
+        });
+    }
+    preview_past_blocked(ctx, &user, &mut summaries).await?;
+    // The list is read in activity order; what the router recorded a moment later may move
+    // one within the page.
+    summaries.sort_by_key(|summary| std::cmp::Reverse(summary.last_activity_at));
     Ok(Page {
-        items: channels
-            .into_iter()
-            .filter(|channel| !still_hidden.contains(&channel.id))
-            .collect(),
-        next_cursor: listed.next_cursor,
+        items: summaries,
+        next_cursor,
     })
+}
+
+/// The unread and mention counts of the entries that may have any, counted at once.
+async fn unread_counts(
+    ctx: &AppContext,
+    reader: &User,
+    entries: &[InboxEntry],
+) -> Result<HashMap<ChannelId, UnreadCount>, AppError> {
+    // Made up front (not in the stream's closure), so the future stays `Send`.
+    let counts: Vec<_> = entries
+        .iter()
+        .filter(|entry| entry.may_have_unread())
+        .map(|entry| count_unread(ctx, reader, entry))
+        .collect();
+    Ok(futures::stream::iter(counts)
+        .buffer_unordered(UNREAD_COUNT_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .collect())
+}
+
+async fn count_unread(
+    ctx: &AppContext,
+    reader: &User,
+    entry: &InboxEntry,
+) -> Result<(ChannelId, UnreadCount), AppError> {
+    let marker = entry.last_read_message_id.as_ref();
+    let candidates = ctx
+        .store
+        .unread_candidates(&entry.channel_id, marker)
+        .await?;
+    let count = UnreadCount::of(&candidates, &reader.id, marker, &reader.blocked);
+    Ok((entry.channel_id.clone(), count))
+}
+
+/// How many unread counts run at once (a page holds at most 100 channels).
+const UNREAD_COUNT_CONCURRENCY: usize = 50;
+
+/// A summary whose newest message is by someone the reader blocked shows the newest one by
+/// anyone else instead (the reader's history leaves the blocked user out too).
+async fn preview_past_blocked(
+    ctx: &AppContext,
+    reader: &User,
+    summaries: &mut [ChannelSummary],
+) -> Result<(), AppError> {
+    let blocked = &reader.blocked;
+    let lookups = summaries.iter_mut().filter(|summary| {
+        summary
+            .last_message
+            .as_ref()
+            .is_some_and(|last| blocked.contains(&last.sender.id))
+    });
+    futures::future::try_join_all(lookups.map(|summary| async move {
+        let newest = ctx
+            .store
+            .newest_live_message(&summary.channel.id, blocked)
+            .await?;
+        summary.last_message = newest.as_ref().map(LastMessage::of);
+        Ok::<_, AppError>(())
+    }))
+    .await?;
+    Ok(())
+}
+
+/// `GET /me/unread`: the caller's unread and mention totals over every channel it is in
+/// (muted ones included, as each channel's count is). One Query of the caller's memberships
+/// (a page per few thousand channels), then one bounded count per channel with something
+/// newer than its marker.
+pub async fn unread_totals(ctx: &AppContext, caller: &Caller) -> Result<UnreadTotals, AppError> {
+    let (user, entries) = tokio::try_join!(
+        require_caller(ctx, caller),
+        ctx.store.inbox_entries(&caller.id).err_into::<AppError>()
+    )?;
+    let visible: Vec<InboxEntry> = entries.into_iter().filter(|e| !e.is_hidden()).collect();
+    let mut totals = UnreadTotals::default();
+    for count in unread_counts(ctx, &user, &visible).await?.into_values() {
+        totals.add(count);
+    }
+    Ok(totals)
+}
+
+/// Mutes (or unmutes) a channel for the caller: members only (403 for a public channel the
+/// caller has not joined, 404 for a private one or an unknown one).
+pub async fn set_muted(
+    ctx: &AppContext,
+    caller: &Caller,
+    id: &ChannelId,
+    muted: bool,
+) -> Result<(), AppError> {
+    let caller_only = [caller.id.clone()];
+    let access = ctx
+        .store
+        .channel_access(id, &caller.id, &caller_only)
+        .await?;
+    existing_caller(access.users.into_iter().next(), caller)?;
+    let channel = access.channel.ok_or(NotFound::Channel)?;
+    channel.ensure_member(access.membership.as_ref())?;
+    if !ctx.store.set_muted(id, &caller.id, muted).await? {
+        return Err(no_longer_a_member());
+    }
+    Ok(())
 }
 
 pub async fn list_public(
@@ -310,20 +457,12 @@ pub async fn add_member(
     id: &ChannelId,
     user: &str,
 ) -> Result<ChannelView, AppError> {
-    let (adder, channel, membership, members) = load(ctx, caller, id).await?;
-    channel.ensure_can_add(membership.as_ref())?;
+    let loaded = load(ctx, caller, id).await?;
+    loaded.channel.ensure_can_add(loaded.membership.as_ref())?;
     let user = UserId::parse(user)
         .filter(|u| u.as_str() != UserId::ASSISTANT)
         .ok_or(NotFound::User)?;
-    admit(
-        ctx,
-        channel,
-        members,
-        adder,
-        user,
-        Admission::AddedBy(&caller.id),
-    )
-    .await
+    admit(ctx, loaded, user, Admission::AddedBy(&caller.id)).await
 }
 
 /// Joins a public channel. Pushes `member.joined`.
@@ -332,28 +471,25 @@ pub async fn join(
     caller: &Caller,
     id: &ChannelId,
 ) -> Result<ChannelView, AppError> {
-    let (joiner, channel, membership, members) = load(ctx, caller, id).await?;
-    channel.ensure_can_join(membership.as_ref())?;
-    admit(
-        ctx,
-        channel,
-        members,
-        joiner,
-        caller.id.clone(),
-        Admission::Joined,
-    )
-    .await
+    let loaded = load(ctx, caller, id).await?;
+    loaded.channel.ensure_can_join(loaded.membership.as_ref())?;
+    admit(ctx, loaded, caller.id.clone(), Admission::Joined).await
 }
 
 /// `caller` is the profile `load` already read (consistently); it is not read again.
 async fn admit(
     ctx: &AppContext,
-    mut channel: Channel,
-    mut members: Vec<Membership>,
-    caller: User,
+    loaded: Loaded,
     user: UserId,
     admission: Admission<'_>,
 ) -> Result<ChannelView, AppError> {
+    let Loaded {
+        caller,
+        mut channel,
+        mut members,
+        activity,
+        ..
+    } = loaded;
     if members.iter().any(|m| m.user_id == user) {
         return Err(already_member());
     }
@@ -388,7 +524,8 @@ async fn admit(
             &channel,
             &membership,
             admission,
-            ctx.config.limits.max_group_members
+            ctx.config.limits.max_group_members,
+            activity.as_ref()
         ),
         newcomer,
         ctx.store.get_users_for_display(&others)
@@ -545,7 +682,12 @@ pub async fn update(
     settings: &ChannelSettings,
 ) -> Result<ChannelView, AppError> {
     for _ in 0..MANAGE_ATTEMPTS {
-        let (_, channel, membership, members) = load(ctx, caller, id).await?;
+        let Loaded {
+            channel,
+            membership,
+            members,
+            ..
+        } = load(ctx, caller, id).await?;
         channel.ensure_can_change(membership.as_ref(), settings)?;
         let Some(membership) = membership else {
             return Err(NotFound::Channel.into());
@@ -662,7 +804,12 @@ pub async fn remove(
 
 /// Deletes a channel (owner only): hidden at once, its items purged by a queued job.
 pub async fn delete(ctx: &AppContext, caller: &Caller, id: &ChannelId) -> Result<(), AppError> {
-    let (_, channel, membership, members) = load(ctx, caller, id).await?;
+    let Loaded {
+        channel,
+        membership,
+        members,
+        ..
+    } = load(ctx, caller, id).await?;
     channel.ensure_can_delete(membership.as_ref())?;
     let pair = match channel.kind {
         ChannelKind::Direct => {

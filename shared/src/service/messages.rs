@@ -3,15 +3,25 @@ use serde::Serialize;
 use super::existing_caller;
 use super::refusals::{account_gone, blocked_conversation, no_longer_a_member};
 use crate::domain::{
-    slow_mode_wait, Caller, Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji,
-    Membership, Message, MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest,
-    Pusher, RateLimit, ReadMarker, Timestamp, TYPING_PUSH_EVERY,
+    not_members, parse_mentions, slow_mode_wait, Caller, Channel, ChannelId, ChannelKind, ClientId,
+    Counterpart, Emoji, Membership, Message, MessageBody, MessageId, MessageRole, NotFound, Order,
+    Page, PageRequest, Pusher, RateLimit, ReadMarker, Timestamp, UserId, TYPING_PUSH_EVERY,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::realtime::{self, Origin};
 use crate::storage::{HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction};
 use crate::AppContext;
+
+/// A message as its sender writes it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Draft<'a> {
+    pub body: &'a str,
+    pub client_id: Option<&'a str>,
+    pub parent_id: Option<&'a str>,
+    /// Users the message mentions: members of the channel, at most `MAX_MENTIONS`.
+    pub mention_ids: &'a [String],
+}
 
 /// Whether a send stored a new message or found the one sent before with the same
 /// `client_id`.
@@ -61,12 +71,17 @@ pub async fn send(
     ctx: &AppContext,
     caller: &Caller,
     channel_id: &ChannelId,
-    body: &str,
-    client_id: Option<&str>,
-    parent_id: Option<&str>,
+    draft: &Draft<'_>,
     origin: &Origin,
 ) -> Result<Sent, AppError> {
+    let Draft {
+        body,
+        client_id,
+        parent_id,
+        mention_ids,
+    } = *draft;
     let body = MessageBody::parse(body)?;
+    let mentioned = parse_mentions(mention_ids)?;
     let client_id = client_id.map(ClientId::parse).transpose()?;
     let parent_id = parent_id
         .map(|raw| MessageId::parse(raw).ok_or(NotFound::ParentMessage))
@@ -80,16 +95,25 @@ pub async fn send(
     for _ in 0..SEND_ATTEMPTS {
         let context = ctx
             .store
-            .message_context(
+            .send_context(
                 channel_id,
                 &caller.id,
                 parent_id.as_ref(),
                 client_id.as_ref(),
+                &mentioned,
             )
             .await?;
         let (channel, membership) = member_of(&context, caller)?;
         if let Some(original) = &context.claimed {
             return original_message(ctx, channel_id, original).await;
+        }
+        let strangers: Vec<&str> = mentioned
+            .iter()
+            .filter(|user| *user != &caller.id && !context.mentioned_members.contains(*user))
+            .map(UserId::as_str)
+            .collect();
+        if !strangers.is_empty() {
+            return Err(not_members(strangers).into());
         }
         if context.blocked {
             return Err(blocked_conversation());
@@ -124,6 +148,7 @@ pub async fn send(
             parent_id: parent_id.clone(),
             reply_count: 0,
             reactions: Default::default(),
+            mentions: mentioned.iter().cloned().collect(),
             created_at: now,
             edited_at: None,
             client_id: client_id.clone(),
@@ -397,7 +422,8 @@ pub async fn mark_read(
     let (marker, moved) = ctx
         .store
         .mark_read(channel_id, &caller.id, &id, Timestamp::now(), pusher)
-        .await?;
+        .await?
+        .ok_or_else(no_longer_a_member)?;
     if moved {
         let event = DomainEvent::ReadReceipt {
             marker: marker.clone(),

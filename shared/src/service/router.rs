@@ -131,6 +131,7 @@ async fn plan(
                     requested_at: message.created_at,
                 });
             }
+            record_activity(ctx, message, *pusher).await?;
             Planned {
                 skip: origin.clone(),
                 ..event(
@@ -142,20 +143,28 @@ async fn plan(
                 )
             }
         }
-        Change::MessageEdited { message, pusher } => event(
-            DomainEvent::MessageUpdated {
-                channel_id: message.channel_id.clone(),
-                message: message.clone(),
-            },
-            *pusher,
-        ),
-        Change::MessageDeleted { message, pusher } => event(
-            DomainEvent::MessageDeleted {
-                channel_id: message.channel_id.clone(),
-                message_id: message.id.clone(),
-            },
-            *pusher,
-        ),
+        Change::MessageEdited { message, pusher } => {
+            ctx.store.refresh_last_message(message).await?;
+            event(
+                DomainEvent::MessageUpdated {
+                    channel_id: message.channel_id.clone(),
+                    message: message.clone(),
+                },
+                *pusher,
+            )
+        }
+        Change::MessageDeleted { message, pusher } => {
+            ctx.store
+                .forget_last_message(&message.channel_id, &message.id)
+                .await?;
+            event(
+                DomainEvent::MessageDeleted {
+                    channel_id: message.channel_id.clone(),
+                    message_id: message.id.clone(),
+                },
+                *pusher,
+            )
+        }
         Change::ReactionsChanged { message, pusher } => event(
             DomainEvent::ReactionUpdated {
                 channel_id: message.channel_id.clone(),
@@ -329,6 +338,34 @@ async fn plan(
         }
     };
     planned.into_jobs(ctx, outbox).await
+}
+
+/// A new message is the channel's newest: its channel item records it (the preview of every
+/// member's list), and every member's list moves it to the top. The members of a channel the
+/// request pushed to are moved here; a bigger channel's are moved by the fan-out worker, chunk
+/// by chunk, with its pushes. Every write is conditional on nothing newer being recorded, so
+/// a redelivered record changes nothing.
+async fn record_activity(
+    ctx: &AppContext,
+    message: &crate::domain::Message,
+    pusher: Pusher,
+) -> Result<(), AppError> {
+    let bump_members = async {
+        if pusher != Pusher::Request {
+            return Ok(());
+        }
+        let members = ctx.store.channel_member_ids(&message.channel_id).await?;
+        ctx.store
+            .bump_activity(
+                &members,
+                &message.id,
+                &message.channel_id,
+                message.created_at,
+            )
+            .await
+    };
+    tokio::try_join!(ctx.store.record_activity(message), bump_members)?;
+    Ok(())
 }
 
 /// A pushed event and who pushes it.

@@ -7,9 +7,10 @@
 use aws_lambda_events::event::dynamodb::EventRecord;
 
 use super::error::StoreError;
+use super::items::ReadVia;
 use super::items::{from_item, ChannelItem, MemberItem, RequestItem, UserItem};
 use super::keys;
-use super::messages::{message_from, message_stamps, ReadItem};
+use super::messages::{message_from, message_stamps};
 use super::reports::{ReportItem, ReportNotice};
 use super::retries::PushRetryItem;
 use super::verification::{CodeNotice, EmailCodeItem};
@@ -112,7 +113,6 @@ pub struct ChangeRecord {
 pub const ROUTED_ENTITIES: &[&str] = &[
     "partner_request",
     "message",
-    "read_marker",
     "member",
     "channel",
     "user",
@@ -160,14 +160,6 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
     let changes = match string_of(image, "entity").as_str() {
         "partner_request" => request_changes(kind, old, new)?,
         "message" => message_changes(kind, old, new)?,
-        "read_marker" if kind != Kind::Remove => {
-            let item: ReadItem = from_item(new)?;
-            let pusher = item.pusher;
-            vec![Change::ReadMoved {
-                marker: ReadMarker::from(item),
-                pusher,
-            }]
-        }
         "member" => member_changes(kind, old, new)?,
         "report" if kind == Kind::Insert => {
             let item: ReportItem = from_item(new)?;
@@ -305,11 +297,23 @@ fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Store
         ))],
         Kind::Modify => {
             let (before, after): (MemberItem, MemberItem) = (from_item(old)?, from_item(new)?);
-            if before.role == after.role {
-                Vec::new()
-            } else {
-                vec![Change::MemberRoleChanged(Membership::from(after))]
+            let mut changes = Vec::new();
+            // A read moved the marker: `read_receipt` (a send moving it tells by itself).
+            let read = after.read_via == Some(ReadVia::Read)
+                && (before.last_read_message_id != after.last_read_message_id
+                    || before.read_at != after.read_at);
+            if read {
+                if let Some(marker) = after.read_marker() {
+                    changes.push(Change::ReadMoved {
+                        marker,
+                        pusher: after.read_pusher,
+                    });
+                }
             }
+            if before.role != after.role {
+                changes.push(Change::MemberRoleChanged(Membership::from(after)));
+            }
+            changes
         }
     })
 }

@@ -5,13 +5,16 @@ use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, User
 use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction};
 use crate::domain::{
-    Channel, ChannelId, MemberRole, Membership, Page, PageRequest, PairKey, Timestamp, User, UserId,
+    Channel, ChannelId, MemberRole, Membership, MessageId, Page, PageRequest, PairKey, Timestamp,
+    User, UserId,
 };
 
 /// What one read of a channel found for a caller: the channel (absent if unknown or deleted),
 /// the caller's membership, and the profiles asked for alongside.
 pub struct ChannelAccess {
     pub channel: Option<Channel>,
+    /// The channel's newest message, deleted or not (as the event router last recorded it).
+    pub activity: Option<MessageId>,
     /// The channel's admins (with when they joined).
     pub admins: Vec<Membership>,
     pub membership: Option<Membership>,
@@ -97,13 +100,15 @@ enum DeleteCheck {
     CallerMayDelete,
 }
 
-fn member_item(membership: &Membership, founding: bool) -> MemberItem {
+/// A new membership; `activity` places the channel in the member's list: the channel's
+/// newest message, or the channel itself when it has none.
+fn member_item(membership: &Membership, founding: bool, activity: &str) -> MemberItem {
     let key = keys::member_key(&membership.channel_id, &membership.user_id);
     MemberItem {
         pk: string_of(&key, PK),
         sk: string_of(&key, SK),
         gsi1pk: keys::user_channels_pk(&membership.user_id),
-        gsi1sk: membership.channel_id.to_string(),
+        gsi1sk: activity.to_string(),
         gsi2pk: Some(keys::channel_pk(&membership.channel_id)),
         gsi2sk: Some(keys::member_by_join_sk(
             &membership.joined_at,
@@ -120,6 +125,12 @@ fn member_item(membership: &Membership, founding: bool) -> MemberItem {
         sends_since: 0,
         sends: 0,
         last_sent_at: 0,
+        last_read_message_id: None,
+        read_at: None,
+        read_via: None,
+        read_pusher: Default::default(),
+        muted: false,
+        last_activity_at: None,
     }
 }
 
@@ -154,11 +165,15 @@ impl Store {
             member_count: channel.member_count,
             slow_mode_seconds: channel.slow_mode_seconds,
             deleted_at: None,
+            activity_id: None,
+            last_activity_at: None,
+            last_message: None,
         };
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
         for member in members {
-            tx.invariant(self.put_if_absent(to_item(&member_item(member, true))?, false)?);
+            let item = member_item(member, true, channel.id.as_str());
+            tx.invariant(self.put_if_absent(to_item(&item)?, false)?);
         }
         if let Some(pair) = direct_pair {
             let key = keys::direct_key(pair);
@@ -208,6 +223,7 @@ impl Store {
         wanted.extend(users.iter().map(keys::user_key));
         let mut access = ChannelAccess {
             channel: None,
+            activity: None,
             admins: Vec::new(),
             membership: None,
             users: Vec::new(),
@@ -216,7 +232,9 @@ impl Store {
             let sk = string_of(&item, SK);
             if sk == keys::CHANNEL_META {
                 access.admins = super::roles::channel_admins(&item);
-                access.channel = live_channel(from_item(item)?);
+                let channel: ChannelItem = from_item(item)?;
+                access.activity = channel.activity_id.clone();
+                access.channel = live_channel(channel);
             } else if sk == keys::PROFILE {
                 access.users.push(User::from(from_item::<UserItem>(item)?));
             } else {
@@ -305,13 +323,17 @@ impl Store {
 
     /// Adds a member: the membership, the channel's count (below `max_members`, channel not
     /// deleted, public for a self-join) and the admission's checks, in one transaction.
+    /// `activity` is the channel's newest message, if any: the new member's list places the
+    /// channel by it.
     pub async fn add_member(
         &self,
         channel: &Channel,
         membership: &Membership,
         admission: Admission<'_>,
         max_members: u32,
+        activity: Option<&MessageId>,
     ) -> Result<MemberAdded, StoreError> {
+        let activity = activity.map_or(channel.id.as_str(), MessageId::as_str);
         let mut condition =
             "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND member_count < :max"
                 .to_string();
@@ -333,7 +355,7 @@ impl Store {
         let mut tx = Transaction::new();
         tx.check(
             AddCheck::NotYetMember,
-            self.put_if_absent(to_item(&member_item(membership, false))?, false)?,
+            self.put_if_absent(to_item(&member_item(membership, false, activity))?, false)?,
         )
         .check(
             AddCheck::ChannelOpen,
@@ -396,12 +418,6 @@ impl Store {
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(StoreError::fault)?;
-        // The member's read marker goes too, so read receipts list members only.
-        let marker = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::read_key(channel, user)))
-            .build()
-            .map_err(StoreError::fault)?;
         let mut tx = Transaction::new();
         tx.check(
             LeaveCheck::IsMember,
@@ -411,8 +427,7 @@ impl Store {
         .check(
             LeaveCheck::ChannelExists,
             TransactWriteItem::builder().update(count).build(),
-        )
-        .unconditional(TransactWriteItem::builder().delete(marker).build());
+        );
         Ok(matches!(self.commit(tx).await?, Commit::Done))
     }
 

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::error::StoreError;
 use crate::domain::{
     Channel, ChannelDescription, ChannelId, ChannelKind, ChannelName, Counterpart, Email,
-    MemberRole, Membership, PartnerRequest, RateWindow, RequestId, RequestMessage, RequestStatus,
-    SessionPolicy, Timestamp, TokenId, User, UserId, UserName,
+    InboxEntry, LastMessage, MemberRole, Membership, MessageId, PartnerRequest, Pusher, RateWindow,
+    ReadMarker, RequestId, RequestMessage, RequestStatus, SessionPolicy, Timestamp, TokenId, User,
+    UserId, UserName,
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -212,6 +213,15 @@ pub struct ChannelItem {
     pub slow_mode_seconds: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
+    /// The newest message, deleted or not (written by the event router): a new member's list
+    /// places the channel by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<Timestamp>,
+    /// The newest live message, as channel lists show it (written by the event router).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_message: Option<LastMessage>,
 }
 
 impl From<ChannelItem> for Channel {
@@ -264,6 +274,57 @@ pub struct MemberItem {
     /// The member's latest send (epoch seconds), for the channel's slow mode.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub last_sent_at: i64,
+    /// The read marker: moved forward by reads, and by the member's own sends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_read_message_id: Option<MessageId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<Timestamp>,
+    /// What moved the marker last: a read (its `read_receipt` is pushed) or a send (none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_via: Option<ReadVia>,
+    /// Who pushes the `read_receipt` of the latest read.
+    #[serde(default)]
+    pub read_pusher: Pusher,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub muted: bool,
+    /// When the newest message this member's list knows of was written (the event router
+    /// moves it, with `gsi1sk`, on every message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_activity_at: Option<Timestamp>,
+}
+
+/// What last moved a read marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadVia {
+    Read,
+    Send,
+}
+
+impl MemberItem {
+    /// The member's read marker, if it has one.
+    pub fn read_marker(&self) -> Option<ReadMarker> {
+        Some(ReadMarker {
+            channel_id: self.channel_id.clone(),
+            user_id: self.user_id.clone(),
+            last_read_message_id: self.last_read_message_id.clone()?,
+            read_at: self.read_at?,
+        })
+    }
+}
+
+impl From<MemberItem> for InboxEntry {
+    fn from(item: MemberItem) -> Self {
+        Self {
+            channel_id: item.channel_id,
+            role: item.role,
+            muted: item.muted,
+            activity: item.gsi1sk,
+            last_activity_at: item.last_activity_at,
+            last_read_message_id: item.last_read_message_id,
+            hidden_at: item.hidden_at,
+        }
+    }
 }
 
 fn is_zero<T: Default + PartialEq>(value: &T) -> bool {

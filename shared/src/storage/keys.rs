@@ -178,6 +178,8 @@ pub fn direct_key(pair: &PairKey) -> Item {
 }
 
 pub const MESSAGE_PREFIX: &str = "MSG#";
+/// Sorts after every message of a channel (`$` follows `#`): the end of a range of messages.
+pub const MESSAGES_END: &str = "MSG$";
 /// Prefix of the sort keys of a channel's reports.
 pub const REPORT_PREFIX: &str = "REPORT#";
 
@@ -188,7 +190,6 @@ pub fn report_key(channel: &ChannelId, message: &MessageId, reporter: &UserId) -
         format!("{REPORT_PREFIX}{message}#{reporter}"),
     )
 }
-pub const READ_PREFIX: &str = "READ#";
 /// Reactions are top-level string sets named `react#<emoji>` (users who reacted), so adding
 /// and removing one is an atomic, idempotent `ADD`/`DELETE` on the message item.
 pub const REACTION_PREFIX: &str = "react#";
@@ -208,8 +209,4 @@ pub fn client_key(channel: &ChannelId, sender: &UserId, client: &ClientId) -> It
         channel_pk(channel),
         format!("CLIENT#{sender}#{}", client.as_str()),
     )
-}
-
-pub fn read_key(channel: &ChannelId, user: &UserId) -> Item {
-    key(channel_pk(channel), format!("{READ_PREFIX}{user}"))
 }

@@ -34,43 +34,40 @@ impl From<AttemptsItem> for LoginAttempts {
     }
 }
 
-/// The attributes of a counted window on an item: its start and its count, and where the
-/// time of the latest event is kept, if anywhere.
+/// The two attributes of a counted window on an item: its start and its count.
 #[derive(Clone, Copy)]
 pub(super) struct WindowAttributes {
     since: &'static str,
     count: &'static str,
-    latest: Option<&'static str>,
 }
 
 impl WindowAttributes {
-    /// A member's sends in its channel (and its latest send, for slow mode).
+    /// A member's sends in its channel.
     pub const SENDS: Self = Self {
         since: "sends_since",
         count: "sends",
-        latest: Some(LAST_SENT_AT),
     };
     /// A user's partner requests (on the profile).
     pub const REQUESTS: Self = Self {
         since: "requests_since",
         count: "requests",
-        latest: None,
     };
 }
 
-/// A membership's latest send (epoch seconds), moved with its send window.
-pub(super) const LAST_SENT_AT: &str = "last_sent_at";
+/// Another attribute the counted event sets on the same item: its name, the placeholder of
+/// its value (which the condition may use too), and the value.
+pub(super) type AlsoSet<'a> = (&'a str, &'a str, AttributeValue);
 
 impl Store {
     /// A transaction action moving the window `attributes` of the item at `key` from `read`
-    /// to `next`, on condition that it is still as read and that `condition` holds; the item
-    /// comes back when it fails (a moved window: read it again).
+    /// to `next` (and setting `also`), on condition that it is still as read and that
+    /// `condition` holds; the item comes back when it fails (a moved window: read it again).
     pub(super) fn window_update(
         &self,
         key: super::Item,
         attributes: WindowAttributes,
         (read, next): (RateWindow, RateWindow),
-        at: i64,
+        also: Vec<AlsoSet<'_>>,
         condition: &str,
     ) -> Result<TransactWriteItem, StoreError> {
         let as_read = if read == RateWindow::default() {
@@ -80,8 +77,8 @@ impl Store {
         };
         let number = |n: i64| AttributeValue::N(n.to_string());
         let mut sets = "SET #since = :since, #count = :count".to_string();
-        if attributes.latest.is_some() {
-            sets.push_str(", #latest = :at");
+        for (name, placeholder, _) in &also {
+            sets.push_str(&format!(", {name} = {placeholder}"));
         }
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -93,10 +90,8 @@ impl Store {
             .expression_attribute_values(":since", number(next.started_at))
             .expression_attribute_values(":count", number(next.count.into()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(latest) = attributes.latest {
-            update = update
-                .expression_attribute_names("#latest", latest)
-                .expression_attribute_values(":at", number(at));
+        for (_, placeholder, value) in also {
+            update = update.expression_attribute_values(placeholder, value);
         }
         if read != RateWindow::default() {
             update = update

@@ -1,4 +1,4 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -41,6 +41,8 @@ struct MessageItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     parent_id: Option<MessageId>,
     reply_count: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    mentions: Vec<UserId>,
     created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     edited_at: Option<Timestamp>,
@@ -76,30 +78,6 @@ struct ClaimItem {
     sk: String,
     entity: String,
     message_id: MessageId,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct ReadItem {
-    pk: String,
-    sk: String,
-    entity: String,
-    channel_id: ChannelId,
-    user_id: UserId,
-    last_read_message_id: MessageId,
-    read_at: Timestamp,
-    #[serde(default)]
-    pub pusher: Pusher,
-}
-
-impl From<ReadItem> for ReadMarker {
-    fn from(item: ReadItem) -> Self {
-        Self {
-            channel_id: item.channel_id,
-            user_id: item.user_id,
-            last_read_message_id: item.last_read_message_id,
-            read_at: item.read_at,
-        }
-    }
 }
 
 /// A message item's pushing facts, for the event router.
@@ -154,6 +132,7 @@ pub(super) fn message_from(item: Item) -> Result<Message, StoreError> {
         parent_id: item.parent_id,
         reply_count: item.reply_count,
         reactions,
+        mentions: item.mentions,
         created_at: item.created_at,
         edited_at: item.edited_at,
         client_id: item.client_id,
@@ -178,6 +157,8 @@ pub struct MessageContext {
     pub last_sent_at: i64,
     /// How many members reported the message read.
     pub message_reports: u32,
+    /// Of the users a send mentions, those who are members.
+    pub mentioned_members: BTreeSet<UserId>,
 }
 
 /// Filters of a history page.
@@ -186,11 +167,6 @@ pub struct HistoryFilter {
     /// Lower-cased substring of the body.
     pub text: Option<String>,
     pub role: Option<MessageRole>,
-}
-
-#[derive(Deserialize)]
-struct SentAt {
-    created_at: Timestamp,
 }
 
 /// A change of one user's reaction to a message.
@@ -259,6 +235,20 @@ impl Store {
         message: Option<&MessageId>,
         client: Option<&ClientId>,
     ) -> Result<MessageContext, StoreError> {
+        self.send_context(channel, caller, message, client, &BTreeSet::new())
+            .await
+    }
+
+    /// A send's first step: as `message_context`, plus the memberships of the users the
+    /// message mentions (at most `MAX_MENTIONS`, so it stays one BatchGetItem).
+    pub async fn send_context(
+        &self,
+        channel: &ChannelId,
+        caller: &UserId,
+        message: Option<&MessageId>,
+        client: Option<&ClientId>,
+        mentioned: &BTreeSet<UserId>,
+    ) -> Result<MessageContext, StoreError> {
         let mut wanted = vec![
             keys::channel_key(channel),
             keys::member_key(channel, caller),
@@ -266,6 +256,12 @@ impl Store {
         ];
         wanted.extend(message.map(|m| keys::message_key(channel, m)));
         wanted.extend(client.map(|c| keys::client_key(channel, caller, c)));
+        wanted.extend(
+            mentioned
+                .iter()
+                .filter(|user| *user != caller)
+                .map(|user| keys::member_key(channel, user)),
+        );
         let mut context = MessageContext::default();
         for item in self.batch_get(wanted, super::Read::Consistent).await? {
             let sk = string_of(&item, SK);
@@ -278,6 +274,10 @@ impl Store {
                 context.caller = Some(User::from(from_item::<UserItem>(item)?));
             } else if sk.starts_with(keys::MEMBER_PREFIX) {
                 let member: MemberItem = from_item(item)?;
+                if &member.user_id != caller {
+                    context.mentioned_members.insert(member.user_id);
+                    continue;
+                }
                 context.blocked = !member.blocked_by.is_empty();
                 context.send_window = RateWindow {
                     started_at: member.sends_since,
@@ -324,6 +324,7 @@ impl Store {
             body_search: message.body.as_str().to_lowercase(),
             parent_id: message.parent_id.clone(),
             reply_count: 0,
+            mentions: message.mentions.clone(),
             created_at: message.created_at,
             edited_at: None,
             client_id: message.client_id.clone(),
@@ -362,13 +363,7 @@ impl Store {
             );
         }
         let sender = match posting.send_window {
-            Some((read, next)) => self.count_send(
-                &message.channel_id,
-                &message.sender.id,
-                read,
-                next,
-                message.created_at.unix_seconds(),
-            )?,
+            Some((read, next)) => self.count_send(message, read, next)?,
             None => self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
         };
         tx.check(SendCheck::SenderIsMember, sender);
@@ -418,55 +413,39 @@ impl Store {
     }
 
     /// The send's update of the sender's membership: it exists, carries no block, and its
-    /// send window is still as read; it moves to `next`. The item comes back when it fails.
+    /// send window is still as read; it moves to `next`. The same update records the send for
+    /// slow mode, moves the sender's read marker to its message (what one writes, one has read)
+    /// and its list's activity to it, so the sender's own messages never count as unread and
+    /// the channel tops the sender's list at once. The item comes back when it fails.
     fn count_send(
         &self,
-        channel: &ChannelId,
-        sender: &UserId,
+        message: &Message,
         read: RateWindow,
         next: RateWindow,
-        at: i64,
     ) -> Result<TransactWriteItem, StoreError> {
+        let sent_at = s(message.created_at.to_string());
+        let also = vec![
+            (
+                "last_sent_at",
+                ":sent_epoch",
+                AttributeValue::N(message.created_at.unix_seconds().to_string()),
+            ),
+            ("last_read_message_id", ":sent_id", s(message.id.as_str())),
+            ("gsi1sk", ":sent_id", s(message.id.as_str())),
+            ("read_at", ":sent_at", sent_at.clone()),
+            ("last_activity_at", ":sent_at", sent_at),
+            ("read_via", ":via_send", s("send")),
+        ];
         self.window_update(
-            keys::member_key(channel, sender),
+            keys::member_key(&message.channel_id, &message.sender.id),
             super::limits::WindowAttributes::SENDS,
             (read, next),
-            at,
+            also,
             &format!(
-                "attribute_exists(pk) AND attribute_not_exists({})",
+                "attribute_exists(pk) AND attribute_not_exists({}) AND (attribute_not_exists(last_read_message_id) OR last_read_message_id < :sent_id)",
                 keys::BLOCKED_BY
             ),
         )
-    }
-
-    /// Whether the channel's newest message (deleted or not, replies included) was sent after
-    /// `since`: one Query of one item.
-    pub async fn has_message_since(
-        &self,
-        channel: &ChannelId,
-        since: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-            .expression_attribute_values(":prefix", s(keys::MESSAGE_PREFIX))
-            .scan_index_forward(false)
-            .limit(1)
-            .projection_expression("created_at")
-            .send()
-            .await
-            .map_err(db_error)?;
-        let newest = output
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .next()
-            .map(from_item::<SentAt>)
-            .transpose()?;
-        Ok(newest.is_some_and(|m| m.created_at > since))
     }
 
     /// One page of a channel's history (or of one thread), deleted messages left out. With
@@ -713,8 +692,9 @@ impl Store {
         }
     }
 
-    /// Moves the user's read marker to `message` if that is further than where it is; returns
-    /// the marker as stored and whether it moved.
+    /// Moves the user's read marker (on its membership) to `message` if that is further than
+    /// where it is; the marker as stored and whether it moved, or `None` when the user is not
+    /// a member (any more).
     pub async fn mark_read(
         &self,
         channel: &ChannelId,
@@ -722,56 +702,76 @@ impl Store {
         message: &MessageId,
         now: Timestamp,
         pusher: Pusher,
-    ) -> Result<(ReadMarker, bool), StoreError> {
-        let key = keys::read_key(channel, user);
+    ) -> Result<Option<(ReadMarker, bool)>, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key.clone()))
+            .set_key(Some(keys::member_key(channel, user)))
             .update_expression(
-                "SET last_read_message_id = :m, read_at = :now, entity = :entity, channel_id = :c, user_id = :u, pusher = :pusher",
+                "SET last_read_message_id = :m, read_at = :now, read_via = :read, read_pusher = :pusher",
             )
-            .expression_attribute_values(":pusher", pusher_value(pusher)?)
-            .condition_expression("attribute_not_exists(last_read_message_id) OR last_read_message_id < :m")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(last_read_message_id) OR last_read_message_id < :m)",
+            )
             .expression_attribute_values(":m", s(message.as_str()))
             .expression_attribute_values(":now", s(now.to_string()))
-            .expression_attribute_values(":entity", s("read_marker"))
-            .expression_attribute_values(":c", s(channel.as_str()))
-            .expression_attribute_values(":u", s(user.as_str()))
+            .expression_attribute_values(":read", s("read"))
+            .expression_attribute_values(":pusher", pusher_value(pusher)?)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(output) => {
-                let item = output
-                    .attributes
-                    .ok_or_else(|| StoreError::fault("no marker returned"))?;
-                Ok((ReadMarker::from(from_item::<ReadItem>(item)?), true))
+        let (item, moved) = match result {
+            Ok(output) => (output.attributes, true),
+            Err(err) if is_condition_failure(&err) => {
+                let Some(item) = condition_failure_item(&err).flatten() else {
+                    return Ok(None);
+                };
+                (Some(item), false)
             }
-            Err(err) => {
-                let current = err.as_service_error().and_then(|e| match e {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item().cloned()
-                    }
-                    _ => None,
-                });
-                match current {
-                    Some(item) => Ok((ReadMarker::from(from_item::<ReadItem>(item)?), false)),
-                    None => Err(db_error(err)),
-                }
-            }
-        }
+            Err(err) => return Err(db_error(err)),
+        };
+        let member: MemberItem =
+            from_item(item.ok_or_else(|| StoreError::fault("no membership returned"))?)?;
+        Ok(member.read_marker().map(|marker| (marker, moved)))
     }
 
-    /// Every member's read marker in a channel (one per member: at most 500).
+    /// Every member's read marker in a channel (members who read nothing yet have none).
     pub async fn read_markers(&self, channel: &ChannelId) -> Result<Vec<ReadMarker>, StoreError> {
-        self.query_all(keys::channel_pk(channel), keys::READ_PREFIX)
+        Ok(self
+            .query_all_of(
+                keys::channel_pk(channel),
+                keys::MEMBER_PREFIX,
+                Some("channel_id, user_id, last_read_message_id, read_at"),
+            )
             .await?
             .into_iter()
-            .map(|item| from_item::<ReadItem>(item).map(ReadMarker::from))
-            .collect()
+            .map(from_item::<ReadMarkerOf>)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .filter_map(ReadMarkerOf::into_marker)
+            .collect())
+    }
+}
+
+/// The read-marker attributes of a membership.
+#[derive(Deserialize)]
+struct ReadMarkerOf {
+    channel_id: ChannelId,
+    user_id: UserId,
+    last_read_message_id: Option<MessageId>,
+    read_at: Option<Timestamp>,
+}
+
+impl ReadMarkerOf {
+    fn into_marker(self) -> Option<ReadMarker> {
+        Some(ReadMarker {
+            channel_id: self.channel_id,
+            user_id: self.user_id,
+            last_read_message_id: self.last_read_message_id?,
+            read_at: self.read_at?,
+        })
     }
 }
 

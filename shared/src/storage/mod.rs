@@ -9,6 +9,7 @@ mod cursor;
 mod deliveries;
 mod email;
 mod error;
+mod inbox;
 mod items;
 mod keys;
 mod limits;
@@ -47,6 +48,7 @@ pub enum Read {
 pub use cursor::CursorCodec;
 pub use deliveries::Ledger;
 pub use email::EmailClaim;
+pub use inbox::ChannelActivity;
 pub use messages::{
     HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction, SEARCH_WINDOW,
 };

@@ -310,7 +310,7 @@ impl Store {
             keys::user_key(sender),
             super::limits::WindowAttributes::REQUESTS,
             quota,
-            quota.1.started_at,
+            Vec::new(),
             "attribute_exists(pk)",
         )
     }

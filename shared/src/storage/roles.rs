@@ -155,8 +155,8 @@ impl Store {
             .build())
     }
 
-    /// A membership is deleted, on condition that it still has the role it was read with
-    /// (its read marker goes with it).
+    /// A membership is deleted (its read marker with it), on condition that it still has
+    /// the role it was read with.
     fn membership_delete(
         &self,
         tx: &mut Transaction<ManageCheck>,
@@ -173,19 +173,10 @@ impl Store {
             .expression_attribute_values(":role", s(membership.role.as_str()))
             .build()
             .map_err(StoreError::fault)?;
-        let marker = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(keys::read_key(
-                &membership.channel_id,
-                &membership.user_id,
-            )))
-            .build()
-            .map_err(StoreError::fault)?;
         tx.check(
             ManageCheck::RoleAsRead,
             TransactWriteItem::builder().delete(delete).build(),
-        )
-        .unconditional(TransactWriteItem::builder().delete(marker).build());
+        );
         Ok(())
     }
 

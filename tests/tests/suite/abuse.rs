@@ -153,6 +153,16 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
         ("DELETE /channels/{id}", format!("/channels/{p}"), hidden),
         ("PATCH /channels/{id}", format!("/channels/{p}"), hidden),
         (
+            "PUT /channels/{id}/mute",
+            format!("/channels/{p}/mute"),
+            hidden,
+        ),
+        (
+            "DELETE /channels/{id}/mute",
+            format!("/channels/{p}/mute"),
+            hidden,
+        ),
+        (
             "PATCH /channels/{id}/members/{user_id}",
             format!("/channels/{p}/members/{}", s.bob.id),
             hidden,

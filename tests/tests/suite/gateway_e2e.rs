@@ -129,13 +129,15 @@ async fn a_conversation_over_http() {
     let deleted = api.delete(&ada, &format!("{messages}/{oops}")).await;
     assert_eq!(deleted.status, 204);
 
+    // Bob's reply moved his marker past Ada's hello already (a sender has read what it
+    // wrote), so marking the hello read leaves it at his reply; the edit changed nothing.
     let marker = api.mark_read(&bob, &id, &hello_id).await;
     assert_eq!(
-        (marker.status, marker.body["last_read_message_id"].as_str()),
-        (200, Some(hello_id.as_str()))
+        (marker.status, &marker.body["last_read_message_id"]),
+        (200, &reply.body["id"])
     );
     let receipts = api.read_receipts(&ada, &id).await;
-    assert_eq!(receipts.body["items"][0]["user_id"], bob.id.as_str());
+    assert!(receipts.item_strings("user_id").contains(&bob.id));
 
     let first = api
         .get(&bob, &format!("{messages}?limit=1&order=asc"))

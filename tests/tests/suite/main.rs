@@ -11,6 +11,7 @@ mod events;
 mod faults;
 mod gateway_e2e;
 mod identity;
+mod inbox;
 mod limits;
 mod messages;
 mod outbox;

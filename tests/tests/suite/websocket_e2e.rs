@@ -93,17 +93,34 @@ async fn every_device_of_every_member_gets_every_event() {
         socket.expect_none("typing", QUIET, |_| true).await;
     }
 
-    // A read marker set over WebSocket reaches the other member's devices.
-    bob2.send(json!({"action": "markRead", "channel_id": channel, "message_id": message_id}))
+    // A read marker set over WebSocket reaches the other member's devices and the reader's
+    // own other devices (each clears its badge), not the connection that sent it.
+    let read_me = stack.api.say(&ada, &channel, "read me").await;
+    for socket in [&mut ada1, &mut ada2, &mut bob1, &mut bob2] {
+        socket
+            .expect("message.created", |f| {
+                f["message"]["id"] == read_me.as_str()
+            })
+            .await;
+    }
+    bob2.send(json!({"action": "markRead", "channel_id": channel, "message_id": read_me}))
         .await;
-    for socket in [&mut ada1, &mut ada2] {
+    for socket in [&mut ada1, &mut ada2, &mut bob1] {
         let receipt = socket.expect("read_receipt", |_| true).await;
         assert_eq!(receipt["user_id"], bob.id.as_str());
-        assert_eq!(receipt["last_read_message_id"], message_id);
+        assert_eq!(receipt["last_read_message_id"], read_me.as_str());
         assert_eq!(receipt["channel_id"], channel.as_str());
     }
+    bob2.expect_none("read_receipt", QUIET, |_| true).await;
     let (_, receipts) = stack.api.read_receipts(&ada, &channel).await.parts();
-    assert_eq!(receipts["items"][0]["last_read_message_id"], message_id);
+    let bobs = receipts["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|r| r["user_id"] == bob.id.as_str()))
+        .cloned();
+    assert_eq!(
+        bobs.map(|r| r["last_read_message_id"].clone()),
+        Some(json!(read_me))
+    );
 
     // A member added over REST: everyone hears `member.joined`.
     let cy = stack.env.api.register("Cy").await;
