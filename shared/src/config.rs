@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::domain::CodePolicy;
+use crate::domain::{CodePolicy, DigestPolicy};
 
 /// Everything a function needs from its environment. Every missing variable is named in one
 /// error so a broken deployment is fixed in one go.
@@ -90,6 +90,9 @@ pub struct Limits {
     /// `EMAIL_CODE_VALID_SECONDS` (86400) an email verification code works and
     /// `EMAIL_CODE_RESEND_SECONDS` (60) between two codes.
     pub email_codes: CodePolicy,
+    /// `DIGEST_INTERVAL_SECONDS` (900): at most one offline digest per user this often;
+    /// `DIGEST_DELAY_SECONDS` (60): how long the first message of one waits.
+    pub digest: DigestPolicy,
 }
 
 impl Default for Limits {
@@ -108,6 +111,7 @@ impl Default for Limits {
             send_window_seconds: 10,
             partner_requests_per_day: 20,
             email_codes: CodePolicy::default(),
+            digest: DigestPolicy::default(),
         }
     }
 }
@@ -316,6 +320,14 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
                 defaults.email_codes.resend_seconds,
                 1,
             )?,
+        },
+        digest: DigestPolicy {
+            interval_seconds: number(
+                "DIGEST_INTERVAL_SECONDS",
+                defaults.digest.interval_seconds,
+                1,
+            )?,
+            delay_seconds: number("DIGEST_DELAY_SECONDS", defaults.digest.delay_seconds, 0)?,
         },
     })
 }

@@ -3,6 +3,8 @@
 //! they describe has committed; if a queue is down the stream record is retried, so no job is
 //! lost, and every consumer is idempotent, so a retried record repeats nothing visible.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +14,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
-use crate::storage::{CodeNotice, ReportNotice};
+use crate::storage::{CodeNotice, DigestNotice, ReportNotice};
 
 /// Which email of a partner request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +67,14 @@ pub enum Notice {
         user: Counterpart,
         code: VerificationCode,
     },
+    /// To a user who was away: who wrote to it and where.
+    #[serde(rename = "digest")]
+    Digest {
+        user: Counterpart,
+        senders: BTreeSet<String>,
+        places: BTreeSet<String>,
+        messages: u32,
+    },
 }
 
 impl NotificationEvent {
@@ -115,6 +125,21 @@ impl NotificationEvent {
         }
     }
 
+    /// One event per digest (the user's and its due time): a redelivery is the same.
+    pub fn for_digest(notice: &DigestNotice) -> Self {
+        Self {
+            event_id: format!("digest:{}:{}", notice.user.id, notice.due_at),
+            occurred_at: Timestamp::from_unix_millis(notice.due_at.saturating_mul(1000))
+                .unwrap_or_else(Timestamp::now),
+            notice: Notice::Digest {
+                user: notice.user.clone(),
+                senders: notice.senders.clone(),
+                places: notice.places.clone(),
+                messages: notice.messages,
+            },
+        }
+    }
+
     pub fn for_report(notice: &ReportNotice) -> Self {
         let report = &notice.report;
         Self {
@@ -160,6 +185,9 @@ pub enum MaintenanceJob {
         connection_ids: Vec<ConnectionId>,
         requested_at: Timestamp,
     },
+    /// Send a user's offline digest once it is due (`due_at`, epoch seconds; the job comes
+    /// back until then).
+    SendDigest { user_id: UserId, due_at: i64 },
 }
 
 impl MaintenanceJob {
@@ -247,6 +275,9 @@ impl WebhookEvent {
     }
 }
 
+/// The longest SQS holds a message back before delivering it.
+pub const MAX_DELAY_SECONDS: u32 = 900;
+
 /// SendMessageBatch takes 10 entries and 256 KiB at most; a little is kept for the envelope.
 const BATCH_ENTRIES: usize = 10;
 const BATCH_BYTES: usize = 240 * 1024;
@@ -331,6 +362,20 @@ impl Queue {
                 failed.message.as_deref().unwrap_or_default()
             ))),
         }
+    }
+
+    /// Sends a message that the queue holds back for `seconds` (at most SQS's 15 minutes).
+    pub async fn send_later(&self, message: &impl Serialize, seconds: u32) -> Result<(), AppError> {
+        let body = serde_json::to_string(message).map_err(AppError::internal)?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(seconds.min(MAX_DELAY_SECONDS) as i32)
+            .send()
+            .await
+            .map_err(queue_error)?;
+        Ok(())
     }
 
     /// Makes a received message visible again after `seconds` (a retry's backoff).

@@ -235,6 +235,17 @@ impl Api {
         self.create_channel(user, body).await
     }
 
+    /// The owner (or an admin) renames a channel.
+    pub async fn rename_channel(&self, user: &TestUser, channel: &str, name: &str) {
+        self.patch(
+            user,
+            &format!("/channels/{channel}"),
+            json!({ "name": name }),
+        )
+        .await
+        .assert_status(200);
+    }
+
     pub async fn channel(&self, user: &TestUser, channel: &str) -> Answer {
         self.get(user, &format!("/channels/{channel}")).await
     }

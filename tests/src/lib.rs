@@ -587,6 +587,27 @@ impl TestEnv {
             .expect("read the stored connections")
     }
 
+    /// Opens a connection of `user` through the store, as `$connect` would (`live: false`:
+    /// one whose expiry has passed, as a lost `$disconnect` leaves it).
+    pub async fn connect(&self, user: &TestUser, live: bool) {
+        use shared::domain::{ConnectionId, Timestamp};
+        use shared::storage::ConnectionRecord;
+
+        let now = Timestamp::now();
+        let id = ConnectionId::parse(&unique("conn")).expect("a connection id");
+        let caller = self.ctx.tokens.verify(&user.token).expect("a valid token");
+        let session = caller.session.clone();
+        let mut record = ConnectionRecord::new(id, caller, now);
+        if !live {
+            record.expires_at = now.unix_seconds() - 1;
+        }
+        self.ctx
+            .store
+            .open_connection(&record, &session)
+            .await
+            .expect("open a connection");
+    }
+
     /// The verification code `user` was last sent (as the email carries it).
     pub async fn email_code(&self, user: &TestUser) -> String {
         let id = shared::domain::UserId::parse(&user.id).expect("a user id");

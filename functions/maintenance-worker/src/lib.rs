@@ -44,6 +44,10 @@ pub async fn handle(
                 tracing::info!(?job, "out of time; queued again to continue");
                 worker.ctx.maintenance.send(&job).await?;
             }
+            Progress::Later(seconds) => {
+                tracing::debug!(?job, seconds, "not due yet; queued again");
+                worker.ctx.maintenance.send_later(&job, seconds).await?;
+            }
         }
         Ok(())
     })

@@ -3,6 +3,7 @@
 
 mod channel;
 mod delivery;
+mod digest;
 mod event;
 mod ids;
 mod inbox;
@@ -24,6 +25,7 @@ pub use channel::{
     MAX_SLOW_MODE_SECONDS,
 };
 pub use delivery::Pusher;
+pub use digest::{digest_candidates, digest_summary, DigestEntry, DigestPolicy, DigestReader};
 pub use event::{Audience, DomainEvent};
 pub use ids::{ChannelId, ConnectionId, MessageId, ReportId, RequestId, TokenId, UserId};
 pub use inbox::{

@@ -5,7 +5,7 @@ mod ses;
 
 pub use ses::{Mailer, SendError};
 
-use crate::domain::Counterpart;
+use crate::domain::{digest_summary, Counterpart};
 use crate::queue::{Notice, NotificationEvent};
 
 /// A rendered email to one user.
@@ -24,6 +24,8 @@ const REPORTED_TEXT: &str = include_str!("templates/message_reported.txt");
 const REPORTED_HTML: &str = include_str!("templates/message_reported.html");
 const VERIFICATION_TEXT: &str = include_str!("templates/email_verification.txt");
 const VERIFICATION_HTML: &str = include_str!("templates/email_verification.html");
+const DIGEST_TEXT: &str = include_str!("templates/digest.txt");
+const DIGEST_HTML: &str = include_str!("templates/digest.html");
 
 /// Who an email goes to.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,6 +48,7 @@ impl Email {
             Notice::PartnerRequestCreated { recipient, .. } => Addressee::Subscriber(recipient),
             Notice::PartnerRequestAccepted { sender, .. } => Addressee::Subscriber(sender),
             Notice::EmailVerification { user, .. } => Addressee::Account(user),
+            Notice::Digest { user, .. } => Addressee::Subscriber(user),
             Notice::MessageReported { .. } => Addressee::Moderators,
         }
     }
@@ -81,6 +84,31 @@ impl Email {
                         ("code", code.as_str().to_string()),
                     ],
                 ),
+                Notice::Digest {
+                    user,
+                    senders,
+                    places,
+                    messages,
+                } => {
+                    let count = match *messages {
+                        1 => "1 message".to_string(),
+                        n if n as usize >= crate::storage::MAX_DIGEST_MESSAGES => {
+                            format!("{n} messages or more")
+                        }
+                        n => format!("{n} messages"),
+                    };
+                    let summary = digest_summary(senders, places);
+                    (
+                        format!("{summary} while you were away"),
+                        DIGEST_TEXT,
+                        DIGEST_HTML,
+                        vec![
+                            ("name", user.name.as_str().to_string()),
+                            ("summary", summary),
+                            ("messages", count),
+                        ],
+                    )
+                }
                 Notice::MessageReported {
                     report,
                     reporter,

@@ -10,6 +10,7 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::queue::MaintenanceJob;
+use crate::service::digest::{self, DigestRun};
 use crate::storage::{ChannelDeletion, Managed};
 use crate::AppContext;
 
@@ -19,6 +20,8 @@ pub enum Progress {
     Done,
     /// Out of time: queue the job again.
     Unfinished,
+    /// Not yet due: queue the job again, held back this many seconds.
+    Later(u32),
 }
 
 pub async fn run(
@@ -27,6 +30,12 @@ pub async fn run(
     deadline: Instant,
 ) -> Result<Progress, AppError> {
     match job {
+        MaintenanceJob::SendDigest { user_id, due_at } => {
+            Ok(match digest::send_due(ctx, user_id, *due_at).await? {
+                DigestRun::Done => Progress::Done,
+                DigestRun::NotYet(seconds) => Progress::Later(seconds),
+            })
+        }
         MaintenanceJob::PurgeChannel { channel_id, .. } => loop {
             let step = ctx.store.purge_channel_step(channel_id).await?;
             if step.done {

@@ -159,6 +159,7 @@ pub async fn send(
             origin: origin.connection.clone(),
             // The router queues the reply job off the stream: it cannot be lost.
             assistant_channel: channel.kind == ChannelKind::Assistant,
+            direct_channel: channel.kind == ChannelKind::Direct,
             send_window: Some((context.send_window, window)),
         };
         match ctx.store.insert_message(&message, &posting).await? {

@@ -4,6 +4,7 @@
 pub mod assistant;
 pub mod blocks;
 pub mod channels;
+pub mod digest;
 pub mod maintenance;
 pub mod messages;
 pub mod notifications;

@@ -7,12 +7,13 @@
 use crate::domain::{Member, MessageRole, Partnership, Pusher, RequestStatus, Timestamp};
 use crate::error::AppError;
 use crate::events::DomainEvent;
+use crate::queue::MAX_DELAY_SECONDS;
 use crate::queue::{
     AssistantJob, FanoutJob, MaintenanceJob, NotificationEvent, NotificationKind, Targets,
     WebhookEvent,
 };
 use crate::realtime::{chunks, recipients};
-use crate::service::channels;
+use crate::service::{channels, digest};
 use crate::storage::changes::{Change, ChangeRecord};
 use crate::AppContext;
 
@@ -23,6 +24,8 @@ pub struct Outbox {
     pub emails: Vec<NotificationEvent>,
     pub assistant: Vec<AssistantJob>,
     pub maintenance: Vec<MaintenanceJob>,
+    /// Maintenance jobs the queue holds back for a while (seconds).
+    pub maintenance_later: Vec<(MaintenanceJob, u32)>,
     pub webhooks: Vec<WebhookEvent>,
 }
 
@@ -32,6 +35,7 @@ impl Outbox {
             && self.emails.is_empty()
             && self.assistant.is_empty()
             && self.maintenance.is_empty()
+            && self.maintenance_later.is_empty()
             && self.webhooks.is_empty()
     }
 
@@ -42,6 +46,11 @@ impl Outbox {
             ctx.notifications.send_all(&self.emails),
             ctx.assistant.send_all(&self.assistant),
             ctx.maintenance.send_all(&self.maintenance),
+            futures::future::try_join_all(
+                self.maintenance_later
+                    .iter()
+                    .map(|(job, seconds)| ctx.maintenance.send_later(job, *seconds))
+            ),
             ctx.webhooks.send_all(&self.webhooks),
         )?;
         Ok(())
@@ -123,6 +132,7 @@ async fn plan(
             pusher,
             origin,
             assistant_channel,
+            direct_channel,
         } => {
             if *assistant_channel && message.role == MessageRole::User {
                 outbox.assistant.push(AssistantJob {
@@ -131,7 +141,10 @@ async fn plan(
                     requested_at: message.created_at,
                 });
             }
-            record_activity(ctx, message, *pusher).await?;
+            tokio::try_join!(
+                record_activity(ctx, message, *pusher),
+                digest::note_message(ctx, message, *direct_channel)
+            )?;
             Planned {
                 skip: origin.clone(),
                 ..event(
@@ -283,6 +296,23 @@ async fn plan(
         }
         Change::MessageReported(notice) => {
             outbox.emails.push(NotificationEvent::for_report(notice));
+            return Ok(());
+        }
+        Change::DigestScheduled { user_id, due_at } => {
+            // Held back until due (a redelivered record late: less, or not at all).
+            let wait =
+                (due_at - Timestamp::now().unix_seconds()).clamp(0, i64::from(MAX_DELAY_SECONDS));
+            outbox.maintenance_later.push((
+                MaintenanceJob::SendDigest {
+                    user_id: user_id.clone(),
+                    due_at: *due_at,
+                },
+                wait as u32,
+            ));
+            return Ok(());
+        }
+        Change::DigestSent(notice) => {
+            outbox.emails.push(NotificationEvent::for_digest(notice));
             return Ok(());
         }
         Change::VerificationCodeIssued(notice) => {

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 
+use super::digest::{DigestItem, DigestNotice};
 use super::error::StoreError;
 use super::items::ReadVia;
 use super::items::{from_item, ChannelItem, MemberItem, RequestItem, UserItem};
@@ -32,6 +33,7 @@ pub enum Change {
         /// The connection that sent it over WebSocket (acked, not pushed).
         origin: Option<ConnectionId>,
         assistant_channel: bool,
+        direct_channel: bool,
     },
     MessageEdited {
         message: Message,
@@ -54,6 +56,13 @@ pub enum Change {
     MessageReported(ReportNotice),
     /// An email verification code was issued (at registration or on request): it is emailed.
     VerificationCodeIssued(CodeNotice),
+    /// A user's offline digest started waiting: it is due at `due_at` (epoch seconds).
+    DigestScheduled {
+        user_id: UserId,
+        due_at: i64,
+    },
+    /// A digest was closed as sent: the email.
+    DigestSent(DigestNotice),
     MemberJoined(Membership),
     /// Left, removed, or taken out by an account clean-up or a channel purge.
     MemberLeft(Membership),
@@ -119,6 +128,7 @@ pub const ROUTED_ENTITIES: &[&str] = &[
     "push_retry",
     "report",
     "email_code",
+    "digest",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -177,6 +187,7 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
             }
         }
         "channel" => channel_changes(kind, old, new)?,
+        "digest" if kind != Kind::Remove => digest_changes(old, new)?,
         "user" => profile_changes(kind, old, new, at)?,
         "push_retry" if kind == Kind::Insert => {
             let item: PushRetryItem = from_item(new)?;
@@ -218,6 +229,32 @@ fn channel_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
     })
 }
 
+/// A digest that starts waiting is scheduled; one closed with a new `last_sent_at` went out,
+/// with what its old image held.
+fn digest_changes(old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
+    let after: DigestItem = from_item(new)?;
+    let before: Option<DigestItem> = if old.is_empty() {
+        None
+    } else {
+        Some(from_item(old)?)
+    };
+    let (was_due, last_sent) = before
+        .as_ref()
+        .map_or((None, 0), |before| (before.due_at, before.last_sent_at));
+    Ok(match (was_due, after.due_at) {
+        (None, Some(due_at)) => vec![Change::DigestScheduled {
+            user_id: after.user_id,
+            due_at,
+        }],
+        (Some(_), None) if after.last_sent_at > last_sent => before
+            .and_then(DigestItem::into_notice)
+            .map(Change::DigestSent)
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
 /// Requests are stored twice; the recipient's copy speaks for both.
 fn request_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
     if kind == Kind::Remove || !string_of(&new, keys::SK).starts_with(keys::request_prefix(true)) {
@@ -255,6 +292,7 @@ fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
             pusher,
             origin: stamps.origin,
             assistant_channel: stamps.assistant_channel,
+            direct_channel: stamps.direct_channel,
         }]);
     }
     let before = message_from(old)?;

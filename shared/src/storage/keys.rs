@@ -39,6 +39,13 @@ pub fn user_key(user: &UserId) -> Item {
     key(user_pk(user), PROFILE)
 }
 
+/// An account's offline digest, beside its profile.
+pub const DIGEST: &str = "DIGEST";
+
+pub fn digest_key(user: &UserId) -> Item {
+    key(user_pk(user), DIGEST)
+}
+
 pub fn email_code_key(user: &UserId) -> Item {
     key(user_pk(user), EMAIL_CODE)
 }

@@ -59,6 +59,9 @@ struct MessageItem {
     /// Sent to an assistant channel: a user message there gets a reply.
     #[serde(default)]
     in_assistant_channel: bool,
+    /// Sent to a direct channel: its other member may get an offline digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    in_direct_channel: bool,
 }
 
 /// How a new message's consequences travel (read back by the event router).
@@ -67,6 +70,7 @@ pub struct Posting {
     pub pusher: Pusher,
     pub origin: Option<ConnectionId>,
     pub assistant_channel: bool,
+    pub direct_channel: bool,
     /// The sender's send window as read and as this send leaves it (`None`: not counted,
     /// the assistant's replies).
     pub send_window: Option<(RateWindow, RateWindow)>,
@@ -85,6 +89,7 @@ pub(super) struct MessageStamps {
     pub pusher: Pusher,
     pub origin: Option<ConnectionId>,
     pub assistant_channel: bool,
+    pub direct_channel: bool,
 }
 
 pub(super) fn message_stamps(item: &Item) -> Result<MessageStamps, StoreError> {
@@ -96,12 +101,15 @@ pub(super) fn message_stamps(item: &Item) -> Result<MessageStamps, StoreError> {
         origin_connection: Option<ConnectionId>,
         #[serde(default)]
         in_assistant_channel: bool,
+        #[serde(default)]
+        in_direct_channel: bool,
     }
     let stamps: Stamps = from_item(item.clone())?;
     Ok(MessageStamps {
         pusher: stamps.pusher,
         origin: stamps.origin_connection,
         assistant_channel: stamps.in_assistant_channel,
+        direct_channel: stamps.in_direct_channel,
     })
 }
 
@@ -332,6 +340,7 @@ impl Store {
             pusher: posting.pusher,
             origin_connection: posting.origin.clone(),
             in_assistant_channel: posting.assistant_channel,
+            in_direct_channel: posting.direct_channel,
         };
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&item)?, false)?);

@@ -7,6 +7,7 @@ pub mod changes;
 mod channels;
 mod cursor;
 mod deliveries;
+mod digest;
 mod email;
 mod error;
 mod inbox;
@@ -47,6 +48,7 @@ pub enum Read {
 }
 pub use cursor::CursorCodec;
 pub use deliveries::Ledger;
+pub use digest::{DigestNotice, DigestOutcome, DigestRecipient, MAX_DIGEST_MESSAGES};
 pub use email::EmailClaim;
 pub use inbox::ChannelActivity;
 pub use messages::{

@@ -3,8 +3,7 @@
 
 use integration_tests::{unique, TestEnv, TestUser};
 use serde_json::json;
-use shared::domain::{ConnectionId, Timestamp, UserId};
-use shared::storage::ConnectionRecord;
+use shared::domain::{Timestamp, UserId};
 
 #[tokio::test]
 async fn register_returns_the_user_and_a_working_token() {
@@ -321,22 +320,6 @@ async fn a_public_user_is_found_by_id() {
     }
 }
 
-async fn connect(env: &TestEnv, user: &TestUser, live: bool) {
-    let now = Timestamp::now();
-    let id = ConnectionId::parse(&unique("conn")).unwrap();
-    let caller = env.ctx.tokens.verify(&user.token).unwrap();
-    let session = caller.session.clone();
-    let mut record = ConnectionRecord::new(id, caller, now);
-    if !live {
-        record.expires_at = now.unix_seconds() - 1;
-    }
-    env.ctx
-        .store
-        .open_connection(&record, &session)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn presence_follows_live_connections_only() {
     let (env, [ada, bob]) = TestEnv::with_users(["Ada", "Bob"]).await;
@@ -350,14 +333,14 @@ async fn presence_follows_live_connections_only() {
         json!({"user_id": bob.id, "online": false, "last_seen": null})
     );
 
-    connect(&env, &bob, false).await;
+    env.connect(&bob, false).await;
     let answer = env.api.get(&ada, &path).await;
     assert_eq!(
         answer.body["online"], false,
         "an expired connection is not presence"
     );
 
-    connect(&env, &bob, true).await;
+    env.connect(&bob, true).await;
     let answer = env.api.get(&ada, &path).await;
     assert_eq!(answer.body["online"], true);
 
@@ -417,10 +400,10 @@ async fn online_lists_only_online_partners() {
     let dan = env.api.register("Dan").await;
     let channel = env.api.group(&ada, &[], false).await;
     env.api.join(&dan, &channel).await.assert_status(200);
-    connect(&env, &bob, true).await;
-    connect(&env, &stranger, true).await;
-    connect(&env, &cy, false).await;
-    connect(&env, &dan, true).await;
+    env.connect(&bob, true).await;
+    env.connect(&stranger, true).await;
+    env.connect(&cy, false).await;
+    env.connect(&dan, true).await;
 
     let answer = env.api.get(&ada, "/presence/online").await;
     assert_eq!(answer.status, 200);

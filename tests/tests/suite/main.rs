@@ -7,6 +7,7 @@ mod attacks;
 mod bootstrap;
 mod channels;
 mod contract;
+mod digest;
 mod events;
 mod faults;
 mod gateway_e2e;
