@@ -112,15 +112,21 @@ export const api = {
   join: (id) => request("POST", `/channels/${enc(id)}/join`),
   leave: (id) => request("POST", `/channels/${enc(id)}/leave`),
   deleteChannel: (id) => request("DELETE", `/channels/${enc(id)}`),
+  updateChannel: (id, changes) => request("PATCH", `/channels/${enc(id)}`, { body: changes }),
+  setRole: (id, userId, role) => request("PATCH", `/channels/${enc(id)}/members/${enc(userId)}`, { body: { role } }),
+  removeMember: (id, userId) => request("DELETE", `/channels/${enc(id)}/members/${enc(userId)}`),
+  transferOwnership: (id, userId) => request("POST", `/channels/${enc(id)}/owner`, { body: { user_id: userId } }),
+  mute: (id) => request("PUT", `/channels/${enc(id)}/mute`),
+  unmute: (id) => request("DELETE", `/channels/${enc(id)}/mute`),
 
   messages: (id, { cursor, limit = 50, order = "desc" } = {}) =>
     request("GET", `/channels/${enc(id)}/messages`, { query: { cursor, limit, order } }),
   message: (id, mid) => request("GET", `/channels/${enc(id)}/messages/${enc(mid)}`),
   replies: (id, mid, cursor) =>
     request("GET", `/channels/${enc(id)}/messages/${enc(mid)}/replies`, { query: { cursor, limit: 100 } }),
-  send: (id, body, clientId, parentId) =>
+  send: (id, body, clientId, parentId, mentionIds) =>
     request("POST", `/channels/${enc(id)}/messages`, {
-      body: { body, client_id: clientId || null, parent_id: parentId || null },
+      body: { body, client_id: clientId || null, parent_id: parentId || null, mention_ids: mentionIds?.length ? mentionIds : null },
     }),
   edit: (id, mid, body) => request("PATCH", `/channels/${enc(id)}/messages/${enc(mid)}`, { body: { body } }),
   deleteMessage: (id, mid) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}`),

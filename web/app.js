@@ -6,8 +6,10 @@
 //   realtime.js  the WebSocket: reconnects with backoff and jitter, pings
 //   store.js     shared state: me, names, presence, channels, partners, requests
 //   presence.js  presence dots kept live
-//   sidebar.js   channels list, new group / direct / assistant, public channels, people
-//   chat.js      the open channel: history, live messages, threads, reactions, receipts, typing
+//   sidebar.js   channels list (previews, unread and mention badges, activity order), new group /
+//                direct / assistant, public channels, people
+//   chat.js      the open channel: history, live messages, threads, reactions, receipts, typing,
+//                mentions, mute, channel settings, members' roles
 //   dom.js       DOM helpers (textContent only), icons, toasts, announcements
 
 import {

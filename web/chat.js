@@ -1,6 +1,7 @@
 // The open channel: history (newest page first, older pages on scroll up), live messages,
-// threads, reactions, edits and deletes, typing, read receipts, and sending over the socket
-// (with the REST route as the fallback; the same client_id makes a retry harmless).
+// threads, reactions, edits and deletes, typing, read receipts, mentions (an @-autocomplete),
+// and sending over the socket (with the REST route as the fallback; the same client_id makes a
+// retry harmless); its header's mute and settings, and its members' roles.
 
 import { api, allPages } from "./api.js";
 import {
@@ -18,16 +19,32 @@ import {
   confirmDialog,
   newClientId,
   formError,
+  formatSeconds,
 } from "./dom.js";
-import { state, emit, on, nameOf, rememberName, channelTitle, otherMember, compareIds, ASSISTANT_ID } from "./store.js";
+import {
+  state,
+  emit,
+  on,
+  nameOf,
+  rememberName,
+  channelTitle,
+  otherMember,
+  compareIds,
+  countUnread,
+  clearUnread,
+  myRole,
+  ASSISTANT_ID,
+} from "./store.js";
 import { presenceDot } from "./presence.js";
 import {
   storeChannel,
   refreshChannels,
-  noteActivity,
+  noteMessage,
+  refreshPreviewSoon,
   forgetChannel,
   isPhoneLayout,
   updateInert,
+  keepFocus,
 } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -90,6 +107,7 @@ export function initChat() {
   $("members-button").appendChild(icon("users"));
   $("leave-button").appendChild(icon("door"));
   $("delete-channel-button").appendChild(icon("trash"));
+  $("channel-settings-button").appendChild(icon("settings"));
   $("jump-latest").append(icon("down", { size: 16 }), " New messages");
 
   setupComposer($("composer"), $("composer-input"), () => null);
@@ -110,6 +128,9 @@ export function initChat() {
     closeThread();
   });
   $("members-button").addEventListener("click", openMembersDialog);
+  $("mute-button").addEventListener("click", toggleMute);
+  $("channel-settings-button").addEventListener("click", openChannelSettings);
+  $("channel-settings-form").addEventListener("submit", submitChannelSettings);
   $("leave-button").addEventListener("click", leaveChannel);
   $("delete-channel-button").addEventListener("click", deleteChannel);
   $("add-member-form").addEventListener("submit", addMember);
@@ -157,7 +178,7 @@ export async function openChannel(channelId) {
   view = emptyView(channelId);
   const seq = ++openSeq;
   state.currentChannelId = channelId;
-  state.unread.delete(channelId);
+  clearUnread(channelId);
   emit("unread");
   emit("channels");
   $("chat-empty").hidden = true;
@@ -426,7 +447,7 @@ function renderMain() {
     previous = message;
   }
   for (const item of pendingIn(view.channelId, null)) {
-    items.push({ key: `pending:${item.client_id}`, version: item.status, build: () => buildPending(item) });
+    items.push({ key: `pending:${item.client_id}`, version: `${item.status}|${item.note}`, build: () => buildPending(item) });
   }
   reconcile($("message-list"), items, view.mainEls);
 }
@@ -453,7 +474,7 @@ function renderThread() {
     build: () => buildMessage(message, { inThread: true }),
   }));
   for (const item of pendingIn(view.channelId, thread.parentId)) {
-    items.push({ key: `pending:${item.client_id}`, version: item.status, build: () => buildPending(item) });
+    items.push({ key: `pending:${item.client_id}`, version: `${item.status}|${item.note}`, build: () => buildPending(item) });
   }
   const scroller = $("thread-scroller");
   const nearBottom = isNearBottom(scroller);
@@ -516,10 +537,10 @@ function scrollToBottom(scroller) {
   scroller.scrollTop = scroller.scrollHeight;
 }
 
+/** The owner and the admins delete others' messages and see reports. */
 function canModerate() {
-  const channel = state.channels.get(view.channelId);
-  const me = channel && channel.members && channel.members.find((member) => member.user_id === state.me.id);
-  return Boolean(me && me.role === "owner");
+  const role = myRole(state.channels.get(view.channelId));
+  return role === "owner" || role === "admin";
 }
 
 function buildMessage(message, { compact = false, seenBy = null, inThread = false, isParent = false, tag = "li" } = {}) {
@@ -532,14 +553,17 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   if (compact) classes.push("compact");
   if (message.deleted) classes.push("deleted");
   if (isParent) classes.push("thread-root");
+  const mentionsMe = !own && !message.deleted && (message.mentions || []).includes(state.me.id);
+  if (mentionsMe) classes.push("mentions-me");
   const authorId = `author-${message.id}`;
   const bodyId = `body-${isParent ? "p-" : inThread ? "t-" : ""}${message.id}`;
+  const cueId = `mention-${isParent ? "p-" : inThread ? "t-" : ""}${message.id}`;
   const el = h(tag, {
     class: classes.join(" "),
     // Focusable by a tap, so touch screens (no hover) can reach the message's tools.
     tabindex: "-1",
     dataset: { messageId: message.id },
-    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"} ${bodyId}`,
+    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"}${mentionsMe ? ` ${cueId}` : ""} ${bodyId}`,
   });
 
   el.appendChild(
@@ -552,6 +576,7 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
       { class: `message-meta${compact ? " visually-hidden" : ""}` },
       h("span", { class: "message-author", id: `${authorId}-${inThread ? "t" : "m"}` }, author),
       assistant ? h("span", { class: "tag tag-assistant" }, "assistant") : null,
+      mentionsMe ? h("span", { class: "tag tag-mention", id: cueId }, "mentions you") : null,
       h("time", { datetime: message.created_at, title: longTime(message.created_at) }, shortTime(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited", title: `Edited ${longTime(message.edited_at)}` }, "(edited)") : null,
     ),
@@ -565,7 +590,7 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
 
   const editing = isEditing(message.id, inThread);
   if (editing) main.appendChild(buildEditor(message, bodyId));
-  else main.appendChild(h("p", { class: "message-body", id: bodyId }, message.body));
+  else main.appendChild(h("p", { class: "message-body", id: bodyId }, withMentions(message)));
 
   const reactions = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
   if (reactions.length) {
@@ -633,6 +658,30 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   return el;
 }
 
+/** The body as text nodes, with the "@Name" of each user it mentions emphasized. */
+function withMentions(message) {
+  const body = message.body;
+  const tokens = (message.mentions || [])
+    .map((id) => ({ text: `@${nameOf(id)}`, me: id === state.me.id }))
+    .sort((a, b) => b.text.length - a.text.length);
+  if (!tokens.length) return [body];
+  const parts = [];
+  let plain = 0;
+  for (let i = body.indexOf("@"); i >= 0 && i < body.length; i = body.indexOf("@", i)) {
+    const token = tokens.find((candidate) => body.startsWith(candidate.text, i));
+    if (!token) {
+      i += 1;
+      continue;
+    }
+    if (plain < i) parts.push(body.slice(plain, i));
+    parts.push(h("strong", { class: `mention${token.me ? " mention-me" : ""}` }, token.text));
+    i += token.text.length;
+    plain = i;
+  }
+  if (plain < body.length) parts.push(body.slice(plain));
+  return parts;
+}
+
 function toolButton(iconName, label, key, onclick) {
   return h(
     "button",
@@ -649,7 +698,12 @@ function buildPending(item) {
     h(
       "div",
       { class: "message-main" },
-      h("div", { class: "message-meta" }, h("span", { class: "message-author" }, state.me.name), h("span", { class: "muted small" }, failed ? "not sent" : "sending…")),
+      h(
+        "div",
+        { class: "message-meta" },
+        h("span", { class: "message-author" }, state.me.name),
+        h("span", { class: "muted small" }, failed ? `not sent${item.note ? `: ${item.note}` : ""}` : "sending…"),
+      ),
       h("p", { class: "message-body" }, item.body),
       failed
         ? h(
@@ -764,7 +818,17 @@ function renderHeader() {
     subtitle.append("The assistant answers every message here");
   } else {
     subtitle.append(`${channel.private ? "Private" : "Public"} group · ${channel.member_count} ${channel.member_count === 1 ? "member" : "members"}`);
+    if (channel.slow_mode_seconds > 0) {
+      subtitle.append(
+        " · ",
+        h("span", { class: "slow-mode", title: "Members send at most one message in this time" }, `Slow mode: ${formatSeconds(channel.slow_mode_seconds)}`),
+      );
+    }
   }
+  const description = $("chat-description");
+  description.textContent = channel.kind === "direct" ? "" : channel.description || "";
+  description.title = description.textContent;
+  description.hidden = !description.textContent;
   const stack = clear($("chat-members"));
   stack.hidden = channel.kind !== "group";
   for (const member of channel.kind === "group" ? members.slice(0, 6) : []) {
@@ -778,11 +842,18 @@ function renderHeader() {
       ),
     );
   }
-  const mine = members.find((member) => member.user_id === state.me.id);
-  const owner = Boolean(mine && mine.role === "owner");
-  // A direct channel is left (hidden until its next message) or deleted by either of the two.
-  $("leave-button").hidden = channel.kind === "assistant" || (owner && channel.kind === "group");
+  const role = myRole(channel);
+  const owner = role === "owner";
+  // A direct channel is left (hidden until its next message) or deleted by either of the two;
+  // a group's owner leaves too, handing it over.
+  $("leave-button").hidden = channel.kind === "assistant";
   $("delete-channel-button").hidden = !owner && channel.kind !== "direct";
+  // Direct channels have no settings; an assistant channel only its name and description.
+  $("channel-settings-button").hidden = !(channel.kind === "group" ? owner || role === "admin" : channel.kind === "assistant" && owner);
+  const mute = clear($("mute-button"));
+  mute.appendChild(icon(channel.muted ? "bellOff" : "bell"));
+  mute.setAttribute("aria-label", channel.muted ? "Unmute channel" : "Mute channel");
+  mute.title = channel.muted ? "Unmute: its messages count as unread again" : "Mute: its messages stop counting as unread";
   $("composer-input").setAttribute("placeholder", channel.kind === "assistant" ? "Ask the assistant" : `Message ${channelTitle(channel)}`);
   $("composer-label").textContent = `Message ${channelTitle(channel)}`;
 }
@@ -794,7 +865,10 @@ function setupComposer(form, input, parentOf) {
     input.style.height = "auto";
     input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
   };
+  // Before the Enter handler below: an open autocomplete takes Enter for itself.
+  const mentions = setupMentions(form, input, grow);
   input.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       form.requestSubmit();
@@ -814,10 +888,143 @@ function setupComposer(form, input, parentOf) {
       toast("A message can hold at most 4,000 characters.");
       return;
     }
+    const mentionIds = mentions.idsIn(body);
     input.value = "";
+    mentions.reset();
     grow();
-    send(body, parentOf());
+    send(body, parentOf(), mentionIds);
   });
+}
+
+const MAX_SUGGESTIONS = 8;
+
+/**
+ * The @-autocomplete of a composer: "@" and the start of a name list the channel's members in
+ * a listbox the text box points into (aria-activedescendant, so the focus stays in the text);
+ * picking one writes "@Name " and remembers who that is, for the send's mention_ids.
+ */
+function setupMentions(form, input, grow) {
+  const list = h("ul", { class: "mention-list", role: "listbox", id: `${input.id}-mentions`, "aria-label": "Mention a member", hidden: true });
+  form.appendChild(list);
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-controls", list.id);
+  const picked = new Map(); // user id → name
+  let matches = [];
+  let active = 0;
+  let start = -1; // where the "@" is
+
+  const candidates = () => {
+    const channel = state.channels.get(view.channelId);
+    return (channel?.members || [])
+      .filter((member) => member.user_id !== state.me.id && member.user_id !== ASSISTANT_ID)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  };
+  const close = () => {
+    if (list.hidden) return;
+    list.hidden = true;
+    matches = [];
+    input.removeAttribute("aria-activedescendant");
+  };
+  const pick = (index) => {
+    const member = matches[index];
+    if (!member) return;
+    input.setRangeText(`@${member.name} `, start, input.selectionStart, "end");
+    picked.set(member.user_id, member.name);
+    close();
+    grow();
+    input.focus();
+  };
+  const show = () => {
+    const opening = list.hidden;
+    clear(list);
+    matches.forEach((member, index) =>
+      list.appendChild(
+        h(
+          "li",
+          {
+            role: "option",
+            id: `${list.id}-${index}`,
+            class: "mention-option",
+            "aria-selected": String(index === active),
+            // The text box keeps the focus (and its caret) while an option is clicked.
+            onmousedown: (event) => event.preventDefault(),
+            onclick: () => pick(index),
+          },
+          avatar(member.user_id, member.name, { size: "sm" }),
+          h("span", { class: "mention-name" }, member.name),
+        ),
+      ),
+    );
+    list.hidden = false;
+    input.setAttribute("aria-activedescendant", `${list.id}-${active}`);
+    list.children[active].scrollIntoView({ block: "nearest" });
+    if (opening) {
+      const count = matches.length === 1 ? "1 member" : `${matches.length} members`;
+      announce(`${count} to mention: arrow keys to choose, Enter to pick.`);
+    }
+  };
+  const update = () => {
+    const caret = input.selectionStart;
+    if (caret !== input.selectionEnd) return close();
+    const before = input.value.slice(0, caret);
+    const at = before.lastIndexOf("@");
+    const query = before.slice(at + 1);
+    // A mention starts a word; the name typed so far has no line break and does not start blank.
+    if (at < 0 || (at > 0 && !/\s/.test(before[at - 1])) || query.length > 50 || /^\s|\n/.test(query)) return close();
+    const prefix = query.toLowerCase();
+    const found = candidates()
+      .filter((member) => member.name.toLowerCase().startsWith(prefix))
+      .slice(0, MAX_SUGGESTIONS);
+    if (!found.length) return close();
+    const activeId = matches[active] && matches[active].user_id;
+    active = Math.max(0, found.findIndex((member) => member.user_id === activeId));
+    start = at;
+    matches = found;
+    return show();
+  };
+  input.addEventListener("keydown", (event) => {
+    if (list.hidden || event.isComposing) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      active = (active + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+      show();
+    } else if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
+      event.preventDefault();
+      pick(active);
+    } else if (event.key === "Escape") {
+      // Only the list closes (not the thread panel behind it).
+      event.preventDefault();
+      event.stopPropagation();
+      close();
+    }
+  });
+  input.addEventListener("input", update);
+  input.addEventListener("click", update);
+  input.addEventListener("keyup", (event) => {
+    if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) update();
+  });
+  input.addEventListener("blur", close);
+  return {
+    /** Those picked whose "@Name" is still in the text (and who are in this channel). */
+    idsIn(body) {
+      const members = new Set(candidates().map((member) => member.user_id));
+      return [...picked].filter(([id, name]) => members.has(id) && mentionsName(body, name)).map(([id]) => id);
+    },
+    reset() {
+      picked.clear();
+      close();
+    },
+  };
+}
+
+/** Whether `body` holds "@name" as a whole name (not the start of a longer one). */
+function mentionsName(body, name) {
+  const token = `@${name}`;
+  for (let i = body.indexOf(token); i >= 0; i = body.indexOf(token, i + 1)) {
+    const next = body[i + token.length];
+    if (next === undefined || !/[\p{L}\p{N}_]/u.test(next)) return true;
+  }
+  return false;
 }
 
 let typingSentAt = 0;
@@ -849,14 +1056,16 @@ function stopTyping() {
   typingChannel = null;
 }
 
-function send(body, parentId) {
+function send(body, parentId, mentionIds = []) {
   stopTyping();
   const item = {
     client_id: newClientId(),
     channel_id: view.channelId,
     parent_id: parentId || null,
     body,
+    mention_ids: mentionIds,
     status: "sending",
+    note: "",
     timer: null,
   };
   pending.set(item.client_id, item);
@@ -864,6 +1073,7 @@ function send(body, parentId) {
   if (parentId) scrollToBottom($("thread-scroller"));
   const frame = { action: "sendMessage", channel_id: item.channel_id, body, client_id: item.client_id };
   if (parentId) frame.parent_id = parentId;
+  if (mentionIds.length) frame.mention_ids = mentionIds;
   if (realtime && realtime.send(frame)) {
     // No ack in time (socket half-dead): the REST route with the same client_id answers the
     // message if it was stored, or stores it once.
@@ -880,14 +1090,34 @@ async function restSend(clientId) {
   item.status = "sending";
   scheduleRender();
   try {
-    const message = await api.send(item.channel_id, item.body, item.client_id, item.parent_id);
+    const message = await api.send(item.channel_id, item.body, item.client_id, item.parent_id, item.mention_ids);
     settle(message);
   } catch (error) {
     if (!pending.has(clientId)) return;
-    item.status = "failed";
-    scheduleRender();
-    showError(error, "Message not sent");
+    failSend(item, error);
   }
+}
+
+/** A send refused (by the REST route or the socket): the pending copy offers Retry. */
+function failSend(item, error) {
+  clearTimeout(item.timer);
+  item.status = "failed";
+  const channel = state.channels.get(item.channel_id);
+  const slow = Boolean(channel && channel.slow_mode_seconds > 0);
+  item.note = error.code === "rate_limited" ? (slow ? "slow mode" : "too fast") : "";
+  scheduleRender();
+  if (error.code !== "rate_limited") {
+    showError(error, "Message not sent");
+    return;
+  }
+  // The socket's error frame has no retry_after_seconds: the channel's slow mode bounds it.
+  const seconds = error.details && error.details.retry_after_seconds;
+  const wait = seconds ? `wait ${formatSeconds(seconds)}` : slow ? `wait up to ${formatSeconds(channel.slow_mode_seconds)}` : "wait a moment";
+  toast(
+    slow
+      ? `Message not sent: slow mode is on in ${channelTitle(channel)}. Please ${wait}, then press Retry.`
+      : `Message not sent: you are sending too fast. Please ${wait}, then press Retry.`,
+  );
 }
 
 /** A message of mine is stored: the pending copy gives way to it. */
@@ -897,7 +1127,7 @@ function settle(message) {
     clearTimeout(item.timer);
     pending.delete(message.client_id);
   }
-  noteActivity(message.channel_id, message.created_at);
+  noteMessage(message);
   if (message.channel_id === view.channelId) {
     const fresh = upsert(message);
     if (fresh && message.parent_id) bumpReplyCount(message.parent_id, 1);
@@ -1102,18 +1332,87 @@ function markDeleted(messageId) {
 
 // ---------------------------------------------------------------- members, leave, delete
 
-function memberRow(member) {
+function memberRow(channel, member) {
   const assistant = member.user_id === ASSISTANT_ID;
+  const actions = memberActions(channel, member);
   return h(
     "li",
-    { class: "person" },
+    { class: "person", dataset: { userId: member.user_id } },
     h("span", { class: "avatar-wrap" }, avatar(member.user_id, member.name, { size: "sm", assistant }), assistant ? null : presenceDot(member.user_id)),
     h(
       "span",
       { class: "person-main" },
-      h("span", { class: "person-name" }, member.user_id === state.me.id ? `${member.name} (you)` : member.name),
-      h("span", { class: "muted small" }, `${member.role} · joined ${shortTime(member.joined_at)}`),
+      h(
+        "span",
+        { class: "person-title" },
+        h("span", { class: "person-name" }, member.user_id === state.me.id ? `${member.name} (you)` : member.name),
+        member.role === "member" ? null : h("span", { class: `tag tag-${member.role}` }, member.role),
+      ),
+      h("span", { class: "muted small" }, `joined ${shortTime(member.joined_at)}`),
     ),
+    actions.length ? h("span", { class: "person-actions" }, ...actions) : null,
+  );
+}
+
+/**
+ * What I may do to a member of a group: the owner changes roles, hands the group over and
+ * removes anyone; an admin removes members (not admins, never the owner).
+ */
+function memberActions(channel, member) {
+  if (channel.kind !== "group" || member.user_id === state.me.id || member.user_id === ASSISTANT_ID) return [];
+  const role = myRole(channel);
+  const button = (text, label, onclick, kind = "") =>
+    h("button", { type: "button", class: `button small ${kind}`.trim(), "aria-label": label, onclick }, text);
+  const actions = [];
+  if (role === "owner") {
+    if (member.role === "member") {
+      actions.push(button("Make admin", `Make ${member.name} an admin`, (event) => setRole(event.currentTarget, channel.id, member, "admin")));
+    } else if (member.role === "admin") {
+      actions.push(button("Make member", `Make ${member.name} a member`, (event) => setRole(event.currentTarget, channel.id, member, "member")));
+    }
+    actions.push(button("Make owner", `Make ${member.name} the owner`, (event) => transferOwnership(event.currentTarget, channel.id, member)));
+  }
+  if (role === "owner" || (role === "admin" && member.role === "member")) {
+    actions.push(button("Remove", `Remove ${member.name}`, (event) => removeMember(event.currentTarget, channel.id, member), "danger"));
+  }
+  return actions;
+}
+
+async function setRole(button, channelId, member, role) {
+  await busy(
+    button,
+    async () => applyMember(channelId, await api.setRole(channelId, member.user_id, role)),
+    `Could not make ${member.name} ${role === "admin" ? "an admin" : "a member"}`,
+  );
+}
+
+async function transferOwnership(button, channelId, member) {
+  const channel = state.channels.get(channelId);
+  const question = `Make ${member.name} the owner of ${channelTitle(channel)}? You stay on as an admin.`;
+  if (!channel || !(await confirmDialog(question, "Make owner", "Transfer ownership"))) return;
+  await busy(
+    button,
+    async () => {
+      // The old owner becomes an admin (my role beyond the first 100 members, too).
+      storeChannel({ ...(await api.transferOwnership(channelId, member.user_id)), role: "admin" });
+      rolesChanged(channelId);
+    },
+    "Could not hand the group over",
+  );
+}
+
+async function removeMember(button, channelId, member) {
+  const channel = state.channels.get(channelId);
+  if (!channel || !(await confirmDialog(`Remove ${member.name} from ${channelTitle(channel)}?`, "Remove", "Remove member"))) return;
+  await busy(
+    button,
+    async () => {
+      await api.removeMember(channelId, member.user_id);
+      // member.removed may come before or after this answer: the channel as it is now settles it.
+      storeChannel(await api.channel(channelId));
+      rolesChanged(channelId);
+    },
+    `Could not remove ${member.name}`,
   );
 }
 
@@ -1135,7 +1434,7 @@ function showMoreMembers(channel, list, shown) {
       const page = await api.members(channel.id, cursor);
       for (const member of page.items) {
         rememberName(member.user_id, member.name);
-        list.appendChild(memberRow(member));
+        list.appendChild(memberRow(channel, member));
       }
       loaded += page.items.length;
       cursor = page.next_cursor;
@@ -1163,15 +1462,38 @@ async function openMembersDialog() {
       return;
     }
   }
-  const list = clear($("members-list"));
-  const members = channel.members || [];
-  for (const member of members) list.appendChild(memberRow(member));
-  showMoreMembers(channel, list, members.length);
+  $("members-dialog").dataset.channelId = channel.id;
+  renderMembers(channel);
+  showReports(channel);
+  if (!$("members-dialog").open) $("members-dialog").showModal();
+}
+
+function renderMembers(channel) {
+  const list = $("members-list");
+  // A re-render may take the focused button away (its member left, or its label changed):
+  // the focus goes to that member's first button, else to Close.
+  const active = document.activeElement;
+  const row = list.contains(active) ? active.closest("[data-user-id]") : null;
+  keepFocus(list, () => {
+    clear(list);
+    const members = channel.members || [];
+    for (const member of members) list.appendChild(memberRow(channel, member));
+    showMoreMembers(channel, list, members.length);
+  });
+  if (row && !list.contains(document.activeElement)) {
+    const again = list.querySelector(`[data-user-id="${CSS.escape(row.dataset.userId)}"] button`);
+    (again || $("members-dialog").querySelector("[data-cancel]")).focus();
+  }
   const form = $("add-member-form");
   form.hidden = channel.kind !== "group";
   if (!form.hidden) fillMemberChoices(channel);
-  showReports(channel);
-  if (!$("members-dialog").open) $("members-dialog").showModal();
+}
+
+/** Pushed changes of the channel whose members are shown show at once. */
+function renderMembersIfOpen(channelId) {
+  const dialog = $("members-dialog");
+  const channel = state.channels.get(channelId);
+  if (dialog.open && dialog.dataset.channelId === channelId && channel && channel.members) renderMembers(channel);
 }
 
 /** Only partners can be added (consent). */
@@ -1257,7 +1579,12 @@ async function showReports(channel) {
 
 async function leaveChannel() {
   const channel = state.channels.get(view.channelId);
-  if (!channel || !(await confirmDialog(`Leave ${channelTitle(channel)}?`, "Leave", "Leave channel"))) return;
+  if (!channel) return;
+  const question =
+    channel.kind === "group" && myRole(channel) === "owner"
+      ? `Leave ${channelTitle(channel)}? You own it: it passes to its longest-standing admin (else member), and a group with nobody left is deleted.`
+      : `Leave ${channelTitle(channel)}?`;
+  if (!(await confirmDialog(question, "Leave", "Leave channel"))) return;
   await busy(
     $("leave-button"),
     async () => {
@@ -1268,6 +1595,99 @@ async function leaveChannel() {
     },
     "Could not leave the channel",
   );
+}
+
+async function toggleMute() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel) return;
+  const muted = !channel.muted;
+  await busy(
+    $("mute-button"),
+    async () => {
+      await (muted ? api.mute(channel.id) : api.unmute(channel.id));
+      const known = state.channels.get(channel.id);
+      if (known) known.muted = muted;
+      emit("channels");
+      toast(
+        muted
+          ? `${channelTitle(channel)} is muted: its messages no longer count as unread, unless they mention you.`
+          : `${channelTitle(channel)} is no longer muted.`,
+        { kind: "notice", timeout: 4000 },
+      );
+    },
+    muted ? "Could not mute the channel" : "Could not unmute the channel",
+  );
+}
+
+// ---------------------------------------------------------------- channel settings
+
+function openChannelSettings() {
+  const channel = state.channels.get(view.channelId);
+  if (!channel) return;
+  const dialog = $("channel-settings-dialog");
+  const form = $("channel-settings-form");
+  form.reset();
+  formError(form, "");
+  dialog.dataset.channelId = channel.id;
+  form.elements.name.value = channel.name;
+  form.elements.description.value = channel.description || "";
+  // Privacy and slow mode are a group's; an assistant channel has a name and a description.
+  $("channel-settings-group").hidden = channel.kind !== "group";
+  form.elements.visibility.value = channel.private ? "private" : "public";
+  const select = form.elements.slow_mode_seconds;
+  const current = String(channel.slow_mode_seconds || 0);
+  // A value set elsewhere (the API takes any number of seconds) is offered as it is.
+  if (![...select.options].some((option) => option.value === current)) {
+    select.appendChild(h("option", { value: current }, formatSeconds(Number(current))));
+  }
+  select.value = current;
+  dialog.showModal();
+}
+
+async function submitChannelSettings(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const dialog = $("channel-settings-dialog");
+  const channel = state.channels.get(dialog.dataset.channelId);
+  if (!channel) {
+    dialog.close();
+    return;
+  }
+  const name = form.elements.name.value.trim();
+  if (!name) {
+    formError(form, "Give the channel a name.", ["name"]);
+    return;
+  }
+  // Only what changed is sent, so a save never undoes someone else's change of another field.
+  const changes = {};
+  if (name !== channel.name) changes.name = name;
+  const description = form.elements.description.value.trim();
+  if (description !== (channel.description || "")) changes.description = description;
+  if (channel.kind === "group") {
+    const isPrivate = form.elements.visibility.value !== "public";
+    if (isPrivate !== channel.private) changes.private = isPrivate;
+    const slow = Number(form.elements.slow_mode_seconds.value);
+    if (slow !== (channel.slow_mode_seconds || 0)) changes.slow_mode_seconds = slow;
+  }
+  if (!Object.keys(changes).length) {
+    dialog.close("saved");
+    return;
+  }
+  const button = form.querySelector("[type=submit]");
+  formError(form, "");
+  button.disabled = true;
+  try {
+    storeChannel(await api.updateChannel(channel.id, changes));
+    dialog.close("saved");
+    toast("Channel settings saved.", { kind: "notice", timeout: 4000 });
+  } catch (failure) {
+    if (failure.status !== 401) {
+      const fields = Object.keys(failure.details || {}).filter((field) => ["name", "description", "slow_mode_seconds"].includes(field));
+      formError(form, describeError(failure), fields);
+    }
+  } finally {
+    button.disabled = false;
+  }
 }
 
 async function deleteChannel() {
@@ -1295,12 +1715,8 @@ export function onChatEvent(event) {
       break;
     case "error": {
       const item = event.client_id && pending.get(event.client_id);
-      if (item) {
-        clearTimeout(item.timer);
-        item.status = "failed";
-        scheduleRender();
-      }
-      toast(describeError(event, item ? "Message not sent" : "The server refused a request"));
+      if (item) failSend(item, event);
+      else toast(describeError(event, "The server refused a request"));
       break;
     }
     case "message.created":
@@ -1311,9 +1727,14 @@ export function onChatEvent(event) {
         upsert(event.message);
         scheduleRender();
       }
+      if (state.channels.get(event.channel_id)?.last_message?.id === event.message.id) {
+        noteMessage(event.message);
+        emit("channels");
+      }
       break;
     case "message.deleted":
       if (event.channel_id === view.channelId) markDeleted(event.message_id);
+      onMessageGone(event.channel_id, event.message_id);
       break;
     case "reaction.updated": {
       const message = event.channel_id === view.channelId && view.messages.get(event.message_id);
@@ -1325,6 +1746,11 @@ export function onChatEvent(event) {
       break;
     }
     case "read_receipt":
+      // Read on another of my devices: the badge goes here too.
+      if (event.user_id === state.me.id) {
+        clearUnread(event.channel_id, event.last_read_message_id);
+        emit("unread");
+      }
       if (event.channel_id === view.channelId) {
         setReceipt(event.user_id, event.last_read_message_id);
         scheduleRender();
@@ -1337,6 +1763,25 @@ export function onChatEvent(event) {
     case "member.left":
       onMembership(event);
       break;
+    case "member.updated":
+      if (event.member) applyMember(event.channel_id, event.member);
+      break;
+    case "member.removed":
+      onMemberRemoved(event);
+      break;
+    case "channel.created":
+    case "channel.updated":
+      if (event.channel) {
+        storeChannel(event.channel);
+        if (event.channel.id === view.channelId) {
+          renderMembersIfOpen(event.channel.id);
+          scheduleRender(); // "This is the beginning of <name>"
+        }
+      }
+      break;
+    case "channel.deleted":
+      onChannelGone(event.channel_id, (title) => `${title} was deleted.`);
+      break;
     default:
       break;
   }
@@ -1345,20 +1790,23 @@ export function onChatEvent(event) {
 function onMessageCreated(message) {
   const channelId = message.channel_id;
   rememberName(message.sender.id, message.sender.name);
-  noteActivity(channelId, message.created_at);
+  noteMessage(message);
   const mine = message.sender.id === state.me.id;
   if (mine && message.client_id && pending.has(message.client_id)) return settle(message);
   if (!state.channels.has(channelId)) {
     // A channel missing from my list (one I left that this message brings back, or one I
     // was put in): learn it from the channel itself, whose list entry may lag a moment.
-    learnChannel(channelId);
-    if (!mine) state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
+    learnChannel(channelId, message);
+    if (!mine) countUnread(message);
     return undefined;
   }
   if (channelId !== view.channelId) {
     if (!mine) {
-      state.unread.set(channelId, (state.unread.get(channelId) || 0) + 1);
-      announce(`New message in ${channelTitle(state.channels.get(channelId))} from ${message.sender.name}`);
+      countUnread(message);
+      const channel = state.channels.get(channelId);
+      const mentioned = (message.mentions || []).includes(state.me.id);
+      if (mentioned) announce(`${message.sender.name} mentioned you in ${channelTitle(channel)}`);
+      else if (!channel.muted) announce(`New message in ${channelTitle(channel)} from ${message.sender.name}`);
     }
     emit("unread");
     return undefined;
@@ -1381,15 +1829,91 @@ function onMessageCreated(message) {
   return undefined;
 }
 
-/** Fetches a channel the list does not know yet and adds it. */
-function learnChannel(channelId) {
+/** Fetches a channel the list does not know yet and adds it (with `message` as its preview). */
+function learnChannel(channelId, message = null) {
   api
     .channel(channelId)
     .then((channel) => {
-      storeChannel(channel);
+      storeChannel(channel, { quiet: true });
+      if (message) noteMessage(message);
       emit("unread");
     })
     .catch((error) => console.warn("channel details", error));
+}
+
+/** The message a preview or a count may hold is gone. */
+function onMessageGone(channelId, messageId) {
+  state.liveUnread.get(channelId)?.delete(messageId);
+  const channel = state.channels.get(channelId);
+  if (channel && channel.last_message && channel.last_message.id === messageId) {
+    if (channelId === view.channelId && view.historyLoaded) {
+      // The newest page is loaded: the message before it is known here.
+      const live = [...view.messages.values()].filter((message) => !message.deleted);
+      const newest = live.reduce((max, message) => (!max || message.id > max.id ? message : max), null);
+      channel.last_message = null;
+      if (newest) noteMessage(newest);
+    } else {
+      refreshPreviewSoon();
+    }
+  }
+  emit("unread");
+}
+
+/** I am out of a channel (removed, or it was deleted): it goes, with its dialogs. */
+function onChannelGone(channelId, say) {
+  const channel = state.channels.get(channelId);
+  if (!channel) return;
+  for (const dialog of [$("members-dialog"), $("channel-settings-dialog")]) {
+    if (dialog.open && dialog.dataset.channelId === channelId) dialog.close();
+  }
+  forgetChannel(channelId);
+  emit("channels");
+  toast(say(channelTitle(channel)), { kind: "notice", timeout: 8000 });
+}
+
+function onMemberRemoved(event) {
+  if (event.user_id === state.me.id) {
+    onChannelGone(event.channel_id, (title) => `You were removed from ${title}.`);
+    return;
+  }
+  const channel = state.channels.get(event.channel_id);
+  if (!channel) return;
+  const listed = (channel.members || []).some((member) => member.user_id === event.user_id);
+  // Beyond the first 100 members the list cannot tell: the count goes down all the same.
+  const unlisted = !channel.members || channel.member_count > channel.members.length;
+  const members = channel.members ? channel.members.filter((member) => member.user_id !== event.user_id) : undefined;
+  const count = listed || unlisted ? Math.max(0, channel.member_count - 1) : channel.member_count;
+  storeChannel({ ...channel, members, member_count: count });
+  if (event.channel_id === view.channelId) renderMembersIfOpen(event.channel_id);
+}
+
+/** A member's new role (pushed, or answered to my change). */
+function applyMember(channelId, member) {
+  const channel = state.channels.get(channelId);
+  if (!channel) return;
+  rememberName(member.user_id, member.name);
+  const members = channel.members
+    ? channel.members.map((other) => (other.user_id === member.user_id ? { ...other, ...member } : other))
+    : undefined;
+  const changes = { ...channel, members };
+  const mine = member.user_id === state.me.id;
+  const before = myRole(channel);
+  if (mine) changes.role = member.role;
+  storeChannel(changes);
+  if (mine && before && before !== member.role) {
+    const what = member.role === "owner" ? "the owner" : member.role === "admin" ? "an admin" : "a member";
+    toast(`You are now ${what} of ${channelTitle(channel)}.`, { kind: "notice", timeout: 5000 });
+  }
+  rolesChanged(channelId);
+}
+
+/** Who may do what changed: the header, the members dialog and the messages' tools follow. */
+function rolesChanged(channelId) {
+  if (channelId !== view.channelId) return;
+  for (const id of view.messages.keys()) bump(id);
+  scheduleRender();
+  renderHeader();
+  renderMembersIfOpen(channelId);
 }
 
 function onTyping(event) {

@@ -65,6 +65,8 @@ const ICONS = {
   refresh: ["M23 4v6h-6", "M20.5 15a9 9 0 1 1-2.1-9.4L23 10"],
   down: ["M12 5v14", "M19 12l-7 7-7-7"],
   flag: ["M4 22V4", "M4 4h13l-2 4 2 4H4"],
+  bell: ["M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9", "M13.7 21a2 2 0 0 1-3.4 0"],
+  bellOff: ["M13.7 21a2 2 0 0 1-3.4 0", "M18.6 13A18 18 0 0 1 18 8", "M6.3 6.3A6 6 0 0 0 6 8c0 7-3 9-3 9h14", "M18 8a6 6 0 0 0-9.3-5", "M1 1l22 22"],
   door: ["M13 4h3a2 2 0 0 1 2 2v14", "M2 20h3", "M13 20h9", "M10 12v.01", "M13 4.6v16.8l-7-1.6V6z"],
 };
 
@@ -152,6 +154,13 @@ export function relativeTime(iso) {
   const hours = Math.round(minutes / 60);
   if (hours < 24) return `${hours} h ago`;
   return shortTime(iso);
+}
+
+/** A duration for people: "30 s", "5 min", "1 h". */
+export function formatSeconds(seconds) {
+  if (seconds >= 3600 && seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds >= 60 && seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
 }
 
 // Screen reader announcements: one polite region for chat news, toasts for errors.

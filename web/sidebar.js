@@ -13,6 +13,8 @@ import {
   channelTitle,
   otherMember,
   compareIds,
+  unreadOf,
+  clearUnread,
   ASSISTANT_ID,
 } from "./store.js";
 import { presenceDot } from "./presence.js";
@@ -115,14 +117,20 @@ export function updateInert() {
 
 export async function refreshChannels() {
   const generation = state.generation;
+  const countedBefore = state.liveSeq;
   const items = await allPages((cursor) => api.channels(cursor));
   if (generation !== state.generation) return; // started by a session that has ended
   const seen = new Set();
   for (const summary of items) {
     seen.add(summary.id);
     const known = state.channels.get(summary.id);
-    state.channels.set(summary.id, { ...summary, members: known && known.members });
-    if (!state.activity.has(summary.id)) state.activity.set(summary.id, summary.created_at);
+    // A preview pushed a moment ago may be newer than the list's.
+    const pushed = known && known.last_message;
+    const last = pushed && (!summary.last_message || pushed.id > summary.last_message.id) ? pushed : summary.last_message;
+    state.channels.set(summary.id, { ...summary, last_message: last, members: known && known.members });
+    noteActivity(summary.id, summary.last_activity_at || summary.created_at);
+    settleLiveUnread(summary, countedBefore);
+    if (summary.id === state.currentChannelId) clearUnread(summary.id);
   }
   for (const id of [...state.channels.keys()]) {
     if (!seen.has(id)) forgetChannel(id);
@@ -162,16 +170,54 @@ export function storeChannel(channel, { quiet = false } = {}) {
   return state.channels.get(channel.id);
 }
 
+/**
+ * Drops the pushed messages a summary already counts: those up to its last message, and, when
+ * it counted any (its count reads the messages after my marker as they were then), those
+ * pushed before the list was asked for. A count of 0 may only mean the list had not moved yet.
+ */
+function settleLiveUnread(summary, countedBefore) {
+  const live = state.liveUnread.get(summary.id);
+  if (!live) return;
+  const lastId = summary.last_message ? summary.last_message.id : "";
+  for (const [id, entry] of [...live]) {
+    if (id <= lastId || (summary.unread_count > 0 && entry.seq <= countedBefore)) live.delete(id);
+  }
+}
+
 export function forgetChannel(id) {
   state.channels.delete(id);
-  state.unread.delete(id);
+  state.liveUnread.delete(id);
   state.activity.delete(id);
   if (state.currentChannelId === id) closeChannel();
 }
 
-export function noteActivity(channelId, at) {
+const time = (iso) => Date.parse(iso) || 0;
+
+function noteActivity(channelId, at) {
   const before = state.activity.get(channelId);
-  if (!before || before < at) state.activity.set(channelId, at);
+  if (!before || time(before) < time(at)) state.activity.set(channelId, at);
+}
+
+/** A new message: its channel moves up the list and shows it as its preview. */
+export function noteMessage(message) {
+  noteActivity(message.channel_id, message.created_at);
+  const channel = state.channels.get(message.channel_id);
+  if (!channel || (channel.last_message && channel.last_message.id > message.id)) return;
+  channel.last_message = {
+    id: message.id,
+    sender: message.sender,
+    role: message.role,
+    preview: Array.from(message.body).slice(0, 140).join(""),
+    created_at: message.created_at,
+  };
+}
+
+let previewRefresh = null;
+
+/** The message a preview shows was deleted: the list knows the one before it a moment later. */
+export function refreshPreviewSoon() {
+  clearTimeout(previewRefresh);
+  previewRefresh = setTimeout(() => refreshChannels().catch((error) => console.warn("channel list", error)), 1500);
 }
 
 function channelIcon(channel) {
@@ -193,24 +239,37 @@ function kindLabel(channel) {
   return `${channel.private ? "private" : "public"} group, ${count} ${count === 1 ? "member" : "members"}`;
 }
 
+/** "Sender: text" of the channel's last message (just the text in a direct channel). */
+function previewText(channel) {
+  const last = channel.last_message;
+  if (!last) return "";
+  if (channel.kind === "direct") return last.preview;
+  const who = last.sender.id === state.me.id ? "You" : last.role === "assistant" ? "Assistant" : last.sender.name;
+  return `${who}: ${last.preview}`;
+}
+
 function renderChannels() {
   const list = $("channel-list");
   const focusedId = document.activeElement && document.activeElement.dataset.channelId;
   clear(list);
-  const channels = [...state.channels.values()].sort((a, b) =>
-    compareIds(state.activity.get(b.id) || b.created_at, state.activity.get(a.id) || a.created_at),
-  );
+  const at = (channel) => time(state.activity.get(channel.id) || channel.created_at);
+  const channels = [...state.channels.values()].sort((a, b) => at(b) - at(a) || compareIds(b.id, a.id));
   let totalUnread = 0;
   for (const channel of channels) {
-    const unread = state.unread.get(channel.id) || 0;
-    totalUnread += unread;
+    const { unread, mentions } = unreadOf(channel.id);
+    // A muted channel counts only where it mentions me.
+    totalUnread += channel.muted ? mentions : unread;
     const current = channel.id === state.currentChannelId;
+    const preview = previewText(channel);
+    const previewId = `preview-${channel.id}`;
     const button = h(
       "button",
       {
         type: "button",
-        class: `channel-item${unread ? " has-unread" : ""}`,
+        class: `channel-item${unread ? " has-unread" : ""}${channel.muted ? " is-muted" : ""}`,
         "aria-current": current ? "page" : null,
+        // The preview describes the button rather than naming it: it holds other people's names.
+        "aria-describedby": preview ? previewId : null,
         dataset: { channelId: channel.id },
         onclick: () => {
           openChannel(channel.id);
@@ -218,9 +277,34 @@ function renderChannels() {
         },
       },
       channelIcon(channel),
-      h("span", { class: "channel-name" }, channelTitle(channel)),
-      h("span", { class: "visually-hidden" }, `, ${kindLabel(channel)}`),
-      unread ? h("span", { class: "badge" }, String(unread), h("span", { class: "visually-hidden" }, " unread")) : null,
+      h(
+        "span",
+        { class: "channel-main" },
+        h(
+          "span",
+          { class: "channel-line" },
+          h("span", { class: "channel-name" }, channelTitle(channel)),
+          channel.muted ? h("span", { class: "channel-muted", title: "Muted" }, icon("bellOff", { size: 13 })) : null,
+        ),
+        preview ? h("span", { class: "channel-preview", id: previewId, "aria-hidden": "true" }, preview) : null,
+      ),
+      h("span", { class: "visually-hidden" }, `, ${kindLabel(channel)}${channel.muted ? ", muted" : ""}`),
+      mentions
+        ? h(
+            "span",
+            { class: "badge badge-mention", title: mentions === 1 ? "Mentions you" : `Mentions you ${mentions} times` },
+            h("span", { "aria-hidden": "true" }, "@"),
+            h("span", { class: "visually-hidden" }, `, ${mentions} ${mentions === 1 ? "mention" : "mentions"}, `),
+          )
+        : null,
+      unread
+        ? h(
+            "span",
+            { class: `badge${channel.muted ? " badge-muted" : ""}` },
+            unread > 99 ? "99+" : String(unread),
+            h("span", { class: "visually-hidden" }, " unread"),
+          )
+        : null,
     );
     list.appendChild(h("li", {}, button));
     if (focusedId === channel.id) button.focus();
@@ -466,7 +550,7 @@ function actionButton(text, label, onclick, kind = "") {
 }
 
 /** Re-renders inside `container` and puts the focus back on the same control, if it is still there. */
-function keepFocus(container, render) {
+export function keepFocus(container, render) {
   const active = document.activeElement;
   const label = active && container.contains(active) ? active.getAttribute("aria-label") : null;
   render();

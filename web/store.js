@@ -10,8 +10,11 @@ export const state = {
   presence: new Map(), // user id → {online, last_seen}
   presencePushedAt: new Map(), // user id → performance.now() of its last presence event
   channels: new Map(), // channel id → summary (+ members once known)
-  activity: new Map(), // channel id → id of the newest message seen (for ordering)
-  unread: new Map(), // channel id → count of messages that arrived while it was not open
+  activity: new Map(), // channel id → created_at of the newest message seen (for ordering)
+  // channel id → Map(message id → {mention, seq}): unread messages counted from pushes, on top
+  // of the summary's unread_count (the server's list follows a message a moment later)
+  liveUnread: new Map(),
+  liveSeq: 0, // numbers the counted pushes, so a list reload can tell which it already counts
   partners: new Map(), // user id → {user, since}
   blocked: new Map(), // user id → {user, since}: people the user blocked
   received: [], // pending partner requests received
@@ -80,7 +83,7 @@ export function resetSession() {
   state.presencePushedAt.clear();
   state.channels.clear();
   state.activity.clear();
-  state.unread.clear();
+  state.liveUnread.clear();
   state.partners.clear();
   state.blocked.clear();
   state.received = [];
@@ -89,6 +92,46 @@ export function resetSession() {
   state.usersCursor = null;
   state.usersLoaded = false;
   state.currentChannelId = null;
+}
+
+/** A channel's unread and mention counts: the list's, plus what was pushed since. */
+export function unreadOf(channelId) {
+  const channel = state.channels.get(channelId);
+  if (!channel || channelId === state.currentChannelId) return { unread: 0, mentions: 0 };
+  let unread = channel.unread_count || 0;
+  let mentions = channel.mention_count || 0;
+  for (const entry of state.liveUnread.get(channelId)?.values() || []) {
+    unread += 1;
+    if (entry.mention) mentions += 1;
+  }
+  return { unread, mentions };
+}
+
+/** Counts a message of someone else that arrived while its channel was not open. */
+export function countUnread(message) {
+  if (!state.liveUnread.has(message.channel_id)) state.liveUnread.set(message.channel_id, new Map());
+  const mention = Boolean(state.me && (message.mentions || []).includes(state.me.id));
+  state.liveUnread.get(message.channel_id).set(message.id, { mention, seq: ++state.liveSeq });
+}
+
+/** Read up to `messageId` (all of it without one): the channel's badges go. */
+export function clearUnread(channelId, messageId = null) {
+  const channel = state.channels.get(channelId);
+  if (channel) {
+    channel.unread_count = 0;
+    channel.mention_count = 0;
+  }
+  const live = state.liveUnread.get(channelId);
+  for (const id of live ? [...live.keys()] : []) {
+    if (!messageId || id <= messageId) live.delete(id);
+  }
+}
+
+/** My role in a channel: from its members when I am among those shown, else its summary's. */
+export function myRole(channel) {
+  if (!channel || !state.me) return null;
+  const mine = (channel.members || []).find((member) => member.user_id === state.me.id);
+  return mine ? mine.role : channel.role || null;
 }
 
 /** The name to show for a channel: the other person of a direct channel, else its name. */

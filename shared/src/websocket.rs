@@ -236,6 +236,10 @@ pub enum ReplyFrame {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// As in the REST error: the fields refused, or how long to wait
+        /// (`retry_after_seconds`) before sending again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        details: Option<serde_json::Value>,
     },
 }
 
@@ -245,6 +249,10 @@ impl ReplyFrame {
         let body = error.body();
         Self::Error {
             code: body.error.code,
+            details: body
+                .error
+                .details
+                .and_then(|details| serde_json::to_value(details).ok()),
             message: body.error.message,
             client_id,
         }

@@ -2,7 +2,10 @@
 // browser context, register through the page, become partners, chat live in a direct channel
 // (typing, read receipts, reactions, a thread, an edit, a delete), see each other's presence
 // change (also across a network drop and the reconnect that follows), and one of them gets a
-// live answer from the assistant. A link with ?ws= must only open the settings dialog.
+// live answer from the assistant. In a group, the channel list shows previews, unread and
+// mention badges in activity order, an @-autocomplete mentions Bob, Bob mutes it, and its
+// settings (name, description, slow mode) and roles (admin, removal, a new owner) change live
+// for both. A link with ?ws= must only open the settings dialog.
 //
 //   BASE_URL=http://127.0.0.1:3000 node tests/browser/chat.e2e.mjs
 //
@@ -60,7 +63,9 @@ async function shoot(page, name) {
 // A calm picture: no pointer hovering a message, no notices on top.
 async function tidy(page) {
   await page.mouse.move(1, 1);
-  for (const button of await page.getByRole("button", { name: "Dismiss" }).all()) await button.click().catch(() => {});
+  // Notices expire by themselves: one gone before its click is no reason to wait for it.
+  const dismiss = page.getByRole("button", { name: "Dismiss" });
+  for (let i = 0; i < 10 && (await dismiss.count()) > 0; i++) await dismiss.first().click({ timeout: 1000 }).catch(() => {});
 }
 
 // Waits until at least one element of the locator is visible (hidden matches, e.g. in the
@@ -133,6 +138,17 @@ async function emailedCode(email) {
     if (Date.now() > deadline) throw new Error(`no verification code for ${email} in the gateway's output`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+// The HTTP API straight, for the people who need no browser (a crowd, a newcomer).
+async function callApi(method, path, token, body) {
+  const response = await fetch(`${BASE_URL}${path}`, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+  return response.status === 204 ? null : response.json();
 }
 
 async function send(page, text, { box = "composer-input" } = {}) {
@@ -444,15 +460,7 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
 
     await step(t, "a big group shows its first 100 members, and the rest on request", async () => {
       const page = alice.page;
-      const api = async (method, path, token, body) => {
-        const response = await fetch(`${BASE_URL}${path}`, {
-          method,
-          headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-          body: body ? JSON.stringify(body) : undefined,
-        });
-        assert.ok(response.ok, `${method} ${path}: ${response.status}`);
-        return response.status === 204 ? null : response.json();
-      };
+      const api = callApi;
       const crowd = [];
       for (let start = 0; start < 101; start += 8) {
         const batch = Array.from({ length: Math.min(8, 101 - start) }, (_, i) =>
@@ -496,6 +504,151 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await gone(more, "the button once every member is shown");
       await page.keyboard.press("Escape");
       await gone(dialog, "the members dialog");
+    });
+
+    const group = `Launch team ${run}`;
+    const renamed = `Launch crew ${run}`;
+    const channelList = (page) => sidebar(page).getByRole("list", { name: "Your channels" });
+    const entryOf = (page, pattern) => sidebar(page).getByRole("button", { name: new RegExp(pattern) });
+
+    await step(t, "a message to a channel not open shows in the list: preview, unread badge, first place; opening it clears the badge", async () => {
+      const first = channelList(bob.page).getByRole("button").first();
+      await visible(first.filter({ hasText: alice.name }), "the direct channel first in Bob's list");
+      await entryOf(alice.page, escape(group)).click();
+      await visible(alice.page.getByRole("heading", { name: group, level: 1 }), "the group open in Alice's window");
+      await send(alice.page, "The agenda draft is ready.");
+      const entry = entryOf(bob.page, `^${escape(group)}.*1 unread`);
+      await visible(entry, "the group with 1 unread in Bob's list");
+      await visible(entry.getByText(`${alice.name}: The agenda draft is ready.`), "the preview of the message");
+      await visible(first.filter({ hasText: group }), "the group first in Bob's list");
+      // The server counts it too: the badge is still there after a reload.
+      await bob.page.reload();
+      await visible(bob.page.getByRole("status").filter({ hasText: /^Live$/ }), "Bob live after the reload");
+      await visible(entry, "the unread badge from the server's count");
+      await visible(first.filter({ hasText: group }), "the group still first");
+      assert.equal(await bob.page.title(), "(1) Chat", "the unread count in the title");
+      await entry.click();
+      await visible(message(bob.page, "The agenda draft is ready."), "the message in Bob's window");
+      await gone(entryOf(bob.page, `^${escape(group)}.*unread`), "the badge once the group is open");
+      assert.equal(await bob.page.title(), "Chat");
+    });
+
+    await step(t, "Alice mentions Bob with the @-autocomplete; Bob sees a mention badge and the message marked for him", async () => {
+      // Bob elsewhere, so that the group's badge shows.
+      await entryOf(bob.page, escape(alice.name)).click();
+      await visible(message(bob.page, "Still there?"), "Bob back in the direct channel");
+      const input = alice.page.getByRole("textbox", { name: `Message ${group}` });
+      await input.click();
+      await input.pressSequentially("@");
+      const suggestions = alice.page.getByRole("listbox", { name: "Mention a member" });
+      const option = suggestions.getByRole("option", { name: bob.name });
+      await visible(option, "Bob suggested");
+      assert.equal(await option.getAttribute("aria-selected"), "true", "the first suggestion is the active one");
+      await shoot(alice.page, "alice-mention-autocomplete");
+      await input.press("ArrowDown");
+      await input.press("Enter");
+      await gone(suggestions, "the suggestions once Bob is picked");
+      assert.equal(await input.inputValue(), `@${bob.name} `, "the name written into the message");
+      await input.pressSequentially("can you review it?");
+      await input.press("Enter");
+      await visible(stored(alice.page, "can you review it?").locator("strong.mention", { hasText: `@${bob.name}` }), "the mention emphasized for Alice");
+      const entry = entryOf(bob.page, `^${escape(group)}.*1 mention.*1 unread`);
+      await visible(entry, "the mention badge in Bob's list");
+      await entry.click();
+      const mentioned = messages(bob.page).getByRole("listitem", { name: /mentions you/ }).filter({ hasText: "can you review it?" });
+      await visible(mentioned, "the message marked as mentioning Bob");
+      await visible(mentioned.locator("strong.mention-me", { hasText: `@${bob.name}` }), "Bob's name emphasized");
+      await gone(entryOf(bob.page, `^${escape(group)}.*mention`), "the mention badge once the group is open");
+    });
+
+    await step(t, "Bob mutes the group: his list shows it muted, its messages leave his unread total, and a read elsewhere clears it", async () => {
+      await bob.page.getByRole("button", { name: "Mute channel" }).click();
+      await visible(bob.page.getByRole("button", { name: "Unmute channel" }), "the button to unmute");
+      await visible(entryOf(bob.page, `^${escape(group)}.*muted`), "the group marked muted in Bob's list");
+      await entryOf(bob.page, escape(alice.name)).click();
+      await visible(message(bob.page, "Still there?"), "Bob back in the direct channel");
+      await send(alice.page, "Coffee at 9?");
+      const entry = entryOf(bob.page, `^${escape(group)}.*muted.*1 unread`);
+      await visible(entry, "the muted group's unread count");
+      assert.equal(await entry.locator(".badge-muted").count(), 1, "the count shown muted");
+      assert.equal(await bob.page.locator("#chats-count").isHidden(), true, "nothing added to the Chats count");
+      assert.equal(await bob.page.title(), "Chat", "nor to the title");
+      // Bob reads it on another device: the badge goes here too (read_receipt to his own connections).
+      const token = await bob.page.evaluate(() => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith("chat.session:"));
+        return JSON.parse(localStorage.getItem(key)).token;
+      });
+      const channelId = await entry.getAttribute("data-channel-id");
+      const { items } = await callApi("GET", `/channels/${channelId}/messages?limit=1`, token);
+      await callApi("POST", `/channels/${channelId}/read`, token, { message_id: items[0].id });
+      await gone(entryOf(bob.page, `^${escape(group)}.*unread`), "the badge after reading on another device");
+    });
+
+    await step(t, "Alice renames the group, describes it and turns slow mode on; Bob's list and header follow live, and slow mode holds him", async () => {
+      await entryOf(bob.page, `^${escape(group)}`).click();
+      await visible(bob.page.getByRole("heading", { name: group, level: 1 }), "the group open in Bob's window");
+      await alice.page.getByRole("button", { name: "Channel settings" }).click();
+      const dialog = alice.page.getByRole("dialog", { name: "Channel settings" });
+      assert.equal(await dialog.getByLabel("Name", { exact: true }).inputValue(), group);
+      await dialog.getByLabel("Name", { exact: true }).fill(renamed);
+      await dialog.getByLabel("Description").fill("Everything about Friday's launch");
+      await dialog.getByLabel("Slow mode").selectOption({ label: "30 seconds" });
+      await dialog.getByRole("button", { name: "Save" }).click();
+      await gone(dialog, "the settings dialog after Save");
+      await visible(alice.page.getByRole("heading", { name: renamed, level: 1 }), "the new name in Alice's header");
+      await visible(bob.page.getByRole("heading", { name: renamed, level: 1 }), "the new name in Bob's header");
+      await visible(bob.page.getByRole("main").getByText("Everything about Friday's launch"), "the description in Bob's header");
+      await visible(bob.page.getByRole("main").getByText("Slow mode: 30 s"), "the slow mode in Bob's header");
+      await visible(entryOf(bob.page, `^${escape(renamed)}`), "the new name in Bob's list");
+      await send(bob.page, "Count me in.");
+      await visible(stored(bob.page, "Count me in."), "Bob's first message");
+      await send(bob.page, "And I'll bring snacks.");
+      await visible(message(bob.page, "And I'll bring snacks.").getByText(/^not sent/), "the second one refused");
+      await visible(bob.page.getByRole("alert").getByText(/slow mode is on.*wait/i), "why, and that he must wait");
+      await message(bob.page, "And I'll bring snacks.").getByRole("button", { name: "Discard" }).click();
+      await bob.page.mouse.move(1, 1);
+      await shoot(bob.page, "bob-slow-mode");
+    });
+
+    await step(t, "Alice makes Bob an admin; Bob removes a newcomer; Alice hands the group over to Bob", async () => {
+      const carol = `Carol ${run}`;
+      const channelId = await entryOf(alice.page, `^${escape(renamed)}`).getAttribute("data-channel-id");
+      const newcomer = await callApi("POST", "/auth/register", null, { email: `carol-${stamp}@example.com`, name: carol, password: "correct horse battery" });
+      await callApi("POST", `/channels/${channelId}/join`, newcomer.token);
+      await visible(alice.page.getByText("Public group · 3 members"), "Carol counted in Alice's header");
+      const dialog = (page) => page.getByRole("dialog", { name: "Members" });
+      const row = (page, name) => dialog(page).getByRole("list", { name: "Members" }).getByRole("listitem").filter({ hasText: name });
+      for (const person of [alice, bob]) {
+        await person.page.getByRole("button", { name: "Members", exact: true }).click();
+        await visible(row(person.page, carol), `Carol in ${person.name}'s members dialog`);
+      }
+      await visible(row(alice.page, alice.name).getByText("owner", { exact: true }), "Alice shown as the owner");
+      await row(alice.page, bob.name).getByRole("button", { name: `Make ${bob.name} an admin` }).click();
+      for (const person of [alice, bob]) {
+        await visible(row(person.page, bob.name).getByText("admin", { exact: true }), `Bob an admin in ${person.name}'s dialog`);
+      }
+      // An admin removes members.
+      await row(bob.page, carol).getByRole("button", { name: `Remove ${carol}` }).click();
+      await bob.page.getByRole("dialog", { name: "Remove member" }).getByRole("button", { name: "Remove" }).click();
+      for (const person of [alice, bob]) await gone(row(person.page, carol), `Carol gone from ${person.name}'s dialog`);
+      const left = await callApi("GET", "/channels", newcomer.token);
+      assert.ok(!left.items.some((channel) => channel.id === channelId), "the group gone from Carol's list");
+      await row(alice.page, bob.name).getByRole("button", { name: `Make ${bob.name} the owner` }).click();
+      await alice.page.getByRole("dialog", { name: "Transfer ownership" }).getByRole("button", { name: "Make owner" }).click();
+      for (const person of [alice, bob]) {
+        await visible(row(person.page, bob.name).getByText("owner", { exact: true }), `Bob the owner in ${person.name}'s dialog`);
+        await visible(row(person.page, alice.name).getByText("admin", { exact: true }), `Alice an admin in ${person.name}'s dialog`);
+      }
+      await bob.page.mouse.move(1, 1);
+      await shoot(bob.page, "bob-members-owner");
+      for (const person of [alice, bob]) {
+        await person.page.keyboard.press("Escape");
+        await gone(dialog(person.page), `${person.name}'s members dialog`);
+      }
+      await visible(bob.page.getByRole("button", { name: "Channel settings" }), "the settings open to Bob, the owner now");
+      // Back where the steps below expect Bob.
+      await entryOf(bob.page, escape(alice.name)).click();
+      await visible(message(bob.page, "Friday at 10:00."), "Bob back in the direct channel");
     });
 
     await step(t, "screenshots at phone width", async () => {

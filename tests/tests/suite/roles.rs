@@ -115,12 +115,31 @@ async fn owners_and_admins_manage_within_their_rank_and_every_member_hears_it() 
         .send_message(&cy, &channel, json!({"body": "second"}))
         .await;
     second.assert_error(429, "rate_limited", "a second message within the slow mode");
+    let said = second.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(said.contains("slow mode"), "{said}");
     let wait: u64 = second.headers["retry-after"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    // The same over the socket: an error frame that says so.
+    let mut cys_sender = stack.socket(&cy).await;
+    cys_sender
+        .send(json!({"action": "sendMessage", "channel_id": channel, "body": "third", "client_id": "cy-3"}))
+        .await;
+    let refused = cys_sender
+        .expect("error", |e| e["client_id"] == "cy-3")
+        .await;
+    assert_eq!(refused["code"], "rate_limited");
+    assert!(refused["details"]["retry_after_seconds"].as_u64().is_some(), "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("slow mode"),
+        "{refused}"
+    );
     for text in ["one", "two"] {
         stack.api.say(&bob, &channel, text).await;
     }
