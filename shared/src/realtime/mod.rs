@@ -227,25 +227,51 @@ pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, 
         Ledger::New => Default::default(),
     };
     // A new message moves its chunk's members' lists too (the router moved the members of
-    // channels the request pushed to itself). Conditional, so a redelivery changes nothing.
-    if let (DomainEvent::MessageCreated { message, .. }, Targets::Users { user_ids, .. }) =
-        (&job.event, &job.targets)
-    {
-        ctx.store
-            .bump_activity(
-                user_ids,
-                &message.id,
-                &message.channel_id,
-                message.created_at,
-            )
-            .await?;
+    // channels the request pushed to itself), beside the pushes so it never delays them.
+    // Conditional, so a redelivery changes nothing.
+    let lists = async {
+        match (&job.event, &job.targets) {
+            (DomainEvent::MessageCreated { message, .. }, Targets::Users { user_ids, .. }) => {
+                ctx.store
+                    .bump_activity(
+                        user_ids,
+                        &message.id,
+                        &message.channel_id,
+                        message.created_at,
+                    )
+                    .await
+            }
+            _ => Ok(()),
+        }
+    };
+    let (moved, pushed) = tokio::join!(lists, push_chunk(ctx, job, &settled));
+    let pushed = pushed?;
+    if pushed.failed.is_empty() && moved.is_ok() {
+        ctx.store.record_ledger(&job.job_id, &Ledger::Done).await?;
+        return Ok(pushed.report);
     }
+    // What landed stays settled: the redelivery pushes the rest and moves the lists again.
+    settled.extend(pushed.settled);
+    ctx.store
+        .record_ledger(&job.job_id, &Ledger::Partial(settled))
+        .await?;
+    moved?;
+    Err(AppError::Unavailable("the push API"))
+}
+
+/// The pushes of one fan-out job: its users' live connections (or the connections it names),
+/// minus those settled by an earlier run.
+async fn push_chunk(
+    ctx: &AppContext,
+    job: &FanoutJob,
+    settled: &std::collections::BTreeSet<ConnectionId>,
+) -> Result<Pushed, AppError> {
     let Some(endpoint) = ctx.config.websocket_endpoint.as_deref() else {
         tracing::debug!(
             job = job.job_id,
             "no WebSocket endpoint configured; nothing pushed"
         );
-        return Ok(Delivered::default());
+        return Ok(Pushed::default());
     };
     let (recipients, targets) = match &job.targets {
         Targets::Users { user_ids, skip } => {
@@ -268,15 +294,7 @@ pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, 
     ctx.events.publish(job.event.clone());
     let mut pushed = push_to(ctx, endpoint, &job.event, targets).await?;
     pushed.report.recipients = recipients;
-    if pushed.failed.is_empty() {
-        ctx.store.record_ledger(&job.job_id, &Ledger::Done).await?;
-        return Ok(pushed.report);
-    }
-    settled.extend(pushed.settled);
-    ctx.store
-        .record_ledger(&job.job_id, &Ledger::Partial(settled))
-        .await?;
-    Err(AppError::Unavailable("the push API"))
+    Ok(pushed)
 }
 
 /// Pushes `event` to each connection (`PUSH_CONCURRENCY` at a time); forgets the gone ones.

@@ -132,7 +132,10 @@ async fn owners_and_admins_manage_within_their_rank_and_every_member_hears_it() 
         .expect("error", |e| e["client_id"] == "cy-3")
         .await;
     assert_eq!(refused["code"], "rate_limited");
-    assert!(refused["details"]["retry_after_seconds"].as_u64().is_some(), "{refused}");
+    assert!(
+        refused["details"]["retry_after_seconds"].as_u64().is_some(),
+        "{refused}"
+    );
     assert!(
         refused["message"]
             .as_str()
