@@ -24,7 +24,7 @@ use shared::domain::{
 use shared::realtime::Origin;
 use shared::service::channels;
 use shared::service::messages::{self, Draft, Sent};
-use shared::storage::Admission;
+use shared::storage::{Admission, MemberAdded};
 use shared::AppContext;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -116,7 +116,9 @@ async fn channel_with_sockets(
     .buffer_unordered(SETUP_CONCURRENCY)
     .count()
     .await;
-    let new_channel = NewChannel::parse(&owner, "fan-out", None, None, &[], None).expect("channel");
+    // Public, so members join by themselves (an add needs a partnership with the adder).
+    let new_channel =
+        NewChannel::parse(&owner, "fan-out", None, None, &[], Some(false)).expect("channel");
     let channel = match channels::create(ctx, &caller_of(ctx, &owner), new_channel)
         .await
         .expect("create")
@@ -125,7 +127,7 @@ async fn channel_with_sockets(
     };
     stream::iter(users.into_iter().skip(1))
         .map(|user| {
-            let (channel, owner) = (&channel, &owner);
+            let channel = &channel;
             async move {
                 let membership = Membership {
                     channel_id: channel.id.clone(),
@@ -133,16 +135,18 @@ async fn channel_with_sockets(
                     role: MemberRole::Member,
                     joined_at: Timestamp::now(),
                 };
-                ctx.store
+                let added = ctx
+                    .store
                     .add_member(
                         channel,
                         &membership,
-                        Admission::AddedBy(owner),
+                        Admission::Joined,
                         ctx.config.limits.max_group_members,
                         None,
                     )
                     .await
                     .expect("member");
+                assert_eq!(added, MemberAdded::Added);
             }
         })
         .buffer_unordered(SETUP_CONCURRENCY)
@@ -204,10 +208,16 @@ async fn measure(
         let mut got: HashMap<String, (usize, Instant)> = HashMap::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
-            let (message, at) = tokio::time::timeout_at(deadline, arrived.recv())
-                .await
-                .expect("every socket received the message within 60 s")
-                .expect("sockets alive");
+            let Ok(arrival) = tokio::time::timeout_at(deadline, arrived.recv()).await else {
+                let reached = got.get(&id).map_or(0, |(n, _)| *n);
+                let members = ctx.store.channel_member_ids(channel).await;
+                let live = match &members {
+                    Ok(members) => format!("{:?}", ctx.store.live_connections(members, None).await),
+                    Err(err) => err.to_string(),
+                };
+                panic!("{name}: message {i} reached {reached} of {sockets} sockets within 60 s; members {members:?}, live connections {live}");
+            };
+            let (message, at) = arrival.expect("sockets alive");
             let entry = got.entry(message).or_insert((0, at));
             entry.0 += 1;
             entry.1 = entry.1.max(at);
@@ -318,6 +328,7 @@ async fn run() {
     for (name, ctx, channel, owner, sockets, sends) in scenarios {
         let meters = (&request_meter, &behind_meter);
         let target = (&channel.id, owner, sockets);
+        eprintln!("fan-out benchmark: {name}");
         results.push(measure(name, ctx, meters, target, sends, &mut arrived).await);
     }
 

@@ -120,6 +120,15 @@ impl Audience {
             also: None,
         }
     }
+
+    /// The members, and `user`, who just left or was removed.
+    fn channel_and(channel_id: &ChannelId, user: &UserId) -> Self {
+        Self::Channel {
+            channel_id: channel_id.clone(),
+            except: None,
+            also: Some(user.clone()),
+        }
+    }
 }
 
 impl DomainEvent {
@@ -216,11 +225,11 @@ impl DomainEvent {
             Self::MemberRemoved {
                 channel_id,
                 user_id,
-            } => Audience::Channel {
-                channel_id: channel_id.clone(),
-                except: None,
-                also: Some(user_id.clone()),
-            },
+            }
+            | Self::MemberLeft {
+                channel_id,
+                user_id,
+            } => Audience::channel_and(channel_id, user_id),
             Self::ChannelDeleted { channel_id } | Self::MemberUpdated { channel_id, .. } => {
                 Audience::channel(channel_id)
             }
@@ -229,14 +238,6 @@ impl DomainEvent {
             | Self::MessageDeleted { channel_id, .. }
             | Self::ReactionUpdated { channel_id, .. }
             | Self::MemberJoined { channel_id, .. } => Audience::channel(channel_id),
-            Self::MemberLeft {
-                channel_id,
-                user_id,
-            } => Audience::Channel {
-                channel_id: channel_id.clone(),
-                except: None,
-                also: Some(user_id.clone()),
-            },
             // The reader's own other devices too, so every one clears its badge.
             Self::ReadReceipt { marker } => Audience::channel(&marker.channel_id),
             Self::Typing {

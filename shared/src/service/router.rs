@@ -4,7 +4,9 @@
 //! webhooks. A record is done only when all of its jobs are queued; otherwise it is retried,
 //! and since every worker is idempotent a retry repeats nothing anyone sees.
 
-use crate::domain::{Member, MessageRole, Partnership, Pusher, RequestStatus, Timestamp};
+use crate::domain::{
+    Member, Membership, MessageRole, Partnership, Pusher, RequestStatus, Timestamp,
+};
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::MAX_DELAY_SECONDS;
@@ -193,23 +195,14 @@ async fn plan(
             *pusher,
         ),
         Change::MemberJoined(membership) => {
-            let users = ctx
-                .store
-                .get_users_for_display(std::slice::from_ref(&membership.user_id))
-                .await?;
             // Its account went meanwhile: the clean-up takes the membership out again.
-            let Some(user) = users.get(&membership.user_id) else {
+            let Some(member) = shown_member(ctx, membership).await? else {
                 return Ok(());
             };
             event(
                 DomainEvent::MemberJoined {
                     channel_id: membership.channel_id.clone(),
-                    member: Member {
-                        user_id: membership.user_id.clone(),
-                        name: user.name.clone(),
-                        role: membership.role,
-                        joined_at: membership.joined_at,
-                    },
+                    member,
                 },
                 Pusher::Router,
             )
@@ -241,22 +234,13 @@ async fn plan(
             event(left, Pusher::Router)
         }
         Change::MemberRoleChanged(membership) => {
-            let users = ctx
-                .store
-                .get_users_for_display(std::slice::from_ref(&membership.user_id))
-                .await?;
-            let Some(user) = users.get(&membership.user_id) else {
+            let Some(member) = shown_member(ctx, membership).await? else {
                 return Ok(());
             };
             event(
                 DomainEvent::MemberUpdated {
                     channel_id: membership.channel_id.clone(),
-                    member: Member {
-                        user_id: membership.user_id.clone(),
-                        name: user.name.clone(),
-                        role: membership.role,
-                        joined_at: membership.joined_at,
-                    },
+                    member,
                 },
                 Pusher::Router,
             )
@@ -368,6 +352,23 @@ async fn plan(
         }
     };
     planned.into_jobs(ctx, outbox).await
+}
+
+/// A membership as channels show it (the member's current name), unless its account is gone.
+async fn shown_member(
+    ctx: &AppContext,
+    membership: &Membership,
+) -> Result<Option<Member>, AppError> {
+    let users = ctx
+        .store
+        .get_users_for_display(std::slice::from_ref(&membership.user_id))
+        .await?;
+    Ok(users.get(&membership.user_id).map(|user| Member {
+        user_id: membership.user_id.clone(),
+        name: user.name.clone(),
+        role: membership.role,
+        joined_at: membership.joined_at,
+    }))
 }
 
 /// A new message is the channel's newest: its channel item records it (the preview of every

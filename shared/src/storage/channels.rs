@@ -2,8 +2,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWr
 
 use super::error::{applied, StoreError};
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
-use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, GSI2, GSI2_PK, GSI2_SK, PK, SK};
-use super::{s, string_of, Commit, Store, Transaction};
+use super::keys::{self, PK, SK};
+use super::{s, string_of, Commit, Store, Transaction, BY_GSI1, BY_GSI2};
 use crate::domain::{
     Channel, ChannelId, MemberRole, Membership, MessageId, Page, PageRequest, PairKey, Timestamp,
     User, UserId,
@@ -38,14 +38,6 @@ pub enum ChannelCreated {
     DirectExists(ChannelId),
     /// The two of a direct channel are not (or no longer) partners: nothing was written.
     NotPartners,
-}
-
-/// A channel in a member's list.
-#[derive(Debug, PartialEq, Eq)]
-pub struct ListedChannel {
-    pub channel_id: ChannelId,
-    /// When the member left it (a direct channel); it shows again after a newer message.
-    pub hidden_at: Option<Timestamp>,
 }
 
 /// How adding a member ended.
@@ -268,26 +260,11 @@ impl Store {
         channel: &ChannelId,
         page: &PageRequest,
     ) -> Result<Page<Membership>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI2)
-            .key_condition_expression("gsi2pk = :pk")
-            .expression_attribute_values(":pk", s(keys::channel_pk(channel)));
-        let (items, next_cursor) = self
-            .query_page(
-                query,
-                &format!("members:{channel}"),
-                page,
-                &[PK, SK, GSI2_PK, GSI2_SK],
-            )
+        let scope = format!("members:{channel}");
+        let page = self
+            .index_page::<MemberItem>(BY_GSI2, keys::channel_pk(channel), &scope, page, false)
             .await?;
-        let items = items
-            .into_iter()
-            .map(|item| from_item::<MemberItem>(item).map(Membership::from))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(page.map(Membership::from))
     }
 
     /// The ids of every member of a channel, for fan-outs: only `user_id` is read back, so
@@ -535,50 +512,17 @@ impl Store {
         }
     }
 
+    /// One page of the channels a user belongs to (ids, by activity, oldest first).
     pub async fn list_member_channel_ids(
         &self,
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<ChannelId>, StoreError> {
-        let page = self.list_member_channels(user, page).await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|c| c.channel_id).collect(),
-            next_cursor: page.next_cursor,
-        })
-    }
-
-    /// One page of the channels a user belongs to, in channel id order, each with when the
-    /// user hid it (a direct channel left).
-    pub async fn list_member_channels(
-        &self,
-        user: &UserId,
-        page: &PageRequest,
-    ) -> Result<Page<ListedChannel>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::user_channels_pk(user)));
-        let (items, next_cursor) = self
-            .query_page(
-                query,
-                &format!("channels:{user}"),
-                page,
-                &[PK, SK, GSI1_PK, GSI1_SK],
-            )
+        let scope = format!("channels:{user}");
+        let page = self
+            .index_page::<MemberItem>(BY_GSI1, keys::user_channels_pk(user), &scope, page, false)
             .await?;
-        let items = items
-            .into_iter()
-            .map(|item| {
-                from_item::<MemberItem>(item).map(|m| ListedChannel {
-                    channel_id: m.channel_id,
-                    hidden_at: m.hidden_at,
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(page.map(|member| member.channel_id))
     }
 
     /// Hides a direct channel from `user`'s list until a message newer than `since` (`None`:
@@ -634,20 +578,10 @@ impl Store {
         &self,
         page: &PageRequest,
     ) -> Result<Page<Channel>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::PUBLIC_CHANNELS));
-        let (items, next_cursor) = self
-            .query_page(query, "channels:public", page, &[PK, SK, GSI1_PK, GSI1_SK])
+        let partition = keys::PUBLIC_CHANNELS.to_string();
+        let page = self
+            .index_page::<ChannelItem>(BY_GSI1, partition, "channels:public", page, false)
             .await?;
-        let items = items
-            .into_iter()
-            .map(|item| from_item::<ChannelItem>(item).map(Channel::from))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(page.map(Channel::from))
     }
 }

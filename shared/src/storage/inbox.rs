@@ -19,9 +19,9 @@ use serde::Deserialize;
 
 use super::error::{db_error, done_unless_failed, StoreError};
 use super::items::{from_item, ChannelItem, MemberItem};
-use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use super::keys;
 use super::messages::message_from;
-use super::{s, Store};
+use super::{s, Store, BY_GSI1};
 use crate::domain::{
     Channel, ChannelId, InboxEntry, LastMessage, Message, MessageId, Page, PageRequest, Timestamp,
     UnreadCandidate, UserId, UNREAD_SCAN,
@@ -60,53 +60,27 @@ impl Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<InboxEntry>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("gsi1pk = :pk")
-            .expression_attribute_values(":pk", s(keys::user_channels_pk(user)))
-            .scan_index_forward(false);
-        let (items, next_cursor) = self
-            .query_page(
-                query,
-                &format!("inbox:{user}"),
-                page,
-                &[PK, SK, GSI1_PK, GSI1_SK],
-            )
+        let scope = format!("inbox:{user}");
+        let page = self
+            .index_page::<MemberItem>(BY_GSI1, keys::user_channels_pk(user), &scope, page, true)
             .await?;
-        let items = items
-            .into_iter()
-            .map(|item| from_item::<MemberItem>(item).map(InboxEntry::from))
-            .collect::<Result<_, _>>()?;
-        Ok(Page { items, next_cursor })
+        Ok(page.map(InboxEntry::from))
     }
 
     /// Every channel entry of `user` (its whole list: a few 1 MB Query pages at most).
     pub async fn inbox_entries(&self, user: &UserId) -> Result<Vec<InboxEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("gsi1pk = :pk")
-                .expression_attribute_values(":pk", s(keys::user_channels_pk(user)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            for item in output.items.unwrap_or_default() {
-                entries.push(InboxEntry::from(from_item::<MemberItem>(item)?));
-            }
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI1)
+            .key_condition_expression("gsi1pk = :pk")
+            .expression_attribute_values(":pk", s(keys::user_channels_pk(user)));
+        self.every_page(query)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<MemberItem>(item).map(InboxEntry::from))
+            .collect()
     }
 
     /// Channels with their activity, by id (one BatchGetItem per 100, eventually consistent:
@@ -247,8 +221,7 @@ impl Store {
     /// Records a new message on its channel item: the newest message, and the newest live one
     /// (unless a newer message is recorded already; a deleted channel is left alone).
     pub async fn record_activity(&self, message: &Message) -> Result<(), StoreError> {
-        let last = serde_dynamo::to_attribute_value(LastMessage::of(message))
-            .map_err(StoreError::fault)?;
+        let last = preview_value(message)?;
         let result = self
             .client
             .update_item()
@@ -270,8 +243,7 @@ impl Store {
 
     /// A message was edited: the channel's preview follows if it shows that message.
     pub async fn refresh_last_message(&self, message: &Message) -> Result<(), StoreError> {
-        let last = serde_dynamo::to_attribute_value(LastMessage::of(message))
-            .map_err(StoreError::fault)?;
+        let last = preview_value(message)?;
         let result = self
             .client
             .update_item()
@@ -304,11 +276,7 @@ impl Store {
         let update = match newest {
             Some(message) => update
                 .update_expression("SET last_message = :last")
-                .expression_attribute_values(
-                    ":last",
-                    serde_dynamo::to_attribute_value(LastMessage::of(&message))
-                        .map_err(StoreError::fault)?,
-                ),
+                .expression_attribute_values(":last", preview_value(&message)?),
             None => update.update_expression("REMOVE last_message"),
         };
         done_unless_failed(update.send().await)
@@ -336,4 +304,9 @@ impl Store {
         };
         super::error::applied(update.send().await)
     }
+}
+
+/// A message as the channel item keeps it for previews (`last_message`).
+fn preview_value(message: &Message) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(LastMessage::of(message)).map_err(StoreError::fault)
 }

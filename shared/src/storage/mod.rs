@@ -32,9 +32,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
 pub use blocks::{BlockContext, BlockEntry, BlockWritten};
-pub use channels::{
-    Admission, ChannelAccess, ChannelCreated, ChannelDeletion, ListedChannel, MemberAdded,
-};
+pub use channels::{Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded};
 pub use reports::{ReportFiled, ReportNotice};
 
 /// How fresh a batch read must be. `Consistent` sees every write that completed before it and
@@ -218,29 +216,17 @@ impl Store {
         prefix: &str,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_projection_expression(projection.map(str::to_string))
-                // A member who just joined is in the very next read.
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(db_error)?;
-            items.extend(output.items.unwrap_or_default());
-            start = output.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .set_projection_expression(projection.map(str::to_string))
+            // A member who just joined is in the very next read.
+            .consistent_read(true);
+        self.every_page(query).await
     }
 }
 
@@ -261,7 +247,85 @@ impl Store {
     }
 }
 
+/// A global secondary index of the table: its name and key attributes.
+#[derive(Clone, Copy)]
+pub(super) struct Gsi {
+    name: &'static str,
+    pk: &'static str,
+    sk: &'static str,
+}
+
+/// The overloaded index: users, public channels, a user's channels by activity, threads,
+/// requests by status.
+pub(super) const BY_GSI1: Gsi = Gsi {
+    name: keys::GSI1,
+    pk: keys::GSI1_PK,
+    sk: keys::GSI1_SK,
+};
+/// A channel's members by join time.
+pub(super) const BY_GSI2: Gsi = Gsi {
+    name: keys::GSI2,
+    pk: keys::GSI2_PK,
+    sk: keys::GSI2_SK,
+};
+
 impl Store {
+    /// One page of an index partition, in key order (newest first when `descending`), each
+    /// item read as `T`; the cursor is bound to `scope`.
+    async fn index_page<T: serde::de::DeserializeOwned>(
+        &self,
+        index: Gsi,
+        partition: String,
+        scope: &str,
+        page: &crate::domain::PageRequest,
+        descending: bool,
+    ) -> Result<crate::domain::Page<T>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index.name)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", index.pk)
+            .expression_attribute_values(":pk", s(partition))
+            .scan_index_forward(!descending);
+        let (items, next_cursor) = self
+            .query_page(
+                query,
+                scope,
+                page,
+                &[keys::PK, keys::SK, index.pk, index.sk],
+            )
+            .await?;
+        let items = items
+            .into_iter()
+            .map(items::from_item)
+            .collect::<Result<_, _>>()?;
+        Ok(crate::domain::Page { items, next_cursor })
+    }
+
+    /// Every item a Query finds, following its pages (for bounded collections).
+    async fn every_page(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let output = query
+                .clone()
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            items.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Runs one Query page of at most `page.limit()` items. It asks for one item more than it
     /// returns, so `next_cursor` is `None` exactly when nothing follows (no empty last page);
     /// the cursor is the key of the last item returned, signed and bound to `scope`.
