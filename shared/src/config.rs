@@ -69,6 +69,10 @@ pub struct Limits {
     pub inline_push_max_members: u32,
     /// `FANOUT_CHUNK_USERS` (200): recipients per fan-out job.
     pub fanout_chunk_users: usize,
+    /// `LIST_MOVE_SECONDS` (5): in a channel bigger than `INLINE_PUSH_MAX_MEMBERS`, the
+    /// members' lists move to its newest message this long after a message, once for all
+    /// the messages of that while.
+    pub list_move_seconds: u32,
     /// `FANOUT_RETRY_BASE_SECONDS` (1): the first wait before failed pushes are retried
     /// (doubling each time).
     pub fanout_retry_base_seconds: u32,
@@ -101,6 +105,7 @@ impl Default for Limits {
             max_group_members: 10_000,
             presence_max_channel_members: 100,
             inline_push_max_members: 50,
+            list_move_seconds: 5,
             fanout_chunk_users: 200,
             fanout_retry_base_seconds: 1,
             webhook_retry_base_seconds: 30,
@@ -279,6 +284,7 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
             defaults.inline_push_max_members,
             0,
         )?,
+        list_move_seconds: number("LIST_MOVE_SECONDS", defaults.list_move_seconds, 0)?,
         fanout_chunk_users: number("FANOUT_CHUNK_USERS", defaults.fanout_chunk_users as u32, 1)?
             as usize,
         fanout_retry_base_seconds: number(

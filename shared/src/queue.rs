@@ -185,6 +185,9 @@ pub enum MaintenanceJob {
         connection_ids: Vec<ConnectionId>,
         requested_at: Timestamp,
     },
+    /// Move a big channel's members' lists to its newest message (once for all the messages
+    /// since the last move).
+    MoveLists { channel_id: ChannelId },
     /// Send a user's offline digest once it is due (`due_at`, epoch seconds; the job comes
     /// back until then).
     SendDigest { user_id: UserId, due_at: i64 },

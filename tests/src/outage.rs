@@ -1,6 +1,6 @@
-//! Emulators a test owns, for fault tests: a DynamoDB Local that keeps its data on disk (so it
-//! can be killed mid-request and brought back on the same port with what it had committed),
-//! and a moto server that can be stopped and started. Both are stopped by PID, never by name.
+//! Emulators a test owns, for fault tests: a DynamoDB Local behind a proxy whose network can be
+//! cut mid-request and restored on the same port, and a moto server that can be stopped and
+//! started. Processes are stopped by PID, never by name.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -79,24 +79,6 @@ impl OwnedProcess {
 }
 
 impl OwnedProcess {
-    /// SIGTERM, by PID, then waits (10 s at most) for the exit.
-    async fn terminate(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = child.id().and_then(|pid| i32::try_from(pid).ok()) {
-                // SAFETY: kill(2) on the PID of a child this struct owns and has not reaped.
-                unsafe {
-                    libc::kill(pid, libc::SIGTERM);
-                }
-            }
-            if tokio::time::timeout(Duration::from_secs(10), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
-            }
-        }
-    }
-
     /// SIGKILL, by PID.
     async fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -113,40 +95,25 @@ impl Drop for OwnedProcess {
     }
 }
 
-/// A DynamoDB Local of one test, its data in a scratch folder.
+/// A DynamoDB Local of one test, reached through a TCP proxy the test can cut: an outage of
+/// the network to the database, as clients on AWS meet one (connections refused, open ones
+/// reset, possibly after a write committed and before its answer came back), while the
+/// database keeps every write it acknowledged. Killing DynamoDB Local itself was tried first:
+/// it may lose writes it had acknowledged (seen here, even on SIGTERM over `-dbPath`), which
+/// DynamoDB never does, so a test could not tell the emulator's loss from ours.
 pub struct OwnedDynamo {
     process: OwnedProcess,
-    data: PathBuf,
+    proxy: CuttableProxy,
+    /// Its working folder (it writes a metadata file there).
+    scratch: PathBuf,
 }
 
 impl OwnedDynamo {
     pub async fn start() -> Self {
-        let data = std::env::temp_dir().join(crate::unique("dynamodb-outage"));
-        std::fs::create_dir_all(&data).expect("a data folder");
-        let mut dynamo = Self {
-            process: OwnedProcess::new(),
-            data,
-        };
-        dynamo.resume().await;
-        dynamo
-    }
-
-    /// A test environment's endpoints with this DynamoDB Local in them.
-    pub fn endpoints(&self) -> Endpoints {
-        Endpoints::dynamodb(self.process.endpoint())
-    }
-
-    /// Stops the process with SIGTERM, by PID, while requests may be in flight, and waits
-    /// for it to exit. Not SIGKILL: DynamoDB Local itself may then lose its last committed
-    /// writes (seen here: a 201 send gone after the restart), which DynamoDB never does, so a
-    /// test could not tell the emulator's loss from ours.
-    pub async fn stop(&mut self) {
-        self.process.terminate().await;
-    }
-
-    /// Starts it again on the same port, over the same data.
-    pub async fn resume(&mut self) {
+        let mut process = OwnedProcess::new();
         let dir = dynamodb_local_dir();
+        let scratch = std::env::temp_dir().join(crate::unique("dynamodb-outage"));
+        std::fs::create_dir_all(&scratch).expect("a scratch folder");
         let mut command = Command::new("java");
         command
             .arg(format!(
@@ -155,18 +122,109 @@ impl OwnedDynamo {
             ))
             .arg("-jar")
             .arg(dir.join("DynamoDBLocal.jar"))
-            .args(["-sharedDb", "-disableTelemetry", "-port"])
-            .arg(self.process.port.to_string())
-            .arg("-dbPath")
-            .arg(&self.data)
-            .current_dir(&self.data);
-        self.process.spawn(command, "", "DynamoDB Local").await;
+            .args(["-inMemory", "-sharedDb", "-disableTelemetry", "-port"])
+            .arg(process.port.to_string())
+            .current_dir(&scratch);
+        process.spawn(command, "", "DynamoDB Local").await;
+        let proxy = CuttableProxy::open(process.port).await;
+        Self {
+            process,
+            proxy,
+            scratch,
+        }
+    }
+
+    /// A test environment's endpoints with this DynamoDB Local in them (through the proxy).
+    pub fn endpoints(&self) -> Endpoints {
+        Endpoints::dynamodb(format!("http://127.0.0.1:{}", self.proxy.port))
+    }
+
+    /// Cuts the network to the database while requests may be in flight.
+    pub async fn stop(&mut self) {
+        self.proxy.cut();
+    }
+
+    /// Restores it, on the same port.
+    pub async fn resume(&mut self) {
+        self.proxy.restore().await;
+        let url = format!("http://127.0.0.1:{}", self.proxy.port);
+        wait_until_answering(
+            self.process.child.as_mut().expect("DynamoDB Local runs"),
+            &url,
+            "DynamoDB Local",
+        )
+        .await;
     }
 }
 
 impl Drop for OwnedDynamo {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.data);
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// A TCP proxy on a port of its own to `target`: `cut` refuses new connections and resets
+/// the open ones; `restore` listens on the same port again.
+struct CuttableProxy {
+    port: u16,
+    target: u16,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl CuttableProxy {
+    async fn open(target: u16) -> Self {
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let proxy = Self {
+            port: free_port(),
+            target,
+            cut,
+        };
+        proxy.listen().await;
+        proxy
+    }
+
+    async fn listen(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("the proxy's port");
+        let (target, mut cut, pipes) = (self.target, self.cut.subscribe(), self.cut.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((inbound, _)) = accepted else { continue };
+                        tokio::spawn(pipe(inbound, target, pipes.subscribe()));
+                    }
+                    // The listener drops: new connections are refused.
+                    _ = cut.wait_for(|cut| *cut) => return,
+                }
+            }
+        });
+    }
+
+    fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    async fn restore(&self) {
+        self.cut.send_replace(false);
+        self.listen().await;
+    }
+}
+
+/// Carries one connection both ways until either side closes or the proxy is cut (both
+/// sockets then drop).
+async fn pipe(
+    mut inbound: tokio::net::TcpStream,
+    target: u16,
+    mut cut: tokio::sync::watch::Receiver<bool>,
+) {
+    let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+        _ = cut.wait_for(|cut| *cut) => {}
     }
 }
 

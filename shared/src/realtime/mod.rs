@@ -226,36 +226,15 @@ pub async fn run_fanout(ctx: &AppContext, job: &FanoutJob) -> Result<Delivered, 
         Ledger::Partial(settled) => settled,
         Ledger::New => Default::default(),
     };
-    // A new message moves its chunk's members' lists too (the router moved the members of
-    // channels the request pushed to itself), beside the pushes so it never delays them.
-    // Conditional, so a redelivery changes nothing.
-    let lists = async {
-        match (&job.event, &job.targets) {
-            (DomainEvent::MessageCreated { message, .. }, Targets::Users { user_ids, .. }) => {
-                ctx.store
-                    .bump_activity(
-                        user_ids,
-                        &message.id,
-                        &message.channel_id,
-                        message.created_at,
-                    )
-                    .await
-            }
-            _ => Ok(()),
-        }
-    };
-    let (moved, pushed) = tokio::join!(lists, push_chunk(ctx, job, &settled));
-    let pushed = pushed?;
-    if pushed.failed.is_empty() && moved.is_ok() {
+    let pushed = push_chunk(ctx, job, &settled).await?;
+    if pushed.failed.is_empty() {
         ctx.store.record_ledger(&job.job_id, &Ledger::Done).await?;
         return Ok(pushed.report);
     }
-    // What landed stays settled: the redelivery pushes the rest and moves the lists again.
     settled.extend(pushed.settled);
     ctx.store
         .record_ledger(&job.job_id, &Ledger::Partial(settled))
         .await?;
-    moved?;
     Err(AppError::Unavailable("the push API"))
 }
 

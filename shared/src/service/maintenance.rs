@@ -36,6 +36,17 @@ pub async fn run(
                 DigestRun::NotYet(seconds) => Progress::Later(seconds),
             })
         }
+        MaintenanceJob::MoveLists { channel_id } => {
+            // The mark goes first: a message from now on schedules the next move, and a
+            // redelivered job moves nothing twice (the moves are conditional).
+            if let Some((newest, at)) = ctx.store.take_list_move(channel_id).await? {
+                let members = ctx.store.channel_member_ids(channel_id).await?;
+                ctx.store
+                    .bump_activity(&members, &newest, channel_id, at)
+                    .await?;
+            }
+            Ok(Progress::Done)
+        }
         MaintenanceJob::PurgeChannel { channel_id, .. } => loop {
             let step = ctx.store.purge_channel_step(channel_id).await?;
             if step.done {

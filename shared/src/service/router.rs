@@ -251,6 +251,15 @@ async fn plan(
             },
             Pusher::Router,
         ),
+        Change::ListMoveMarked(channel_id) => {
+            outbox.maintenance_later.push((
+                MaintenanceJob::MoveLists {
+                    channel_id: channel_id.clone(),
+                },
+                ctx.config.limits.list_move_seconds,
+            ));
+            return Ok(());
+        }
         Change::ChannelUpdated(channel) => event(
             DomainEvent::ChannelUpdated {
                 channel: channels::shown(ctx, channel.clone()).await?,
@@ -372,18 +381,19 @@ async fn shown_member(
 }
 
 /// A new message is the channel's newest: its channel item records it (the preview of every
-/// member's list), and every member's list moves it to the top. The members of a channel the
-/// request pushed to are moved here; a bigger channel's are moved by the fan-out worker, chunk
-/// by chunk, with its pushes. Every write is conditional on nothing newer being recorded, so
-/// a redelivered record changes nothing.
+/// member's list), and every member's list moves it to the top. A channel the request pushed
+/// to has its members' lists moved here, for each message; a bigger one is marked, and one
+/// move a moment later serves every message of that moment (its cost is a write per member,
+/// and a busy channel of thousands would otherwise pay it per message). Every write is
+/// conditional on nothing newer being recorded, so a redelivered record changes nothing.
 async fn record_activity(
     ctx: &AppContext,
     message: &crate::domain::Message,
     pusher: Pusher,
 ) -> Result<(), AppError> {
-    let bump_members = async {
+    let lists = async {
         if pusher != Pusher::Request {
-            return Ok(());
+            return ctx.store.mark_lists_to_move(&message.channel_id).await;
         }
         let members = ctx.store.channel_member_ids(&message.channel_id).await?;
         ctx.store
@@ -395,7 +405,7 @@ async fn record_activity(
             )
             .await
     };
-    tokio::try_join!(ctx.store.record_activity(message), bump_members)?;
+    tokio::try_join!(ctx.store.record_activity(message), lists)?;
     Ok(())
 }
 

@@ -72,6 +72,8 @@ pub enum Change {
     ChannelCreated(Channel),
     /// Its name, description, privacy or slow mode changed (the channel as it is now).
     ChannelUpdated(Channel),
+    /// A big channel's members' lists were marked to be moved: the move is to be scheduled.
+    ListMoveMarked(ChannelId),
     ChannelDeleted(ChannelId),
     AccountDeleted {
         user_id: UserId,
@@ -214,6 +216,8 @@ fn channel_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
             let (before, after): (ChannelItem, ChannelItem) = (from_item(old)?, from_item(new)?);
             if before.deleted_at.is_none() && after.deleted_at.is_some() {
                 vec![Change::ChannelDeleted(after.id)]
+            } else if !before.lists_move_pending && after.lists_move_pending {
+                vec![Change::ListMoveMarked(after.id)]
             } else if after.deleted_at.is_none()
                 && (before.name != after.name
                     || before.description != after.description

@@ -160,6 +160,7 @@ impl Store {
             activity_id: None,
             last_activity_at: None,
             last_message: None,
+            lists_move_pending: false,
         };
         let mut tx = Transaction::new();
         tx.invariant(self.put_if_absent(to_item(&item)?, false)?);

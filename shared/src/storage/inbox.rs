@@ -241,6 +241,58 @@ impl Store {
         done_unless_failed(result)
     }
 
+    /// Marks a big channel's members' lists to be moved, unless a move is pending already
+    /// (its stream record schedules the job that moves them).
+    pub async fn mark_lists_to_move(&self, channel: &ChannelId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::channel_key(channel)))
+            .update_expression("SET lists_move_pending = :true")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND attribute_not_exists(lists_move_pending)",
+            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        done_unless_failed(result)
+    }
+
+    /// Takes a channel's pending list move: the mark goes (messages from now on mark it
+    /// again) and the channel's newest message, to move the lists to, comes back.
+    pub async fn take_list_move(
+        &self,
+        channel: &ChannelId,
+    ) -> Result<Option<(MessageId, Timestamp)>, StoreError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::channel_key(channel)))
+            .update_expression("REMOVE lists_move_pending")
+            .condition_expression("attribute_exists(pk)")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        let item = match output {
+            Ok(output) => output.attributes.unwrap_or_default(),
+            Err(err) if super::error::is_condition_failure(&err) => return Ok(None),
+            Err(err) => return Err(super::error::db_error(err)),
+        };
+        let channel: ChannelItem = from_item(item)?;
+        Ok(
+            match (
+                channel.deleted_at,
+                channel.activity_id,
+                channel.last_activity_at,
+            ) {
+                (None, Some(id), Some(at)) => Some((id, at)),
+                _ => None,
+            },
+        )
+    }
+
     /// A message was edited: the channel's preview follows if it shows that message.
     pub async fn refresh_last_message(&self, message: &Message) -> Result<(), StoreError> {
         let last = preview_value(message)?;

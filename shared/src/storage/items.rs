@@ -222,6 +222,10 @@ pub struct ChannelItem {
     /// The newest live message, as channel lists show it (written by the event router).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_message: Option<LastMessage>,
+    /// A big channel's members' lists are to be moved to its newest message (a job is
+    /// scheduled; the messages meanwhile ride on it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lists_move_pending: bool,
 }
 
 impl From<ChannelItem> for Channel {

@@ -1,5 +1,5 @@
-//! Fault tests: DynamoDB Local killed while requests are in flight, and moto stopped, under
-//! the same gateway and handlers (nothing restarted but the emulator). Clients must get a
+//! Fault tests: the network to DynamoDB Local cut while requests are in flight, and moto
+//! stopped, under the same gateway and handlers (nothing restarted but the emulator). Clients must get a
 //! clear 503 in the contract's shape, no request may leave half its items written, and
 //! service must come back by itself when the emulator does.
 
@@ -116,7 +116,7 @@ async fn a_database_outage_is_a_clean_503_leaves_nothing_half_written_and_heals_
         .collect();
     assert!(all.contains(&503), "the outage was seen: {all:?}");
 
-    // Back on the same port with what it had committed; the same gateway heals by itself.
+    // Back on the same port, with every write it acknowledged; the same gateway heals by itself.
     dynamo.resume().await;
     let healed = Instant::now();
     loop {

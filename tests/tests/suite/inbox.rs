@@ -313,28 +313,30 @@ async fn fifty_concurrent_senders_never_fail_on_contention() {
     );
 }
 
-/// A channel bigger than the request pushes to itself: the fan-out worker moves its members'
-/// lists, chunk by chunk, with the pushes.
+/// A channel bigger than the request pushes to itself: a burst of messages marks it once, and
+/// one move a moment later (`LIST_MOVE_SECONDS`) takes every member's list to its newest
+/// message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_big_channels_lists_move_with_its_fan_out() {
+async fn a_big_channels_lists_move_once_a_moment_later() {
     let stack = Stack::start_with_settings(
         Default::default(),
-        &[
-            ("INLINE_PUSH_MAX_MEMBERS", "2"),
-            ("FANOUT_CHUNK_USERS", "2"),
-        ],
+        &[("INLINE_PUSH_MAX_MEMBERS", "2"), ("LIST_MOVE_SECONDS", "1")],
     )
     .await;
     let env = &stack.env;
+    let sdk = shared::context::load_sdk_config().await;
+    env.spawn_job_workers(aws_sdk_ses::Client::new(&sdk)).await;
     let [ada, bob, cy, dan] = stack.api.register_all(["Ada", "Bob", "Cy", "Dan"]).await;
     let channel = stack.api.group(&ada, &[&bob, &cy, &dan], true).await;
     let other = stack.api.group(&ada, &[&bob, &cy, &dan], true).await;
-    stack.api.say(&ada, &channel, "to all four").await;
+    for text in ["to all four", "and again", "last one"] {
+        stack.api.say(&ada, &channel, text).await;
+    }
     for member in [&bob, &cy, &dan] {
         let mut list = Vec::new();
-        for _ in 0..50 {
+        for _ in 0..100 {
             list = channel_list(env, member, 10).await;
-            if summary(&list, &channel)["unread_count"] == 1 {
+            if summary(&list, &channel)["unread_count"] == 3 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -345,6 +347,10 @@ async fn a_big_channels_lists_move_with_its_fan_out() {
             "{}",
             member.name
         );
-        assert_eq!(summary(&list, &channel)["unread_count"], 1);
+        assert_eq!(summary(&list, &channel)["unread_count"], 3);
+        assert_eq!(
+            summary(&list, &channel)["last_message"]["preview"],
+            "last one"
+        );
     }
 }
