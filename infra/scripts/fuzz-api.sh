@@ -80,6 +80,18 @@ include-operation-id = "createChannel"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
 
 [[operations]]
+include-operation-id = ["setMemberRole", "removeMember", "transferOwnership"]
+# Naming oneself is a 400 (leaving is POST /channels/{{id}}/leave), and the one member id
+# the fuzzer knows is its own.
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409"]
+
+[[operations]]
+include-operation-id = "sendMessage"
+# Mentions and attachments of no member or file of the channel are a 400 by contract, and
+# generated ids are none.
+checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
+
+[[operations]]
 include-operation-id = "verifyEmail"
 # A wrong code is a 400 by contract, and a generated code is (almost surely) wrong.
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401"]
