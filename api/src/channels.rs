@@ -5,13 +5,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::domain::schema::{name_input, not_blank_pattern, optional_text_input, string};
+use shared::domain::schema::{name_input, optional_text_input, string};
 use shared::domain::{
-    Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings, ChannelSummary, Emoji, Member,
-    MemberRole, Message, MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker,
-    Report, ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
+    Attachment, AttachmentId, Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings,
+    ChannelSummary, ContentType, Emoji, Member, MemberRole, Message, MessageBody, MessageId,
+    NewChannel, NewReport, NotFound, Page, ReadMarker, Report, ReportReason, UserId,
+    MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
 };
 use shared::realtime::Origin;
+use shared::service::attachments::{self, Upload};
 use shared::service::channels::{self, ChannelView, Created};
 use shared::service::messages::{self, Draft, HistoryQuery, ReadReceipts, Sent};
 use shared::service::reports;
@@ -34,6 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_role, remove_member))
         .routes(routes!(transfer))
         .routes(routes!(mute, unmute))
+        .routes(routes!(start_upload))
+        .routes(routes!(get_attachment))
         .routes(routes!(join))
         .routes(routes!(leave))
         .routes(routes!(send, history))
@@ -364,6 +368,74 @@ async fn transfer(
     ))
 }
 
+/// `POST /channels/{id}/attachments`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = NewUpload)]
+struct UploadBody {
+    /// The file's name: 1–255 characters, no path separators
+    #[schema(required = true, nullable = false, value_type = String, min_length = 1, max_length = 255)]
+    name: Option<String>,
+    /// One of the types attachments may have
+    #[schema(required = true, nullable = false, value_type = String, schema_with = content_type_input)]
+    content_type: Option<String>,
+    /// Bytes: 1 to `MAX_ATTACHMENT_BYTES` (25 MiB)
+    #[schema(required = true, nullable = false, value_type = i64, minimum = 1)]
+    size: Option<i64>,
+}
+
+fn content_type_input() -> utoipa::openapi::schema::Object {
+    string()
+        .enum_values(Some(ContentType::ALL.map(ContentType::as_str)))
+        .description(Some(
+            "The file's type; the upload must be exactly this type and size",
+        ))
+        .build()
+}
+
+/// Start an upload
+///
+/// A member declares a file (name, type, size) and gets a presigned S3 upload of exactly that
+/// file: a POST form, valid 15 minutes (`expires_at`), whose policy S3 enforces (the key, the
+/// type, the size). The attachment is `pending` until the worker has checked the uploaded
+/// bytes, then `ready` or `rejected`; `attachment.updated` is pushed to the uploader. An
+/// upload on no message is deleted after 24 h. 413 over `MAX_ATTACHMENT_BYTES`; 400 for a
+/// type outside the list.
+#[utoipa::path(post, path = "/channels/{id}/attachments", operation_id = "startUpload", tag = "messages",
+    params(("id" = String, Path, description = "Channel id")),
+    request_body = UploadBody,
+    responses((status = 201, description = "The attachment (pending) and its upload form", body = Upload),
+        (status = 403), (status = 404)))]
+async fn start_upload(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Id(channel): Id<ChannelId>,
+    JsonBody(body): JsonBody<UploadBody>,
+) -> ApiResult<Response> {
+    let name = required(body.name, "name")?;
+    let content_type = required(body.content_type, "content_type")?;
+    let size = required(body.size, "size")?;
+    let upload =
+        attachments::start_upload(&ctx, &caller, &channel, &name, &content_type, size).await?;
+    Ok(made(true, upload))
+}
+
+/// An attachment
+///
+/// For members; `url` and `thumbnail_url` (images) are presigned downloads, valid 15 minutes,
+/// present once it is ready.
+#[utoipa::path(get, path = "/channels/{id}/attachments/{aid}", operation_id = "getAttachment", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("aid" = String, Path, description = "Attachment id")),
+    responses((status = 200, description = "The attachment", body = Attachment), (status = 403), (status = 404)))]
+async fn get_attachment(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, attachment)): Ids<(ChannelId, AttachmentId)>,
+) -> ApiResult<Json<Attachment>> {
+    Ok(Json(
+        attachments::get(&ctx, &caller, &channel, &attachment).await?,
+    ))
+}
+
 /// Mute a channel
 ///
 /// For the caller only (members): its summary says `muted`, and it sends the caller no
@@ -432,7 +504,7 @@ async fn leave(
 #[derive(Deserialize, ToSchema)]
 #[schema(as = SendMessage)]
 struct SendBody {
-    #[schema(required = true, schema_with = message_body_input)]
+    #[schema(schema_with = message_body_input)]
     body: Option<String>,
     /// Makes retries idempotent: 1–64 visible ASCII characters, unique per sender and channel
     #[schema(pattern = r"^[!-~]{1,64}$", min_length = 1, max_length = 64)]
@@ -442,22 +514,29 @@ struct SendBody {
     /// Users the message mentions: members of the channel, at most 50 (null means none)
     #[schema(max_items = 50)]
     mention_ids: Option<Vec<String>>,
+    /// The caller's uploads of this channel to carry (at most 10, each on no other message and
+    /// not rejected); with any, `body` may be empty (null means none)
+    #[schema(max_items = 10)]
+    attachment_ids: Option<Vec<String>>,
 }
 
 const _: () = assert!(MAX_MENTIONS == 50, "the OpenAPI maxItems of mention_ids");
 
 fn message_body_input() -> utoipa::openapi::schema::Object {
     string()
-        .min_length(Some(1))
         .max_length(Some(MessageBody::MAX_CHARS))
-        .pattern(Some(not_blank_pattern()))
-        .description(Some("1–4000 characters, not only whitespace"))
+        .description(Some(
+            "Up to 4000 characters, not only whitespace; may be empty or absent only when \
+             `attachment_ids` names at least one file",
+        ))
         .build()
 }
 
 /// Send a message
 ///
-/// 400 when `body` is blank or over 4,000 characters. 403 when the caller is not a member of
+/// 400 when `body` is blank (with no attachments) or over 4,000 characters; 400 when
+/// `attachment_ids` names more than 10, or one that is not the caller's upload of this
+/// channel, is rejected, or is on another message (`details.attachment_ids`). 403 when the caller is not a member of
 /// a public channel; 404 for an unknown channel or a private one the caller is not a member
 /// of. 404 when `parent_id` is not a live message of this channel; 400 when it is itself a
 /// reply. 400 when `mention_ids` names someone who is not a member (`details.mention_ids`).
@@ -476,13 +555,19 @@ async fn send(
     Id(channel): Id<ChannelId>,
     JsonBody(body): JsonBody<SendBody>,
 ) -> ApiResult<Response> {
-    let text = required(body.body, "body")?;
+    let attachment_ids = body.attachment_ids.unwrap_or_default();
+    // A message of files needs no text.
+    let text = match body.body {
+        None if !attachment_ids.is_empty() => String::new(),
+        text => required(text, "body")?,
+    };
     let mention_ids = body.mention_ids.unwrap_or_default();
     let draft = Draft {
         body: &text,
         client_id: body.client_id.as_deref(),
         parent_id: body.parent_id.as_deref(),
         mention_ids: &mention_ids,
+        attachment_ids: &attachment_ids,
     };
     let sent = messages::send(&ctx, &caller, &channel, &draft, &Origin::api()).await?;
     Ok(match sent {
@@ -570,7 +655,7 @@ async fn get_message(
 #[derive(Deserialize, ToSchema)]
 #[schema(as = EditMessage)]
 struct EditBody {
-    #[schema(required = true, schema_with = message_body_input)]
+    #[schema(schema_with = message_body_input)]
     body: Option<String>,
 }
 

@@ -7,7 +7,8 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use shared::domain::{
-    Channel, ChannelId, Emoji, Message, MessageId, NotFound, PageRequest, RequestId, UserId,
+    AttachmentId, Channel, ChannelId, Emoji, Message, MessageId, NotFound, PageRequest, RequestId,
+    UserId,
 };
 use shared::error::MAX_BODY_BYTES;
 use shared::AppError;
@@ -161,6 +162,12 @@ impl PathParam for RequestId {
 impl PathParam for UserId {
     fn parse_param(raw: &str) -> Result<Self, AppError> {
         Ok(Self::parse(raw).ok_or(NotFound::User)?)
+    }
+}
+
+impl PathParam for AttachmentId {
+    fn parse_param(raw: &str) -> Result<Self, AppError> {
+        Ok(Self::parse(raw).ok_or(NotFound::Attachment)?)
     }
 }
 

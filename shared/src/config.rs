@@ -34,6 +34,9 @@ pub struct Config {
     /// `MODERATION_EMAIL` (optional): where every report of a message is emailed; without it
     /// reports are only listed to the channels' owners.
     pub moderation_email: Option<String>,
+    /// `ATTACHMENTS_BUCKET` (optional): the S3 bucket of attachments; without it the
+    /// attachment routes answer 503.
+    pub attachments_bucket: Option<String>,
     /// `WEBSOCKET_API_ENDPOINT` (optional): the WebSocket API's management endpoint
     /// (`https://{api-id}.execute-api.{region}.amazonaws.com/{stage}`) for pushes made outside
     /// a WebSocket invocation. WebSocket functions use their event's domain and stage instead.
@@ -69,6 +72,13 @@ pub struct Limits {
     pub inline_push_max_members: u32,
     /// `FANOUT_CHUNK_USERS` (200): recipients per fan-out job.
     pub fanout_chunk_users: usize,
+    /// `MAX_ATTACHMENT_BYTES` (25 MiB): the largest attachment.
+    pub max_attachment_bytes: u64,
+    /// `UPLOAD_URL_SECONDS` (900): how long an attachment's upload form works.
+    pub upload_url_seconds: u32,
+    /// `UNATTACHED_UPLOAD_SECONDS` (86400): an upload on no message is deleted this long
+    /// after it was asked for (by the hourly sweep).
+    pub unattached_upload_seconds: u32,
     /// `LIST_MOVE_SECONDS` (5): in a channel bigger than `INLINE_PUSH_MAX_MEMBERS`, the
     /// members' lists move to its newest message this long after a message, once for all
     /// the messages of that while.
@@ -106,6 +116,9 @@ impl Default for Limits {
             presence_max_channel_members: 100,
             inline_push_max_members: 50,
             list_move_seconds: 5,
+            max_attachment_bytes: 25 * 1024 * 1024,
+            upload_url_seconds: 15 * 60,
+            unattached_upload_seconds: 24 * 60 * 60,
             fanout_chunk_users: 200,
             fanout_retry_base_seconds: 1,
             webhook_retry_base_seconds: 30,
@@ -220,6 +233,9 @@ impl Config {
                 reason: "must be an email address".into(),
             });
         }
+        let attachments_bucket = lookup("ATTACHMENTS_BUCKET")
+            .map(|raw| raw.trim().to_string())
+            .filter(|raw| !raw.is_empty());
         let webhook = webhook_target(&lookup)?;
         let limits = limits(&lookup)?;
         Ok(Self {
@@ -235,6 +251,7 @@ impl Config {
             token_ttl,
             sender_email,
             moderation_email,
+            attachments_bucket,
             websocket_endpoint,
         })
     }
@@ -285,6 +302,17 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
             0,
         )?,
         list_move_seconds: number("LIST_MOVE_SECONDS", defaults.list_move_seconds, 0)?,
+        max_attachment_bytes: u64::from(number(
+            "MAX_ATTACHMENT_BYTES",
+            u32::try_from(defaults.max_attachment_bytes).unwrap_or(u32::MAX),
+            1,
+        )?),
+        upload_url_seconds: number("UPLOAD_URL_SECONDS", defaults.upload_url_seconds, 1)?,
+        unattached_upload_seconds: number(
+            "UNATTACHED_UPLOAD_SECONDS",
+            defaults.unattached_upload_seconds,
+            0,
+        )?,
         fanout_chunk_users: number("FANOUT_CHUNK_USERS", defaults.fanout_chunk_users as u32, 1)?
             as usize,
         fanout_retry_base_seconds: number(

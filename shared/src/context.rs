@@ -6,6 +6,7 @@ use crate::auth::{PasswordHasher, TokenService};
 use crate::config::Config;
 use crate::connections_api::ConnectionsApi;
 use crate::events::EventBus;
+use crate::objects::Objects;
 use crate::queue::Queue;
 use crate::storage::{CursorCodec, Store};
 
@@ -29,6 +30,8 @@ pub struct AppContext {
     pub events: EventBus,
     /// API Gateway's `@connections` API, for pushes.
     pub connections: ConnectionsApi,
+    /// The attachment bucket (`ATTACHMENTS_BUCKET`), when there is one.
+    pub objects: Option<Objects>,
 }
 
 impl AppContext {
@@ -45,7 +48,15 @@ impl AppContext {
         dynamodb: aws_sdk_dynamodb::Client,
     ) -> Self {
         let sqs = aws_sdk_sqs::Client::new(sdk);
+        let objects = config.attachments_bucket.as_deref().and_then(|bucket| {
+            Objects::new(sdk, bucket)
+                .inspect_err(
+                    |err| tracing::error!(error = %err.log_detail(), "no attachment bucket"),
+                )
+                .ok()
+        });
         Self {
+            objects,
             store: Store::new(
                 dynamodb,
                 &config.table_name,

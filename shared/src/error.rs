@@ -35,6 +35,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the request body is larger than {MAX_BODY_BYTES} bytes")]
     PayloadTooLarge,
+    /// 413 for something declared larger than it may be (an attachment's size).
+    #[error("{0}")]
+    TooLarge(String),
     /// 429: a rate limit; the same request may succeed after `retry_after_seconds`
     /// (`Retry-After` and `details.retry_after_seconds`).
     #[error("{message}")]
@@ -144,7 +147,7 @@ impl AppError {
             Self::Forbidden(_) | Self::ForbiddenFor { .. } => 403,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
-            Self::PayloadTooLarge => 413,
+            Self::PayloadTooLarge | Self::TooLarge(_) => 413,
             Self::RateLimited { .. } => 429,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
@@ -159,7 +162,7 @@ impl AppError {
             Self::Forbidden(_) | Self::ForbiddenFor { .. } => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge => "payload_too_large",
+            Self::PayloadTooLarge | Self::TooLarge(_) => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod events;
+pub mod objects;
 pub mod queue;
 pub mod realtime;
 pub mod routes;

@@ -9,8 +9,8 @@ use aws_sdk_sqs::error::SdkError;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    ChannelId, ConnectionId, Counterpart, MessageBody, MessageId, PartnerRequest, Report,
-    RequestId, Timestamp, UserId, VerificationCode,
+    AttachmentId, ChannelId, ConnectionId, Counterpart, MessageBody, MessageId, PartnerRequest,
+    Report, RequestId, Timestamp, UserId, VerificationCode,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -185,6 +185,10 @@ pub enum MaintenanceJob {
         connection_ids: Vec<ConnectionId>,
         requested_at: Timestamp,
     },
+    /// Delete uploads (their objects and items): a deleted message's.
+    DeleteUploads { uploads: Vec<UploadJob> },
+    /// Delete the uploads on no message whose day is over (scheduled hourly).
+    SweepUploads,
     /// Move a big channel's members' lists to its newest message (once for all the messages
     /// since the last move).
     MoveLists { channel_id: ChannelId },
@@ -216,6 +220,14 @@ impl MaintenanceJob {
             requested_at: Timestamp::now(),
         }
     }
+}
+
+/// One upload to delete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadJob {
+    pub channel_id: ChannelId,
+    pub attachment_id: AttachmentId,
+    pub uploader_id: UserId,
 }
 
 /// A job for the assistant worker: answer one user message of an assistant channel.

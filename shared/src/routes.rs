@@ -37,6 +37,7 @@ pub const MAINTENANCE_WORKER: &str = "maintenance-worker";
 pub const EVENT_ROUTER: &str = "event-router";
 pub const FANOUT_WORKER: &str = "fanout-worker";
 pub const WEBHOOK_WORKER: &str = "webhook-worker";
+pub const ATTACHMENT_WORKER: &str = "attachment-worker";
 
 /// A queue and the worker its event source mapping invokes, with that mapping's settings.
 /// template.yaml holds the same (a test checks), and the local gateway polls with them.
@@ -80,6 +81,16 @@ pub const QUEUE_BINDINGS: &[QueueBinding] = &[
         function: WEBHOOK_WORKER,
         batch_size: 10,
         visibility_timeout_seconds: 180,
+    },
+    QueueBinding {
+        // The bucket's `ObjectCreated` notifications for `attachments/` (S3 events in SQS
+        // messages).
+        queue: "AttachmentQueue",
+        local_name: "chat-attachments",
+        function: ATTACHMENT_WORKER,
+        // Each check may read a 25 MiB file and decode an image: few at a time.
+        batch_size: 2,
+        visibility_timeout_seconds: 360,
     },
     QueueBinding {
         queue: "MaintenanceQueue",

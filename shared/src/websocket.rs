@@ -163,6 +163,8 @@ pub enum ClientFrame {
         parent_id: Option<String>,
         #[serde(default)]
         mention_ids: Vec<String>,
+        #[serde(default)]
+        attachment_ids: Vec<String>,
     },
     #[serde(rename = "typing")]
     Typing { channel_id: String, is_typing: bool },

@@ -3,6 +3,7 @@
 //! functions' handlers with real API Gateway events, as Lambda and the local gateway do.
 
 pub mod client;
+pub mod files;
 pub mod mailroom;
 pub mod metering;
 pub mod openapi;
@@ -62,6 +63,10 @@ pub struct TestEnv {
     pub assistant_queue_url: String,
     pub fanout_queue_url: String,
     pub webhook_queue_url: String,
+    /// The S3 notifications of this test's attachment bucket.
+    pub attachment_queue_url: String,
+    pub bucket: String,
+    pub s3: aws_sdk_s3::Client,
     pub table: String,
     /// The table's one reader of its stream: `route_changes`, and the background source of
     /// `spawn_event_sources` (opened on first use).
@@ -217,6 +222,19 @@ impl TestEnv {
             local_gateway::bootstrap::ensure_queue(&sqs, &unique("webhooks"), 180)
                 .await
                 .expect("create the webhook queue");
+        let attachment_queue_url = create_queue(&sqs, "attachments").await;
+        let bucket = unique("files");
+        let s3 = shared::objects::s3_client(&sdk);
+        local_gateway::bootstrap::ensure_bucket(
+            &s3,
+            &bucket,
+            &local_gateway::sqs::queue_arn(&sqs, &attachment_queue_url)
+                .await
+                .expect("the attachment queue's ARN"),
+            &["*".to_string()],
+        )
+        .await
+        .expect("create the attachment bucket");
         let config = Config::from_lookup(|name| match name {
             _ if settings.iter().any(|(k, _)| k == name) => settings
                 .iter()
@@ -228,6 +246,7 @@ impl TestEnv {
             "ASSISTANT_QUEUE_URL" => Some(assistant_queue_url.clone()),
             "FANOUT_QUEUE_URL" => Some(fanout_queue_url.clone()),
             "WEBHOOK_QUEUE_URL" => Some(webhook_queue_url.clone()),
+            "ATTACHMENTS_BUCKET" => Some(bucket.clone()),
             "JWT_SECRET" => Some(TEST_SECRET.into()),
             "SENDER_EMAIL" => Some("noreply@example.com".into()),
             "WEBSOCKET_API_ENDPOINT" => endpoints.websocket.clone(),
@@ -252,6 +271,9 @@ impl TestEnv {
             assistant_queue_url,
             fanout_queue_url,
             webhook_queue_url,
+            attachment_queue_url,
+            bucket,
+            s3,
             table,
             stream: Default::default(),
             dynamodb_url: endpoints
@@ -395,7 +417,8 @@ impl TestEnv {
     }
 
     /// Runs the local event sources in the background, as `make dev` does: the table's stream
-    /// into the event router, and the fan-out and webhook queues into their workers.
+    /// into the event router, and the fan-out, webhook and attachment queues into their
+    /// workers.
     pub async fn spawn_event_sources(&self) {
         self.spawn_event_sources_from(local_gateway::streams::Start::TrimHorizon)
             .await
@@ -405,7 +428,7 @@ impl TestEnv {
     /// set up before is not routed).
     pub async fn spawn_event_sources_from(&self, start: local_gateway::streams::Start) {
         use local_gateway::sqs::Worker;
-        use shared::routes::{FANOUT_WORKER, WEBHOOK_WORKER};
+        use shared::routes::{ATTACHMENT_WORKER, FANOUT_WORKER, WEBHOOK_WORKER};
 
         // The same reader `route_changes` uses, so a test may also wait for it to catch up.
         {
@@ -444,8 +467,37 @@ impl TestEnv {
                         .expect("webhook worker"),
                 )),
             ),
+            (
+                ATTACHMENT_WORKER,
+                self.attachment_queue_url.clone(),
+                Worker::Attachment(std::sync::Arc::new(
+                    attachment_worker::AttachmentWorker::new(self.ctx.clone(), &sdk)
+                        .expect("attachment worker"),
+                )),
+            ),
         ];
         self.spawn_pollers(workers, None);
+    }
+
+    /// The maintenance worker over this environment's context, as its function runs it.
+    pub async fn maintenance_worker(&self) -> local_gateway::sqs::Worker {
+        local_gateway::sqs::Worker::Maintenance(std::sync::Arc::new(
+            maintenance_worker::MaintenanceWorker::new(
+                self.ctx.clone(),
+                &shared::context::load_sdk_config().await,
+            )
+            .expect("maintenance worker"),
+        ))
+    }
+
+    /// Routes what was written, then runs the maintenance jobs that queued until none is
+    /// left; how many ran.
+    pub async fn run_maintenance(&self) -> usize {
+        let source = mailroom::test_source(
+            &self.maintenance_queue_url,
+            shared::routes::MAINTENANCE_WORKER,
+        );
+        mailroom::run_until_empty(self, &source, &self.maintenance_worker().await).await
     }
 
     /// A fresh queue of this test's on its moto.
@@ -478,6 +530,7 @@ impl TestEnv {
             ),
             ("FANOUT_QUEUE_URL".into(), self.fanout_queue_url.clone()),
             ("WEBHOOK_QUEUE_URL".into(), self.webhook_queue_url.clone()),
+            ("ATTACHMENTS_BUCKET".into(), self.bucket.clone()),
             ("JWT_SECRET".into(), TEST_SECRET.into()),
             ("SENDER_EMAIL".into(), "noreply@example.com".into()),
             ("RUST_LOG".into(), "warn".into()),

@@ -94,6 +94,7 @@ async fn act(
             client_id,
             parent_id,
             mention_ids,
+            attachment_ids,
         } => {
             let sent = async {
                 let channel = Channel::parse_id(&channel_id)?;
@@ -102,6 +103,7 @@ async fn act(
                     client_id: client_id.as_deref(),
                     parent_id: parent_id.as_deref(),
                     mention_ids: &mention_ids,
+                    attachment_ids: &attachment_ids,
                 };
                 messages::send(ctx, user, &channel, &draft, &origin).await
             }

@@ -78,3 +78,70 @@ pub async fn verify_sender(client: &aws_sdk_ses::Client, sender: &str) -> Result
     tracing::info!(sender, "SES sender verified");
     Ok(())
 }
+
+/// Creates the attachment bucket as template.yaml does (idempotent): CORS for the web
+/// client's uploads and downloads from `origins`, and its `ObjectCreated` notifications for
+/// `attachments/` to the queue `queue_arn`. moto sends them itself (NOTES).
+pub async fn ensure_bucket(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue_arn: &str,
+    origins: &[String],
+) -> Result<(), BoxError> {
+    use aws_sdk_s3::types::{
+        CorsConfiguration, CorsRule, Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(err)
+            if err.as_service_error().is_some_and(|e| {
+                e.is_bucket_already_owned_by_you() || e.is_bucket_already_exists()
+            }) => {}
+        Err(err) => return Err(err.into()),
+    }
+    let cors = CorsRule::builder()
+        .set_allowed_origins(Some(origins.to_vec()))
+        .allowed_methods("POST")
+        .allowed_methods("GET")
+        .allowed_headers("*")
+        .max_age_seconds(3000)
+        .build()?;
+    client
+        .put_bucket_cors()
+        .bucket(bucket)
+        .cors_configuration(CorsConfiguration::builder().cors_rules(cors).build()?)
+        .send()
+        .await?;
+    let uploads = QueueConfiguration::builder()
+        .queue_arn(queue_arn)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(
+                            FilterRule::builder()
+                                .name(FilterRuleName::Prefix)
+                                .value(shared::objects::OBJECT_PREFIX)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .build()?;
+    client
+        .put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(uploads)
+                .build(),
+        )
+        .send()
+        .await?;
+    tracing::info!(bucket, "attachment bucket ready");
+    Ok(())
+}

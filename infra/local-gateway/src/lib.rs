@@ -7,6 +7,7 @@
 pub mod bootstrap;
 pub mod event;
 pub mod mailbox;
+pub mod s3_events;
 pub mod sqs;
 pub mod streams;
 pub mod web;

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use assistant_worker::AssistantWorker;
+use attachment_worker::AttachmentWorker;
 use email_worker::EmailWorker;
 use event_router::EventRouter;
 use fanout_worker::FanoutWorker;
@@ -17,8 +18,8 @@ use local_gateway::websocket::{serve_websocket, WebSocketOptions};
 use maintenance_worker::MaintenanceWorker;
 use shared::config::Config;
 use shared::routes::{
-    ASSISTANT_WORKER, EMAIL_WORKER, FANOUT_WORKER, MAINTENANCE_WORKER, QUEUE_BINDINGS,
-    STREAM_BINDING, WEBHOOK_WORKER,
+    ASSISTANT_WORKER, ATTACHMENT_WORKER, EMAIL_WORKER, FANOUT_WORKER, MAINTENANCE_WORKER,
+    QUEUE_BINDINGS, STREAM_BINDING, WEBHOOK_WORKER,
 };
 use shared::AppContext;
 use webhook_worker::WebhookWorker;
@@ -39,6 +40,7 @@ async fn main() -> Result<(), BoxError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let ses = aws_sdk_ses::Client::new(&sdk);
+    let s3 = shared::objects::s3_client(&sdk);
 
     let table = env_or("TABLE_NAME", "chat");
     let sender = env_or("SENDER_EMAIL", "noreply@chat.local");
@@ -56,6 +58,8 @@ async fn main() -> Result<(), BoxError> {
     let assistant_queue = queue(ASSISTANT_WORKER);
     let fanout_queue = queue(FANOUT_WORKER);
     let webhook_queue = queue(WEBHOOK_WORKER);
+    let attachment_queue = queue(ATTACHMENT_WORKER);
+    let bucket = env_or("ATTACHMENTS_BUCKET", "chat-attachments");
     let router_dead_letters = bootstrap::ensure_queue(&sqs, "chat-router-failures", 30).await?;
     bootstrap::verify_sender(&ses, &sender).await?;
 
@@ -65,6 +69,18 @@ async fn main() -> Result<(), BoxError> {
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], http_port))).await?;
     let ws_listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], ws_port))).await?;
+    // The web client is served by this gateway: its origin is the one that uploads.
+    let web_origins = vec![
+        format!("http://127.0.0.1:{http_port}"),
+        format!("http://localhost:{http_port}"),
+    ];
+    bootstrap::ensure_bucket(
+        &s3,
+        &bucket,
+        &local_gateway::sqs::queue_arn(&sqs, &attachment_queue).await?,
+        &web_origins,
+    )
+    .await?;
     let ws_options = WebSocketOptions::default();
     let ws_address = ws_listener.local_addr()?;
     let management_endpoint = format!("http://{ws_address}/{}", ws_options.stage);
@@ -76,6 +92,7 @@ async fn main() -> Result<(), BoxError> {
         "ASSISTANT_QUEUE_URL" => Some(assistant_queue.clone()),
         "FANOUT_QUEUE_URL" => Some(fanout_queue.clone()),
         "WEBHOOK_QUEUE_URL" => Some(webhook_queue.clone()),
+        "ATTACHMENTS_BUCKET" => Some(bucket.clone()),
         "SENDER_EMAIL" => Some(sender.clone()),
         "JWT_SECRET" => Some(env_or("JWT_SECRET", DEV_JWT_SECRET)),
         "WEBSOCKET_API_ENDPOINT" => Some(management_endpoint.clone()),
@@ -106,6 +123,10 @@ async fn main() -> Result<(), BoxError> {
         (
             WEBHOOK_WORKER,
             Worker::Webhook(Arc::new(WebhookWorker::new(ctx.clone(), &sdk)?)),
+        ),
+        (
+            ATTACHMENT_WORKER,
+            Worker::Attachment(Arc::new(AttachmentWorker::new(ctx.clone(), &sdk)?)),
         ),
     ];
     for (function, worker) in workers {
@@ -142,6 +163,8 @@ async fn main() -> Result<(), BoxError> {
         .await?
         .with_on_failure(sqs.clone(), router_dead_letters.clone());
     tokio::spawn(stream.run(local_gateway::router_invoke(Arc::new(router))));
+    // The schedule template.yaml gives EventBridge: the hourly sweep of uploads on no message.
+    tokio::spawn(sweep_uploads_hourly(ctx.maintenance.clone()));
     // Emails never leave moto: print each one (and its verification code) as it is sent.
     let mailbox = std::env::var("AWS_ENDPOINT_URL_SES").ok();
     if let Some(moto) = mailbox.clone() {
@@ -166,7 +189,7 @@ async fn main() -> Result<(), BoxError> {
         env_or("AWS_ENDPOINT_URL_DYNAMODB", "(AWS)")
     );
     println!(
-        "  moto (SQS, SES)  {}",
+        "  moto             {} (SQS, SES, S3)",
         env_or("AWS_ENDPOINT_URL_SQS", "(AWS)")
     );
     println!("  table            {table}");
@@ -176,6 +199,10 @@ async fn main() -> Result<(), BoxError> {
     println!("  fan-out queue    {fanout_queue}");
     println!("  webhook queue    {webhook_queue}");
     println!(
+        "  attachments      s3://{bucket} on {} (uploads → {attachment_queue})",
+        env_or("AWS_ENDPOINT_URL_S3", "(AWS)")
+    );
+    println!(
         "  webhook          {}",
         env_or("WEBHOOK_URL", "(off: set WEBHOOK_URL and WEBHOOK_SECRET)")
     );
@@ -183,7 +210,7 @@ async fn main() -> Result<(), BoxError> {
     if mailbox.is_some() {
         println!("  emails           printed below as moto's SES takes them (with any verification code)");
     }
-    println!("  workers          email, assistant, maintenance, fan-out, webhook (polling the queues above)");
+    println!("  workers          email, assistant, maintenance, fan-out, webhook, attachment (polling the queues above)");
     println!();
     println!("  Ctrl-C stops everything.");
     tokio::select! {
@@ -192,4 +219,18 @@ async fn main() -> Result<(), BoxError> {
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),
     }
     Ok(())
+}
+
+/// Queues the sweep of expired uploads now and every hour.
+async fn sweep_uploads_hourly(maintenance: shared::queue::Queue) {
+    let mut hourly = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        hourly.tick().await;
+        if let Err(err) = maintenance
+            .send(&shared::queue::MaintenanceJob::SweepUploads)
+            .await
+        {
+            tracing::warn!(error = %err.log_detail(), "cannot queue the upload sweep");
+        }
+    }
 }

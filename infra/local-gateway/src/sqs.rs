@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use assistant_worker::AssistantWorker;
+use attachment_worker::AttachmentWorker;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, MessageSystemAttributeName, QueueAttributeName,
@@ -29,6 +30,7 @@ pub enum Worker {
     Maintenance(Arc<MaintenanceWorker>),
     Fanout(Arc<FanoutWorker>),
     Webhook(Arc<WebhookWorker>),
+    Attachment(Arc<AttachmentWorker>),
 }
 
 impl Worker {
@@ -39,6 +41,7 @@ impl Worker {
             Self::Maintenance(worker) => maintenance_worker::handle(worker, event).await,
             Self::Fanout(worker) => fanout_worker::handle(worker, event).await,
             Self::Webhook(worker) => webhook_worker::handle(worker, event).await,
+            Self::Attachment(worker) => attachment_worker::handle(worker, event).await,
         };
         let Ok(response) = response;
         response
@@ -64,6 +67,8 @@ pub struct EventSource {
     pub visibility_timeout_seconds: i32,
     /// Long-poll wait per receive (Lambda's pollers use 20 s; shorter stops faster).
     pub wait_seconds: i32,
+    /// The queue takes S3 notifications, whose bodies moto leaves incomplete.
+    pub s3_notifications: bool,
 }
 
 impl EventSource {
@@ -73,6 +78,7 @@ impl EventSource {
             batch_size: binding.batch_size,
             visibility_timeout_seconds: binding.visibility_timeout_seconds,
             wait_seconds: 2,
+            s3_notifications: binding.function == shared::routes::ATTACHMENT_WORKER,
         }
     }
 }
@@ -139,10 +145,14 @@ pub async fn poll_once(
                 .flatten()
                 .map(|(name, value)| (name.as_str().to_string(), json!(value)))
                 .collect();
+            let body = match &message.body {
+                Some(body) if source.s3_notifications => Some(crate::s3_events::as_aws_sends(body)),
+                other => other.clone(),
+            };
             json!({
                 "messageId": message.message_id,
                 "receiptHandle": message.receipt_handle,
-                "body": message.body,
+                "body": body,
                 "attributes": attributes,
                 "messageAttributes": {},
                 "md5OfBody": message.md5_of_body,

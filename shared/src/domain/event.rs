@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::{
-    ChannelId, ChannelView, Emoji, Member, Message, MessageId, PartnerRequest, Partnership,
-    ReadMarker, Timestamp, UserId,
+    Attachment, ChannelId, ChannelView, Emoji, Member, Message, MessageId, PartnerRequest,
+    Partnership, ReadMarker, Timestamp, UserId,
 };
 
 /// A pushed event: `{"type": "...", "channel_id": ..., ...}`.
@@ -34,6 +34,13 @@ pub enum DomainEvent {
     MemberRemoved {
         channel_id: ChannelId,
         user_id: UserId,
+    },
+    /// An upload was checked: to its uploader's devices, and once it is on a message, to the
+    /// channel's members.
+    #[serde(rename = "attachment.updated")]
+    AttachmentUpdated {
+        channel_id: ChannelId,
+        attachment: Attachment,
     },
     #[serde(rename = "member.joined")]
     MemberJoined {
@@ -135,6 +142,7 @@ impl DomainEvent {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::ChannelCreated { .. } => "channel.created",
+            Self::AttachmentUpdated { .. } => "attachment.updated",
             Self::ChannelUpdated { .. } => "channel.updated",
             Self::ChannelDeleted { .. } => "channel.deleted",
             Self::MemberUpdated { .. } => "member.updated",
@@ -167,6 +175,7 @@ impl DomainEvent {
             Self::PartnerRequestAccepted { request, .. }
             | Self::PartnerRequestRejected { request } => request.responded_at,
             Self::MemberLeft { .. }
+            | Self::AttachmentUpdated { .. }
             | Self::ChannelUpdated { .. }
             | Self::ChannelDeleted { .. }
             | Self::MemberUpdated { .. }
@@ -184,6 +193,7 @@ impl DomainEvent {
                 Some(&channel.channel.id)
             }
             Self::ChannelDeleted { channel_id }
+            | Self::AttachmentUpdated { channel_id, .. }
             | Self::MemberUpdated { channel_id, .. }
             | Self::MemberRemoved { channel_id, .. }
             | Self::MemberJoined { channel_id, .. }
@@ -233,6 +243,13 @@ impl DomainEvent {
             Self::ChannelDeleted { channel_id } | Self::MemberUpdated { channel_id, .. } => {
                 Audience::channel(channel_id)
             }
+            Self::AttachmentUpdated {
+                channel_id,
+                attachment,
+            } => match attachment.message_id {
+                Some(_) => Audience::channel(channel_id),
+                None => Audience::Users(vec![attachment.uploader_id.clone()]),
+            },
             Self::MessageCreated { channel_id, .. }
             | Self::MessageUpdated { channel_id, .. }
             | Self::MessageDeleted { channel_id, .. }

@@ -108,6 +108,10 @@ uuid_id!(
     ReportId
 );
 uuid_id!(
+    /// An uploaded file.
+    AttachmentId
+);
+uuid_id!(
     /// A token's `jti`: one per issued token, so one token can be revoked alone.
     TokenId
 );

@@ -15,6 +15,14 @@ pub struct MessageBody(String);
 impl MessageBody {
     pub const MAX_CHARS: usize = 4000;
 
+    /// A body that may be empty: a message carrying attachments needs no text.
+    pub fn parse_with_attachments(raw: &str, attachments: usize) -> Result<Self, Invalid> {
+        if attachments > 0 && raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
             return Err(Invalid::field("body", "must not be empty"));
@@ -119,6 +127,9 @@ pub struct Message {
     /// The users the message mentions (members of the channel)
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// Its files, with download URLs for the ready ones
+    #[serde(default)]
+    pub attachments: Vec<super::Attachment>,
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub client_id: Option<ClientId>,
@@ -242,6 +253,7 @@ mod tests {
             reply_count: 0,
             reactions: BTreeMap::new(),
             mentions: Vec::new(),
+            attachments: Vec::new(),
             created_at: Timestamp::now(),
             edited_at: None,
             client_id: None,

@@ -1,6 +1,7 @@
 //! The domain: newtypes that parse input once, and the rules of users, partner requests and
 //! partnerships. Nothing here performs I/O, so every rule is unit-tested directly.
 
+mod attachment;
 mod channel;
 mod delivery;
 mod digest;
@@ -19,6 +20,11 @@ mod time;
 mod user;
 mod verification;
 
+pub use attachment::{
+    AttachRefused, Attachment, AttachmentName, AttachmentStatus, CheckRefusal, ContentType,
+    NewAttachment, StoredObject, UploadRefused, MAX_ATTACHMENTS_PER_MESSAGE, MAX_IMAGE_PIXELS,
+    THUMBNAIL_MAX_SIDE,
+};
 pub use channel::{
     successor, Channel, ChannelDescription, ChannelKind, ChannelName, ChannelSettings, ChannelView,
     Leaving, Member, MemberRole, Membership, NewChannel, MAX_INITIAL_MEMBERS,
@@ -27,7 +33,9 @@ pub use channel::{
 pub use delivery::Pusher;
 pub use digest::{digest_candidates, digest_summary, DigestEntry, DigestPolicy, DigestReader};
 pub use event::{Audience, DomainEvent};
-pub use ids::{ChannelId, ConnectionId, MessageId, ReportId, RequestId, TokenId, UserId};
+pub use ids::{
+    AttachmentId, ChannelId, ConnectionId, MessageId, ReportId, RequestId, TokenId, UserId,
+};
 pub use inbox::{
     not_members, parse_mentions, preview, ChannelSummary, InboxEntry, LastMessage, UnreadCandidate,
     UnreadCount, UnreadTotals, MAX_MENTIONS, UNREAD_CAP, UNREAD_SCAN,

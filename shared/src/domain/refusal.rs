@@ -44,6 +44,7 @@ pub enum NotFound {
     ParentMessage,
     User,
     PartnerRequest,
+    Attachment,
 }
 
 /// Reading or writing a channel's messages.

@@ -78,8 +78,8 @@ macro_rules! schema {
 }
 
 use super::{
-    ChannelId, ChannelName, ClientId, Email, Emoji, MessageBody, MessageId, ReportId, RequestId,
-    RequestMessage, Timestamp, UserId, UserName,
+    AttachmentId, ChannelId, ChannelName, ClientId, Email, Emoji, MessageBody, MessageId, ReportId,
+    RequestId, RequestMessage, Timestamp, UserId, UserName,
 };
 
 fn id() -> ObjectBuilder {
@@ -92,6 +92,7 @@ schema!(ChannelId, "Id", id());
 schema!(MessageId, "Id", id());
 schema!(RequestId, "Id", id());
 schema!(ReportId, "Id", id());
+schema!(AttachmentId, "Id", id());
 
 schema!(
     Timestamp,
@@ -126,8 +127,8 @@ schema!(
     MessageBody,
     "MessageBody",
     string()
-        .min_length(Some(1))
         .max_length(Some(MessageBody::MAX_CHARS))
+        .description(Some("Empty only when the message carries attachments"))
 );
 schema!(
     ClientId,

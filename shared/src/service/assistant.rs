@@ -120,6 +120,7 @@ pub async fn reply(
         reply_count: 0,
         reactions: Default::default(),
         mentions: Vec::new(),
+        attachments: Vec::new(),
         created_at: Timestamp::now(),
         edited_at: None,
         client_id: Some(claim),
@@ -140,6 +141,7 @@ pub async fn reply(
         Inserted::Blocked => Ok(Replied::NotApplicable("the channel is blocked")),
         // Replies are not counted against a send window.
         Inserted::WindowMoved => Err(AppError::internal("an uncounted reply hit a send window")),
+        Inserted::AttachmentTaken => Err(AppError::internal("a reply carried an attachment")),
         Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
         Inserted::New => {
             let event = DomainEvent::MessageCreated {

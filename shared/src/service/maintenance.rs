@@ -10,8 +10,12 @@ use crate::domain::{
 };
 use crate::error::AppError;
 use crate::queue::MaintenanceJob;
+use crate::service::attachments;
 use crate::service::digest::{self, DigestRun};
-use crate::storage::{ChannelDeletion, Managed};
+use crate::storage::{ChannelDeletion, Managed, UploadRef};
+
+/// Uploads deleted per step of a purge or sweep.
+const UPLOAD_PAGE: i32 = 25;
 use crate::AppContext;
 
 /// Where a job stands after a run.
@@ -36,6 +40,35 @@ pub async fn run(
                 DigestRun::NotYet(seconds) => Progress::Later(seconds),
             })
         }
+        MaintenanceJob::DeleteUploads { uploads } => {
+            let uploads: Vec<_> = uploads
+                .iter()
+                .map(|job| {
+                    (
+                        UploadRef {
+                            channel_id: job.channel_id.clone(),
+                            attachment_id: job.attachment_id.clone(),
+                        },
+                        job.uploader_id.clone(),
+                    )
+                })
+                .collect();
+            attachments::delete_uploads(ctx, &uploads).await?;
+            Ok(Progress::Done)
+        }
+        MaintenanceJob::SweepUploads => loop {
+            let expired = ctx
+                .store
+                .expired_uploads(Timestamp::now(), UPLOAD_PAGE)
+                .await?;
+            if expired.is_empty() {
+                return Ok(Progress::Done);
+            }
+            attachments::delete_uploads(ctx, &expired).await?;
+            if Instant::now() >= deadline {
+                return Ok(Progress::Unfinished);
+            }
+        },
         MaintenanceJob::MoveLists { channel_id } => {
             // The mark goes first: a message from now on schedules the next move, and a
             // redelivered job moves nothing twice (the moves are conditional).
@@ -48,6 +81,15 @@ pub async fn run(
             Ok(Progress::Done)
         }
         MaintenanceJob::PurgeChannel { channel_id, .. } => loop {
+            // Its files first: their items say where their objects are.
+            let uploads = ctx.store.channel_uploads(channel_id, UPLOAD_PAGE).await?;
+            if !uploads.is_empty() {
+                attachments::delete_uploads(ctx, &uploads).await?;
+                if Instant::now() >= deadline {
+                    return Ok(Progress::Unfinished);
+                }
+                continue;
+            }
             let step = ctx.store.purge_channel_step(channel_id).await?;
             if step.done {
                 tracing::info!(channel = %channel_id, "channel purged");
@@ -82,6 +124,17 @@ pub async fn run(
             }
             if leave_channels(ctx, user_id, deadline).await? == Progress::Unfinished {
                 return Ok(Progress::Unfinished);
+            }
+            loop {
+                let uploads = ctx.store.user_uploads(user_id, UPLOAD_PAGE).await?;
+                if uploads.is_empty() {
+                    break;
+                }
+                let uploads: Vec<_> = uploads.into_iter().map(|u| (u, user_id.clone())).collect();
+                attachments::delete_uploads(ctx, &uploads).await?;
+                if Instant::now() >= deadline {
+                    return Ok(Progress::Unfinished);
+                }
             }
             for other in ctx.store.partner_ids(user_id).await? {
                 // `false`: the other side ended it first; either way it is gone.

@@ -3,9 +3,10 @@ use serde::Serialize;
 use super::existing_caller;
 use super::refusals::{account_gone, blocked_conversation, no_longer_a_member};
 use crate::domain::{
-    not_members, parse_mentions, slow_mode_wait, Caller, Channel, ChannelId, ChannelKind, ClientId,
-    Counterpart, Emoji, Membership, Message, MessageBody, MessageId, MessageRole, NotFound, Order,
-    Page, PageRequest, Pusher, RateLimit, ReadMarker, Timestamp, UserId, TYPING_PUSH_EVERY,
+    not_members, parse_mentions, slow_mode_wait, AttachRefused, Attachment, AttachmentId, Caller,
+    Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
+    MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, RateLimit,
+    ReadMarker, Timestamp, UserId, MAX_ATTACHMENTS_PER_MESSAGE, TYPING_PUSH_EVERY,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
@@ -21,6 +22,8 @@ pub struct Draft<'a> {
     pub parent_id: Option<&'a str>,
     /// Users the message mentions: members of the channel, at most `MAX_MENTIONS`.
     pub mention_ids: &'a [String],
+    /// The sender's uploads of this channel it carries, at most `MAX_ATTACHMENTS_PER_MESSAGE`.
+    pub attachment_ids: &'a [String],
 }
 
 /// Whether a send stored a new message or found the one sent before with the same
@@ -79,8 +82,10 @@ pub async fn send(
         client_id,
         parent_id,
         mention_ids,
+        attachment_ids,
     } = *draft;
-    let body = MessageBody::parse(body)?;
+    let attachment_ids = parse_attachment_ids(attachment_ids)?;
+    let body = MessageBody::parse_with_attachments(body, attachment_ids.len())?;
     let mentioned = parse_mentions(mention_ids)?;
     let client_id = client_id.map(ClientId::parse).transpose()?;
     let parent_id = parent_id
@@ -101,6 +106,7 @@ pub async fn send(
                 parent_id.as_ref(),
                 client_id.as_ref(),
                 &mentioned,
+                &attachment_ids,
             )
             .await?;
         let (channel, membership) = member_of(&context, caller)?;
@@ -118,6 +124,7 @@ pub async fn send(
         if context.blocked {
             return Err(blocked_conversation());
         }
+        let attachments = attachments_to_take(&attachment_ids, &context.attachments, &caller.id)?;
         if parent_id.is_some() {
             let parent = context.message.as_ref().ok_or(NotFound::ParentMessage)?;
             parent.ensure_can_be_parent()?;
@@ -149,6 +156,7 @@ pub async fn send(
             reply_count: 0,
             reactions: Default::default(),
             mentions: mentioned.iter().cloned().collect(),
+            attachments: attachments.clone(),
             created_at: now,
             edited_at: None,
             client_id: client_id.clone(),
@@ -170,7 +178,14 @@ pub async fn send(
             Inserted::Blocked => return Err(blocked_conversation()),
             Inserted::ParentGone => return Err(NotFound::ParentMessage.into()),
             Inserted::WindowMoved => continue,
+            Inserted::AttachmentTaken => {
+                return Err(AppError::invalid_field(
+                    "attachment_ids",
+                    "an attachment was put on another message or rejected meanwhile",
+                ))
+            }
             Inserted::New => {
+                let message = with_attachment_urls(ctx, message).await?;
                 let event = DomainEvent::MessageCreated {
                     channel_id: channel_id.clone(),
                     message: message.clone(),
@@ -181,6 +196,66 @@ pub async fn send(
         }
     }
     Err(sending_too_fast(1))
+}
+
+/// `attachment_ids` as given: attachment ids, at most `MAX_ATTACHMENTS_PER_MESSAGE`, each once.
+fn parse_attachment_ids(raw: &[String]) -> Result<Vec<AttachmentId>, AppError> {
+    if raw.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+        return Err(AppError::invalid_field(
+            "attachment_ids",
+            format!("at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments"),
+        ));
+    }
+    let mut ids = Vec::new();
+    for id in raw {
+        let id = AttachmentId::parse(id).ok_or_else(|| {
+            AppError::invalid_field("attachment_ids", format!("{id} is not an attachment id"))
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// The attachments a send takes, in the order asked: each the sender's own upload of this
+/// channel, not rejected, on no other message (400 naming the first that is not).
+fn attachments_to_take(
+    ids: &[AttachmentId],
+    found: &[Attachment],
+    sender: &UserId,
+) -> Result<Vec<Attachment>, AppError> {
+    ids.iter()
+        .map(|id| {
+            let refused =
+                |why: &str| AppError::invalid_field("attachment_ids", format!("{id}: {why}"));
+            let attachment = found
+                .iter()
+                .find(|a| &a.id == id)
+                .ok_or_else(|| refused("not an upload of yours in this channel"))?;
+            attachment.ensure_attachable(sender).map_err(|refusal| {
+                refused(match refusal {
+                    AttachRefused::NotYours => "not an upload of yours in this channel",
+                    AttachRefused::Rejected => "it was rejected",
+                    AttachRefused::Taken => "it is on another message",
+                })
+            })?;
+            Ok(attachment.clone())
+        })
+        .collect()
+}
+
+/// A message with download URLs for its ready attachments (signed here: no I/O).
+pub async fn with_attachment_urls(
+    ctx: &AppContext,
+    mut message: Message,
+) -> Result<Message, AppError> {
+    let mut attachments = Vec::with_capacity(message.attachments.len());
+    for attachment in std::mem::take(&mut message.attachments) {
+        attachments.push(super::attachments::with_urls(ctx, attachment).await?);
+    }
+    message.attachments = attachments;
+    Ok(message)
 }
 
 /// How often a send is checked again when the sender's other sends keep moving its window.
@@ -216,7 +291,7 @@ async fn original_message(
             "the message sent with this client_id has been deleted",
         ));
     }
-    Ok(Sent::Duplicate(message))
+    Ok(Sent::Duplicate(with_attachment_urls(ctx, message).await?))
 }
 
 /// One page of history (or of a thread with `parent_id`): the access check and the Query
@@ -259,7 +334,14 @@ pub async fn history(
     messages
         .items
         .retain(|message| !blocked.contains(&message.sender.id));
-    Ok(messages)
+    let mut shown = Vec::with_capacity(messages.items.len());
+    for message in messages.items {
+        shown.push(with_attachment_urls(ctx, message).await?);
+    }
+    Ok(Page {
+        items: shown,
+        next_cursor: messages.next_cursor,
+    })
 }
 
 /// A thread, oldest first.
@@ -289,7 +371,7 @@ pub async fn get(
         .message_context(channel_id, &caller.id, Some(id), None)
         .await?;
     member_of(&context, caller)?;
-    live(context.message)
+    with_attachment_urls(ctx, live(context.message)?).await
 }
 
 /// Edits a message (sender only). Pushes `message.updated`.
@@ -323,7 +405,7 @@ pub async fn edit(
         pusher,
     )
     .await;
-    Ok(edited)
+    with_attachment_urls(ctx, edited).await
 }
 
 /// Soft-deletes a message (sender or channel owner). Pushes `message.deleted`.
@@ -401,7 +483,7 @@ pub async fn react(
         pusher,
     )
     .await;
-    Ok(message)
+    with_attachment_urls(ctx, message).await
 }
 
 /// Moves the caller's read marker forward to `message_id` (never back). Pushes `read_receipt`

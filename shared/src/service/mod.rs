@@ -2,6 +2,7 @@
 //! rules and the store. Handlers call these and only translate HTTP in and out.
 
 pub mod assistant;
+pub mod attachments;
 pub mod blocks;
 pub mod channels;
 pub mod digest;

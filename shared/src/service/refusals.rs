@@ -92,6 +92,7 @@ impl From<NotFound> for AppError {
             NotFound::ParentMessage => "parent message not found",
             NotFound::User => "user not found",
             NotFound::PartnerRequest => "partner request not found",
+            NotFound::Attachment => "attachment not found",
         })
     }
 }

@@ -12,10 +12,10 @@ use crate::events::DomainEvent;
 use crate::queue::MAX_DELAY_SECONDS;
 use crate::queue::{
     AssistantJob, FanoutJob, MaintenanceJob, NotificationEvent, NotificationKind, Targets,
-    WebhookEvent,
+    UploadJob, WebhookEvent,
 };
 use crate::realtime::{chunks, recipients};
-use crate::service::{channels, digest};
+use crate::service::{attachments, channels, digest};
 use crate::storage::changes::{Change, ChangeRecord};
 use crate::AppContext;
 
@@ -172,6 +172,20 @@ async fn plan(
             ctx.store
                 .forget_last_message(&message.channel_id, &message.id)
                 .await?;
+            // Its files go with it.
+            if !message.attachments.is_empty() {
+                outbox.maintenance.push(MaintenanceJob::DeleteUploads {
+                    uploads: message
+                        .attachments
+                        .iter()
+                        .map(|attachment| UploadJob {
+                            channel_id: attachment.channel_id.clone(),
+                            attachment_id: attachment.id.clone(),
+                            uploader_id: attachment.uploader_id.clone(),
+                        })
+                        .collect(),
+                });
+            }
             event(
                 DomainEvent::MessageDeleted {
                     channel_id: message.channel_id.clone(),
@@ -251,6 +265,19 @@ async fn plan(
             },
             Pusher::Router,
         ),
+        Change::AttachmentSettled(attachment) => {
+            if let Some(message) = &attachment.message_id {
+                ctx.store.refresh_attached(message, attachment).await?;
+            }
+            let shown = attachments::with_urls(ctx, attachment.clone()).await?;
+            event(
+                DomainEvent::AttachmentUpdated {
+                    channel_id: attachment.channel_id.clone(),
+                    attachment: shown,
+                },
+                Pusher::Router,
+            )
+        }
         Change::ListMoveMarked(channel_id) => {
             outbox.maintenance_later.push((
                 MaintenanceJob::MoveLists {

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 
+use super::attachments::attachment_from;
 use super::digest::{DigestItem, DigestNotice};
 use super::error::StoreError;
 use super::items::ReadVia;
@@ -17,8 +18,8 @@ use super::retries::PushRetryItem;
 use super::verification::{CodeNotice, EmailCodeItem};
 use super::{string_of, Item};
 use crate::domain::{
-    Channel, ChannelId, ConnectionId, DomainEvent, Membership, Message, PartnerRequest, Pusher,
-    ReadMarker, RequestStatus, Timestamp, UserId,
+    Attachment, AttachmentStatus, Channel, ChannelId, ConnectionId, DomainEvent, Membership,
+    Message, PartnerRequest, Pusher, ReadMarker, RequestStatus, Timestamp, UserId,
 };
 
 /// One thing a stream record says happened.
@@ -74,6 +75,8 @@ pub enum Change {
     ChannelUpdated(Channel),
     /// A big channel's members' lists were marked to be moved: the move is to be scheduled.
     ListMoveMarked(ChannelId),
+    /// An upload was checked (ready or rejected).
+    AttachmentSettled(Attachment),
     ChannelDeleted(ChannelId),
     AccountDeleted {
         user_id: UserId,
@@ -131,6 +134,7 @@ pub const ROUTED_ENTITIES: &[&str] = &[
     "report",
     "email_code",
     "digest",
+    "attachment",
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -189,6 +193,14 @@ pub fn decode(record: &EventRecord) -> Result<ChangeRecord, StoreError> {
             }
         }
         "channel" => channel_changes(kind, old, new)?,
+        "attachment" if kind == Kind::Modify => {
+            let (before, after) = (attachment_from(old)?, attachment_from(new)?);
+            if before.status == AttachmentStatus::Pending && after.status != before.status {
+                vec![Change::AttachmentSettled(after)]
+            } else {
+                Vec::new()
+            }
+        }
         "digest" if kind != Kind::Remove => digest_changes(old, new)?,
         "user" => profile_changes(kind, old, new, at)?,
         "push_retry" if kind == Kind::Insert => {

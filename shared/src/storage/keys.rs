@@ -175,6 +175,35 @@ pub fn removal_key(
     key(channel_pk(channel), format!("REMOVAL#{user}#{joined_at}"))
 }
 
+/// Prefix of an upload's sort key in its channel's partition.
+pub const ATTACHMENT_PREFIX: &str = "ATT#";
+
+/// An upload, in its channel's partition.
+pub fn attachment_key(channel: &ChannelId, attachment: &crate::domain::AttachmentId) -> Item {
+    key(
+        channel_pk(channel),
+        format!("{ATTACHMENT_PREFIX}{attachment}"),
+    )
+}
+
+/// Prefix of the uploader's references to its uploads.
+pub const UPLOAD_REF_PREFIX: &str = "ATT#";
+
+/// The uploader's reference to an upload (so an account's purge finds its uploads).
+pub fn upload_ref_key(
+    uploader: &UserId,
+    channel: &ChannelId,
+    attachment: &crate::domain::AttachmentId,
+) -> Item {
+    key(
+        user_pk(uploader),
+        format!("{UPLOAD_REF_PREFIX}{channel}#{attachment}"),
+    )
+}
+
+/// The GSI1 partition of uploads on no message, by when they expire (the sweep's).
+pub const UPLOADS_UNATTACHED: &str = "UPLOADS_UNATTACHED";
+
 pub fn user_channels_pk(user: &UserId) -> String {
     format!("{}#CHAN", user_pk(user))
 }

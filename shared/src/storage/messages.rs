@@ -13,9 +13,9 @@ use super::keys::{self, GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use super::sessions::condition_failure_item;
 use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
-    Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji, Membership, Message,
-    MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher, RateWindow, ReadMarker,
-    Timestamp, User, UserId, UserName,
+    Attachment, AttachmentId, Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji,
+    Membership, Message, MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher,
+    RateWindow, ReadMarker, Timestamp, User, UserId, UserName,
 };
 
 /// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.
@@ -43,6 +43,10 @@ struct MessageItem {
     reply_count: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     mentions: Vec<UserId>,
+    /// The attachments as the message shows them (a snapshot the event router refreshes
+    /// when one of them is checked), so reading messages reads nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<Attachment>,
     created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     edited_at: Option<Timestamp>,
@@ -141,6 +145,7 @@ pub(super) fn message_from(item: Item) -> Result<Message, StoreError> {
         reply_count: item.reply_count,
         reactions,
         mentions: item.mentions,
+        attachments: item.attachments,
         created_at: item.created_at,
         edited_at: item.edited_at,
         client_id: item.client_id,
@@ -167,6 +172,8 @@ pub struct MessageContext {
     pub message_reports: u32,
     /// Of the users a send mentions, those who are members.
     pub mentioned_members: BTreeSet<UserId>,
+    /// The attachments a send takes that exist in this channel (in no particular order).
+    pub attachments: Vec<Attachment>,
 }
 
 /// Filters of a history page.
@@ -218,6 +225,8 @@ pub enum Inserted {
     /// Another send of the same member in the channel committed after this one was checked:
     /// check again.
     WindowMoved,
+    /// An attachment was taken by another message, or rejected, after the send was checked.
+    AttachmentTaken,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -225,6 +234,8 @@ enum SendCheck {
     ClientIdFree,
     ParentLive,
     SenderIsMember,
+    /// An attachment is still the sender's, not rejected, on no other message.
+    AttachmentFree,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -243,12 +254,13 @@ impl Store {
         message: Option<&MessageId>,
         client: Option<&ClientId>,
     ) -> Result<MessageContext, StoreError> {
-        self.send_context(channel, caller, message, client, &BTreeSet::new())
+        self.send_context(channel, caller, message, client, &BTreeSet::new(), &[])
             .await
     }
 
     /// A send's first step: as `message_context`, plus the memberships of the users the
-    /// message mentions (at most `MAX_MENTIONS`, so it stays one BatchGetItem).
+    /// message mentions and the attachments it takes (at most `MAX_MENTIONS` and
+    /// `MAX_ATTACHMENTS_PER_MESSAGE`, so it stays one BatchGetItem).
     pub async fn send_context(
         &self,
         channel: &ChannelId,
@@ -256,6 +268,7 @@ impl Store {
         message: Option<&MessageId>,
         client: Option<&ClientId>,
         mentioned: &BTreeSet<UserId>,
+        attachments: &[AttachmentId],
     ) -> Result<MessageContext, StoreError> {
         let mut wanted = vec![
             keys::channel_key(channel),
@@ -269,6 +282,11 @@ impl Store {
                 .iter()
                 .filter(|user| *user != caller)
                 .map(|user| keys::member_key(channel, user)),
+        );
+        wanted.extend(
+            attachments
+                .iter()
+                .map(|id| keys::attachment_key(channel, id)),
         );
         let mut context = MessageContext::default();
         for item in self.batch_get(wanted, super::Read::Consistent).await? {
@@ -293,6 +311,10 @@ impl Store {
                 };
                 context.last_sent_at = member.last_sent_at;
                 context.membership = Some(Membership::from(member));
+            } else if sk.starts_with(keys::ATTACHMENT_PREFIX) {
+                context
+                    .attachments
+                    .push(super::attachments::attachment_from(item)?);
             } else if sk.starts_with(keys::MESSAGE_PREFIX) {
                 context.message_reports = match item.get("report_count") {
                     Some(AttributeValue::N(count)) => count.parse().unwrap_or(0),
@@ -333,6 +355,7 @@ impl Store {
             parent_id: message.parent_id.clone(),
             reply_count: 0,
             mentions: message.mentions.clone(),
+            attachments: message.attachments.clone(),
             created_at: message.created_at,
             edited_at: None,
             client_id: message.client_id.clone(),
@@ -376,6 +399,17 @@ impl Store {
             None => self.unblocked_member_check(&message.channel_id, &message.sender.id)?,
         };
         tx.check(SendCheck::SenderIsMember, sender);
+        for attachment in &message.attachments {
+            tx.check(
+                SendCheck::AttachmentFree,
+                self.attach(
+                    &message.channel_id,
+                    &attachment.id,
+                    &message.sender.id,
+                    &message.id,
+                )?,
+            );
+        }
         let refused = match self.commit(tx).await? {
             Commit::Done => return Ok(Inserted::New),
             Commit::Refused(refused) => refused,
@@ -396,6 +430,8 @@ impl Store {
                 Inserted::NotMember
             } else if refused.failed(SendCheck::ParentLive) {
                 Inserted::ParentGone
+            } else if refused.failed(SendCheck::AttachmentFree) {
+                Inserted::AttachmentTaken
             } else {
                 return Err(StoreError::fault(
                     "client_id claim refused without its item",

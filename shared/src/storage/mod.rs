@@ -2,6 +2,7 @@
 //! item shapes and index names; everything above it speaks domain types.
 //! The design and the cost of every access pattern are in `docs/data-model.md`.
 
+mod attachments;
 mod blocks;
 pub mod changes;
 mod channels;
@@ -31,6 +32,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use aws_sdk_dynamodb::Client;
 
+pub use attachments::{CheckResult, UploadRef};
 pub use blocks::{BlockContext, BlockEntry, BlockWritten};
 pub use channels::{Admission, ChannelAccess, ChannelCreated, ChannelDeletion, MemberAdded};
 pub use reports::{ReportFiled, ReportNotice};

@@ -18,6 +18,8 @@ struct Scenario {
     public_channel: String,
     message: String,
     pending_request: String,
+    /// Ada's upload in the private channel.
+    attachment: String,
 }
 
 /// Words that must never reach the outsider.
@@ -57,10 +59,24 @@ async fn scenario(stack: &Stack) -> Scenario {
     env.api
         .say(&ada, &public_channel, "pssst, members only")
         .await;
+    let attachment = env
+        .api
+        .post(
+            &ada,
+            &format!("/channels/{private_channel}/attachments"),
+            json!({"name": "plans.pdf", "content_type": "application/pdf", "size": 100}),
+        )
+        .await;
+    assert_eq!(attachment.status, 201, "{:?}", attachment.body);
+    let attachment = attachment.body["attachment"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     Scenario {
         ada,
         bob,
         eve,
+        attachment,
         private_channel,
         public_channel,
         message,
@@ -79,6 +95,9 @@ fn body_for(route: &str, s: &Scenario) -> Option<Value> {
         "PATCH /channels/{id}" => json!({"name": "pwned", "private": false}),
         "PATCH /channels/{id}/members/{user_id}" => json!({"role": "admin"}),
         "POST /channels/{id}/owner" => json!({"user_id": s.eve.id}),
+        "POST /channels/{id}/attachments" => {
+            json!({"name": "x.png", "content_type": "image/png", "size": 10})
+        }
         _ => return None,
     })
 }
@@ -155,6 +174,16 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
         (
             "PUT /channels/{id}/mute",
             format!("/channels/{p}/mute"),
+            hidden,
+        ),
+        (
+            "POST /channels/{id}/attachments",
+            format!("/channels/{p}/attachments"),
+            hidden,
+        ),
+        (
+            "GET /channels/{id}/attachments/{aid}",
+            format!("/channels/{p}/attachments/{}", s.attachment),
             hidden,
         ),
         (

@@ -3,7 +3,6 @@
 //! the maintenance job, the job closes it when due, and the closing record is the email the
 //! email worker sends (read back from moto's SES). Short intervals are set by configuration.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use integration_tests::mailroom::{notifications_to, run_until_empty, test_source, Mailroom};
@@ -24,16 +23,6 @@ async fn env_with_short_digests() -> TestEnv {
         ],
     )
     .await
-}
-
-async fn maintenance_worker(env: &TestEnv) -> Worker {
-    Worker::Maintenance(Arc::new(
-        maintenance_worker::MaintenanceWorker::new(
-            env.ctx.clone(),
-            &shared::context::load_sdk_config().await,
-        )
-        .expect("maintenance worker"),
-    ))
 }
 
 /// Routes what was written, runs the due digest jobs, and sends the emails they caused.
@@ -77,7 +66,7 @@ async fn say(env: &TestEnv, from: &TestUser, channel: &str, body: Value) {
 async fn an_away_reader_gets_one_digest_per_interval_naming_senders_and_places() {
     let env = env_with_short_digests().await;
     let mail = Mailroom::open(&env).await;
-    let worker = maintenance_worker(&env).await;
+    let worker = env.maintenance_worker().await;
     let [ada, bob, cy] = env.api.register_all(["Ada", "Bob", "Cy"]).await;
     mail.verify(&env, &[&bob, &cy]).await;
     let direct = env.api.direct(&ada, &bob).await.id();
@@ -131,7 +120,7 @@ async fn an_away_reader_gets_one_digest_per_interval_naming_senders_and_places()
 async fn no_digest_for_readers_online_muted_unverified_or_blocking() {
     let env = env_with_short_digests().await;
     let mail = Mailroom::open(&env).await;
-    let worker = maintenance_worker(&env).await;
+    let worker = env.maintenance_worker().await;
     let [ada, online, muted, unverified, blocking, quiet] = env
         .api
         .register_all(["Ada", "Online", "Muted", "Unverified", "Blocking", "Quiet"])

@@ -122,7 +122,7 @@ async fn worker_sample_batches_fail_only_their_bad_record() {
     let env = TestEnv::new().await;
     let sdk = shared::context::load_sdk_config().await;
     let batches = integration_tests::samples::load_worker_batches();
-    assert_eq!(batches.len(), 5, "one batch per worker");
+    assert_eq!(batches.len(), 6, "one batch per worker");
     for (function, name, event) in batches {
         let worker = match function.as_str() {
             "email-worker" => Worker::Email(Arc::new(
@@ -138,6 +138,9 @@ async fn worker_sample_batches_fail_only_their_bad_record() {
             )),
             "webhook-worker" => Worker::Webhook(Arc::new(
                 webhook_worker::WebhookWorker::new(env.ctx.clone(), &sdk).unwrap(),
+            )),
+            "attachment-worker" => Worker::Attachment(Arc::new(
+                attachment_worker::AttachmentWorker::new(env.ctx.clone(), &sdk).unwrap(),
             )),
             _ => Worker::Maintenance(Arc::new(
                 maintenance_worker::MaintenanceWorker::new(env.ctx.clone(), &sdk).unwrap(),

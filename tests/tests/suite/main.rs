@@ -3,6 +3,7 @@
 //! tokio again (measured: see the README, "Tests").
 
 mod abuse;
+mod attachments;
 mod attacks;
 mod bootstrap;
 mod channels;

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use integration_tests::mailroom::{run_until_empty, test_source};
 use integration_tests::stack::Stack;
 use integration_tests::{Answer, TestEnv, TestUser};
 use serde_json::{json, Value};
@@ -330,15 +329,7 @@ async fn a_deleted_owner_hands_its_groups_over() {
         .assert_status(200);
     let alone = env.api.group(&ada, &[], true).await;
     env.api.delete_account(&ada).await.assert_status(204);
-    let worker = local_gateway::sqs::Worker::Maintenance(std::sync::Arc::new(
-        maintenance_worker::MaintenanceWorker::new(
-            env.ctx.clone(),
-            &shared::context::load_sdk_config().await,
-        )
-        .expect("maintenance worker"),
-    ));
-    let source = test_source(&env.maintenance_queue_url, "maintenance-worker");
-    assert!(run_until_empty(&env, &source, &worker).await >= 1);
+    assert!(env.run_maintenance().await >= 1);
     let after = roles(&env, &bob, &shared).await;
     assert_eq!(holder(&after, "owner"), Some(cy.id.clone()), "{after:?}");
     assert_eq!(after.len(), 2);

@@ -427,9 +427,32 @@ fn each_worker_may_do_what_it_does() {
         assert!(router.contains(queue), "the router queues to {queue}");
     }
     assert!(
-        !router.contains("dynamodb:PutItem"),
-        "the router only reads the table"
+        !router.contains("dynamodb:PutItem") && !router.contains("dynamodb:DeleteItem"),
+        "the router creates and deletes nothing: it only updates derived fields"
     );
+    let attachments = policies_of("attachment-worker");
+    for action in [
+        "s3:GetObject",
+        "s3:DeleteObject",
+        "s3:PutObject",
+        "dynamodb:UpdateItem",
+    ] {
+        assert!(
+            attachments.contains(action),
+            "attachment-worker needs {action}"
+        );
+    }
+    assert!(
+        !attachments.contains("sqs:SendMessage") && !attachments.contains("dynamodb:Query"),
+        "the attachment worker settles one item per object, nothing else"
+    );
+    for signer in ["channels-api", "ws-default", "event-router"] {
+        assert!(
+            policies_of(signer).contains("s3:GetObject"),
+            "{signer} presigns downloads, which work only if it may read them"
+        );
+    }
+    assert!(policies_of("maintenance-worker").contains("s3:DeleteObject"));
     let assistant = policies_of("assistant-worker");
     assert!(!assistant.contains("ses:"));
     assert!(
@@ -534,4 +557,49 @@ fn the_table_stream_triggers_the_router_as_the_binding_says() {
             .collect();
         assert_eq!(entities, STREAM_BINDING.entities, "{image}");
     }
+}
+
+/// The attachment bucket is private, encrypted, TLS-only, takes browser uploads from the web
+/// origin only, and tells the attachment worker's queue about new uploads.
+#[test]
+fn the_attachment_bucket_is_private_and_notifies_the_worker() {
+    let template = template();
+    let resources = &template["Resources"];
+    let bucket = &resources["AttachmentBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting].as_bool(), Some(true), "{setting}");
+    }
+    assert!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .as_str()
+            .is_some()
+    );
+    let cors = &bucket["CorsConfiguration"]["CorsRules"][0];
+    assert_eq!(text(&cors["AllowedOrigins"][0]), "CorsAllowOrigin");
+    let notification = &bucket["NotificationConfiguration"]["QueueConfigurations"][0];
+    assert_eq!(text(&notification["Queue"]), "AttachmentQueue.Arn");
+    assert_eq!(
+        notification["Filter"]["S3Key"]["Rules"][0]["Value"].as_str(),
+        Some(shared::objects::OBJECT_PREFIX)
+    );
+    assert!(bucket["LifecycleConfiguration"]["Rules"]
+        .as_sequence()
+        .is_some_and(|rules| !rules.is_empty()));
+    let tls_only = serde_yaml::to_string(&resources["AttachmentBucketPolicy"]).unwrap();
+    assert!(tls_only.contains("aws:SecureTransport"));
+    let queue_policy = serde_yaml::to_string(&resources["AttachmentQueuePolicy"]).unwrap();
+    assert!(
+        queue_policy.contains("s3.amazonaws.com") && queue_policy.contains("aws:SourceAccount")
+    );
+    let schedule = &resources["SweepUploadsSchedule"]["Properties"]["Target"];
+    let job: shared::queue::MaintenanceJob =
+        serde_json::from_str(schedule["Input"].as_str().expect("an input")).expect("a job");
+    assert_eq!(job, shared::queue::MaintenanceJob::SweepUploads);
 }
