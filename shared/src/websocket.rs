@@ -158,6 +158,8 @@ pub enum ClientFrame {
     #[serde(rename = "sendMessage")]
     SendMessage {
         channel_id: String,
+        /// May be absent when the frame carries attachments.
+        #[serde(default)]
         body: String,
         client_id: Option<String>,
         parent_id: Option<String>,

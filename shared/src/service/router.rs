@@ -15,7 +15,7 @@ use crate::queue::{
     UploadJob, WebhookEvent,
 };
 use crate::realtime::{chunks, recipients};
-use crate::service::{attachments, channels, digest};
+use crate::service::{attachments, channels, digest, messages};
 use crate::storage::changes::{Change, ChangeRecord};
 use crate::AppContext;
 
@@ -152,7 +152,7 @@ async fn plan(
                 ..event(
                     DomainEvent::MessageCreated {
                         channel_id: message.channel_id.clone(),
-                        message: message.clone(),
+                        message: messages::with_attachment_urls(ctx, message.clone()).await?,
                     },
                     *pusher,
                 )
@@ -163,7 +163,7 @@ async fn plan(
             event(
                 DomainEvent::MessageUpdated {
                     channel_id: message.channel_id.clone(),
-                    message: message.clone(),
+                    message: messages::with_attachment_urls(ctx, message.clone()).await?,
                 },
                 *pusher,
             )

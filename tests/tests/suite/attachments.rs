@@ -618,3 +618,58 @@ async fn a_five_megabyte_photo_is_ready_end_to_end() {
     assert_eq!(ready.body["status"], "ready", "{}", ready.body);
     assert!(ready.body["thumbnail_url"].is_string());
 }
+
+/// End to end through the local gateway: the bucket's notification reaches the worker through
+/// the SQS event source, the verdict reaches the uploader's socket, and a `sendMessage` frame
+/// carries the file to the other member's socket with its download URLs.
+#[tokio::test]
+async fn over_websocket_the_uploader_hears_the_verdict_and_members_get_the_file() {
+    use integration_tests::stack::Stack;
+
+    let stack = Stack::start().await;
+    let [ada, bob] = stack.env.api.register_all(["Ada", "Bob"]).await;
+    let channel = stack.env.api.group(&ada, &[&bob], true).await;
+    let mut ada_socket = stack.socket(&ada).await;
+    let mut bob_socket = stack.socket(&bob).await;
+    let (id, _) = upload(
+        &stack.env,
+        &ada,
+        &channel,
+        "p.png",
+        "image/png",
+        png(300, 200),
+    )
+    .await;
+    let verdict = ada_socket
+        .expect("attachment.updated", |event| {
+            event["attachment"]["id"] == id.as_str()
+        })
+        .await;
+    assert_eq!(verdict["attachment"]["status"], "ready", "{verdict}");
+    assert!(verdict["attachment"]["thumbnail_url"].is_string());
+    bob_socket
+        .expect_none(
+            "attachment.updated",
+            std::time::Duration::from_millis(300),
+            |_| true,
+        )
+        .await;
+
+    ada_socket
+        .send(json!({"action": "sendMessage", "channel_id": channel, "attachment_ids": [id], "client_id": "photo-1"}))
+        .await;
+    let ack = ada_socket.expect("ack", |_| true).await;
+    assert_eq!(ack["message"]["attachments"][0]["id"], id.as_str(), "{ack}");
+    let created = bob_socket
+        .expect("message.created", |event| {
+            event["message"]["id"] == ack["message"]["id"]
+        })
+        .await;
+    let file = &created["message"]["attachments"][0];
+    assert_eq!(
+        (file["width"].as_u64(), file["height"].as_u64()),
+        (Some(300), Some(200))
+    );
+    let (status, bytes) = download(file["url"].as_str().expect("a download URL")).await;
+    assert_eq!((status, bytes), (200, png(300, 200)));
+}
