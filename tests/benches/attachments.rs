@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use integration_tests::files::{jpeg_of_about, pdf, png, upload_with};
+use integration_tests::files::{jpeg_of_about, pdf, upload_with};
 use integration_tests::metering::{DynamoMeter, Metered};
 use integration_tests::{spawn_gateway, Api, TestEnv, TestUser, TEST_SECRET};
 use local_gateway::sqs::{poll_once, queue_arn, Worker};
@@ -93,7 +93,7 @@ async fn main() {
     let ask_cost = api_meter.take();
 
     // 2. The worker's throughput: every file uploaded first, then the queue drained.
-    let image = png(800, 600);
+    let image = jpeg_of_about(500 * 1024);
     let document = {
         let mut bytes = pdf();
         bytes.resize(100 * 1024, b' ');
@@ -102,7 +102,7 @@ async fn main() {
     let uploads: Vec<(Vec<u8>, &str, &str)> = (0..CHECKED)
         .map(|n| {
             if n % 2 == 0 {
-                (image.clone(), "image/png", "photo.png")
+                (image.clone(), "image/jpeg", "photo.jpg")
             } else {
                 (document.clone(), "application/pdf", "notes.pdf")
             }
@@ -178,7 +178,7 @@ async fn main() {
     let per_ask = |n: u64| n as f64 / ASKS as f64;
     let per_check = |n: u64| n as f64 / CHECKED as f64;
     println!(
-        "### Attachments\n\nThe API over real HTTP through the local gateway (dev profile, DynamoDB Local, moto's S3 on the same two cores). Asking for an upload is two DynamoDB round trips (the access check, then one transaction of two items) and no S3 call: the form is signed in the function. The worker's figures are for {CHECKED} files ({} KB PNGs of 800×600 and 100 KB PDFs, alternating) drained from the queue in batches of 2; per file it reads the object from S3, checks it, writes a thumbnail for images, and settles the attachment. Upload → ready: {PHOTOS} JPEGs of {:.1} MB, from the end of the upload (S3's 204) to `GET` answering `ready`, with the worker long-polling its queue and the router running, as in `make dev`.\n",
+        "### Attachments\n\nThe API over real HTTP through the local gateway (dev profile, DynamoDB Local, moto's S3 on the same two cores). Asking for an upload is two DynamoDB round trips (the access check, then one transaction of two items) and no S3 call: the form is signed in the function. The worker's figures are for {CHECKED} files ({} KB JPEG photos and 100 KB PDFs, alternating) drained from the queue in batches of 2; per file it reads the object from S3, checks it, writes a thumbnail for images, and settles the attachment. Upload → ready: {PHOTOS} JPEGs of {:.1} MB, from the end of the upload (S3's 204) to `GET` answering `ready`, with the worker long-polling its queue and the router running, as in `make dev`.\n",
         image.len() / 1024,
         photo.len() as f64 / 1e6,
     );
