@@ -178,12 +178,9 @@ pub async fn send(
             Inserted::Blocked => return Err(blocked_conversation()),
             Inserted::ParentGone => return Err(NotFound::ParentMessage.into()),
             Inserted::WindowMoved => continue,
-            Inserted::AttachmentTaken => {
-                return Err(AppError::invalid_field(
-                    "attachment_ids",
-                    "an attachment was put on another message or rejected meanwhile",
-                ))
-            }
+            // Put on another message, or checked, since the read: reading again tells
+            // which (the first is refused, the second sent with the verdict).
+            Inserted::AttachmentTaken => continue,
             Inserted::New => {
                 let message = with_attachment_urls(ctx, message).await?;
                 let event = DomainEvent::MessageCreated {

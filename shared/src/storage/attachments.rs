@@ -227,28 +227,31 @@ impl Store {
         super::error::applied(update.send().await)
     }
 
-    /// The send's update of one attachment it takes: the sender's own upload of this
-    /// channel, not rejected, on no other message; it leaves the unattached index.
+    /// The send's update of one attachment it takes, as the send read it (the message
+    /// keeps a copy): the sender's own upload, on no other message, its status unchanged (a
+    /// check settled in between makes the send read again, so the copy is never stale); it
+    /// leaves the unattached index.
     pub(super) fn attach(
         &self,
-        channel: &ChannelId,
-        attachment: &AttachmentId,
+        attachment: &Attachment,
         sender: &UserId,
         message: &MessageId,
     ) -> Result<TransactWriteItem, StoreError> {
+        let status =
+            serde_dynamo::to_attribute_value(attachment.status).map_err(StoreError::fault)?;
         Ok(TransactWriteItem::builder()
             .update(
                 Update::builder()
                     .table_name(&self.table)
-                    .set_key(Some(keys::attachment_key(channel, attachment)))
+                    .set_key(Some(keys::attachment_key(&attachment.channel_id, &attachment.id)))
                     .update_expression("SET message_id = :message REMOVE gsi1pk, gsi1sk")
                     .condition_expression(
-                        "uploader_id = :sender AND #status <> :rejected AND attribute_not_exists(message_id)",
+                        "uploader_id = :sender AND #status = :as_read AND attribute_not_exists(message_id)",
                     )
                     .expression_attribute_names("#status", "status")
                     .expression_attribute_values(":message", s(message.as_str()))
                     .expression_attribute_values(":sender", s(sender.as_str()))
-                    .expression_attribute_values(":rejected", s("rejected"))
+                    .expression_attribute_values(":as_read", status)
                     .build()
                     .map_err(StoreError::fault)?,
             )

@@ -225,7 +225,7 @@ pub enum Inserted {
     /// Another send of the same member in the channel committed after this one was checked:
     /// check again.
     WindowMoved,
-    /// An attachment was taken by another message, or rejected, after the send was checked.
+    /// An attachment was taken by another message, or checked, after the send read it.
     AttachmentTaken,
 }
 
@@ -402,12 +402,7 @@ impl Store {
         for attachment in &message.attachments {
             tx.check(
                 SendCheck::AttachmentFree,
-                self.attach(
-                    &message.channel_id,
-                    &attachment.id,
-                    &message.sender.id,
-                    &message.id,
-                )?,
+                self.attach(attachment, &message.sender.id, &message.id)?,
             );
         }
         let refused = match self.commit(tx).await? {

@@ -673,3 +673,75 @@ async fn over_websocket_the_uploader_hears_the_verdict_and_members_get_the_file(
     let (status, bytes) = download(file["url"].as_str().expect("a download URL")).await;
     assert_eq!((status, bytes), (200, png(300, 200)));
 }
+
+/// A send copies its attachments as it read them; a check that settles one between that
+/// read and the send's transaction must not leave the message with a stale copy: the claim is
+/// conditional on the status as read, so the send reads again.
+#[tokio::test]
+async fn a_send_never_keeps_a_copy_older_than_the_check() {
+    use shared::domain::{
+        Attachment, ChannelId, Counterpart, Message, MessageBody, MessageId, MessageRole,
+        Timestamp, UserId, UserName,
+    };
+    use shared::storage::{CheckResult, Inserted, Posting, UploadRef};
+
+    let (env, [ada]) = TestEnv::with_users(["Ada"]).await;
+    let channel = env.api.group(&ada, &[], true).await;
+    let asked = ask_upload(&env, &ada, &channel, "a.txt", "text/plain", 5).await;
+    let read: Attachment = serde_json::from_value(asked.body["attachment"].clone()).unwrap();
+    let store = &env.ctx.store;
+    // The check settles after the send read the attachment as pending.
+    let upload = UploadRef {
+        channel_id: read.channel_id.clone(),
+        attachment_id: read.id.clone(),
+    };
+    assert!(store
+        .settle_attachment(
+            &upload,
+            &CheckResult::Ready {
+                width: None,
+                height: None
+            }
+        )
+        .await
+        .unwrap());
+    let sender = UserId::parse(&ada.id).unwrap();
+    let message = Message {
+        id: MessageId::generate(),
+        channel_id: ChannelId::parse(&channel).unwrap(),
+        sender: Counterpart {
+            id: sender,
+            name: UserName::parse("Ada").unwrap(),
+        },
+        role: MessageRole::User,
+        body: MessageBody::parse("see").unwrap(),
+        parent_id: None,
+        reply_count: 0,
+        reactions: Default::default(),
+        mentions: Vec::new(),
+        attachments: vec![read],
+        created_at: Timestamp::now(),
+        edited_at: None,
+        client_id: None,
+        deleted_at: None,
+    };
+    let inserted = store
+        .insert_message(&message, &Posting::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(inserted, Inserted::AttachmentTaken),
+        "{inserted:?}"
+    );
+    // Read again, the send goes through with the verdict.
+    let sent = env
+        .api
+        .send_message(
+            &ada,
+            &channel,
+            json!({ "attachment_ids": [upload.attachment_id.as_str()] }),
+        )
+        .await;
+    sent.assert_status(201);
+    assert_eq!(sent.body["attachments"][0]["status"], "ready");
+}
