@@ -124,9 +124,15 @@ export const api = {
   message: (id, mid) => request("GET", `/channels/${enc(id)}/messages/${enc(mid)}`),
   replies: (id, mid, cursor) =>
     request("GET", `/channels/${enc(id)}/messages/${enc(mid)}/replies`, { query: { cursor, limit: 100 } }),
-  send: (id, body, clientId, parentId, mentionIds) =>
+  send: (id, body, clientId, parentId, mentionIds, attachmentIds) =>
     request("POST", `/channels/${enc(id)}/messages`, {
-      body: { body, client_id: clientId || null, parent_id: parentId || null, mention_ids: mentionIds?.length ? mentionIds : null },
+      body: {
+        body,
+        client_id: clientId || null,
+        parent_id: parentId || null,
+        mention_ids: mentionIds?.length ? mentionIds : null,
+        attachment_ids: attachmentIds?.length ? attachmentIds : null,
+      },
     }),
   edit: (id, mid, body) => request("PATCH", `/channels/${enc(id)}/messages/${enc(mid)}`, { body: { body } }),
   deleteMessage: (id, mid) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}`),
@@ -134,6 +140,10 @@ export const api = {
   unreact: (id, mid, emoji) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}/reactions/${enc(emoji)}`),
   markRead: (id, messageId) => request("POST", `/channels/${enc(id)}/read`, { body: { message_id: messageId } }),
   readReceipts: (id) => request("GET", `/channels/${enc(id)}/read-receipts`),
+  // The file itself goes straight to the storage, with the form this answers (attachments.js).
+  startUpload: (id, name, contentType, size) =>
+    request("POST", `/channels/${enc(id)}/attachments`, { body: { name, content_type: contentType, size } }),
+  attachment: (id, aid) => request("GET", `/channels/${enc(id)}/attachments/${enc(aid)}`),
 };
 
 /** Every page of a paged route, up to `maxPages`. */

@@ -1,7 +1,8 @@
 // The open channel: history (newest page first, older pages on scroll up), live messages,
 // threads, reactions, edits and deletes, typing, read receipts, mentions (an @-autocomplete),
-// and sending over the socket (with the REST route as the fallback; the same client_id makes a
-// retry harmless); its header's mute and settings, and its members' roles.
+// files (uploads.js for the composers, attachments.js for the messages), and sending over the
+// socket (with the REST route as the fallback; the same client_id makes a retry harmless); its
+// header's mute and settings, and its members' roles.
 
 import { api, allPages } from "./api.js";
 import {
@@ -36,6 +37,16 @@ import {
   ASSISTANT_ID,
 } from "./store.js";
 import { presenceDot } from "./presence.js";
+import {
+  attachmentList,
+  describeFiles,
+  forgetAttachments,
+  initAttachments,
+  latest,
+  onAttachmentFetched,
+  remember,
+} from "./attachments.js";
+import { createTray, acceptDrops } from "./uploads.js";
 import {
   storeChannel,
   refreshChannels,
@@ -77,6 +88,8 @@ let view = emptyView(null);
 let openSeq = 0;
 // Messages being sent, by client_id (across channels: an ack may come after a switch).
 const pending = new Map();
+// The files of the channel's composer and of the thread's.
+let trays = { main: null, thread: null };
 
 function emptyView(channelId) {
   return {
@@ -110,8 +123,21 @@ export function initChat() {
   $("channel-settings-button").appendChild(icon("settings"));
   $("jump-latest").append(icon("down", { size: 16 }), " New messages");
 
-  setupComposer($("composer"), $("composer-input"), () => null);
-  setupComposer($("thread-composer"), $("thread-input"), () => view.thread && view.thread.parentId);
+  trays = {
+    main: setupComposer($("composer"), $("composer-input"), () => null),
+    thread: setupComposer($("thread-composer"), $("thread-input"), () => view.thread && view.thread.parentId),
+  };
+  // Files dropped on the conversation go with the next message; on the thread, with the next reply.
+  acceptDrops($("chat-pane"), trays.main, $("composer-input"));
+  acceptDrops($("thread"), trays.thread, $("thread-input"));
+  initAttachments();
+  // A file fetched again (new URLs, or the check's outcome when its push was missed): the
+  // messages' copies take new URLs quietly, and show a new state.
+  onAttachmentFetched((attachment) => {
+    trays.main.update(attachment);
+    trays.thread.update(attachment);
+    applyAttachment(attachment, { quiet: true });
+  });
 
   $("messages").addEventListener("scroll", onScroll, { passive: true });
   $("jump-latest").addEventListener("click", () => {
@@ -183,6 +209,7 @@ export async function openChannel(channelId) {
   emit("channels");
   $("chat-empty").hidden = true;
   $("chat-pane").hidden = false;
+  renderTrays();
   renderHeader();
   renderTyping();
   $("history-status").textContent = "Loading messages…";
@@ -213,7 +240,16 @@ export async function openChannel(channelId) {
 export function resetChat() {
   for (const item of pending.values()) clearTimeout(item.timer);
   pending.clear();
+  trays.main?.reset();
+  trays.thread?.reset();
+  forgetAttachments();
   closeChannel();
+}
+
+/** Each composer shows the files of the open channel. */
+function renderTrays() {
+  trays.main?.render();
+  trays.thread?.render();
 }
 
 export function closeChannel() {
@@ -227,6 +263,7 @@ export function closeChannel() {
   state.currentChannelId = null;
   clear($("message-list"));
   renderTyping();
+  renderTrays();
   $("chat-pane").hidden = true;
   $("chat-empty").hidden = false;
   emit("channels");
@@ -328,6 +365,8 @@ function mergeMessages(messages) {
 /** Stores a message; true when it was new. */
 function upsert(message) {
   rememberName(message.sender.id, message.sender.name);
+  // The best copy of each file: a check's news that came before the message is not lost.
+  if (message.attachments?.length) message.attachments = message.attachments.map(remember);
   const known = view.messages.get(message.id);
   view.messages.set(message.id, known && known.deleted ? { ...message, deleted: true } : message);
   bump(message.id);
@@ -355,6 +394,11 @@ function repliesOf(parentId) {
   return [...view.messages.values()]
     .filter((message) => message.parent_id === parentId && !message.deleted)
     .sort((a, b) => compareIds(a.id, b.id));
+}
+
+/** What a pending message shows: its state, and its files' (checked while it is sent). */
+function pendingVersion(item) {
+  return `${item.status}|${item.note}|${item.attachments.map((attachment) => latest(attachment).status).join(",")}`;
 }
 
 function pendingIn(channelId, parentId) {
@@ -447,7 +491,7 @@ function renderMain() {
     previous = message;
   }
   for (const item of pendingIn(view.channelId, null)) {
-    items.push({ key: `pending:${item.client_id}`, version: `${item.status}|${item.note}`, build: () => buildPending(item) });
+    items.push({ key: `pending:${item.client_id}`, version: pendingVersion(item), build: () => buildPending(item) });
   }
   reconcile($("message-list"), items, view.mainEls);
 }
@@ -474,7 +518,7 @@ function renderThread() {
     build: () => buildMessage(message, { inThread: true }),
   }));
   for (const item of pendingIn(view.channelId, thread.parentId)) {
-    items.push({ key: `pending:${item.client_id}`, version: `${item.status}|${item.note}`, build: () => buildPending(item) });
+    items.push({ key: `pending:${item.client_id}`, version: pendingVersion(item), build: () => buildPending(item) });
   }
   const scroller = $("thread-scroller");
   const nearBottom = isNearBottom(scroller);
@@ -556,14 +600,17 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   const mentionsMe = !own && !message.deleted && (message.mentions || []).includes(state.me.id);
   if (mentionsMe) classes.push("mentions-me");
   const authorId = `author-${message.id}`;
-  const bodyId = `body-${isParent ? "p-" : inThread ? "t-" : ""}${message.id}`;
-  const cueId = `mention-${isParent ? "p-" : inThread ? "t-" : ""}${message.id}`;
+  const where = isParent ? "p-" : inThread ? "t-" : "";
+  const bodyId = `body-${where}${message.id}`;
+  const cueId = `mention-${where}${message.id}`;
+  const files = message.deleted ? [] : message.attachments || [];
+  const filesId = `files-${where}${message.id}`;
   const el = h(tag, {
     class: classes.join(" "),
     // Focusable by a tap, so touch screens (no hover) can reach the message's tools.
     tabindex: "-1",
     dataset: { messageId: message.id },
-    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"}${mentionsMe ? ` ${cueId}` : ""} ${bodyId}`,
+    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"}${mentionsMe ? ` ${cueId}` : ""} ${bodyId}${files.length ? ` ${filesId}` : ""}`,
   });
 
   el.appendChild(
@@ -590,7 +637,12 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
 
   const editing = isEditing(message.id, inThread);
   if (editing) main.appendChild(buildEditor(message, bodyId));
-  else main.appendChild(h("p", { class: "message-body", id: bodyId }, withMentions(message)));
+  else main.appendChild(h("p", { class: "message-body", id: bodyId }, message.body ? withMentions(message) : null));
+  if (files.length) {
+    // The image dialog gives the focus back to the same control, in the same list.
+    const box = isParent ? $("thread-parent") : inThread ? $("thread-list") : $("message-list");
+    main.appendChild(attachmentList(files, { summaryId: filesId, restoreFocus: (key) => focusMessage(message.id, key, box) }));
+  }
 
   const reactions = Object.entries(message.reactions || {}).filter(([, users]) => users.length);
   if (reactions.length) {
@@ -704,7 +756,8 @@ function buildPending(item) {
         h("span", { class: "message-author" }, state.me.name),
         h("span", { class: "muted small" }, failed ? `not sent${item.note ? `: ${item.note}` : ""}` : "sending…"),
       ),
-      h("p", { class: "message-body" }, item.body),
+      item.body ? h("p", { class: "message-body" }, item.body) : null,
+      item.attachments.length ? attachmentList(item.attachments, { summaryId: `files-${item.client_id}` }) : null,
       failed
         ? h(
             "div",
@@ -880,10 +933,18 @@ function setupComposer(form, input, parentOf) {
     else stopTyping();
   });
   input.addEventListener("blur", () => stopTyping());
+  const tray = createTray(form, input, () => view.channelId);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
+    if (!view.channelId) return;
     const body = input.value.trim();
-    if (!body || !view.channelId) return;
+    const files = tray.status();
+    if (files.uploading) {
+      toast("Your files are still uploading: send once they are done.", { kind: "notice", timeout: 4000 });
+      return;
+    }
+    // A message is text, files, or both.
+    if (!body && !files.sendable) return;
     if (body.length > 4000) {
       toast("A message can hold at most 4,000 characters.");
       return;
@@ -892,8 +953,9 @@ function setupComposer(form, input, parentOf) {
     input.value = "";
     mentions.reset();
     grow();
-    send(body, parentOf(), mentionIds);
+    send(body, parentOf(), mentionIds, tray.take());
   });
+  return tray;
 }
 
 const MAX_SUGGESTIONS = 8;
@@ -1056,7 +1118,7 @@ function stopTyping() {
   typingChannel = null;
 }
 
-function send(body, parentId, mentionIds = []) {
+function send(body, parentId, mentionIds = [], attachments = []) {
   stopTyping();
   const item = {
     client_id: newClientId(),
@@ -1064,6 +1126,7 @@ function send(body, parentId, mentionIds = []) {
     parent_id: parentId || null,
     body,
     mention_ids: mentionIds,
+    attachments,
     status: "sending",
     note: "",
     timer: null,
@@ -1074,6 +1137,7 @@ function send(body, parentId, mentionIds = []) {
   const frame = { action: "sendMessage", channel_id: item.channel_id, body, client_id: item.client_id };
   if (parentId) frame.parent_id = parentId;
   if (mentionIds.length) frame.mention_ids = mentionIds;
+  if (attachments.length) frame.attachment_ids = attachments.map((attachment) => attachment.id);
   if (realtime && realtime.send(frame)) {
     // No ack in time (socket half-dead): the REST route with the same client_id answers the
     // message if it was stored, or stores it once.
@@ -1090,7 +1154,14 @@ async function restSend(clientId) {
   item.status = "sending";
   scheduleRender();
   try {
-    const message = await api.send(item.channel_id, item.body, item.client_id, item.parent_id, item.mention_ids);
+    const message = await api.send(
+      item.channel_id,
+      item.body,
+      item.client_id,
+      item.parent_id,
+      item.mention_ids,
+      item.attachments.map((attachment) => attachment.id),
+    );
     settle(message);
   } catch (error) {
     if (!pending.has(clientId)) return;
@@ -1736,6 +1807,9 @@ export function onChatEvent(event) {
       if (event.channel_id === view.channelId) markDeleted(event.message_id);
       onMessageGone(event.channel_id, event.message_id);
       break;
+    case "attachment.updated":
+      if (event.attachment) onAttachmentUpdated(event.attachment);
+      break;
     case "reaction.updated": {
       const message = event.channel_id === view.channelId && view.messages.get(event.message_id);
       if (message) {
@@ -1822,11 +1896,45 @@ function onMessageCreated(message) {
   if (fresh && !mine && !message.parent_id && !isNearBottom(scroller)) $("jump-latest").hidden = false;
   if (fresh && !mine) {
     const where = message.parent_id ? " (in a thread)" : "";
-    announce(`${message.role === "assistant" ? "Assistant" : message.sender.name}${where}: ${message.body.slice(0, 300)}`);
+    const files = message.attachments?.length ? describeFiles(message.attachments) : "";
+    const text = [message.body.slice(0, 300), files].filter(Boolean).join(". ");
+    announce(`${message.role === "assistant" ? "Assistant" : message.sender.name}${where}: ${text}`);
   }
   scheduleRender();
   emit("channels");
   return undefined;
+}
+
+/** A file was checked: its chip in a composer, and the messages that carry it, show how it went. */
+function onAttachmentUpdated(attachment) {
+  const best = remember(attachment);
+  trays.main?.update(best);
+  trays.thread?.update(best);
+  applyAttachment(best);
+}
+
+/**
+ * A newer copy of a file for the messages of the open channel (and those being sent). Only a
+ * change of state re-renders; `quiet` new URLs are just kept for the next render.
+ */
+function applyAttachment(attachment, { quiet = false } = {}) {
+  if (attachment.channel_id !== view.channelId) return;
+  let changed = false;
+  for (const message of view.messages.values()) {
+    const files = message.attachments || [];
+    const index = files.findIndex((file) => file.id === attachment.id);
+    if (index < 0) continue;
+    const before = files[index];
+    files[index] = attachment;
+    if (!quiet || before.status !== attachment.status) {
+      bump(message.id);
+      changed = true;
+    }
+  }
+  for (const item of pending.values()) {
+    if (item.channel_id === view.channelId && item.attachments.some((file) => file.id === attachment.id)) changed = true;
+  }
+  if (changed) scheduleRender();
 }
 
 /** Fetches a channel the list does not know yet and adds it (with `message` as its preview). */

@@ -243,9 +243,11 @@ function kindLabel(channel) {
 function previewText(channel) {
   const last = channel.last_message;
   if (!last) return "";
-  if (channel.kind === "direct") return last.preview;
+  // Only a message of files has no text.
+  const text = last.preview || "📎 Attachment";
+  if (channel.kind === "direct") return text;
   const who = last.sender.id === state.me.id ? "You" : last.role === "assistant" ? "Assistant" : last.sender.name;
-  return `${who}: ${last.preview}`;
+  return `${who}: ${text}`;
 }
 
 function renderChannels() {

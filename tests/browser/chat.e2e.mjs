@@ -1,8 +1,9 @@
 // End-to-end test of the web client (web/) in a real browser: two people, each in their own
 // browser context, register through the page, become partners, chat live in a direct channel
-// (typing, read receipts, reactions, a thread, an edit, a delete), see each other's presence
-// change (also across a network drop and the reconnect that follows), and one of them gets a
-// live answer from the assistant. In a group, the channel list shows previews, unread and
+// (typing, read receipts, reactions, a thread, an edit, a delete, files: an image and a PDF
+// picked with upload progress, a file dropped and one pasted, refusals shown, the thumbnail, the
+// image full size, a download), see each other's presence change (also across a network drop
+// and the reconnect that follows), and one of them gets a live answer from the assistant. In a group, the channel list shows previews, unread and
 // mention badges in activity order, an @-autocomplete mentions Bob, Bob mutes it, and its
 // settings (name, description, slow mode) and roles (admin, removal, a new owner) change live
 // for both. A link with ?ws= must only open the settings dialog.
@@ -149,6 +150,52 @@ async function callApi(method, path, token, body) {
   });
   assert.ok(response.ok, `${method} ${path}: ${response.status}`);
   return response.status === 204 ? null : response.json();
+}
+
+// A real PNG, drawn on a canvas in the page (noise makes it some 45 KB, so a throttled upload
+// takes a moment): the check decodes it and makes its thumbnail.
+async function drawPng(page, width, height, label) {
+  const base64 = await page.evaluate(
+    ({ width, height, label }) => {
+      const canvas = document.createElement("canvas");
+      canvas.width = width;
+      canvas.height = height;
+      const context = canvas.getContext("2d");
+      const gradient = context.createLinearGradient(0, 0, width, height);
+      gradient.addColorStop(0, "#4f46e5");
+      gradient.addColorStop(1, "#ec4899");
+      context.fillStyle = gradient;
+      context.fillRect(0, 0, width, height);
+      const pixels = context.getImageData(0, 0, width, height);
+      for (let i = 0; i < pixels.data.length; i += 4) pixels.data[i + 1] ^= Math.floor(Math.random() * 48);
+      context.putImageData(pixels, 0, 0);
+      context.fillStyle = "#fff";
+      context.font = "bold 26px sans-serif";
+      context.textAlign = "center";
+      context.fillText(label, width / 2, height / 2 + 9);
+      return canvas.toDataURL("image/png").split(",")[1];
+    },
+    { width, height, label },
+  );
+  return Buffer.from(base64, "base64");
+}
+
+// A small valid PDF.
+const PDF = Buffer.from(
+  "%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 2 0 R>> endobj\n2 0 obj <</Type /Pages /Kids [3 0 R] /Count 1>> endobj\n" +
+    "3 0 obj <</Type /Page /Parent 2 0 R /MediaBox [0 0 200 200]>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF\n",
+);
+
+// The files in the channel's composer: one chip per file.
+const tray = (page) => page.locator("#composer").getByRole("list", { name: "Files to send" });
+const chip = (page, name) => tray(page).getByRole("listitem").filter({ hasText: name });
+
+async function pickFiles(page, files) {
+  const [chooser] = await Promise.all([
+    page.waitForEvent("filechooser"),
+    page.locator("#composer").getByRole("button", { name: "Attach files" }).click(),
+  ]);
+  await chooser.setFiles(files);
 }
 
 async function send(page, text, { box = "composer-input" } = {}) {
@@ -361,6 +408,173 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await alice.page.getByRole("dialog", { name: "Delete message" }).getByRole("button", { name: "Delete" }).click();
       await visible(messages(bob.page).getByText("This message was deleted."), "the deleted message in Bob's window");
       await gone(messages(bob.page).getByText("Oops, wrong chat"), "the deleted text");
+    });
+
+    await step(t, "Alice picks an image and a PDF: the chips show the upload's progress; a type not allowed and a false image show why they cannot go", async () => {
+      const page = alice.page;
+      const image = await drawPng(page, 200, 120, "Launch board");
+      // A slow uplink for a moment, so the progress bar is there to be seen.
+      const cdp = await alice.context.newCDPSession(page);
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 16 * 1024 });
+      await pickFiles(page, [
+        { name: "launch-board.png", mimeType: "image/png", buffer: image },
+        { name: "launch-plan.pdf", mimeType: "application/pdf", buffer: PDF },
+      ]);
+      const bar = tray(page).getByRole("progressbar", { name: "Uploading launch-board.png" });
+      await visible(bar, "the image's upload progress bar");
+      await visible(chip(page, "launch-board.png").getByText(/uploading [1-9]\d*%/), "the percentage uploaded going up");
+      await tidy(page);
+      await shoot(page, "alice-uploading");
+      await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+      await gone(bar, "the progress bar once the image is up");
+      for (const name of ["launch-board.png", "launch-plan.pdf"]) {
+        await visible(chip(page, name).getByText(/· (checking…|ready)$/), `${name} uploaded`);
+      }
+      // The API refuses a type; the check refuses bytes that are not what they claim to be.
+      await pickFiles(page, [
+        { name: "setup.exe", mimeType: "application/x-msdownload", buffer: Buffer.from("MZ not really") },
+        { name: "holiday.png", mimeType: "image/png", buffer: Buffer.from("not a picture at all") },
+      ]);
+      await visible(chip(page, "setup.exe").getByText("the file type must be one of the types attachments may have", { exact: false }), "the API's refusal of the type");
+      await visible(chip(page, "holiday.png").getByText("not attached: the file's content is not of the declared type"), "the check's reason");
+      await visible(chip(page, "launch-board.png").getByText(/· ready$/), "the image checked");
+      await tidy(page);
+      await shoot(page, "alice-files-to-send");
+      for (const name of ["setup.exe", "holiday.png"]) {
+        await chip(page, name).getByRole("button", { name: `Remove ${name}` }).click();
+        await gone(chip(page, name), `${name} removed`);
+      }
+      assert.equal(await tray(page).getByRole("listitem").count(), 2, "the image and the PDF still to send");
+      await send(page, "The launch board and the plan.");
+      const sent = stored(page, "The launch board and the plan.");
+      await visible(sent.getByRole("button", { name: "Open launch-board.png full size" }), "the thumbnail in Alice's message");
+      await visible(sent.getByRole("button", { name: "Download launch-plan.pdf" }), "the PDF in Alice's message");
+      await gone(tray(page), "the files out of the composer");
+    });
+
+    await step(t, "Bob sees the image's thumbnail and the PDF, opens the image full size and downloads the PDF (URLs expired or refused are fetched again)", async () => {
+      const page = bob.page;
+      const item = stored(page, "The launch board and the plan.");
+      const open = item.getByRole("button", { name: "Open launch-board.png full size" });
+      // Once checked (a missed push is made up for by asking after 8 s).
+      await open.waitFor({ state: "visible", timeout: WAIT + 10_000 });
+      const thumbnail = open.locator("img");
+      assert.equal(await thumbnail.getAttribute("alt"), "launch-board.png", "the file name as its alt text");
+      assert.deepEqual([await thumbnail.getAttribute("width"), await thumbnail.getAttribute("height")], ["200", "120"], "sized before it loads");
+      await thumbnail.evaluate((img) => img.decode());
+      assert.ok((await thumbnail.evaluate((img) => img.naturalWidth)) > 0, "the thumbnail is a real image");
+      await visible(item.getByText("launch-plan.pdf"), "the PDF's chip");
+      await tidy(page);
+      await shoot(page, "bob-files");
+
+      // Sixteen minutes on, the URLs the message came with have expired: opening the image
+      // asks the API for new ones first.
+      const refetched = () =>
+        page.waitForRequest((request) => request.method() === "GET" && request.url().startsWith(`${BASE_URL}/channels/`) && /\/attachments\/[^/]+$/.test(request.url()));
+      await page.evaluate(() => {
+        window.realNow = Date.now;
+        Date.now = () => window.realNow() + 16 * 60 * 1000;
+      });
+      const renewed = refetched();
+      await open.click();
+      await renewed;
+      await page.evaluate(() => {
+        Date.now = window.realNow;
+      });
+      const dialog = page.getByRole("dialog", { name: "launch-board.png" });
+      await visible(dialog, "the image dialog");
+      const full = dialog.locator("img");
+      await full.waitFor({ state: "visible" });
+      assert.equal(await full.evaluate((img) => img.naturalWidth), 200, "the image full size");
+      await shoot(page, "bob-image-full-size");
+      await page.keyboard.press("Escape");
+      await gone(dialog, "the image dialog after Escape");
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute("aria-label")), "Open launch-board.png full size", "the focus back on the thumbnail");
+
+      // The storage refuses the first try, as it does an expired URL: the page asks the API
+      // for the attachment again and downloads with the new URL.
+      let refused = 0;
+      const objects = /\/attachments\/[^/?]+\/[^/?]+\?/;
+      await page.route(objects, (route) => {
+        if (refused++ > 0) return route.continue();
+        return route.fulfill({ status: 403, headers: { "access-control-allow-origin": BASE_URL }, contentType: "application/xml", body: "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>" });
+      });
+      const asked = refetched();
+      const downloaded = page.waitForEvent("download");
+      await item.getByRole("button", { name: "Download launch-plan.pdf" }).click();
+      await asked;
+      const download = await downloaded;
+      await page.unroute(objects);
+      assert.equal(download.suggestedFilename(), "launch-plan.pdf");
+      const bytes = readFileSync(await download.path());
+      assert.equal(bytes.subarray(0, 4).toString(), "%PDF", "the PDF's bytes");
+      assert.equal(refused, 2, "refused once, then fetched with the new URL");
+    });
+
+    await step(t, "Bob drops a text file on the conversation and pastes an image: his message of files alone reaches Alice", async () => {
+      const page = bob.page;
+      const files = await page.evaluateHandle(() => {
+        const data = new DataTransfer();
+        data.items.add(new File(["Agenda\n1. Demo\n2. Launch\n"], "agenda-notes.txt", { type: "text/plain" }));
+        return data;
+      });
+      await page.dispatchEvent("#messages", "dragenter", { dataTransfer: files });
+      await visible(page.getByText("Drop files to attach them"), "the drop area");
+      await shoot(page, "bob-drop");
+      await page.dispatchEvent("#messages", "drop", { dataTransfer: files });
+      await gone(page.getByText("Drop files to attach them"), "the drop area after the drop");
+      await visible(chip(page, "agenda-notes.txt"), "the dropped file in Bob's composer");
+      // A screenshot pasted from the clipboard (a browser names it image.png).
+      await page.locator("#composer-input").evaluate(async (input) => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 90;
+        canvas.height = 60;
+        const context = canvas.getContext("2d");
+        context.fillStyle = "#14935a";
+        context.fillRect(0, 0, 90, 60);
+        const blob = await new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
+        const data = new DataTransfer();
+        data.items.add(new File([blob], "image.png", { type: "image/png" }));
+        input.dispatchEvent(new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }));
+      });
+      await visible(chip(page, "image.png"), "the pasted image in Bob's composer");
+      for (const name of ["agenda-notes.txt", "image.png"]) {
+        await visible(chip(page, name).getByText(/· (checking…|ready)$/), `${name} uploaded`);
+      }
+      // No text: files alone make a message.
+      await page.locator("#composer-input").press("Enter");
+      await gone(tray(page), "the files out of Bob's composer");
+      const item = messages(alice.page).locator("li[data-message-id]").filter({ hasText: "agenda-notes.txt" });
+      await visible(item.getByRole("button", { name: "Download agenda-notes.txt" }), "the text file in Alice's window, checked");
+      await item.getByRole("button", { name: "Open image.png full size" }).waitFor({ state: "visible", timeout: WAIT + 10_000 });
+      await item.locator('img[alt="image.png"]').evaluate((img) => img.decode());
+      await visible(sidebar(page).getByRole("button", { name: new RegExp(escape(alice.name)) }).getByText("📎 Attachment"), "the preview of a message of files");
+    });
+
+    await step(t, "a message sent before its image is checked shows it being checked, then its thumbnail in place", async () => {
+      // Alice, from another device over the API: the message takes the upload before the file is even there.
+      const token = await alice.page.evaluate(() => {
+        const key = Object.keys(localStorage).find((k) => k.startsWith("chat.session:"));
+        return JSON.parse(localStorage.getItem(key)).token;
+      });
+      const channelId = await sidebar(bob.page).getByRole("button", { name: new RegExp(escape(alice.name)) }).getAttribute("data-channel-id");
+      const image = await drawPng(bob.page, 160, 100, "Sketch");
+      const { attachment, upload } = await callApi("POST", `/channels/${channelId}/attachments`, token, { name: "late-sketch.png", content_type: "image/png", size: image.length });
+      await callApi("POST", `/channels/${channelId}/messages`, token, { body: "A sketch, still on its way.", attachment_ids: [attachment.id] });
+      const item = stored(bob.page, "A sketch, still on its way.");
+      await visible(item.getByText("checking…"), "the image being checked");
+      await tidy(bob.page);
+      await shoot(bob.page, "bob-image-checking");
+      const form = new FormData();
+      for (const [name, value] of Object.entries(upload.fields)) form.append(name, value);
+      form.append("file", new Blob([image], { type: "image/png" }), "late-sketch.png");
+      const uploaded = await fetch(upload.url, { method: upload.method, body: form });
+      assert.equal(uploaded.status, 204, "the storage took the file");
+      const thumbnail = item.getByRole("button", { name: "Open late-sketch.png full size" }).locator("img");
+      await visible(thumbnail, "the thumbnail in place once checked");
+      await thumbnail.evaluate((img) => img.decode());
+      await gone(item.getByText("checking…"), "the checking state");
     });
 
     await step(t, "screenshots at desktop size", async () => {
