@@ -299,7 +299,7 @@ mod tests {
             ("[1,2]", None),
             (r#"{"action":"dance","client_id":"k1"}"#, Some("k1")),
             (
-                r#"{"action":"sendMessage","channel_id":"c","client_id":"k2"}"#,
+                r#"{"action":"sendMessage","body":"hi","client_id":"k2"}"#,
                 Some("k2"),
             ),
             (

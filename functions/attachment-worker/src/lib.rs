@@ -110,7 +110,12 @@ pub fn inspect_image(kind: ContentType, bytes: &[u8]) -> Result<InspectedImage, 
     limits.max_alloc = Some(MAX_IMAGE_PIXELS * 4 + (1 << 20));
     reader.limits(limits);
     let image = reader.decode().map_err(|_| CheckRefusal::Undecodable)?;
-    let thumbnail = image.resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, FilterType::Triangle);
+    // Never enlarged: a small image is its own thumbnail (as a JPEG).
+    let thumbnail = if width.max(height) > THUMBNAIL_MAX_SIDE {
+        image.resize(THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_SIDE, FilterType::Triangle)
+    } else {
+        image
+    };
     let mut encoded = Cursor::new(Vec::new());
     thumbnail
         .to_rgb8()
@@ -140,6 +145,13 @@ mod tests {
         assert_eq!((inspected.width, inspected.height), (1200, 600));
         let thumbnail = image::load_from_memory(&inspected.thumbnail).unwrap();
         assert_eq!((thumbnail.width(), thumbnail.height()), (320, 160));
+        let small = inspect_image(ContentType::Png, &png(40, 20)).unwrap();
+        let thumbnail = image::load_from_memory(&small.thumbnail).unwrap();
+        assert_eq!(
+            (thumbnail.width(), thumbnail.height()),
+            (40, 20),
+            "never enlarged"
+        );
     }
 
     #[test]
