@@ -43,6 +43,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(send, history))
         .routes(routes!(get_message, edit, delete_message))
         .routes(routes!(replies))
+        .routes(routes!(stop_reply))
         .routes(routes!(react, unreact))
         .routes(routes!(mark_read))
         .routes(routes!(read_receipts))
@@ -693,6 +694,24 @@ async fn delete_message(
 ) -> ApiResult<StatusCode> {
     messages::delete(&ctx, &caller, &channel, &message).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stop an assistant reply that is still streaming (any member)
+///
+/// The reply keeps the text written by then; 409 for a message that is not a streaming reply
+/// (any more).
+#[utoipa::path(post, path = "/channels/{id}/messages/{mid}/stop", operation_id = "stopReply", tag = "messages",
+    params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
+    responses((status = 200, description = "The reply with `status: \"stopped\"`; `message.updated` is pushed", body = Message),
+        (status = 403), (status = 404), (status = 409)))]
+async fn stop_reply(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Ids((channel, message)): Ids<(ChannelId, MessageId)>,
+) -> ApiResult<Json<Message>> {
+    Ok(Json(
+        messages::stop_reply(&ctx, &caller, &channel, &message).await?,
+    ))
 }
 
 /// A thread, oldest first

@@ -101,6 +101,10 @@ pub struct Limits {
     pub send_window_seconds: u32,
     /// `PARTNER_REQUESTS_PER_DAY` (20): partner requests one user may send per 24 h.
     pub partner_requests_per_day: u32,
+    /// `ASSISTANT_CONTEXT_CHARS` (8,000): the most characters of history a prompt carries.
+    pub assistant_context_chars: u32,
+    /// `ASSISTANT_REPLIES_PER_DAY` (200): assistant replies one user gets per UTC day.
+    pub assistant_replies_per_day: u32,
     /// `EMAIL_CODE_VALID_SECONDS` (86400) an email verification code works and
     /// `EMAIL_CODE_RESEND_SECONDS` (60) between two codes.
     pub email_codes: CodePolicy,
@@ -128,6 +132,8 @@ impl Default for Limits {
             send_burst: 20,
             send_window_seconds: 10,
             partner_requests_per_day: 20,
+            assistant_context_chars: 8_000,
+            assistant_replies_per_day: 200,
             email_codes: CodePolicy::default(),
             digest: DigestPolicy::default(),
         }
@@ -341,6 +347,16 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigErro
         partner_requests_per_day: number(
             "PARTNER_REQUESTS_PER_DAY",
             defaults.partner_requests_per_day,
+            1,
+        )?,
+        assistant_context_chars: number(
+            "ASSISTANT_CONTEXT_CHARS",
+            defaults.assistant_context_chars,
+            1,
+        )?,
+        assistant_replies_per_day: number(
+            "ASSISTANT_REPLIES_PER_DAY",
+            defaults.assistant_replies_per_day,
             1,
         )?,
         email_codes: CodePolicy {

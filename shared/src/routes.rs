@@ -66,7 +66,7 @@ pub const QUEUE_BINDINGS: &[QueueBinding] = &[
         local_name: "chat-assistant",
         function: ASSISTANT_WORKER,
         batch_size: 5,
-        visibility_timeout_seconds: 180,
+        visibility_timeout_seconds: 540,
     },
     QueueBinding {
         queue: "FanoutQueue",

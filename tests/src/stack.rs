@@ -86,6 +86,38 @@ pub struct Socket {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
+/// One assistant reply as a client saw it stream.
+pub struct StreamedReply {
+    pub created: Value,
+    pub deltas: Vec<Value>,
+    pub ended: Value,
+}
+
+impl StreamedReply {
+    /// The deltas' text, in order, after checking their `seq` runs 0, 1, 2… without a gap.
+    pub fn streamed_text(&self) -> String {
+        for (n, delta) in self.deltas.iter().enumerate() {
+            assert_eq!(
+                delta["seq"], n as u64,
+                "deltas in order, no gap: {:?}",
+                self.deltas
+            );
+        }
+        self.deltas
+            .iter()
+            .map(|delta| delta["delta"].as_str().expect("a delta's text"))
+            .collect()
+    }
+
+    pub fn body(&self) -> &str {
+        self.ended["message"]["body"].as_str().expect("a body")
+    }
+
+    pub fn status(&self) -> &str {
+        self.ended["message"]["status"].as_str().expect("a status")
+    }
+}
+
 impl Socket {
     /// Connects with `?token=`; `Err(status)` when the handshake is refused.
     pub async fn connect(ws: &str, token: Option<&str>) -> Result<Self, u16> {
@@ -186,6 +218,36 @@ impl Socket {
                 }
                 Some(_) => continue,
                 None => return,
+            }
+        }
+    }
+
+    /// The next assistant reply as it streams: its `message.created`, the `message.delta`
+    /// frames of it, and the `message.updated` that ends it (any status but `streaming`).
+    pub async fn expect_streamed_reply(&mut self) -> StreamedReply {
+        let created = self
+            .expect("message.created", |f| f["message"]["role"] == "assistant")
+            .await;
+        let id = created["message"]["id"].clone();
+        let (mut deltas, deadline) = (Vec::new(), tokio::time::Instant::now() + EVENT_TIMEOUT);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(frame) = self.next_within(left).await else {
+                panic!("reply {id} did not end within {EVENT_TIMEOUT:?}; deltas: {deltas:?}");
+            };
+            match frame["type"].as_str() {
+                Some("message.delta") if frame["message_id"] == id => deltas.push(frame),
+                Some("message.updated")
+                    if frame["message"]["id"] == id
+                        && frame["message"]["status"] != "streaming" =>
+                {
+                    return StreamedReply {
+                        created,
+                        deltas,
+                        ended: frame,
+                    }
+                }
+                _ => {}
             }
         }
     }

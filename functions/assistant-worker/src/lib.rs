@@ -1,16 +1,17 @@
-//! Assistant worker: a batch of reply jobs from SQS → one stored, pushed assistant reply per
+//! Assistant worker: a batch of reply jobs from SQS → one streamed, stored assistant reply per
 //! user message (see `shared::service::assistant`).
 
 use std::convert::Infallible;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use shared::assistant::{Assistant, HttpEngineConfig};
+use shared::assistant::{Assistant, HttpEngineConfig, RuleBased};
 use shared::queue::AssistantJob;
 use shared::service::assistant::{reply, Replied};
 use shared::worker::{body, process_batch};
 use shared::AppContext;
 
-/// Replies of one batch generated at once (a language model is the slow part).
+/// Replies of one batch written at once (a language model is the slow part); the event
+/// source's batch size is no bigger, so a batch takes as long as its longest reply.
 const CONCURRENCY: usize = 5;
 
 pub struct AssistantWorker {
@@ -31,13 +32,14 @@ impl AssistantWorker {
         sdk: aws_config::SdkConfig,
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
-        let mut config = HttpEngineConfig::from_lookup(lookup)?;
+        let rules = RuleBased::from_lookup(&lookup)?;
+        let mut config = HttpEngineConfig::from_lookup(&lookup)?;
         if let Some(config) = config.as_mut() {
             if let Some(secret) = &config.api_key_secret {
                 config.api_key = Some(read_key(&sdk, secret).await?);
             }
         }
-        let engine = Assistant::from_config(config)?;
+        let engine = Assistant::from_config(config, rules)?;
         tracing::info!(engine = engine.name(), "assistant engine");
         Ok(Self { ctx, engine })
     }
@@ -71,6 +73,9 @@ pub async fn handle(
         match reply(&worker.ctx, &worker.engine, &job).await? {
             Replied::Replied(message) => {
                 tracing::info!(message_id, reply_id = %message.id, "replied")
+            }
+            Replied::Recovered(message) => {
+                tracing::warn!(message_id, reply_id = %message.id, "an abandoned reply finished as failed")
             }
             Replied::AlreadyReplied => tracing::info!(message_id, "already replied"),
             Replied::NotApplicable(why) => tracing::info!(message_id, why, "no reply"),

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{ReplyEngine, Turn};
+use super::{Pieces, ReplyEngine, Turn};
 use crate::domain::MessageRole;
 
 const SYSTEM_PROMPT: &str = "You are the assistant of a chat app. Answer the user's last message helpfully and briefly, in the user's language.";
@@ -14,8 +16,8 @@ const DEFAULT_TIMEOUT_MS: u64 = 8_000;
 /// `ASSISTANT_LLM_URL` (the API base, e.g. `https://api.openai.com/v1`; `/chat/completions`
 /// is appended), `ASSISTANT_LLM_MODEL`, `ASSISTANT_LLM_API_KEY_SECRET` (optional: the Secrets
 /// Manager secret holding the key sent as a bearer token; the worker reads it once per cold
-/// start into `api_key`), `ASSISTANT_LLM_TIMEOUT_MS` (default 8000; the worker's timeout leaves
-/// room for the fallback).
+/// start into `api_key`), `ASSISTANT_LLM_TIMEOUT_MS` (default 8000: the longest wait for the
+/// answer to start and between two of its pieces; then the reply fails over to the rules).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HttpEngineConfig {
     pub url: String,
@@ -76,48 +78,19 @@ pub struct HttpEngine {
 
 impl HttpEngine {
     pub fn new(config: HttpEngineConfig) -> Result<Self, String> {
+        // No overall timeout: a streamed answer takes as long as it takes (the service caps
+        // a reply's duration); each wait for the next piece is bounded instead.
         let client = reqwest::Client::builder()
-            .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(2)))
             .build()
             .map_err(|err| format!("HTTP client: {err}"))?;
         Ok(Self { client, config })
     }
-}
 
-#[derive(Serialize)]
-struct ChatRequest<'a> {
-    model: &'a str,
-    messages: Vec<ChatMessage<'a>>,
-    max_tokens: u32,
-}
-
-#[derive(Serialize)]
-struct ChatMessage<'a> {
-    role: &'a str,
-    content: &'a str,
-}
-
-#[derive(Deserialize)]
-struct ChatResponse {
-    choices: Vec<Choice>,
-}
-
-#[derive(Deserialize)]
-struct Choice {
-    message: ChoiceMessage,
-}
-
-#[derive(Deserialize)]
-struct ChoiceMessage {
-    content: Option<String>,
-}
-
-impl ReplyEngine for HttpEngine {
-    async fn reply(&self, conversation: &[Turn]) -> Result<String, String> {
+    fn request(&self, conversation: &[Turn]) -> reqwest::RequestBuilder {
         let messages = std::iter::once(ChatMessage {
             role: "system",
-            content: SYSTEM_PROMPT,
+            content: SYSTEM_PROMPT.to_string(),
         })
         .chain(conversation.iter().map(|turn| ChatMessage {
             role: match turn.role {
@@ -125,43 +98,144 @@ impl ReplyEngine for HttpEngine {
                 MessageRole::System => "system",
                 MessageRole::User => "user",
             },
-            content: &turn.text,
+            content: turn.text.clone(),
         }))
         .collect();
         let request = ChatRequest {
             model: &self.config.model,
             messages,
             max_tokens: 512,
+            stream: true,
         };
-        let mut call = self
+        let call = self
             .client
             .post(format!("{}/chat/completions", self.config.url))
             .json(&request);
-        if let Some(key) = &self.config.api_key {
-            call = call.bearer_auth(key);
+        match &self.config.api_key {
+            Some(key) => call.bearer_auth(key),
+            None => call,
         }
-        let response = call.send().await.map_err(|err| format!("request: {err}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("the endpoint answered {status}"));
+    }
+}
+
+#[derive(Serialize)]
+struct ChatRequest<'a> {
+    model: &'a str,
+    messages: Vec<ChatMessage>,
+    max_tokens: u32,
+    stream: bool,
+}
+
+#[derive(Serialize)]
+struct ChatMessage {
+    role: &'static str,
+    content: String,
+}
+
+/// One server-sent event of a streamed chat completion.
+#[derive(Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: ChunkDelta,
+}
+
+#[derive(Default, Deserialize)]
+struct ChunkDelta {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// The text of one event's data; `None` for the end (`[DONE]`).
+fn chunk_text(data: &str) -> Option<Result<String, String>> {
+    if data.trim() == "[DONE]" {
+        return None;
+    }
+    Some(
+        serde_json::from_str::<Chunk>(data)
+            .map(|chunk| {
+                chunk
+                    .choices
+                    .into_iter()
+                    .filter_map(|choice| choice.delta.content)
+                    .collect()
+            })
+            .map_err(|err| format!("unreadable chunk: {err}")),
+    )
+}
+
+/// The pieces of an opened event stream: each wait bounded by `idle`; a stream that ends
+/// without `[DONE]` was cut, and fails.
+fn pieces<S>(events: S, idle: Duration) -> Pieces
+where
+    S: futures::Stream<Item = Result<eventsource_stream::Event, String>> + Send + Unpin + 'static,
+{
+    futures::stream::unfold(Some(events), move |events| async move {
+        let mut events = events?;
+        loop {
+            let piece = match tokio::time::timeout(idle, events.next()).await {
+                Err(_) => Err(format!("nothing within {} ms", idle.as_millis())),
+                Ok(None) => Err("the stream was cut before [DONE]".to_string()),
+                Ok(Some(Err(err))) => Err(err),
+                Ok(Some(Ok(event))) => match chunk_text(&event.data) {
+                    None => return None,
+                    Some(Ok(text)) if text.is_empty() => continue,
+                    Some(piece) => piece,
+                },
+            };
+            let failed = piece.is_err();
+            return Some((piece, (!failed).then_some(events)));
         }
-        let body: ChatResponse = response
-            .json()
-            .await
-            .map_err(|err| format!("unreadable answer: {err}"))?;
-        body.choices
-            .into_iter()
-            .next()
-            .and_then(|choice| choice.message.content)
-            .map(|text| text.trim().to_string())
-            .filter(|text| !text.is_empty())
-            .ok_or_else(|| "the answer has no message".to_string())
+    })
+    .boxed()
+}
+
+impl ReplyEngine for HttpEngine {
+    fn stream(&self, conversation: &[Turn]) -> Pieces {
+        let request = self.request(conversation);
+        let idle = self.config.timeout;
+        let opened = async move {
+            let response = tokio::time::timeout(idle, request.send())
+                .await
+                .map_err(|_| format!("no answer within {} ms", idle.as_millis()))?
+                .map_err(|err| format!("request: {err}"))?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(format!("the endpoint answered {status}"));
+            }
+            Ok(response
+                .bytes_stream()
+                .eventsource()
+                .map(|event| event.map_err(|err| format!("stream: {err}"))))
+        };
+        futures::stream::once(opened)
+            .flat_map(move |opened| match opened {
+                Ok(events) => pieces(events, idle),
+                Err(err) => futures::stream::iter([Err(err)]).boxed(),
+            })
+            .boxed()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_text_of_each_streamed_chunk() {
+        let chunk =
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hel"},"finish_reason":null}]}"#;
+        assert_eq!(chunk_text(chunk), Some(Ok("Hel".to_string())));
+        let role_only = r#"{"choices":[{"delta":{"role":"assistant"}}]}"#;
+        assert_eq!(chunk_text(role_only), Some(Ok(String::new())));
+        assert_eq!(chunk_text(" [DONE]"), None);
+        assert!(matches!(chunk_text("{not json"), Some(Err(_))));
+    }
 
     #[test]
     fn off_unless_a_url_is_set() {

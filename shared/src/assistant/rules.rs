@@ -1,10 +1,26 @@
 //! The offline engine: a few rules on the last user message.
 
-use super::{ReplyEngine, Turn};
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::{Pieces, ReplyEngine, Turn};
 use crate::domain::MessageRole;
 
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RuleBased;
+/// The rules answer at once; their answer is streamed word by word, one word per
+/// `word_delay`, so the offline path streams like a language model would.
+#[derive(Clone, Copy, Debug)]
+pub struct RuleBased {
+    pub word_delay: Duration,
+}
+
+impl Default for RuleBased {
+    fn default() -> Self {
+        Self {
+            word_delay: Self::WORD_DELAY,
+        }
+    }
+}
 
 /// What a message is, as far as the rules tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,6 +44,9 @@ const GREETINGS: [&str; 8] = [
 ];
 
 impl RuleBased {
+    /// `ASSISTANT_RULES_WORD_MS` (25): how long each word of the rules' answer takes.
+    pub const WORD_DELAY: Duration = Duration::from_millis(25);
+
     pub fn intent(text: &str) -> Intent {
         let lower = text.trim().to_lowercase();
         let words: Vec<&str> = lower
@@ -53,7 +72,7 @@ impl RuleBased {
         }
     }
 
-    pub fn answer(&self, conversation: &[Turn]) -> String {
+    pub fn answer(conversation: &[Turn]) -> String {
         let last = conversation
             .iter()
             .rev()
@@ -85,9 +104,34 @@ fn excerpt(text: &str) -> String {
     }
 }
 
+/// The answer cut after each word, each word keeping the spaces before it.
+fn words(answer: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    for c in answer.chars() {
+        if c.is_whitespace()
+            && word
+                .chars()
+                .last()
+                .is_some_and(|last| !last.is_whitespace())
+        {
+            words.push(std::mem::take(&mut word));
+        }
+        word.push(c);
+    }
+    words.extend(Some(word).filter(|w| !w.is_empty()));
+    words
+}
+
 impl ReplyEngine for RuleBased {
-    async fn reply(&self, conversation: &[Turn]) -> Result<String, String> {
-        Ok(self.answer(conversation))
+    fn stream(&self, conversation: &[Turn]) -> Pieces {
+        let delay = self.word_delay;
+        futures::stream::iter(words(&Self::answer(conversation)))
+            .then(move |word| async move {
+                tokio::time::sleep(delay).await;
+                Ok(word)
+            })
+            .boxed()
     }
 }
 
@@ -128,10 +172,32 @@ mod tests {
             text: "Hello! ...".into(),
         });
         conversation.extend(user("Is it raining?"));
-        let answer = RuleBased.answer(&conversation);
+        let answer = RuleBased::answer(&conversation);
         assert!(answer.starts_with("Good question"), "{answer}");
         assert!(answer.contains("Is it raining?"));
         let long = "x".repeat(500);
-        assert!(RuleBased.answer(&user(&long)).chars().count() < 200);
+        assert!(RuleBased::answer(&user(&long)).chars().count() < 200);
+    }
+
+    #[test]
+    fn words_keep_the_text_whole() {
+        let text = "Hello!  I'm the\nassistant. ";
+        let pieces = words(text);
+        assert_eq!(pieces, ["Hello!", "  I'm", " the", "\nassistant.", " "]);
+        assert_eq!(pieces.concat(), text);
+        assert!(words("").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_answer_streams_word_by_word() {
+        let engine = RuleBased {
+            word_delay: Duration::ZERO,
+        };
+        let pieces: Vec<String> = engine
+            .stream(&user("thanks"))
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        assert_eq!(pieces, ["You're", " welcome!", " Anything", " else?"]);
     }
 }

@@ -62,6 +62,15 @@ pub enum DomainEvent {
         channel_id: ChannelId,
         message: Message,
     },
+    /// The next piece of a streaming assistant reply (`seq` from 0, no gaps); never stored
+    /// as such: the reply's stored body catches up with the deltas every second.
+    #[serde(rename = "message.delta")]
+    MessageDelta {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        seq: u64,
+        delta: String,
+    },
     #[serde(rename = "message.deleted")]
     MessageDeleted {
         channel_id: ChannelId,
@@ -151,6 +160,7 @@ impl DomainEvent {
             Self::MemberLeft { .. } => "member.left",
             Self::MessageCreated { .. } => "message.created",
             Self::MessageUpdated { .. } => "message.updated",
+            Self::MessageDelta { .. } => "message.delta",
             Self::MessageDeleted { .. } => "message.deleted",
             Self::ReactionUpdated { .. } => "reaction.updated",
             Self::ReadReceipt { .. } => "read_receipt",
@@ -181,6 +191,7 @@ impl DomainEvent {
             | Self::MemberUpdated { .. }
             | Self::MemberRemoved { .. }
             | Self::MessageDeleted { .. }
+            | Self::MessageDelta { .. }
             | Self::ReactionUpdated { .. }
             | Self::Typing { .. } => None,
         }
@@ -200,6 +211,7 @@ impl DomainEvent {
             | Self::MemberLeft { channel_id, .. }
             | Self::MessageCreated { channel_id, .. }
             | Self::MessageUpdated { channel_id, .. }
+            | Self::MessageDelta { channel_id, .. }
             | Self::MessageDeleted { channel_id, .. }
             | Self::ReactionUpdated { channel_id, .. }
             | Self::Typing { channel_id, .. } => Some(channel_id),
@@ -252,6 +264,7 @@ impl DomainEvent {
             },
             Self::MessageCreated { channel_id, .. }
             | Self::MessageUpdated { channel_id, .. }
+            | Self::MessageDelta { channel_id, .. }
             | Self::MessageDeleted { channel_id, .. }
             | Self::ReactionUpdated { channel_id, .. }
             | Self::MemberJoined { channel_id, .. } => Audience::channel(channel_id),

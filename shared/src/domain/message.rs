@@ -23,6 +23,11 @@ impl MessageBody {
         Self::parse(raw)
     }
 
+    /// The text of a reply being written (empty at first), cut at the limit.
+    pub fn partial(text: &str) -> Self {
+        Self(text.chars().take(Self::MAX_CHARS).collect())
+    }
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         if raw.trim().is_empty() {
             return Err(Invalid::field("body", "must not be empty"));
@@ -133,6 +138,9 @@ pub struct Message {
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub client_id: Option<ClientId>,
+    /// An assistant reply's progress (absent on other messages)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::ReplyStatus>,
     #[serde(skip)]
     pub deleted_at: Option<Timestamp>,
 }
@@ -257,6 +265,7 @@ mod tests {
             created_at: Timestamp::now(),
             edited_at: None,
             client_id: None,
+            status: None,
             deleted_at: None,
         }
     }

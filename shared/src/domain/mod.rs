@@ -13,6 +13,7 @@ mod page;
 mod partner;
 mod rate;
 mod refusal;
+mod reply;
 mod report;
 pub mod schema;
 mod session;
@@ -50,7 +51,11 @@ pub use rate::{slow_mode_wait, LoginAttempts, RateLimit, RateWindow, TYPING_PUSH
 pub use refusal::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, EditRefused, FieldErrors,
     Invalid, JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, RoleRefused,
-    SettingsRefused,
+    SettingsRefused, StopRefused,
+};
+pub use reply::{
+    prompt_turns, quota_day, quota_reply, Delta, ReplyProgress, ReplyStatus, Turn, ABANDONED_AFTER,
+    DELTA_EVERY, REPLY_MAX_DURATION, STORE_EVERY,
 };
 pub use report::{NewReport, Report, ReportReason};
 pub use session::{Caller, Session, SessionPolicy};

@@ -129,6 +129,13 @@ pub enum EditRefused {
     NotSender,
 }
 
+/// Stopping a streamed reply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopRefused {
+    /// Not an assistant reply, or one that is no longer streaming.
+    NotStreaming,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageDeleteRefused {
     Deleted,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 pub use crate::connections_api::{ConnectionsApi, Delivery};
 
-use crate::domain::{ConnectionId, Pusher, Timestamp, UserId};
+use crate::domain::{ChannelId, ConnectionId, Pusher, Timestamp, UserId};
 use crate::error::AppError;
 use crate::events::{Audience, DomainEvent};
 use crate::queue::{FanoutJob, Targets, WebhookEvent};
@@ -133,6 +133,55 @@ pub async fn publish_ephemeral(
     };
     if let Err(err) = pushed {
         tracing::warn!(event = event.kind(), error = %err.log_detail(), "ephemeral event not pushed");
+    }
+}
+
+/// Who gets a streaming reply's deltas: the channel's members, read once, and their live
+/// connections, read again on `refresh` (so a device that connects mid-reply joins in).
+/// Deltas are pushed at most once and never retried: the stored body and the final
+/// `message.updated` carry the whole text to whoever missed one.
+pub struct StreamAudience {
+    members: Vec<UserId>,
+    connections: Vec<(UserId, ConnectionId)>,
+}
+
+impl StreamAudience {
+    pub async fn of(ctx: &AppContext, channel: &ChannelId) -> Result<Self, AppError> {
+        let everyone = Audience::Channel {
+            channel_id: channel.clone(),
+            except: None,
+            also: None,
+        };
+        let members = recipients(ctx, everyone).await?;
+        let mut audience = Self {
+            members,
+            connections: Vec::new(),
+        };
+        audience.refresh(ctx).await?;
+        Ok(audience)
+    }
+
+    pub async fn refresh(&mut self, ctx: &AppContext) -> Result<(), AppError> {
+        self.connections = ctx.store.live_connections(&self.members, None).await?;
+        Ok(())
+    }
+
+    pub async fn push(&mut self, ctx: &AppContext, event: &DomainEvent) {
+        let Some(endpoint) = ctx.config.websocket_endpoint.as_deref() else {
+            return;
+        };
+        match push_to(ctx, endpoint, event, self.connections.clone()).await {
+            // `push_to` forgot the gone ones: read who is left.
+            Ok(pushed) if pushed.report.gone > 0 => {
+                if let Err(err) = self.refresh(ctx).await {
+                    tracing::warn!(error = %err.log_detail(), "delta audience not refreshed");
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(event = event.kind(), error = %err.log_detail(), "delta not pushed")
+            }
+        }
     }
 }
 

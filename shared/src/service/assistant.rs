@@ -1,28 +1,44 @@
-//! Assistant replies: exactly one per user message in an assistant channel, however often the
-//! job is delivered or run at once. The reply carries the `client_id` `reply:<message id>`,
-//! claimed in the reply's own transaction, so a second run finds the claim and stores nothing.
+//! Assistant replies, streamed: exactly one per user message in an assistant channel, however
+//! often the job is delivered or run at once.
+//!
+//! The reply is stored at once, empty and `streaming`, in one transaction with its claim (the
+//! `client_id` `reply:<message id>`: a second run finds it and stores nothing) and the asker's
+//! daily count. Its text follows as `message.delta` pushes (at most one per 100 ms), the stored
+//! body catching up every second; it ends `complete`, `failed` (the model failed: the rules'
+//! answer), or `stopped` by a member (the writer notices at its next store). Every write after
+//! the first is conditional on the reply still streaming, so a stop and the writer never both
+//! win. A reply left streaming by a run that died is finished as `failed` by the next delivery
+//! of its job.
 
-use crate::assistant::{Assistant, Turn};
+use std::time::Instant;
+
+use futures::StreamExt;
+
+use crate::assistant::Assistant;
 use crate::domain::{
-    ChannelKind, ClientId, Counterpart, Message, MessageBody, MessageId, MessageRole, Order,
-    PageRequest, Timestamp, UserId, UserName,
+    prompt_turns, quota_day, quota_reply, ChannelKind, ClientId, Counterpart, Delta, Message,
+    MessageBody, MessageId, MessageRole, Order, PageRequest, Pusher, ReplyProgress, ReplyStatus,
+    Timestamp, Turn, UserId, UserName, ABANDONED_AFTER, DELTA_EVERY, REPLY_MAX_DURATION,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::queue::AssistantJob;
-use crate::realtime::{self, Origin};
-use crate::storage::{HistoryFilter, Inserted, Posting};
+use crate::realtime::{self, Origin, StreamAudience};
+use crate::storage::{HistoryFilter, Inserted, Posting, ReplyEnd, ReplyQuota};
 use crate::AppContext;
 
-/// How many messages of history the engine sees.
-const HISTORY: &str = "20";
+/// How many messages of history are read for the prompt (then cut to its character budget).
+const HISTORY: &str = "40";
 
 /// What a reply job did.
 #[derive(Debug)]
 pub enum Replied {
+    /// The reply as it ended (`complete`, `failed`, or `stopped` while it streamed).
     Replied(Box<Message>),
     /// A reply to this message exists already (a redelivery, or a concurrent run won).
     AlreadyReplied,
+    /// A reply left streaming by a run that died, now finished as `failed`.
+    Recovered(Box<Message>),
     /// Nothing to answer: the channel or message is gone, or is not an assistant channel's
     /// user message.
     NotApplicable(&'static str),
@@ -32,13 +48,17 @@ pub fn reply_claim(message: &MessageId) -> Result<ClientId, AppError> {
     Ok(ClientId::parse(&format!("reply:{message}"))?)
 }
 
+fn assistant_id() -> Result<UserId, AppError> {
+    UserId::parse(UserId::ASSISTANT)
+        .ok_or_else(|| AppError::internal("the assistant's id does not parse"))
+}
+
 pub async fn reply(
     ctx: &AppContext,
     engine: &Assistant,
     job: &AssistantJob,
 ) -> Result<Replied, AppError> {
-    let assistant = UserId::parse(UserId::ASSISTANT)
-        .ok_or_else(|| AppError::internal("the assistant's id does not parse"))?;
+    let assistant = assistant_id()?;
     let claim = reply_claim(&job.message_id)?;
     let context = ctx
         .store
@@ -61,61 +81,22 @@ pub async fn reply(
     else {
         return Ok(Replied::NotApplicable("no user message to answer"));
     };
-    if context.claimed.is_some() {
-        return Ok(Replied::AlreadyReplied);
+    let pusher = super::messages::pusher_for(ctx, &channel);
+    if let Some(earlier) = context.claimed {
+        return finish_abandoned(ctx, &question, &earlier, pusher).await;
     }
 
-    let origin = Origin::api();
-    let typing = |is_typing| DomainEvent::Typing {
-        channel_id: job.channel_id.clone(),
-        user_id: assistant.clone(),
-        is_typing,
-    };
-    let pusher = super::messages::pusher_for(ctx, &channel);
-    realtime::publish_ephemeral(ctx, &origin, typing(true), pusher).await;
-    let page = PageRequest::parse(Some(HISTORY), None)?;
-    let history = ctx
-        .store
-        .list_messages(
-            &job.channel_id,
-            None,
-            Order::NewestFirst,
-            &HistoryFilter::default(),
-            &page,
-        )
-        .await?;
-    // What was said up to the question: later messages get their own replies.
-    let mut turns: Vec<Turn> = history
-        .items
-        .into_iter()
-        .filter(|m| m.id <= question.id)
-        .map(|m| Turn {
-            role: m.role,
-            text: m.body.as_str().to_string(),
-        })
-        .collect();
-    turns.reverse();
-    if turns
-        .last()
-        .is_none_or(|turn| turn.role != MessageRole::User)
-    {
-        turns.push(Turn {
-            role: MessageRole::User,
-            text: question.body.as_str().to_string(),
-        });
-    }
-    let text = engine.reply(&turns).await;
-    let text: String = text.chars().take(MessageBody::MAX_CHARS).collect();
-    let body = MessageBody::parse(&text).or_else(|_| MessageBody::parse("…"))?;
-    let message = Message {
+    let turns = conversation(ctx, &question).await?;
+    let limit = ctx.config.limits.assistant_replies_per_day;
+    let mut reply = Message {
         id: MessageId::generate(),
         channel_id: job.channel_id.clone(),
         sender: Counterpart {
-            id: assistant.clone(),
+            id: assistant,
             name: UserName::parse("Assistant").map_err(AppError::internal)?,
         },
         role: MessageRole::Assistant,
-        body,
+        body: MessageBody::partial(""),
         parent_id: question.parent_id.clone(),
         reply_count: 0,
         reactions: Default::default(),
@@ -124,32 +105,251 @@ pub async fn reply(
         created_at: Timestamp::now(),
         edited_at: None,
         client_id: Some(claim),
+        status: Some(ReplyStatus::Streaming),
         deleted_at: None,
     };
-    let posting = Posting {
+    let counted = Posting {
         pusher,
+        reply_quota: Some(ReplyQuota {
+            user: question.sender.id.clone(),
+            day: quota_day(reply.created_at),
+            limit,
+        }),
         ..Posting::default()
     };
-    let inserted = ctx.store.insert_message(&message, &posting).await;
-    realtime::publish_ephemeral(ctx, &origin, typing(false), pusher).await;
-    match inserted? {
-        // The question's thread parent was deleted meanwhile: nothing to answer into.
-        Inserted::ParentGone => Ok(Replied::NotApplicable("the thread is gone")),
-        // The assistant left the channel (it is being deleted).
-        Inserted::NotMember => Ok(Replied::NotApplicable("the assistant is not a member")),
-        // Only direct channels carry blocks; an assistant channel never does.
-        Inserted::Blocked => Ok(Replied::NotApplicable("the channel is blocked")),
-        // Replies are not counted against a send window.
-        Inserted::WindowMoved => Err(AppError::internal("an uncounted reply hit a send window")),
-        Inserted::AttachmentTaken => Err(AppError::internal("a reply carried an attachment")),
-        Inserted::Duplicate(_) => Ok(Replied::AlreadyReplied),
-        Inserted::New => {
-            let event = DomainEvent::MessageCreated {
-                channel_id: job.channel_id.clone(),
-                message: message.clone(),
-            };
-            realtime::publish(ctx, &origin, event, pusher).await;
-            Ok(Replied::Replied(Box::new(message)))
-        }
+    let mut inserted = ctx.store.insert_message(&reply, &counted).await?;
+    if inserted == Inserted::QuotaSpent {
+        // Over the quota: a short reply saying so, itself not counted.
+        reply.body = quota_reply(limit);
+        reply.status = Some(ReplyStatus::Complete);
+        let uncounted = Posting {
+            pusher,
+            ..Posting::default()
+        };
+        inserted = ctx.store.insert_message(&reply, &uncounted).await?;
     }
+    match inserted {
+        // The question's thread parent was deleted meanwhile: nothing to answer into.
+        Inserted::ParentGone => return Ok(Replied::NotApplicable("the thread is gone")),
+        // The assistant left the channel (it is being deleted).
+        Inserted::NotMember => return Ok(Replied::NotApplicable("the assistant is not a member")),
+        // Only direct channels carry blocks; an assistant channel never does.
+        Inserted::Blocked => return Ok(Replied::NotApplicable("the channel is blocked")),
+        Inserted::Duplicate(_) => return Ok(Replied::AlreadyReplied),
+        // Replies are not counted against a send window and carry no attachment; an
+        // uncounted reply is never over the quota.
+        Inserted::WindowMoved | Inserted::AttachmentTaken | Inserted::QuotaSpent => {
+            return Err(AppError::internal(format!(
+                "a reply was refused: {inserted:?}"
+            )))
+        }
+        Inserted::New => {}
+    }
+    let origin = Origin::api();
+    let created = DomainEvent::MessageCreated {
+        channel_id: job.channel_id.clone(),
+        message: reply.clone(),
+    };
+    realtime::publish(ctx, &origin, created, pusher).await;
+    if reply.status != Some(ReplyStatus::Streaming) {
+        return Ok(Replied::Replied(Box::new(reply)));
+    }
+    let written = write(ctx, engine, &reply, &turns).await?;
+    let ended = match written {
+        Written::Stopped => None,
+        Written::Complete(text) => end(ctx, &reply, ReplyStatus::Complete, &text, pusher).await?,
+        Written::Failed => {
+            let fallback = MessageBody::partial(&Assistant::fallback(&turns));
+            end(ctx, &reply, ReplyStatus::Failed, &fallback, pusher).await?
+        }
+    };
+    Ok(match ended {
+        Some(message) => Replied::Replied(Box::new(message)),
+        // A member stopped it: the stop pushed its `message.updated`.
+        None => Replied::Replied(Box::new(
+            ctx.store
+                .get_message(&reply.channel_id, &reply.id)
+                .await?
+                .ok_or_else(|| AppError::internal("a stopped reply is gone"))?,
+        )),
+    })
+}
+
+/// What the prompt carries: the history up to the question (later messages get their own
+/// replies), newest first back to `ASSISTANT_CONTEXT_CHARS`, oldest first.
+async fn conversation(ctx: &AppContext, question: &Message) -> Result<Vec<Turn>, AppError> {
+    let page = PageRequest::parse(Some(HISTORY), None)?;
+    let history = ctx
+        .store
+        .list_messages(
+            &question.channel_id,
+            None,
+            Order::NewestFirst,
+            &HistoryFilter::default(),
+            &page,
+        )
+        .await?;
+    let question_turn = Turn {
+        role: MessageRole::User,
+        text: question.body.as_str().to_string(),
+    };
+    let earlier = history
+        .items
+        .into_iter()
+        .filter(|m| m.id < question.id && !m.body.as_str().is_empty())
+        .map(|m| Turn {
+            role: m.role,
+            text: m.body.as_str().to_string(),
+        });
+    let newest_first = std::iter::once(question_turn).chain(earlier).collect();
+    Ok(prompt_turns(
+        newest_first,
+        ctx.config.limits.assistant_context_chars as usize,
+    ))
+}
+
+/// How the writing of a reply ended.
+enum Written {
+    Complete(MessageBody),
+    /// The engine failed (or wrote nothing): the rules answer instead.
+    Failed,
+    /// A member stopped it.
+    Stopped,
+}
+
+/// Streams the engine's answer into the stored reply: deltas pushed as they are due, the body
+/// stored every second (which is where a stop is noticed), for at most `REPLY_MAX_DURATION`.
+async fn write(
+    ctx: &AppContext,
+    engine: &Assistant,
+    reply: &Message,
+    turns: &[Turn],
+) -> Result<Written, AppError> {
+    let started = Instant::now();
+    let mut audience = match StreamAudience::of(ctx, &reply.channel_id).await {
+        Ok(audience) => Some(audience),
+        Err(err) => {
+            // The final `message.updated` still carries the whole text.
+            tracing::warn!(error = %err.log_detail(), "no deltas for this reply");
+            None
+        }
+    };
+    let mut pieces = engine.stream(turns);
+    let mut progress = ReplyProgress::new(started);
+    let mut ticks = tokio::time::interval(DELTA_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = tokio::time::sleep(REPLY_MAX_DURATION);
+    tokio::pin!(deadline);
+    let failed = loop {
+        tokio::select! {
+            piece = pieces.next() => match piece {
+                None => break false,
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "the engine failed; the rules answer");
+                    break true;
+                }
+                Some(Ok(piece)) => {
+                    if !progress.push(&piece) {
+                        break false;
+                    }
+                }
+            },
+            _ = ticks.tick() => {}
+            _ = &mut deadline => {
+                tracing::info!("the reply reached its longest duration");
+                break false;
+            }
+        }
+        let now = Instant::now();
+        if let (Some(delta), Some(audience)) = (progress.due_delta(now), audience.as_mut()) {
+            audience.push(ctx, &delta_event(reply, delta)).await;
+        }
+        if let Some(body) = progress.due_store(now) {
+            if !ctx
+                .store
+                .store_reply_text(&reply.channel_id, &reply.id, &body)
+                .await?
+            {
+                return Ok(Written::Stopped);
+            }
+            if let Some(audience) = audience.as_mut() {
+                if let Err(err) = audience.refresh(ctx).await {
+                    tracing::warn!(error = %err.log_detail(), "delta audience not refreshed");
+                }
+            }
+        }
+    };
+    if failed || progress.text().trim().is_empty() {
+        return Ok(Written::Failed);
+    }
+    // The last piece goes as a delta too, in its turn, so the deltas add up to the reply.
+    tokio::time::sleep_until(progress.next_delta_at(Instant::now()).into()).await;
+    if let (Some(delta), Some(audience)) = (progress.due_delta(Instant::now()), audience.as_mut()) {
+        audience.push(ctx, &delta_event(reply, delta)).await;
+    }
+    Ok(Written::Complete(MessageBody::partial(progress.text())))
+}
+
+fn delta_event(reply: &Message, delta: Delta) -> DomainEvent {
+    DomainEvent::MessageDelta {
+        channel_id: reply.channel_id.clone(),
+        message_id: reply.id.clone(),
+        seq: delta.seq,
+        delta: delta.text,
+    }
+}
+
+/// Ends a streaming reply and pushes its `message.updated`; `None` if it no longer streams.
+async fn end(
+    ctx: &AppContext,
+    reply: &Message,
+    status: ReplyStatus,
+    body: &MessageBody,
+    pusher: Pusher,
+) -> Result<Option<Message>, AppError> {
+    let ending = ReplyEnd {
+        status,
+        body: Some(body),
+        pusher,
+    };
+    let Some(ended) = ctx
+        .store
+        .end_reply(&reply.channel_id, &reply.id, ending)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let updated = DomainEvent::MessageUpdated {
+        channel_id: reply.channel_id.clone(),
+        message: ended.clone(),
+    };
+    realtime::publish(ctx, &Origin::api(), updated, pusher).await;
+    Ok(Some(ended))
+}
+
+/// A job whose reply exists: nothing to do, unless that reply was left streaming long ago by
+/// a run that died; then it ends `failed` with the rules' answer.
+async fn finish_abandoned(
+    ctx: &AppContext,
+    question: &Message,
+    earlier: &MessageId,
+    pusher: Pusher,
+) -> Result<Replied, AppError> {
+    let Some(reply) = ctx.store.get_message(&question.channel_id, earlier).await? else {
+        return Ok(Replied::AlreadyReplied);
+    };
+    let age = Timestamp::now().unix_millis() - reply.created_at.unix_millis();
+    let abandoned =
+        reply.status == Some(ReplyStatus::Streaming) && age >= ABANDONED_AFTER.as_millis() as i64;
+    if !abandoned {
+        return Ok(Replied::AlreadyReplied);
+    }
+    let turns = conversation(ctx, question).await?;
+    let fallback = MessageBody::partial(&Assistant::fallback(&turns));
+    Ok(
+        match end(ctx, &reply, ReplyStatus::Failed, &fallback, pusher).await? {
+            Some(ended) => Replied::Recovered(Box::new(ended)),
+            None => Replied::AlreadyReplied,
+        },
+    )
 }

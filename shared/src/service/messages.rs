@@ -6,12 +6,15 @@ use crate::domain::{
     not_members, parse_mentions, slow_mode_wait, AttachRefused, Attachment, AttachmentId, Caller,
     Channel, ChannelId, ChannelKind, ClientId, Counterpart, Emoji, Membership, Message,
     MessageBody, MessageId, MessageRole, NotFound, Order, Page, PageRequest, Pusher, RateLimit,
-    ReadMarker, Timestamp, UserId, MAX_ATTACHMENTS_PER_MESSAGE, TYPING_PUSH_EVERY,
+    ReadMarker, ReplyStatus, StopRefused, Timestamp, UserId, MAX_ATTACHMENTS_PER_MESSAGE,
+    TYPING_PUSH_EVERY,
 };
 use crate::error::AppError;
 use crate::events::DomainEvent;
 use crate::realtime::{self, Origin};
-use crate::storage::{HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction};
+use crate::storage::{
+    HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction, ReplyEnd,
+};
 use crate::AppContext;
 
 /// A message as its sender writes it.
@@ -160,6 +163,7 @@ pub async fn send(
             created_at: now,
             edited_at: None,
             client_id: client_id.clone(),
+            status: None,
             deleted_at: None,
         };
         let posting = Posting {
@@ -169,6 +173,7 @@ pub async fn send(
             assistant_channel: channel.kind == ChannelKind::Assistant,
             direct_channel: channel.kind == ChannelKind::Direct,
             send_window: Some((context.send_window, window)),
+            reply_quota: None,
         };
         match ctx.store.insert_message(&message, &posting).await? {
             Inserted::Duplicate(original) => {
@@ -181,6 +186,8 @@ pub async fn send(
             // Put on another message, or checked, since the read: reading again tells
             // which (the first is refused, the second sent with the verdict).
             Inserted::AttachmentTaken => continue,
+            // Only assistant replies are counted against a daily quota.
+            Inserted::QuotaSpent => return Err(AppError::internal("a send hit the reply quota")),
             Inserted::New => {
                 let message = with_attachment_urls(ctx, message).await?;
                 let event = DomainEvent::MessageCreated {
@@ -403,6 +410,45 @@ pub async fn edit(
     )
     .await;
     with_attachment_urls(ctx, edited).await
+}
+
+/// Stops an assistant reply that is still streaming (any member). Pushes `message.updated`
+/// with `status: "stopped"`; the reply keeps the text stored by then, and its writer stops at
+/// its next store.
+pub async fn stop_reply(
+    ctx: &AppContext,
+    caller: &Caller,
+    channel_id: &ChannelId,
+    id: &MessageId,
+) -> Result<Message, AppError> {
+    let context = ctx
+        .store
+        .message_context(channel_id, &caller.id, Some(id), None)
+        .await?;
+    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
+    let message = live(context.message)?;
+    ReplyStatus::ensure_can_stop(message.status)?;
+    let end = ReplyEnd {
+        status: ReplyStatus::Stopped,
+        body: None,
+        pusher,
+    };
+    let stopped = ctx
+        .store
+        .end_reply(channel_id, id, end)
+        .await?
+        .ok_or(StopRefused::NotStreaming)?;
+    realtime::publish(
+        ctx,
+        &Origin::api(),
+        DomainEvent::MessageUpdated {
+            channel_id: channel_id.clone(),
+            message: stopped.clone(),
+        },
+        pusher,
+    )
+    .await;
+    Ok(stopped)
 }
 
 /// Soft-deletes a message (sender or channel owner). Pushes `message.deleted`.

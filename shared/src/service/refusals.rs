@@ -6,7 +6,7 @@
 use crate::domain::{
     AccessRefused, AddRefused, AnswerRefused, ChannelDeleteRefused, Decision, EditRefused, Invalid,
     JoinRefused, LeaveRefused, MessageDeleteRefused, NotFound, ParentRefused, RoleRefused,
-    SettingsRefused, UserId,
+    SettingsRefused, StopRefused, UserId,
 };
 use crate::error::AppError;
 use crate::storage::{CursorRejected, StoreError};
@@ -212,6 +212,16 @@ impl From<EditRefused> for AppError {
         match refused {
             EditRefused::Deleted => NotFound::Message.into(),
             EditRefused::NotSender => AppError::forbidden("only the sender can edit a message"),
+        }
+    }
+}
+
+impl From<StopRefused> for AppError {
+    fn from(refused: StopRefused) -> Self {
+        match refused {
+            StopRefused::NotStreaming => {
+                AppError::conflict("only an assistant reply that is still streaming can be stopped")
+            }
         }
     }
 }

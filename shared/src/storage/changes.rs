@@ -293,8 +293,9 @@ fn request_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
 }
 
 /// A message's events, from what changed between its images: a new item is a post; a new
-/// `deleted_at` a deletion; a new `edited_at` an edit; different reactions a reaction. Other
-/// changes (a thread's reply count) push nothing.
+/// `deleted_at` a deletion; a new `edited_at`, or a streamed reply's end (a new `status`), an
+/// edit; different reactions a reaction. Other changes (a thread's reply count, the text of a
+/// reply still streaming, whose deltas are pushed by its writer) push nothing.
 fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {
     if kind == Kind::Remove {
         return Ok(Vec::new());
@@ -320,7 +321,7 @@ fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
             }]
         } else if after.deleted_at.is_some() {
             Vec::new()
-        } else if before.edited_at != after.edited_at {
+        } else if before.edited_at != after.edited_at || before.status != after.status {
             vec![Change::MessageEdited {
                 message: after,
                 pusher,

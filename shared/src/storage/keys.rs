@@ -46,6 +46,11 @@ pub fn digest_key(user: &UserId) -> Item {
     key(user_pk(user), DIGEST)
 }
 
+/// A user's assistant replies of one UTC day (`YYYY-MM-DD`), with TTL.
+pub fn reply_quota_key(user: &UserId, day: &str) -> Item {
+    key(user_pk(user), format!("REPLIES#{day}"))
+}
+
 pub fn email_code_key(user: &UserId) -> Item {
     key(user_pk(user), EMAIL_CODE)
 }

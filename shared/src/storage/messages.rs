@@ -15,7 +15,7 @@ use super::{s, string_of, Commit, Item, Store, Transaction};
 use crate::domain::{
     Attachment, AttachmentId, Channel, ChannelId, ClientId, ConnectionId, Counterpart, Emoji,
     Membership, Message, MessageBody, MessageId, MessageRole, Order, Page, PageRequest, Pusher,
-    RateWindow, ReadMarker, Timestamp, User, UserId, UserName,
+    RateWindow, ReadMarker, ReplyStatus, Timestamp, User, UserId, UserName,
 };
 
 /// How many items a search (`q`, `role`) evaluates per call at most: one bounded Query page.
@@ -53,6 +53,8 @@ struct MessageItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     client_id: Option<ClientId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<ReplyStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     deleted_at: Option<Timestamp>,
     /// Who pushes the event of the latest change (set by every write that makes one).
     #[serde(default)]
@@ -78,6 +80,16 @@ pub struct Posting {
     /// The sender's send window as read and as this send leaves it (`None`: not counted,
     /// the assistant's replies).
     pub send_window: Option<(RateWindow, RateWindow)>,
+    /// An assistant reply counted against the asker's daily quota.
+    pub reply_quota: Option<ReplyQuota>,
+}
+
+/// One more reply on `user`'s count for `day`, refused at `limit`.
+#[derive(Clone, Debug)]
+pub struct ReplyQuota {
+    pub user: UserId,
+    pub day: String,
+    pub limit: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -149,6 +161,7 @@ pub(super) fn message_from(item: Item) -> Result<Message, StoreError> {
         created_at: item.created_at,
         edited_at: item.edited_at,
         client_id: item.client_id,
+        status: item.status,
         deleted_at: item.deleted_at,
     })
 }
@@ -227,6 +240,8 @@ pub enum Inserted {
     WindowMoved,
     /// An attachment was taken by another message, or checked, after the send read it.
     AttachmentTaken,
+    /// The asker has had all of today's assistant replies.
+    QuotaSpent,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -236,6 +251,8 @@ enum SendCheck {
     SenderIsMember,
     /// An attachment is still the sender's, not rejected, on no other message.
     AttachmentFree,
+    /// The asker's replies today are under the quota.
+    QuotaLeft,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -359,6 +376,7 @@ impl Store {
             created_at: message.created_at,
             edited_at: None,
             client_id: message.client_id.clone(),
+            status: message.status,
             deleted_at: None,
             pusher: posting.pusher,
             origin_connection: posting.origin.clone(),
@@ -405,6 +423,9 @@ impl Store {
                 self.attach(attachment, &message.sender.id, &message.id)?,
             );
         }
+        if let Some(quota) = &posting.reply_quota {
+            tx.check(SendCheck::QuotaLeft, self.count_reply(quota)?);
+        }
         let refused = match self.commit(tx).await? {
             Commit::Done => return Ok(Inserted::New),
             Commit::Refused(refused) => refused,
@@ -427,6 +448,8 @@ impl Store {
                 Inserted::ParentGone
             } else if refused.failed(SendCheck::AttachmentFree) {
                 Inserted::AttachmentTaken
+            } else if refused.failed(SendCheck::QuotaLeft) {
+                Inserted::QuotaSpent
             } else {
                 return Err(StoreError::fault(
                     "client_id claim refused without its item",
@@ -581,7 +604,7 @@ impl Store {
         self.updated_message(result)
     }
 
-    fn updated_message(
+    pub(super) fn updated_message(
         &self,
         result: Result<
             aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
@@ -816,6 +839,6 @@ impl ReadMarkerOf {
 }
 
 /// The `pusher` attribute as DynamoDB stores it.
-fn pusher_value(pusher: Pusher) -> Result<AttributeValue, StoreError> {
+pub(super) fn pusher_value(pusher: Pusher) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(pusher).map_err(StoreError::fault)
 }

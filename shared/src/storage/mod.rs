@@ -19,6 +19,7 @@ mod messages;
 mod partners;
 mod presence;
 mod purge;
+mod replies;
 mod reports;
 mod retries;
 mod roles;
@@ -52,11 +53,12 @@ pub use digest::{DigestNotice, DigestOutcome, DigestRecipient, MAX_DIGEST_MESSAG
 pub use email::EmailClaim;
 pub use inbox::ChannelActivity;
 pub use messages::{
-    HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction, SEARCH_WINDOW,
+    HistoryFilter, Inserted, MessageContext, Posting, Reacted, Reaction, ReplyQuota, SEARCH_WINDOW,
 };
 pub use partners::{RequestDirection, RequestInserted, ResponseRecorded};
 pub use presence::{Closed, ConnectionRecord, Presence};
 pub use purge::Purged;
+pub use replies::ReplyEnd;
 pub use roles::Managed;
 pub use sessions::CallerWrite;
 pub use users::Registration;

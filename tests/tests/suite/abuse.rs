@@ -271,6 +271,11 @@ fn probes(s: &Scenario) -> Vec<(&'static str, String, &'static [u16])> {
             format!("/channels/{p}/reports"),
             hidden,
         ),
+        (
+            "POST /channels/{id}/messages/{mid}/stop",
+            format!("/channels/{p}/messages/{m}/stop"),
+            hidden,
+        ),
     ]
 }
 

@@ -723,6 +723,7 @@ async fn a_send_never_keeps_a_copy_older_than_the_check() {
         created_at: Timestamp::now(),
         edited_at: None,
         client_id: None,
+        status: None,
         deleted_at: None,
     };
     let inserted = store

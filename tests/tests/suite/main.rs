@@ -22,6 +22,7 @@ mod races;
 mod roles;
 mod safety;
 mod sessions;
+mod streaming;
 mod template;
 mod verification;
 mod websocket_e2e;

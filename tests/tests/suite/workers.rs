@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use assistant_worker::AssistantWorker;
 use aws_sdk_sqs::types::QueueAttributeName;
+use futures::StreamExt;
 use integration_tests::mailroom::{
     all_emails_to, binding, email_worker, notifications_to as emails_to, run_until_empty,
     test_source as source, Mailroom, SENDER,
@@ -391,25 +392,28 @@ async fn every_user_message_gets_one_assistant_reply_pushed_within_seconds() {
         socket
             .expect("message.created", |f| f["message"]["id"] == sent["id"])
             .await;
-        let reply = socket
-            .expect("message.created", |f| f["message"]["role"] == "assistant")
-            .await;
-        let body = reply["message"]["body"].as_str().unwrap();
-        assert!(body.starts_with(answer_starts), "{text} → {body}");
-        assert_eq!(reply["message"]["sender"]["id"], "assistant");
+        let reply = socket.expect_streamed_reply().await;
+        assert_eq!(reply.created["message"]["status"], "streaming");
+        assert_eq!(reply.created["message"]["sender"]["id"], "assistant");
+        assert_eq!(reply.status(), "complete");
+        assert!(
+            reply.body().starts_with(answer_starts),
+            "{text} → {}",
+            reply.body()
+        );
+        assert_eq!(
+            reply.streamed_text(),
+            reply.body(),
+            "the deltas add up to the reply"
+        );
     }
     // Over WebSocket too.
     socket
         .send(json!({"action": "sendMessage", "channel_id": channel, "body": "hi there", "client_id": "w1"}))
         .await;
     socket.expect("ack", |_| true).await;
-    let reply = socket
-        .expect("message.created", |f| f["message"]["role"] == "assistant")
-        .await;
-    assert!(reply["message"]["body"]
-        .as_str()
-        .unwrap()
-        .starts_with("Hello!"));
+    let reply = socket.expect_streamed_reply().await;
+    assert!(reply.body().starts_with("Hello!"));
 
     // One reply per user message in the stored history.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -453,9 +457,9 @@ async fn a_reply_job_run_twice_at_once_replies_once() {
     assert_eq!(assistant, 1);
 }
 
-/// A stand-in chat-completions endpoint on loopback: answers `reply` after `delay`.
-async fn stub_model(reply: &'static str, delay: Duration) -> String {
-    stub_model_with_key(reply, delay, None).await
+/// A stand-in chat-completions endpoint on loopback, streaming as OpenAI's does.
+pub(crate) async fn stub_model(reply: &'static str, delay: Duration) -> String {
+    StubModel::answering(reply).after(delay).serve().await
 }
 
 /// A model endpoint that answers only requests bearing `key`, when one is given (401 else).
@@ -464,36 +468,112 @@ async fn stub_model_with_key(
     delay: Duration,
     key: Option<&'static str>,
 ) -> String {
-    use axum::response::IntoResponse;
-    use axum::routing::post;
-    let app = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move |headers: axum::http::HeaderMap, axum::Json(request): axum::Json<Value>| async move {
-            let bearer = headers
-                .get("authorization")
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_string);
-            if key.is_some_and(|key| bearer != Some(format!("Bearer {key}"))) {
-                return axum::http::StatusCode::UNAUTHORIZED.into_response();
-            }
-            tokio::time::sleep(delay).await;
-            let last = request["messages"]
-                .as_array()
-                .and_then(|m| m.last().cloned())
-                .unwrap_or_default();
-            axum::Json(json!({
-                "choices": [{"message": {"role": "assistant", "content": format!("{reply} ({})", last["content"].as_str().unwrap_or(""))}}]
-            }))
-            .into_response()
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{address}/v1")
+    StubModel {
+        key,
+        ..StubModel::answering(reply).after(delay)
+    }
+    .serve()
+    .await
 }
 
-fn engine(url: String, timeout_ms: u64) -> Assistant {
+/// How the stub answers: `reply` followed by the user's last message in brackets, as
+/// server-sent events of one word each, `piece_delay` apart, after `delay`; `cut_after`
+/// pieces, it drops the connection without `[DONE]`. Every request's messages go to `seen`.
+#[derive(Clone)]
+pub(crate) struct StubModel {
+    pub reply: &'static str,
+    pub delay: Duration,
+    pub piece_delay: Duration,
+    pub cut_after: Option<usize>,
+    pub key: Option<&'static str>,
+    pub seen: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl StubModel {
+    pub fn answering(reply: &'static str) -> Self {
+        Self {
+            reply,
+            delay: Duration::ZERO,
+            piece_delay: Duration::ZERO,
+            cut_after: None,
+            key: None,
+            seen: Default::default(),
+        }
+    }
+
+    pub fn after(self, delay: Duration) -> Self {
+        Self { delay, ..self }
+    }
+
+    /// Serves on a loopback port; answers its `/v1` base URL.
+    pub async fn serve(self) -> String {
+        use axum::response::IntoResponse;
+        use axum::routing::post;
+        let app = axum::Router::new().route(
+            "/v1/chat/completions",
+            post(
+                move |headers: axum::http::HeaderMap, axum::Json(request): axum::Json<Value>| {
+                    let stub = self.clone();
+                    async move {
+                        let bearer = headers
+                            .get("authorization")
+                            .and_then(|value| value.to_str().ok())
+                            .map(str::to_string);
+                        if stub
+                            .key
+                            .is_some_and(|key| bearer != Some(format!("Bearer {key}")))
+                        {
+                            return axum::http::StatusCode::UNAUTHORIZED.into_response();
+                        }
+                        assert_eq!(request["stream"], true, "the engine asks for a stream");
+                        stub.seen.lock().unwrap().push(request["messages"].clone());
+                        tokio::time::sleep(stub.delay).await;
+                        let last = request["messages"]
+                            .as_array()
+                            .and_then(|m| m.last().cloned())
+                            .unwrap_or_default();
+                        let text = format!(
+                            "{} ({})",
+                            stub.reply,
+                            last["content"].as_str().unwrap_or("")
+                        );
+                        let words: Vec<String> =
+                            text.split_inclusive(' ').map(str::to_string).collect();
+                        let keep = stub.cut_after.unwrap_or(words.len());
+                        let mut events: Vec<String> = words
+                            .into_iter()
+                            .take(keep)
+                            .map(|word| {
+                                let chunk =
+                                    json!({"choices": [{"index": 0, "delta": {"content": word}}]});
+                                format!("data: {chunk}\n\n")
+                            })
+                            .collect();
+                        if stub.cut_after.is_none() {
+                            events.push("data: [DONE]\n\n".into());
+                        }
+                        let pace = stub.piece_delay;
+                        let body = futures::stream::iter(events).then(move |event| async move {
+                            tokio::time::sleep(pace).await;
+                            Ok::<_, std::convert::Infallible>(event)
+                        });
+                        (
+                            [(axum::http::header::CONTENT_TYPE, "text/event-stream")],
+                            axum::body::Body::from_stream(body),
+                        )
+                            .into_response()
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{address}/v1")
+    }
+}
+
+pub(crate) fn engine(url: String, timeout_ms: u64) -> Assistant {
     let config = HttpEngineConfig::from_lookup(|name| match name {
         "ASSISTANT_LLM_URL" => Some(url.clone()),
         "ASSISTANT_LLM_TIMEOUT_MS" => Some(timeout_ms.to_string()),
@@ -519,6 +599,12 @@ async fn the_http_engine_answers_through_the_endpoint_and_falls_back_to_the_rule
     assert!(slow.reply(&question).await.starts_with("Good question"));
     let down = engine("http://127.0.0.1:9/v1".into(), 300);
     assert!(down.reply(&question).await.starts_with("Good question"));
+    let cut = StubModel {
+        cut_after: Some(2),
+        ..StubModel::answering("Half an answer")
+    };
+    let cut = engine(cut.serve().await, 2_000);
+    assert!(cut.reply(&question).await.starts_with("Good question"));
 }
 
 /// The language-model key comes from Secrets Manager (moto here), read once when the worker
