@@ -6,6 +6,7 @@ pub mod client;
 pub mod files;
 pub mod mailroom;
 pub mod metering;
+pub mod model;
 pub mod openapi;
 pub mod outage;
 pub mod runtime_api;

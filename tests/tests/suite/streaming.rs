@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use assistant_worker::AssistantWorker;
 use integration_tests::mailroom::test_source;
+use integration_tests::model::{engine, StubModel};
 use integration_tests::stack::{Socket, Stack};
 use integration_tests::{TestEnv, TestUser};
 use local_gateway::sqs::Worker;
@@ -21,8 +22,6 @@ use shared::domain::{
 use shared::queue::AssistantJob;
 use shared::service::assistant::{reply, reply_claim, Replied};
 use shared::storage::Posting;
-
-use crate::workers::{engine, StubModel};
 
 fn rules(word_ms: u64) -> Assistant {
     Assistant::Rules(RuleBased {
