@@ -136,6 +136,8 @@ export const api = {
     }),
   edit: (id, mid, body) => request("PATCH", `/channels/${enc(id)}/messages/${enc(mid)}`, { body: { body } }),
   deleteMessage: (id, mid) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}`),
+  // Ends an assistant reply still streaming (409 once it is not).
+  stopReply: (id, mid) => request("POST", `/channels/${enc(id)}/messages/${enc(mid)}/stop`),
   react: (id, mid, emoji) => request("PUT", `/channels/${enc(id)}/messages/${enc(mid)}/reactions/${enc(emoji)}`),
   unreact: (id, mid, emoji) => request("DELETE", `/channels/${enc(id)}/messages/${enc(mid)}/reactions/${enc(emoji)}`),
   markRead: (id, messageId) => request("POST", `/channels/${enc(id)}/read`, { body: { message_id: messageId } }),

@@ -66,6 +66,13 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
 const ACK_TIMEOUT_MS = 6000;
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
+// A streaming reply followed by its stored body (which catches up every second) after a missed
+// piece: fetched this often, then more slowly once it has streamed longer than a reply can.
+const REPLY_POLL_MS = 1000;
+const REPLY_POLL_SLOW_MS = 5000;
+const REPLY_POLLS_FAST = 90;
+// What an ended reply says under its text, by status.
+const REPLY_NOTES = { stopped: "Stopped", failed: "The model was unavailable; fallback answer" };
 
 const EMOJIS = [
   ["👍", "thumbs up"],
@@ -103,6 +110,7 @@ function emptyView(channelId) {
     myMarker: null,
     markSent: null,
     typing: new Map(), // user id → timer
+    streams: new Map(), // id → {next, polling, polls, timer}: the assistant replies being written
     thread: null, // {parentId, loading}
     editing: null, // {id, inThread}: the message being edited, and where
     visible: new Set(), // message ids on screen
@@ -198,6 +206,7 @@ export async function openChannel(channelId) {
   stopTyping();
   closeThread({ quiet: true });
   for (const timer of view.typing.values()) clearTimeout(timer);
+  stopStreams();
   observer && observer.disconnect();
   clear($("message-list"));
   clear($("thread-list"));
@@ -257,6 +266,7 @@ export function closeChannel() {
   stopTyping();
   closeThread({ quiet: true });
   for (const timer of view.typing.values()) clearTimeout(timer);
+  stopStreams();
   observer && observer.disconnect();
   view = emptyView(null);
   openSeq++;
@@ -334,12 +344,15 @@ export async function resync() {
   if (page.next_cursor && oldest && newestKnown && oldest > newestKnown) {
     // More was missed than one page holds: start again from the newest page.
     for (const id of [...view.messages.keys()]) if (id <= newest) view.messages.delete(id);
+    // Replies being written start again from their stored copies.
+    stopStreams();
     view.cursor = page.next_cursor;
   } else if (newest) {
     // A complete history (no next page) vouches for everything older than its newest item too.
     const lower = page.next_cursor ? oldest : "";
     for (const [id, message] of view.messages) {
       if (id >= lower && id <= newest && !fetched.has(id) && !message.deleted) {
+        endStream(id);
         message.deleted = true;
         bump(id);
       }
@@ -368,9 +381,184 @@ function upsert(message) {
   // The best copy of each file: a check's news that came before the message is not lost.
   if (message.attachments?.length) message.attachments = message.attachments.map(remember);
   const known = view.messages.get(message.id);
-  view.messages.set(message.id, known && known.deleted ? { ...message, deleted: true } : message);
+  const merged = known ? mergeReply(known, message) : message;
+  const stored = known && known.deleted ? { ...merged, deleted: true } : merged;
+  view.messages.set(message.id, stored);
   bump(message.id);
+  followStream(stored);
+  if (known && known.status === "streaming" && !stored.deleted && stored.status !== "streaming") announceReply(stored);
   return !known;
+}
+
+/**
+ * A newer copy of an assistant reply: a final status never goes back to streaming, and of two
+ * copies still streaming the longer text wins (both are beginnings of the same reply; a stored
+ * body lags the deltas by up to a second). A final status brings the authoritative text.
+ */
+function mergeReply(known, incoming) {
+  if (incoming.status !== "streaming" || known.deleted) return incoming;
+  if (known.status && known.status !== "streaming") return { ...incoming, status: known.status, body: known.body };
+  if (known.status !== "streaming") return incoming;
+  if (known.body.length >= incoming.body.length) return { ...incoming, body: known.body };
+  // The stored text is ahead of the pieces applied here: some were missed.
+  const stream = view.streams.get(known.id);
+  if (stream) stream.next = null;
+  return incoming;
+}
+
+// ---------------------------------------------------------------- streamed assistant replies
+
+/**
+ * Keeps track of a reply while it streams. One seen from its start (an empty body) takes its
+ * message.delta pieces from seq 0; one met half-way (history, a reload, a missed piece) cannot
+ * place them, and follows its stored body instead, until the message.updated that ends it.
+ */
+function followStream(message) {
+  const stream = view.streams.get(message.id);
+  if (message.status !== "streaming" || message.deleted) {
+    if (stream) endStream(message.id);
+    return;
+  }
+  if (!stream) view.streams.set(message.id, { next: message.body === "" ? 0 : null, polling: false, polls: 0, timer: null });
+  if (view.streams.get(message.id).next === null) schedulePoll(message.id);
+}
+
+function endStream(id) {
+  const stream = view.streams.get(id);
+  if (!stream) return;
+  clearTimeout(stream.timer);
+  view.streams.delete(id);
+}
+
+function stopStreams() {
+  for (const stream of view.streams.values()) clearTimeout(stream.timer);
+  view.streams.clear();
+}
+
+/** A piece of a reply being written. Not a new message: no unread count, preview or announcement. */
+function onDelta(event) {
+  if (event.channel_id !== view.channelId) return;
+  if (typeof event.delta !== "string" || !Number.isInteger(event.seq)) return;
+  const message = view.messages.get(event.message_id);
+  if (!message) {
+    // Its message.created was missed (while reconnecting): fetch it, then follow its stored body.
+    // (While the history loads, it will bring the reply.)
+    if (view.historyLoaded && !view.streams.has(event.message_id)) {
+      view.streams.set(event.message_id, { next: null, polling: false, polls: 0, timer: null });
+      schedulePoll(event.message_id, 0);
+    }
+    return;
+  }
+  // Ended (or stopped here): pieces still on their way are dropped.
+  if (message.deleted || message.status !== "streaming") return;
+  const stream = view.streams.get(message.id);
+  if (!stream || stream.next === null || event.seq < stream.next) return;
+  if (event.seq > stream.next) {
+    // A piece was missed: the stored body takes over.
+    stream.next = null;
+    schedulePoll(message.id, 0);
+    return;
+  }
+  stream.next += 1;
+  appendToReply(message, event.delta);
+}
+
+/** Adds text to a reply in place, in every list that shows it: no re-render, scroll kept pinned. */
+function appendToReply(message, text) {
+  if (!text) return;
+  message.body += text;
+  const main = $("messages");
+  const side = $("thread-scroller");
+  const pinned = { main: isNearBottom(main), side: Boolean(view.thread) && isNearBottom(side) };
+  for (const where of ["", "p-", "t-"]) {
+    const body = document.getElementById(`body-${where}${message.id}`);
+    if (body && body.tagName === "P") body.append(text);
+  }
+  if (pinned.main) scrollToBottom(main);
+  if (pinned.side) scrollToBottom(side);
+}
+
+function schedulePoll(id, delay = null) {
+  const stream = view.streams.get(id);
+  if (!stream || stream.polling) return;
+  stream.polling = true;
+  const wait = delay ?? (stream.polls < REPLY_POLLS_FAST ? REPLY_POLL_MS : REPLY_POLL_SLOW_MS);
+  stream.timer = setTimeout(() => pollReply(id, stream), wait);
+}
+
+/** Reads a reply's stored copy; again a moment later while it streams and its pieces cannot be placed. */
+async function pollReply(id, stream) {
+  const streams = view.streams;
+  const channelId = view.channelId;
+  if (streams.get(id) !== stream) return;
+  stream.polls += 1;
+  let fresh = null;
+  try {
+    fresh = await api.message(channelId, id);
+  } catch (error) {
+    if (error.status === 404 && view.streams === streams) {
+      endStream(id);
+      markDeleted(id);
+      onMessageGone(channelId, id);
+    } else {
+      console.warn("assistant reply", error);
+    }
+  }
+  // The channel closed, or the reply ended, meanwhile.
+  if (view.streams !== streams || streams.get(id) !== stream) return;
+  stream.polling = false;
+  if (fresh) applyFetchedReply(fresh);
+  if (streams.get(id) === stream && stream.next === null) schedulePoll(id);
+}
+
+/** A fetched copy of a reply: new words of one still streaming are added in place; anything else re-renders. */
+function applyFetchedReply(fresh) {
+  const known = view.messages.get(fresh.id);
+  if (known && !known.deleted && known.status === "streaming" && fresh.status === "streaming" && fresh.body.startsWith(known.body)) {
+    appendToReply(known, fresh.body.slice(known.body.length));
+    return;
+  }
+  const isNew = upsert(fresh);
+  if (isNew && fresh.parent_id) bumpReplyCount(fresh.parent_id, 1);
+  if (isNew) {
+    noteMessage(fresh);
+    emit("channels");
+  }
+  scheduleRender();
+}
+
+/** The stop button: the reply ends with what is written; it may have ended already (409). */
+async function stopReply(button, message) {
+  const inThread = listOf(button)?.id !== "message-list";
+  button.disabled = true;
+  try {
+    const stopped = await api.stopReply(message.channel_id, message.id);
+    if (stopped && stopped.channel_id === view.channelId) {
+      upsert(stopped);
+      scheduleRender();
+    }
+  } catch (error) {
+    if (error.status === 409) {
+      // Not streaming any more: its message.updated has come or is on its way; a read makes sure.
+      if (message.channel_id === view.channelId) schedulePoll(message.id, 0);
+    } else {
+      button.disabled = false;
+      showError(error, "Could not stop the reply");
+    }
+  }
+  // The button goes with the stream: the focus goes where the next question is asked.
+  setTimeout(() => {
+    if (!document.activeElement || document.activeElement === document.body) {
+      $(inThread && view.thread ? "thread-input" : "composer-input").focus();
+    }
+  }, 0);
+}
+
+/** A reply that streamed here has ended: read out, as a finished message is. */
+function announceReply(message) {
+  const where = message.parent_id ? " (in a thread)" : "";
+  const note = REPLY_NOTES[message.status] ? ` (${REPLY_NOTES[message.status]})` : "";
+  announce(`Assistant${where}: ${message.body.slice(0, 300)}${note}`);
 }
 
 function applyReceipts(items) {
@@ -605,12 +793,19 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   const cueId = `mention-${where}${message.id}`;
   const files = message.deleted ? [] : message.attachments || [];
   const filesId = `files-${where}${message.id}`;
+  // An assistant reply being written: a caret after its text, a Stop button, busy to assistive
+  // technology; once ended, a note when it was stopped or is the rules' fallback.
+  const streaming = message.status === "streaming" && !message.deleted;
+  if (streaming) classes.push("streaming");
+  const note = message.deleted ? null : REPLY_NOTES[message.status];
+  const noteId = `note-${where}${message.id}`;
   const el = h(tag, {
     class: classes.join(" "),
     // Focusable by a tap, so touch screens (no hover) can reach the message's tools.
     tabindex: "-1",
     dataset: { messageId: message.id },
-    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"}${mentionsMe ? ` ${cueId}` : ""} ${bodyId}${files.length ? ` ${filesId}` : ""}`,
+    "aria-busy": streaming ? "true" : null,
+    "aria-labelledby": `${authorId}-${inThread ? "t" : "m"}${mentionsMe ? ` ${cueId}` : ""} ${bodyId}${note ? ` ${noteId}` : ""}${files.length ? ` ${filesId}` : ""}`,
   });
 
   el.appendChild(
@@ -638,6 +833,28 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   const editing = isEditing(message.id, inThread);
   if (editing) main.appendChild(buildEditor(message, bodyId));
   else main.appendChild(h("p", { class: "message-body", id: bodyId }, message.body ? withMentions(message) : null));
+  if (note) main.appendChild(h("p", { class: "reply-note", id: noteId }, note));
+  if (streaming) {
+    main.appendChild(
+      h(
+        "div",
+        { class: "reply-actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button small stop-reply",
+            "aria-label": "Stop reply",
+            title: "Stop the reply here",
+            dataset: { focusKey: "stop" },
+            onclick: (event) => stopReply(event.currentTarget, message),
+          },
+          icon("stop", { size: 14 }),
+          "Stop",
+        ),
+      ),
+    );
+  }
   if (files.length) {
     // The image dialog gives the focus back to the same control, in the same list.
     const box = isParent ? $("thread-parent") : inThread ? $("thread-list") : $("message-list");
@@ -1394,6 +1611,7 @@ async function deleteMessage(button, message) {
 function markDeleted(messageId) {
   const message = view.messages.get(messageId);
   if (!message || message.deleted) return;
+  endStream(messageId);
   message.deleted = true;
   bump(messageId);
   if (message.parent_id) bumpReplyCount(message.parent_id, -1);
@@ -1793,6 +2011,9 @@ export function onChatEvent(event) {
     case "message.created":
       onMessageCreated(event.message);
       break;
+    case "message.delta":
+      onDelta(event);
+      break;
     case "message.updated":
       if (event.channel_id === view.channelId) {
         upsert(event.message);
@@ -1894,7 +2115,10 @@ function onMessageCreated(message) {
   }
   const scroller = $("messages");
   if (fresh && !mine && !message.parent_id && !isNearBottom(scroller)) $("jump-latest").hidden = false;
-  if (fresh && !mine) {
+  if (fresh && !mine && message.status === "streaming") {
+    // Its text is on the way: it is read out once it has ended.
+    announce(`Assistant${message.parent_id ? " (in a thread)" : ""} is replying…`);
+  } else if (fresh && !mine) {
     const where = message.parent_id ? " (in a thread)" : "";
     const files = message.attachments?.length ? describeFiles(message.attachments) : "";
     const text = [message.body.slice(0, 300), files].filter(Boolean).join(". ");

@@ -243,8 +243,8 @@ function kindLabel(channel) {
 function previewText(channel) {
   const last = channel.last_message;
   if (!last) return "";
-  // Only a message of files has no text.
-  const text = last.preview || "📎 Attachment";
+  // Only a message of files has no text, or an assistant reply whose first words are on the way.
+  const text = last.preview || (last.role === "assistant" ? "…" : "📎 Attachment");
   if (channel.kind === "direct") return text;
   const who = last.sender.id === state.me.id ? "You" : last.role === "assistant" ? "Assistant" : last.sender.name;
   return `${who}: ${text}`;

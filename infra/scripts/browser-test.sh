@@ -74,7 +74,10 @@ trap cleanup EXIT
 HTTP_PORT="$(free_port_pair)"
 WS_PORT=$((HTTP_PORT + 1))
 BASE_URL="http://127.0.0.1:$HTTP_PORT"
+# The offline rules stream their answer a word per ASSISTANT_RULES_WORD_MS: slow enough here
+# (about 4 s for the 33 words of "help") that the test sees a reply grow and can stop one.
 HTTP_PORT="$HTTP_PORT" WS_PORT="$WS_PORT" TABLE_NAME="browser-test-$$" LOG_FORMAT=text WEB_ROOT="$ROOT/web" \
+  ASSISTANT_RULES_WORD_MS="${ASSISTANT_RULES_WORD_MS:-120}" \
   "$GATEWAY" >"$GATEWAY_LOG" 2>&1 &
 GATEWAY_PID=$!
 

@@ -3,7 +3,8 @@
 // (typing, read receipts, reactions, a thread, an edit, a delete, files: an image and a PDF
 // picked with upload progress, a file dropped and one pasted, refusals shown, the thumbnail, the
 // image full size, a download), see each other's presence change (also across a network drop
-// and the reconnect that follows), and one of them gets a live answer from the assistant. In a group, the channel list shows previews, unread and
+// and the reconnect that follows), and one of them gets a live answer from the assistant, streamed
+// in as it is written, and stops a second one half-way. In a group, the channel list shows previews, unread and
 // mention badges in activity order, an @-autocomplete mentions Bob, Bob mutes it, and its
 // settings (name, description, slow mode) and roles (admin, removal, a new owner) change live
 // for both. A link with ?ws= must only open the settings dialog.
@@ -597,18 +598,98 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(dot(alice.page, bob, "online"), "Bob online again in Alice's window");
     });
 
-    await step(t, "Alice asks the assistant and gets a live reply", async () => {
+    // The assistant's replies in the open channel, and the text of one of them.
+    const replies = (page) => messages(page).getByRole("listitem", { name: /^Assistant\b/ });
+    const replyText = (reply) => reply.locator(".message-body").evaluate((el) => el.textContent);
+    // The complete text of the first reply, to compare the stopped one with.
+    let helpAnswer = "";
+
+    await step(t, "Alice asks the assistant: the reply streams in, growing in place behind a caret, then completes", async () => {
       const page = alice.page;
       await showTab(page, "Chats");
       await sidebar(page).getByRole("button", { name: "Assistant", exact: true }).click();
       await visible(page.getByRole("heading", { name: /^Assistant/, level: 1 }), "the assistant channel");
+      const before = await replies(page).count();
+      // "help" gets the rules' 33-word answer, a word per 120 ms here (browser-test.sh).
       await send(page, "Hello! Can you help me plan the launch?");
       await visible(message(page, "Hello! Can you help me plan the launch?"), "the question");
-      const reply = messages(page).getByRole("listitem", { name: /^Assistant\b/ });
+      const reply = replies(page).nth(before);
       await visible(reply, "the assistant's reply");
-      assert.ok((await reply.first().innerText()).length > 10, "the reply has text");
+      // Sampled until it ends: its text and whether it is busy (streaming); a mark on its body
+      // tells whether the body was rebuilt (a re-render) or grew in place.
+      const samples = [];
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const sample = await reply.evaluate((el) => {
+          const body = el.querySelector(".message-body");
+          const kept = body.dataset.probe === "1";
+          body.dataset.probe = "1";
+          return {
+            text: body.textContent,
+            busy: el.getAttribute("aria-busy") === "true",
+            kept,
+            caret: getComputedStyle(body, "::after").content !== "none",
+            stop: Boolean(el.querySelector(".stop-reply")),
+          };
+        });
+        samples.push(sample);
+        if (!sample.busy) break;
+        if (samples.length === 8) await shoot(page, "alice-assistant-streaming");
+        assert.ok(Date.now() < deadline, "the reply ends within 30 s");
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      const streaming = samples.filter((sample) => sample.busy);
+      const partial = [...new Set(streaming.map((sample) => sample.text).filter(Boolean))];
+      assert.ok(partial.length >= 2, `at least two partial texts while it streamed (saw ${JSON.stringify(partial)})`);
+      assert.ok(streaming.every((sample) => sample.stop && sample.caret), "a caret and a Stop button while it streams");
+      assert.ok(streaming.slice(1).every((sample) => sample.kept), "the text grew in place (the message was not re-rendered)");
+      for (let i = 1; i < streaming.length; i++) {
+        assert.ok(streaming[i].text.startsWith(streaming[i - 1].text), "each partial text goes on from the one before");
+      }
+      helpAnswer = await replyText(reply);
+      // The last piece may come before the end (the status): only the first partial text must be short of it.
+      for (const text of partial) assert.ok(helpAnswer.startsWith(text), `the final text ${JSON.stringify(helpAnswer)} goes on from ${JSON.stringify(text)}`);
+      assert.ok(partial[0].length < helpAnswer.length, "the reply was seen before it was whole");
+      assert.equal(await reply.getAttribute("aria-busy"), null, "no longer busy");
+      assert.equal(await reply.getByRole("button", { name: "Stop reply" }).count(), 0, "no Stop button once complete");
+      assert.equal(await reply.locator(".reply-note").count(), 0, "no note on a complete reply");
+      assert.equal(samples.at(-1).caret, false, "no caret once complete");
+      // The channel list previews the finished reply (a piece is not a new message: no badge).
+      const entry = sidebar(page).getByRole("list", { name: "Your channels" }).getByRole("button", { name: /^Assistant/ });
+      await visible(entry.getByText(`Assistant: ${helpAnswer.slice(0, 40)}`), "the reply previewed in the list");
+      assert.equal(await entry.locator(".badge").count(), 0, "no unread badge for the open channel");
       await tidy(page);
       await shoot(page, "alice-assistant");
+    });
+
+    await step(t, "Alice asks again and stops the reply while it streams: it says Stopped and grows no more", async () => {
+      const page = alice.page;
+      const before = await replies(page).count();
+      await send(page, "help");
+      const reply = replies(page).nth(before);
+      await visible(reply, "the second reply");
+      await visible(reply.getByRole("button", { name: "Stop reply" }), "the Stop button while it streams");
+      // Some 14 words in (1.7 s), then Stop: a stopped reply keeps its stored body, which catches
+      // up with the words streamed every second, so by then it holds the first ones.
+      const deadline = Date.now() + WAIT;
+      while ((await replyText(reply)).trim().split(/\s+/).length < 14) {
+        assert.ok(Date.now() < deadline, "the reply's first words within the wait");
+        await new Promise((resolve) => setTimeout(resolve, 40));
+      }
+      assert.equal(await reply.getAttribute("aria-busy"), "true", "still streaming when Stop is pressed");
+      await reply.getByRole("button", { name: "Stop reply" }).click();
+      await visible(reply.getByText("Stopped", { exact: true }), "the Stopped note");
+      await gone(reply.getByRole("button", { name: "Stop reply" }), "the Stop button once stopped");
+      assert.equal(await reply.getAttribute("aria-busy"), null, "no longer busy");
+      const stopped = await replyText(reply);
+      assert.ok(stopped.length > 0, "the stopped reply keeps the words stored before the stop");
+      assert.ok(helpAnswer.startsWith(stopped) && stopped.length < helpAnswer.length, `only the beginning of the answer: ${JSON.stringify(stopped)}`);
+      // The rest of the answer would take seconds more: nothing is added meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.equal(await replyText(reply), stopped, "the text no longer grows");
+      assert.equal(await page.evaluate(() => document.activeElement.id), "composer-input", "the focus back in the composer");
+      await tidy(page);
+      await shoot(page, "alice-assistant-stopped");
     });
 
     await step(t, "Alice creates a public group with Bob; Bob gets its first message live", async () => {
