@@ -63,11 +63,16 @@ impl Function {
     /// The whole `main` of the function: JSON logs, configuration and clients built once (a
     /// missing variable stops the function naming it), then the Lambda runtime loop.
     pub async fn run(&self) -> Result<(), lambda_http::Error> {
+        let mut clock = shared::telemetry::InitClock::start();
         shared::telemetry::init();
-        let ctx = AppContext::from_env().await?;
+        clock.phase("logs");
+        let ctx = AppContext::from_env_timed(&mut clock).await?;
         // Every HTTP API verifies tokens (and signs page cursors).
         ctx.config.require_jwt_secret()?;
-        lambda_http::run(self.router(Arc::new(ctx))).await
+        let router = self.router(Arc::new(ctx));
+        clock.phase("router");
+        clock.finish();
+        lambda_http::run(router).await
     }
 
     /// Serves one request as Lambda would (the local gateway and the tests call this with the

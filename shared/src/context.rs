@@ -77,8 +77,20 @@ impl AppContext {
 
     /// Reads the configuration and the AWS environment; fails naming any missing variable.
     pub async fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Self::from_env_timed(&mut crate::telemetry::InitClock::start()).await
+    }
+
+    /// As `from_env`, timing its phases on a cold start's clock.
+    pub async fn from_env_timed(
+        clock: &mut crate::telemetry::InitClock,
+    ) -> Result<Self, crate::config::ConfigError> {
         let config = Config::from_env()?;
-        Ok(Self::new(config, &load_sdk_config().await))
+        clock.phase("config");
+        let sdk = load_sdk_config().await;
+        clock.phase("aws_config");
+        let ctx = Self::new(config, &sdk);
+        clock.phase("clients");
+        Ok(ctx)
     }
 }
 

@@ -17,11 +17,14 @@ where
     Fut: std::future::Future<Output = Result<ApiGatewayProxyResponse, std::convert::Infallible>>
         + Send,
 {
+    let mut clock = crate::telemetry::InitClock::start();
     crate::telemetry::init();
-    let ctx = AppContext::from_env().await?;
+    clock.phase("logs");
+    let ctx = AppContext::from_env_timed(&mut clock).await?;
     if tokens == Tokens::Verified {
         ctx.config.require_jwt_secret()?;
     }
+    clock.finish();
     // Lives as long as the process, like the Lambda execution environment it serves.
     let ctx: &'static AppContext = Box::leak(Box::new(ctx));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(

@@ -42,11 +42,18 @@ where
     F: Fn(&'static T, E) -> Fut,
     Fut: std::future::Future<Output = Result<R, Infallible>> + Send,
 {
+    let mut clock = crate::telemetry::InitClock::start();
     crate::telemetry::init();
+    clock.phase("logs");
     let config = crate::config::Config::from_env()?;
+    clock.phase("config");
     let sdk = crate::context::load_sdk_config().await;
+    clock.phase("aws_config");
     let ctx = AppContext::new(config, &sdk);
+    clock.phase("clients");
     let state: &'static T = Box::leak(Box::new(build(ctx, sdk).await?));
+    clock.phase("worker");
+    clock.finish();
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
         move |event: lambda_http::LambdaEvent<E>| handle(state, event.payload),
     ))

@@ -154,6 +154,50 @@ struct Measured {
     warm_p99: Duration,
     peak_rss_kib: u64,
     size_bytes: u64,
+    /// The init's phases as the function logged them (medians), then what is left of the
+    /// init: the process's start and the runtime's first poll.
+    breakdown: Vec<(String, Duration)>,
+}
+
+/// `name=microseconds name=microseconds …` → the phases.
+fn phases(logged: &str) -> Vec<(String, Duration)> {
+    logged
+        .split_whitespace()
+        .filter_map(|phase| {
+            let (name, micros) = phase.split_once('=')?;
+            Some((
+                name.to_string(),
+                Duration::from_micros(micros.parse().ok()?),
+            ))
+        })
+        .collect()
+}
+
+/// Each phase's median over the runs, and the rest of each run's init (its median).
+fn breakdown(runs: &[(Duration, Vec<(String, Duration)>)]) -> Vec<(String, Duration)> {
+    let Some((_, first)) = runs.first() else {
+        return Vec::new();
+    };
+    let median = |mut samples: Vec<Duration>| {
+        samples.sort();
+        percentile(&samples, 0.5)
+    };
+    let mut rows: Vec<(String, Duration)> = first
+        .iter()
+        .map(|(name, _)| {
+            let samples = runs
+                .iter()
+                .filter_map(|(_, phases)| phases.iter().find(|(n, _)| n == name).map(|p| p.1))
+                .collect();
+            (name.clone(), median(samples))
+        })
+        .collect();
+    let rest = runs
+        .iter()
+        .map(|(init, phases)| init.saturating_sub(phases.iter().map(|p| p.1).sum()))
+        .collect();
+    rows.push(("process and runtime".into(), median(rest)));
+    rows
 }
 
 async fn measure(
@@ -172,6 +216,7 @@ async fn measure(
     let mut init = Vec::new();
     let mut warm = Vec::new();
     let mut peak = 0;
+    let mut logged = Vec::new();
     for run in 0..COLD_RUNS {
         let started = Instant::now();
         let mut harness = RuntimeHarness::start(&binary, env).await;
@@ -181,7 +226,18 @@ async fn measure(
             matches!(outcome, Outcome::Response(_)),
             "{function}: {outcome:?}"
         );
-        init.push(harness.init_duration().unwrap_or_default());
+        let init_duration = harness.init_duration().unwrap_or_default();
+        init.push(init_duration);
+        // The log line is read from a pipe: give the reader a moment.
+        for _ in 0..50 {
+            if harness.init_phases().is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        if let Some(init_phases) = harness.init_phases() {
+            logged.push((init_duration, phases(init_phases)));
+        }
         if run == 0 {
             for _ in 0..WARM_RUNS {
                 let started = Instant::now();
@@ -204,6 +260,7 @@ async fn measure(
         warm_p99: percentile(&warm, 0.99),
         peak_rss_kib: peak,
         size_bytes: std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
+        breakdown: breakdown(&logged),
     }
 }
 
@@ -211,7 +268,15 @@ async fn measure(
 async fn main() {
     let env = TestEnv::new().await;
     let user = env.api.register("Bench").await;
-    let function_env = env.function_env();
+    // Quiet, but for the `initialized` line with the init's phases.
+    let function_env: Vec<(String, String)> = env
+        .function_env()
+        .into_iter()
+        .map(|(name, value)| match name.as_str() {
+            "RUST_LOG" => (name, "warn,shared::telemetry=info".to_string()),
+            _ => (name, value),
+        })
+        .collect();
     let connections = accepting_connections_api().await;
     let mut results = Vec::new();
     for (function, label, event) in events(&user.token, &connections) {
@@ -221,6 +286,11 @@ async fn main() {
         .iter()
         .find(|m| m.function == "hello-lambda")
         .map(|m| m.cold_p50)
+        .unwrap_or(Duration::from_millis(1));
+    let baseline_init = results
+        .iter()
+        .find(|m| m.function == "hello-lambda")
+        .map(|m| m.init_p50)
         .unwrap_or(Duration::from_millis(1));
 
     println!();
@@ -233,22 +303,43 @@ async fn main() {
         arch = std::env::consts::ARCH
     );
     println!(
-        "| function | event | cold start p50 (max) | init p50 | × hello world | warm p50 / p99 | peak RSS | binary |"
+        "| function | event | cold start p50 (max) | × hello world | init p50 | init × hello world | warm p50 / p99 | peak RSS | binary |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for m in &results {
         println!(
-            "| {} | {} | {} ms ({} ms) | {} ms | {:.1} | {} / {} ms | {:.1} MB | {:.2} MB |",
+            "| {} | {} | {} ms ({} ms) | {:.1} | {} ms | {:.1} | {} / {} ms | {:.1} MB | {:.2} MB |",
             m.function,
             m.event,
             ms(m.cold_p50),
             ms(m.cold_max),
-            ms(m.init_p50),
             m.cold_p50.as_secs_f64() / baseline.as_secs_f64(),
+            ms(m.init_p50),
+            m.init_p50.as_secs_f64() / baseline_init.as_secs_f64(),
             ms(m.warm_p50),
             ms(m.warm_p99),
             m.peak_rss_kib as f64 / 1024.0,
             m.size_bytes as f64 / 1_000_000.0,
+        );
+    }
+    println!(
+        "\nWhere the init goes (medians of the phases each function logs in its `initialized` line; \
+         \"process and runtime\" is the rest: the process's start, and the Lambda runtime's start \
+         and first poll):\n"
+    );
+    println!("| function | init p50 | phases |");
+    println!("|---|---|---|");
+    for m in results.iter().filter(|m| !m.breakdown.is_empty()) {
+        let phases: Vec<String> = m
+            .breakdown
+            .iter()
+            .map(|(name, took)| format!("{name} {} ms", ms(*took)))
+            .collect();
+        println!(
+            "| {} | {} ms | {} |",
+            m.function,
+            ms(m.init_p50),
+            phases.join(", ")
         );
     }
     let worst = results.iter().map(|m| m.peak_rss_kib).max().unwrap_or(0);

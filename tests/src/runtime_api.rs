@@ -35,6 +35,8 @@ struct Shared {
     init_error: Arc<Mutex<Option<Value>>>,
     /// When the function first asked for an event: the end of its init phase.
     first_poll: Arc<std::sync::OnceLock<Instant>>,
+    /// The function's own account of its init (`phases` of its `initialized` log line).
+    init_phases: Arc<std::sync::OnceLock<String>>,
 }
 
 pub struct RuntimeHarness {
@@ -120,6 +122,22 @@ async fn init_error(State(shared): State<Shared>, body: String) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
+/// Passes the function's log lines (its standard output) on to our standard error, keeping the
+/// phases of its `initialized` line.
+async fn read_logs(logs: tokio::process::ChildStdout, phases: Arc<std::sync::OnceLock<String>>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(logs).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let logged: Value = serde_json::from_str(&line).unwrap_or_default();
+        match logged["phases"].as_str() {
+            Some(init) if logged["message"] == "initialized" => {
+                let _ = phases.set(init.to_string());
+            }
+            _ => eprintln!("{line}"),
+        }
+    }
+}
+
 fn parse(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
 }
@@ -143,6 +161,7 @@ impl RuntimeHarness {
             waiting: Arc::default(),
             init_error: Arc::default(),
             first_poll: Arc::default(),
+            init_phases: Arc::default(),
         };
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -171,11 +190,15 @@ impl RuntimeHarness {
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|err| panic!("spawn {}: {err}", binary.display()));
+        let mut child = child;
+        if let Some(logs) = child.stdout.take() {
+            tokio::spawn(read_logs(logs, shared.init_phases.clone()));
+        }
         Self {
             child,
             events,
@@ -210,6 +233,12 @@ impl RuntimeHarness {
             .first_poll
             .get()
             .map(|polled| polled.duration_since(self.started))
+    }
+
+    /// The phases the function logged for its init (`name=microseconds`, space-separated),
+    /// once it has logged them.
+    pub fn init_phases(&self) -> Option<&str> {
+        self.shared.init_phases.get().map(String::as_str)
     }
 
     /// The process id, for memory readings.
