@@ -396,6 +396,10 @@ function upsert(message) {
  * body lags the deltas by up to a second). A final status brings the authoritative text.
  */
 function mergeReply(known, incoming) {
+  // A stop answers with the stored text, up to a second behind the pieces shown; the writer's
+  // own message.updated brings what it streamed. Meanwhile no word shown is taken back.
+  const behind = known.body.length > incoming.body.length && known.body.startsWith(incoming.body);
+  if (incoming.status === "stopped" && !known.deleted && behind) return { ...incoming, body: known.body };
   if (incoming.status !== "streaming" || known.deleted) return incoming;
   if (known.status && known.status !== "streaming") return { ...incoming, status: known.status, body: known.body };
   if (known.status !== "streaming") return incoming;

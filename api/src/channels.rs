@@ -698,8 +698,9 @@ async fn delete_message(
 
 /// Stop an assistant reply that is still streaming (any member)
 ///
-/// The reply keeps the text written by then; 409 for a message that is not a streaming reply
-/// (any more).
+/// Answers the reply with the text stored by then; its writer stops within a second and keeps
+/// the text it had streamed (one more `message.updated`). 409 for a message that is not a
+/// streaming reply (any more).
 #[utoipa::path(post, path = "/channels/{id}/messages/{mid}/stop", operation_id = "stopReply", tag = "messages",
     params(("id" = String, Path, description = "Channel id"), ("mid" = String, Path, description = "Message id")),
     responses((status = 200, description = "The reply with `status: \"stopped\"`; `message.updated` is pushed", body = Message),

@@ -669,20 +669,24 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       const reply = replies(page).nth(before);
       await visible(reply, "the second reply");
       await visible(reply.getByRole("button", { name: "Stop reply" }), "the Stop button while it streams");
-      // Some 14 words in (1.7 s), then Stop: a stopped reply keeps its stored body, which catches
-      // up with the words streamed every second, so by then it holds the first ones.
+      // Some 14 words in (1.7 s), then Stop: the reply keeps what was streamed when its writer
+      // noticed the stop (within a second), so no word shown is taken back.
       const deadline = Date.now() + WAIT;
       while ((await replyText(reply)).trim().split(/\s+/).length < 14) {
         assert.ok(Date.now() < deadline, "the reply's first words within the wait");
         await new Promise((resolve) => setTimeout(resolve, 40));
       }
       assert.equal(await reply.getAttribute("aria-busy"), "true", "still streaming when Stop is pressed");
+      const shown = await replyText(reply);
       await reply.getByRole("button", { name: "Stop reply" }).click();
       await visible(reply.getByText("Stopped", { exact: true }), "the Stopped note");
       await gone(reply.getByRole("button", { name: "Stop reply" }), "the Stop button once stopped");
       assert.equal(await reply.getAttribute("aria-busy"), null, "no longer busy");
+      assert.ok((await replyText(reply)).startsWith(shown), "no word shown is taken back");
+      // The writer's last word comes within a second; then nothing more.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
       const stopped = await replyText(reply);
-      assert.ok(stopped.length > 0, "the stopped reply keeps the words stored before the stop");
+      assert.ok(stopped.startsWith(shown), "the stopped reply keeps every word that was shown");
       assert.ok(helpAnswer.startsWith(stopped) && stopped.length < helpAnswer.length, `only the beginning of the answer: ${JSON.stringify(stopped)}`);
       // The rest of the answer would take seconds more: nothing is added meanwhile.
       await new Promise((resolve) => setTimeout(resolve, 1500));

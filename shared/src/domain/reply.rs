@@ -107,6 +107,11 @@ impl ReplyProgress {
         &self.text
     }
 
+    /// The text pushed as deltas so far.
+    pub fn pushed_text(&self) -> &str {
+        &self.text[..self.pushed]
+    }
+
     /// The delta due at `now`: the unpushed text, if the last delta is at least
     /// `DELTA_EVERY` old.
     pub fn due_delta(&mut self, now: Instant) -> Option<Delta> {
@@ -206,6 +211,7 @@ mod tests {
         progress.push(" Bye.");
         let at = progress.next_delta_at(start + DELTA_EVERY);
         assert_eq!(at, start + DELTA_EVERY * 2, "the last piece waits its turn");
+        assert_eq!(progress.pushed_text(), "Hello world! Bye.");
         assert_eq!(progress.due_delta(at).unwrap().seq, 2);
     }
 

@@ -156,21 +156,46 @@ pub async fn reply(
     }
     let written = write(ctx, engine, &reply, &turns).await?;
     let ended = match written {
-        Written::Stopped => None,
-        Written::Complete(text) => end(ctx, &reply, ReplyStatus::Complete, &text, pusher).await?,
+        // A member stopped it: the stop pushed its `message.updated` with the text stored by
+        // then, up to a second behind what was streamed; the reply keeps what was streamed.
+        Written::Stopped(streamed) => {
+            end(ctx, &reply, Transition::KEEP_STREAMED, &streamed, pusher).await?
+        }
+        Written::Complete(text) => {
+            match end(
+                ctx,
+                &reply,
+                Transition::streaming_to(ReplyStatus::Complete),
+                &text,
+                pusher,
+            )
+            .await?
+            {
+                Some(ended) => Some(ended),
+                // Stopped in its last second.
+                None => end(ctx, &reply, Transition::KEEP_STREAMED, &text, pusher).await?,
+            }
+        }
         Written::Failed => {
             let fallback = MessageBody::partial(&Assistant::fallback(&turns));
-            end(ctx, &reply, ReplyStatus::Failed, &fallback, pusher).await?
+            end(
+                ctx,
+                &reply,
+                Transition::streaming_to(ReplyStatus::Failed),
+                &fallback,
+                pusher,
+            )
+            .await?
         }
     };
     Ok(match ended {
         Some(message) => Replied::Replied(Box::new(message)),
-        // A member stopped it: the stop pushed its `message.updated`.
+        // Stopped while it failed, or deleted meanwhile: as it stands.
         None => Replied::Replied(Box::new(
             ctx.store
                 .get_message(&reply.channel_id, &reply.id)
                 .await?
-                .ok_or_else(|| AppError::internal("a stopped reply is gone"))?,
+                .ok_or_else(|| AppError::internal("a reply is gone"))?,
         )),
     })
 }
@@ -213,8 +238,8 @@ enum Written {
     Complete(MessageBody),
     /// The engine failed (or wrote nothing): the rules answer instead.
     Failed,
-    /// A member stopped it.
-    Stopped,
+    /// A member stopped it, after this text was streamed.
+    Stopped(MessageBody),
 }
 
 /// Streams the engine's answer into the stored reply: deltas pushed as they are due, the body
@@ -270,7 +295,9 @@ async fn write(
                 .store_reply_text(&reply.channel_id, &reply.id, &body)
                 .await?
             {
-                return Ok(Written::Stopped);
+                return Ok(Written::Stopped(MessageBody::partial(
+                    progress.pushed_text(),
+                )));
             }
             if let Some(audience) = audience.as_mut() {
                 if let Err(err) = audience.refresh(ctx).await {
@@ -299,16 +326,40 @@ fn delta_event(reply: &Message, delta: Delta) -> DomainEvent {
     }
 }
 
-/// Ends a streaming reply and pushes its `message.updated`; `None` if it no longer streams.
+/// A reply's last write: from which status to which.
+#[derive(Clone, Copy)]
+struct Transition {
+    from: ReplyStatus,
+    to: ReplyStatus,
+}
+
+impl Transition {
+    /// A stopped reply's writer keeps the text it had streamed.
+    const KEEP_STREAMED: Self = Self {
+        from: ReplyStatus::Stopped,
+        to: ReplyStatus::Stopped,
+    };
+
+    fn streaming_to(to: ReplyStatus) -> Self {
+        Self {
+            from: ReplyStatus::Streaming,
+            to,
+        }
+    }
+}
+
+/// Ends a reply with `body` and pushes its `message.updated`; `None` if it is not in the
+/// transition's `from` status (any more).
 async fn end(
     ctx: &AppContext,
     reply: &Message,
-    status: ReplyStatus,
+    transition: Transition,
     body: &MessageBody,
     pusher: Pusher,
 ) -> Result<Option<Message>, AppError> {
     let ending = ReplyEnd {
-        status,
+        from: transition.from,
+        status: transition.to,
         body: Some(body),
         pusher,
     };
@@ -347,7 +398,15 @@ async fn finish_abandoned(
     let turns = conversation(ctx, question).await?;
     let fallback = MessageBody::partial(&Assistant::fallback(&turns));
     Ok(
-        match end(ctx, &reply, ReplyStatus::Failed, &fallback, pusher).await? {
+        match end(
+            ctx,
+            &reply,
+            Transition::streaming_to(ReplyStatus::Failed),
+            &fallback,
+            pusher,
+        )
+        .await?
+        {
             Some(ended) => Replied::Recovered(Box::new(ended)),
             None => Replied::AlreadyReplied,
         },

@@ -413,8 +413,8 @@ pub async fn edit(
 }
 
 /// Stops an assistant reply that is still streaming (any member). Pushes `message.updated`
-/// with `status: "stopped"`; the reply keeps the text stored by then, and its writer stops at
-/// its next store.
+/// with `status: "stopped"` and the text stored by then; its writer stops at its next store
+/// and keeps the text it had streamed (`service::assistant`).
 pub async fn stop_reply(
     ctx: &AppContext,
     caller: &Caller,
@@ -429,6 +429,7 @@ pub async fn stop_reply(
     let message = live(context.message)?;
     ReplyStatus::ensure_can_stop(message.status)?;
     let end = ReplyEnd {
+        from: ReplyStatus::Streaming,
         status: ReplyStatus::Stopped,
         body: None,
         pusher,

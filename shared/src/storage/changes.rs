@@ -19,7 +19,7 @@ use super::verification::{CodeNotice, EmailCodeItem};
 use super::{string_of, Item};
 use crate::domain::{
     Attachment, AttachmentStatus, Channel, ChannelId, ConnectionId, DomainEvent, Membership,
-    Message, PartnerRequest, Pusher, ReadMarker, RequestStatus, Timestamp, UserId,
+    Message, PartnerRequest, Pusher, ReadMarker, ReplyStatus, RequestStatus, Timestamp, UserId,
 };
 
 /// One thing a stream record says happened.
@@ -321,7 +321,11 @@ fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
             }]
         } else if after.deleted_at.is_some() {
             Vec::new()
-        } else if before.edited_at != after.edited_at || before.status != after.status {
+        } else if before.edited_at != after.edited_at
+            || before.status != after.status
+            // A stopped reply's writer kept the text it had streamed.
+            || (after.status == Some(ReplyStatus::Stopped) && before.body != after.body)
+        {
             vec![Change::MessageEdited {
                 message: after,
                 pusher,

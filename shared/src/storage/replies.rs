@@ -15,6 +15,9 @@ const QUOTA_TTL_SECONDS: i64 = 2 * 24 * 60 * 60;
 
 /// How a streaming reply ends.
 pub struct ReplyEnd<'a> {
+    /// The status it must be in: `streaming`; or `stopped`, for its writer to keep the text
+    /// it had streamed when it noticed the stop.
+    pub from: ReplyStatus,
     pub status: ReplyStatus,
     /// The final text (`None`: keep what is stored, as a stop does).
     pub body: Option<&'a MessageBody>,
@@ -71,7 +74,7 @@ impl Store {
         }
     }
 
-    /// Ends a reply still streaming; `None` if it no longer is (or is gone).
+    /// Ends a reply in `end.from` (still streaming); `None` if it no longer is (or is gone).
     pub async fn end_reply(
         &self,
         channel: &ChannelId,
@@ -84,10 +87,10 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::message_key(channel, reply)))
             .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #status = :streaming",
+                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #status = :from",
             )
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":streaming", s(ReplyStatus::Streaming.as_str()))
+            .expression_attribute_values(":from", s(end.from.as_str()))
             .expression_attribute_values(":status", s(end.status.as_str()))
             .expression_attribute_values(":pusher", pusher_value(end.pusher)?)
             .return_values(ReturnValue::AllNew);
