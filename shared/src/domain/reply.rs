@@ -211,8 +211,9 @@ mod tests {
         progress.push(" Bye.");
         let at = progress.next_delta_at(start + DELTA_EVERY);
         assert_eq!(at, start + DELTA_EVERY * 2, "the last piece waits its turn");
-        assert_eq!(progress.pushed_text(), "Hello world! Bye.");
+        assert_eq!(progress.pushed_text(), "Hello world!");
         assert_eq!(progress.due_delta(at).unwrap().seq, 2);
+        assert_eq!(progress.pushed_text(), "Hello world! Bye.");
     }
 
     #[test]

@@ -370,11 +370,7 @@ async fn end(
     else {
         return Ok(None);
     };
-    let updated = DomainEvent::MessageUpdated {
-        channel_id: reply.channel_id.clone(),
-        message: ended.clone(),
-    };
-    realtime::publish(ctx, &Origin::api(), updated, pusher).await;
+    super::messages::publish_updated(ctx, &ended, pusher).await;
     Ok(Some(ended))
 }
 

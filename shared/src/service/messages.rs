@@ -399,16 +399,7 @@ pub async fn edit(
         .edit_message(&message, &caller.id, &body, Timestamp::now(), pusher)
         .await?
         .ok_or(NotFound::Message)?;
-    realtime::publish(
-        ctx,
-        &Origin::api(),
-        DomainEvent::MessageUpdated {
-            channel_id: channel_id.clone(),
-            message: edited.clone(),
-        },
-        pusher,
-    )
-    .await;
+    publish_updated(ctx, &edited, pusher).await;
     with_attachment_urls(ctx, edited).await
 }
 
@@ -439,17 +430,17 @@ pub async fn stop_reply(
         .end_reply(channel_id, id, end)
         .await?
         .ok_or(StopRefused::NotStreaming)?;
-    realtime::publish(
-        ctx,
-        &Origin::api(),
-        DomainEvent::MessageUpdated {
-            channel_id: channel_id.clone(),
-            message: stopped.clone(),
-        },
-        pusher,
-    )
-    .await;
+    publish_updated(ctx, &stopped, pusher).await;
     Ok(stopped)
+}
+
+/// Pushes a changed message as `message.updated` (by `pusher`).
+pub(super) async fn publish_updated(ctx: &AppContext, message: &Message, pusher: Pusher) {
+    let updated = DomainEvent::MessageUpdated {
+        channel_id: message.channel_id.clone(),
+        message: message.clone(),
+    };
+    realtime::publish(ctx, &Origin::api(), updated, pusher).await;
 }
 
 /// Soft-deletes a message (sender or channel owner). Pushes `message.deleted`.
