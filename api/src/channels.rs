@@ -5,12 +5,15 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use shared::domain::schema::{name_input, optional_text_input, string};
+use shared::domain::schema::{
+    file_name_pattern, name_input, not_blank_pattern, optional_text_input, string,
+    trimmed_lines_pattern,
+};
 use shared::domain::{
-    Attachment, AttachmentId, Channel, ChannelId, ChannelKind, ChannelName, ChannelSettings,
-    ChannelSummary, ContentType, Emoji, Member, MemberRole, Message, MessageBody, MessageId,
-    NewChannel, NewReport, NotFound, Page, ReadMarker, Report, ReportReason, UserId,
-    MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
+    Attachment, AttachmentId, AttachmentName, Channel, ChannelDescription, ChannelId, ChannelKind,
+    ChannelName, ChannelSettings, ChannelSummary, ContentType, Emoji, Member, MemberRole, Message,
+    MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker, Report,
+    ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
 };
 use shared::realtime::Origin;
 use shared::service::attachments::{self, Upload};
@@ -24,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::ApiResult;
-use crate::extract::{required, Caller, Id, Ids, JsonBody, PageQuery, Params};
+use crate::extract::{required, whole_number, Caller, Id, Ids, JsonBody, PageQuery, Params};
 use crate::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -67,8 +70,7 @@ fn made<T: serde::Serialize>(new: bool, body: T) -> Response {
 struct NewChannelBody {
     #[schema(required = true, schema_with = channel_name_input)]
     name: Option<String>,
-    /// 0–500 characters after trimming (null means none)
-    #[schema(max_length = 500)]
+    #[schema(schema_with = description_input)]
     description: Option<String>,
     /// (null means the default)
     #[schema(default = "group")]
@@ -239,8 +241,8 @@ async fn list_members(
 struct ChannelChangesBody {
     #[schema(schema_with = nullable_channel_name_input)]
     name: Option<String>,
-    /// 0–500 characters after trimming; null: unchanged
-    #[schema(max_length = 500)]
+    /// null: unchanged
+    #[schema(schema_with = description_input)]
     description: Option<String>,
     /// Groups only; null: unchanged
     private: Option<bool>,
@@ -373,15 +375,36 @@ async fn transfer(
 #[derive(Deserialize, ToSchema)]
 #[schema(as = NewUpload)]
 struct UploadBody {
-    /// The file's name: 1–255 characters, no path separators
-    #[schema(required = true, nullable = false, value_type = String, min_length = 1, max_length = 255)]
+    #[schema(required = true, nullable = false, schema_with = file_name_input)]
     name: Option<String>,
     /// One of the types attachments may have
     #[schema(required = true, nullable = false, value_type = String, schema_with = content_type_input)]
     content_type: Option<String>,
-    /// Bytes: 1 to `MAX_ATTACHMENT_BYTES` (25 MiB)
-    #[schema(required = true, nullable = false, value_type = i64, minimum = 1)]
-    size: Option<i64>,
+    /// Bytes: 1 to `MAX_ATTACHMENT_BYTES` (25 MiB by default: 413 above)
+    #[schema(required = true, nullable = false, value_type = i64, minimum = 1, maximum = 26214400)]
+    size: Option<serde_json::Number>,
+}
+
+fn file_name_input() -> utoipa::openapi::schema::Object {
+    string()
+        .pattern(Some(file_name_pattern(AttachmentName::MAX_CHARS)))
+        .description(Some(
+            "The file's name: 1–255 characters after trimming, no control characters, no path \
+             separators",
+        ))
+        .build()
+}
+
+/// A channel's description as typed: a string or null (none).
+fn description_input() -> utoipa::openapi::schema::Object {
+    string()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .pattern(Some(trimmed_lines_pattern(ChannelDescription::MAX_CHARS)))
+        .description(Some(
+            "0–500 characters after trimming surrounding whitespace; tabs and line breaks, no \
+             other control characters; null means none",
+        ))
+        .build()
 }
 
 fn content_type_input() -> utoipa::openapi::schema::Object {
@@ -414,7 +437,7 @@ async fn start_upload(
 ) -> ApiResult<Response> {
     let name = required(body.name, "name")?;
     let content_type = required(body.content_type, "content_type")?;
-    let size = required(body.size, "size")?;
+    let size = whole_number(required(body.size, "size")?, "size")?;
     let upload =
         attachments::start_upload(&ctx, &caller, &channel, &name, &content_type, size).await?;
     Ok(made(true, upload))
@@ -656,8 +679,18 @@ async fn get_message(
 #[derive(Deserialize, ToSchema)]
 #[schema(as = EditMessage)]
 struct EditBody {
-    #[schema(schema_with = message_body_input)]
+    #[schema(required = true, schema_with = edited_body_input)]
     body: Option<String>,
+}
+
+/// An edit's body: never empty (an edit keeps the message's files, not its emptiness).
+fn edited_body_input() -> utoipa::openapi::schema::Object {
+    string()
+        .min_length(Some(1))
+        .max_length(Some(MessageBody::MAX_CHARS))
+        .pattern(Some(not_blank_pattern()))
+        .description(Some("1 to 4000 characters, not only whitespace"))
+        .build()
 }
 
 /// Edit a message (sender only)

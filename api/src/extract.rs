@@ -227,3 +227,35 @@ path_ids!(A, B, C);
 pub fn required<T>(value: Option<T>, field: &str) -> Result<T, AppError> {
     value.ok_or_else(|| AppError::invalid_field(field, "is required"))
 }
+
+/// A JSON number that is whole, as JSON Schema's `integer` allows it written (`3` or `3.0`).
+pub fn whole_number(value: serde_json::Number, field: &str) -> Result<i64, AppError> {
+    // Below 2^53 every whole f64 is exact.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    value
+        .as_i64()
+        .or_else(|| {
+            value
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && n.abs() < EXACT)
+                .map(|n| n as i64)
+        })
+        .ok_or_else(|| AppError::invalid_field(field, "must be a whole number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_may_be_written_with_a_zero_fraction() {
+        let number = |raw: &str| serde_json::from_str::<serde_json::Number>(raw).unwrap();
+        assert_eq!(whole_number(number("192750"), "size").unwrap(), 192_750);
+        assert_eq!(whole_number(number("192750.0"), "size").unwrap(), 192_750);
+        assert_eq!(whole_number(number("-3"), "size").unwrap(), -3);
+        for fractional in ["1.5", "1e300"] {
+            let refused = whole_number(number(fractional), "size").unwrap_err();
+            assert_eq!(refused.code(), "validation_failed", "{fractional}");
+        }
+    }
+}

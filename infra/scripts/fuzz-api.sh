@@ -92,6 +92,12 @@ include-operation-id = "sendMessage"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404", "409", "429"]
 
 [[operations]]
+include-operation-id = "startUpload"
+# A size over MAX_ATTACHMENT_BYTES is a 413 by contract (the schema's maximum is its default).
+checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "404", "409", "413", "422", "429"]
+parameters = {{ "path.id" = "{group}" }}
+
+[[operations]]
 include-operation-id = "verifyEmail"
 # A wrong code is a 400 by contract, and a generated code is (almost surely) wrong.
 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401"]

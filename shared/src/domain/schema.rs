@@ -13,12 +13,24 @@ const SPACE: &str = r"\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u20
 /// Control characters (`char::is_control`), as the body of a character class.
 const CONTROL: &str = r"\x00-\x1F\x7F-\x9F";
 
+/// Control characters but the tab and the line feed (free text keeps its lines).
+const CONTROL_BUT_LINES: &str = r"\x00-\x08\x0B-\x1F\x7F-\x9F";
+
 /// 1 to `max` characters once surrounding whitespace is trimmed, none of them a control
 /// character: names of users and channels.
 pub fn trimmed_name_pattern(max: usize) -> String {
+    name_pattern_without(max, CONTROL)
+}
+
+/// As [`trimmed_name_pattern`], with no path separator either: file names.
+pub fn file_name_pattern(max: usize) -> String {
+    name_pattern_without(max, &format!("{CONTROL}/\\\\"))
+}
+
+fn name_pattern_without(max: usize, refused: &str) -> String {
     let inner = max - 2;
     format!(
-        "^[{SPACE}]*[^{CONTROL}{SPACE}](?:[^{CONTROL}]{{0,{inner}}}[^{CONTROL}{SPACE}])?[{SPACE}]*$"
+        "^[{SPACE}]*[^{refused}{SPACE}](?:[^{refused}]{{0,{inner}}}[^{refused}{SPACE}])?[{SPACE}]*$"
     )
 }
 
@@ -26,6 +38,16 @@ pub fn trimmed_name_pattern(max: usize) -> String {
 pub fn trimmed_text_pattern(max: usize) -> String {
     let inner = max - 2;
     format!("^[{SPACE}]*(?:[^{SPACE}](?:[\\s\\S]{{0,{inner}}}[^{SPACE}])?)?[{SPACE}]*$")
+}
+
+/// As [`trimmed_text_pattern`], with no control character once trimmed but tabs and line
+/// breaks: descriptions.
+pub fn trimmed_lines_pattern(max: usize) -> String {
+    let inner = max - 2;
+    let refused = CONTROL_BUT_LINES;
+    format!(
+        "^[{SPACE}]*(?:[^{refused}{SPACE}](?:[^{refused}]{{0,{inner}}}[^{refused}{SPACE}])?)?[{SPACE}]*$"
+    )
 }
 
 /// Not only whitespace.
@@ -165,6 +187,16 @@ mod tests {
                 r"[^\x00-\x1F\x7F-\x9F\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000])?",
                 r"[\t\n\x0B\x0C\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]*$"
             )
+        );
+    }
+
+    #[test]
+    fn file_names_refuse_separators_and_descriptions_keep_their_lines() {
+        assert!(file_name_pattern(255).contains(r"[^\x00-\x1F\x7F-\x9F/\\"));
+        let lines = trimmed_lines_pattern(500);
+        assert!(
+            lines.contains(r"[^\x00-\x08\x0B-\x1F\x7F-\x9F]{0,498}"),
+            "{lines}"
         );
     }
 }

@@ -11,8 +11,8 @@ use local_gateway::sqs::Worker;
 use serde_json::{json, Value};
 
 /// Digests go out at once and at most one per `INTERVAL` seconds (long enough that the steps
-/// between two messages of a test never take it).
-const INTERVAL: u64 = 6;
+/// between two messages of a test never take it, on a loaded machine too: 6 s once did).
+const INTERVAL: u64 = 12;
 
 async fn env_with_short_digests() -> TestEnv {
     TestEnv::with_settings(
