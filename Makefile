@@ -83,6 +83,7 @@ lambda-binaries:
 # release build of the whole test harness would take longer than the benchmarks.
 bench: install
 	$(CARGO) build --release --locked $(FUNCTION_PACKAGES) -p hello-lambda
+	infra/scripts/install-peers.sh
 	infra/scripts/bench-report.sh
 
 release-profiles: install

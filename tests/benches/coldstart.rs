@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use integration_tests::runtime_api::{Outcome, RuntimeHarness};
+use integration_tests::runtime_api::{Launch, Outcome, RuntimeHarness};
 use integration_tests::{samples, TestEnv};
 use serde_json::{json, Value};
 
@@ -34,9 +34,27 @@ fn sample(samples: &[(String, String, Value)], function: &str, name: &str) -> Va
         .unwrap_or_else(|| panic!("events/{function}/{name} exists"))
 }
 
+/// The send of the comparison with the peers (its label).
+const SEND: &str = "POST /channels/{id}/messages";
+
+/// The sample send, to `channel`, without a `client_id` (each one a new message).
+fn send_event(rest_event: impl Fn(&str, &str) -> Value, channel: &str) -> Value {
+    let mut event = rest_event("channels-api", "send-message.json");
+    let path = format!("/channels/{channel}/messages");
+    event["rawPath"] = json!(path);
+    event["requestContext"]["http"]["path"] = json!(path);
+    event["pathParameters"]["id"] = json!(channel);
+    event["body"] = json!(r#"{"body": "Hello team"}"#);
+    event
+}
+
 /// The event each function gets: a real request of its own kind, with a valid token where
 /// one is needed, so the cold start includes the first DynamoDB round trip.
-fn events(token: &str, connections: &str) -> Vec<(&'static str, &'static str, Value)> {
+fn events(
+    token: &str,
+    connections: &str,
+    channel: &str,
+) -> Vec<(&'static str, &'static str, Value)> {
     let rest: Vec<_> = samples::load()
         .into_iter()
         .map(|s| (s.function, s.name, s.event))
@@ -89,6 +107,7 @@ fn events(token: &str, connections: &str) -> Vec<(&'static str, &'static str, Va
             "GET /channels",
             rest_event("channels-api", "list-channels.json"),
         ),
+        ("channels-api", SEND, send_event(rest_event, channel)),
         (
             "ws-connect",
             "$connect",
@@ -200,18 +219,36 @@ fn breakdown(runs: &[(Duration, Vec<(String, Duration)>)]) -> Vec<(String, Durat
     rows
 }
 
-async fn measure(
-    function: &'static str,
-    label: &'static str,
-    event: &Value,
-    env: &[(String, String)],
-) -> Measured {
+/// One of our release binaries.
+fn ours(function: &str) -> (Launch, u64) {
     let binary = release_dir().join(function);
     assert!(
         binary.exists(),
         "{} is not built: `make bench` builds the release binaries first",
         binary.display()
     );
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    (Launch::binary(&binary), size)
+}
+
+async fn measure(
+    function: &'static str,
+    label: &'static str,
+    event: &Value,
+    env: &[(String, String)],
+) -> Measured {
+    let (launch, size_bytes) = ours(function);
+    measure_launch(function, label, &launch, size_bytes, event, env).await
+}
+
+async fn measure_launch(
+    function: &'static str,
+    label: &'static str,
+    launch: &Launch,
+    size_bytes: u64,
+    event: &Value,
+    env: &[(String, String)],
+) -> Measured {
     let mut cold = Vec::new();
     let mut init = Vec::new();
     let mut warm = Vec::new();
@@ -219,7 +256,7 @@ async fn measure(
     let mut logged = Vec::new();
     for run in 0..COLD_RUNS {
         let started = Instant::now();
-        let mut harness = RuntimeHarness::start(&binary, env).await;
+        let mut harness = RuntimeHarness::launch(launch, env).await;
         let outcome = harness.invoke(event.clone()).await;
         cold.push(started.elapsed());
         assert!(
@@ -259,7 +296,7 @@ async fn measure(
         warm_p50: percentile(&warm, 0.5),
         warm_p99: percentile(&warm, 0.99),
         peak_rss_kib: peak,
-        size_bytes: std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0),
+        size_bytes,
         breakdown: breakdown(&logged),
     }
 }
@@ -276,11 +313,15 @@ async fn main() {
             "RUST_LOG" => (name, "warn,shared::telemetry=info".to_string()),
             _ => (name, value),
         })
+        // 115 sends in a few seconds are no burst to refuse here.
+        .chain([("SEND_BURST".to_string(), "1000000".to_string())])
         .collect();
     let connections = accepting_connections_api().await;
     let mut results = Vec::new();
-    for (function, label, event) in events(&user.token, &connections) {
-        results.push(measure(function, label, &event, &function_env).await);
+    let channel = env.api.group(&user, &[], false).await;
+    let events = events(&user.token, &connections, &channel);
+    for (function, label, event) in &events {
+        results.push(measure(function, label, event, &function_env).await);
     }
     let baseline = results
         .iter()
@@ -348,4 +389,120 @@ async fn main() {
         worst as f64 / 1024.0,
         128.0 - worst as f64 / 1024.0
     );
+
+    peers(&results, &events, &function_env).await;
+}
+
+/// The runtime interface client and package of each peer baseline (`infra/baselines/`), as
+/// `infra/scripts/install-peers.sh` installs them under `.local/peers/`.
+fn peer_launches() -> Vec<(&'static str, Launch, u64)> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let peers = root.join(".local/peers");
+    let python = peers.join("python/bin/python");
+    let node_dir = peers.join("node");
+    let node_client = node_dir.join("node_modules/aws-lambda-ric/bin/index.mjs");
+    let mut launches = Vec::new();
+    if python.exists() {
+        let code = root.join("infra/baselines/python-fastapi");
+        let size = dir_size(&peers.join("python/lib")) + dir_size(&code);
+        launches.push((
+            "Python: FastAPI + Mangum + boto3 on awslambdaric",
+            Launch {
+                program: python,
+                args: vec!["-m".into(), "awslambdaric".into(), "app.handler".into()],
+                dir: Some(code),
+                name: "python-baseline".into(),
+            },
+            size,
+        ));
+    }
+    if node_client.exists() {
+        launches.push((
+            "Node: AWS SDK v3 on aws-lambda-ric",
+            Launch {
+                program: "node".into(),
+                args: vec![node_client.to_string_lossy().into(), "index.handler".into()],
+                dir: Some(node_dir.clone()),
+                name: "node-baseline".into(),
+            },
+            dir_size(&node_dir),
+        ));
+    }
+    launches
+}
+
+/// The bytes of every file under `dir`.
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The same three operations on the stacks a team would otherwise pick, beside ours.
+async fn peers(
+    ours: &[Measured],
+    events: &[(&'static str, &'static str, Value)],
+    env: &[(String, String)],
+) {
+    let compared = [
+        ("users-api", "GET /me"),
+        ("channels-api", SEND),
+        ("ws-connect", "$connect"),
+    ];
+    let launches = peer_launches();
+    println!("\n#### Beside the peers\n");
+    if launches.is_empty() {
+        println!("The peer baselines are not installed (`infra/scripts/install-peers.sh`; `make bench` runs it).");
+        return;
+    }
+    println!(
+        "The same operations written as those stacks are normally written (`infra/baselines/`), \
+         under the same Runtime API emulator and DynamoDB Local, {COLD_RUNS} cold starts and \
+         {WARM_RUNS} warm invocations each; package is the code with its dependencies as \
+         installed (ours: the binary). \"÷ ours\": the peer's figure over ours (above 1: ours \
+         is faster or smaller).\n"
+    );
+    println!("| operation | stack | cold start p50 | init p50 | warm p50 / p99 | peak RSS | package | cold ÷ ours | init ÷ ours | warm p50 ÷ ours | RSS ÷ ours |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (function, operation) in compared {
+        let Some(our) = ours
+            .iter()
+            .find(|m| m.function == function && m.event == operation)
+        else {
+            continue;
+        };
+        let Some((_, _, event)) = events
+            .iter()
+            .find(|(f, l, _)| *f == function && *l == operation)
+        else {
+            continue;
+        };
+        let row = |stack: &str, m: &Measured| {
+            println!(
+                "| {operation} | {stack} | {} ms | {} ms | {} / {} ms | {:.1} MB | {:.1} MB | {:.1} | {:.1} | {:.1} | {:.1} |",
+                ms(m.cold_p50),
+                ms(m.init_p50),
+                ms(m.warm_p50),
+                ms(m.warm_p99),
+                m.peak_rss_kib as f64 / 1024.0,
+                m.size_bytes as f64 / 1_000_000.0,
+                m.cold_p50.as_secs_f64() / our.cold_p50.as_secs_f64(),
+                m.init_p50.as_secs_f64() / our.init_p50.as_secs_f64(),
+                m.warm_p50.as_secs_f64() / our.warm_p50.as_secs_f64(),
+                m.peak_rss_kib as f64 / our.peak_rss_kib.max(1) as f64,
+            );
+        };
+        row("Rust (ours)", our);
+        for (stack, launch, size) in &launches {
+            let measured = measure_launch(stack, operation, launch, *size, event, env).await;
+            row(stack, &measured);
+        }
+    }
 }

@@ -152,9 +152,41 @@ async fn deliver(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
     }
 }
 
+/// What to start as the function: a program, its arguments, the folder it starts in.
+#[derive(Clone, Debug)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub dir: Option<PathBuf>,
+    /// The function's name in its environment (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub name: String,
+}
+
+impl Launch {
+    /// A `provided.al2023` bootstrap: the binary alone.
+    pub fn binary(binary: &Path) -> Self {
+        Self {
+            program: binary.to_path_buf(),
+            args: Vec::new(),
+            dir: None,
+            name: binary
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string(),
+        }
+    }
+}
+
 impl RuntimeHarness {
     /// Starts `binary` as Lambda would, with `env` added to a Lambda-like environment.
     pub async fn start(binary: &Path, env: &[(String, String)]) -> Self {
+        Self::launch(&Launch::binary(binary), env).await
+    }
+
+    /// Starts `launch` as Lambda would (a runtime interface client for an interpreted
+    /// language, or a binary), with `env` added to a Lambda-like environment.
+    pub async fn launch(launch: &Launch, env: &[(String, String)]) -> Self {
         let (events, receiver) = mpsc::channel(16);
         let shared = Shared {
             next: Arc::new(Mutex::new(receiver)),
@@ -174,28 +206,37 @@ impl RuntimeHarness {
         let address = listener.local_addr().expect("runtime API address");
         tokio::spawn(async move { axum::serve(listener, router).await });
 
-        let name = binary
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
+        let name = &launch.name;
+        let region = env
+            .iter()
+            .find(|(k, _)| k == "AWS_REGION")
+            .map_or("us-east-1".to_string(), |(_, v)| v.clone());
         let started = Instant::now();
-        let child = Command::new(binary)
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &name)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}"))
             .env("AWS_LAMBDA_LOG_STREAM_NAME", "local")
+            // Lambda sets both (boto3 reads the second).
+            .env("AWS_REGION", &region)
+            .env("AWS_DEFAULT_REGION", &region)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        if let Some(dir) = &launch.dir {
+            // Where Lambda unpacks the code, and where the runtime clients look for handlers.
+            command.current_dir(dir).env("LAMBDA_TASK_ROOT", dir);
+        }
+        let mut child = command
             .spawn()
-            .unwrap_or_else(|err| panic!("spawn {}: {err}", binary.display()));
-        let mut child = child;
+            .unwrap_or_else(|err| panic!("spawn {}: {err}", launch.program.display()));
         if let Some(logs) = child.stdout.take() {
             tokio::spawn(read_logs(logs, shared.init_phases.clone()));
         }
