@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The peer baselines of `make bench` (infra/baselines/), installed under .local/peers/: a Python
 # virtual environment with FastAPI, Mangum, boto3 and awslambdaric, and the Node baseline with
-# the AWS SDK v3 and aws-lambda-ric (which builds its native part: needs cmake, make, g++,
-# autoconf, automake and libtool). Each is installed again only when its manifest changed.
+# the AWS SDK v3 and aws-lambda-ric 3.x (Node 20 or later; its native part needs cmake, make,
+# g++, autoconf, automake and libtool, installed here with apt where missing). Each is installed
+# again only when its manifest changed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PEERS="$ROOT/.local/peers"
@@ -16,6 +17,13 @@ if ! cmp -s "$python_manifest" "$PEERS/python/requirements.txt" 2>/dev/null; the
   python3 -m venv "$PEERS/python"
   "$PEERS/python/bin/pip" install --quiet --disable-pip-version-check -r "$python_manifest"
   cp "$python_manifest" "$PEERS/python/requirements.txt"
+fi
+
+if ! command -v cmake >/dev/null && command -v apt-get >/dev/null; then
+  echo "[install] cmake and the build tools of aws-lambda-ric (apt)" >&2
+  apt="apt-get"
+  [ "$(id -u)" -eq 0 ] || apt="sudo apt-get"
+  $apt install -y -qq cmake autoconf automake libtool g++ make >/dev/null
 fi
 
 node_manifest="$BASELINES/node-sdk-v3/package.json"

@@ -80,6 +80,8 @@ async fn next(State(shared): State<Shared>) -> (HeaderMap, String) {
             headers.insert(name, value);
         }
     };
+    // As Lambda's: the runtime clients of interpreted languages parse the event by it.
+    insert(&mut headers, "content-type", "application/json".into());
     insert(
         &mut headers,
         "lambda-runtime-aws-request-id",
