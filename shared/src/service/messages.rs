@@ -370,12 +370,24 @@ pub async fn get(
     channel_id: &ChannelId,
     id: &MessageId,
 ) -> Result<Message, AppError> {
+    let (message, _) = member_and_message(ctx, caller, channel_id, id).await?;
+    with_attachment_urls(ctx, message).await
+}
+
+/// A route on one message's first step: the caller must be a member and the message live;
+/// with who pushes the channel's events.
+async fn member_and_message(
+    ctx: &AppContext,
+    caller: &Caller,
+    channel_id: &ChannelId,
+    id: &MessageId,
+) -> Result<(Message, Pusher), AppError> {
     let context = ctx
         .store
         .message_context(channel_id, &caller.id, Some(id), None)
         .await?;
-    member_of(&context, caller)?;
-    with_attachment_urls(ctx, live(context.message)?).await
+    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
+    Ok((live(context.message)?, pusher))
 }
 
 /// Edits a message (sender only). Pushes `message.updated`.
@@ -387,12 +399,7 @@ pub async fn edit(
     body: &str,
 ) -> Result<Message, AppError> {
     let body = MessageBody::parse(body)?;
-    let context = ctx
-        .store
-        .message_context(channel_id, &caller.id, Some(id), None)
-        .await?;
-    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
-    let message = live(context.message)?;
+    let (message, pusher) = member_and_message(ctx, caller, channel_id, id).await?;
     message.ensure_can_edit(&caller.id)?;
     let edited = ctx
         .store
@@ -412,12 +419,7 @@ pub async fn stop_reply(
     channel_id: &ChannelId,
     id: &MessageId,
 ) -> Result<Message, AppError> {
-    let context = ctx
-        .store
-        .message_context(channel_id, &caller.id, Some(id), None)
-        .await?;
-    let pusher = pusher_for(ctx, member_of(&context, caller)?.0);
-    let message = live(context.message)?;
+    let (message, pusher) = member_and_message(ctx, caller, channel_id, id).await?;
     ReplyStatus::ensure_can_stop(message.status)?;
     let end = ReplyEnd {
         from: ReplyStatus::Streaming,

@@ -11,7 +11,7 @@ use assistant_worker::AssistantWorker;
 use integration_tests::mailroom::test_source;
 use integration_tests::model::{engine, StubModel};
 use integration_tests::stack::{Socket, Stack};
-use integration_tests::{TestEnv, TestUser};
+use integration_tests::{Api, TestEnv, TestUser};
 use local_gateway::sqs::Worker;
 use serde_json::{json, Value};
 use shared::assistant::{Assistant, RuleBased};
@@ -65,6 +65,17 @@ async fn get_message(stack: &Stack, user: &TestUser, channel: &str, id: &Value) 
 async fn stop(stack: &Stack, user: &TestUser, channel: &str, id: &Value) -> (u16, Value) {
     let path = format!("/channels/{channel}/messages/{}/stop", id.as_str().unwrap());
     stack.api.post(user, &path, json!({})).await.parts()
+}
+
+/// How many assistant messages the channel's history holds.
+async fn assistant_replies(api: &Api, user: &TestUser, channel: &str) -> usize {
+    let history = api.history(user, channel, "").await;
+    history.body["items"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .count()
 }
 
 /// The first delta of the next reply (its `message.created` comes first).
@@ -186,14 +197,7 @@ async fn a_member_stops_a_streaming_reply_and_it_stays_stopped() {
     );
     let (status, _) = stop(&stack, &ada, &channel, &question["id"]).await;
     assert_eq!(status, 409, "a user message is not a streaming reply");
-    let history = stack.api.history(&ada, &channel, "").await;
-    let replies = history.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "assistant")
-        .count();
-    assert_eq!(replies, 1);
+    assert_eq!(assistant_replies(&stack.api, &ada, &channel).await, 1);
 }
 
 #[tokio::test]
@@ -397,12 +401,9 @@ async fn a_reply_left_streaming_by_a_dead_run_is_finished_once() {
         Some(ReplyStatus::Streaming),
         "its run may be alive"
     );
-    let history = env.api.history(&ada, &channel, "").await;
-    let replies = history.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["role"] == "assistant")
-        .count();
-    assert_eq!(replies, 2, "one reply per question");
+    assert_eq!(
+        assistant_replies(&env.api, &ada, &channel).await,
+        2,
+        "one reply per question"
+    );
 }
