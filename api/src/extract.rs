@@ -95,9 +95,40 @@ pub fn parse_json_body<T: DeserializeOwned>(
             "the body must be a JSON object".into(),
         ));
     }
-    serde_json::from_slice(bytes).map_err(|err| {
+    let not_valid = |err: serde_json::Error| {
         AppError::BadRequest(format!("the body is not valid JSON for this route: {err}"))
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(not_valid)?;
+    integral_numbers_as_integers(&mut value);
+    T::deserialize(value).map_err(not_valid)
+}
+
+/// JSON Schema counts `620.0` as an integer and so do JSON clients that only have doubles;
+/// serde does not, so a whole number written with a fraction is made an integer before the
+/// body is read.
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(whole) = number
+                .as_f64()
+                .filter(|_| number.is_f64())
+                .and_then(exact_whole)
+            {
+                *number = serde_json::Number::from(whole);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(integral_numbers_as_integers)
+        }
+        _ => {}
+    }
+}
+
+/// The integer a float stands for exactly: whole and below 2^53, where every whole f64 is exact.
+fn exact_whole(float: f64) -> Option<i64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    (float.fract() == 0.0 && float.abs() < EXACT).then_some(float as i64)
 }
 
 /// Query parameters read as `T`; a malformed query string is a 400.
@@ -230,16 +261,9 @@ pub fn required<T>(value: Option<T>, field: &str) -> Result<T, AppError> {
 
 /// A JSON number that is whole, as JSON Schema's `integer` allows it written (`3` or `3.0`).
 pub fn whole_number(value: serde_json::Number, field: &str) -> Result<i64, AppError> {
-    // Below 2^53 every whole f64 is exact.
-    const EXACT: f64 = 9_007_199_254_740_992.0;
     value
         .as_i64()
-        .or_else(|| {
-            value
-                .as_f64()
-                .filter(|n| n.fract() == 0.0 && n.abs() < EXACT)
-                .map(|n| n as i64)
-        })
+        .or_else(|| value.as_f64().and_then(exact_whole))
         .ok_or_else(|| AppError::invalid_field(field, "must be a whole number"))
 }
 
@@ -257,5 +281,26 @@ mod tests {
             let refused = whole_number(number(fractional), "size").unwrap_err();
             assert_eq!(refused.code(), "validation_failed", "{fractional}");
         }
+    }
+
+    #[test]
+    fn a_body_may_write_whole_numbers_with_a_zero_fraction() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        struct Settings {
+            slow_mode_seconds: u32,
+            nested: Vec<i64>,
+        }
+        let body = br#"{"slow_mode_seconds": 620.0, "nested": [-3.0, 7], "extra": 0.5}"#;
+        let read: Settings = parse_json_body(Some("application/json"), body).unwrap();
+        assert_eq!(
+            read,
+            Settings {
+                slow_mode_seconds: 620,
+                nested: vec![-3, 7]
+            }
+        );
+        let fractional =
+            parse_json_body::<Settings>(None, br#"{"slow_mode_seconds": 1.5, "nested": []}"#);
+        assert_eq!(fractional.unwrap_err().code(), "bad_request");
     }
 }
