@@ -291,21 +291,8 @@ impl Store {
         channel: &ChannelId,
         limit: i32,
     ) -> Result<Vec<(UploadRef, UserId)>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-            .expression_attribute_values(":prefix", s(keys::ATTACHMENT_PREFIX))
-            .consistent_read(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(db_error)?;
-        output
-            .items
-            .unwrap_or_default()
+        self.query_first_page(keys::channel_pk(channel), keys::ATTACHMENT_PREFIX, limit)
+            .await?
             .into_iter()
             .map(|item| from_item::<AttachmentItem>(item).map(AttachmentItem::upload))
             .collect()
@@ -317,21 +304,8 @@ impl Store {
         user: &UserId,
         limit: i32,
     ) -> Result<Vec<UploadRef>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(keys::user_pk(user)))
-            .expression_attribute_values(":prefix", s(keys::UPLOAD_REF_PREFIX))
-            .consistent_read(true)
-            .limit(limit)
-            .send()
-            .await
-            .map_err(db_error)?;
-        output
-            .items
-            .unwrap_or_default()
+        self.query_first_page(keys::user_pk(user), keys::UPLOAD_REF_PREFIX, limit)
+            .await?
             .into_iter()
             .map(|item| {
                 from_item::<UploadRefItem>(item).map(|item| UploadRef {

@@ -232,6 +232,29 @@ impl Store {
             .consistent_read(true);
         self.every_page(query).await
     }
+
+    /// The first `limit` items of a partition's sort-key prefix, read consistently: a batch of
+    /// work (a purge's next objects) where the rest waits for the next round.
+    async fn query_first_page(
+        &self,
+        pk: String,
+        prefix: &str,
+        limit: i32,
+    ) -> Result<Vec<Item>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(output.items.unwrap_or_default())
+    }
 }
 
 mod tx;

@@ -13,6 +13,11 @@ use crate::domain::{ChannelId, Message, MessageBody, MessageId, Pusher, ReplySta
 /// A day's count outlives its day by one, then TTL takes it.
 const QUOTA_TTL_SECONDS: i64 = 2 * 24 * 60 * 60;
 
+/// A reply is written to only while it is live and in the status `:from` the writer expects,
+/// so a stop, a delete or another run that finished it first wins.
+const REPLY_IN_STATUS: &str =
+    "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #status = :from";
+
 /// How a streaming reply ends.
 pub struct ReplyEnd<'a> {
     /// The status it must be in: `streaming`; or `stopped`, for its writer to keep the text
@@ -58,13 +63,11 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::message_key(channel, reply)))
             .update_expression("SET body = :body, body_search = :search")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #status = :streaming",
-            )
+            .condition_expression(REPLY_IN_STATUS)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":body", s(body.as_str()))
             .expression_attribute_values(":search", s(body.as_str().to_lowercase()))
-            .expression_attribute_values(":streaming", s(ReplyStatus::Streaming.as_str()))
+            .expression_attribute_values(":from", s(ReplyStatus::Streaming.as_str()))
             .send()
             .await;
         match result {
@@ -86,9 +89,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(keys::message_key(channel, reply)))
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(deleted_at) AND #status = :from",
-            )
+            .condition_expression(REPLY_IN_STATUS)
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":from", s(end.from.as_str()))
             .expression_attribute_values(":status", s(end.status.as_str()))
