@@ -146,6 +146,11 @@ export const api = {
   startUpload: (id, name, contentType, size) =>
     request("POST", `/channels/${enc(id)}/attachments`, { body: { name, content_type: contentType, size } }),
   attachment: (id, aid) => request("GET", `/channels/${enc(id)}/attachments/${enc(aid)}`),
+
+  // Words across my channels (or one), newest first: {items: [{message, channel}], next_cursor}.
+  // A page may be short, even empty, and still have a next_cursor.
+  searchMessages: (q, { channelId, cursor, limit = 20 } = {}) =>
+    request("GET", "/search/messages", { query: { q, channel_id: channelId, cursor, limit } }),
 };
 
 /** Every page of a paged route, up to `maxPages`. */

@@ -10,6 +10,7 @@
 //                direct / assistant, public channels, people
 //   chat.js      the open channel: history, live messages, threads, reactions, receipts, typing,
 //                mentions, mute, channel settings, members' roles
+//   search.js    message search (all channels or the open one), hits opened in their channel
 //   dom.js       DOM helpers (textContent only), icons, toasts, announcements
 
 import {
@@ -37,6 +38,7 @@ import {
   setSidebarOpen,
 } from "./sidebar.js";
 import { initChat, bindRealtime, onChatEvent, resync, resetChat } from "./chat.js";
+import { initSearch, resetSearch } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
 let realtime = null;
@@ -279,6 +281,7 @@ function logout({ message } = {}) {
   writeSession(null);
   setToken(null);
   resetChat();
+  resetSearch();
   resetSession();
   setSidebarOpen(false);
   for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
@@ -523,6 +526,7 @@ function boot() {
   initVerification();
   initSidebar();
   initChat();
+  initSearch();
   setUnauthorizedHandler(() => logout({ message: "Your session has ended: please log in again." }));
 
   const session = readSession();

@@ -66,6 +66,10 @@ const TYPING_IDLE_MS = 4000;
 const TYPING_SHOW_MS = 6000;
 const ACK_TIMEOUT_MS = 6000;
 const GROUP_WINDOW_MS = 5 * 60 * 1000;
+// A message shown from elsewhere (a search hit): older pages loaded to reach it at most, and
+// how long it stays marked.
+const FIND_PAGES = 10;
+const FOUND_MS = 3000;
 // A streaming reply followed by its stored body (which catches up every second) after a missed
 // piece: fetched this often, then more slowly once it has streamed longer than a reply can.
 const REPLY_POLL_MS = 1000;
@@ -104,7 +108,7 @@ function emptyView(channelId) {
     messages: new Map(), // id → message (replies included), `deleted` set by message.deleted
     versions: new Map(), // id → counter bumped on every change (drives re-rendering)
     cursor: null, // next (older) page of the history
-    loadingOlder: false,
+    loadingOlder: null, // the promise of the older page on its way
     historyLoaded: false,
     receipts: new Map(), // user id → last_read_message_id
     myMarker: null,
@@ -114,6 +118,7 @@ function emptyView(channelId) {
     thread: null, // {parentId, loading}
     editing: null, // {id, inThread}: the message being edited, and where
     visible: new Set(), // message ids on screen
+    found: null, // the id of the message just shown by revealMessage (marked for a moment)
     mainEls: new Map(),
     threadEls: new Map(),
   };
@@ -298,22 +303,31 @@ async function fillViewport(seq) {
   }
 }
 
-async function loadOlder() {
-  if (!view.cursor || view.loadingOlder || !view.channelId) return;
-  view.loadingOlder = true;
+/** The next older page of the history; while one is on its way, that one. True once it is merged. */
+function loadOlder() {
+  if (view.loadingOlder) return view.loadingOlder;
+  if (!view.cursor || !view.channelId) return Promise.resolve(false);
+  const loading = view;
+  loading.loadingOlder = loadOlderPage().finally(() => {
+    loading.loadingOlder = null;
+    if (loading === view) renderHistoryStatus();
+  });
+  return loading.loadingOlder;
+}
+
+async function loadOlderPage() {
   const seq = openSeq;
   $("history-status").textContent = "Loading earlier messages…";
   try {
     const page = await api.messages(view.channelId, { cursor: view.cursor, limit: PAGE });
-    if (seq !== openSeq) return;
+    if (seq !== openSeq) return false;
     view.cursor = page.next_cursor;
     mergeMessages(page.items);
     render({ keepScroll: true });
+    return true;
   } catch (error) {
-    showError(error, "Could not load earlier messages");
-  } finally {
-    view.loadingOlder = false;
-    if (seq === openSeq) renderHistoryStatus();
+    if (seq === openSeq) showError(error, "Could not load earlier messages");
+    return false;
   }
 }
 
@@ -791,6 +805,8 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
   if (isParent) classes.push("thread-root");
   const mentionsMe = !own && !message.deleted && (message.mentions || []).includes(state.me.id);
   if (mentionsMe) classes.push("mentions-me");
+  // Still marked if it is rebuilt (a receipt, a reaction) while it is being shown.
+  if (view.found === message.id && !isParent) classes.push("found");
   const authorId = `author-${message.id}`;
   const where = isParent ? "p-" : inThread ? "t-" : "";
   const bodyId = `body-${where}${message.id}`;
@@ -1552,6 +1568,67 @@ function closeThread({ quiet = false } = {}) {
     const back = $("message-list").querySelector(`[data-message-id="${CSS.escape(parentId)}"] [data-focus-key="replies"], [data-message-id="${CSS.escape(parentId)}"] [data-focus-key="thread"]`);
     (back || $("composer-input")).focus();
   }
+}
+
+// ---------------------------------------------------------------- a message shown from elsewhere
+
+let foundTimer = null;
+
+/**
+ * Shows a message found elsewhere (a search hit): its channel opens; a reply opens in its
+ * thread; any other message not in the history loaded so far is looked for in older pages,
+ * loaded as scrolling up loads them, at most FIND_PAGES of them. Then it is scrolled to,
+ * focused and marked for a moment. True when it is shown.
+ */
+export async function revealMessage(message) {
+  const channelId = message.channel_id;
+  await openChannel(channelId);
+  if (view.channelId !== channelId || !view.historyLoaded) return false;
+  const seq = openSeq;
+  if (message.parent_id) {
+    if (!view.thread || view.thread.parentId !== message.parent_id) await openThread(message.parent_id);
+    if (seq !== openSeq || !view.thread || view.thread.parentId !== message.parent_id) return false;
+    if (markFound(message.id, true)) return true;
+    toast("That reply is no longer in its thread.", { kind: "notice", timeout: 5000 });
+    return false;
+  }
+  for (let pages = 0; !view.messages.has(message.id) && view.cursor && pages < FIND_PAGES; pages++) {
+    if (!(await loadOlder()) || seq !== openSeq) break;
+  }
+  if (seq !== openSeq) return false;
+  if (markFound(message.id, false)) return true;
+  const title = channelTitle(state.channels.get(channelId)) || "the channel";
+  toast(
+    view.cursor
+      ? `That message is further back in ${title} than the ${FIND_PAGES} pages just loaded: scroll up to load more.`
+      : `That message is no longer in ${title}.`,
+    { kind: "notice", timeout: 6000 },
+  );
+  return false;
+}
+
+/** Scrolls a rendered message into the middle of its list, focuses it and marks it a moment. */
+function markFound(messageId, inThread) {
+  const el = (inThread ? view.threadEls : view.mainEls).get(messageId);
+  if (!el || !el.isConnected) return false;
+  clearFound();
+  view.found = messageId;
+  el.classList.add("found");
+  const scroller = $(inThread ? "thread-scroller" : "messages");
+  const box = scroller.getBoundingClientRect();
+  const rect = el.getBoundingClientRect();
+  scroller.scrollTop += rect.top - box.top - Math.max(0, (scroller.clientHeight - rect.height) / 2);
+  // Read out by a screen reader (author and text); touch and keyboard reach its tools from here.
+  el.focus({ preventScroll: true });
+  foundTimer = setTimeout(clearFound, FOUND_MS);
+  return true;
+}
+
+function clearFound() {
+  clearTimeout(foundTimer);
+  foundTimer = null;
+  view.found = null;
+  for (const el of document.querySelectorAll(".message.found")) el.classList.remove("found");
 }
 
 // ---------------------------------------------------------------- reactions, edits, deletes

@@ -13,13 +13,15 @@ use shared::domain::{
     Attachment, AttachmentId, AttachmentName, Channel, ChannelDescription, ChannelId, ChannelKind,
     ChannelName, ChannelSettings, ChannelSummary, ContentType, Emoji, Member, MemberRole, Message,
     MessageBody, MessageId, NewChannel, NewReport, NotFound, Page, ReadMarker, Report,
-    ReportReason, UserId, MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_SLOW_MODE_SECONDS,
+    ReportReason, SearchHit, UserId, MAX_INITIAL_MEMBERS, MAX_MENTIONS, MAX_QUERY_CHARS,
+    MAX_SLOW_MODE_SECONDS, MIN_QUERY_CHARS,
 };
 use shared::realtime::Origin;
 use shared::service::attachments::{self, Upload};
 use shared::service::channels::{self, ChannelView, Created};
 use shared::service::messages::{self, Draft, HistoryQuery, ReadReceipts, Sent};
 use shared::service::reports;
+use shared::service::search;
 use shared::AppError;
 use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
@@ -52,6 +54,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read_receipts))
         .routes(routes!(report_message))
         .routes(routes!(list_reports))
+        .routes(routes!(search_messages))
 }
 
 /// A JSON answer with `status`: 201 for what was made, 200 for what was found.
@@ -656,6 +659,57 @@ async fn history(
     let page = page.page()?;
     Ok(Json(
         messages::history(&ctx, &caller, &channel, query, &page).await?,
+    ))
+}
+
+/// `GET /search/messages` parameters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct SearchParams {
+    /// Words to find, case and accents folded (`café` finds `Cafe`): every word must occur
+    /// in a message, the last one as the beginning of a word (`launch fri` finds "the launch
+    /// is on Friday"). Words are runs of letters and digits; a query without a word of at
+    /// least 2 of them finds nothing.
+    #[param(required = true, min_length = 2, max_length = 100)]
+    q: Option<String>,
+    /// Search this channel only (404 as for its history when the caller may not read it)
+    channel_id: Option<String>,
+}
+
+const _: () = assert!(
+    MIN_QUERY_CHARS == 2 && MAX_QUERY_CHARS == 100,
+    "the OpenAPI bounds of q"
+);
+
+/// Search messages
+///
+/// Live messages of every channel the caller is a member of (or of `channel_id`), newest
+/// first, each with its channel. Deleted or hidden messages and those of users the caller
+/// blocked never match; a new message is found within seconds (the index is written off the
+/// request path). A caller in more than 100 channels is asked for `channel_id` (400). A page
+/// reads at most 500 candidates: it may hold fewer than `limit` results and still have a
+/// `next_cursor`.
+#[utoipa::path(get, path = "/search/messages", operation_id = "searchMessages", tag = "messages",
+    params(PageQuery, SearchParams),
+    responses((status = 200, description = "A page of the messages found, newest first", body = Page<SearchHit>),
+        (status = 400, description = "`q` missing or outside 2–100 characters, a bad cursor, or more than 100 channels without `channel_id`"),
+        (status = 403, description = "`channel_id` names a public channel the caller is not a member of"),
+        (status = 404, description = "`channel_id` names no channel the caller may read")))]
+async fn search_messages(
+    State(ctx): State<AppState>,
+    Caller(caller): Caller,
+    Params(page): Params<PageQuery>,
+    Params(params): Params<SearchParams>,
+) -> ApiResult<Json<Page<SearchHit>>> {
+    let q = required(params.q, "q")?;
+    let channel = params
+        .channel_id
+        .as_deref()
+        .map(|raw| ChannelId::parse(raw).ok_or(NotFound::Channel))
+        .transpose()?;
+    let page = page.page()?;
+    Ok(Json(
+        search::search(&ctx, &caller, &q, channel.as_ref(), &page).await?,
     ))
 }
 

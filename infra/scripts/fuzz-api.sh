@@ -140,7 +140,7 @@ include-path-regex = "^/users/[{{]id[}}]"
 parameters = {{ "path.id" = "{other}" }}
 
 [[operations]]
-include-path-regex = "^/(users|channels|channels/public|partnerships|partner-requests/(sent|received)|me/blocks)$"
+include-path-regex = "^/(users|channels|channels/public|partnerships|partner-requests/(sent|received)|me/blocks|search/messages)$"
 parameters = {{ "query.cursor" = "" }}
 """)
 

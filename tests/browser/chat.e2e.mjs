@@ -7,7 +7,9 @@
 // in as it is written, and stops a second one half-way. In a group, the channel list shows previews, unread and
 // mention badges in activity order, an @-autocomplete mentions Bob, Bob mutes it, and its
 // settings (name, description, slow mode) and roles (admin, removal, a new owner) change live
-// for both. A link with ?ws= must only open the settings dialog.
+// for both. Messages are found by their words (accents folded, the last word a prefix) across
+// channels or in one, and a hit opens its message in its channel. A link with ?ws= must only
+// open the settings dialog.
 //
 //   BASE_URL=http://127.0.0.1:3000 node tests/browser/chat.e2e.mjs
 //
@@ -999,6 +1001,101 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await everyone.getByRole("button", { name: `Unblock ${bob.name}` }).click();
       await visible(everyone.getByRole("button", { name: `Add partner: ${bob.name}` }), "Bob can be asked again");
       await showTab(page, "Chats");
+    });
+
+    // Search: the box at the top of the sidebar; its hits are buttons in a list.
+    const searchBox = (page) => sidebar(page).getByRole("searchbox", { name: "Search messages" });
+    const results = (page) => sidebar(page).getByRole("list", { name: "Search results" });
+    const hits = (page) => results(page).getByRole("button");
+    const searchStatus = (page) => sidebar(page).getByRole("status");
+    // The index is written off the request path (the event router): the search is asked again
+    // (Enter) until it finds `text`.
+    async function searchUntil(page, query, text) {
+      const box = searchBox(page);
+      await box.fill(query);
+      await box.press("Enter");
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          await hits(page).filter({ hasText: text }).first().waitFor({ state: "visible", timeout: 1000 });
+          return;
+        } catch {
+          if (Date.now() > deadline) throw new Error(`the search for "${query}" did not find "${text}" within 15 s`);
+          await box.press("Enter");
+        }
+      }
+    }
+    const crowd = `Crowd ${run}`;
+    const rehearsal = "Launch rehearsal moves to Friday morning.";
+    const party = "Launch party on Friday night!";
+    const cafe = "Café au lait for the crew at 4?";
+
+    await step(t, "Alice's messages are found by their words across her channels, newest first, accents folded", async () => {
+      const page = alice.page;
+      await entryOf(page, `^${escape(renamed)}`).click();
+      await visible(page.getByRole("heading", { name: renamed, level: 1 }), "the renamed group open");
+      await send(page, rehearsal);
+      await visible(stored(page, rehearsal), "the message in the group");
+      await entryOf(page, `^${escape(crowd)}`).click();
+      await visible(page.getByRole("heading", { name: crowd, level: 1 }), "the crowd's group open");
+      await send(page, cafe);
+      await visible(stored(page, cafe), "the first message in the crowd's group");
+      await send(page, party);
+      await visible(stored(page, party), "the second message in the crowd's group");
+
+      // Two words, the last one cut short.
+      await searchUntil(page, "launch fri", party);
+      await searchUntil(page, "launch fri", rehearsal);
+      await visible(searchStatus(page).filter({ hasText: /^\d+ messages found/ }), "the count of the results");
+      const texts = await hits(page).allTextContents();
+      assert.ok(texts[0].includes(party) && texts[0].includes(crowd), `the newest first, with its channel: ${JSON.stringify(texts[0])}`);
+      assert.ok(texts[1].includes(rehearsal) && texts[1].includes(renamed), `then the older one, with its channel: ${JSON.stringify(texts[1])}`);
+      assert.ok(texts[0].includes(alice.name), "the sender named");
+      assert.deepEqual(await hits(page).first().locator("mark").allTextContents(), ["Launch", "Friday"], "the words found marked");
+      await tidy(page);
+      await shoot(page, "alice-search");
+
+      // Without its accent; a word found nowhere.
+      await searchUntil(page, "cafe", cafe);
+      assert.equal(await hits(page).count(), 1, "one message holds a word beginning with cafe");
+      assert.deepEqual(await hits(page).first().locator("mark").allTextContents(), ["Café"]);
+      await searchBox(page).fill(`nowhere${run}`);
+      await visible(searchStatus(page).filter({ hasText: "No messages found" }), "the empty state");
+      assert.equal(await hits(page).count(), 0);
+    });
+
+    await step(t, "a hit opens its message in its channel, marked; the channel's own search finds only its message; Escape closes the search", async () => {
+      const page = alice.page;
+      await searchUntil(page, "launch fri", rehearsal);
+      await hits(page).filter({ hasText: rehearsal }).click();
+      await visible(page.getByRole("heading", { name: renamed, level: 1 }), "the hit's channel open");
+      const found = messages(page).locator("li.found[data-message-id]").filter({ hasText: rehearsal });
+      await visible(found, "the message marked as the one found");
+      // The mark fades after 3 s: the rest is checked on the message itself.
+      const item = stored(page, rehearsal);
+      const inView = await item.evaluate((el) => {
+        const box = document.getElementById("messages").getBoundingClientRect();
+        const rect = el.getBoundingClientRect();
+        return rect.top >= box.top - 1 && rect.bottom <= box.bottom + 1;
+      });
+      assert.ok(inView, "the message scrolled into view");
+      assert.equal(
+        await page.evaluate(() => document.activeElement.dataset.messageId),
+        await item.getAttribute("data-message-id"),
+        "the focus on the message",
+      );
+      await shoot(page, "alice-search-found");
+
+      await page.getByRole("button", { name: "Search in this channel" }).click();
+      await visible(sidebar(page).getByText(`In ${renamed} only`), "the search limited to the group");
+      await visible(searchStatus(page).filter({ hasText: `1 message found in ${renamed}` }), "one result in the group");
+      assert.equal(await hits(page).count(), 1, "only the group's message");
+      assert.ok((await hits(page).first().textContent()).includes(rehearsal));
+      await searchBox(page).press("Escape");
+      await gone(results(page), "the results after Escape");
+      await visible(channelList(page), "the channel list back");
+      assert.equal(await searchBox(page).inputValue(), "", "the search box emptied");
+      assert.equal(await page.evaluate(() => document.activeElement.id), "search-input", "the focus in the search box");
     });
 
     await step(t, "no uncaught error in either page", async () => {

@@ -162,6 +162,13 @@ impl Message {
         Ok(())
     }
 
+    /// The text search finds the message by: none while it is deleted (or hidden) or a reply
+    /// still being written (its words arrive once it ends).
+    pub fn searchable_text(&self) -> Option<&str> {
+        let writing = self.status == Some(super::ReplyStatus::Streaming);
+        (self.deleted_at.is_none() && !writing).then(|| self.body.as_str())
+    }
+
     pub fn ensure_can_edit(&self, caller: &UserId) -> Result<(), EditRefused> {
         if self.deleted_at.is_some() {
             return Err(EditRefused::Deleted);
@@ -268,6 +275,18 @@ mod tests {
             status: None,
             deleted_at: None,
         }
+    }
+
+    #[test]
+    fn a_message_is_searchable_while_live_and_not_being_written() {
+        let mut m = message(&UserId::generate());
+        assert_eq!(m.searchable_text(), Some("hi"));
+        m.status = Some(super::super::ReplyStatus::Streaming);
+        assert_eq!(m.searchable_text(), None);
+        m.status = Some(super::super::ReplyStatus::Complete);
+        assert_eq!(m.searchable_text(), Some("hi"));
+        m.deleted_at = Some(Timestamp::now());
+        assert_eq!(m.searchable_text(), None);
     }
 
     #[test]

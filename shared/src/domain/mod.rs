@@ -16,6 +16,7 @@ mod refusal;
 mod reply;
 mod report;
 pub mod schema;
+mod search;
 mod session;
 mod time;
 mod user;
@@ -58,6 +59,10 @@ pub use reply::{
     DELTA_EVERY, REPLY_MAX_DURATION, STORE_EVERY,
 };
 pub use report::{NewReport, Report, ReportReason};
+pub use search::{
+    indexed_words, ChannelRef, IndexChange, Lookup, SearchHit, SearchQuery, MAX_INDEXED_WORDS,
+    MAX_QUERY_CHARS, MIN_QUERY_CHARS,
+};
 pub use session::{Caller, Session, SessionPolicy};
 pub use time::Timestamp;
 pub use user::{Email, NewUser, Password, ProfileChanges, PublicUser, User, UserName};

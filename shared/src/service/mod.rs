@@ -14,6 +14,7 @@ pub mod realtime;
 pub mod refusals;
 pub mod reports;
 pub mod router;
+pub mod search;
 pub mod users;
 pub mod webhooks;
 

@@ -194,6 +194,16 @@ async fn plan(
                 *pusher,
             )
         }
+        Change::SearchTextChanged {
+            channel_id,
+            message_id,
+            change,
+        } => {
+            ctx.store
+                .update_search_index(channel_id, message_id, change)
+                .await?;
+            return Ok(());
+        }
         Change::ReactionsChanged { message, pusher } => event(
             DomainEvent::ReactionUpdated {
                 channel_id: message.channel_id.clone(),

@@ -18,8 +18,9 @@ use super::retries::PushRetryItem;
 use super::verification::{CodeNotice, EmailCodeItem};
 use super::{string_of, Item};
 use crate::domain::{
-    Attachment, AttachmentStatus, Channel, ChannelId, ConnectionId, DomainEvent, Membership,
-    Message, PartnerRequest, Pusher, ReadMarker, ReplyStatus, RequestStatus, Timestamp, UserId,
+    Attachment, AttachmentStatus, Channel, ChannelId, ConnectionId, DomainEvent, IndexChange,
+    Membership, Message, MessageId, PartnerRequest, Pusher, ReadMarker, ReplyStatus, RequestStatus,
+    Timestamp, UserId,
 };
 
 /// One thing a stream record says happened.
@@ -47,6 +48,12 @@ pub enum Change {
     ReactionsChanged {
         message: Message,
         pusher: Pusher,
+    },
+    /// The words a message is found by changed (posted, edited, finished streaming, deleted).
+    SearchTextChanged {
+        channel_id: ChannelId,
+        message_id: MessageId,
+        change: IndexChange,
     },
     ReadMoved {
         marker: ReadMarker,
@@ -303,42 +310,64 @@ fn message_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, Stor
     let stamps = message_stamps(&new)?;
     let pusher = stamps.pusher;
     let after = message_from(new)?;
-    if kind == Kind::Insert {
-        return Ok(vec![Change::MessagePosted {
+    let before = match kind {
+        Kind::Insert => None,
+        _ => Some(message_from(old)?),
+    };
+    let index = search_text_change(before.as_ref(), &after);
+    let mut changes = match before {
+        None => vec![Change::MessagePosted {
             message: after,
             pusher,
             origin: stamps.origin,
             assistant_channel: stamps.assistant_channel,
             direct_channel: stamps.direct_channel,
-        }]);
+        }],
+        Some(before) => message_edits(before, after, pusher),
+    };
+    changes.extend(index);
+    Ok(changes)
+}
+
+fn message_edits(before: Message, after: Message, pusher: Pusher) -> Vec<Change> {
+    if before.deleted_at.is_none() && after.deleted_at.is_some() {
+        vec![Change::MessageDeleted {
+            message: after,
+            pusher,
+        }]
+    } else if after.deleted_at.is_some() {
+        Vec::new()
+    } else if before.edited_at != after.edited_at
+        || before.status != after.status
+        // A stopped reply's writer kept the text it had streamed.
+        || (after.status == Some(ReplyStatus::Stopped) && before.body != after.body)
+    {
+        vec![Change::MessageEdited {
+            message: after,
+            pusher,
+        }]
+    } else if before.reactions != after.reactions {
+        vec![Change::ReactionsChanged {
+            message: after,
+            pusher,
+        }]
+    } else {
+        Vec::new()
     }
-    let before = message_from(old)?;
-    Ok(
-        if before.deleted_at.is_none() && after.deleted_at.is_some() {
-            vec![Change::MessageDeleted {
-                message: after,
-                pusher,
-            }]
-        } else if after.deleted_at.is_some() {
-            Vec::new()
-        } else if before.edited_at != after.edited_at
-            || before.status != after.status
-            // A stopped reply's writer kept the text it had streamed.
-            || (after.status == Some(ReplyStatus::Stopped) && before.body != after.body)
-        {
-            vec![Change::MessageEdited {
-                message: after,
-                pusher,
-            }]
-        } else if before.reactions != after.reactions {
-            vec![Change::ReactionsChanged {
-                message: after,
-                pusher,
-            }]
-        } else {
-            Vec::new()
-        },
-    )
+}
+
+/// The index change between two images of a message, if its words changed. A message is
+/// searchable while it is live and not a reply still being written.
+fn search_text_change(before: Option<&Message>, after: &Message) -> Option<Change> {
+    let change = IndexChange::between(
+        before.and_then(Message::searchable_text),
+        after.searchable_text(),
+    );
+    (!change.is_empty()).then(|| Change::SearchTextChanged {
+        channel_id: after.channel_id.clone(),
+        message_id: after.id.clone(),
+        change,
+    })
 }
 
 fn member_changes(kind: Kind, old: Item, new: Item) -> Result<Vec<Change>, StoreError> {

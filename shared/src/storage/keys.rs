@@ -235,6 +235,31 @@ pub fn report_key(channel: &ChannelId, message: &MessageId, reporter: &UserId) -
 /// and removing one is an atomic, idempotent `ADD`/`DELETE` on the message item.
 pub const REACTION_PREFIX: &str = "react#";
 
+/// Prefix of a channel's search index: an item `WORD#<word>#<message id>` for each word a
+/// message is found by, in the channel's own partition (so a channel's purge takes its index
+/// with it, and a word's messages read newest first in one Query).
+pub const WORD_PREFIX: &str = "WORD#";
+
+/// The start of the sort keys of `word`'s index items: the whole word (`WORD#fri#`) or every
+/// word beginning so (`WORD#fri`). Words are letters and digits, so `#` ends one.
+pub fn word_sk_start(word: &str, whole: bool) -> String {
+    format!("{WORD_PREFIX}{word}{}", if whole { "#" } else { "" })
+}
+
+pub fn word_key(channel: &ChannelId, word: &str, message: &MessageId) -> Item {
+    key(
+        channel_pk(channel),
+        format!("{}{message}", word_sk_start(word, true)),
+    )
+}
+
+/// The message of an index item's sort key.
+pub fn message_of_word_sk(sk: &str) -> Option<&str> {
+    sk.strip_prefix(WORD_PREFIX)?
+        .rsplit_once('#')
+        .map(|(_, id)| id)
+}
+
 pub fn message_key(channel: &ChannelId, message: &MessageId) -> Item {
     key(channel_pk(channel), format!("{MESSAGE_PREFIX}{message}"))
 }

@@ -24,6 +24,7 @@ mod reports;
 mod retries;
 mod roles;
 pub mod schema;
+mod search;
 mod sessions;
 mod users;
 mod verification;
@@ -151,6 +152,42 @@ impl Store {
             }
         }
         Ok(found)
+    }
+}
+
+impl Store {
+    /// Unconditional puts and deletes, 25 per BatchWriteItem, retrying unprocessed ones with
+    /// backoff.
+    async fn batch_write(
+        &self,
+        requests: Vec<aws_sdk_dynamodb::types::WriteRequest>,
+    ) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0u32;
+            while !pending.is_empty() {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(db_error)?;
+                pending = output
+                    .unprocessed_items
+                    .and_then(|mut rest| rest.remove(&self.table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > 8 {
+                        return Err(StoreError::Unavailable);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
+                        .await;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -76,41 +76,17 @@ impl Store {
 
     /// BatchWriteItem deletes, 25 per call, retrying unprocessed ones.
     async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in keys.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                        .map_err(StoreError::fault)
-                })
-                .collect::<Result<_, _>>()?;
-            let mut attempt = 0u32;
-            while !pending.is_empty() {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(db_error)?;
-                pending = output
-                    .unprocessed_items
-                    .and_then(|mut rest| rest.remove(&self.table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > 8 {
-                        return Err(StoreError::Unavailable);
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5)))
-                        .await;
-                }
-            }
-        }
-        Ok(())
+        let deletes = keys
+            .into_iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
+                    .map_err(StoreError::fault)
+            })
+            .collect::<Result<_, _>>()?;
+        self.batch_write(deletes).await
     }
 }
 

@@ -21,6 +21,7 @@ mod partners;
 mod races;
 mod roles;
 mod safety;
+mod search;
 mod sessions;
 mod streaming;
 mod template;

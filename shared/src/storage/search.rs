@@ -1,0 +1,191 @@
+//! The search index: one small item per (message, indexed word) in the channel's partition
+//! (`keys::word_key`), written by the event router off the stream, read by searches.
+
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+
+use super::error::{db_error, StoreError};
+use super::keys::{self, SK};
+use super::{s, string_of, Item, Read, Store};
+use crate::domain::{ChannelId, IndexChange, Lookup, Message, MessageId};
+
+/// Index items a prefix lookup reads in one channel at most (a prefix's matches come by
+/// word, not by time, so all of them are read and sorted; a prefix this common is cut).
+pub const PREFIX_READ_MAX: usize = 1_000;
+
+/// Candidates of one channel, newest first.
+#[derive(Debug, Default)]
+pub struct WordMatches {
+    pub messages: Vec<MessageId>,
+    /// More may follow below the last one (a lookup's next read goes on from there).
+    pub more: bool,
+}
+
+impl Store {
+    /// Applies an index change of one message: puts and deletes, unconditional, so a
+    /// redelivered change writes the same items again.
+    pub async fn update_search_index(
+        &self,
+        channel: &ChannelId,
+        message: &MessageId,
+        change: &IndexChange,
+    ) -> Result<(), StoreError> {
+        let puts = change.add.iter().map(|word| {
+            let mut item = keys::word_key(channel, word, message);
+            item.insert("entity".into(), s("search_word"));
+            PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map(|put| WriteRequest::builder().put_request(put).build())
+        });
+        let deletes = change.remove.iter().map(|word| {
+            DeleteRequest::builder()
+                .set_key(Some(keys::word_key(channel, word, message)))
+                .build()
+                .map(|delete| WriteRequest::builder().delete_request(delete).build())
+        });
+        let requests = puts
+            .chain(deletes)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::fault)?;
+        self.batch_write(requests).await
+    }
+
+    /// Up to `limit` messages of `channel` the lookup finds, newest first, older than
+    /// `before` when given.
+    pub async fn word_matches(
+        &self,
+        channel: &ChannelId,
+        lookup: &Lookup,
+        before: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<WordMatches, StoreError> {
+        match lookup {
+            Lookup::Word(word) => self.whole_word_matches(channel, word, before, limit).await,
+            Lookup::Prefix(prefix) => {
+                let mut messages = self.prefix_matches(channel, prefix).await?;
+                messages.retain(|id| before.is_none_or(|before| id < before));
+                messages.sort_unstable_by(|a, b| b.cmp(a));
+                messages.dedup();
+                // Read whole in one go (or cut at PREFIX_READ_MAX): nothing more to read.
+                Ok(WordMatches {
+                    messages,
+                    more: false,
+                })
+            }
+        }
+    }
+
+    async fn whole_word_matches(
+        &self,
+        channel: &ChannelId,
+        word: &str,
+        before: Option<&MessageId>,
+        limit: usize,
+    ) -> Result<WordMatches, StoreError> {
+        let start = keys::word_sk_start(word, true);
+        // BETWEEN is inclusive: the message the range ends at is dropped below.
+        let end = match before {
+            Some(before) => format!("{start}{before}"),
+            None => format!("{start}~"),
+        };
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :start AND :end")
+            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+            .expression_attribute_values(":start", s(start))
+            .expression_attribute_values(":end", s(end))
+            .projection_expression("sk")
+            .scan_index_forward(false)
+            .limit(limit as i32 + 1)
+            .send()
+            .await
+            .map_err(db_error)?;
+        let more = output.last_evaluated_key.is_some();
+        let messages = messages_of(output.items.unwrap_or_default())
+            .filter(|id| Some(id) != before)
+            .take(limit)
+            .collect();
+        Ok(WordMatches { messages, more })
+    }
+
+    /// Every message of `channel` holding a word that begins with `prefix`, in word order
+    /// (up to `PREFIX_READ_MAX` index items: a prefix that common is read in part).
+    async fn prefix_matches(
+        &self,
+        channel: &ChannelId,
+        prefix: &str,
+    ) -> Result<Vec<MessageId>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+                .expression_attribute_values(":prefix", s(keys::word_sk_start(prefix, false)))
+                .projection_expression("sk")
+                .limit((PREFIX_READ_MAX - found.len()) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(db_error)?;
+            found.extend(messages_of(output.items.unwrap_or_default()));
+            start = output.last_evaluated_key;
+            if start.is_none() || found.len() >= PREFIX_READ_MAX {
+                if start.is_some() {
+                    tracing::info!(%channel, prefix, "a prefix search was cut at PREFIX_READ_MAX");
+                }
+                return Ok(found);
+            }
+        }
+    }
+
+    /// Messages by (channel, id), one BatchGetItem per 100, in no particular order; missing
+    /// ones left out.
+    pub async fn get_messages(
+        &self,
+        ids: &[(ChannelId, MessageId)],
+    ) -> Result<Vec<Message>, StoreError> {
+        let batches = ids.chunks(100).map(|chunk| {
+            let keys = chunk
+                .iter()
+                .map(|(channel, id)| keys::message_key(channel, id))
+                .collect();
+            self.batch_get(keys, Read::Eventual)
+        });
+        futures::future::try_join_all(batches)
+            .await?
+            .into_iter()
+            .flatten()
+            .map(super::messages::message_from)
+            .collect()
+    }
+
+    /// The cursor of a search page that ended at `last` (bound to `scope`: the caller and
+    /// the query).
+    pub fn search_cursor(&self, scope: &str, last: &MessageId) -> Result<String, StoreError> {
+        let key = Item::from([("m".to_string(), s(last.as_str()))]);
+        self.cursors.encode(scope, &key)
+    }
+
+    /// The message a search cursor continues below.
+    pub fn search_continues_below(
+        &self,
+        scope: &str,
+        cursor: &str,
+    ) -> Result<MessageId, StoreError> {
+        let key = self.cursors.decode(scope, cursor)?;
+        MessageId::parse(&string_of(&key, "m"))
+            .ok_or(StoreError::Cursor(super::error::CursorRejected::Invalid))
+    }
+}
+
+fn messages_of(items: Vec<Item>) -> impl Iterator<Item = MessageId> {
+    items.into_iter().filter_map(|item| {
+        keys::message_of_word_sk(&string_of(&item, SK)).and_then(MessageId::parse)
+    })
+}

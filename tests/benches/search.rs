@@ -1,0 +1,206 @@
+//! Search benchmark (`make bench`): what `GET /search/messages` reads and how long it takes
+//! over a 10,000-message channel and across 50 channels, by how common the words are, over
+//! real HTTP through the local gateway with DynamoDB's own accounting. The messages are sent
+//! through the API and indexed by the event router off the table's stream, as `make dev` runs
+//! it; how long a new message takes to become findable is measured the same way.
+
+use std::time::{Duration, Instant};
+
+use futures::{stream, StreamExt};
+use integration_tests::metering::{DynamoMeter, Metered};
+use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser, TEST_SECRET};
+use shared::domain::indexed_words;
+use shared::storage::{CursorCodec, Store};
+
+const BIG_CHANNEL_MESSAGES: usize = 10_000;
+const CHANNELS: usize = 50;
+const MESSAGES_PER_CHANNEL: usize = 100;
+const RUNS: usize = 20;
+const VOCABULARY: usize = 500;
+
+/// The `i`th message: four words of a 500-word vocabulary, `common` in every other message,
+/// `zebra` in every hundredth.
+fn text(i: usize) -> String {
+    let word = |n: usize| format!("word{}", (i * 7919 + n * 104_729) % VOCABULARY);
+    let mut text = format!("{} {} {} {}", word(1), word(2), word(3), word(4));
+    if i.is_multiple_of(2) {
+        text.push_str(" common");
+    }
+    if i.is_multiple_of(100) {
+        text.push_str(" zebra");
+    }
+    text
+}
+
+async fn send_all(api: &Api, writer: &TestUser, messages: Vec<(String, String)>) {
+    stream::iter(messages)
+        .map(|(channel, body)| async move { api.say(writer, &channel, &body).await })
+        .buffer_unordered(16)
+        .count()
+        .await;
+}
+
+/// How many messages a search finds, over every page.
+async fn count_found(api: &Api, reader: &TestUser, query: &str) -> usize {
+    let (mut found, mut cursor) = (0, String::new());
+    loop {
+        let page = api
+            .get(
+                reader,
+                &format!("/search/messages?{query}&limit=100&cursor={cursor}"),
+            )
+            .await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        found += page.body["items"].as_array().map_or(0, Vec::len);
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => return found,
+        }
+    }
+}
+
+/// Waits until a search finds `expected` messages; how long that took.
+async fn findable(api: &Api, reader: &TestUser, query: &str, expected: usize) -> Duration {
+    let started = Instant::now();
+    while count_found(api, reader, query).await < expected {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{query} never found {expected} messages"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+struct Row {
+    scenario: &'static str,
+    query: String,
+    found: usize,
+    p50: Duration,
+    p99: Duration,
+    cost: Metered,
+}
+
+async fn measure(
+    api: &Api,
+    meter: &DynamoMeter,
+    reader: &TestUser,
+    scenario: &'static str,
+    query: String,
+) -> Row {
+    let mut latencies = Vec::new();
+    let mut found = 0;
+    meter.take();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let page = api
+            .get(reader, &format!("/search/messages?{query}&limit=50"))
+            .await;
+        latencies.push(started.elapsed());
+        assert_eq!(page.status, 200, "{query}: {}", page.body);
+        found = page.body["items"].as_array().map_or(0, Vec::len);
+    }
+    let cost = meter.take();
+    latencies.sort();
+    let at = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    Row {
+        scenario,
+        query,
+        found,
+        p50: at(0.5),
+        p99: at(0.99),
+        cost,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let env = TestEnv::with_settings(Endpoints::default(), &[("SEND_BURST", "1000000")]).await;
+    let meter = DynamoMeter::default();
+    let sdk = shared::context::load_sdk_config().await;
+    let mut api_ctx = env.ctx.clone();
+    api_ctx.store = Store::new(
+        meter.client(&sdk),
+        &env.table,
+        CursorCodec::new(Some(TEST_SECRET)),
+    );
+    let api = Api::over_http(spawn_gateway(api_ctx).await).unchecked();
+    let ada = api.register("Ada").await;
+    let bob = api.register("Bob").await;
+    // The stream into the event router, which writes the index.
+    env.spawn_event_sources().await;
+
+    let setup = Instant::now();
+    let big = api.group(&ada, &[&bob], true).await;
+    send_all(
+        &api,
+        &bob,
+        (0..BIG_CHANNEL_MESSAGES)
+            .map(|i| (big.clone(), text(i)))
+            .collect(),
+    )
+    .await;
+    let mut small = Vec::new();
+    for _ in 0..CHANNELS {
+        small.push(api.group(&ada, &[&bob], true).await);
+    }
+    let spread: Vec<(String, String)> = (0..CHANNELS * MESSAGES_PER_CHANNEL)
+        .map(|i| (small[i % CHANNELS].clone(), text(i)))
+        .collect();
+    send_all(&api, &bob, spread).await;
+    // Every `zebra` message indexed: 100 in the big channel, 50 in the small ones.
+    findable(&api, &ada, "q=zebra", 150).await;
+    let setup = setup.elapsed();
+    let words: Vec<usize> = (0..1000).map(|i| indexed_words(&text(i)).len()).collect();
+    let index_per_message = words.iter().sum::<usize>() as f64 / words.len() as f64;
+
+    // A new message becomes findable: send → first search that finds it.
+    let mut lags = Vec::new();
+    for i in 0..5 {
+        let word = format!("fresh{i}x");
+        api.say(&bob, &small[0], &format!("a {word} message")).await;
+        lags.push(findable(&api, &ada, &format!("q={word}"), 1).await);
+    }
+    lags.sort();
+
+    let in_big = |q: &str| format!("q={q}&channel_id={big}");
+    let across = |q: &str| format!("q={q}");
+    let cases: [(&'static str, String); 9] = [
+        ("10,000-message channel", in_big("zebra")),
+        ("10,000-message channel", in_big("common")),
+        ("10,000-message channel", in_big("common%20zeb")),
+        ("10,000-message channel", in_big("zeb")),
+        ("10,000-message channel", in_big("word1%20word2")),
+        ("10,000-message channel", in_big("nothing")),
+        ("all 51 channels", across("zebra")),
+        ("all 51 channels", across("common")),
+        ("all 51 channels", across("nothing")),
+    ];
+    let mut rows = Vec::new();
+    for (scenario, query) in cases {
+        rows.push(measure(&api, &meter, &ada, scenario, query).await);
+    }
+
+    println!(
+        "### Search\n\nOne reader over real HTTP through the local gateway (dev profile, DynamoDB Local), {RUNS} runs each of a first page of 50: a channel of {BIG_CHANNEL_MESSAGES} messages, and {CHANNELS} more channels of {MESSAGES_PER_CHANNEL} messages (4 words of a {VOCABULARY}-word vocabulary each, `common` in every other message, `zebra` in every hundredth), sent through the API and indexed by the event router off the stream (setup {:.0} s). Index items written per message: {index_per_message:.1} on average here (one per distinct word of 2+ characters, at most 64). A new message was findable {:.0} ms (p50) after its send answered (5 runs).\n",
+        setup.as_secs_f64(),
+        lags[lags.len() / 2].as_secs_f64() * 1e3,
+    );
+    println!("| searched | query | found | p50 | p99 | DynamoDB calls | items read | read units |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for row in rows {
+        let per = |n: u64| n as f64 / RUNS as f64;
+        let query = row.query.split("&channel_id").next().unwrap_or_default();
+        println!(
+            "| {} | `{}` | {} | {:.1} ms | {:.1} ms | {:.1} | {:.1} | {:.1} |",
+            row.scenario,
+            query.replace("%20", " "),
+            row.found,
+            row.p50.as_secs_f64() * 1e3,
+            row.p99.as_secs_f64() * 1e3,
+            per(row.cost.calls),
+            per(row.cost.items_read),
+            row.cost.read_units() / RUNS as f64,
+        );
+    }
+}
