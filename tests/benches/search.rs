@@ -32,9 +32,25 @@ fn text(i: usize) -> String {
     text
 }
 
-async fn send_all(api: &Api, writer: &TestUser, messages: Vec<(String, String)>) {
-    stream::iter(messages)
-        .map(|(channel, body)| async move { api.say(writer, &channel, &body).await })
+/// Sends `messages` (channel, text), each sender's to one channel in order (a member's sends
+/// to one channel contend for its send window), 16 senders or channels at a time.
+async fn send_all(api: &Api, messages: Vec<(&TestUser, String, String)>) {
+    let mut queues: Vec<Vec<(&TestUser, String, String)>> = Vec::new();
+    for message in messages {
+        match queues
+            .iter_mut()
+            .find(|queue| queue[0].0.id == message.0.id && queue[0].1 == message.1)
+        {
+            Some(queue) => queue.push(message),
+            None => queues.push(vec![message]),
+        }
+    }
+    stream::iter(queues)
+        .map(|queue| async move {
+            for (writer, channel, body) in queue {
+                api.say(writer, &channel, &body).await;
+            }
+        })
         .buffer_unordered(16)
         .count()
         .await;
@@ -131,12 +147,14 @@ async fn main() {
     env.spawn_event_sources().await;
 
     let setup = Instant::now();
-    let big = api.group(&ada, &[&bob], true).await;
+    let senders = api.register_many("Sender", 16).await;
+    let big = api
+        .group(&ada, &senders.iter().collect::<Vec<_>>(), true)
+        .await;
     send_all(
         &api,
-        &bob,
         (0..BIG_CHANNEL_MESSAGES)
-            .map(|i| (big.clone(), text(i)))
+            .map(|i| (&senders[i % senders.len()], big.clone(), text(i)))
             .collect(),
     )
     .await;
@@ -144,10 +162,13 @@ async fn main() {
     for _ in 0..CHANNELS {
         small.push(api.group(&ada, &[&bob], true).await);
     }
-    let spread: Vec<(String, String)> = (0..CHANNELS * MESSAGES_PER_CHANNEL)
-        .map(|i| (small[i % CHANNELS].clone(), text(i)))
-        .collect();
-    send_all(&api, &bob, spread).await;
+    send_all(
+        &api,
+        (0..CHANNELS * MESSAGES_PER_CHANNEL)
+            .map(|i| (&bob, small[i % CHANNELS].clone(), text(i)))
+            .collect(),
+    )
+    .await;
     // Every `zebra` message indexed: 100 in the big channel, 50 in the small ones.
     findable(&api, &ada, "q=zebra", 150).await;
     let setup = setup.elapsed();

@@ -24,6 +24,8 @@ use super::messages::{member_of, with_attachment_urls};
 pub const MAX_SEARCHED_CHANNELS: usize = Limit::MAX as usize;
 /// Candidates read whole per call at most; a page that reaches it ends early, with a cursor.
 pub const MAX_CANDIDATES_PER_CALL: usize = 500;
+/// Candidates read whole per round at least (one BatchGetItem holds 100).
+const CANDIDATE_BATCH: usize = 100;
 
 /// One page of search results.
 pub async fn search(
@@ -135,9 +137,18 @@ async fn searched_channels(
     Ok((ids.items, user.blocked))
 }
 
+/// What a source reads of its channel's index.
+enum Reading {
+    /// The messages holding a whole word, a page at a time.
+    Word(String),
+    /// The messages holding a longer word that begins so, all at once.
+    Extensions(String),
+}
+
 /// One channel's index, read newest first.
 struct Source {
     channel: ChannelId,
+    reading: Reading,
     /// Read, not yet taken, newest first.
     buffered: VecDeque<MessageId>,
     /// The next read continues below this message.
@@ -163,32 +174,61 @@ impl<'a> Merge<'a> {
         }
     }
 
+    /// A lookup word is read whole; a prefix both whole (paged, as `fri` itself) and through
+    /// the longer words it begins (`friday`).
     fn add_channels(&mut self, channels: &[ChannelId]) {
-        self.sources.extend(channels.iter().map(|channel| Source {
-            channel: channel.clone(),
-            buffered: VecDeque::new(),
-            below: self.below.clone(),
-            more: true,
-        }));
+        let readings = || match self.lookup {
+            Lookup::Word(word) => vec![Reading::Word(word.clone())],
+            Lookup::Prefix(prefix) => vec![
+                Reading::Word(prefix.clone()),
+                Reading::Extensions(prefix.clone()),
+            ],
+        };
+        let sources: Vec<Source> = channels
+            .iter()
+            .flat_map(|channel| {
+                readings().into_iter().map(|reading| Source {
+                    channel: channel.clone(),
+                    reading,
+                    buffered: VecDeque::new(),
+                    below: self.below.clone(),
+                    more: true,
+                })
+            })
+            .collect();
+        self.sources.extend(sources);
     }
 
     /// Reads the next candidates of every channel that has run out of them (all at once).
     async fn read(&mut self, ctx: &AppContext) -> Result<(), AppError> {
-        let (lookup, limit) = (self.lookup, self.limit);
+        let limit = self.limit;
         let reads = self
             .sources
             .iter_mut()
             .filter(|source| source.buffered.is_empty() && source.more)
             .map(|source| async move {
-                let found = ctx
-                    .store
-                    .word_matches(&source.channel, lookup, source.below.as_ref(), limit + 1)
-                    .await?;
-                source.more = found.more && !found.messages.is_empty();
-                if let Some(last) = found.messages.last() {
+                let below = source.below.as_ref();
+                let (messages, more) = match &source.reading {
+                    Reading::Word(word) => {
+                        let found = ctx
+                            .store
+                            .word_matches(&source.channel, word, below, limit + 1)
+                            .await?;
+                        (found.messages, found.more)
+                    }
+                    Reading::Extensions(prefix) => {
+                        let found = ctx
+                            .store
+                            .extension_matches(&source.channel, prefix, below)
+                            .await?;
+                        (found, false)
+                    }
+                };
+                source.more = more && !messages.is_empty();
+                if let Some(last) = messages.last() {
                     source.below = Some(last.clone());
                 }
-                source.buffered.extend(found.messages);
+                source.buffered.extend(messages);
                 Ok::<_, AppError>(())
             });
         futures::future::try_join_all(reads).await?;
@@ -234,8 +274,13 @@ impl<'a> Merge<'a> {
     ) -> Result<(Vec<Message>, Option<MessageId>), AppError> {
         let mut found = Vec::new();
         let mut examined = 0;
+        let mut seen = std::collections::HashSet::new();
         loop {
-            let candidates = self.take(self.limit - found.len());
+            // Read whole in batches of at least CANDIDATE_BATCH: a query whose other words are
+            // rare passes few candidates, and each batch is a round trip.
+            let mut candidates = self.take((self.limit - found.len()).max(CANDIDATE_BATCH));
+            // A message with both the prefix as a word and a longer word comes twice.
+            candidates.retain(|(_, id)| seen.insert(id.clone()));
             if candidates.is_empty() {
                 if self.exhausted() {
                     return Ok((found, None));

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 use super::error::{db_error, StoreError};
 use super::keys::{self, SK};
 use super::{s, string_of, Item, Read, Store};
-use crate::domain::{ChannelId, IndexChange, Lookup, Message, MessageId};
+use crate::domain::{ChannelId, IndexChange, Message, MessageId};
 
 /// Index items a prefix lookup reads in one channel at most (a prefix's matches come by
 /// word, not by time, so all of them are read and sorted; a prefix this common is cut).
@@ -50,32 +50,9 @@ impl Store {
         self.batch_write(requests).await
     }
 
-    /// Up to `limit` messages of `channel` the lookup finds, newest first, older than
-    /// `before` when given.
+    /// Up to `limit` messages of `channel` holding the whole `word`, newest first, older than
+    /// `before` when given; `more` when more may follow.
     pub async fn word_matches(
-        &self,
-        channel: &ChannelId,
-        lookup: &Lookup,
-        before: Option<&MessageId>,
-        limit: usize,
-    ) -> Result<WordMatches, StoreError> {
-        match lookup {
-            Lookup::Word(word) => self.whole_word_matches(channel, word, before, limit).await,
-            Lookup::Prefix(prefix) => {
-                let mut messages = self.prefix_matches(channel, prefix).await?;
-                messages.retain(|id| before.is_none_or(|before| id < before));
-                messages.sort_unstable_by(|a, b| b.cmp(a));
-                messages.dedup();
-                // Read whole in one go (or cut at PREFIX_READ_MAX): nothing more to read.
-                Ok(WordMatches {
-                    messages,
-                    more: false,
-                })
-            }
-        }
-    }
-
-    async fn whole_word_matches(
         &self,
         channel: &ChannelId,
         word: &str,
@@ -110,35 +87,47 @@ impl Store {
         Ok(WordMatches { messages, more })
     }
 
-    /// Every message of `channel` holding a word that begins with `prefix`, in word order
-    /// (up to `PREFIX_READ_MAX` index items: a prefix that common is read in part).
-    async fn prefix_matches(
+    /// The messages of `channel` holding a longer word that begins with `prefix` (`fri` →
+    /// `friday`, `friend`), newest first, older than `before`. The index orders them by word,
+    /// not by time, so they are read whole (each word newest first) and sorted, up to
+    /// `PREFIX_READ_MAX` index items: a prefix that common is read in part.
+    pub async fn extension_matches(
         &self,
         channel: &ChannelId,
         prefix: &str,
+        before: Option<&MessageId>,
     ) -> Result<Vec<MessageId>, StoreError> {
+        // Longer words continue with a letter or digit, all of which sort after the `#` that
+        // ends the whole word's keys.
+        let start = format!("{}0", keys::word_sk_start(prefix, false));
+        let end = format!("{}\u{10FFFF}", keys::word_sk_start(prefix, false));
         let mut found = Vec::new();
-        let mut start = None;
+        let mut from = None;
         loop {
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .key_condition_expression("pk = :pk AND sk BETWEEN :start AND :end")
                 .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-                .expression_attribute_values(":prefix", s(keys::word_sk_start(prefix, false)))
+                .expression_attribute_values(":start", s(&start))
+                .expression_attribute_values(":end", s(&end))
                 .projection_expression("sk")
+                .scan_index_forward(false)
                 .limit((PREFIX_READ_MAX - found.len()) as i32)
-                .set_exclusive_start_key(start)
+                .set_exclusive_start_key(from)
                 .send()
                 .await
                 .map_err(db_error)?;
             found.extend(messages_of(output.items.unwrap_or_default()));
-            start = output.last_evaluated_key;
-            if start.is_none() || found.len() >= PREFIX_READ_MAX {
-                if start.is_some() {
+            from = output.last_evaluated_key;
+            if from.is_none() || found.len() >= PREFIX_READ_MAX {
+                if from.is_some() {
                     tracing::info!(%channel, prefix, "a prefix search was cut at PREFIX_READ_MAX");
                 }
+                found.retain(|id| before.is_none_or(|before| id < before));
+                found.sort_unstable_by(|a, b| b.cmp(a));
+                found.dedup();
                 return Ok(found);
             }
         }
