@@ -346,6 +346,7 @@ pub async fn push_to(
         .buffer_unordered(PUSH_CONCURRENCY)
         .collect()
         .await;
+    let mut gone = Vec::new();
     for (user, id, outcome) in outcomes {
         match outcome {
             Ok(Delivery::Delivered) => {
@@ -354,10 +355,8 @@ pub async fn push_to(
             }
             Ok(Delivery::Gone) => {
                 pushed.report.gone += 1;
-                if let Err(err) = forget_gone_connection(ctx, &user, &id).await {
-                    tracing::warn!(connection = %id, error = %err.log_detail(), "forgetting a gone connection failed");
-                }
-                pushed.settled.push(id);
+                pushed.settled.push(id.clone());
+                gone.push((user, id));
             }
             Err(err) => {
                 pushed.report.failed += 1;
@@ -366,6 +365,14 @@ pub async fn push_to(
             }
         }
     }
+    // The gone ones are forgotten all at once, not one after another.
+    stream::iter(gone)
+        .for_each_concurrent(PUSH_CONCURRENCY, |(user, id)| async move {
+            if let Err(err) = forget_gone_connection(ctx, &user, &id).await {
+                tracing::warn!(connection = %id, error = %err.log_detail(), "forgetting a gone connection failed");
+            }
+        })
+        .await;
     Ok(pushed)
 }
 

@@ -138,9 +138,21 @@ pub async fn create(
 ) -> Result<Created, AppError> {
     let mut wanted = vec![caller.id.clone()];
     wanted.extend(new.member_ids.iter().cloned());
-    let (users, partners) = tokio::try_join!(
+    let pair = match (new.kind, new.member_ids.first()) {
+        (ChannelKind::Direct, Some(other)) => Some(PairKey::of(&caller.id, other)),
+        _ => None,
+    };
+    // A pair's existing direct channel is found with the first read, before any write.
+    let existing_direct = async {
+        match &pair {
+            Some(pair) => ctx.store.direct_channel(pair).await,
+            None => Ok(None),
+        }
+    };
+    let (users, partners, existing) = tokio::try_join!(
         ctx.store.get_users(&wanted),
-        ctx.store.partners_among(&caller.id, &new.member_ids)
+        ctx.store.partners_among(&caller.id, &new.member_ids),
+        existing_direct
     )?;
     existing_caller(users.get(&caller.id).cloned(), caller)?;
     let unknown: Vec<&str> = new
@@ -162,6 +174,9 @@ pub async fn create(
         .collect();
     if !strangers.is_empty() {
         return Err(consent_missing(&strangers));
+    }
+    if let Some(existing) = existing {
+        return reopen_direct(ctx, caller, &existing, &users).await;
     }
 
     let now = Timestamp::now();
@@ -194,10 +209,6 @@ pub async fn create(
         member_count: memberships.len() as u32,
         slow_mode_seconds: 0,
     };
-    let pair = match (new.kind, new.member_ids.first()) {
-        (ChannelKind::Direct, Some(other)) => Some(PairKey::of(&caller.id, other)),
-        _ => None,
-    };
     match ctx
         .store
         .create_channel(&channel, &memberships, pair.as_ref())
@@ -207,26 +218,40 @@ pub async fn create(
             members: name_members(memberships, &users),
             channel,
         })),
+        // Claimed between the read and the write.
         ChannelCreated::DirectExists(existing) => {
-            // Opening it again brings it back to the list of a caller who had left it.
-            let (
-                Loaded {
-                    channel, members, ..
-                },
-                _,
-            ) = tokio::try_join!(
-                load(ctx, caller, &existing),
-                ctx.store
-                    .hide_channel(&existing, &caller.id, None)
-                    .err_into::<AppError>()
-            )?;
-            Ok(Created::Existing(view(ctx, channel, members).await?))
+            reopen_direct(ctx, caller, &existing, &users).await
         }
         // The partnership ended between the read and the write.
         ChannelCreated::NotPartners => {
             Err(consent_missing(&new.member_ids.iter().collect::<Vec<_>>()))
         }
     }
+}
+
+/// A pair's existing direct channel, asked for again: opening it brings it back to the list
+/// of a caller who had left it. Its two members are the profiles `create` read.
+async fn reopen_direct(
+    ctx: &AppContext,
+    caller: &Caller,
+    existing: &ChannelId,
+    users: &HashMap<UserId, User>,
+) -> Result<Created, AppError> {
+    let (
+        Loaded {
+            channel, members, ..
+        },
+        _,
+    ) = tokio::try_join!(
+        load(ctx, caller, existing),
+        ctx.store
+            .hide_channel(existing, &caller.id, None)
+            .err_into::<AppError>()
+    )?;
+    Ok(Created::Existing(ChannelView {
+        members: name_members(members, users),
+        channel,
+    }))
 }
 
 pub async fn get(
@@ -695,12 +720,16 @@ pub async fn update(
         if settings.is_empty() {
             return view(ctx, channel, members).await;
         }
-        match ctx
-            .store
-            .update_channel_settings(&membership, settings)
-            .await?
-        {
-            Managed::Done => return view(ctx, settings.applied_to(channel), members).await,
+        // The answer's member names are read beside the write: they depend on the members
+        // read above, not on the write (a write refused as stale wastes that one read).
+        let (managed, shown) = tokio::try_join!(
+            ctx.store
+                .update_channel_settings(&membership, settings)
+                .err_into::<AppError>(),
+            view(ctx, settings.applied_to(channel), members)
+        )?;
+        match managed {
+            Managed::Done => return Ok(shown),
             Managed::Stale => continue,
             Managed::ChannelGone => return Err(NotFound::Channel.into()),
         }
@@ -756,16 +785,40 @@ pub async fn transfer(
     id: &ChannelId,
     target: &UserId,
 ) -> Result<ChannelView, AppError> {
+    let first = first_members();
     for _ in 0..MANAGE_ATTEMPTS {
-        let found = managing(ctx, caller, id, target).await?;
+        let (found, members) = tokio::try_join!(
+            managing(ctx, caller, id, target),
+            ctx.store.members_by_join(id, &first).err_into::<AppError>()
+        )?;
         found
             .channel
             .ensure_can_transfer(found.caller.as_ref(), found.target.as_ref())?;
         let (Some(owner), Some(heir)) = (found.caller, found.target) else {
             return Err(RoleRefused::NoSuchMember.into());
         };
-        match ctx.store.transfer_ownership(&owner, &heir).await? {
-            Managed::Done => return get(ctx, caller, id).await,
+        // The answer is the channel as the write leaves it (the two roles swapped), its
+        // names read beside the write.
+        let members = members
+            .items
+            .into_iter()
+            .map(|mut member| {
+                if member.user_id == owner.user_id {
+                    member.role = MemberRole::Admin;
+                } else if member.user_id == heir.user_id {
+                    member.role = MemberRole::Owner;
+                }
+                member
+            })
+            .collect();
+        let (managed, shown) = tokio::try_join!(
+            ctx.store
+                .transfer_ownership(&owner, &heir)
+                .err_into::<AppError>(),
+            view(ctx, found.channel, members)
+        )?;
+        match managed {
+            Managed::Done => return Ok(shown),
             Managed::Stale => continue,
             Managed::ChannelGone => return Err(NotFound::Channel.into()),
         }

@@ -1,6 +1,6 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, TransactWriteItem, Update};
 
-use super::error::{applied, StoreError};
+use super::error::{applied, db_error, StoreError};
 use super::items::{from_item, to_item, ChannelItem, DirectItem, MemberItem, UserItem};
 use super::keys::{self, PK, SK};
 use super::{s, string_of, Commit, Store, Transaction, BY_GSI1, BY_GSI2};
@@ -200,6 +200,24 @@ impl Store {
                 Ok(ChannelCreated::DirectExists(existing.channel_id))
             }
         }
+    }
+
+    /// The pair's direct channel, if it has one (its claim, read consistently).
+    pub async fn direct_channel(&self, pair: &PairKey) -> Result<Option<ChannelId>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::direct_key(pair)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(db_error)?;
+        Ok(output
+            .item
+            .map(from_item::<DirectItem>)
+            .transpose()?
+            .map(|claim| claim.channel_id))
     }
 
     /// One BatchGetItem: the channel, `member`'s membership, and the given user profiles.
@@ -479,21 +497,18 @@ impl Store {
             .build())
     }
 
-    /// One page of the channels a user belongs to (ids, in channel id order).
-    /// Whether `other` is a member of one of `user`'s channels: `user`'s channel ids (a page of
-    /// 100 at a time), then the memberships of `other` in them by BatchGetItem; stops at the
-    /// first found. Reads grow with `user`'s channels only.
+    /// Whether `other` is a member of one of `user`'s channels, given the first page of
+    /// `user`'s channel ids (read beside whatever came before): the memberships of `other`
+    /// in them by BatchGetItem, then the next page of 100, until one is found. Reads grow
+    /// with `user`'s channels only.
     pub async fn shares_a_channel(
         &self,
         user: &UserId,
         other: &UserId,
+        first_page: Page<ChannelId>,
     ) -> Result<bool, StoreError> {
-        let mut page = PageRequest {
-            limit: Some(crate::domain::Limit::MAX_PAGE),
-            cursor: None,
-        };
+        let mut channels = first_page;
         loop {
-            let channels = self.list_member_channel_ids(user, &page).await?;
             let keys = channels
                 .items
                 .iter()
@@ -507,7 +522,13 @@ impl Store {
                 return Ok(true);
             }
             match channels.next_cursor {
-                Some(cursor) => page.cursor = Some(cursor),
+                Some(cursor) => {
+                    let page = PageRequest {
+                        limit: Some(crate::domain::Limit::MAX_PAGE),
+                        cursor: Some(cursor),
+                    };
+                    channels = self.list_member_channel_ids(user, &page).await?;
+                }
                 None => return Ok(false),
             }
         }

@@ -298,38 +298,43 @@ impl Store {
                 .expression_attribute_values(":now", AttributeValue::S(now.to_string()))
                 .return_values(ReturnValue::AllOld)
         };
-        let result = match remove("#conns.#id, #tokens.#id")
-            .expression_attribute_names("#tokens", keys::CONNECTION_TOKENS)
-            .send()
-            .await
-        {
-            // A connection of a profile that has no token map (opened before there was one).
-            Err(err) if super::error::is_validation_error(&err) => {
-                remove("#conns.#id").send().await
-            }
-            result => result,
-        };
-        let closed = match result {
-            Ok(output) => {
-                let before: UserItem = from_item(output.attributes.unwrap_or_default())?;
-                let went_offline = !before
-                    .live_connections(now.unix_seconds())
-                    .any(|other| other != id.as_str());
-                Some(Closed {
-                    went_offline,
-                    last_seen: now,
-                })
-            }
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        // The item goes beside the profile's update (one round trip): a reader by user that
+        // still finds the entry meanwhile gets a 410 from the push and forgets it.
+        let closing = async {
+            let result = match remove("#conns.#id, #tokens.#id")
+                .expression_attribute_names("#tokens", keys::CONNECTION_TOKENS)
+                .send()
+                .await
             {
-                None
-            }
-            Err(err) => return Err(db_error(err)),
+                // A connection of a profile that has no token map (opened before there was one).
+                Err(err) if super::error::is_validation_error(&err) => {
+                    remove("#conns.#id").send().await
+                }
+                result => result,
+            };
+            let closed = match result {
+                Ok(output) => {
+                    let before: UserItem = from_item(output.attributes.unwrap_or_default())?;
+                    let went_offline = !before
+                        .live_connections(now.unix_seconds())
+                        .any(|other| other != id.as_str());
+                    Some(Closed {
+                        went_offline,
+                        last_seen: now,
+                    })
+                }
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+                {
+                    None
+                }
+                Err(err) => return Err(db_error(err)),
+            };
+            Ok::<_, StoreError>(closed)
         };
-        self.delete_connection(id).await?;
+        let (closed, ()) = tokio::try_join!(closing, self.delete_connection(id))?;
         Ok(closed)
     }
 
