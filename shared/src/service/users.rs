@@ -4,8 +4,8 @@ use serde::Serialize;
 use super::refusals::account_gone;
 use super::{existing_caller, refused, require_caller};
 use crate::domain::{
-    Caller, CodeRefused, Email, Limit, NewUser, NotFound, Page, PageRequest, Password, ProfileChanges,
-    PublicUser, Timestamp, User, UserId, UserName, VerificationCode,
+    Caller, CodeRefused, Email, Limit, NewUser, NotFound, Page, PageRequest, Password,
+    ProfileChanges, PublicUser, Timestamp, User, UserId, UserName, VerificationCode,
 };
 use crate::error::AppError;
 use crate::storage::{CallerWrite, CodeIssued, Presence, Registration, Verified};

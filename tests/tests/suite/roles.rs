@@ -262,6 +262,17 @@ async fn owners_and_admins_manage_within_their_rank_and_every_member_hears_it() 
     let now = roles(env, &dan, &channel).await;
     assert_eq!(role_of(&now, &dan), Some("owner"));
     assert_eq!(role_of(&now, &ada), Some("admin"));
+    // The answer is the channel as the transfer left it, as a later read shows it.
+    let answered_role = |user: &TestUser| {
+        handed.body["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["user_id"] == user.id.as_str())
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(answered_role(&dan), Some(json!("owner")));
+    assert_eq!(answered_role(&ada), Some(json!("admin")));
     dans_socket
         .expect("member.updated", |e| {
             e["member"]["user_id"] == dan.id && e["member"]["role"] == "owner"
