@@ -12,11 +12,9 @@ use assistant_worker::AssistantWorker;
 use integration_tests::metering::{DynamoMeter, Metered};
 use integration_tests::model::{engine, StubModel};
 use integration_tests::stack::{Socket, Stack};
-use integration_tests::TEST_SECRET;
 use local_gateway::sqs::Worker;
 use serde_json::json;
 use shared::assistant::{Assistant, RuleBased};
-use shared::storage::{CursorCodec, Store};
 
 /// Replies timed per engine.
 const REPLIES: usize = 10;
@@ -92,11 +90,7 @@ async fn run(engine: Assistant, question: &str) -> Timed {
     let sdk = shared::context::load_sdk_config().await;
     let meter = DynamoMeter::default();
     let mut ctx = stack.env.ctx.clone();
-    ctx.store = Store::new(
-        meter.client(&sdk),
-        &stack.env.table,
-        CursorCodec::new(Some(TEST_SECRET)),
-    );
+    ctx.store = meter.store(&sdk, &stack.env.table);
     let worker = Worker::Assistant(Arc::new(AssistantWorker { ctx, engine }));
     let source = integration_tests::mailroom::test_source(
         &stack.env.assistant_queue_url,

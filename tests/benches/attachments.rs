@@ -11,10 +11,9 @@ use std::time::{Duration, Instant};
 use futures::{stream, StreamExt};
 use integration_tests::files::{jpeg_of_about, pdf, upload_with};
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, TestEnv, TestUser, TEST_SECRET};
+use integration_tests::{spawn_gateway, Api, TestEnv, TestUser};
 use local_gateway::sqs::{poll_once, queue_arn, Worker};
 use serde_json::{json, Value};
-use shared::storage::{CursorCodec, Store};
 
 /// Upload requests measured for the cost of asking.
 const ASKS: usize = 50;
@@ -70,11 +69,7 @@ async fn main() {
     let sdk = shared::context::load_sdk_config().await;
     let metered = |meter: &DynamoMeter| {
         let mut ctx = env.ctx.clone();
-        ctx.store = Store::new(
-            meter.client(&sdk),
-            &env.table,
-            CursorCodec::new(Some(TEST_SECRET)),
-        );
+        ctx.store = meter.store(&sdk, &env.table);
         ctx
     };
     let api_meter = DynamoMeter::default();

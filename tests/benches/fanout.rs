@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use integration_tests::metering::{DynamoMeter, Metered};
+use integration_tests::metering::{percentile, DynamoMeter, Metered};
 use integration_tests::{unique, Endpoints, TestEnv};
 use local_gateway::streams::Start;
 use local_gateway::websocket::{serve_websocket, WebSocketOptions};
@@ -164,10 +164,6 @@ struct Measured {
     delivery_p99: Duration,
     request: Metered,
     behind: Metered,
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 /// `sends` messages from `sender` into `channel`, each awaited on all `sockets`; the meters

@@ -8,10 +8,9 @@
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser, TEST_SECRET};
+use integration_tests::metering::{time_gets, DynamoMeter, Timed};
+use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser};
 use serde_json::json;
-use shared::storage::{CursorCodec, Store};
 
 const CHANNELS: usize = 50;
 const RUNS: usize = 20;
@@ -20,9 +19,7 @@ const BIG_CHANNEL_MEMBERS: u32 = 500;
 struct Row {
     scenario: String,
     route: &'static str,
-    p50: Duration,
-    p99: Duration,
-    cost: Metered,
+    timed: Timed,
 }
 
 async fn measure(
@@ -32,23 +29,10 @@ async fn measure(
     scenario: &str,
     route: &'static str,
 ) -> Row {
-    let mut latencies = Vec::new();
-    meter.take();
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let answer = api.get(reader, route).await;
-        latencies.push(started.elapsed());
-        assert_eq!(answer.status, 200, "{route}: {}", answer.body);
-    }
-    let cost = meter.take();
-    latencies.sort();
-    let at = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
     Row {
         scenario: scenario.to_string(),
         route,
-        p50: at(0.5),
-        p99: at(0.99),
-        cost,
+        timed: time_gets(api, meter, reader, route, RUNS).await,
     }
 }
 
@@ -134,11 +118,7 @@ async fn main() {
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
     let mut api_ctx = env.ctx.clone();
-    api_ctx.store = Store::new(
-        meter.client(&sdk),
-        &env.table,
-        CursorCodec::new(Some(TEST_SECRET)),
-    );
+    api_ctx.store = meter.store(&sdk, &env.table);
     let api = Api::over_http(spawn_gateway(api_ctx).await).unchecked();
     let setup = Instant::now();
     let ada = api.register("Ada").await;
@@ -183,11 +163,11 @@ async fn main() {
             "| {} | `GET {}` | {:.1} ms | {:.1} ms | {:.1} | {:.1} | {:.1} |",
             row.scenario,
             row.route,
-            row.p50.as_secs_f64() * 1e3,
-            row.p99.as_secs_f64() * 1e3,
-            per(row.cost.calls),
-            per(row.cost.items_read),
-            row.cost.read_units() / RUNS as f64,
+            row.timed.p50.as_secs_f64() * 1e3,
+            row.timed.p99.as_secs_f64() * 1e3,
+            per(row.timed.cost.calls),
+            per(row.timed.cost.items_read),
+            row.timed.cost.read_units() / RUNS as f64,
         );
     }
 }

@@ -10,10 +10,9 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, TestEnv, TestUser, TEST_SECRET};
+use integration_tests::{spawn_gateway, Api, TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::{Email, Timestamp, User, UserName, VerificationCode};
-use shared::storage::{CursorCodec, Store};
 
 const RUNS: usize = 100;
 /// Login hashes a password (Argon2id, 19 MiB): fewer runs.
@@ -146,11 +145,7 @@ async fn main() {
     let mut env = TestEnv::new().await;
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
-    env.ctx.store = Store::new(
-        meter.client(&sdk),
-        &env.table,
-        CursorCodec::new(Some(TEST_SECRET)),
-    );
+    env.ctx.store = meter.store(&sdk, &env.table);
     let api = Api::over_http(spawn_gateway(env.ctx.clone()).await).unchecked();
     let bench = Bench { env, meter, api };
 

@@ -7,10 +7,9 @@
 use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
-use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser, TEST_SECRET};
+use integration_tests::metering::{time_gets, DynamoMeter, Timed};
+use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser};
 use shared::domain::indexed_words;
-use shared::storage::{CursorCodec, Store};
 
 const BIG_CHANNEL_MESSAGES: usize = 10_000;
 const CHANNELS: usize = 50;
@@ -92,9 +91,7 @@ struct Row {
     scenario: &'static str,
     query: String,
     found: usize,
-    p50: Duration,
-    p99: Duration,
-    cost: Metered,
+    timed: Timed,
 }
 
 async fn measure(
@@ -104,28 +101,13 @@ async fn measure(
     scenario: &'static str,
     query: String,
 ) -> Row {
-    let mut latencies = Vec::new();
-    let mut found = 0;
-    meter.take();
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let page = api
-            .get(reader, &format!("/search/messages?{query}&limit=50"))
-            .await;
-        latencies.push(started.elapsed());
-        assert_eq!(page.status, 200, "{query}: {}", page.body);
-        found = page.body["items"].as_array().map_or(0, Vec::len);
-    }
-    let cost = meter.take();
-    latencies.sort();
-    let at = |p: f64| latencies[((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)];
+    let path = format!("/search/messages?{query}&limit=50");
+    let timed = time_gets(api, meter, reader, &path, RUNS).await;
     Row {
         scenario,
         query,
-        found,
-        p50: at(0.5),
-        p99: at(0.99),
-        cost,
+        found: timed.last["items"].as_array().map_or(0, Vec::len),
+        timed,
     }
 }
 
@@ -135,11 +117,7 @@ async fn main() {
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
     let mut api_ctx = env.ctx.clone();
-    api_ctx.store = Store::new(
-        meter.client(&sdk),
-        &env.table,
-        CursorCodec::new(Some(TEST_SECRET)),
-    );
+    api_ctx.store = meter.store(&sdk, &env.table);
     let api = Api::over_http(spawn_gateway(api_ctx).await).unchecked();
     let ada = api.register("Ada").await;
     let bob = api.register("Bob").await;
@@ -217,11 +195,11 @@ async fn main() {
             row.scenario,
             query.replace("%20", " "),
             row.found,
-            row.p50.as_secs_f64() * 1e3,
-            row.p99.as_secs_f64() * 1e3,
-            per(row.cost.calls),
-            per(row.cost.items_read),
-            row.cost.read_units() / RUNS as f64,
+            row.timed.p50.as_secs_f64() * 1e3,
+            row.timed.p99.as_secs_f64() * 1e3,
+            per(row.timed.cost.calls),
+            per(row.timed.cost.items_read),
+            row.timed.cost.read_units() / RUNS as f64,
         );
     }
 }

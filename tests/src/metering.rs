@@ -66,6 +66,15 @@ impl DynamoMeter {
         )
     }
 
+    /// The store of `table` over a client this meter sees, as the functions build theirs.
+    pub fn store(&self, sdk: &aws_config::SdkConfig, table: &str) -> shared::storage::Store {
+        shared::storage::Store::new(
+            self.client(sdk),
+            table,
+            shared::storage::CursorCodec::new(Some(crate::TEST_SECRET)),
+        )
+    }
+
     pub fn take(&self) -> Metered {
         Metered {
             calls: self.calls.swap(0, Ordering::Relaxed),
@@ -189,5 +198,48 @@ impl Intercept for DynamoMeter {
         self.read_milliunits.fetch_add(read, Ordering::Relaxed);
         self.write_milliunits.fetch_add(write, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// The `p` quantile (0–1) of `sorted` durations: the smallest at or above that share.
+pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// What `runs` timed requests of one kind took and cost.
+pub struct Timed {
+    pub p50: std::time::Duration,
+    pub p99: std::time::Duration,
+    /// What the meter saw over all of them.
+    pub cost: Metered,
+    /// The last answer's body.
+    pub last: serde_json::Value,
+}
+
+/// `runs` GETs of `path` by `user`, one after another, each answered 200.
+pub async fn time_gets(
+    api: &crate::Api,
+    meter: &DynamoMeter,
+    user: &crate::TestUser,
+    path: &str,
+    runs: usize,
+) -> Timed {
+    let mut latencies = Vec::with_capacity(runs);
+    let mut last = serde_json::Value::Null;
+    meter.take();
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let answer = api.get(user, path).await;
+        latencies.push(started.elapsed());
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        last = answer.body;
+    }
+    let cost = meter.take();
+    latencies.sort();
+    Timed {
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        cost,
+        last,
     }
 }

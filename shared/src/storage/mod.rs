@@ -257,17 +257,26 @@ impl Store {
         prefix: &str,
         projection: Option<&str>,
     ) -> Result<Vec<Item>, StoreError> {
+        // Consistent: a member who just joined is in the very next read.
         let query = self
-            .client
+            .prefix_query(pk, prefix)
+            .set_projection_expression(projection.map(str::to_string));
+        self.every_page(query).await
+    }
+
+    /// A consistent Query of the items of `pk` whose sort key starts with `prefix`.
+    fn prefix_query(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk))
             .expression_attribute_values(":prefix", s(prefix))
-            .set_projection_expression(projection.map(str::to_string))
-            // A member who just joined is in the very next read.
-            .consistent_read(true);
-        self.every_page(query).await
+            .consistent_read(true)
     }
 
     /// The first `limit` items of a partition's sort-key prefix, read consistently: a batch of
@@ -279,13 +288,7 @@ impl Store {
         limit: i32,
     ) -> Result<Vec<Item>, StoreError> {
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .consistent_read(true)
+            .prefix_query(pk, prefix)
             .limit(limit)
             .send()
             .await

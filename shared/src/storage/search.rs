@@ -66,15 +66,7 @@ impl Store {
             None => format!("{start}~"),
         };
         let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND sk BETWEEN :start AND :end")
-            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-            .expression_attribute_values(":start", s(start))
-            .expression_attribute_values(":end", s(end))
-            .projection_expression("sk")
-            .scan_index_forward(false)
+            .index_range(channel, &start, &end)
             .limit(limit as i32 + 1)
             .send()
             .await
@@ -105,15 +97,7 @@ impl Store {
         let mut from = None;
         loop {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :start AND :end")
-                .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
-                .expression_attribute_values(":start", s(&start))
-                .expression_attribute_values(":end", s(&end))
-                .projection_expression("sk")
-                .scan_index_forward(false)
+                .index_range(channel, &start, &end)
                 .limit((PREFIX_READ_MAX - found.len()) as i32)
                 .set_exclusive_start_key(from)
                 .send()
@@ -131,6 +115,25 @@ impl Store {
                 return Ok(found);
             }
         }
+    }
+
+    /// A Query of the index entries of `channel` between two sort keys, newest (highest)
+    /// first, keys only.
+    fn index_range(
+        &self,
+        channel: &ChannelId,
+        start: &str,
+        end: &str,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :start AND :end")
+            .expression_attribute_values(":pk", s(keys::channel_pk(channel)))
+            .expression_attribute_values(":start", s(start))
+            .expression_attribute_values(":end", s(end))
+            .projection_expression("sk")
+            .scan_index_forward(false)
     }
 
     /// Messages by (channel, id), one BatchGetItem per 100, in no particular order; missing
