@@ -688,7 +688,8 @@ const _: () = assert!(
 /// blocked never match; a new message is found within seconds (the index is written off the
 /// request path). A caller in more than 100 channels is asked for `channel_id` (400). A page
 /// reads at most 500 candidates: it may hold fewer than `limit` results and still have a
-/// `next_cursor`.
+/// `next_cursor`. The longer words a last word begins are read up to 1,000 index entries per
+/// channel: past that (a prefix as common as `co`) what they find is incomplete.
 #[utoipa::path(get, path = "/search/messages", operation_id = "searchMessages", tag = "messages",
     params(PageQuery, SearchParams),
     responses((status = 200, description = "A page of the messages found, newest first", body = Page<SearchHit>),

@@ -338,6 +338,17 @@ impl TestEnv {
             *stream = Some(self.stream_source().await);
         }
         let source = stream.as_mut().expect("opened above");
+        self.route_until_quiet(source).await;
+    }
+
+    /// Hands every change since the table was made to the event router once more, as a
+    /// stream redelivers records (in order, item by item).
+    pub async fn route_every_change_again(&self) {
+        let mut source = self.stream_source().await;
+        self.route_until_quiet(&mut source).await;
+    }
+
+    async fn route_until_quiet(&self, source: &mut local_gateway::streams::StreamSource) {
         let invoke = self.router_invoke();
         // DynamoDB Local shows a write in its stream within a moment: read until a few
         // rounds come back empty.

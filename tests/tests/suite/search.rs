@@ -131,14 +131,55 @@ async fn words_are_found_across_channels_newest_first_and_paged() {
         search_all(&env, &ada, "q=launch%20f", 50).await
     );
 
+    // Channels merged page by page: more matches per channel than a page holds.
+    for n in 0..3 {
+        env.api
+            .say(&ada, &with_bob, &format!("launch plan {n}"))
+            .await;
+        env.api
+            .say(&ada, &with_cy, &format!("launch note {n}"))
+            .await;
+    }
+    env.route_changes().await;
+    let merged = search_all(&env, &ada, "q=launch", 50).await;
+    assert_eq!(merged.len(), 9);
+    assert_eq!(
+        merged[..6]
+            .iter()
+            .map(|(body, _)| body.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "launch note 2",
+            "launch plan 2",
+            "launch note 1",
+            "launch plan 1",
+            "launch note 0",
+            "launch plan 0"
+        ]
+    );
+    for limit in [1, 2, 4] {
+        assert_eq!(search_all(&env, &ada, "q=launch", limit).await, merged);
+    }
+
     // Only the caller's channels; or one of them.
     assert_eq!(
         bodies(&env, &bob, "q=launch").await,
-        ["Launching soon", "The launch is on Friday"]
+        [
+            "launch plan 2",
+            "launch plan 1",
+            "launch plan 0",
+            "Launching soon",
+            "The launch is on Friday"
+        ]
     );
     assert_eq!(
         bodies(&env, &ada, &format!("q=launch&channel_id={with_bob}")).await,
-        ["The launch is on Friday"]
+        [
+            "launch plan 2",
+            "launch plan 1",
+            "launch plan 0",
+            "The launch is on Friday"
+        ]
     );
     env.api
         .get(
@@ -244,11 +285,18 @@ async fn edits_deletes_blocks_and_membership_changes_follow() {
     env.route_changes().await;
     assert_eq!(index_items(&env, &channel).await, 0);
 
-    // Redelivered changes write the same items: nothing grows. A channel's purge takes its
-    // index with it.
+    // Every change redelivered (post, edit, delete, post), in order as a stream does: the
+    // same index results, nothing grows. A channel's purge takes its index with it.
     env.api.say(&ada, &channel, "final words here").await;
     env.route_changes().await;
     assert_eq!(index_items(&env, &channel).await, 3);
+    env.route_every_change_again().await;
+    assert_eq!(index_items(&env, &channel).await, 3);
+    assert!(bodies(&env, &ada, "q=yearly").await.is_empty());
+    assert_eq!(
+        bodies(&env, &ada, "q=final%20word").await,
+        ["final words here"]
+    );
     env.api
         .delete_channel(&ada, &channel)
         .await

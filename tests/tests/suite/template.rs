@@ -428,7 +428,11 @@ fn each_worker_may_do_what_it_does() {
     }
     assert!(
         !router.contains("dynamodb:PutItem") && !router.contains("dynamodb:DeleteItem"),
-        "the router creates and deletes nothing: it only updates derived fields"
+        "the router creates and deletes no single item: it updates derived fields"
+    );
+    assert!(
+        router.contains("dynamodb:BatchWriteItem"),
+        "the router writes the search index (Store::update_search_index)"
     );
     let attachments = policies_of("attachment-worker");
     for action in [
