@@ -21,7 +21,7 @@ help:
 	@echo "make browser-test   the web client's end-to-end test in Chromium (screenshots in tests/browser/screenshots/)"
 	@echo "make fuzz           longer contract fuzzing (schemathesis) and property tests (proptest)"
 	@echo "make build          sam build: every function's arm64 bootstrap from one cargo invocation, and their sizes"
-	@echo "make bench          benchmark report (cold starts, memory, per-route latency and cost, fan-out, workers) into docs/performance.md"
+	@echo "make bench          benchmark report (cold starts, memory, per-route latency and cost, fan-out, workers, inbox, search, ...) into docs/performance.md"
 	@echo "make release-profiles  build time, size and cold start of each candidate LTO / codegen-units setting"
 	@echo "make openapi        regenerate api/openapi.json from the handlers (a test fails while it is stale)"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
