@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use futures::TryFutureExt;
+
 use crate::domain::{
     Caller, Channel, ChannelId, ChannelRef, Limit, Lookup, Message, MessageId, Page, PageRequest,
     SearchHit, SearchQuery, UserId,
@@ -62,13 +64,9 @@ pub async fn search(
         Some(channel) => {
             merge.add_channels(std::slice::from_ref(channel));
             let (context, ()) = tokio::try_join!(
-                async {
-                    Ok::<_, AppError>(
-                        ctx.store
-                            .message_context(channel, &caller.id, None, None)
-                            .await?,
-                    )
-                },
+                ctx.store
+                    .message_context(channel, &caller.id, None, None)
+                    .err_into::<AppError>(),
                 merge.read(ctx)
             )?;
             let (channel, _) = member_of(&context, caller)?;
@@ -80,7 +78,9 @@ pub async fn search(
             let (ids, blocked) = searched_channels(ctx, caller).await?;
             merge.add_channels(&ids);
             let (channels, ()) = tokio::try_join!(
-                async { Ok::<_, AppError>(ctx.store.get_channels(&ids, Read::Eventual).await?) },
+                ctx.store
+                    .get_channels(&ids, Read::Eventual)
+                    .err_into::<AppError>(),
                 merge.read(ctx)
             )?;
             (channels, blocked)

@@ -93,10 +93,7 @@ pub async fn login(ctx: &AppContext, email: &str, password: &str) -> Result<Sign
         }
         Ok::<_, AppError>(())
     };
-    let (user, ()) = tokio::try_join!(
-        async { Ok::<_, AppError>(ctx.store.get_user(&user_id).await?) },
-        forget
-    )?;
+    let (user, ()) = tokio::try_join!(ctx.store.get_user(&user_id).err_into::<AppError>(), forget)?;
     let user = user.ok_or(BAD_CREDENTIALS)?;
     let token = ctx.tokens.issue(&user.id, user.sessions.epoch)?.token;
     Ok(SignedIn { user, token })

@@ -191,6 +191,19 @@ impl Store {
     }
 }
 
+/// A BatchWriteItem request deleting the item at `key`.
+fn delete_request(key: Item) -> Result<aws_sdk_dynamodb::types::WriteRequest, StoreError> {
+    aws_sdk_dynamodb::types::DeleteRequest::builder()
+        .set_key(Some(key))
+        .build()
+        .map(|delete| {
+            aws_sdk_dynamodb::types::WriteRequest::builder()
+                .delete_request(delete)
+                .build()
+        })
+        .map_err(StoreError::fault)
+}
+
 /// `{"S": value}`.
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

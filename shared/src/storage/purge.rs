@@ -2,8 +2,6 @@
 //! leaves in its own partition. Each call deletes one bounded page, so a job runs in steps and
 //! a redelivered job simply continues with what is left.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
-
 use super::error::db_error;
 use super::error::StoreError;
 use super::keys::{self, PK, SK};
@@ -78,13 +76,7 @@ impl Store {
     async fn delete_keys(&self, keys: Vec<Item>) -> Result<(), StoreError> {
         let deletes = keys
             .into_iter()
-            .map(|key| {
-                DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map(|delete| WriteRequest::builder().delete_request(delete).build())
-                    .map_err(StoreError::fault)
-            })
+            .map(super::delete_request)
             .collect::<Result<_, _>>()?;
         self.batch_write(deletes).await
     }

@@ -1,7 +1,7 @@
 //! The search index: one small item per (message, indexed word) in the channel's partition
 //! (`keys::word_key`), written by the event router off the stream, read by searches.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 use super::error::{db_error, StoreError};
 use super::keys::{self, SK};
@@ -36,17 +36,13 @@ impl Store {
                 .set_item(Some(item))
                 .build()
                 .map(|put| WriteRequest::builder().put_request(put).build())
+                .map_err(StoreError::fault)
         });
-        let deletes = change.remove.iter().map(|word| {
-            DeleteRequest::builder()
-                .set_key(Some(keys::word_key(channel, word, message)))
-                .build()
-                .map(|delete| WriteRequest::builder().delete_request(delete).build())
-        });
-        let requests = puts
-            .chain(deletes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(StoreError::fault)?;
+        let deletes = change
+            .remove
+            .iter()
+            .map(|word| super::delete_request(keys::word_key(channel, word, message)));
+        let requests = puts.chain(deletes).collect::<Result<Vec<_>, _>>()?;
         self.batch_write(requests).await
     }
 
