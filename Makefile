@@ -13,7 +13,7 @@ endif
 SAM_ENV := PATH="$(CURDIR)/.local/venv-sam/bin:$$PATH" AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} SAM_CLI_TELEMETRY=0
 FUNCTION_PACKAGES := $(patsubst functions/%,-p %,$(wildcard functions/*))
 
-.PHONY: help install install-dev dev test browser-test fuzz lint template-lint build lambda-binaries bench release-profiles openapi fmt
+.PHONY: help install install-dev dev test browser-test fuzz lint template-lint build lambda-binaries bench cost release-profiles openapi fmt
 
 help:
 	@echo "make dev            install what the local stack needs, start DynamoDB Local + moto + the local gateway"
@@ -22,6 +22,7 @@ help:
 	@echo "make fuzz           longer contract fuzzing (schemathesis) and property tests (proptest)"
 	@echo "make build          sam build: every function's arm64 bootstrap from one cargo invocation, and their sizes"
 	@echo "make bench          benchmark report (cold starts, memory, per-route latency and cost, fan-out, workers, inbox, search, ...) into docs/performance.md"
+	@echo "make cost           the monthly AWS bill at 10k, 100k and 1M daily users (infra/cost-model) into docs/scale.md"
 	@echo "make release-profiles  build time, size and cold start of each candidate LTO / codegen-units setting"
 	@echo "make openapi        regenerate api/openapi.json from the handlers (a test fails while it is stale)"
 	@echo "make lint           cargo fmt --check and clippy -D warnings"
@@ -85,6 +86,11 @@ bench: install
 	$(CARGO) build --release --locked $(FUNCTION_PACKAGES) -p hello-lambda
 	infra/scripts/install-peers.sh
 	infra/scripts/bench-report.sh
+
+# The monthly AWS bill at 10k, 100k and 1M daily users (infra/cost-model: profile, dated
+# prices, and the route costs `make bench` measured), printed and written into docs/scale.md.
+cost:
+	$(CARGO) run --quiet --locked -p cost-model -- --write docs/scale.md
 
 release-profiles: install
 	infra/scripts/release-profiles.sh

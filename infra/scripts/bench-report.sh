@@ -10,7 +10,7 @@ OUT="${BENCH_REPORT:-$ROOT/docs/performance.md}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/bench-report.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-benches=(coldstart routes fanout workers messages inbox attachments assistant search)
+benches=(coldstart routes fanout workers messages inbox attachments assistant search load)
 for bench in "${benches[@]}"; do
   echo "== benchmark $bench" >&2
   # The fan-out measures the push path's speed: built optimized (Cargo.toml `bench-opt`);

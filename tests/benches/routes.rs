@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, TestEnv, TestUser};
+use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser};
 use serde_json::{json, Value};
 use shared::domain::{Email, Timestamp, User, UserName, VerificationCode};
 
@@ -142,35 +142,42 @@ fn id(value: &Value) -> String {
 
 #[tokio::main]
 async fn main() {
-    let mut env = TestEnv::new().await;
+    // The benchmark sends and asks faster than a person may.
+    let limits = [
+        ("SEND_BURST", "1000000"),
+        ("PARTNER_REQUESTS_PER_DAY", "1000000"),
+    ];
+    let mut env = TestEnv::with_settings(Endpoints::default(), &limits).await;
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
     env.ctx.store = meter.store(&sdk, &env.table);
     let api = Api::over_http(spawn_gateway(env.ctx.clone()).await).unchecked();
     let bench = Bench { env, meter, api };
 
-    // The table: Ada with a partner, a group of 10 with 200 messages and a thread, people
-    // who sent her requests, and people to send requests to and to join a public channel.
+    // The table: Ada with partners, a group of 10 of them with 200 messages and a thread,
+    // people who sent her requests, and people to send requests to and to join a public
+    // channel. A group takes only partners (consent).
     let ada: TestUser = bench.api.register("Ada").await;
     let t = ada.token.as_str();
     let members = bench.users(9).await;
-    let partner = &members[0];
-    let request = bench
-        .ok(
-            "POST",
-            "/partner-requests".into(),
-            &partner.1,
-            Some(json!({"recipient_id": ada.id})),
-        )
-        .await;
-    bench
-        .ok(
-            "POST",
-            format!("/partner-requests/{}/accept", id(&request)),
-            t,
-            None,
-        )
-        .await;
+    for (_, member_token) in &members {
+        let request = bench
+            .ok(
+                "POST",
+                "/partner-requests".into(),
+                member_token,
+                Some(json!({"recipient_id": ada.id})),
+            )
+            .await;
+        bench
+            .ok(
+                "POST",
+                format!("/partner-requests/{}/accept", id(&request)),
+                t,
+                None,
+            )
+            .await;
+    }
     let member_ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
     let group = id(&bench
         .ok(
@@ -374,6 +381,8 @@ async fn main() {
             ),
         ),
         (
+            // A member who has not read them: each mark moves the marker forward (Ada's own
+            // sends moved hers past them all).
             "POST /channels/{id}/read",
             messages[100..]
                 .iter()
@@ -382,7 +391,7 @@ async fn main() {
                     call(
                         "POST",
                         format!("/channels/{group}/read"),
-                        t,
+                        &members[2].1,
                         Some(json!({"message_id": m})),
                     )
                 })
@@ -428,4 +437,41 @@ async fn main() {
             row.cost.write_units() / runs,
         );
     }
+    write_measured_costs(&rows);
+}
+
+/// Writes the rows for the cost model (`make cost` reads infra/cost-model/measured.json).
+fn write_measured_costs(rows: &[Row]) {
+    let routes: serde_json::Map<String, Value> = rows
+        .iter()
+        .map(|row| {
+            let runs = row.runs as f64;
+            let round = |x: f64| (x * 100.0).round() / 100.0;
+            let figures = json!({
+                "calls": round(row.cost.calls as f64 / runs),
+                "read_units": round(row.cost.read_units() / runs),
+                "write_units": round(row.cost.write_units() / runs),
+                "p50_ms": round(row.p50.as_secs_f64() * 1000.0),
+            });
+            (row.route.to_string(), figures)
+        })
+        .collect();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map_or_else(|| "?".to_string(), |c| c.trim().to_string());
+    let measured = json!({
+        "generated_by": "make bench (tests/benches/routes.rs); do not edit by hand",
+        "commit": commit,
+        "routes": routes,
+    });
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/cost-model/measured.json"
+    );
+    let text = serde_json::to_string_pretty(&measured).expect("JSON") + "\n";
+    std::fs::write(path, text).expect("write infra/cost-model/measured.json");
+    eprintln!("wrote infra/cost-model/measured.json");
 }

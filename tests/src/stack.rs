@@ -38,12 +38,26 @@ impl Stack {
 
     /// A stack whose functions get these configuration variables too.
     pub async fn start_with_settings(options: WebSocketOptions, settings: &[(&str, &str)]) -> Self {
+        Self::start_inner(options, settings, None).await
+    }
+
+    /// A stack whose every DynamoDB call (routes, frames, the router and the fan-out workers)
+    /// `meter` sees.
+    pub async fn start_metered(meter: &crate::metering::DynamoMeter) -> Self {
+        Self::start_inner(WebSocketOptions::default(), &[], Some(meter)).await
+    }
+
+    async fn start_inner(
+        options: WebSocketOptions,
+        settings: &[(&str, &str)],
+        meter: Option<&crate::metering::DynamoMeter>,
+    ) -> Self {
         let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the WebSocket port");
         let ws_address = ws_listener.local_addr().expect("local address");
         let management = format!("http://{ws_address}/{}", options.stage);
-        let env = TestEnv::with_settings(
+        let mut env = TestEnv::with_settings(
             crate::Endpoints {
                 websocket: Some(management.clone()),
                 ..crate::Endpoints::default()
@@ -51,6 +65,15 @@ impl Stack {
             settings,
         )
         .await;
+        if let Some(meter) = meter {
+            let sdk = shared::context::load_sdk_config().await;
+            let config = (*env.ctx.config).clone();
+            env.set_ctx(shared::AppContext::with_dynamodb(
+                config,
+                &sdk,
+                meter.client(&sdk),
+            ));
+        }
         env.spawn_event_sources().await;
         let http = spawn_gateway(env.ctx.clone()).await;
         let ws_ctx = env.ctx.clone();

@@ -1,0 +1,980 @@
+//! The monthly AWS bill of a usage profile (`make cost`).
+//!
+//! Three inputs, each a file beside this crate: the profile (`profile.yaml`: what a daily user
+//! does, the channel size mix, the costs of operations no route benchmark measures), the
+//! per-route costs `make bench` measures (`measured.json`, written by
+//! `tests/benches/routes.rs`), and the AWS list prices (`prices.yaml`, dated). [`Model::usage`]
+//! turns activity into billable quantities; [`Prices::bill`] prices them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("measured.json has no figures for `{0}`: run the routes benchmark (`make bench`)")]
+    MissingRoute(String),
+}
+
+fn read_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ModelError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let parsed = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| e.to_string())
+    } else {
+        serde_yaml::from_str(&text).map_err(|e| e.to_string())
+    };
+    parsed.map_err(|message| ModelError::Parse {
+        path: path.display().to_string(),
+        message,
+    })
+}
+
+/// A price per million that drops past a monthly volume.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Tier {
+    /// This price applies up to this many millions a month (cumulative); `None`: the rest.
+    pub up_to_millions: Option<f64>,
+    pub price: f64,
+}
+
+/// The cost of `millions` units a month under `tiers`.
+pub fn tiered(millions: f64, tiers: &[Tier]) -> f64 {
+    let (mut cost, mut below) = (0.0, 0.0);
+    for tier in tiers {
+        let top = tier.up_to_millions.unwrap_or(f64::INFINITY);
+        let here = (millions.min(top) - below).max(0.0);
+        cost += here * tier.price;
+        below = top;
+        if millions <= top {
+            break;
+        }
+    }
+    cost
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Prices {
+    pub checked: String,
+    pub region: String,
+    pub lambda: LambdaPrices,
+    pub http_api: HttpApiPrices,
+    pub websocket: WebSocketPrices,
+    pub dynamodb: DynamoDbPrices,
+    pub sqs: SqsPrices,
+    pub ses: SesPrices,
+    pub s3: S3Prices,
+    pub data_transfer_out_gb: f64,
+    pub cloudwatch: CloudWatchPrices,
+    pub secrets_manager: SecretsManagerPrices,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LambdaPrices {
+    pub requests_per_million: f64,
+    pub gb_second: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct HttpApiPrices {
+    pub requests_per_million: Vec<Tier>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebSocketPrices {
+    pub messages_per_million: Vec<Tier>,
+    pub connection_minutes_per_million: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct DynamoDbPrices {
+    pub write_request_units_per_million: f64,
+    pub read_request_units_per_million: f64,
+    pub storage_gb_month: f64,
+    pub backup_gb_month: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SqsPrices {
+    pub requests_per_million: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SesPrices {
+    pub emails_per_thousand: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct S3Prices {
+    pub storage_gb_month: f64,
+    pub puts_per_thousand: f64,
+    pub gets_per_thousand: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct CloudWatchPrices {
+    pub logs_ingested_gb: f64,
+    pub alarm_month: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SecretsManagerPrices {
+    pub secret_month: f64,
+}
+
+/// What one user does in a period (a day, in the profile).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Activity {
+    #[serde(default)]
+    pub sessions: f64,
+    #[serde(default)]
+    pub connection_minutes: f64,
+    #[serde(default)]
+    pub logins: f64,
+    #[serde(default)]
+    pub inbox_loads: f64,
+    #[serde(default)]
+    pub messages_sent: f64,
+    #[serde(default)]
+    pub typing_frames: f64,
+    #[serde(default)]
+    pub history_pages: f64,
+    #[serde(default)]
+    pub read_marks: f64,
+    #[serde(default)]
+    pub reactions: f64,
+    #[serde(default)]
+    pub edits: f64,
+    #[serde(default)]
+    pub partner_requests: f64,
+    #[serde(default)]
+    pub digest_emails: f64,
+    #[serde(default)]
+    pub attachments: f64,
+}
+
+/// A share of the messages, sent in channels of `members`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChannelShare {
+    pub kind: String,
+    pub share: f64,
+    pub members: f64,
+}
+
+/// DynamoDB units and function time of one operation.
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+pub struct OperationCost {
+    pub read_units: f64,
+    pub write_units: f64,
+    pub lambda_ms: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Operations {
+    pub connect: OperationCost,
+    pub disconnect: OperationCost,
+    pub typing: OperationCost,
+    pub push_read_units_per_member: f64,
+    /// What the router reads for a message (the channel, the digest's candidates).
+    pub router_read_units_per_message: f64,
+    /// Moving a member's channel-list entry to the newest message (its membership and
+    /// the index it orders).
+    pub list_move_write_units_per_member: f64,
+    /// Messages that share one list move in a channel above the inline limit (the moves
+    /// wait `LIST_MOVE_SECONDS` and serve every message of that while).
+    pub messages_per_list_move_in_big_channels: f64,
+    /// `GET /channels`: read units per channel of the page, and beside them.
+    pub inbox_read_units_per_channel: f64,
+    pub inbox_read_units_base: f64,
+    pub inline_push_max_members: f64,
+    pub fanout_chunk: f64,
+    pub fanout_chunk_units: OperationCost,
+    pub router_records_per_invocation: f64,
+    pub router_lambda_ms: f64,
+    pub presence_read_units_per_contact: f64,
+    pub presence_lambda_ms: f64,
+    pub assistant_reply: OperationCost,
+    pub assistant_deltas_per_reply: f64,
+    pub email: OperationCost,
+    pub attachment_upload: OperationCost,
+    pub attachment_check: OperationCost,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct AttachmentProfile {
+    pub mean_mb: f64,
+    pub thumbnail_kb: f64,
+    pub views: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct StorageProfile {
+    pub bytes_per_message: f64,
+    pub months_kept: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Deployment {
+    pub memory_mb: f64,
+    pub users_api_memory_mb: f64,
+    pub attachment_worker_memory_mb: f64,
+    pub alarms: f64,
+    pub secrets: f64,
+    /// Queues a Lambda event source polls (long polling, whether or not anything comes).
+    pub polled_queues: f64,
+    pub log_bytes_per_invocation: f64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Profile {
+    pub daily_users: Vec<u64>,
+    pub days_per_month: f64,
+    pub per_user_per_day: Activity,
+    pub channel_mix: Vec<ChannelShare>,
+    pub online_share: f64,
+    pub sockets_per_online_user: f64,
+    pub contacts: f64,
+    /// Channels a user is a member of (each a row of the inbox).
+    pub channels_per_user: f64,
+    /// Distinct words of two or more characters a message's search index holds.
+    pub indexed_words_per_message: f64,
+    pub operations: Operations,
+    pub attachment: AttachmentProfile,
+    pub storage: StorageProfile,
+    pub deployment: Deployment,
+}
+
+/// One route's cost as the routes benchmark measured it (averages per request).
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct RouteCost {
+    pub calls: f64,
+    pub read_units: f64,
+    pub write_units: f64,
+    pub p50_ms: f64,
+}
+
+/// `measured.json`: what `make bench` measured, per route label.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Measured {
+    pub commit: String,
+    pub routes: BTreeMap<String, RouteCost>,
+}
+
+impl Measured {
+    fn route(&self, label: &str) -> Result<OperationCost, ModelError> {
+        self.routes
+            .get(label)
+            .map(|r| OperationCost {
+                read_units: r.read_units,
+                write_units: r.write_units,
+                lambda_ms: r.p50_ms,
+            })
+            .ok_or_else(|| ModelError::MissingRoute(label.to_string()))
+    }
+}
+
+/// The routes of the routes benchmark the model bills.
+pub mod routes {
+    pub const LOGIN: &str = "POST /auth/login";
+    pub const INBOX: &str = "GET /channels";
+    pub const SEND: &str = "POST /channels/{id}/messages";
+    pub const HISTORY: &str = "GET /channels/{id}/messages";
+    pub const READ_MARK: &str = "POST /channels/{id}/read";
+    pub const REACTION: &str = "PUT …/reactions/{emoji}";
+    pub const EDIT: &str = "PATCH /channels/{id}/messages/{mid}";
+    pub const PARTNER_REQUEST: &str = "POST /partner-requests";
+    pub const ACCEPT: &str = "POST /partner-requests/{id}/accept";
+    pub const ALL: [&str; 9] = [
+        LOGIN,
+        INBOX,
+        SEND,
+        HISTORY,
+        READ_MARK,
+        REACTION,
+        EDIT,
+        PARTNER_REQUEST,
+        ACCEPT,
+    ];
+}
+
+/// Declares `Usage` and its field-wise sum, naming each field once.
+macro_rules! usage {
+    ($($(#[$doc:meta])* $field:ident),* $(,)?) => {
+        /// Billable quantities of a period.
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct Usage {
+            $($(#[$doc])* pub $field: f64,)*
+        }
+
+        impl Usage {
+            /// Adds `other`, `times` over.
+            fn add(&mut self, other: &Usage, times: f64) {
+                $(self.$field += other.$field * times;)*
+            }
+        }
+    };
+}
+
+usage! {
+    http_requests,
+    websocket_messages,
+    connection_minutes,
+    lambda_requests,
+    lambda_gb_seconds,
+    read_units,
+    write_units,
+    sqs_requests,
+    emails,
+    s3_puts,
+    s3_gets,
+    transfer_out_gb,
+    log_gb,
+    /// What the period adds to the table.
+    table_gb_added,
+    /// What the period adds to the bucket.
+    bucket_gb_added,
+}
+
+/// An SQS message costs its send, its receive and its delete (batching lowers the last two;
+/// the model does not count on it).
+const SQS_REQUESTS_PER_MESSAGE: f64 = 3.0;
+/// Requests a month of one idle queue's Lambda event source: 5 pollers, a 20 s long poll each.
+const IDLE_POLL_REQUESTS_PER_QUEUE_MONTH: f64 = 5.0 * 3.0 * 60.0 * 24.0 * 30.0;
+const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+impl Usage {
+    fn lambda(&mut self, invocations: f64, ms: f64, memory_mb: f64) {
+        self.lambda_requests += invocations;
+        self.lambda_gb_seconds += invocations * ms / 1000.0 * memory_mb / 1024.0;
+    }
+
+    fn dynamodb(&mut self, times: f64, cost: &OperationCost) {
+        self.read_units += times * cost.read_units;
+        self.write_units += times * cost.write_units;
+    }
+
+    fn queued(&mut self, messages: f64) {
+        self.sqs_requests += messages * SQS_REQUESTS_PER_MESSAGE;
+    }
+}
+
+/// The profile and the measured route costs together.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub profile: Profile,
+    pub measured: Measured,
+}
+
+impl Model {
+    /// Reads `profile.yaml` and `measured.json` from `dir`.
+    pub fn load(dir: &Path) -> Result<Self, ModelError> {
+        let model = Self {
+            profile: read_file(&dir.join("profile.yaml"))?,
+            measured: read_file(&dir.join("measured.json"))?,
+        };
+        for label in routes::ALL {
+            model.measured.route(label)?;
+        }
+        Ok(model)
+    }
+
+    /// The billable quantities of `users` each doing `activity` (the period is the
+    /// activity's: a day of the profile, or a benchmark's run).
+    pub fn usage(&self, activity: &Activity, users: f64) -> Result<Usage, ModelError> {
+        let p = &self.profile;
+        let ops = &p.operations;
+        let memory = p.deployment.memory_mb;
+        let route = |label| self.measured.route(label);
+        let mut per_user = Usage::default();
+        let u = &mut per_user;
+
+        // Every write reaches the event router through the table's stream.
+        let mut stream_records = 0.0;
+        let http = |u: &mut Usage, times: f64, cost: &OperationCost, memory_mb: f64| {
+            u.http_requests += times;
+            u.lambda(times, cost.lambda_ms, memory_mb);
+            u.dynamodb(times, cost);
+        };
+        // The sockets of a channel's other members that a push reaches, and the reads of its
+        // audience; above the inline limit, the fan-out jobs too.
+        let push = |u: &mut Usage, times: f64, members: f64| {
+            let sockets = (members - 1.0).max(0.0) * p.online_share * p.sockets_per_online_user;
+            u.websocket_messages += times * sockets;
+            u.read_units += times * members * ops.push_read_units_per_member;
+            if members > ops.inline_push_max_members {
+                let chunks = (members / ops.fanout_chunk).ceil();
+                u.queued(times * chunks);
+                u.lambda(times * chunks, ops.fanout_chunk_units.lambda_ms, memory);
+                u.dynamodb(times * chunks, &ops.fanout_chunk_units);
+            }
+        };
+        let mix_total: f64 = p.channel_mix.iter().map(|c| c.share).sum();
+        let in_every_channel = |u: &mut Usage, times: f64| {
+            for channel in &p.channel_mix {
+                push(u, times * channel.share / mix_total, channel.members);
+            }
+        };
+
+        // Sessions: a socket opened and closed, presence both times.
+        let sessions = activity.sessions;
+        u.connection_minutes += activity.connection_minutes;
+        u.lambda(sessions, ops.connect.lambda_ms, memory);
+        u.dynamodb(sessions, &ops.connect);
+        u.lambda(sessions, ops.disconnect.lambda_ms, memory);
+        u.dynamodb(sessions, &ops.disconnect);
+        stream_records += 2.0 * sessions;
+        let inbox = OperationCost {
+            read_units: ops.inbox_read_units_base
+                + ops.inbox_read_units_per_channel * p.channels_per_user,
+            ..route(routes::INBOX)?
+        };
+        http(u, activity.inbox_loads, &inbox, memory);
+        let presence_events = 2.0 * sessions;
+        u.read_units += presence_events * ops.presence_read_units_per_contact * p.contacts;
+        u.lambda(presence_events, ops.presence_lambda_ms, memory);
+        u.queued(presence_events);
+        u.websocket_messages +=
+            presence_events * p.contacts * p.online_share * p.sockets_per_online_user;
+
+        http(
+            u,
+            activity.logins,
+            &route(routes::LOGIN)?,
+            p.deployment.users_api_memory_mb,
+        );
+
+        // Messages. The routes benchmark runs without a WebSocket API, so its send is the
+        // request's own cost; `push` adds the pushes' reads for each channel size.
+        let send = route(routes::SEND)?;
+        let sent = activity.messages_sent;
+        stream_records += sent;
+        u.table_gb_added += sent * p.storage.bytes_per_message / GB;
+        // Behind each: the search index (a write per word), the router's reads, and every
+        // other member's channel list moved to it (shared by a burst in a big channel).
+        u.write_units += sent * p.indexed_words_per_message;
+        u.read_units += sent * ops.router_read_units_per_message;
+        for channel in &p.channel_mix {
+            let times = sent * channel.share / mix_total;
+            http(u, times, &send, memory);
+            push(u, times, channel.members);
+            let moves = if channel.members > ops.inline_push_max_members {
+                times / ops.messages_per_list_move_in_big_channels
+            } else {
+                times
+            };
+            u.write_units +=
+                moves * (channel.members - 1.0).max(0.0) * ops.list_move_write_units_per_member;
+            if channel.kind == "assistant" {
+                // The job, the worker streaming its reply, and the pushes to the asker.
+                u.queued(times);
+                u.lambda(times, ops.assistant_reply.lambda_ms, memory);
+                u.dynamodb(times, &ops.assistant_reply);
+                u.websocket_messages +=
+                    times * (ops.assistant_deltas_per_reply + 2.0) * p.sockets_per_online_user;
+                stream_records += 2.0 * times;
+            }
+        }
+
+        // Frames and routes whose events go to the whole channel.
+        u.websocket_messages += activity.typing_frames;
+        u.lambda(activity.typing_frames, ops.typing.lambda_ms, memory);
+        u.dynamodb(activity.typing_frames, &ops.typing);
+        in_every_channel(u, activity.typing_frames);
+        stream_records += activity.typing_frames;
+        for (times, label) in [
+            (activity.read_marks, routes::READ_MARK),
+            (activity.reactions, routes::REACTION),
+            (activity.edits, routes::EDIT),
+        ] {
+            http(u, times, &route(label)?, memory);
+            in_every_channel(u, times);
+            stream_records += times;
+        }
+        http(u, activity.history_pages, &route(routes::HISTORY)?, memory);
+
+        // Partner requests, each accepted: two routes, two emails, pushes to the two people.
+        let requests = activity.partner_requests;
+        http(u, requests, &route(routes::PARTNER_REQUEST)?, memory);
+        http(u, requests, &route(routes::ACCEPT)?, memory);
+        u.websocket_messages += 2.0 * requests * p.sockets_per_online_user;
+        stream_records += 2.0 * requests;
+        let emails = 2.0 * requests + activity.digest_emails;
+        u.emails += emails;
+        u.queued(emails);
+        u.lambda(emails, ops.email.lambda_ms, memory);
+        u.dynamodb(emails, &ops.email);
+
+        // Attachments: the upload form, the upload, S3's notification to the worker, its
+        // check and thumbnail, the downloads.
+        let files = activity.attachments;
+        let a = &p.attachment;
+        http(u, files, &ops.attachment_upload, memory);
+        u.s3_puts += 2.0 * files;
+        u.s3_gets += files * (1.0 + a.views);
+        u.queued(files);
+        u.lambda(
+            files,
+            ops.attachment_check.lambda_ms,
+            p.deployment.attachment_worker_memory_mb,
+        );
+        u.dynamodb(files, &ops.attachment_check);
+        u.transfer_out_gb += files * a.views * a.mean_mb / 1024.0;
+        u.bucket_gb_added += files * (a.mean_mb + a.thumbnail_kb / 1024.0) / 1024.0;
+        stream_records += files;
+
+        // The router, in batches.
+        u.lambda(
+            stream_records / ops.router_records_per_invocation,
+            ops.router_lambda_ms,
+            memory,
+        );
+
+        u.log_gb += u.lambda_requests * p.deployment.log_bytes_per_invocation / GB;
+        let mut total = Usage::default();
+        total.add(&per_user, users);
+        Ok(total)
+    }
+
+    /// A month at `daily_users`: the profile's day, every day, with the table and bucket
+    /// holding `months_kept` months.
+    pub fn month(&self, daily_users: f64) -> Result<Month, ModelError> {
+        let days = self.profile.days_per_month;
+        let mut usage = Usage::default();
+        usage.add(
+            &self.usage(&self.profile.per_user_per_day, daily_users)?,
+            days,
+        );
+        let kept = self.profile.storage.months_kept;
+        Ok(Month {
+            table_gb: usage.table_gb_added * kept,
+            bucket_gb: usage.bucket_gb_added * kept,
+            usage,
+        })
+    }
+}
+
+/// A month's usage, with what the table and bucket hold.
+#[derive(Clone, Debug, Default)]
+pub struct Month {
+    pub usage: Usage,
+    pub table_gb: f64,
+    pub bucket_gb: f64,
+}
+
+/// One priced quantity.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub service: &'static str,
+    pub item: &'static str,
+    pub quantity: f64,
+    pub unit: &'static str,
+    pub cost: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bill {
+    pub lines: Vec<Line>,
+}
+
+impl Bill {
+    pub fn total(&self) -> f64 {
+        self.lines.iter().map(|l| l.cost).sum()
+    }
+
+    /// Cost per service, in the order services first appear.
+    pub fn by_service(&self) -> Vec<(&'static str, f64)> {
+        let mut services: Vec<(&'static str, f64)> = Vec::new();
+        for line in &self.lines {
+            match services.iter_mut().find(|(s, _)| *s == line.service) {
+                Some((_, cost)) => *cost += line.cost,
+                None => services.push((line.service, line.cost)),
+            }
+        }
+        services
+    }
+}
+
+impl Prices {
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        read_file(path)
+    }
+
+    /// The month's bill, with the deployment's fixed costs (alarms, secrets, idle polling).
+    pub fn bill(&self, month: &Month, deployment: &Deployment) -> Bill {
+        let u = &month.usage;
+        let million = 1_000_000.0;
+        let line = |service, item, quantity: f64, unit, cost: f64| Line {
+            service,
+            item,
+            quantity,
+            unit,
+            cost,
+        };
+        let sqs_requests =
+            u.sqs_requests + deployment.polled_queues * IDLE_POLL_REQUESTS_PER_QUEUE_MONTH;
+        let lines = vec![
+            line(
+                "Lambda",
+                "requests",
+                u.lambda_requests,
+                "requests",
+                u.lambda_requests / million * self.lambda.requests_per_million,
+            ),
+            line(
+                "Lambda",
+                "compute",
+                u.lambda_gb_seconds,
+                "GB-s",
+                u.lambda_gb_seconds * self.lambda.gb_second,
+            ),
+            line(
+                "API Gateway HTTP API",
+                "requests",
+                u.http_requests,
+                "requests",
+                tiered(
+                    u.http_requests / million,
+                    &self.http_api.requests_per_million,
+                ),
+            ),
+            line(
+                "API Gateway WebSocket",
+                "messages",
+                u.websocket_messages,
+                "messages",
+                tiered(
+                    u.websocket_messages / million,
+                    &self.websocket.messages_per_million,
+                ),
+            ),
+            line(
+                "API Gateway WebSocket",
+                "connection minutes",
+                u.connection_minutes,
+                "minutes",
+                u.connection_minutes / million * self.websocket.connection_minutes_per_million,
+            ),
+            line(
+                "DynamoDB",
+                "reads",
+                u.read_units,
+                "read units",
+                u.read_units / million * self.dynamodb.read_request_units_per_million,
+            ),
+            line(
+                "DynamoDB",
+                "writes",
+                u.write_units,
+                "write units",
+                u.write_units / million * self.dynamodb.write_request_units_per_million,
+            ),
+            line(
+                "DynamoDB",
+                "storage",
+                month.table_gb,
+                "GB",
+                month.table_gb * self.dynamodb.storage_gb_month,
+            ),
+            line(
+                "DynamoDB",
+                "point-in-time recovery",
+                month.table_gb,
+                "GB",
+                month.table_gb * self.dynamodb.backup_gb_month,
+            ),
+            line(
+                "SQS",
+                "requests (idle polling included)",
+                sqs_requests,
+                "requests",
+                sqs_requests / million * self.sqs.requests_per_million,
+            ),
+            line(
+                "SES",
+                "emails",
+                u.emails,
+                "emails",
+                u.emails / 1000.0 * self.ses.emails_per_thousand,
+            ),
+            line(
+                "S3",
+                "requests",
+                u.s3_puts + u.s3_gets,
+                "requests",
+                u.s3_puts / 1000.0 * self.s3.puts_per_thousand
+                    + u.s3_gets / 1000.0 * self.s3.gets_per_thousand,
+            ),
+            line(
+                "S3",
+                "storage",
+                month.bucket_gb,
+                "GB",
+                month.bucket_gb * self.s3.storage_gb_month,
+            ),
+            line(
+                "Data transfer out",
+                "attachment downloads",
+                u.transfer_out_gb,
+                "GB",
+                u.transfer_out_gb * self.data_transfer_out_gb,
+            ),
+            line(
+                "CloudWatch",
+                "logs ingested",
+                u.log_gb,
+                "GB",
+                u.log_gb * self.cloudwatch.logs_ingested_gb,
+            ),
+            line(
+                "CloudWatch",
+                "alarms",
+                deployment.alarms,
+                "alarms",
+                deployment.alarms * self.cloudwatch.alarm_month,
+            ),
+            line(
+                "Secrets Manager",
+                "secrets",
+                deployment.secrets,
+                "secrets",
+                deployment.secrets * self.secrets_manager.secret_month,
+            ),
+        ];
+        Bill { lines }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cost(read_units: f64, write_units: f64, lambda_ms: f64) -> OperationCost {
+        OperationCost {
+            read_units,
+            write_units,
+            lambda_ms,
+        }
+    }
+
+    /// A model small enough to check by hand: one kind of channel, everyone online with one
+    /// socket, each push read 1 unit per member, functions at 1 GB.
+    fn model(members: f64) -> Model {
+        let free = OperationCost::default();
+        let profile = Profile {
+            daily_users: vec![1000],
+            days_per_month: 30.0,
+            per_user_per_day: Activity::default(),
+            channel_mix: vec![ChannelShare {
+                kind: "group".into(),
+                share: 1.0,
+                members,
+            }],
+            online_share: 1.0,
+            sockets_per_online_user: 1.0,
+            contacts: 0.0,
+            channels_per_user: 1.0,
+            indexed_words_per_message: 0.0,
+            operations: Operations {
+                connect: free,
+                disconnect: free,
+                typing: free,
+                push_read_units_per_member: 1.0,
+                router_read_units_per_message: 0.0,
+                list_move_write_units_per_member: 0.0,
+                messages_per_list_move_in_big_channels: 1.0,
+                inbox_read_units_per_channel: 0.0,
+                inbox_read_units_base: 0.0,
+                inline_push_max_members: 50.0,
+                fanout_chunk: 200.0,
+                fanout_chunk_units: cost(1.0, 1.0, 100.0),
+                router_records_per_invocation: 10.0,
+                router_lambda_ms: 20.0,
+                presence_read_units_per_contact: 0.0,
+                presence_lambda_ms: 0.0,
+                assistant_reply: free,
+                assistant_deltas_per_reply: 0.0,
+                email: free,
+                attachment_upload: free,
+                attachment_check: free,
+            },
+            attachment: AttachmentProfile {
+                mean_mb: 1.0,
+                thumbnail_kb: 0.0,
+                views: 0.0,
+            },
+            storage: StorageProfile {
+                bytes_per_message: 1024.0,
+                months_kept: 12.0,
+            },
+            deployment: Deployment {
+                memory_mb: 1024.0,
+                users_api_memory_mb: 1024.0,
+                attachment_worker_memory_mb: 1024.0,
+                alarms: 10.0,
+                secrets: 1.0,
+                polled_queues: 0.0,
+                log_bytes_per_invocation: 0.0,
+            },
+        };
+        let route = |read_units, write_units| RouteCost {
+            calls: 2.0,
+            read_units,
+            write_units,
+            p50_ms: 100.0,
+        };
+        let routes = routes::ALL
+            .iter()
+            .map(|label| (label.to_string(), route(0.0, 0.0)))
+            .chain([(routes::SEND.to_string(), route(2.0, 4.0))])
+            .collect();
+        Model {
+            profile,
+            measured: Measured {
+                commit: "test".into(),
+                routes,
+            },
+        }
+    }
+
+    fn messages(count: f64) -> Activity {
+        Activity {
+            messages_sent: count,
+            ..Activity::default()
+        }
+    }
+
+    #[test]
+    fn a_direct_message_costs_its_send_its_push_and_a_tenth_of_a_router_call() {
+        let usage = model(2.0).usage(&messages(1.0), 1000.0).unwrap();
+        assert_eq!(usage.http_requests, 1000.0);
+        // The send's own 2 read units, and 1 per member for the push's audience.
+        assert_eq!(usage.read_units, 4000.0);
+        assert_eq!(usage.write_units, 4000.0);
+        // The other member's one socket.
+        assert_eq!(usage.websocket_messages, 1000.0);
+        assert_eq!(usage.sqs_requests, 0.0);
+        // The send: 100 ms at 1 GB; the router: a tenth of an invocation of 20 ms.
+        assert!((usage.lambda_requests - 1100.0).abs() < 1e-9);
+        assert!((usage.lambda_gb_seconds - 102.0).abs() < 1e-9);
+        assert!((usage.table_gb_added - 1000.0 * 1024.0 / GB).abs() < 1e-15);
+    }
+
+    #[test]
+    fn a_big_channel_adds_fanout_jobs_of_200_members() {
+        let usage = model(500.0).usage(&messages(1.0), 1.0).unwrap();
+        // 3 chunks: each an SQS message (send, receive, delete), an invocation, its ledger.
+        assert_eq!(usage.sqs_requests, 9.0);
+        assert_eq!(usage.websocket_messages, 499.0);
+        assert_eq!(usage.read_units, 2.0 + 500.0 + 3.0);
+        assert_eq!(usage.write_units, 4.0 + 3.0);
+        assert!((usage.lambda_requests - (1.0 + 3.0 + 0.1)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_message_moves_every_other_members_list_and_indexes_its_words() {
+        let mut model = model(8.0);
+        model.profile.indexed_words_per_message = 6.0;
+        model.profile.operations.list_move_write_units_per_member = 5.0;
+        let usage = model.usage(&messages(1.0), 1.0).unwrap();
+        // The send's 4, a write per word, 5 for each of the 7 other members' lists.
+        assert_eq!(usage.write_units, 4.0 + 6.0 + 35.0);
+        // Above the inline limit, three messages share a move.
+        let mut big = self::model(501.0);
+        big.profile.operations.list_move_write_units_per_member = 5.0;
+        big.profile
+            .operations
+            .messages_per_list_move_in_big_channels = 3.0;
+        big.profile.operations.fanout_chunk_units = OperationCost::default();
+        let usage = big.usage(&messages(3.0), 1.0).unwrap();
+        assert_eq!(usage.write_units, 3.0 * 4.0 + 500.0 * 5.0);
+    }
+
+    #[test]
+    fn nothing_done_costs_nothing() {
+        let usage = model(2.0).usage(&Activity::default(), 1000.0).unwrap();
+        assert_eq!(usage, Usage::default());
+    }
+
+    #[test]
+    fn tiers_price_each_part_of_the_volume_at_its_own_rate() {
+        let tiers = [
+            Tier {
+                up_to_millions: Some(300.0),
+                price: 1.0,
+            },
+            Tier {
+                up_to_millions: None,
+                price: 0.9,
+            },
+        ];
+        assert_eq!(tiered(100.0, &tiers), 100.0);
+        assert_eq!(tiered(300.0, &tiers), 300.0);
+        assert!((tiered(400.0, &tiers) - 390.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_bill_prices_a_month_by_hand() {
+        let model = model(2.0);
+        let mut model = model;
+        model.profile.per_user_per_day = messages(10.0);
+        // 1,000 users × 10 messages × 30 days: 300,000 sends.
+        let month = model.month(1000.0).unwrap();
+        let prices =
+            Prices::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("prices.yaml")).unwrap();
+        let bill = prices.bill(&month, &model.profile.deployment);
+        let item = |service: &str, item: &str| {
+            bill.lines
+                .iter()
+                .find(|l| l.service == service && l.item == item)
+                .unwrap()
+                .cost
+        };
+        // 300,000 requests at $1.00 a million.
+        assert!((item("API Gateway HTTP API", "requests") - 0.30).abs() < 1e-9);
+        // 1.2 million read units at $0.125 a million, 1.2 million write units at $0.625.
+        assert!((item("DynamoDB", "reads") - 0.15).abs() < 1e-9);
+        assert!((item("DynamoDB", "writes") - 0.75).abs() < 1e-9);
+        // 300,000 pushes at $1.00 a million.
+        assert!((item("API Gateway WebSocket", "messages") - 0.30).abs() < 1e-9);
+        // 330,000 invocations at $0.20 a million; 30,600 GB-s at $0.0000133334.
+        assert!((item("Lambda", "requests") - 0.066).abs() < 1e-9);
+        assert!((item("Lambda", "compute") - 30_600.0 * 0.0000133334).abs() < 1e-9);
+        // 12 months of 300,000 KB: 3.43 GB at $0.25, and as much again for the backups.
+        let table_gb = 12.0 * 300_000.0 / 1024.0 / 1024.0;
+        assert!((item("DynamoDB", "storage") - table_gb * 0.25).abs() < 1e-9);
+        assert!((item("CloudWatch", "alarms") - 1.0).abs() < 1e-9);
+        assert!((item("Secrets Manager", "secrets") - 0.40).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_repository_files_load_and_bill_every_size() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let model = Model::load(dir).unwrap();
+        let prices = Prices::load(&dir.join("prices.yaml")).unwrap();
+        let totals: Vec<f64> = model
+            .profile
+            .daily_users
+            .iter()
+            .map(|&users| {
+                let month = model.month(users as f64).unwrap();
+                prices.bill(&month, &model.profile.deployment).total()
+            })
+            .collect();
+        assert_eq!(totals.len(), 3);
+        // Ten times the users costs more, and less than ten times as much plus the floor.
+        assert!(totals
+            .windows(2)
+            .all(|w| w[1] > w[0] && w[1] < 10.0 * w[0] + 10.0));
+    }
+}
