@@ -1,13 +1,15 @@
 //! Load (`make bench`): simulated people against the whole local stack over real HTTP and
 //! WebSocket connections (the gateway, the event router, DynamoDB Local), bounded in people
 //! and seconds and stopping by itself. Each person logs in, opens a socket and the inbox, then
-//! until the deadline acts every 1–3 s: writes a message (a `typing` frame, then the send) to
-//! a partner or to a group of 8, reads history, marks read, reacts, reloads the inbox, or
-//! reconnects. It reports throughput, latency percentiles and errors per operation, and the
+//! until the deadline acts every 1–3 s: writes a message (a `typing` frame, the send, a
+//! `typing` stop) to a partner or to a group of 8, reads history, marks read, reacts, reloads
+//! the inbox, pings, or reconnects. It reports throughput, latency percentiles and errors per operation, and the
 //! DynamoDB units per simulated user-minute beside what the cost model
 //! (infra/cost-model) predicts for the same activity.
 //!
-//! `LOAD_USERS` (48) and `LOAD_SECONDS` (60) size it; loopback only.
+//! `LOAD_USERS` (48, at most 400) and `LOAD_SECONDS` (60, at most 600) size it; loopback only.
+//! Sends and read marks go over HTTP (the web client sends them as frames while its socket is
+//! up: the cost model's `websocket_share`, set to 0 for this check).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -23,11 +25,13 @@ const GROUP_SIZE: usize = 8;
 /// The share of sends that go to the partner's direct channel; the rest go to the group.
 const DIRECT_SHARE: f64 = 0.6;
 
-fn setting(name: &str, default: usize) -> usize {
+/// A size from the environment, kept within `bounds` (the load stays loopback-sized).
+fn setting(name: &str, default: usize, bounds: std::ops::RangeInclusive<usize>) -> usize {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+        .clamp(*bounds.start(), *bounds.end())
 }
 
 /// A small deterministic generator (xorshift64*): each person's choices repeat run to run.
@@ -52,7 +56,6 @@ enum Operation {
     Login,
     Connect,
     Inbox,
-    Typing,
     Send,
     History,
     MarkRead,
@@ -65,7 +68,6 @@ impl Operation {
             Self::Login => "`POST /auth/login`",
             Self::Connect => "WebSocket handshake (`$connect`)",
             Self::Inbox => "`GET /channels`",
-            Self::Typing => "`typing` frame (sent)",
             Self::Send => "`POST /channels/{id}/messages`",
             Self::History => "`GET /channels/{id}/messages`",
             Self::MarkRead => "`POST /channels/{id}/read`",
@@ -79,6 +81,10 @@ struct Tally {
     latencies: BTreeMap<Operation, Vec<Duration>>,
     errors: BTreeMap<Operation, usize>,
     sessions: usize,
+    /// Frames sent (`typing` start and stop, `ping`): counted, not timed (nothing answers
+    /// a `typing` frame, and a `pong` is one frame among the pushes).
+    typing_frames: usize,
+    pings: usize,
     direct_sends: usize,
     group_sends: usize,
     frames_received: usize,
@@ -196,11 +202,9 @@ impl Run {
             };
             match dice.roll() {
                 x if x < 0.40 => {
-                    let started = Instant::now();
                     socket
                         .send(json!({"action": "typing", "channel_id": channel, "is_typing": true}))
                         .await;
-                    self.record(Operation::Typing, started, true);
                     let sent = self
                         .timed_call(
                             Operation::Send,
@@ -213,7 +217,14 @@ impl Run {
                     if let Some(id) = sent["id"].as_str() {
                         newest.insert(channel.clone(), id.to_string());
                     }
+                    // The web client stops its typing indicator when it sends.
+                    socket
+                        .send(
+                            json!({"action": "typing", "channel_id": channel, "is_typing": false}),
+                        )
+                        .await;
                     let mut tally = self.tally.lock().expect("tally");
+                    tally.typing_frames += 2;
                     if channel == &person.direct {
                         tally.direct_sends += 1;
                     } else {
@@ -256,9 +267,13 @@ impl Run {
                         .await;
                     }
                 }
-                x if x < 0.95 => {
+                x if x < 0.90 => {
                     self.timed_call(Operation::Inbox, "GET", "/channels", &token, None)
                         .await;
+                }
+                x if x < 0.95 => {
+                    socket.send(json!({"action": "ping"})).await;
+                    self.tally.lock().expect("tally").pings += 1;
                 }
                 _ => {
                     socket.close().await;
@@ -352,7 +367,8 @@ async fn single_operations(
 
 #[tokio::main]
 async fn main() {
-    let (users, seconds) = (setting("LOAD_USERS", 48), setting("LOAD_SECONDS", 60));
+    let users = setting("LOAD_USERS", 48, GROUP_SIZE..=400);
+    let seconds = setting("LOAD_SECONDS", 60, 5..=600);
     let users = users.div_ceil(GROUP_SIZE) * GROUP_SIZE;
     let meter = DynamoMeter::default();
     let stack = Stack::start_metered(&meter).await;
@@ -409,15 +425,17 @@ fn load_model() -> cost_model::Model {
 fn report(tally: &Tally, users: usize, seconds: usize, elapsed: Duration, dynamodb: &Metered) {
     let secs = elapsed.as_secs_f64();
     let count = |op: Operation| tally.latencies.get(&op).map_or(0, Vec::len) as f64;
-    let requests: usize = tally.latencies.values().map(Vec::len).sum();
+    let requests: usize =
+        tally.latencies.values().map(Vec::len).sum::<usize>() + tally.typing_frames + tally.pings;
     let errors: usize = tally.errors.values().sum();
     println!();
     println!(
         "### Load: simulated people on the local stack\n\n\
          {users} people for {seconds} s over real HTTP and WebSocket connections to the local \
          gateway (dev profile, DynamoDB Local, the event router pushing), each acting every \
-         1–3 s: a message (a `typing` frame, then the send; {:.0} % to a partner, the rest to a \
-         group of {GROUP_SIZE}), history, a read mark, a reaction, the inbox, or a reconnect.\n",
+         1–3 s: a message (a `typing` frame, the send, a `typing` stop; {:.0} % to a partner, \
+         the rest to a group of {GROUP_SIZE}), history, a read mark, a reaction, the inbox, a \
+         `ping`, or a reconnect.\n",
         DIRECT_SHARE * 100.0
     );
     println!("| operation | count | errors | p50 | p95 | p99 |");
@@ -439,8 +457,11 @@ fn report(tally: &Tally, users: usize, seconds: usize, elapsed: Duration, dynamo
     let user_minutes = users as f64 * secs / 60.0;
     println!();
     println!(
-        "Throughput: {:.1} requests and frames/s, {:.1} pushes received/s; errors: {errors} of {}.",
+        "Throughput: {:.1} requests and frames/s ({} `typing` and {} `ping` frames, not timed), \
+         {:.1} frames received/s; errors: {errors} of {}.",
         requests as f64 / secs,
+        tally.typing_frames,
+        tally.pings,
         tally.frames_received as f64 / secs,
         requests + errors
     );
@@ -454,7 +475,8 @@ fn report(tally: &Tally, users: usize, seconds: usize, elapsed: Duration, dynamo
         logins: per_user(count(Operation::Login)),
         inbox_loads: per_user(count(Operation::Inbox)),
         messages_sent: per_user(sends),
-        typing_frames: per_user(count(Operation::Typing)),
+        typing_frames: per_user(tally.typing_frames as f64),
+        pings: per_user(tally.pings as f64),
         history_pages: per_user(count(Operation::History)),
         read_marks: per_user(count(Operation::MarkRead)),
         reactions: per_user(count(Operation::React)),
@@ -467,14 +489,19 @@ fn report(tally: &Tally, users: usize, seconds: usize, elapsed: Duration, dynamo
             kind: "direct".into(),
             share: tally.direct_sends as f64 / sends.max(1.0),
             members: 2.0,
+            assistant: false,
         },
         cost_model::ChannelShare {
             kind: "group".into(),
             share: tally.group_sends as f64 / sends.max(1.0),
             members: GROUP_SIZE as f64,
+            assistant: false,
         },
     ];
     profile.online_share = 1.0;
+    profile.websocket_share = 0.0;
+    // Each start frame is pushed; its stop follows within the claim's 2 s and is dropped.
+    profile.typing_pushed_share = 0.5;
     profile.sockets_per_online_user = 1.0;
     // A partner and the group: everyone a person's presence goes to.
     profile.contacts = GROUP_SIZE as f64;
@@ -511,7 +538,7 @@ fn report(tally: &Tally, users: usize, seconds: usize, elapsed: Duration, dynamo
     );
     row(
         "WebSocket messages (frames sent and pushes received)",
-        count(Operation::Typing) + tally.frames_received as f64,
+        (tally.typing_frames + tally.pings + tally.frames_received) as f64,
         predicted.websocket_messages,
     );
 }

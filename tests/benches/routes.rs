@@ -457,7 +457,7 @@ fn write_measured_costs(rows: &[Row]) {
         })
         .collect();
     let commit = std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(["describe", "--always", "--dirty"])
         .output()
         .ok()
         .and_then(|out| String::from_utf8(out.stdout).ok())

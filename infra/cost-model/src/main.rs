@@ -5,10 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cost_model::{Bill, Model, Month, Prices};
+use cost_model::{Bill, Model, Prices};
 
 const BEGIN: &str = "<!-- cost-model:begin -->";
 const END: &str = "<!-- cost-model:end -->";
+/// The share of a day's activity in its busiest hour, for the peak rates.
+const PEAK_HOUR_SHARE: f64 = 0.125;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -49,20 +51,26 @@ fn run(data: &Path, write: Option<&Path>) -> Result<(), String> {
     Ok(())
 }
 
+/// A whole number with thousands separators.
+fn grouped(value: f64) -> String {
+    let whole = format!("{value:.0}");
+    let (sign, digits) = whole.split_at(usize::from(whole.starts_with('-')));
+    let mut out = String::from(sign);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// Dollars: cents below $100, whole dollars with thousands separators above.
 fn dollars(amount: f64) -> String {
     if amount < 100.0 {
         return format!("${amount:.2}");
     }
-    let whole = format!("{:.0}", amount);
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    format!("${grouped}")
+    format!("${}", grouped(amount))
 }
 
 fn count(quantity: f64) -> String {
@@ -70,7 +78,7 @@ fn count(quantity: f64) -> String {
         q if q >= 1e9 => format!("{:.2} billion", q / 1e9),
         q if q >= 1e6 => format!("{:.1} million", q / 1e6),
         q if q >= 1e4 => format!("{:.0} thousand", q / 1e3),
-        q if q >= 1e3 => format!("{q:.0}"),
+        q if q >= 1e3 => grouped(q),
         q if q.fract() == 0.0 => format!("{q:.0}"),
         q => format!("{q:.1}"),
     }
@@ -88,7 +96,7 @@ fn report(model: &Model, prices: &Prices) -> Result<String, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<_, _>>()?;
-    let floor = prices.bill(&Month::default(), &p.deployment);
+    let floor = prices.bill(&model.idle_month(), &p.deployment);
     let mut out = String::new();
     let mut line = |text: String| {
         out.push_str(&text);
@@ -106,7 +114,8 @@ fn report(model: &Model, prices: &Prices) -> Result<String, String> {
         .collect();
     line(format!("| service | {} |", header.join(" | ")));
     line(format!("|---|{}", "---|".repeat(sizes.len())));
-    for (service, _) in bills[0].by_service() {
+    let services = bills.first().map(Bill::by_service).unwrap_or_default();
+    for (service, _) in services {
         let costs: Vec<String> = bills
             .iter()
             .map(|bill| {
@@ -156,23 +165,55 @@ fn report(model: &Model, prices: &Prices) -> Result<String, String> {
             top.join(", ")
         ));
     }
-    let (largest, users) = (
-        bills.last().ok_or("no sizes in the profile")?,
-        sizes[sizes.len() - 1],
-    );
+    // Per user and day, and at a peak hour (12.5 % of a day's activity) for each size.
+    let day = model
+        .usage(&p.per_user_per_day, 1.0)
+        .map_err(|e| e.to_string())?;
     line(format!(
-        "\nThe quantities behind the {} bill:\n",
-        count(users)
+        "\nPer daily user and day: {} DynamoDB write units, {} read units, {} HTTP requests, \
+         {} WebSocket messages, {} Lambda invocations, {} SQS requests.\n",
+        grouped(day.write_units),
+        grouped(day.read_units),
+        grouped(day.http_requests),
+        grouped(day.websocket_messages),
+        grouped(day.lambda_requests),
+        grouped(day.sqs_requests)
     ));
-    line("| service | item | a month | cost |".to_string());
-    line("|---|---|---|---|".to_string());
+    line(format!(
+        "| at a peak hour (12.5 % of a day) | {} |",
+        header.join(" | ")
+    ));
+    line(format!("|---|{}", "---|".repeat(sizes.len())));
+    for (what, per_day) in [
+        ("DynamoDB write units / s", day.write_units),
+        ("DynamoDB read units / s", day.read_units),
+        ("HTTP API requests / s", day.http_requests),
+        ("WebSocket messages / s", day.websocket_messages),
+        ("Lambda invocations / s", day.lambda_requests),
+    ] {
+        let rates: Vec<String> = sizes
+            .iter()
+            .map(|users| grouped(users * per_day * PEAK_HOUR_SHARE / 3600.0))
+            .collect();
+        line(format!("| {what} | {} |", rates.join(" | ")));
+    }
+    let (Some(largest), Some(users)) = (bills.last(), sizes.last()) else {
+        return Err("no sizes in the profile".into());
+    };
+    line(format!(
+        "\nThe quantities behind the {} bill, and the prices they were billed at:\n",
+        count(*users)
+    ));
+    line("| service | item | a month | list price | cost |".to_string());
+    line("|---|---|---|---|---|".to_string());
     for l in &largest.lines {
         line(format!(
-            "| {} | {} | {} {} | {} |",
+            "| {} | {} | {} {} | {} | {} |",
             l.service,
             l.item,
             count(l.quantity),
             l.unit,
+            l.price,
             dollars(l.cost)
         ));
     }
@@ -189,5 +230,7 @@ mod tests {
         assert_eq!(dollars(99.5), "$99.50");
         assert_eq!(dollars(1234.4), "$1,234");
         assert_eq!(dollars(1_234_567.0), "$1,234,567");
+        assert_eq!(grouped(81_931.2), "81,931");
+        assert_eq!(grouped(999.0), "999");
     }
 }

@@ -22,6 +22,16 @@ fn the_profile_counts_what_the_template_declares() {
     );
     assert_eq!(deployment.polled_queues, count(&template, "Type: SQS"));
     assert!(template.contains(&format!("MemorySize: {}", deployment.memory_mb)));
+    let retention = template
+        .split("LogRetentionDays:")
+        .nth(1)
+        .and_then(|rest| rest.split("Default:").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap();
+    assert_eq!(
+        retention.parse::<f64>().unwrap(),
+        deployment.log_retention_days
+    );
     assert!(template.contains(&format!("MemorySize: {}", deployment.users_api_memory_mb)));
     assert!(template.contains(&format!(
         "MemorySize: {}",
