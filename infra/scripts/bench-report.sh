@@ -21,8 +21,9 @@ for bench in "${benches[@]}"; do
     | tee "$work/$bench.out"
 done
 
-# Read before the report is written: writing it would itself count as an uncommitted change.
-commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':(exclude)docs/performance.md' || echo ' (with uncommitted changes)')"
+# Read before the report is written: writing it would itself count as an uncommitted change,
+# as does the routes benchmark's measured.json for the cost model.
+commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':(exclude)docs/performance.md' ':(exclude)infra/cost-model/measured.json' || echo ' (with uncommitted changes)')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 cores="$(nproc)"
 memory="$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"

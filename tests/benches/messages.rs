@@ -1,12 +1,13 @@
-//! Messaging benchmark against DynamoDB Local (`make bench`): sends 10,000 messages into one
-//! channel, then pages through the whole history, and prints messages per second and the
-//! DynamoDB calls each operation made (counted by an SDK interceptor on the client).
+//! Messaging benchmark against DynamoDB Local (`make bench`): 16 members send 10,000 messages
+//! into one public channel, then one pages through the whole history; it prints messages per
+//! second and the DynamoDB calls each operation made (counted by an SDK interceptor on the
+//! client). Each member sends one message at a time, as a person's client does: a member's
+//! sends claim its own send window, so one member's concurrent sends would contend.
 
 use std::time::Instant;
 
-use futures::{stream, StreamExt};
 use integration_tests::metering::DynamoMeter;
-use integration_tests::TestEnv;
+use integration_tests::{Endpoints, TestEnv, BENCH_LIMITS};
 use shared::domain::{NewChannel, PageRequest};
 use shared::realtime::Origin;
 use shared::service::messages::{self, Draft, HistoryQuery, Sent};
@@ -23,36 +24,51 @@ async fn main() {
 }
 
 async fn run() {
-    let env = TestEnv::new().await;
+    let env = TestEnv::with_settings(Endpoints::default(), &BENCH_LIMITS).await;
     let sdk = shared::context::load_sdk_config().await;
     let counter = DynamoMeter::default();
     let ctx = AppContext::with_dynamodb((*env.ctx.config).clone(), &sdk, counter.client(&sdk));
 
-    let new_user = shared::domain::NewUser::parse(
-        &format!("{}@bench.example", integration_tests::unique("bench")),
-        "Bench",
-        "bench password",
-    )
-    .expect("valid user");
-    let signed_in = users::register(&ctx, new_user).await.expect("register");
-    let user = ctx.tokens.verify(&signed_in.token).expect("a valid token");
+    let mut senders = Vec::new();
+    for i in 0..CONCURRENCY {
+        let new_user = shared::domain::NewUser::parse(
+            &format!("{}@bench.example", integration_tests::unique("bench")),
+            &format!("Bench {i}"),
+            "bench password",
+        )
+        .expect("valid user");
+        let signed_in = users::register(&ctx, new_user).await.expect("register");
+        senders.push(ctx.tokens.verify(&signed_in.token).expect("a valid token"));
+    }
+    let user = senders[0].clone();
     let new_channel =
-        NewChannel::parse(&user.id, "bench", None, None, &[], None).expect("valid channel");
+        NewChannel::parse(&user.id, "bench", None, None, &[], Some(false)).expect("valid channel");
     let channel = match channels::create(&ctx, &user, new_channel)
         .await
         .expect("channel")
     {
         channels::Created::New(view) | channels::Created::Existing(view) => view.channel.id,
     };
+    for sender in &senders[1..] {
+        channels::join(&ctx, sender, &channel).await.expect("join");
+    }
     counter.take();
 
     let started = Instant::now();
-    let sent = stream::iter(0..MESSAGES)
-        .map(|i| send(&ctx, &user, &channel, i))
-        .buffer_unordered(CONCURRENCY)
-        .filter(|ok| futures::future::ready(*ok))
-        .count()
-        .await;
+    let per_sender = MESSAGES / CONCURRENCY;
+    let sent: usize = futures::future::join_all(senders.iter().enumerate().map(|(s, sender)| {
+        let (ctx, channel) = (&ctx, &channel);
+        async move {
+            let mut ok = 0;
+            for i in 0..per_sender {
+                ok += usize::from(send(ctx, sender, channel, s * per_sender + i).await);
+            }
+            ok
+        }
+    }))
+    .await
+    .into_iter()
+    .sum();
     let send_secs = started.elapsed().as_secs_f64();
     let send_calls = counter.take().calls;
     assert_eq!(sent, MESSAGES, "every send succeeded");
@@ -90,7 +106,7 @@ async fn run() {
     let search_calls = counter.take().calls;
 
     println!();
-    println!("### Messaging throughput\n\n{MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} concurrent senders.\n");
+    println!("### Messaging throughput\n\n{MESSAGES} messages, one channel, DynamoDB Local, {CONCURRENCY} members sending at once.\n");
     println!("| operation | throughput | DynamoDB calls per operation |");
     println!("|---|---|---|");
     println!(

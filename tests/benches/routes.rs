@@ -10,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::metering::{DynamoMeter, Metered};
-use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser};
+use integration_tests::{spawn_gateway, Api, Endpoints, TestEnv, TestUser, BENCH_LIMITS};
 use serde_json::{json, Value};
 use shared::domain::{Email, Timestamp, User, UserName, VerificationCode};
 
@@ -142,12 +142,7 @@ fn id(value: &Value) -> String {
 
 #[tokio::main]
 async fn main() {
-    // The benchmark sends and asks faster than a person may.
-    let limits = [
-        ("SEND_BURST", "1000000"),
-        ("PARTNER_REQUESTS_PER_DAY", "1000000"),
-    ];
-    let mut env = TestEnv::with_settings(Endpoints::default(), &limits).await;
+    let mut env = TestEnv::with_settings(Endpoints::default(), &BENCH_LIMITS).await;
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
     env.ctx.store = meter.store(&sdk, &env.table);

@@ -113,7 +113,7 @@ async fn measure(
 
 #[tokio::main]
 async fn main() {
-    let env = TestEnv::with_settings(Endpoints::default(), &[("SEND_BURST", "1000000")]).await;
+    let env = TestEnv::with_settings(Endpoints::default(), &integration_tests::BENCH_LIMITS).await;
     let meter = DynamoMeter::default();
     let sdk = shared::context::load_sdk_config().await;
     let mut api_ctx = env.ctx.clone();

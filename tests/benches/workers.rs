@@ -9,8 +9,9 @@ use assistant_worker::AssistantWorker;
 use email_worker::EmailWorker;
 use futures::{stream, StreamExt};
 use integration_tests::stack::Stack;
-use integration_tests::TestEnv;
+use integration_tests::{Endpoints, TestEnv, BENCH_LIMITS};
 use local_gateway::sqs::{poll_once, queue_arn, EventSource, Worker};
+use local_gateway::websocket::WebSocketOptions;
 use maintenance_worker::MaintenanceWorker;
 use serde_json::json;
 use shared::assistant::{Assistant, RuleBased};
@@ -74,7 +75,7 @@ async fn run() {
     let sdk = shared::context::load_sdk_config().await;
 
     // Email: real users, one distinct event each (each needs its own lock and email).
-    let env = TestEnv::new().await;
+    let env = TestEnv::with_settings(Endpoints::default(), &BENCH_LIMITS).await;
     aws_sdk_ses::Client::new(&sdk)
         .verify_email_identity()
         .email_address(&env.ctx.config.sender_email)
@@ -119,6 +120,9 @@ async fn run() {
     for i in 0..REPLIES {
         env.api.say(&ada, &channel, &format!("question {i}?")).await;
     }
+    // The jobs come from the event router, off the table's stream.
+    env.route_changes().await;
+    eprintln!("workers benchmark: assistant");
     let assistant = Worker::Assistant(Arc::new(AssistantWorker {
         ctx: env.ctx.clone(),
         engine: instant_rules(),
@@ -151,7 +155,10 @@ async fn run() {
             serde_json::to_string(&MaintenanceJob::purge_channel(&channel_id)).expect("JSON"),
         );
     }
-    // The deletes queued their own jobs too: purge those first, then time ours.
+    // The deletes queued their own jobs too (through the router): purge those first, then
+    // time ours.
+    env.route_changes().await;
+    eprintln!("workers benchmark: maintenance");
     let maintenance = Worker::Maintenance(Arc::new(MaintenanceWorker {
         ctx: env.ctx.clone(),
         budget: MaintenanceWorker::BUDGET,
@@ -163,7 +170,7 @@ async fn run() {
 
     // Latency: a user message over REST to the start of its reply on the user's socket, the
     // assistant worker polling as the gateway does (`benches/assistant.rs` times the stream).
-    let stack = Stack::start().await;
+    let stack = Stack::start_with_settings(WebSocketOptions::default(), &BENCH_LIMITS).await;
     let worker = Worker::Assistant(Arc::new(AssistantWorker {
         ctx: stack.env.ctx.clone(),
         engine: instant_rules(),

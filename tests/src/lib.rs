@@ -24,6 +24,14 @@ use shared::AppContext;
 
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 
+/// Settings for benchmarks, which send, ask and get replies faster than a person may: the
+/// contract's rate limits and quotas lifted.
+pub const BENCH_LIMITS: [(&str, &str); 3] = [
+    ("SEND_BURST", "1000000"),
+    ("PARTNER_REQUESTS_PER_DAY", "1000000"),
+    ("ASSISTANT_REPLIES_PER_DAY", "1000000"),
+];
+
 /// Where a test environment's services are; `None` is the shared emulators (or no
 /// WebSocket API).
 #[derive(Clone, Debug, Default)]
