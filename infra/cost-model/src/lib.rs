@@ -758,215 +758,221 @@ impl Prices {
     /// The month's bill, with the deployment's fixed costs (alarms, secrets, idle polling).
     pub fn bill(&self, month: &Month, deployment: &Deployment) -> Bill {
         let u = &month.usage;
-        let million = 1_000_000.0;
-        let per_million = |quantity: f64, price: f64| quantity / million * price;
+        let priced = |(service, item, quantity, unit, rate): Row| {
+            let (price, cost) = rate.price(quantity);
+            Line {
+                service,
+                item,
+                quantity,
+                unit,
+                price,
+                cost,
+            }
+        };
         let sqs_requests = u.sqs_requests + month.idle_sqs_requests;
-        let transfer_gb = u.attachment_transfer_gb + u.api_transfer_gb;
-        let transfer = tiered(transfer_gb, &self.data_transfer_out_gb);
-        // One tiered price for all the data out, shared by its two lines by volume.
-        let transfer_share = |gb: f64| {
-            if transfer_gb > 0.0 {
-                transfer * gb / transfer_gb
-            } else {
-                0.0
-            }
-        };
-        let line = |service, item, quantity: f64, unit, price: String, cost: f64| Line {
-            service,
-            item,
-            quantity,
-            unit,
-            price,
-            cost,
-        };
-        let tiers = |tiers: &[Tier], per: &str| {
-            let rest: Vec<String> = tiers[1..].iter().map(|t| format!("${}", t.price)).collect();
-            match rest.is_empty() {
-                true => format!("${} per {per}", first_price(tiers)),
-                false => format!(
-                    "${} per {per}, then {}",
-                    first_price(tiers),
-                    rest.join(", ")
-                ),
-            }
-        };
-        let lines = vec![
-            line(
+        let usage: [Row; 11] = [
+            (
                 "Lambda",
                 "requests",
                 u.lambda_requests,
                 "requests",
-                format!("${} per million", self.lambda.requests_per_million),
-                per_million(u.lambda_requests, self.lambda.requests_per_million),
+                Rate::PerMillion(self.lambda.requests_per_million),
             ),
-            line(
+            (
                 "Lambda",
                 "compute (arm64)",
                 u.lambda_gb_seconds,
                 "GB-s",
-                format!("${} per GB-s", self.lambda.gb_second),
-                u.lambda_gb_seconds * self.lambda.gb_second,
+                Rate::Each(self.lambda.gb_second, "GB-s"),
             ),
-            line(
+            (
                 "API Gateway HTTP API",
                 "requests",
                 u.http_requests,
                 "requests",
-                tiers(&self.http_api.requests_per_million, "million"),
-                tiered(
-                    u.http_requests / million,
-                    &self.http_api.requests_per_million,
-                ),
+                Rate::TieredMillions(&self.http_api.requests_per_million),
             ),
-            line(
+            (
                 "API Gateway WebSocket",
                 "messages (frames in, pushes out)",
                 u.websocket_messages,
                 "messages",
-                tiers(&self.websocket.messages_per_million, "million"),
-                tiered(
-                    u.websocket_messages / million,
-                    &self.websocket.messages_per_million,
-                ),
+                Rate::TieredMillions(&self.websocket.messages_per_million),
             ),
-            line(
+            (
                 "API Gateway WebSocket",
                 "connection minutes",
                 u.connection_minutes,
                 "minutes",
-                format!(
-                    "${} per million",
-                    self.websocket.connection_minutes_per_million
-                ),
-                per_million(
-                    u.connection_minutes,
-                    self.websocket.connection_minutes_per_million,
-                ),
+                Rate::PerMillion(self.websocket.connection_minutes_per_million),
             ),
-            line(
+            (
                 "DynamoDB",
                 "reads (on demand)",
                 u.read_units,
                 "read units",
-                format!(
-                    "${} per million",
-                    self.dynamodb.read_request_units_per_million
-                ),
-                per_million(u.read_units, self.dynamodb.read_request_units_per_million),
+                Rate::PerMillion(self.dynamodb.read_request_units_per_million),
             ),
-            line(
+            (
                 "DynamoDB",
                 "writes (on demand)",
                 u.write_units,
                 "write units",
-                format!(
-                    "${} per million",
-                    self.dynamodb.write_request_units_per_million
-                ),
-                per_million(u.write_units, self.dynamodb.write_request_units_per_million),
+                Rate::PerMillion(self.dynamodb.write_request_units_per_million),
             ),
-            line(
+            (
                 "DynamoDB",
                 "storage",
                 month.table_gb,
                 "GB",
-                format!("${} per GB-month", self.dynamodb.storage_gb_month),
-                month.table_gb * self.dynamodb.storage_gb_month,
+                Rate::Each(self.dynamodb.storage_gb_month, "GB-month"),
             ),
-            line(
+            (
                 "DynamoDB",
                 "point-in-time recovery",
                 month.table_gb,
                 "GB",
-                format!("${} per GB-month", self.dynamodb.backup_gb_month),
-                month.table_gb * self.dynamodb.backup_gb_month,
+                Rate::Each(self.dynamodb.backup_gb_month, "GB-month"),
             ),
-            line(
+            (
                 "SQS",
                 "requests (idle polling included)",
                 sqs_requests,
                 "requests",
-                format!("${} per million", self.sqs.requests_per_million),
-                per_million(sqs_requests, self.sqs.requests_per_million),
+                Rate::PerMillion(self.sqs.requests_per_million),
             ),
-            line(
+            (
                 "SES",
                 "emails",
                 u.emails,
                 "emails",
-                format!("${} per thousand", self.ses.emails_per_thousand),
-                u.emails / 1000.0 * self.ses.emails_per_thousand,
+                Rate::PerThousand(self.ses.emails_per_thousand),
             ),
-            line(
-                "S3",
-                "requests",
-                u.s3_puts + u.s3_gets,
-                "requests",
-                format!(
-                    "${} per thousand PUTs, ${} per thousand GETs",
-                    self.s3.puts_per_thousand, self.s3.gets_per_thousand
-                ),
-                u.s3_puts / 1000.0 * self.s3.puts_per_thousand
-                    + u.s3_gets / 1000.0 * self.s3.gets_per_thousand,
+        ];
+        let mut lines: Vec<Line> = usage.into_iter().map(priced).collect();
+
+        // S3's requests have two prices; its storage is tiered.
+        lines.push(Line {
+            service: "S3",
+            item: "requests",
+            quantity: u.s3_puts + u.s3_gets,
+            unit: "requests",
+            price: format!(
+                "${} per thousand PUTs, ${} per thousand GETs",
+                self.s3.puts_per_thousand, self.s3.gets_per_thousand
             ),
-            line(
-                "S3",
-                "storage",
-                month.bucket_gb,
-                "GB",
-                tiers(&self.s3.storage_gb_month, "GB-month"),
-                tiered(month.bucket_gb, &self.s3.storage_gb_month),
-            ),
-            line(
-                "Data transfer out",
-                "attachment downloads",
-                u.attachment_transfer_gb,
-                "GB",
-                tiers(&self.data_transfer_out_gb, "GB"),
-                transfer_share(u.attachment_transfer_gb),
-            ),
-            line(
-                "Data transfer out",
-                "HTTP answers and pushes",
-                u.api_transfer_gb,
-                "GB",
-                tiers(&self.data_transfer_out_gb, "GB"),
-                transfer_share(u.api_transfer_gb),
-            ),
-            line(
+            cost: u.s3_puts / 1000.0 * self.s3.puts_per_thousand
+                + u.s3_gets / 1000.0 * self.s3.gets_per_thousand,
+        });
+        lines.push(priced((
+            "S3",
+            "storage",
+            month.bucket_gb,
+            "GB",
+            Rate::Tiered(&self.s3.storage_gb_month, "GB-month"),
+        )));
+
+        // One tiered price for all the data out, shared by its two lines by volume.
+        let transfer_gb = u.attachment_transfer_gb + u.api_transfer_gb;
+        let (price, transfer) = Rate::Tiered(&self.data_transfer_out_gb, "GB").price(transfer_gb);
+        for (item, gb) in [
+            ("attachment downloads", u.attachment_transfer_gb),
+            ("HTTP answers and pushes", u.api_transfer_gb),
+        ] {
+            lines.push(Line {
+                service: "Data transfer out",
+                item,
+                quantity: gb,
+                unit: "GB",
+                price: price.clone(),
+                cost: if transfer_gb > 0.0 {
+                    transfer * gb / transfer_gb
+                } else {
+                    0.0
+                },
+            });
+        }
+
+        let fixed: [Row; 4] = [
+            (
                 "CloudWatch",
                 "logs ingested",
                 u.log_gb,
                 "GB",
-                format!("${} per GB", self.cloudwatch.logs_ingested_gb),
-                u.log_gb * self.cloudwatch.logs_ingested_gb,
+                Rate::Each(self.cloudwatch.logs_ingested_gb, "GB"),
             ),
-            line(
+            (
                 "CloudWatch",
                 "logs kept",
                 u.log_gb * month.logs_kept_months,
                 "GB",
-                format!("${} per GB-month", self.cloudwatch.logs_stored_gb_month),
-                u.log_gb * month.logs_kept_months * self.cloudwatch.logs_stored_gb_month,
+                Rate::Each(self.cloudwatch.logs_stored_gb_month, "GB-month"),
             ),
-            line(
+            (
                 "CloudWatch",
                 "alarms",
                 deployment.alarms,
                 "alarms",
-                format!("${} per alarm-month", self.cloudwatch.alarm_month),
-                deployment.alarms * self.cloudwatch.alarm_month,
+                Rate::Each(self.cloudwatch.alarm_month, "alarm-month"),
             ),
-            line(
+            (
                 "Secrets Manager",
                 "secrets",
                 deployment.secrets,
                 "secrets",
-                format!("${} per secret-month", self.secrets_manager.secret_month),
-                deployment.secrets * self.secrets_manager.secret_month,
+                Rate::Each(self.secrets_manager.secret_month, "secret-month"),
             ),
         ];
+        lines.extend(fixed.into_iter().map(priced));
         Bill { lines }
+    }
+}
+
+/// A bill line before pricing: service, item, quantity, unit, and how it is priced.
+type Row<'a> = (&'static str, &'static str, f64, &'static str, Rate<'a>);
+
+/// How a quantity is priced.
+enum Rate<'a> {
+    /// A price per unit; the unit as the report names it ("GB-month").
+    Each(f64, &'static str),
+    PerMillion(f64),
+    PerThousand(f64),
+    /// Tiers over millions of the quantity.
+    TieredMillions(&'a [Tier]),
+    /// Tiers over the quantity itself, in the unit named.
+    Tiered(&'a [Tier], &'static str),
+}
+
+impl Rate<'_> {
+    /// The list price as the report prints it, and the cost of `quantity`.
+    fn price(&self, quantity: f64) -> (String, f64) {
+        let described = |tiers: &[Tier], per: &str| {
+            let rest: Vec<String> = tiers
+                .iter()
+                .skip(1)
+                .map(|t| format!("${}", t.price))
+                .collect();
+            let first = format!("${} per {per}", first_price(tiers));
+            match rest.is_empty() {
+                true => first,
+                false => format!("{first}, then {}", rest.join(", ")),
+            }
+        };
+        match *self {
+            Rate::Each(price, per) => (format!("${price} per {per}"), quantity * price),
+            Rate::PerMillion(price) => (
+                format!("${price} per million"),
+                quantity / 1_000_000.0 * price,
+            ),
+            Rate::PerThousand(price) => {
+                (format!("${price} per thousand"), quantity / 1000.0 * price)
+            }
+            Rate::TieredMillions(tiers) => (
+                described(tiers, "million"),
+                tiered(quantity / 1_000_000.0, tiers),
+            ),
+            Rate::Tiered(tiers, per) => (described(tiers, per), tiered(quantity, tiers)),
+        }
     }
 }
 
