@@ -12,6 +12,7 @@ pub mod outage;
 pub mod runtime_api;
 pub mod samples;
 pub mod stack;
+pub mod turns;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -84,6 +85,8 @@ pub struct TestEnv {
     dynamodb_url: String,
     /// Settings a test gives its functions (`WEBHOOK_URL`, limits, ...).
     settings: Vec<(String, String)>,
+    /// Its turn at the shared emulators, held until it is dropped.
+    _turn: turns::Turn,
 }
 
 fn require_emulators() {
@@ -196,6 +199,15 @@ impl TestEnv {
     /// As `with_endpoints`, with configuration variables of the test's (`WEBHOOK_URL`,
     /// `INLINE_PUSH_MAX_MEMBERS`, ...).
     pub async fn with_settings(endpoints: Endpoints, settings: &[(&str, &str)]) -> Self {
+        Self::in_turn(endpoints, settings, turns::Turn::shared().await).await
+    }
+
+    /// As `with_settings`, holding `turn` at the shared emulators.
+    pub(crate) async fn in_turn(
+        endpoints: Endpoints,
+        settings: &[(&str, &str)],
+        turn: turns::Turn,
+    ) -> Self {
         // `TEST_LOG=warn` (any filter) shows the functions' logs, for a failing test.
         if let Ok(filter) = std::env::var("TEST_LOG") {
             std::env::set_var("RUST_LOG", filter);
@@ -291,6 +303,7 @@ impl TestEnv {
                 .or_else(|| std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok())
                 .expect("a DynamoDB endpoint"),
             settings,
+            _turn: turn,
         }
     }
 

@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::turns::Turn;
 use crate::{spawn_gateway, Api, TestEnv, TestUser};
 
 /// How long a test waits for an event that should come.
@@ -38,31 +39,45 @@ impl Stack {
 
     /// A stack whose functions get these configuration variables too.
     pub async fn start_with_settings(options: WebSocketOptions, settings: &[(&str, &str)]) -> Self {
-        Self::start_inner(options, settings, None).await
+        Self::start_inner(options, settings, None, Turn::shared().await).await
+    }
+
+    /// A stack for a test that loads the emulators like a crowd: it waits for the running
+    /// tests to finish and runs with none beside it (see `turns`).
+    pub async fn start_alone() -> Self {
+        Self::start_inner(WebSocketOptions::default(), &[], None, Turn::alone().await).await
     }
 
     /// A stack whose every DynamoDB call (routes, frames, the router and the fan-out workers)
     /// `meter` sees.
     pub async fn start_metered(meter: &crate::metering::DynamoMeter) -> Self {
-        Self::start_inner(WebSocketOptions::default(), &[], Some(meter)).await
+        Self::start_inner(
+            WebSocketOptions::default(),
+            &[],
+            Some(meter),
+            Turn::shared().await,
+        )
+        .await
     }
 
     async fn start_inner(
         options: WebSocketOptions,
         settings: &[(&str, &str)],
         meter: Option<&crate::metering::DynamoMeter>,
+        turn: Turn,
     ) -> Self {
         let ws_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the WebSocket port");
         let ws_address = ws_listener.local_addr().expect("local address");
         let management = format!("http://{ws_address}/{}", options.stage);
-        let mut env = TestEnv::with_settings(
+        let mut env = TestEnv::in_turn(
             crate::Endpoints {
                 websocket: Some(management.clone()),
                 ..crate::Endpoints::default()
             },
             settings,
+            turn,
         )
         .await;
         if let Some(meter) = meter {
