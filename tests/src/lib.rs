@@ -23,6 +23,9 @@ use shared::config::Config;
 use shared::queue::Queue;
 use shared::AppContext;
 
+/// How long routing every change so far may take before a test gives up on the router.
+const ROUTING_PATIENCE: Duration = Duration::from_secs(60);
+
 pub const TEST_SECRET: &str = "integration-test-secret-0123456789abcdef";
 
 /// Settings for benchmarks, which send, ask and get replies faster than a person may: the
@@ -370,19 +373,14 @@ impl TestEnv {
     }
 
     async fn route_until_quiet(&self, source: &mut local_gateway::streams::StreamSource) {
-        let invoke = self.router_invoke();
-        // DynamoDB Local shows a write in its stream within a moment: read until a few
-        // rounds come back empty.
-        let mut quiet_rounds = 0;
-        while quiet_rounds < 3 {
-            match source.poll_once(&invoke).await.expect("read the stream") {
-                0 => {
-                    quiet_rounds += 1;
-                    tokio::time::sleep(Duration::from_millis(30)).await;
-                }
-                _ => quiet_rounds = 0,
-            }
-        }
+        let caught_up = source
+            .poll_until_caught_up(&self.router_invoke(), ROUTING_PATIENCE)
+            .await
+            .expect("read the stream");
+        assert!(
+            caught_up,
+            "the router still failed records after {ROUTING_PATIENCE:?}"
+        );
     }
 
     /// Runs the email, assistant and maintenance workers in the background on their queues
@@ -824,5 +822,35 @@ impl TestEnv {
     /// SQS is not).
     pub async fn settle() {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Routes every change so far, then waits until the fan-out workers have pushed every job
+    /// (the queue empty, nothing in flight, three checks in a row): a test that measures or
+    /// loads the stack starts with it idle.
+    pub async fn until_pushes_done(&self) {
+        use aws_sdk_sqs::types::QueueAttributeName::{
+            ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible,
+        };
+        self.route_changes().await;
+        let mut quiet = 0;
+        while quiet < 3 {
+            let attributes = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(&self.fanout_queue_url)
+                .attribute_names(ApproximateNumberOfMessages)
+                .attribute_names(ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .expect("queue attributes")
+                .attributes
+                .unwrap_or_default();
+            let waiting: u64 = attributes
+                .values()
+                .map(|n| n.parse::<u64>().unwrap_or(0))
+                .sum();
+            quiet = if waiting == 0 { quiet + 1 } else { 0 };
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 }

@@ -47,6 +47,8 @@ struct Shard {
     attempts: u32,
     retry_at: Option<Instant>,
     finished: bool,
+    /// The last read found no record at all (filtered out or not): nothing newer is written.
+    at_tip: bool,
 }
 
 /// One table's stream, polled.
@@ -161,6 +163,7 @@ impl StreamSource {
                         attempts: 0,
                         retry_at: None,
                         finished: false,
+                        at_tip: false,
                     },
                 );
             }
@@ -173,8 +176,46 @@ impl StreamSource {
         Ok(())
     }
 
+    /// Whether every record written so far has been handled: each open shard's last read
+    /// came back empty and no failed batch waits for its retry. (A round that hands nothing
+    /// over may still be behind: a page of records the filter drops, a batch backing off.)
+    pub fn caught_up(&self) -> bool {
+        self.shards.values().all(|shard| {
+            shard.pending.is_empty() && shard.retry_at.is_none() && (shard.finished || shard.at_tip)
+        })
+    }
+
+    /// Polls until the source has `caught_up` for three rounds in a row (DynamoDB Local shows a
+    /// write in its stream a moment later), waiting out failed batches' retries; `false` if it
+    /// has not within `within`.
+    pub async fn poll_until_caught_up(
+        &mut self,
+        invoke: &Invoke,
+        within: Duration,
+    ) -> Result<bool, BoxError> {
+        let deadline = Instant::now() + within;
+        let mut quiet_rounds = 0;
+        while quiet_rounds < 3 {
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            let handed = self.poll_once(invoke).await?;
+            if handed == 0 && self.caught_up() {
+                quiet_rounds += 1;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            } else if handed == 0 {
+                // Behind a batch's retry pause, or a page the filter emptied.
+                quiet_rounds = 0;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            } else {
+                quiet_rounds = 0;
+            }
+        }
+        Ok(true)
+    }
+
     /// One round over the shards: reads each once and hands its records over. The number of
-    /// records handed over (0: nothing new anywhere).
+    /// records handed over (0: none, though the source may not have `caught_up`).
     pub async fn poll_once(&mut self, invoke: &Invoke) -> Result<usize, BoxError> {
         if self
             .described_at
@@ -307,6 +348,7 @@ impl StreamSource {
         };
         let shard = self.shards.get_mut(id).ok_or("shard")?;
         shard.iterator = output.next_shard_iterator;
+        shard.at_tip = output.records.as_ref().is_none_or(Vec::is_empty);
         let records: Vec<Value> = output
             .records
             .unwrap_or_default()

@@ -116,15 +116,11 @@ async fn a_router_crash_mid_batch_repeats_no_email_and_no_reply() {
         })
     };
     let mut source = env.stream_source().await;
-    let mut quiet_rounds = 0;
-    while quiet_rounds < 5 {
-        if source.poll_once(&invoke).await.expect("poll the stream") == 0 {
-            quiet_rounds += 1;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        } else {
-            quiet_rounds = 0;
-        }
-    }
+    let caught_up = source
+        .poll_until_caught_up(&invoke, Duration::from_secs(30))
+        .await
+        .expect("poll the stream");
+    assert!(caught_up, "the retried batch went through");
     assert!(
         crashed.load(Ordering::SeqCst),
         "the first invocation crashed"

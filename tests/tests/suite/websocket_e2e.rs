@@ -531,8 +531,9 @@ async fn a_crowd_opening_the_app_at_once_all_get_in_and_its_big_channel_hears_no
     env.api.make_partners(&bob, &crowd[0]).await;
     let mut ada_socket = stack.socket(&ada).await;
     let mut bob_socket = stack.socket(&bob).await;
-    // Ada's own presence (she is in the big channel: nobody hears it) and member.joined pushes
-    // of the setup pass first.
+    // The setup's 150 member.joined pushes (each to up to 150 members) and Ada's own presence
+    // (she is in the big channel: nobody hears it) pass first: the crowd meets an idle stack.
+    env.until_pushes_done().await;
     ada_socket.drain(Duration::from_millis(500)).await;
 
     // Each client retries a handshake the busy emulator answered 503, as the web client does;
