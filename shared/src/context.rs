@@ -105,6 +105,54 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
+        .http_client(aws_https_client())
         .load()
         .await
+}
+
+/// The roots every AWS service endpoint's certificate chains to (Amazon Trust Services:
+/// Amazon Root CA 1–4 and the Starfield roots that cross-sign them), compiled in. The SDK's
+/// default client reads and parses the system's whole trust store (~140 certificates) on a
+/// cold start instead: half of a function's init time.
+const AWS_TRUST_ROOTS: &[u8] = include_bytes!("../certs/amazon-trust-services.pem");
+
+/// The SDK's own HTTPS client, built as the SDK builds its default one (rustls on aws-lc, the
+/// connector settings and sleep of each client, proxies from the environment) but trusting
+/// `AWS_TRUST_ROOTS`.
+fn aws_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::{proxy::ProxyConfig, tls, Builder, ConnectorBuilder};
+    let trust = tls::TrustStore::empty().with_pem_certificate(AWS_TRUST_ROOTS);
+    // Building a context only moves its parts; should that ever fail, the system's roots.
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_default();
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut connector = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .tls_context(context.clone());
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+
+    #[test]
+    fn the_compiled_in_aws_roots_are_six_certificates() {
+        let roots = CertificateDer::pem_slice_iter(super::AWS_TRUST_ROOTS)
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM certificates");
+        assert_eq!(roots.len(), 6);
+        assert!(roots.iter().all(|der| der.len() > 300));
+    }
 }
