@@ -25,37 +25,34 @@ use shared::service::search;
 use shared::AppError;
 use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ApiResult;
 use crate::extract::{required, whole_number, Caller, Id, Ids, JsonBody, PageQuery, Params};
 use crate::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create, list_mine))
-        .routes(routes!(list_public))
-        .routes(routes!(get, delete, update))
-        .routes(routes!(add_member, list_members))
-        .routes(routes!(set_role, remove_member))
-        .routes(routes!(transfer))
-        .routes(routes!(mute, unmute))
-        .routes(routes!(start_upload))
-        .routes(routes!(get_attachment))
-        .routes(routes!(join))
-        .routes(routes!(leave))
-        .routes(routes!(send, history))
-        .routes(routes!(get_message, edit, delete_message))
-        .routes(routes!(replies))
-        .routes(routes!(stop_reply))
-        .routes(routes!(react, unreact))
-        .routes(routes!(mark_read))
-        .routes(routes!(read_receipts))
-        .routes(routes!(report_message))
-        .routes(routes!(list_reports))
-        .routes(routes!(search_messages))
-}
+api_routes![
+    [create, list_mine],
+    [list_public],
+    [get, delete, update],
+    [add_member, list_members],
+    [set_role, remove_member],
+    [transfer],
+    [mute, unmute],
+    [start_upload],
+    [get_attachment],
+    [join],
+    [leave],
+    [send, history],
+    [get_message, edit, delete_message],
+    [replies],
+    [stop_reply],
+    [react, unreact],
+    [mark_read],
+    [read_receipts],
+    [report_message],
+    [list_reports],
+    [search_messages],
+];
 
 /// A JSON answer with `status`: 201 for what was made, 200 for what was found.
 fn made<T: serde::Serialize>(new: bool, body: T) -> Response {

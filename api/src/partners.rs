@@ -14,26 +14,23 @@ use shared::service::partners::{self, PartnershipEntry, Response as Answered};
 use shared::storage::RequestDirection;
 use shared::AppError;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::error::ApiResult;
 use crate::extract::{required, Caller, Id, JsonBody, PageQuery, Params, PathParam};
 use crate::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(send_request))
-        .routes(routes!(list_received))
-        .routes(routes!(list_sent))
-        .routes(routes!(accept))
-        .routes(routes!(reject))
-        .routes(routes!(cancel))
-        .routes(routes!(list_partnerships))
-        .routes(routes!(end_partnership))
-        .routes(routes!(block_user, unblock_user))
-        .routes(routes!(list_blocks))
-}
+api_routes![
+    [send_request],
+    [list_received],
+    [list_sent],
+    [accept],
+    [reject],
+    [cancel],
+    [list_partnerships],
+    [end_partnership],
+    [block_user, unblock_user],
+    [list_blocks],
+];
 
 /// `POST /partner-requests`.
 #[derive(Deserialize, ToSchema)]

@@ -16,33 +16,34 @@ use shared::storage::Presence;
 use shared::AppError;
 use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
+use crate::docs::{
+    __path_openapi_json, __path_reference, __path_reference_asset, openapi_json, reference,
+    reference_asset,
+};
 use crate::error::ApiResult;
 use crate::extract::{Caller, Id, JsonBody, PageQuery, Params};
 use crate::AppState;
 
-pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(crate::docs::openapi_json))
-        .routes(routes!(crate::docs::reference))
-        .routes(routes!(crate::docs::reference_asset))
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(logout_everywhere))
-        .routes(routes!(change_password))
-        .routes(routes!(verify_email))
-        .routes(routes!(resend_verification))
-        .routes(routes!(me, update_me, delete_account))
-        .routes(routes!(unread))
-        .routes(routes!(list_users))
-        .routes(routes!(get_user))
-        .routes(routes!(presence))
-        .routes(routes!(online_contacts))
-}
+api_routes![
+    [health],
+    [openapi_json],
+    [reference],
+    [reference_asset],
+    [register],
+    [login],
+    [logout],
+    [logout_everywhere],
+    [change_password],
+    [verify_email],
+    [resend_verification],
+    [me, update_me, delete_account],
+    [unread],
+    [list_users],
+    [get_user],
+    [presence],
+    [online_contacts],
+];
 
 /// `{"status": "ok"}`.
 #[derive(serde::Serialize, ToSchema)]

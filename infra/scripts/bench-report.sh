@@ -11,13 +11,12 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/bench-report.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 benches=(coldstart routes fanout workers messages inbox attachments assistant search load)
+# The fan-out measures the push path's speed: built optimized (Cargo.toml `bench-opt`); the
+# others measure DynamoDB use and run in the dev profile.
+bench_profile() { if [[ "$1" == fanout ]]; then echo bench-opt; else echo dev; fi; }
 for bench in "${benches[@]}"; do
   echo "== benchmark $bench" >&2
-  # The fan-out measures the push path's speed: built optimized (Cargo.toml `bench-opt`);
-  # the others measure DynamoDB use and run in the dev profile.
-  profile=dev
-  [[ "$bench" == fanout ]] && profile=bench-opt
-  infra/scripts/with-emulators.sh "$CARGO" bench --locked --profile "$profile" -p integration-tests --bench "$bench" \
+  infra/scripts/with-emulators.sh "$CARGO" bench --locked --profile "$(bench_profile "$bench")" -p integration-tests --bench "$bench" \
     | tee "$work/$bench.out"
 done
 
@@ -46,9 +45,12 @@ moto_version="$("$ROOT/.local/venv-moto/bin/python" -c 'import moto; print(moto.
   for bench in "${benches[@]}"; do
     echo
     # Each benchmark prints its report last: a '### ' heading, a note and a table.
-    sed -n '/^### /,$p' "$work/$bench.out"
+    # A stray empty line a child process writes between two rows would split a table.
+    sed -n '/^### /,$p' "$work/$bench.out" \
+      | awk 'prev ~ /^\|/ && $0 == "" { held = held 1; next }
+             { if (held && !($0 ~ /^\|/)) print ""; held = ""; print; prev = $0 }'
     echo
-    echo "Command: \`infra/scripts/with-emulators.sh cargo bench --profile dev -p integration-tests --bench $bench\`"
+    echo "Command: \`infra/scripts/with-emulators.sh cargo bench --profile $(bench_profile "$bench") -p integration-tests --bench $bench\`"
   done
 } > "$OUT"
 echo >&2
