@@ -56,6 +56,7 @@ import {
   isPhoneLayout,
   updateInert,
   keepFocus,
+  blockUser,
 } from "./sidebar.js";
 
 const $ = (id) => document.getElementById(id);
@@ -941,7 +942,12 @@ function buildMessage(message, { compact = false, seenBy = null, inThread = fals
     if (own || canModerate()) {
       tools.appendChild(toolButton("trash", "Delete message", "delete", (event) => deleteMessage(event.currentTarget, message)));
     }
-    if (!own && !assistant) tools.appendChild(toolButton("flag", "Report message", "report", () => openReportDialog(message)));
+    if (!own && !assistant) {
+      tools.appendChild(toolButton("flag", "Report message", "report", () => openReportDialog(message)));
+      tools.appendChild(
+        toolButton("block", `Block ${author}`, "block", (event) => blockSender(event.currentTarget, message.sender)),
+      );
+    }
     el.appendChild(tools);
   }
   return el;
@@ -1891,6 +1897,16 @@ async function addMember(event) {
     },
     "Could not add the member",
   );
+}
+
+/** Blocks a message's sender: their messages leave the view, as they leave the history. */
+async function blockSender(button, sender) {
+  await blockUser(button, sender);
+  if (!state.blocked.has(sender.id)) return;
+  for (const [id, message] of view.messages) {
+    if (message.sender && message.sender.id === sender.id) view.messages.delete(id);
+  }
+  render();
 }
 
 let reportTarget = null;

@@ -703,7 +703,8 @@ async function endPartnership(button, user) {
   );
 }
 
-async function blockUser(button, user) {
+/** Blocks `user` (`{id, name}`) after a confirmation: from the People list or a message. */
+export async function blockUser(button, user) {
   const question = `Block ${user.name}? Your partnership and any request between you end, and you stop seeing their messages. They are not told.`;
   if (!(await confirmDialog(question, "Block", "Block user"))) return;
   await busy(

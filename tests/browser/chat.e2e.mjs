@@ -988,13 +988,17 @@ test(`web client end to end against ${BASE_URL}`, { timeout: 240_000 }, async (t
       await visible(dot(alice.page, bob, "offline"), "Bob offline after his window closed");
     });
 
-    await step(t, "Alice blocks Bob, then unblocks him", async () => {
+    await step(t, "Alice blocks Bob from one of his messages, then unblocks him in People", async () => {
       const page = alice.page;
-      await showTab(page, "People");
-      const everyone = sidebar(page).getByRole("list", { name: "Everyone" });
-      await everyone.getByRole("button", { name: `Block ${bob.name}` }).click();
+      const his = message(page, "Great, I'll prep the demo.");
+      await his.hover();
+      await his.getByRole("button", { name: `Block ${bob.name}` }).click();
       const confirm = page.getByRole("dialog", { name: "Block user" });
       await confirm.getByRole("button", { name: "Block", exact: true }).click();
+      await visible(page.getByText(`${bob.name} is blocked.`), "the confirmation");
+      await gone(message(page, "Great, I'll prep the demo."), "Bob's message in Alice's view after the block");
+      await showTab(page, "People");
+      const everyone = sidebar(page).getByRole("list", { name: "Everyone" });
       await visible(everyone.getByRole("button", { name: `Unblock ${bob.name}` }), "Bob blocked in Alice's list");
       const partners = sidebar(page).getByRole("list", { name: "Partners" });
       await gone(partners.getByText(bob.name, { exact: true }), "Bob among Alice's partners after the block");

@@ -162,8 +162,11 @@ impl Store {
                 "ADD senders :sender, places :place, message_ids :message \
                  SET entity = :entity, user_id = :user, #name = :name, due_at = if_not_exists(due_at, :due)",
             )
+            // A message older than the last close was in that digest, or seen by a reader who
+            // came back: a redelivered record adds it to no later digest.
             .condition_expression(
-                "attribute_not_exists(message_ids) OR size(message_ids) < :max OR contains(message_ids, :id)",
+                "(attribute_not_exists(closed_through) OR closed_through < :id) \
+                 AND (attribute_not_exists(message_ids) OR size(message_ids) < :max OR contains(message_ids, :id))",
             )
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":sender", set(&entry.sender))
@@ -210,19 +213,23 @@ impl Store {
             .table_name(&self.table)
             .set_key(Some(keys::digest_key(user)))
             .condition_expression("due_at = :due")
-            .expression_attribute_values(":due", AttributeValue::N(due_at.to_string()));
+            .expression_attribute_values(":due", AttributeValue::N(due_at.to_string()))
+            // Message ids sort by time: every message written before this close sorts below a
+            // fresh one, and `add_to_digest` takes none of them again.
+            .expression_attribute_values(":through", s(MessageId::generate().as_str()));
         let update = match outcome {
             DigestOutcome::Sent => update
                 .update_expression(
-                    "SET last_sent_at = :now REMOVE senders, places, message_ids, due_at",
+                    "SET last_sent_at = :now, closed_through = :through \
+                     REMOVE senders, places, message_ids, due_at",
                 )
                 .expression_attribute_values(
                     ":now",
                     AttributeValue::N(now.unix_seconds().to_string()),
                 ),
-            DigestOutcome::Dropped => {
-                update.update_expression("REMOVE senders, places, message_ids, due_at")
-            }
+            DigestOutcome::Dropped => update.update_expression(
+                "SET closed_through = :through REMOVE senders, places, message_ids, due_at",
+            ),
         };
         done_unless_failed(update.send().await)
     }
